@@ -1,0 +1,34 @@
+# Bellwether engine image: Node 20, nats-server (for the embedded default) and the native
+# TensorFlow backend (@tensorflow/tfjs-node installs here; it downloads libtensorflow at build).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+# @tensorflow/tfjs-node is an optional dependency: npm ci installs it here, where its install
+# script can download libtensorflow; the engine then logs tf_backend "tensorflow".
+RUN npm ci --no-audit --no-fund --foreground-scripts \
+    && node -e "require('@tensorflow/tfjs-node')"
+COPY tsconfig.json tsconfig.build.json ./
+COPY engine engine
+COPY operators operators
+COPY models models
+COPY api api
+COPY bench bench
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends nats-server ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY --from=build /app/models models
+COPY package.json ./
+ENV BW_DATA_DIR=/data BW_HTTP_HOST=0.0.0.0
+RUN mkdir -p /data && chown node:node /data
+VOLUME /data
+EXPOSE 8080 4222
+USER node
+ENTRYPOINT ["node", "dist/engine/cli.js"]
+CMD ["run"]

@@ -1,0 +1,82 @@
+/** Liveness, readiness and engine information. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { EngineView } from './engine-view.js';
+
+const Readiness = Type.Object({
+  ready: Type.Boolean(),
+  nats_connected: Type.Boolean(),
+  partitions: Type.Integer(),
+  attached: Type.Integer(),
+  caught_up: Type.Integer(),
+  pending: Type.Integer(),
+});
+
+export function healthRoutes(app: FastifyInstance, engine: EngineView): void {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'The process is alive',
+        tags: ['ops'],
+        response: { 200: Type.Object({ ok: Type.Boolean() }) },
+      },
+    },
+    async () => ({ ok: true }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Ready when NATS is connected and every partition consumer is attached and caught up',
+        tags: ['ops'],
+        response: { 200: Readiness, 503: Readiness },
+      },
+    },
+    async (_request, reply) => {
+      const statuses = await engine.status();
+      const parts = statuses.flatMap((s) => s.partitions);
+      const attached = parts.filter((p) => p.attached).length;
+      const caughtUp = parts.filter((p) => p.caught_up).length;
+      const natsConnected = engine.natsConnected();
+      const ready =
+        natsConnected && attached === parts.length && caughtUp === parts.length && parts.length > 0;
+      const body = {
+        ready,
+        nats_connected: natsConnected,
+        partitions: parts.length,
+        attached,
+        caught_up: caughtUp,
+        pending: parts.reduce((sum, p) => sum + p.pending, 0),
+      };
+      return reply.code(ready ? 200 : 503).send(body);
+    },
+  );
+
+  app.get(
+    '/v1/info',
+    {
+      schema: {
+        summary: 'Version, partitions, workers, TF.js backend and model versions',
+        tags: ['ops'],
+      },
+    },
+    async () => {
+      const [info, statuses] = await Promise.all([engine.info(), engine.status()]);
+      return {
+        ...info,
+        partition_status: statuses.flatMap((s) => s.partitions).sort((a, b) => a.partition - b.partition),
+      };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics, aggregated across workers', tags: ['ops'] } },
+    async (_request, reply) => {
+      const text = await engine.metricsText();
+      return reply.type(engine.metricsContentType).send(text);
+    },
+  );
+}

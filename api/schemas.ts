@@ -1,0 +1,53 @@
+/** Route schemas (TypeBox): they validate requests, shape responses and generate /docs. */
+import { Type } from '@sinclair/typebox';
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+    }),
+  },
+  { $id: 'ErrorBody' },
+);
+
+const Score = Type.Union([
+  Type.Object({
+    probability: Type.Number({ minimum: 0, maximum: 1 }),
+    risk: Type.Integer({ minimum: 0, maximum: 100 }),
+    model_version: Type.String(),
+    scored_at: Type.String({ format: 'date-time' }),
+  }),
+  Type.Null(),
+]);
+
+const Scores = Type.Object({ churn: Score, purchase_intent: Score });
+
+export const CustomerAnswerSchema = Type.Object({
+  customer_id: Type.String(),
+  partition: Type.Integer(),
+  features: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])),
+  scores: Scores,
+  last_event_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+
+export const CustomerSummarySchema = Type.Object({
+  customer_id: Type.String(),
+  scores: Scores,
+  last_event_at: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const CustomerParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+
+export const CustomerListQuery = Type.Object(
+  {
+    min_churn_risk: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+
+export const CustomerList = Type.Object({
+  customers: Type.Array(CustomerSummarySchema),
+  count: Type.Integer(),
+});

@@ -1,0 +1,35 @@
+/** The Fastify server: route plugins, OpenAPI at /docs, coded errors. */
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { PACKAGE_VERSION } from '../engine/paths.js';
+import { customerRoutes } from './customers.js';
+import type { EngineView } from './engine-view.js';
+import { installErrorHandler } from './errors.js';
+import { healthRoutes } from './health.js';
+
+export interface ServerOptions {
+  logger: FastifyBaseLogger | false;
+}
+
+export async function buildServer(engine: EngineView, opts: ServerOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: opts.logger || undefined,
+    disableRequestLogging: true,
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } },
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Bellwether',
+        version: PACKAGE_VERSION,
+        description: 'Per-customer features, churn and purchase-intent scores',
+      },
+    },
+  });
+  installErrorHandler(app);
+  customerRoutes(app, engine);
+  healthRoutes(app, engine);
+  app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,251 @@
+/**
+ * Configuration: one TypeBox schema; the TypeScript type comes from it. Read once at start from the
+ * environment (BW_*) and `bellwether run` flags (flags win), every violation reported at once
+ * (BW_ERR_CONFIG_INVALID), then frozen and passed down. Nothing else reads process.env.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
+import { BellwetherError } from './errors.js';
+import { PACKAGE_ROOT } from './paths.js';
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+
+export const ConfigSchema = Type.Object(
+  {
+    natsUrl: Type.Optional(
+      Type.String({ minLength: 1, description: 'External NATS server; unset = embedded' }),
+    ),
+    natsPort: Type.Integer({ minimum: 1, maximum: 65535, default: 4222 }),
+    httpPort: Port,
+    httpHost: Type.String({ minLength: 1 }),
+    dataDir: Type.String({ minLength: 1 }),
+    modelsDir: Type.String({ minLength: 1 }),
+    partitions: Type.Integer({ minimum: 1, maximum: 1024 }),
+    workers: Type.Integer({ minimum: 1, maximum: 256 }),
+    simulate: Type.Number({
+      minimum: 0,
+      maximum: 1_000_000,
+      description: 'Events/s of the simulated feed; 0 = off',
+    }),
+    simulateCustomers: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+    clock: Type.Union([Type.Literal('wall'), Type.Literal('event')]),
+    churnAlertThreshold: Type.Number({ minimum: 0, maximum: 100 }),
+    intentAlertThreshold: Type.Number({ minimum: 0, maximum: 100 }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    ),
+    dedupeIdsPerPartition: Type.Integer({ minimum: 0, maximum: 10_000_000 }),
+    maxAckPending: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    eventsMaxAgeDays: Type.Number({ exclusiveMinimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Readonly<Static<typeof ConfigSchema>>;
+
+interface Setting {
+  key: keyof Static<typeof ConfigSchema>;
+  env: string;
+  flag: string;
+  kind: 'string' | 'number';
+  describe: string;
+}
+
+/** Every setting: its environment variable and its `bellwether run` flag. */
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'natsUrl',
+    env: 'BW_NATS_URL',
+    flag: 'nats-url',
+    kind: 'string',
+    describe: 'external NATS server URL (unset: start an embedded nats-server)',
+  },
+  {
+    key: 'natsPort',
+    env: 'BW_NATS_PORT',
+    flag: 'nats-port',
+    kind: 'number',
+    describe: 'client port of the embedded nats-server (4222)',
+  },
+  { key: 'httpPort', env: 'BW_HTTP_PORT', flag: 'http-port', kind: 'number', describe: 'HTTP port (8080)' },
+  {
+    key: 'httpHost',
+    env: 'BW_HTTP_HOST',
+    flag: 'http-host',
+    kind: 'string',
+    describe: 'HTTP bind address (127.0.0.1)',
+  },
+  {
+    key: 'dataDir',
+    env: 'BW_DATA_DIR',
+    flag: 'data-dir',
+    kind: 'string',
+    describe: 'data directory (./.bellwether)',
+  },
+  {
+    key: 'modelsDir',
+    env: 'BW_MODELS_DIR',
+    flag: 'models-dir',
+    kind: 'string',
+    describe: 'model registry directory (models/)',
+  },
+  {
+    key: 'partitions',
+    env: 'BW_PARTITIONS',
+    flag: 'partitions',
+    kind: 'number',
+    describe: 'number of partitions, fixed for the life of the stream (16)',
+  },
+  {
+    key: 'workers',
+    env: 'BW_WORKERS',
+    flag: 'workers',
+    kind: 'number',
+    describe: 'worker threads (number of cores)',
+  },
+  {
+    key: 'simulate',
+    env: 'BW_SIMULATE',
+    flag: 'simulate',
+    kind: 'number',
+    describe: 'events/s of the built-in simulated feed (0: off)',
+  },
+  {
+    key: 'simulateCustomers',
+    env: 'BW_SIMULATE_CUSTOMERS',
+    flag: 'simulate-customers',
+    kind: 'number',
+    describe: 'customers in the simulated feed (5000)',
+  },
+  {
+    key: 'clock',
+    env: 'BW_CLOCK',
+    flag: 'clock',
+    kind: 'string',
+    describe: "'wall' or 'event' (watermark time, for replays)",
+  },
+  {
+    key: 'churnAlertThreshold',
+    env: 'BW_CHURN_ALERT_THRESHOLD',
+    flag: 'churn-alert-threshold',
+    kind: 'number',
+    describe: 'churn risk that raises an alert (80)',
+  },
+  {
+    key: 'intentAlertThreshold',
+    env: 'BW_INTENT_ALERT_THRESHOLD',
+    flag: 'intent-alert-threshold',
+    kind: 'number',
+    describe: 'purchase-intent risk that raises an alert (80)',
+  },
+  {
+    key: 'logLevel',
+    env: 'BW_LOG_LEVEL',
+    flag: 'log-level',
+    kind: 'string',
+    describe: 'pino log level (info)',
+  },
+  {
+    key: 'dedupeIdsPerPartition',
+    env: 'BW_DEDUPE_IDS',
+    flag: 'dedupe-ids',
+    kind: 'number',
+    describe: 'event ids remembered per partition for dedupe (50000)',
+  },
+  {
+    key: 'maxAckPending',
+    env: 'BW_MAX_ACK_PENDING',
+    flag: 'max-ack-pending',
+    kind: 'number',
+    describe: 'in-flight messages per partition consumer (10000)',
+  },
+  {
+    key: 'eventsMaxAgeDays',
+    env: 'BW_EVENTS_MAX_AGE_DAYS',
+    flag: 'events-max-age-days',
+    kind: 'number',
+    describe: 'retention of the events stream in days; state is rebuilt from it at start (400)',
+  },
+];
+
+export function defaultConfig(cwd: string = process.cwd()): Static<typeof ConfigSchema> {
+  return {
+    natsPort: 4222,
+    httpPort: 8080,
+    httpHost: '127.0.0.1',
+    dataDir: path.join(cwd, '.bellwether'),
+    modelsDir: path.join(PACKAGE_ROOT, 'models'),
+    partitions: 16,
+    workers: Math.max(1, os.availableParallelism()),
+    simulate: 0,
+    simulateCustomers: 5000,
+    clock: 'wall',
+    churnAlertThreshold: 80,
+    intentAlertThreshold: 80,
+    logLevel: 'info',
+    dedupeIdsPerPartition: 50_000,
+    maxAckPending: 10_000,
+    eventsMaxAgeDays: 400,
+  };
+}
+
+const validate = new Ajv({ allErrors: true, strict: false }).compile(ConfigSchema as TSchema);
+
+function coerce(
+  setting: Setting,
+  raw: string,
+  where: string,
+  violations: string[],
+): string | number | undefined {
+  if (setting.kind === 'string') return raw;
+  const trimmed = raw.trim();
+  const value = trimmed === '' ? Number.NaN : Number(trimmed);
+  if (!Number.isFinite(value)) {
+    violations.push(`${where}: expected a number, got ${JSON.stringify(raw)}`);
+    return undefined;
+  }
+  return value;
+}
+
+/**
+ * Builds the frozen configuration from defaults, the environment and flags (flags override env).
+ * Throws BW_ERR_CONFIG_INVALID listing every violation.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  flags: Readonly<Record<string, string | undefined>> = {},
+  overrides: Partial<Static<typeof ConfigSchema>> = {},
+): Config {
+  const config: Record<string, unknown> = { ...defaultConfig(), ...overrides };
+  const violations: string[] = [];
+  for (const setting of SETTINGS) {
+    const fromEnv = env[setting.env];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      const v = coerce(setting, fromEnv, setting.env, violations);
+      if (v !== undefined) config[setting.key] = v;
+    }
+    const fromFlag = flags[setting.flag];
+    if (fromFlag !== undefined) {
+      const v = coerce(setting, fromFlag, `--${setting.flag}`, violations);
+      if (v !== undefined) config[setting.key] = v;
+    }
+  }
+  if (!validate(config)) {
+    for (const err of validate.errors ?? []) {
+      const key = err.instancePath.replace(/^\//, '');
+      const setting = SETTINGS.find((s) => s.key === key);
+      const name = setting ? `${setting.env} (--${setting.flag})` : key || 'config';
+      const allowed = err.keyword === 'const' ? '' : ` ${err.message ?? ''}`;
+      if (err.keyword === 'const') continue; // reported once by the enclosing anyOf
+      violations.push(`${name}:${allowed}`.trim());
+    }
+  }
+  if (violations.length > 0) {
+    throw new BellwetherError('BW_ERR_CONFIG_INVALID', violations.join('; '), { data: { violations } });
+  }
+  config['dataDir'] = path.resolve(String(config['dataDir']));
+  config['modelsDir'] = path.resolve(String(config['modelsDir']));
+  return Object.freeze(config) as Config;
+}

@@ -1,0 +1,150 @@
+/**
+ * The engine process: NATS (embedded or external), the streams, the partition workers, the
+ * optional simulated feed, and the HTTP server with metrics. `startEngine` resolves once HTTP is
+ * listening; `stop` shuts everything down in reverse order.
+ */
+import path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
+import type { EngineInfo, EngineView } from '../api/engine-view.js';
+import { buildServer } from '../api/server.js';
+import type { Config } from './config.js';
+import { BellwetherError } from './errors.js';
+import type { Logger } from './log.js';
+import { type EmbeddedNats, startEmbeddedNats } from './nats-embedded.js';
+import { PACKAGE_VERSION } from './paths.js';
+import { startSimulatorWorker } from './simulator-host.js';
+import { ensureStreams } from './streams.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface RunningEngine {
+  httpUrl: string;
+  natsUrl: string;
+  stop(): Promise<void>;
+}
+
+async function connectMain(url: string, log: Logger): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: url,
+      name: 'bellwether-main',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    });
+  } catch (err) {
+    log.error({ component: 'nats', url }, 'cannot connect to NATS');
+    throw new BellwetherError('BW_ERR_NATS_CONNECT', url, { cause: err });
+  }
+}
+
+export async function startEngine(config: Config, log: Logger): Promise<RunningEngine> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ err }, 'shutdown step failed');
+      }
+    }
+    cleanups.length = 0;
+  };
+  try {
+    let embedded: EmbeddedNats | undefined;
+    let natsUrl = config.natsUrl;
+    if (!natsUrl) {
+      embedded = await startEmbeddedNats(
+        { dir: path.join(config.dataDir, 'nats'), port: config.natsPort, partitions: config.partitions },
+        log,
+      );
+      cleanups.push(() => embedded!.stop());
+      natsUrl = embedded.url;
+    } else {
+      log.warn(
+        { component: 'nats', url: natsUrl },
+        'external NATS: the server must map bw.events.*.* to bw.part.{{partition(N,2)}}.{{wildcard(1)}}.{{wildcard(2)}} (docs/nats.md)',
+      );
+    }
+    const nc = await connectMain(natsUrl, log);
+    cleanups.push(() => nc.drain());
+    let natsConnected = true;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') natsConnected = false;
+        else if (s.type === 'reconnect') natsConnected = true;
+      }
+    })();
+    await ensureStreams(await jetstreamManager(nc), {
+      partitions: config.partitions,
+      eventsMaxAgeDays: config.eventsMaxAgeDays,
+    });
+
+    const pool = await WorkerPool.start(config, natsUrl, log);
+    cleanups.push(() => pool.stop());
+    const statuses = await pool.status();
+    const first = statuses[0];
+
+    const mainRegistry = new Registry();
+    collectDefaultMetrics({ register: mainRegistry });
+    const view: EngineView = {
+      customer: (id) => pool.customer(id),
+      top: (min, limit) => pool.top(min, limit),
+      status: () => pool.status(),
+      info: async (): Promise<EngineInfo> => ({
+        name: 'bellwether',
+        version: PACKAGE_VERSION,
+        partitions: config.partitions,
+        workers: pool.size,
+        clock: config.clock,
+        nats: { url: natsUrl, embedded: embedded !== undefined },
+        tf_backend: first?.tf_backend ?? 'unknown',
+        models: first?.models ?? {},
+        thresholds: { churn: config.churnAlertThreshold, intent: config.intentAlertThreshold },
+      }),
+      metricsText: async () => {
+        const aggregated = AggregatorRegistry.aggregate<typeof mainRegistry.contentType>(
+          await pool.metrics(),
+        );
+        return Registry.merge([mainRegistry, aggregated]).metrics();
+      },
+      metricsContentType: mainRegistry.contentType,
+      natsConnected: () => natsConnected,
+    };
+
+    if (config.simulate > 0) {
+      const sim = startSimulatorWorker({
+        natsUrl,
+        rate: config.simulate,
+        customers: config.simulateCustomers,
+        seed: 42,
+        historyDays: 180,
+        badRate: 0.001,
+      });
+      sim.onError((err) => log.error({ component: 'simulator', err }, 'simulated feed failed'));
+      cleanups.push(() => sim.stop());
+    }
+
+    const app = await buildServer(view, { logger: log.child({ component: 'http' }) });
+    await app.listen({ port: config.httpPort, host: config.httpHost });
+    cleanups.push(() => app.close());
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.httpPort;
+    const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
+    const httpUrl = `http://${host}:${port}`;
+    log.info(
+      {
+        component: 'engine',
+        http: httpUrl,
+        nats: natsUrl,
+        workers: pool.size,
+        partitions: config.partitions,
+      },
+      'engine started',
+    );
+    return { httpUrl, natsUrl, stop: cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * One table of coded errors. Every error Bellwether raises on purpose carries a code from this
+ * table; docs/errors.md lists the same codes (a unit test keeps the two in step).
+ */
+export interface ErrorSpec {
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly status?: number;
+}
+
+export const ERRORS = {
+  BW_ERR_CONFIG_INVALID: { message: 'configuration is invalid', retryable: false },
+  BW_ERR_NATS_SERVER_MISSING: { message: 'nats-server executable not found', retryable: false },
+  BW_ERR_NATS_SERVER_START: { message: 'embedded nats-server did not start', retryable: true },
+  BW_ERR_NATS_CONNECT: { message: 'cannot connect to NATS', retryable: true },
+  BW_ERR_PARTITIONS_CHANGED: {
+    message: 'partition count differs from the existing stream',
+    retryable: false,
+  },
+  BW_ERR_EVENT_SCHEMA: { message: 'event does not match the event schema', retryable: false },
+  BW_ERR_MODEL_LOAD: { message: 'model cannot be loaded', retryable: false },
+  BW_ERR_MODEL_SHAPE: { message: 'model input does not match its feature spec', retryable: false },
+  BW_ERR_WORKER_FAILED: { message: 'partition worker failed', retryable: true, status: 503 },
+  BW_ERR_WORKER_TIMEOUT: { message: 'partition worker did not answer in time', retryable: true, status: 503 },
+  BW_ERR_CUSTOMER_NOT_FOUND: { message: 'customer not found', retryable: false, status: 404 },
+  BW_ERR_BAD_REQUEST: { message: 'request is invalid', retryable: false, status: 400 },
+  BW_ERR_NOT_FOUND: { message: 'route not found', retryable: false, status: 404 },
+  BW_ERR_INTERNAL: { message: 'internal error', retryable: false, status: 500 },
+  BW_ERR_INPUT_FORMAT: { message: 'input file cannot be read in the given format', retryable: false },
+  BW_ERR_CLI_USAGE: { message: 'command line is invalid', retryable: false },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Plain shape an error takes when it crosses a thread boundary (structured clone drops class and code). */
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  data?: unknown;
+}
+
+export class BellwetherError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  readonly data: unknown;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; data?: unknown }) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(detail ? `${spec.message}: ${detail}` : spec.message, { cause: options?.cause });
+    this.name = 'BellwetherError';
+    this.code = code;
+    this.retryable = spec.retryable;
+    this.status = spec.status;
+    this.data = options?.data;
+  }
+
+  toJSON(): SerializedError {
+    return this.data === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, data: this.data };
+  }
+
+  static from(serialized: SerializedError): BellwetherError {
+    const err = new BellwetherError(serialized.code, undefined, { data: serialized.data });
+    err.message = serialized.message;
+    return err;
+  }
+}
+
+export function isBellwetherError(err: unknown): err is BellwetherError {
+  return err instanceof BellwetherError;
+}

@@ -1,0 +1,92 @@
+/**
+ * Turns the bytes of one message into a validated event, or into a reject reason. This is the
+ * only per-event allocation on the hot path besides the JSON parse itself.
+ */
+import { Ajv } from 'ajv';
+import {
+  type EventBody,
+  EventSchema,
+  MAX_EVENT_BYTES,
+  MAX_FUTURE_MS,
+  type RejectReason,
+} from './event-schema.js';
+import { eventTypeIndex } from './event-types.js';
+import { customerToken } from './subjects.js';
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validateBody = ajv.compile<EventBody>(EventSchema);
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+export interface ParsedEvent {
+  body: EventBody;
+  typeIndex: number;
+  /** Event time, epoch ms. */
+  ts: number;
+  /** `amount` or 0. */
+  amount: number;
+}
+
+export type ParseResult =
+  | { ok: true; event: ParsedEvent }
+  | { ok: false; reason: RejectReason; detail: string };
+
+function reject(reason: RejectReason, detail: string): ParseResult {
+  return { ok: false, reason, detail };
+}
+
+/** Event time in epoch ms, or NaN when unparseable. Numbers are epoch ms; strings are ISO-8601. */
+export function parseEventTime(ts: string | number): number {
+  if (typeof ts === 'number') return Number.isFinite(ts) ? ts : Number.NaN;
+  if (!/^\d{4}-\d{2}-\d{2}/.test(ts)) return Number.NaN;
+  return Date.parse(ts);
+}
+
+/**
+ * @param data message bytes
+ * @param subjectType the `<type>` token of the subject
+ * @param subjectToken the `<customer_token>` token of the subject
+ * @param clockNow wall-clock ms, for the future-time check
+ */
+export function parseEvent(
+  data: Uint8Array,
+  subjectType: string,
+  subjectToken: string,
+  clockNow: number,
+): ParseResult {
+  if (data.length > MAX_EVENT_BYTES) return reject('oversized', `${data.length} bytes > ${MAX_EVENT_BYTES}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(data));
+  } catch {
+    return reject('not_json', 'body is not JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return reject('not_json', 'body is not a JSON object');
+  if (!validateBody(raw)) {
+    const err = validateBody.errors?.[0];
+    const path = err?.instancePath ?? '';
+    if (err?.keyword === 'required')
+      return reject('missing_field', `missing ${String(err.params['missingProperty'])}`);
+    if (path === '/type') {
+      const t = (raw as { type?: unknown }).type;
+      return typeof t === 'string'
+        ? reject('unknown_type', `unknown type ${t.slice(0, 64)}`)
+        : reject('invalid_field', 'type');
+    }
+    if (path.startsWith('/ts')) return reject('bad_time', 'ts must be an ISO-8601 string or epoch ms');
+    if (path === '/amount') return reject('bad_amount', 'amount must be a finite number');
+    return reject('invalid_field', `${path || '/'} ${err?.message ?? ''}`.trim());
+  }
+  const body = raw;
+  if (body.amount !== undefined && !Number.isFinite(body.amount))
+    return reject('bad_amount', 'amount is not finite');
+  if (body.quantity !== undefined && !Number.isFinite(body.quantity))
+    return reject('invalid_field', '/quantity not finite');
+  const ts = parseEventTime(body.ts);
+  if (!Number.isFinite(ts)) return reject('bad_time', 'ts is not a valid time');
+  if (ts > clockNow + MAX_FUTURE_MS) return reject('future_time', 'ts is more than 1 day in the future');
+  if (body.type !== subjectType || customerToken(body.customer_id) !== subjectToken) {
+    return reject('subject_mismatch', 'subject type or customer token differs from the body');
+  }
+  return { ok: true, event: { body, typeIndex: eventTypeIndex(body.type), ts, amount: body.amount ?? 0 } };
+}

@@ -1,0 +1,49 @@
+/** The event body schema, shared by the engine's validator, the docs and producers. */
+import { type Static, Type } from '@sinclair/typebox';
+import { EVENT_TYPES } from './event-types.js';
+
+export const MAX_EVENT_BYTES = 64 * 1024;
+/** Events stamped more than this far ahead of the clock are rejected as `future_time`. */
+export const MAX_FUTURE_MS = 24 * 3600 * 1000;
+
+export const EventSchema = Type.Object(
+  {
+    event_id: Type.String({ minLength: 1, maxLength: 256, description: 'Dedupe key' }),
+    customer_id: Type.String({ minLength: 1, maxLength: 256, description: 'Authoritative customer id' }),
+    type: Type.Union(
+      EVENT_TYPES.map((t) => Type.Literal(t)),
+      { description: 'Event type' },
+    ),
+    ts: Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Number()], {
+      description: 'Event time: ISO-8601 string or epoch milliseconds',
+    }),
+    amount: Type.Optional(Type.Number({ description: 'Finite amount in currency units' })),
+    currency: Type.Optional(Type.String({ maxLength: 8 })),
+    quantity: Type.Optional(Type.Number()),
+    sku: Type.Optional(Type.String({ maxLength: 256 })),
+    category: Type.Optional(Type.String({ maxLength: 256 })),
+    channel: Type.Optional(Type.String({ maxLength: 128 })),
+    session_id: Type.Optional(Type.String({ maxLength: 256 })),
+    campaign: Type.Optional(Type.String({ maxLength: 256 })),
+    props: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  },
+  { additionalProperties: true, $id: 'Event' },
+);
+
+export type EventBody = Static<typeof EventSchema>;
+
+/** Reasons an event is dead-lettered; each is the last token of `bw.dlq.<reason>`. */
+export const REJECT_REASONS = [
+  'oversized',
+  'not_json',
+  'missing_field',
+  'invalid_field',
+  'unknown_type',
+  'bad_time',
+  'future_time',
+  'bad_amount',
+  'subject_mismatch',
+  'processing_error',
+] as const;
+
+export type RejectReason = (typeof REJECT_REASONS)[number];

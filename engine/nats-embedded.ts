@@ -1,0 +1,119 @@
+/**
+ * The embedded nats-server: started as a child process on loopback with JetStream, its store under
+ * the data directory, and the subject mapping that partitions events. Stopped with the engine.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { BellwetherError } from './errors.js';
+import type { Logger } from './log.js';
+import { partitionMapping } from './subjects.js';
+
+export interface EmbeddedNatsOptions {
+  dir: string;
+  port: number;
+  partitions: number;
+  /** Path of the executable; default `nats-server` on PATH. */
+  executable?: string;
+}
+
+export interface EmbeddedNats {
+  url: string;
+  port: number;
+  configFile: string;
+  stop(): Promise<void>;
+}
+
+export const NATS_MISSING_HINT =
+  'install it with `apt-get install -y nats-server` (Debian/Ubuntu), or point Bellwether at a running server with BW_NATS_URL=nats://host:4222';
+
+/** nats-server configuration text for the embedded server (also documented for external servers). */
+export function natsServerConfig(opts: { port: number; storeDir: string; partitions: number }): string {
+  const mapping = partitionMapping(opts.partitions);
+  return [
+    `listen: "127.0.0.1:${opts.port}"`,
+    'jetstream {',
+    `  store_dir: ${JSON.stringify(opts.storeDir)}`,
+    '}',
+    'max_payload: 1MB',
+    'mappings = {',
+    `  ${JSON.stringify(mapping.from)}: ${JSON.stringify(mapping.to)}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      if (child.exitCode !== null) {
+        reject(
+          new BellwetherError('BW_ERR_NATS_SERVER_START', `nats-server exited with code ${child.exitCode}`),
+        );
+        return;
+      }
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline)
+          reject(new BellwetherError('BW_ERR_NATS_SERVER_START', `port ${port} not open`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function startEmbeddedNats(opts: EmbeddedNatsOptions, log: Logger): Promise<EmbeddedNats> {
+  const storeDir = path.join(opts.dir, 'jetstream');
+  await mkdir(storeDir, { recursive: true });
+  const configFile = path.join(opts.dir, 'nats-server.conf');
+  await writeFile(configFile, natsServerConfig({ port: opts.port, storeDir, partitions: opts.partitions }));
+  const executable = opts.executable ?? 'nats-server';
+  const child = spawn(executable, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const spawned = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (err: NodeJS.ErrnoException) => resolve(err));
+  });
+  if (spawned) {
+    if (spawned.code === 'ENOENT') throw new BellwetherError('BW_ERR_NATS_SERVER_MISSING', NATS_MISSING_HINT);
+    throw new BellwetherError('BW_ERR_NATS_SERVER_START', spawned.message, { cause: spawned });
+  }
+  try {
+    await waitForPort(opts.port, child, 10_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new BellwetherError('BW_ERR_NATS_SERVER_START', stderr.trim().split('\n').slice(-3).join(' | '), {
+      cause: err,
+    });
+  }
+  const onExit = (): void => {
+    child.kill('SIGTERM');
+  };
+  process.once('exit', onExit);
+  log.info({ component: 'nats', port: opts.port, storeDir }, 'embedded nats-server started');
+  return {
+    url: `nats://127.0.0.1:${opts.port}`,
+    port: opts.port,
+    configFile,
+    stop: async () => {
+      process.removeListener('exit', onExit);
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Everything one partition owns: its customers' feature table, their latest scores and alert arm
+ * state (typed columns in the same store), the last event id per customer (for alert ids), the
+ * dedupe memory and the partition's watermark.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Column } from '../operators/column-store.js';
+import { FeatureTable } from '../operators/feature-table.js';
+
+export class PartitionState {
+  readonly partition: number;
+  readonly table = new FeatureTable();
+  readonly churn: Column;
+  readonly intent: Column;
+  readonly scoredAt: Column;
+  readonly churnArmed: Column;
+  readonly intentArmed: Column;
+  readonly churnRisk: Column;
+  readonly intentRisk: Column;
+  readonly touched: Column;
+  /** Stream sequence of the latest event folded per slot. */
+  readonly lastSeq: Column;
+  /** event_id of the latest event folded per slot. */
+  readonly lastEventId: string[] = [];
+  readonly #dedupe: LRUCache<string, 1> | undefined;
+  /** Highest event time seen (epoch ms), -Infinity before the first event. */
+  watermark = Number.NEGATIVE_INFINITY;
+  lastSequence = 0;
+
+  constructor(partition: number, dedupeIds: number) {
+    this.partition = partition;
+    const store = this.table.store;
+    this.churn = store.column({ name: 'score.churn', kind: 'f32', width: 1, initial: Number.NaN });
+    this.intent = store.column({ name: 'score.intent', kind: 'f32', width: 1, initial: Number.NaN });
+    this.scoredAt = store.column({ name: 'score.at', kind: 'f64', width: 1, initial: Number.NaN });
+    this.churnArmed = store.column({ name: 'alert.churn_armed', kind: 'u8', width: 1, initial: 1 });
+    this.intentArmed = store.column({ name: 'alert.intent_armed', kind: 'u8', width: 1, initial: 1 });
+    this.churnRisk = store.column({ name: 'alert.churn_risk', kind: 'u8', width: 1, initial: 255 });
+    this.intentRisk = store.column({ name: 'alert.intent_risk', kind: 'u8', width: 1, initial: 255 });
+    this.touched = store.column({ name: 'batch.touched', kind: 'u8', width: 1 });
+    this.lastSeq = store.column({ name: 'event.seq', kind: 'f64', width: 1 });
+    this.#dedupe = dedupeIds > 0 ? new LRUCache<string, 1>({ max: dedupeIds }) : undefined;
+  }
+
+  /** True when `eventId` was already counted (and remembers it otherwise). */
+  seen(eventId: string): boolean {
+    if (!this.#dedupe) return false;
+    if (this.#dedupe.has(eventId)) return true;
+    this.#dedupe.set(eventId, 1);
+    return false;
+  }
+
+  /** `now` for windows: wall clock, or the watermark with `BW_CLOCK=event`. */
+  now(clock: 'wall' | 'event'): number {
+    if (clock === 'wall') return Date.now();
+    return Number.isFinite(this.watermark) ? this.watermark : Date.now();
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Simulated customers over time: archetypes, their phases and per-day activity rates. Each
+ * customer runs a piecewise-constant Poisson process over activity kinds; its rates change when it
+ * enters the next phase of its archetype (a drifter starts to fade, an intent riser ramps up).
+ */
+import {
+  ActivityPlanner,
+  type Archetype,
+  CATEGORIES,
+  type Customer,
+  DAY,
+  HOUR,
+  KINDS,
+  type Kind,
+  MIN,
+  type Planned,
+  simCustomerId,
+  TOPICS,
+} from './simulator-activities.js';
+
+/** Share of each archetype among the customers. */
+export const ARCHETYPE_MIX: ReadonlyArray<readonly [Archetype, number]> = [
+  ['regular', 0.3],
+  ['occasional', 0.25],
+  ['drifter', 0.15],
+  ['riser', 0.1],
+  ['newcomer', 0.12],
+  ['dormant', 0.08],
+];
+
+/** Plans customers from one shared PRNG, so the stream depends on the seed only. */
+export class CustomerPlanner {
+  private readonly act: ActivityPlanner;
+
+  constructor(
+    private readonly rand: () => number,
+    private readonly startMs: number,
+  ) {
+    this.act = new ActivityPlanner(rand);
+  }
+
+  /** Expands the activity due at `c.nextAt` and samples the one after it. */
+  expand(c: Customer): void {
+    const now = c.nextAt;
+    const end = this.act.plan(c, this.pickKind(c), now);
+    this.sampleNext(c, end, now);
+  }
+
+  /** Decides a due renewal: false drops it (no longer subscribed). */
+  renewal(c: Customer, p: Planned): boolean {
+    return this.act.renewal(c, p);
+  }
+
+  /** A new customer with its first phase entered and its first activity planned. */
+  create(i: number): Customer {
+    const r = this.rand;
+    let u = r();
+    let arch: Archetype = 'regular';
+    for (const [a, share] of ARCHETYPE_MIX) {
+      arch = a;
+      if ((u -= share) < 0) break;
+    }
+    const c: Customer = {
+      index: i,
+      id: simCustomerId(i),
+      arch,
+      phase: 0,
+      phaseEnd: Number.POSITIVE_INFINITY,
+      rates: [0, 0, 0, 0, 0, 0, 0],
+      total: 0,
+      nextAt: Number.POSITIVE_INFINITY,
+      pending: [],
+      subscribed: false,
+      converter: r() < 0.6,
+      sessions: 0,
+      favourite: Math.floor(r() * CATEGORIES.length),
+      device: r() < 0.55 ? 'app' : 'web',
+      openP: 0,
+      clickP: 0,
+      cartP: 0.15,
+      checkoutP: 0.05,
+      searchP: 0.25,
+    };
+    this.enterPhase(c, 0, this.startMs);
+    let from = this.startMs;
+    if (arch !== 'newcomer') {
+      const t0 = this.startMs + Math.floor(r() * 2 * DAY);
+      if (r() < 0.15) from = this.act.signup(c, t0);
+      else from = r() < 0.6 ? this.act.plan(c, 'login', t0) : this.act.barePurchase(c, t0);
+      const subP = { regular: 0.5, occasional: 0.15, drifter: 0.6, riser: 0.1, newcomer: 0, dormant: 0 }[
+        arch
+      ];
+      if (r() < subP) {
+        c.subscribed = true;
+        this.act.add(c, t0 + Math.floor((0.5 + r() * 29.5) * DAY), 'subscription_renew', undefined);
+      }
+    }
+    this.sampleNext(c, from, this.startMs);
+    return c;
+  }
+
+  /** Sets rates for `phase` entered at `t`; returns the end of any activity it forces. */
+  private enterPhase(c: Customer, phase: number, t: number): number {
+    const r = this.rand;
+    const u = (lo: number, hi: number): number => lo + r() * (hi - lo);
+    c.phase = phase;
+    let end = t;
+    let next = Number.POSITIVE_INFINITY;
+    const set = (rates: number[], openP: number, clickP: number): void => {
+      c.rates = rates;
+      c.total = rates.reduce((s, x) => s + x, 0);
+      c.openP = openP;
+      c.clickP = clickP;
+    };
+    const regular = (): number[] => [1 / u(7, 21), u(0.2, 0.5), u(0.3, 0.7), 0.3, 0.01, 0.015, 0.004];
+    switch (`${c.arch}:${phase}`) {
+      case 'regular:0':
+        set(regular(), 0.45, 0.3);
+        break;
+      case 'occasional:0':
+        set([1 / u(30, 90), u(0.05, 0.15), 0.1, 0.25, 0.005, 0.01, 0.003], 0.25, 0.15);
+        break;
+      case 'drifter:0':
+        set(regular(), 0.45, 0.3);
+        next = this.startMs + Math.floor(u(20, 60) * DAY);
+        break;
+      case 'drifter:1': {
+        // Fading: no more purchases, a support case or two, maybe a cancellation.
+        set([0, 0.08, 0.1, 0.15, 0, 0, 0], 0.1, 0.03);
+        next = t + Math.floor(u(5, 12) * DAY);
+        const ticket = t + Math.floor(u(0, 4) * DAY);
+        this.act.add(c, ticket, 'support_ticket', {
+          channel: 'chat',
+          props: { topic: this.act.pick(TOPICS) },
+        });
+        if (r() < 0.6)
+          this.act.add(c, ticket + Math.floor(u(1, 24) * HOUR), 'complaint', { channel: 'email' });
+        if (r() < 0.4) this.act.add(c, t + Math.floor(u(2, 8) * DAY), 'support_ticket', { channel: 'phone' });
+        if (r() < 0.5)
+          this.act.add(c, t + Math.floor(u(0, 8) * DAY), 'feedback', {
+            props: { rating: r() < 0.5 ? 1 : 2 },
+          });
+        if (c.subscribed) {
+          c.subscribed = false;
+          this.act.add(c, t + Math.floor(u(1, 10) * DAY), 'subscription_cancel', { channel: 'web' });
+        }
+        break;
+      }
+      case 'drifter:2':
+        set([0, 0, 0.005, 0.03, 0, 0, 0], 0.03, 0);
+        break;
+      case 'riser:0':
+        set([0.004, 0.06, 0.05, 0.15, 0.002, 0.004, 0.003], 0.15, 0.05);
+        c.cartP = 0.05;
+        c.checkoutP = 0.02;
+        next = this.startMs + Math.floor(u(5, 60) * DAY);
+        break;
+      case 'riser:1':
+        // Rising intent: frequent, search-heavy sessions with carts and abandoned checkouts.
+        set([0, u(1.5, 3), 0.5, 0.3, 0, 0, 0], 0.5, 0.4);
+        c.cartP = 0.6;
+        c.checkoutP = 0.35;
+        c.searchP = 0.5;
+        next = t + Math.floor(u(2, 6) * DAY);
+        break;
+      case 'riser:2':
+        end = this.act.plan(c, 'buy', t);
+        set([1 / u(14, 45), 0.3, 0.3, 0.25, 0.005, 0.015, 0.003], 0.35, 0.2);
+        c.cartP = 0.25;
+        c.checkoutP = 0.1;
+        c.searchP = 0.3;
+        break;
+      case 'newcomer:0':
+        set([0, 0, 0, 0, 0, 0, 0], 0, 0);
+        next = this.startMs + Math.floor(u(0, 90) * DAY);
+        break;
+      case 'newcomer:1':
+        end = this.act.signup(c, t);
+        this.act.emailFunnel(c, end + Math.floor(u(10, 60) * MIN), 'welcome', 'email', 0.7, 0.4);
+        if (c.converter) this.act.plan(c, 'buy', t + Math.floor(u(0.2, 10) * DAY));
+        set([0, 0.4, 0.3, 0.2, 0.01, 0, 0.01], 0.5, 0.25);
+        next = t + 14 * DAY;
+        break;
+      case 'newcomer:2':
+        if (c.converter) set([1 / u(10, 60), 0.25, 0.3, 0.25, 0.008, 0.015, 0.004], 0.35, 0.2);
+        else set([0, 0.03, 0.02, 0.1, 0, 0, 0], 0.05, 0.01);
+        break;
+      case 'dormant:0':
+        set([0.05, 0.2, 0.3, 0.2, 0, 0, 0], 0.2, 0.1);
+        next = this.startMs + Math.floor(u(3, 15) * DAY);
+        break;
+      default:
+        set([0, 0, 0, 0, 0, 0, 0], 0, 0);
+    }
+    c.phaseEnd = next;
+    return end;
+  }
+
+  /** Samples the next activity start after `from`, crossing phase boundaries (memoryless). */
+  private sampleNext(c: Customer, from: number, now: number): void {
+    for (;;) {
+      const t = c.total > 0 ? from + Math.floor((-Math.log(1 - this.rand()) / c.total) * DAY) : Infinity;
+      if (t < c.phaseEnd) {
+        c.nextAt = t;
+        return;
+      }
+      if (c.phaseEnd === Number.POSITIVE_INFINITY) {
+        c.nextAt = t;
+        return;
+      }
+      const at = Math.max(c.phaseEnd, now);
+      const end = this.enterPhase(c, c.phase + 1, at);
+      from = Math.max(from, at, end);
+    }
+  }
+
+  private pickKind(c: Customer): Kind {
+    let u = this.rand() * c.total;
+    for (let k = 0; k < KINDS.length; k++) if ((u -= c.rates[k]!) < 0) return KINDS[k]!;
+    return 'browse';
+  }
+}

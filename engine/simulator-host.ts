@@ -1,0 +1,95 @@
+/**
+ * Main-thread side of the simulated feed: spawns `simulator-worker.js` in a worker thread and
+ * hands back a small control handle.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+
+/** `workerData` of the simulator worker. */
+export interface SimulatorWorkerData {
+  natsUrl: string;
+  /** Events per second to publish while sim time is behind the wall clock. */
+  rate: number;
+  customers: number;
+  seed: number;
+  /** Sim time starts this many days before now. */
+  historyDays: number;
+  badRate: number;
+}
+
+export interface SimulatorProgress {
+  kind: 'progress';
+  /** Events published so far. */
+  published: number;
+  /** Event time of the last published event, epoch ms (0 before the first). */
+  simTime: number;
+}
+
+/** Messages the worker posts to its parent. */
+export type SimulatorWorkerMessage = SimulatorProgress | { kind: 'stopped' };
+
+/** Messages the parent posts to the worker. */
+export type SimulatorControlMessage = { kind: 'stop' };
+
+export interface SimulatorHandle {
+  /** Asks the worker to drain and close its connection; resolves when the worker is gone. */
+  stop(): Promise<void>;
+  /** Called about once a second with the worker's progress. */
+  onProgress(cb: (progress: SimulatorProgress) => void): void;
+  /** Called when the worker thread fails. */
+  onError(cb: (err: Error) => void): void;
+}
+
+const STOP_TIMEOUT_MS = 10_000;
+const EXIT_GRACE_MS = 1_000;
+
+export function startSimulatorWorker(opts: SimulatorWorkerData): SimulatorHandle {
+  const workerData: SimulatorWorkerData = { ...opts };
+  const worker = new Worker(new URL('./simulator-worker.js', import.meta.url), {
+    workerData,
+    name: 'bellwether-simulator',
+  });
+  const progressCbs: Array<(progress: SimulatorProgress) => void> = [];
+  const errorCbs: Array<(err: Error) => void> = [];
+  let exited = false;
+  let stopped = false;
+  const exit = new Promise<void>((resolve) => {
+    worker.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+  });
+  const stoppedMsg = new Promise<void>((resolve) => {
+    worker.on('message', (msg: SimulatorWorkerMessage) => {
+      if (msg.kind === 'progress') for (const cb of progressCbs) cb(msg);
+      else if (msg.kind === 'stopped') {
+        stopped = true;
+        resolve();
+      }
+    });
+  });
+  worker.on('error', (err: Error) => {
+    for (const cb of errorCbs) cb(err);
+  });
+  let stopping: Promise<void> | undefined;
+
+  return {
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        if (exited) return;
+        const control: SimulatorControlMessage = { kind: 'stop' };
+        worker.postMessage(control);
+        await Promise.race([stoppedMsg, exit, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
+        if (stopped) await Promise.race([exit, sleep(EXIT_GRACE_MS, undefined, { ref: false })]);
+        if (!exited) await worker.terminate();
+      })();
+      return stopping;
+    },
+    onProgress(cb: (progress: SimulatorProgress) => void): void {
+      progressCbs.push(cb);
+    },
+    onError(cb: (err: Error) => void): void {
+      errorCbs.push(cb);
+    },
+  };
+}

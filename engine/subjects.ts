@@ -1,0 +1,87 @@
+/**
+ * Subject names and the customer → partition mapping. The partition of a customer is
+ * FNV-1a-32(customer_token) mod partitions, exactly what nats-server's `{{partition(n,k)}}`
+ * subject mapping computes, so the server routes events and the engine finds answers with
+ * the same function.
+ */
+import type { EventType } from './event-types.js';
+
+export const EVENTS_PREFIX = 'bw.events';
+export const PARTITIONED_PREFIX = 'bw.part';
+export const DLQ_PREFIX = 'bw.dlq';
+export const ALERTS_PREFIX = 'bw.alerts';
+
+const PLAIN_TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Marks an encoded token; `~` cannot occur in a plain token. */
+const ENCODED_MARK = '~';
+
+/**
+ * The subject token for a customer id: the id itself when it matches `[A-Za-z0-9_-]{1,64}`,
+ * otherwise `~` followed by the unpadded base64url of its UTF-8 bytes (reversible).
+ */
+export function customerToken(customerId: string): string {
+  if (PLAIN_TOKEN.test(customerId)) return customerId;
+  return ENCODED_MARK + Buffer.from(customerId, 'utf8').toString('base64url');
+}
+
+/** Inverse of {@link customerToken}; undefined when the token is neither plain nor validly encoded. */
+export function customerIdFromToken(token: string): string | undefined {
+  if (PLAIN_TOKEN.test(token)) return token;
+  if (!token.startsWith(ENCODED_MARK)) return undefined;
+  const body = token.slice(1);
+  if (!/^[A-Za-z0-9_-]+$/.test(body)) return undefined;
+  const id = Buffer.from(body, 'base64url').toString('utf8');
+  return customerToken(id) === token ? id : undefined;
+}
+
+/** Subject a producer publishes an event to: `bw.events.<type>.<customer_token>`. */
+export function eventSubject(type: EventType | string, customerId: string): string {
+  return `${EVENTS_PREFIX}.${type}.${customerToken(customerId)}`;
+}
+
+/** FNV-1a 32-bit over the UTF-8 bytes of a string, as nats-server hashes for `partition()`. */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
+    if (code < 0x80) {
+      hash = Math.imul(hash ^ code, 0x01000193);
+      continue;
+    }
+    // Non-ASCII: hash the UTF-8 bytes.
+    const bytes = Buffer.from(text.slice(i), 'utf8');
+    for (code of bytes) hash = Math.imul(hash ^ code, 0x01000193);
+    break;
+  }
+  return hash >>> 0;
+}
+
+export function partitionOfToken(token: string, partitions: number): number {
+  return fnv1a32(token) % partitions;
+}
+
+export function partitionOfCustomer(customerId: string, partitions: number): number {
+  return partitionOfToken(customerToken(customerId), partitions);
+}
+
+/** The server-side mapping that turns producer subjects into partitioned ones. */
+export function partitionMapping(partitions: number): { from: string; to: string } {
+  return {
+    from: `${EVENTS_PREFIX}.*.*`,
+    to: `${PARTITIONED_PREFIX}.{{partition(${partitions},2)}}.{{wildcard(1)}}.{{wildcard(2)}}`,
+  };
+}
+
+/** Filter subject of one partition's consumer. */
+export function partitionFilter(partition: number): string {
+  return `${PARTITIONED_PREFIX}.${partition}.>`;
+}
+
+/** Splits `bw.part.<p>.<type>.<token>`; undefined when the subject has another shape. */
+export function parsePartitionedSubject(
+  subject: string,
+): { partition: number; type: string; token: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 5 || parts[0] !== 'bw' || parts[1] !== 'part') return undefined;
+  return { partition: Number(parts[2]), type: parts[3] ?? '', token: parts[4] ?? '' };
+}

@@ -1,0 +1,70 @@
+/** Typed messages between the main thread and partition workers. */
+import type { Config } from './config.js';
+import type { SerializedError } from './errors.js';
+
+export interface WorkerData {
+  index: number;
+  partitions: number[];
+  natsUrl: string;
+  config: Config;
+}
+
+export interface ScoreView {
+  probability: number;
+  risk: number;
+  model_version: string;
+  scored_at: string;
+}
+
+export interface CustomerAnswer {
+  customer_id: string;
+  partition: number;
+  features: Record<string, number | null>;
+  scores: { churn: ScoreView | null; purchase_intent: ScoreView | null };
+  last_event_at: string | null;
+}
+
+export interface CustomerSummary {
+  customer_id: string;
+  scores: { churn: ScoreView | null; purchase_intent: ScoreView | null };
+  last_event_at: string | null;
+}
+
+export interface PartitionStatus {
+  partition: number;
+  attached: boolean;
+  caught_up: boolean;
+  pending: number;
+  ack_pending: number;
+  customers: number;
+  last_sequence: number;
+  watermark: string | null;
+}
+
+export interface WorkerStatus {
+  index: number;
+  tf_backend: string;
+  models: Record<string, string>;
+  partitions: PartitionStatus[];
+}
+
+export type WorkerRequest =
+  | { id: number; op: 'customer'; customerId: string }
+  | { id: number; op: 'top'; minChurnRisk: number; limit: number }
+  | { id: number; op: 'status' }
+  | { id: number; op: 'metrics' }
+  | { id: number; op: 'stop' };
+
+export type WorkerReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: SerializedError };
+
+export type WorkerNotice =
+  | { kind: 'ready'; index: number }
+  | { kind: 'fatal'; index: number; error: SerializedError };
+
+export type FromWorker = WorkerReply | WorkerNotice;
+
+export function isNotice(msg: FromWorker): msg is WorkerNotice {
+  return 'kind' in msg;
+}

@@ -1,0 +1,70 @@
+/**
+ * Metrics kept inside a partition worker. The main thread gathers each worker's registry as JSON
+ * and aggregates them (counters and histograms summed), so /metrics shows one set of series.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export const EVENT_TO_SCORE_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
+
+export function createWorkerMetrics() {
+  const registry = new Registry();
+  return {
+    registry,
+    processed: new Counter({
+      name: 'bellwether_events_processed_total',
+      help: 'Valid events folded into customer state, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'bellwether_events_rejected_total',
+      help: 'Events sent to the dead-letter queue, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    duplicates: new Counter({
+      name: 'bellwether_events_duplicate_total',
+      help: 'Events skipped because their event_id was already counted',
+      registers: [registry],
+    }),
+    eventToScore: new Histogram({
+      name: 'bellwether_event_to_score_seconds',
+      help: 'Time from an event arriving in the stream to its customer score being visible',
+      buckets: EVENT_TO_SCORE_BUCKETS,
+      registers: [registry],
+    }),
+    pending: new Gauge({
+      name: 'bellwether_consumer_pending',
+      help: 'Messages of a partition not yet delivered to the engine',
+      labelNames: ['partition'],
+      registers: [registry],
+    }),
+    customers: new Gauge({
+      name: 'bellwether_customers_tracked',
+      help: 'Customers with state in the engine',
+      registers: [registry],
+    }),
+    predictions: new Counter({
+      name: 'bellwether_predictions_total',
+      help: 'Customer scores computed, by model',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    alerts: new Counter({
+      name: 'bellwether_alerts_total',
+      help: 'Risk alerts published, by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    batches: new Histogram({
+      name: 'bellwether_batch_size',
+      help: 'Events per processing batch (one scoring pass)',
+      buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384],
+      registers: [registry],
+    }),
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -1,0 +1,162 @@
+/**
+ * Main-thread side of the partition workers: spawns them (partition p goes to worker p mod W),
+ * sends typed requests and matches replies, and fans queries out. The hot path never waits on
+ * the main thread: workers consume NATS themselves; the main thread only asks questions.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Config } from './config.js';
+import { BellwetherError } from './errors.js';
+import type { Logger } from './log.js';
+import { distPath } from './paths.js';
+import { partitionOfCustomer } from './subjects.js';
+import {
+  type CustomerAnswer,
+  type CustomerSummary,
+  type FromWorker,
+  isNotice,
+  type WorkerData,
+  type WorkerRequest,
+  type WorkerStatus,
+} from './thread-messages.js';
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export function partitionsOfWorker(worker: number, workers: number, partitions: number): number[] {
+  const owned: number[] = [];
+  for (let p = worker; p < partitions; p += workers) owned.push(p);
+  return owned;
+}
+
+export class WorkerPool {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #workers: Worker[] = [];
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #stopping = false;
+
+  private constructor(config: Config, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /** Starts the workers and resolves once every one has attached its consumers. */
+  static async start(config: Config, natsUrl: string, log: Logger): Promise<WorkerPool> {
+    const pool = new WorkerPool(config, log);
+    const count = Math.min(config.workers, config.partitions);
+    const ready = [];
+    for (let index = 0; index < count; index++) {
+      const data: WorkerData = {
+        index,
+        partitions: partitionsOfWorker(index, count, config.partitions),
+        natsUrl,
+        config,
+      };
+      const worker = new Worker(distPath('engine', 'partition-worker.js'), { workerData: data });
+      pool.#workers.push(worker);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          worker.on('message', (msg: FromWorker) => {
+            if (isNotice(msg)) {
+              if (msg.kind === 'ready') resolve();
+              else reject(BellwetherError.from(msg.error));
+              return;
+            }
+            pool.#settle(msg.id, msg.ok ? { value: msg.value } : { error: BellwetherError.from(msg.error) });
+          });
+          worker.on('error', (err) => {
+            log.error({ component: 'pool', worker: index, err }, 'worker thread error');
+            reject(err);
+          });
+          worker.on('exit', (code) => {
+            if (!pool.#stopping) {
+              log.fatal({ component: 'pool', worker: index, code }, 'worker thread exited');
+              reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited with ${code}`));
+            }
+          });
+        }),
+      );
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      await pool.terminate();
+      throw err;
+    }
+    return pool;
+  }
+
+  #settle(id: number, outcome: { value: unknown } | { error: Error }): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    if ('error' in outcome) pending.reject(outcome.error);
+    else pending.resolve(outcome.value);
+  }
+
+  request<T>(worker: number, body: RequestBody, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+    const target = this.#workers[worker];
+    if (!target) return Promise.reject(new BellwetherError('BW_ERR_WORKER_FAILED', `no worker ${worker}`));
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new BellwetherError('BW_ERR_WORKER_TIMEOUT', `worker ${worker} ${body.op}`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      target.postMessage({ ...body, id } as WorkerRequest);
+    });
+  }
+
+  all<T>(body: RequestBody): Promise<T[]> {
+    return Promise.all(this.#workers.map((_, i) => this.request<T>(i, body)));
+  }
+
+  workerOfCustomer(customerId: string): number {
+    return partitionOfCustomer(customerId, this.#config.partitions) % this.#workers.length;
+  }
+
+  customer(customerId: string): Promise<CustomerAnswer | null> {
+    return this.request<CustomerAnswer | null>(this.workerOfCustomer(customerId), {
+      op: 'customer',
+      customerId,
+    });
+  }
+
+  async top(minChurnRisk: number, limit: number): Promise<CustomerSummary[]> {
+    const lists = await this.all<CustomerSummary[]>({ op: 'top', minChurnRisk, limit });
+    return lists
+      .flat()
+      .sort((a, b) => (b.scores.churn?.probability ?? -1) - (a.scores.churn?.probability ?? -1))
+      .slice(0, limit);
+  }
+
+  status(): Promise<WorkerStatus[]> {
+    return this.all<WorkerStatus>({ op: 'status' });
+  }
+
+  metrics(): Promise<object[]> {
+    return this.all<object>({ op: 'metrics' });
+  }
+
+  /** Asks every worker to stop consuming, flush and ack, then terminates the threads. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await Promise.allSettled(this.#workers.map((_, i) => this.request(i, { op: 'stop' }, 15_000)));
+    await this.terminate();
+  }
+
+  async terminate(): Promise<void> {
+    this.#stopping = true;
+    await Promise.allSettled(this.#workers.map((w) => w.terminate()));
+    this.#log.debug({ component: 'pool' }, 'workers terminated');
+  }
+}

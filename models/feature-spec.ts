@@ -1,0 +1,47 @@
+/**
+ * The feature spec stored beside a model (`features.json`): which features the model reads, in
+ * which order, and how each is turned into a model input (fill for missing, log1p or not, then
+ * standardised with the training mean and standard deviation).
+ */
+import { type Static, Type } from '@sinclair/typebox';
+
+export const FeatureInputSchema = Type.Object({
+  name: Type.String(),
+  transform: Type.Union([Type.Literal('identity'), Type.Literal('log1p')]),
+  /** Value used when the feature is missing (NaN), before the transform. */
+  fill: Type.Number(),
+  /** Inputs are clipped to [min, max] before the transform. */
+  min: Type.Number(),
+  max: Type.Number(),
+  mean: Type.Number(),
+  std: Type.Number({ exclusiveMinimum: 0 }),
+});
+
+export const FeatureSpecSchema = Type.Object({
+  model: Type.String(),
+  version: Type.String(),
+  label: Type.String(),
+  inputs: Type.Array(FeatureInputSchema, { minItems: 1 }),
+});
+
+export type FeatureInput = Static<typeof FeatureInputSchema>;
+export type FeatureSpec = Static<typeof FeatureSpecSchema>;
+
+/** Maps one feature value to the model input of `input`. */
+export function transformValue(input: FeatureInput, value: number): number {
+  let v = Number.isNaN(value) ? input.fill : value;
+  if (v < input.min) v = input.min;
+  else if (v > input.max) v = input.max;
+  if (input.transform === 'log1p') v = Math.sign(v) * Math.log1p(Math.abs(v));
+  return (v - input.mean) / input.std;
+}
+
+/** Positions of the spec's inputs in a full feature vector named by `names`. */
+export function inputIndexes(spec: FeatureSpec, names: readonly string[]): Int32Array {
+  const index = new Map(names.map((n, i) => [n, i]));
+  return Int32Array.from(spec.inputs, (input) => {
+    const at = index.get(input.name);
+    if (at === undefined) throw new Error(`model ${spec.model} reads unknown feature ${input.name}`);
+    return at;
+  });
+}

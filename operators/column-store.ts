@@ -1,0 +1,94 @@
+/**
+ * Typed columns addressed by customer slot. Each column holds `width` values per slot in one
+ * typed array, grown by doubling. Operators hold `Column` handles (not the arrays), so growth
+ * never leaves them with a stale array.
+ */
+export type ColumnKind = 'u8' | 'u16' | 'i32' | 'u32' | 'f32' | 'f64';
+
+export interface ColumnSpec {
+  readonly name: string;
+  readonly kind: ColumnKind;
+  /** Values per slot. */
+  readonly width: number;
+  /** Value a fresh slot starts with (default 0). */
+  readonly initial?: number;
+}
+
+type TypedArray = Uint8Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+
+const CTORS = {
+  u8: Uint8Array,
+  u16: Uint16Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+  f32: Float32Array,
+  f64: Float64Array,
+} as const;
+
+export interface Column {
+  readonly spec: ColumnSpec;
+  data: TypedArray;
+}
+
+export class ColumnStore {
+  #capacity: number;
+  readonly #columns = new Map<string, Column>();
+
+  constructor(initialCapacity = 1024) {
+    this.#capacity = Math.max(16, initialCapacity);
+  }
+
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Declares (or returns the already declared) column; specs of the same name must agree. */
+  column(spec: ColumnSpec): Column {
+    const existing = this.#columns.get(spec.name);
+    if (existing) {
+      if (existing.spec.kind !== spec.kind || existing.spec.width !== spec.width) {
+        throw new Error(`column ${spec.name} declared twice with different shapes`);
+      }
+      return existing;
+    }
+    const data = new CTORS[spec.kind](this.#capacity * spec.width);
+    if (spec.initial !== undefined && spec.initial !== 0) data.fill(spec.initial);
+    const column: Column = { spec, data };
+    this.#columns.set(spec.name, column);
+    return column;
+  }
+
+  /** Makes room for `slot`. */
+  ensure(slot: number): void {
+    if (slot < this.#capacity) return;
+    let next = this.#capacity;
+    while (next <= slot) next *= 2;
+    for (const column of this.#columns.values()) {
+      const { kind, width, initial } = column.spec;
+      const data = new CTORS[kind](next * width);
+      data.set(column.data);
+      if (initial !== undefined && initial !== 0) data.fill(initial, this.#capacity * width);
+      column.data = data;
+    }
+    this.#capacity = next;
+  }
+
+  /** Resets one slot to its initial values (used when a slot is reused). */
+  clear(slot: number): void {
+    for (const column of this.#columns.values()) {
+      const { width, initial } = column.spec;
+      column.data.fill(initial ?? 0, slot * width, (slot + 1) * width);
+    }
+  }
+
+  /** Bytes held by all columns. */
+  byteLength(): number {
+    let total = 0;
+    for (const column of this.#columns.values()) total += column.data.byteLength;
+    return total;
+  }
+
+  columns(): IterableIterator<Column> {
+    return this.#columns.values();
+  }
+}

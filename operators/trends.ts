@@ -1,0 +1,34 @@
+/**
+ * Features derived from other features: activity and purchase trends, average order value,
+ * refund rate. A ratio whose denominator is 0 is 0.
+ */
+import type { DerivedFeature } from './types.js';
+
+function ratio(a: number, b: number): number {
+  return b > 0 ? a / b : 0;
+}
+
+export const trends: readonly DerivedFeature[] = [
+  {
+    // Daily event rate of the last 7 days against that of the last 30: > 1 rising, < 1 fading.
+    name: 'activity_trend_7d_30d',
+    inputs: ['events_7d', 'events_30d'],
+    compute: (v) => ratio(v[0]! / 7, v[1]! / 30),
+  },
+  {
+    // Monthly purchase rate of the last 30 days against that of the last 90.
+    name: 'purchase_trend_30d_90d',
+    inputs: ['purchases_30d', 'purchases_90d'],
+    compute: (v) => ratio(v[0]!, v[1]! / 3),
+  },
+  {
+    name: 'avg_order_value_90d',
+    inputs: ['spend_90d', 'purchases_90d'],
+    compute: (v) => ratio(v[0]!, v[1]!),
+  },
+  {
+    name: 'refund_rate_90d',
+    inputs: ['refunds_90d', 'purchases_90d'],
+    compute: (v) => ratio(v[0]!, v[1]!),
+  },
+];

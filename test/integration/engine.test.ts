@@ -1,0 +1,335 @@
+/**
+ * The engine end to end: a real nats-server, the real engine process, events published over NATS,
+ * answers read over HTTP and from the DLQ and alert streams.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partitionOfCustomer } from '../../engine/subjects.js';
+import type { CustomerAnswer } from '../../engine/thread-messages.js';
+import { DAY_MS, HOUR_MS } from '../../operators/types.js';
+import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import { startNats, type TestNats } from '../support/nats-server.js';
+import { publishCore, readStream, type TestEvent } from '../support/publish.js';
+
+const PARTITIONS = 4;
+/** The event-time clock: every partition's watermark is pinned at T by an anchor event. */
+const T = Date.UTC(2026, 2, 10, 12, 0, 0);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+let nats: TestNats;
+let nc: NatsConnection;
+let engine: EngineProcess;
+let seq = 0;
+
+function ev(customer: string, type: string, ts: number, extra: Partial<TestEvent> = {}): TestEvent {
+  return { event_id: `t-${++seq}`, customer_id: customer, type, ts: iso(ts), ...extra };
+}
+
+/** One anchor customer per partition, each with an event at T, so all watermarks equal T. */
+function anchors(): TestEvent[] {
+  const out: TestEvent[] = [];
+  for (let p = 0, i = 0; p < PARTITIONS; i++) {
+    const id = `anchor-${i}`;
+    if (partitionOfCustomer(id, PARTITIONS) === p) {
+      out.push(ev(id, 'login', T));
+      p++;
+    }
+  }
+  return out;
+}
+
+async function customer(id: string, minEvents: number): Promise<CustomerAnswer> {
+  return waitFor(
+    async () => {
+      const res = await engine.get(`/v1/customers/${encodeURIComponent(id)}`);
+      if (res.status !== 200) return undefined;
+      const body = res.body as CustomerAnswer;
+      return (body.features['events_lifetime'] ?? 0) >= minEvents && body.scores.churn ? body : undefined;
+    },
+    30_000,
+    `customer ${id}`,
+  );
+}
+
+beforeAll(async () => {
+  nats = await startNats(PARTITIONS);
+  nc = await connect({ servers: nats.url });
+  engine = await startEngineProcess({
+    BW_NATS_URL: nats.url,
+    BW_PARTITIONS: String(PARTITIONS),
+    BW_WORKERS: '2',
+    BW_CLOCK: 'event',
+    BW_CHURN_ALERT_THRESHOLD: '60',
+  });
+  await publishCore(nc, anchors());
+});
+
+afterAll(async () => {
+  const code = await engine?.stop('SIGTERM');
+  expect(code).toBe(0);
+  await nc?.close();
+  await nats?.stop();
+});
+
+describe('engine end to end', () => {
+  it('serves exact features for known events published out of order', async () => {
+    const events = [
+      ev('alice', 'signup', T - 100 * DAY_MS),
+      ev('alice', 'purchase', T - 95 * DAY_MS, { amount: 100 }),
+      ev('alice', 'purchase', T - 40 * DAY_MS, { amount: 50 }),
+      ev('alice', 'purchase', T - 2 * DAY_MS, { amount: 25.5 }),
+      ev('alice', 'refund', T - DAY_MS, { amount: 25.5 }),
+      ev('alice', 'session_start', T - 3 * HOUR_MS),
+      ev('alice', 'page_view', T - 2 * HOUR_MS),
+      ev('alice', 'page_view', T - 3 * DAY_MS),
+      ev('alice', 'add_to_cart', T - HOUR_MS),
+      ev('alice', 'support_ticket', T - 10 * DAY_MS),
+      ev('alice', 'complaint', T - 60 * DAY_MS),
+    ];
+    // Newest first, then the oldest: the engine sees them far out of event-time order.
+    await publishCore(nc, [...events].reverse());
+    const body = await customer('alice', events.length);
+    expect(body.features).toMatchObject({
+      purchases_7d: 1,
+      purchases_30d: 1,
+      purchases_90d: 2,
+      spend_30d: 25.5,
+      spend_90d: 75.5,
+      refunds_90d: 1,
+      sessions_7d: 1,
+      sessions_30d: 1,
+      page_views_24h: 1,
+      page_views_7d: 2,
+      cart_adds_24h: 1,
+      cart_adds_7d: 1,
+      support_tickets_30d: 1,
+      complaints_90d: 1,
+      days_since_last_purchase: 2,
+      days_since_last_event: 1 / 24,
+      tenure_days: 100,
+      purchases_lifetime: 3,
+      spend_lifetime: 175.5,
+    });
+    expect(body.last_event_at).toBe(iso(T - HOUR_MS));
+    expect(body.partition).toBe(partitionOfCustomer('alice', PARTITIONS));
+    for (const score of [body.scores.churn!, body.scores.purchase_intent!]) {
+      expect(score.probability).toBeGreaterThanOrEqual(0);
+      expect(score.probability).toBeLessThanOrEqual(1);
+      expect(score.risk).toBe(Math.round(score.probability * 100));
+      expect(score.model_version).toBeTruthy();
+    }
+  });
+
+  it('counts a duplicate event_id once', async () => {
+    const purchase = ev('dora', 'purchase', T - 5 * DAY_MS, { amount: 10 });
+    await publishCore(nc, [purchase, purchase, { ...purchase }, ev('dora', 'login', T - DAY_MS)]);
+    const body = await customer('dora', 2);
+    expect(body.features['purchases_lifetime']).toBe(1);
+    expect(body.features['spend_lifetime']).toBe(10);
+    expect(body.features['events_lifetime']).toBe(2);
+    const metrics = await engine.get('/metrics');
+    expect(Number(/bellwether_events_duplicate_total (\d+)/.exec(metrics.text)?.[1])).toBeGreaterThanOrEqual(
+      2,
+    );
+  });
+
+  it('dead-letters each kind of bad input and keeps processing the valid events around it', async () => {
+    const subject = (type: string, id: string) => `bw.events.${type}.${id}`;
+    const bad: [string, string, string][] = [
+      ['not_json', subject('purchase', 'bad1'), '{"event_id": nope'],
+      [
+        'missing_field',
+        subject('purchase', 'bad2'),
+        JSON.stringify({ event_id: 'b2', type: 'purchase', ts: T }),
+      ],
+      [
+        'unknown_type',
+        subject('teleport', 'bad3'),
+        JSON.stringify({ event_id: 'b3', customer_id: 'bad3', type: 'teleport', ts: T }),
+      ],
+      [
+        'bad_time',
+        subject('login', 'bad4'),
+        JSON.stringify({ event_id: 'b4', customer_id: 'bad4', type: 'login', ts: 'soon' }),
+      ],
+      [
+        'future_time',
+        subject('login', 'bad5'),
+        JSON.stringify({ event_id: 'b5', customer_id: 'bad5', type: 'login', ts: Date.now() + 3 * DAY_MS }),
+      ],
+      [
+        'bad_amount',
+        subject('purchase', 'bad6'),
+        '{"event_id":"b6","customer_id":"bad6","type":"purchase","ts":1,"amount":1e999}',
+      ],
+      [
+        'oversized',
+        subject('login', 'bad7'),
+        JSON.stringify({
+          event_id: 'b7',
+          customer_id: 'bad7',
+          type: 'login',
+          ts: T,
+          props: { pad: 'x'.repeat(70_000) },
+        }),
+      ],
+      [
+        'subject_mismatch',
+        subject('login', 'bad8'),
+        JSON.stringify({ event_id: 'b8', customer_id: 'someone-else', type: 'login', ts: T }),
+      ],
+    ];
+    await publishCore(nc, [ev('erin', 'purchase', T - DAY_MS, { amount: 5 })]);
+    for (const [, subj, body] of bad) nc.publish(subj, body);
+    await publishCore(nc, [ev('erin', 'purchase', T - 2 * DAY_MS, { amount: 7 })]);
+    const erin = await customer('erin', 2);
+    expect(erin.features['spend_lifetime']).toBe(12);
+
+    const dlq = await waitFor(
+      async () => {
+        const msgs = await readStream(nc, 'BW_DLQ');
+        return msgs.length >= bad.length ? msgs : undefined;
+      },
+      20_000,
+      'dead letters',
+    );
+    for (const [reason, subj, body] of bad) {
+      const letter = dlq.find((m) => m.subject === `bw.dlq.${reason}`);
+      expect(letter, reason).toBeDefined();
+      expect(letter!.headers['Bw-Reason']).toBe(reason);
+      expect(letter!.headers['Bw-Error-Code']).toBe('BW_ERR_EVENT_SCHEMA');
+      expect(letter!.headers['Bw-Subject']).toMatch(
+        new RegExp(`^bw\\.part\\.\\d+\\.${subj.split('.').slice(2).join('\\.')}$`),
+      );
+      expect(new TextDecoder().decode(letter!.data)).toBe(body);
+    }
+    const metrics = await engine.get('/metrics');
+    for (const [reason] of bad) {
+      expect(metrics.text).toMatch(
+        new RegExp(`bellwether_events_rejected_total\\{reason="${reason}"\\} [1-9]`),
+      );
+    }
+    const health = await engine.get('/healthz');
+    expect(health.status).toBe(200);
+  });
+
+  it('fires a churn alert once per upward crossing, with a deterministic Nats-Msg-Id', async () => {
+    // One purchase long ago: a lapsed customer, risk high.
+    const lapsed = ev('frank', 'purchase', T - 300 * DAY_MS, { amount: 20 });
+    await publishCore(nc, [lapsed]);
+    const first = await customer('frank', 1);
+    expect(first.scores.churn!.risk).toBeGreaterThanOrEqual(60);
+    // Many recent purchases: risk falls far below the threshold (re-arms).
+    const recent = Array.from({ length: 12 }, (_, i) =>
+      ev('frank', 'purchase', T - (i * 7 + 1) * DAY_MS, { amount: 80 }),
+    );
+    await publishCore(nc, recent);
+    const active = await customer('frank', 13);
+    expect(active.scores.churn!.risk).toBeLessThan(50);
+    // The same events again (a producer retry): nothing changes, no new alert.
+    await publishCore(nc, [lapsed, ...recent]);
+    // Months later he is seen once more without buying: risk crosses again.
+    await publishCore(nc, [ev('frank', 'page_view', T + 200 * DAY_MS)]);
+    const lapsedAgain = await customer('frank', 14);
+    expect(lapsedAgain.features['events_lifetime']).toBe(14);
+    expect(lapsedAgain.scores.churn!.risk).toBeGreaterThanOrEqual(60);
+
+    const alerts = await waitFor(
+      async () => {
+        const all = (await readStream(nc, 'BW_ALERTS')).filter((m) => m.subject === 'bw.alerts.churn');
+        const mine = all.filter((m) => m.json<{ customer_id: string }>().customer_id === 'frank');
+        return mine.length >= 2 ? mine : undefined;
+      },
+      20_000,
+      'two alerts',
+    );
+    expect(alerts).toHaveLength(2);
+    const bodies = alerts.map((m) => m.json<Record<string, unknown>>());
+    for (const [i, m] of alerts.entries()) {
+      const body = bodies[i]!;
+      expect(m.headers['Nats-Msg-Id']).toBe(body['alert_id']);
+      expect(body).toMatchObject({ kind: 'churn', customer_id: 'frank', threshold: 60 });
+      expect(body['risk']).toBeGreaterThanOrEqual(60);
+      expect(Object.keys(body).sort()).toEqual(
+        [
+          'alert_id',
+          'customer_id',
+          'emitted_at',
+          'event_time',
+          'kind',
+          'model_version',
+          'previous_risk',
+          'reasons',
+          'risk',
+          'threshold',
+        ].sort(),
+      );
+      expect((body['reasons'] as unknown[]).length).toBe(3);
+    }
+    expect(bodies[0]!['previous_risk']).toBeNull();
+    expect(bodies[1]!['previous_risk']).toBeLessThan(50);
+    expect(bodies[1]!['event_time']).toBe(iso(T + 200 * DAY_MS));
+  });
+
+  it('lists the riskiest customers first, gathered from all workers', async () => {
+    const res = await engine.get('/v1/customers?min_churn_risk=0&limit=5');
+    expect(res.status).toBe(200);
+    const body = res.body as {
+      customers: { customer_id: string; scores: { churn: { risk: number } } }[];
+      count: number;
+    };
+    expect(body.count).toBe(5);
+    const risks = body.customers.map((c) => c.scores.churn.risk);
+    expect([...risks].sort((a, b) => b - a)).toEqual(risks);
+    const high = await engine.get('/v1/customers?min_churn_risk=101');
+    expect(high.status).toBe(400);
+    const unknown = await engine.get('/v1/customers?min_churn_risk=0&color=red');
+    expect(unknown.status).toBe(400);
+  });
+
+  it('answers 404 with a coded body for an unknown customer', async () => {
+    const res = await engine.get('/v1/customers/nobody-here');
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: { code: 'BW_ERR_CUSTOMER_NOT_FOUND', message: expect.any(String) } });
+  });
+
+  it('reports info, readiness, metrics and OpenAPI docs', async () => {
+    const info = await engine.get('/v1/info');
+    expect(info.body).toMatchObject({
+      name: 'bellwether',
+      partitions: PARTITIONS,
+      workers: 2,
+      tf_backend: 'wasm',
+      clock: 'event',
+    });
+    const ready = await waitFor(async () => {
+      const r = await engine.get('/readyz');
+      return r.status === 200 ? r : undefined;
+    });
+    expect(ready.body).toMatchObject({ ready: true, partitions: PARTITIONS, attached: PARTITIONS });
+    const metrics = await engine.get('/metrics');
+    for (const name of [
+      'bellwether_events_processed_total{type="purchase"}',
+      'bellwether_event_to_score_seconds_bucket',
+      'bellwether_consumer_pending{partition="0"}',
+      'bellwether_customers_tracked',
+      'bellwether_predictions_total{model="churn"}',
+      'bellwether_alerts_total{kind="churn"}',
+      'process_cpu_user_seconds_total',
+    ]) {
+      expect(metrics.text).toContain(name);
+    }
+    expect(metrics.text).not.toMatch(/alice|frank/);
+    const docs = await engine.get('/docs');
+    expect(Object.keys((docs.body as { paths: object }).paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/customers/{id}',
+        '/v1/customers',
+        '/v1/info',
+        '/healthz',
+        '/readyz',
+        '/metrics',
+      ]),
+    );
+  });
+});

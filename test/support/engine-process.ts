@@ -1,0 +1,101 @@
+/**
+ * Runs the real engine (`dist/engine/cli.js run`) as a child process against a test nats-server,
+ * reads its HTTP address from the start-up log line, and stops it with a signal.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { distPath } from '../../engine/paths.js';
+
+export interface EngineProcess {
+  httpUrl: string;
+  child: ChildProcess;
+  logs: string[];
+  get(pathname: string): Promise<{ status: number; body: unknown; text: string }>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startEngineProcess(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<EngineProcess> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bw-data-'));
+  const child = spawn(process.execPath, [distPath('engine', 'cli.js'), 'run'], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      BW_TF_BACKEND: 'wasm',
+      BW_HTTP_PORT: '0',
+      BW_DATA_DIR: dataDir,
+      BW_LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const httpUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`engine did not start:\n${logs.slice(-20).join('\n')}`)),
+      timeoutMs,
+    );
+    const onLine = (line: string): void => {
+      logs.push(line);
+      if (line.includes('"engine started"')) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { http: string }).http);
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`engine exited with ${code}:\n${logs.slice(-30).join('\n')}`));
+    });
+  });
+  return {
+    httpUrl,
+    child,
+    logs,
+    async get(pathname) {
+      const res = await fetch(httpUrl + pathname);
+      const text = await res.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      return { status: res.status, body, text };
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill(signal);
+      const code = await exited;
+      await rm(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined. */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

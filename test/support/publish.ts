@@ -1,0 +1,51 @@
+/** Helpers to publish events and read streams in integration tests. */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { eventSubject } from '../../engine/subjects.js';
+
+export interface TestEvent {
+  event_id: string;
+  customer_id: string;
+  type: string;
+  ts: string | number;
+  amount?: number;
+  [field: string]: unknown;
+}
+
+/** Core-publishes events (no JetStream dedupe header), as a fire-and-forget producer would. */
+export async function publishCore(nc: NatsConnection, events: TestEvent[]): Promise<void> {
+  for (const e of events) nc.publish(eventSubject(e.type, e.customer_id), JSON.stringify(e));
+  await nc.flush();
+}
+
+export interface StoredMessage {
+  subject: string;
+  data: Uint8Array;
+  headers: Record<string, string>;
+  json<T>(): T;
+}
+
+/** Every message currently in a stream, read with an ordered consumer. */
+export async function readStream(nc: NatsConnection, stream: string): Promise<StoredMessage[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream);
+  const total = info.state.messages;
+  if (total === 0) return [];
+  const consumer = await jetstream(nc).consumers.get(stream);
+  const out: StoredMessage[] = [];
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    const headers: Record<string, string> = {};
+    if (m.headers) for (const [k, v] of m.headers) headers[k] = v[0] ?? '';
+    const data = m.data;
+    out.push({
+      subject: m.subject,
+      data,
+      headers,
+      json: <T>() => JSON.parse(new TextDecoder().decode(data)) as T,
+    });
+    if (m.info.pending === 0) break;
+  }
+  await messages.close();
+  return out;
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { parseEvent, parseEventTime } from '../../engine/event-parse.js';
+import { customerToken } from '../../engine/subjects.js';
+
+const NOW = Date.UTC(2026, 10, 23, 12);
+const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
+const good = {
+  event_id: 'e1',
+  customer_id: 'c1',
+  type: 'purchase',
+  ts: '2026-11-23T10:00:00Z',
+  amount: 12.5,
+};
+
+function parse(body: unknown, type = 'purchase', token = 'c1') {
+  return parseEvent(enc(body), type, token, NOW);
+}
+
+describe('event parsing', () => {
+  it('accepts a valid event with ISO or epoch time', () => {
+    const r = parse(good);
+    expect(r.ok && r.event.ts).toBe(Date.UTC(2026, 10, 23, 10));
+    const r2 = parse({ ...good, ts: NOW - 1000 });
+    expect(r2.ok && r2.event.ts).toBe(NOW - 1000);
+    expect(r.ok && r.event.amount).toBe(12.5);
+  });
+
+  it.each([
+    ['oversized', 'x'.repeat(70_000)],
+    ['not_json', '{"event_id":'],
+    ['not_json', '[1,2]'],
+    ['missing_field', { customer_id: 'c1', type: 'purchase', ts: NOW }],
+    ['missing_field', { event_id: 'e', type: 'purchase', ts: NOW }],
+    ['unknown_type', { ...good, type: 'teleport' }],
+    ['bad_time', { ...good, ts: 'yesterday' }],
+    ['bad_time', { ...good, ts: '2026-13-45T99:00:00Z' }],
+    ['bad_time', { ...good, ts: true }],
+    ['future_time', { ...good, ts: NOW + 25 * 3600 * 1000 }],
+    ['bad_amount', '{"event_id":"e","customer_id":"c1","type":"purchase","ts":1,"amount":1e999}'],
+    ['bad_amount', { ...good, amount: 'NaN' }],
+    ['invalid_field', { ...good, event_id: 7 }],
+    ['subject_mismatch', { ...good, customer_id: 'c2' }],
+  ])('rejects %s', (reason, body) => {
+    const r = parse(body);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toBe(reason);
+  });
+
+  it('checks the subject type against the body', () => {
+    const r = parse(good, 'refund');
+    expect(!r.ok && r.reason).toBe('subject_mismatch');
+  });
+
+  it('matches encoded tokens for ids outside the plain alphabet', () => {
+    const id = 'jane.doe@example.com';
+    const r = parseEvent(enc({ ...good, customer_id: id }), 'purchase', customerToken(id), NOW);
+    expect(r.ok).toBe(true);
+  });
+
+  it('parses times', () => {
+    expect(parseEventTime('2026-01-02')).toBe(Date.UTC(2026, 0, 2));
+    expect(parseEventTime('2026-01-02T03:04:05+01:00')).toBe(Date.UTC(2026, 0, 2, 2, 4, 5));
+    expect(parseEventTime(Number.POSITIVE_INFINITY)).toBeNaN();
+    expect(parseEventTime('12345')).toBeNaN();
+  });
+});

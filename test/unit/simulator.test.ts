@@ -1,0 +1,259 @@
+import { describe, expect, it } from 'vitest';
+import { EVENT_TYPES } from '../../engine/event-types.js';
+import { EventSimulator, type SimEvent } from '../../engine/simulator.js';
+import { eventSubject } from '../../engine/subjects.js';
+
+const START = Date.UTC(2025, 0, 1);
+const DAY = 86_400_000;
+/** Generous per-test limit: the heavier tests walk a million events. */
+const SLOW = 60_000;
+
+interface Body {
+  event_id: string;
+  customer_id: string;
+  type: string;
+  ts: string;
+  amount?: number;
+  currency?: string;
+  sku?: string;
+  session_id?: string;
+  campaign?: string;
+  channel?: string;
+  props?: Record<string, unknown>;
+}
+
+function take(sim: EventSimulator, n: number): SimEvent[] {
+  const out: SimEvent[] = [];
+  for (let i = 0; i < n; i++) out.push(sim.next());
+  return out;
+}
+
+/** Type and customer id from `bw.events.<type>.<customer>` (simulated ids need no encoding). */
+function subjectParts(subject: string): { type: string; customer: string } {
+  const parts = subject.split('.');
+  return { type: parts[2] ?? '', customer: parts[3] ?? '' };
+}
+
+function text(e: SimEvent): string {
+  return typeof e.body === 'string' ? e.body : new TextDecoder().decode(e.body);
+}
+
+describe('EventSimulator', () => {
+  it(
+    'gives the same stream for the same seed and another for another seed',
+    () => {
+      const a = take(new EventSimulator({ customers: 1000, seed: 42, startMs: START }), 10_000);
+      const b = take(new EventSimulator({ customers: 1000, seed: 42, startMs: START }), 10_000);
+      const c = take(new EventSimulator({ customers: 1000, seed: 43, startMs: START }), 10_000);
+      expect(b).toEqual(a);
+      expect(c.map(text)).not.toEqual(a.map(text));
+    },
+    SLOW,
+  );
+
+  it(
+    'emits valid, unique, time-ordered events of all 20 types with honest subjects',
+    () => {
+      const sim = new EventSimulator({ customers: 1000, seed: 1, startMs: START });
+      const seen = new Set<string>();
+      const ids = new Set<string>();
+      const problems: string[] = [];
+      const check = (ok: boolean, what: string, e: SimEvent): void => {
+        if (!ok && problems.length < 5) problems.push(`${what}: ${e.subject} ${text(e)}`);
+      };
+      let prev = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < 200_000; i++) {
+        const e = sim.next();
+        check(e.ts >= prev && e.ts >= START, 'time order', e);
+        prev = e.ts;
+        const body = JSON.parse(text(e)) as Body;
+        check(typeof body.event_id === 'string' && typeof body.customer_id === 'string', 'ids', e);
+        check((EVENT_TYPES as readonly string[]).includes(body.type), 'type', e);
+        check(body.ts === new Date(e.ts).toISOString(), 'ts', e);
+        check(e.subject === eventSubject(body.type, body.customer_id), 'subject', e);
+        check(!ids.has(body.event_id), 'unique event_id', e);
+        ids.add(body.event_id);
+        seen.add(body.type);
+        if (body.amount !== undefined) {
+          check(Number.isFinite(body.amount) && body.currency === 'EUR', 'amount', e);
+          check(Math.abs(body.amount * 100 - Math.round(body.amount * 100)) < 1e-6, '2 decimals', e);
+        }
+        if (body.type === 'purchase') check((body.amount ?? 0) > 0 && body.sku !== undefined, 'purchase', e);
+        if (body.type === 'profile') check(typeof body.props?.['country'] === 'string', 'profile props', e);
+        if (body.type.startsWith('email_') || body.type === 'campaign_touch') {
+          check(!!body.campaign && !!body.channel, 'campaign', e);
+        }
+      }
+      expect(problems).toEqual([]);
+      expect(ids.size).toBe(200_000);
+      expect([...seen].sort()).toEqual([...EVENT_TYPES].sort());
+      expect(sim.simTime).toBe(prev);
+    },
+    SLOW,
+  );
+
+  it(
+    'starts every customer with a signup, a login or a purchase and keeps sessions coherent',
+    () => {
+      const sim = new EventSimulator({ customers: 500, seed: 9, startMs: START });
+      const first = new Map<string, string>();
+      const sessions = new Map<string, string[]>();
+      const purchases = new Map<string, number>();
+      let refunds = 0;
+      let lateSignups = 0;
+      for (let i = 0; i < 100_000; i++) {
+        const e = sim.next();
+        const body = JSON.parse(text(e)) as Body;
+        if (!first.has(body.customer_id)) {
+          first.set(body.customer_id, body.type);
+          if (body.type === 'signup' && e.ts > START + 5 * DAY) lateSignups++;
+        }
+        if (body.session_id !== undefined) {
+          const list = sessions.get(body.session_id) ?? [];
+          list.push(body.type);
+          sessions.set(body.session_id, list);
+        }
+        const key = `${body.customer_id}/${body.sku}`;
+        if (body.type === 'purchase') purchases.set(key, Math.max(purchases.get(key) ?? 0, body.amount ?? 0));
+        if (body.type === 'refund') {
+          refunds++;
+          expect(body.amount).toBeLessThanOrEqual(purchases.get(key) ?? 0);
+        }
+      }
+      for (const type of first.values()) expect(['signup', 'login', 'purchase']).toContain(type);
+      expect(lateSignups).toBeGreaterThan(0);
+      expect(refunds).toBeGreaterThan(0);
+      let bought = 0;
+      for (const types of sessions.values()) {
+        expect(types[0]).toBe('session_start');
+        const buy = types.indexOf('purchase');
+        if (buy >= 0) {
+          bought++;
+          expect(types.indexOf('checkout_start')).toBeLessThan(buy);
+          expect(types.indexOf('add_to_cart')).toBeGreaterThan(0);
+        }
+      }
+      expect(bought).toBeGreaterThan(100);
+    },
+    SLOW,
+  );
+
+  it(
+    'replaces a fraction of events by malformed ones of every kind when badRate is set',
+    () => {
+      const sim = new EventSimulator({ customers: 500, seed: 5, startMs: START, badRate: 0.05 });
+      const kinds = new Map<string, number>();
+      const n = 20_000;
+      for (let i = 0; i < n; i++) {
+        const e = sim.next();
+        const raw = text(e);
+        let body: Body;
+        try {
+          body = JSON.parse(raw) as Body;
+        } catch {
+          kinds.set('not_json', (kinds.get('not_json') ?? 0) + 1);
+          continue;
+        }
+        const { type } = subjectParts(e.subject);
+        let kind = 'ok';
+        if (body.customer_id === undefined) kind = 'missing_field';
+        else if (!(EVENT_TYPES as readonly string[]).includes(body.type)) kind = 'unknown_type';
+        else if (Number.isNaN(Date.parse(body.ts))) kind = 'bad_time';
+        else if (body.amount !== undefined && !Number.isFinite(body.amount)) kind = 'bad_amount';
+        if (kind !== 'missing_field') expect(body.type).toBe(type);
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      }
+      const bad = n - (kinds.get('ok') ?? 0);
+      expect(bad / n).toBeGreaterThan(0.03);
+      expect(bad / n).toBeLessThan(0.07);
+      for (const k of ['not_json', 'missing_field', 'unknown_type', 'bad_time', 'bad_amount']) {
+        expect(kinds.get(k) ?? 0).toBeGreaterThan(0);
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'has churn drifters: steady buyers early, silent buyers late',
+    () => {
+      const sim = new EventSimulator({ customers: 2000, seed: 3, startMs: START });
+      const early = new Map<string, number>();
+      const late = new Map<string, number>();
+      const lastPurchase = new Map<string, number>();
+      const lastTrouble = new Map<string, number>();
+      for (let e = sim.next(); e.ts < START + 200 * DAY; e = sim.next()) {
+        const { type, customer } = subjectParts(e.subject);
+        if (type === 'purchase') {
+          const day = (e.ts - START) / DAY;
+          if (day < 60) early.set(customer, (early.get(customer) ?? 0) + 1);
+          if (day > 90) late.set(customer, (late.get(customer) ?? 0) + 1);
+          lastPurchase.set(customer, e.ts);
+        } else if (type === 'support_ticket' || type === 'complaint' || type === 'subscription_cancel') {
+          lastTrouble.set(customer, e.ts);
+        }
+      }
+      const drifters = [...early].filter(([c, n]) => n >= 3 && !late.has(c)).map(([c]) => c);
+      const loyal = [...early].filter(([c, n]) => n >= 3 && (late.get(c) ?? 0) >= 3);
+      expect(drifters.length).toBeGreaterThan(50);
+      expect(loyal.length).toBeGreaterThan(drifters.length);
+      // Their trouble (ticket, complaint, cancellation) comes after their last purchase.
+      const troubled = drifters.filter((c) => (lastTrouble.get(c) ?? 0) > (lastPurchase.get(c) ?? 0));
+      expect(troubled.length / drifters.length).toBeGreaterThan(0.6);
+      const labelled = drifters.filter((c) => sim.archetypeOf(c) === 'drifter');
+      expect(labelled.length / drifters.length).toBeGreaterThan(0.8);
+    },
+    SLOW,
+  );
+
+  it(
+    'has intent risers: a quiet start, then carts and checkouts, then a purchase',
+    () => {
+      const sim = new EventSimulator({ customers: 2000, seed: 4, startMs: START });
+      const risers = new Set<string>();
+      for (let i = 0; i < 2000; i++) {
+        const id = `c${String(i).padStart(6, '0')}`;
+        if (sim.archetypeOf(id) === 'riser') risers.add(id);
+      }
+      expect(risers.size).toBeGreaterThan(100);
+      const carts = new Map<string, number[]>();
+      const checkouts = new Map<string, number>();
+      const firstPurchaseAfterCheckout = new Map<string, number>();
+      for (let e = sim.next(); e.ts < START + 90 * DAY; e = sim.next()) {
+        const { type, customer } = subjectParts(e.subject);
+        if (!risers.has(customer)) continue;
+        if (type === 'add_to_cart') carts.set(customer, [...(carts.get(customer) ?? []), e.ts]);
+        if (type === 'checkout_start') checkouts.set(customer, (checkouts.get(customer) ?? 0) + 1);
+        if (type === 'purchase' && checkouts.has(customer) && !firstPurchaseAfterCheckout.has(customer)) {
+          firstPurchaseAfterCheckout.set(customer, checkouts.get(customer) ?? 0);
+        }
+      }
+      const ramped = [...risers].filter(
+        (c) => (carts.get(c)?.length ?? 0) >= 3 && (checkouts.get(c) ?? 0) >= 2,
+      );
+      expect(ramped.length / risers.size).toBeGreaterThan(0.6);
+      // Carts come in a burst: the busiest week holds carts at 4x the rate of the other weeks.
+      const bursty = ramped.filter((c) => {
+        const ts = carts.get(c) ?? [];
+        const peak = Math.max(...ts.map((t0) => ts.filter((t) => t >= t0 && t < t0 + 7 * DAY).length));
+        return peak / 7 >= (4 * (ts.length - peak)) / 83;
+      });
+      expect(bursty.length / ramped.length).toBeGreaterThan(0.7);
+      expect(firstPurchaseAfterCheckout.size / risers.size).toBeGreaterThan(0.5);
+    },
+    SLOW,
+  );
+
+  it('lets dormant customers fall silent, and says so when nobody is left', () => {
+    let seed = 0;
+    while (new EventSimulator({ customers: 1, seed, startMs: START }).archetypeOf('c000000') !== 'dormant')
+      seed++;
+    const sim = new EventSimulator({ customers: 1, seed, startMs: START });
+    const events: SimEvent[] = [];
+    while (!sim.exhausted && events.length < 10_000) events.push(sim.next());
+    expect(sim.exhausted).toBe(true);
+    expect(events.length).toBeGreaterThan(0);
+    // Every event falls in the first weeks (activity stops by day 15, plus a late refund at most).
+    expect((events.at(-1)?.ts ?? 0) - START).toBeLessThan(40 * DAY);
+    expect(() => sim.next()).toThrow(/exhausted/);
+  });
+});

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { eventTypeIndex } from '../../engine/event-types.js';
+import { ColumnStore } from '../../operators/column-store.js';
+import { DAY_MS, HOUR_MS } from '../../operators/types.js';
+import { windowedSum } from '../../operators/windowed-sum.js';
+
+const PURCHASE = eventTypeIndex('purchase');
+const T0 = Date.UTC(2026, 0, 10); // a UTC midnight
+const day = (d: number, h = 12) => T0 + d * DAY_MS + h * HOUR_MS;
+
+const counts = windowedSum({
+  name: 'c',
+  types: ['purchase'],
+  value: 'count',
+  bucketMs: DAY_MS,
+  buckets: 30,
+  windows: [
+    { feature: 'c_7d', buckets: 7 },
+    { feature: 'c_30d', buckets: 30 },
+  ],
+});
+const amounts = windowedSum({
+  name: 'a',
+  types: ['purchase'],
+  value: 'amount',
+  bucketMs: DAY_MS,
+  buckets: 30,
+  windows: [{ feature: 'a_30d', buckets: 30 }],
+});
+
+function run(events: [number, number][], now: number): number[] {
+  const store = new ColumnStore(4);
+  const c = counts.bind(store);
+  const a = amounts.bind(store);
+  for (const [ts, amount] of events) {
+    c.step(2, { typeIndex: PURCHASE, ts, amount });
+    a.step(2, { typeIndex: PURCHASE, ts, amount });
+  }
+  const out = new Float64Array(3);
+  c.emit(2, now, out, 0);
+  a.emit(2, now, out, 2);
+  return [...out];
+}
+
+describe('windowed sum on virtual time', () => {
+  it.each([
+    { name: 'empty input gives zeros', events: [] as [number, number][], now: day(0), want: [0, 0, 0] },
+    { name: 'one event today', events: [[day(0), 10]] as [number, number][], now: day(0), want: [1, 1, 10] },
+    {
+      name: 'window edges are UTC day buckets: 6 days back is in 7d, 7 days back is not',
+      events: [
+        [day(-6, 0), 1],
+        [day(-7, 23), 2],
+      ] as [number, number][],
+      now: day(0, 1),
+      want: [1, 2, 3],
+    },
+    {
+      name: 'out-of-order events count the same as in order',
+      events: [
+        [day(0), 1.1],
+        [day(-20), 2.2],
+        [day(-3), 3.3],
+      ] as [number, number][],
+      now: day(0),
+      want: [2, 3, 6.6],
+    },
+    {
+      name: 'events older than the ring are dropped from windows',
+      events: [
+        [day(0), 5],
+        [day(-30), 7],
+      ] as [number, number][],
+      now: day(0),
+      want: [1, 1, 5],
+    },
+    {
+      name: 'time passing empties the windows',
+      events: [[day(0), 5]] as [number, number][],
+      now: day(8),
+      want: [0, 1, 5],
+    },
+    {
+      name: 'an old event arriving after the head moved on still lands in its bucket',
+      events: [
+        [day(10), 1],
+        [day(0), 2],
+      ] as [number, number][],
+      now: day(10),
+      want: [1, 2, 3],
+    },
+    {
+      name: 'a jump longer than the ring clears it',
+      events: [
+        [day(0), 1],
+        [day(45), 2],
+      ] as [number, number][],
+      now: day(45),
+      want: [1, 1, 2],
+    },
+    {
+      name: 'a future event is not in the window until now reaches it',
+      events: [[day(1), 4]] as [number, number][],
+      now: day(0),
+      want: [0, 0, 0],
+    },
+    {
+      name: 'amounts are summed exactly to the cent',
+      events: [
+        [day(0), 19.99],
+        [day(0), 0.01],
+        [day(-1), 0.1],
+        [day(-1), 0.2],
+      ] as [number, number][],
+      now: day(0),
+      want: [4, 4, 20.3],
+    },
+  ])('$name', ({ events, now, want }) => {
+    expect(run(events, now)).toEqual(want);
+  });
+
+  it('keeps slots apart and survives store growth', () => {
+    const store = new ColumnStore(2);
+    const c = counts.bind(store);
+    store.ensure(0);
+    c.step(0, { typeIndex: PURCHASE, ts: day(0), amount: 0 });
+    store.ensure(100);
+    c.step(100, { typeIndex: PURCHASE, ts: day(0), amount: 0 });
+    c.step(100, { typeIndex: PURCHASE, ts: day(-1), amount: 0 });
+    const out = new Float64Array(2);
+    c.emit(0, day(0), out, 0);
+    expect([...out]).toEqual([1, 1]);
+    c.emit(100, day(0), out, 0);
+    expect([...out]).toEqual([2, 2]);
+    c.emit(50, day(0), out, 0);
+    expect([...out]).toEqual([0, 0]);
+  });
+
+  it('saturates 16-bit counts instead of wrapping', () => {
+    const store = new ColumnStore(1);
+    const c = counts.bind(store);
+    for (let i = 0; i < 70_000; i++) c.step(0, { typeIndex: PURCHASE, ts: day(0), amount: 0 });
+    const out = new Float64Array(2);
+    c.emit(0, day(0), out, 0);
+    expect(out[0]).toBe(65_535);
+  });
+});
