@@ -67,7 +67,7 @@ async function run(args: string[]): Promise<void> {
   const env = { ...process.env };
   if (values['embedded']) delete env['BW_NATS_URL'];
   const config = loadConfig(env, flags);
-  const log = createLogger(config.logLevel, { component: 'main' });
+  const log = createLogger(config.logLevel);
   const { startEngine } = await import('./engine.js');
   const engine = await startEngine(config, log);
   process.stderr.write(banner(engine.httpUrl, engine.natsUrl, config.simulate));

@@ -57,6 +57,11 @@ export interface TrainOptions {
   patience?: number;
   batchSize?: number;
   learningRate?: number;
+  /** MLP hidden layer widths (default [32, 16]) and dropout after the first (default 0.1). */
+  hidden?: number[];
+  dropout?: number;
+  /** L2 penalty on the MLP kernels (default 0). */
+  l2?: number;
   /** Replace an existing `outDir/<model>/<version>` (default: refuse). */
   overwrite?: boolean;
   /** Where the events came from, for the card. */
@@ -172,16 +177,42 @@ function toMatrix(
   return { x, y, n: rows.length, d };
 }
 
-function buildMlp(tf: Tf, d: number, seed: number): LayersModel {
+interface MlpShape {
+  hidden: number[];
+  dropout: number;
+  l2: number;
+}
+
+function describeMlp(m: MlpShape): string {
+  const layers = m.hidden.map((u, i) => `Dense(${u}, relu)${i === 0 && m.dropout > 0 ? ` → Dropout(${m.dropout})` : ''}`);
+  return [...layers, 'Dense(1, sigmoid)'].join(' → ') + (m.l2 > 0 ? `, L2 ${m.l2}` : '');
+}
+
+function buildMlp(tf: Tf, d: number, seed: number, m: MlpShape): LayersModel {
   const init = (k: number) => tf.initializers.glorotUniform({ seed: seed * 16 + k });
-  return tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [d], units: 32, activation: 'relu', kernelInitializer: init(1) }),
-      tf.layers.dropout({ rate: 0.1 }),
-      tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: init(2) }),
-      tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: init(3) }),
-    ],
+  const kernelRegularizer = m.l2 > 0 ? tf.regularizers.l2({ l2: m.l2 }) : undefined;
+  const model = tf.sequential();
+  m.hidden.forEach((units, i) => {
+    model.add(
+      tf.layers.dense({
+        ...(i === 0 ? { inputShape: [d] } : {}),
+        units,
+        activation: 'relu',
+        kernelInitializer: init(i + 1),
+        ...(kernelRegularizer ? { kernelRegularizer } : {}),
+      }),
+    );
+    if (i === 0 && m.dropout > 0) model.add(tf.layers.dropout({ rate: m.dropout }));
   });
+  model.add(
+    tf.layers.dense({
+      ...(m.hidden.length === 0 ? { inputShape: [d] } : {}),
+      units: 1,
+      activation: 'sigmoid',
+      kernelInitializer: init(15),
+    }),
+  );
+  return model;
 }
 
 function buildLogistic(tf: Tf, d: number, seed: number): LayersModel {
@@ -364,7 +395,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
     learningRate: opts.learningRate ?? 1e-3,
     log,
   };
-  const mlp = buildMlp(tf, inputs.length, seed);
+  const shape: MlpShape = { hidden: opts.hidden ?? [32, 16], dropout: opts.dropout ?? 0.1, l2: opts.l2 ?? 0 };
+  const mlp = buildMlp(tf, inputs.length, seed, shape);
   const logistic = buildLogistic(tf, inputs.length, seed);
   try {
     const fit = await fitEarlyStopping(tf, mlp, train, val, { ...fitOptions, tag: `${opts.model} mlp` });
@@ -409,7 +441,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
       rows: { train: counts(train), validation: counts(val), test: counts(test) },
       inputs: inputs.map((i) => i.name),
       dropped_features: names.filter((n) => !inputs.some((i) => i.name === n)),
-      architecture: 'Dense(32, relu) → Dropout(0.1) → Dense(16, relu) → Dense(1, sigmoid)',
+      architecture: describeMlp(shape),
       training: {
         backend: tf.getBackend(),
         optimizer: 'adam',

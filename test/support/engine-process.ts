@@ -19,16 +19,18 @@ export interface EngineProcess {
 
 export async function startEngineProcess(
   env: Record<string, string>,
+  args: string[] = [],
   timeoutMs = 60_000,
 ): Promise<EngineProcess> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bw-data-'));
-  const child = spawn(process.execPath, [distPath('engine', 'cli.js'), 'run'], {
+  const child = spawn(process.execPath, [distPath('engine', 'cli.js'), 'run', ...args], {
     env: {
       PATH: process.env['PATH'] ?? '',
       BW_TF_BACKEND: 'wasm',
       BW_HTTP_PORT: '0',
       BW_DATA_DIR: dataDir,
       BW_LOG_LEVEL: 'info',
+      ...(process.env['BW_MODELS_DIR'] ? { BW_MODELS_DIR: process.env['BW_MODELS_DIR'] } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../engine/event-types.js';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { FeatureTable } from '../../operators/feature-table.js';
 import { FEATURE_NAMES } from '../../operators/registry.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../operators/types.js';
@@ -104,5 +107,13 @@ describe('feature table', () => {
     expect(backward.featureRecord(0, NOW)).toEqual(f);
     expect(f['subscription_cancelled']).toBe(1);
     expect(f['email_opens_30d']).toBe(1);
+  });
+});
+
+describe('feature documentation', () => {
+  it('lists every feature in docs/features.md, in vector order', () => {
+    const doc = readFileSync(path.join(PACKAGE_ROOT, 'docs', 'features.md'), 'utf8');
+    const documented = [...doc.matchAll(/^\| `([a-z0-9_]+)` \| [a-z-]+\.ts \|/gm)].map((m) => m[1]);
+    expect(documented).toEqual(FEATURE_NAMES);
   });
 });

@@ -1,0 +1,83 @@
+/**
+ * The quickstart as a new user runs it: embedded nats-server started by the engine, the simulated
+ * feed on, and after a short while scored customers over HTTP and churn alerts on bw.alerts.churn.
+ */
+import net from 'node:net';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import { freePort } from '../support/nats-server.js';
+import { readStream } from '../support/publish.js';
+
+let engine: EngineProcess;
+let natsPort: number;
+
+beforeAll(async () => {
+  natsPort = await freePort();
+  engine = await startEngineProcess({ BW_NATS_PORT: String(natsPort) }, [
+    '--embedded',
+    '--simulate',
+    '5000',
+    '--clock',
+    'event',
+  ]);
+});
+
+afterAll(async () => {
+  if (engine && engine.child.exitCode === null) await engine.stop('SIGKILL');
+});
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('quickstart', () => {
+  it('scores simulated customers and raises churn alerts within a minute', async () => {
+    const list = await waitFor(
+      async () => {
+        const res = await engine.get('/v1/customers?min_churn_risk=0&limit=5');
+        const body = res.body as { count: number; customers: { scores: { churn: { risk: number } | null } }[] };
+        return body.count === 5 && body.customers.every((c) => c.scores.churn !== null) ? body : undefined;
+      },
+      30_000,
+      'five scored customers',
+    );
+    expect(list.customers).toHaveLength(5);
+
+    const nc = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
+    try {
+      const alerts = await waitFor(
+        async () => {
+          const msgs = await readStream(nc, 'BW_ALERTS');
+          const churn = msgs.filter((m) => m.subject === 'bw.alerts.churn');
+          return churn.length > 0 ? churn : undefined;
+        },
+        60_000,
+        'a churn alert',
+      );
+      const alert = alerts[0]!.json<{ risk: number; kind: string }>();
+      expect(alert.kind).toBe('churn');
+      expect(alert.risk).toBeGreaterThanOrEqual(80);
+      const dlq = await readStream(nc, 'BW_DLQ');
+      expect(dlq.length).toBeGreaterThan(0);
+    } finally {
+      await nc.close();
+    }
+    const metrics = await engine.get('/metrics');
+    expect(metrics.text).toMatch(/bellwether_events_processed_total\{type="purchase"\} [1-9]/);
+  });
+
+  it('stops on SIGTERM with exit code 0 and takes its nats-server down with it', async () => {
+    expect(await portOpen(natsPort)).toBe(true);
+    const code = await engine.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(await portOpen(natsPort)).toBe(false);
+  });
+});
