@@ -186,6 +186,7 @@ function maybeAlert(
   const armedCol = kind === 'churn' ? state.churnArmed.data : state.intentArmed.data;
   const riskCol = kind === 'churn' ? state.churnRisk.data : state.intentRisk.data;
   const threshold = kind === 'churn' ? config.churnAlertThreshold : config.intentAlertThreshold;
+  if (Number.isNaN(probability)) return undefined; // outside the model's population: no score
   const risk = riskOf(probability);
   const previous = riskCol[slot]!;
   riskCol[slot] = risk;
@@ -411,6 +412,9 @@ async function stop(): Promise<void> {
 }
 
 async function handle(req: WorkerRequest): Promise<unknown> {
+  // Events folded since the last flush are scored first, so an answer never pairs fresh features
+  // with stale scores.
+  if (flushScheduled && (req.op === 'customer' || req.op === 'top')) flush();
   switch (req.op) {
     case 'customer': {
       for (const feed of feeds.values()) {

@@ -8,12 +8,14 @@
  * - intent = 1 when the customer makes at least one purchase in the `intentDays` after the cutoff.
  *
  * Events must be sorted by ts and cutoffs ascending: one table is advanced through the cutoffs.
+ * `chooseInputs` / `toMatrix` turn rows into model inputs (the feature spec of train.ts).
  */
 import { eventTypeIndex } from '../engine/event-types.js';
 import { FeatureTable } from '../operators/feature-table.js';
 import { FEATURE_NAMES } from '../operators/registry.js';
 import { DAY_MS } from '../operators/types.js';
 import type { RetailEvent } from './datasets/online-retail.js';
+import { type FeatureInput, transformValue } from './feature-spec.js';
 
 /** The part of an event the dataset builder reads. */
 export type DatasetEvent = Pick<RetailEvent, 'customer_id' | 'ts' | 'amount'> & { type: string };
@@ -131,4 +133,68 @@ export function buildDataset(
 /** Feature names of the vectors `buildDataset` writes. */
 export function datasetFeatureNames(): readonly string[] {
   return FEATURE_NAMES;
+}
+
+/** Model inputs of rows, row-major (`x`: n × d), with their 0/1 labels. */
+export interface Matrix {
+  x: Float32Array;
+  y: Float32Array;
+  n: number;
+  d: number;
+}
+
+/** Feature names whose values are ratios/trends: used as they are; everything else gets log1p. */
+const IDENTITY = /(_trend_|_rate_|^ratio_)/;
+
+function quantile(sorted: Float64Array, q: number): number {
+  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[at]!;
+}
+
+/** Inputs that vary in `rows` once clipped, with their transform, clip range, fill and scaling. */
+export function chooseInputs(rows: readonly DatasetRow[], names: readonly string[]): FeatureInput[] {
+  const inputs: FeatureInput[] = [];
+  names.forEach((name, j) => {
+    const present = Float64Array.from(rows.map((r) => r.features[j]!).filter((v) => !Number.isNaN(v))).sort();
+    if (present.length === 0) return;
+    const min = present[0]!;
+    const max = quantile(present, 0.995);
+    if (!(max > min)) return;
+    const input: FeatureInput = {
+      name,
+      transform: IDENTITY.test(name) || min < 0 ? 'identity' : 'log1p',
+      fill: max,
+      min,
+      max,
+      mean: 0,
+      std: 1,
+    };
+    let sum = 0;
+    let sq = 0;
+    for (const r of rows) {
+      const v = transformValue(input, r.features[j]!);
+      sum += v;
+      sq += v * v;
+    }
+    input.mean = sum / rows.length;
+    input.std = Math.max(1e-6, Math.sqrt(Math.max(0, sq / rows.length - input.mean ** 2)));
+    inputs.push(input);
+  });
+  return inputs;
+}
+
+export function toMatrix(
+  rows: readonly DatasetRow[],
+  inputs: readonly FeatureInput[],
+  at: Int32Array,
+  label: 'churn' | 'intent',
+): Matrix {
+  const d = inputs.length;
+  const x = new Float32Array(rows.length * d);
+  const y = new Float32Array(rows.length);
+  rows.forEach((r, i) => {
+    for (let k = 0; k < d; k++) x[i * d + k] = transformValue(inputs[k]!, r.features[at[k]!]!);
+    y[i] = r[label];
+  });
+  return { x, y, n: rows.length, d };
 }

@@ -17,15 +17,23 @@ export const FeatureInputSchema = Type.Object({
   std: Type.Number({ exclusiveMinimum: 0 }),
 });
 
+/**
+ * The customers a model was trained on: rows whose `feature` is below `min` are outside it and get
+ * no score (e.g. churn is defined for customers with at least one purchase).
+ */
+export const PopulationSchema = Type.Object({ feature: Type.String(), min: Type.Number() });
+
 export const FeatureSpecSchema = Type.Object({
   model: Type.String(),
   version: Type.String(),
   label: Type.String(),
   inputs: Type.Array(FeatureInputSchema, { minItems: 1 }),
+  population: Type.Optional(PopulationSchema),
 });
 
 export type FeatureInput = Static<typeof FeatureInputSchema>;
 export type FeatureSpec = Static<typeof FeatureSpecSchema>;
+export type Population = Static<typeof PopulationSchema>;
 
 /** Maps one feature value to the model input of `input`. */
 export function transformValue(input: FeatureInput, value: number): number {

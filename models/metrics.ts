@@ -148,3 +148,29 @@ export function expectedCalibrationError(table: readonly CalibrationBin[]): numb
   }
   return n > 0 ? sum / n : Number.NaN;
 }
+
+export interface ScoreMetrics {
+  roc_auc: number;
+  pr_auc: number;
+  /** null for scores that are not probabilities (baselines ranking by a raw feature). */
+  brier: number | null;
+  log_loss: number | null;
+  precision_at_5pct: number;
+  precision_at_10pct: number;
+}
+
+/** The ranking metrics of `scores`, plus Brier and log loss when they are probabilities. */
+export function summarize(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  probabilistic: boolean,
+): ScoreMetrics {
+  return {
+    roc_auc: rocAuc(scores, labels),
+    pr_auc: prAuc(scores, labels),
+    brier: probabilistic ? brier(scores, labels) : null,
+    log_loss: probabilistic ? logLoss(scores, labels) : null,
+    precision_at_5pct: precisionAt(scores, labels, 0.05),
+    precision_at_10pct: precisionAt(scores, labels, 0.1),
+  };
+}

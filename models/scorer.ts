@@ -27,6 +27,11 @@ export class ModelScorer {
   readonly #indexes: Int32Array;
   readonly #width: number;
   #buffer: Float32Array;
+  #eligible = new Int32Array(256);
+  #scratch = new Float32Array(256);
+  /** Index of the population feature in the full vector, or -1 when every row is in. */
+  readonly #population: number;
+  readonly #populationMin: number;
 
   constructor(tf: Tf, loaded: LoadedModel, featureNames: readonly string[]) {
     this.#tf = tf;
@@ -36,6 +41,12 @@ export class ModelScorer {
     this.#indexes = inputIndexes(loaded.spec, featureNames);
     this.#width = loaded.spec.inputs.length;
     this.#buffer = new Float32Array(256 * this.#width);
+    const population = loaded.spec.population;
+    this.#population = population ? featureNames.indexOf(population.feature) : -1;
+    this.#populationMin = population?.min ?? 0;
+    if (population && this.#population < 0) {
+      throw new Error(`model ${loaded.spec.model} population reads unknown feature ${population.feature}`);
+    }
   }
 
   get inputs(): readonly string[] {
@@ -70,13 +81,34 @@ export class ModelScorer {
 
   /**
    * Scores `rows` feature vectors stored back to back in `features` (each `featureWidth` long),
-   * writing probabilities into `out[0..rows)`.
+   * writing probabilities into `out[0..rows)`; rows outside the model's population get NaN.
    */
   score(features: Float64Array, featureWidth: number, rows: number, out: Float32Array): void {
     if (rows === 0) return;
     this.#ensure(rows);
-    for (let r = 0; r < rows; r++) this.#writeRow(r, features, r * featureWidth);
-    this.#predict(rows, out);
+    this.#eligible = this.#eligible.length >= rows ? this.#eligible : new Int32Array(rows * 2);
+    let n = 0;
+    for (let r = 0; r < rows; r++) {
+      if (this.inPopulation(features, r * featureWidth)) {
+        this.#writeRow(n, features, r * featureWidth);
+        this.#eligible[n++] = r;
+      } else {
+        out[r] = Number.NaN;
+      }
+    }
+    if (n === 0) return;
+    if (n === rows) {
+      this.#predict(rows, out);
+      return;
+    }
+    this.#scratch = this.#scratch.length >= n ? this.#scratch : new Float32Array(n * 2);
+    this.#predict(n, this.#scratch);
+    for (let k = 0; k < n; k++) out[this.#eligible[k]!] = this.#scratch[k]!;
+  }
+
+  /** Whether the feature vector at `offset` belongs to the population the model was trained on. */
+  inPopulation(features: Float64Array, offset: number): boolean {
+    return this.#population < 0 || features[offset + this.#population]! >= this.#populationMin;
   }
 
   /** Top `k` reasons behind the score of one feature vector. */

@@ -12,35 +12,40 @@
  * - Evaluation on the out-of-time test cutoff against a recency baseline and a logistic regression
  *   (single dense sigmoid layer, same inputs, same training loop).
  *
- * Reproducibility: weight initialisers and batch order are seeded; dropout masks are not (TF.js
- * reuses the same mask on every call when a dropout seed is given, so none is).
+ * Reproducibility: weight initialisers, batch order and dropout are seeded, so a run on the same
+ * backend gives the same model. Note that a seeded TF.js dropout layer draws the same mask for
+ * every batch of the same shape; as batches are reshuffled every epoch, each row still gets a
+ * different mask (out of batchSize masks) from epoch to epoch.
  */
-import { access, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
+import { DAY_MS } from '../operators/types.js';
 import {
   buildDataset,
   CHURN_DAYS,
+  chooseInputs,
   type DatasetEvent,
-  type DatasetRow,
   datasetFeatureNames,
   INTENT_DAYS,
+  type Matrix,
+  toMatrix,
 } from './dataset.js';
 import type { ReaderStats } from './datasets/online-retail.js';
-import { type FeatureInput, type FeatureSpec, transformValue } from './feature-spec.js';
+import type { FeatureSpec } from './feature-spec.js';
 import {
-  brier,
   calibrationBins,
   expectedCalibrationError,
   logLoss,
-  prAuc,
-  precisionAt,
-  rocAuc,
+  type ScoreMetrics,
+  summarize,
 } from './metrics.js';
 import { type ModelCard, saveModelDir } from './model-files.js';
 import { loadTf, type Tf } from './tf-backend.js';
 
 export type TrainableModel = 'churn' | 'intent';
+export type { ScoreMetrics } from './metrics.js';
 
 export interface TrainOptions {
   model: TrainableModel;
@@ -71,28 +76,12 @@ export interface TrainOptions {
   log?: (line: string) => void;
 }
 
-export interface ScoreMetrics {
-  roc_auc: number;
-  pr_auc: number;
-  brier: number | null;
-  log_loss: number | null;
-  precision_at_5pct: number;
-  precision_at_10pct: number;
-}
-
 export interface TrainReport {
   dir: string;
   spec: FeatureSpec;
   card: ModelCard;
   metrics: { model: ScoreMetrics; recency_baseline: ScoreMetrics; logistic_baseline: ScoreMetrics };
   durationMs: number;
-}
-
-interface Matrix {
-  x: Float32Array;
-  y: Float32Array;
-  n: number;
-  d: number;
 }
 
 interface FitResult {
@@ -109,10 +98,7 @@ const LABELS = {
   },
 } as const;
 
-const DAY_MS = 86_400_000;
-const IDENTITY = /(_trend_|_rate_|^ratio_)/;
-
-/** A small seeded PRNG (mulberry32) for batch order. */
+/** A small seeded PRNG (mulberry32) for the batch order. */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -124,59 +110,6 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[at]!;
-}
-
-/** Inputs that vary in `rows` once clipped, with their transform, clip range, fill and scaling. */
-export function chooseInputs(rows: readonly DatasetRow[], names: readonly string[]): FeatureInput[] {
-  const inputs: FeatureInput[] = [];
-  names.forEach((name, j) => {
-    const present = Float64Array.from(rows.map((r) => r.features[j]!).filter((v) => !Number.isNaN(v))).sort();
-    if (present.length === 0) return;
-    const min = present[0]!;
-    const max = quantile(present, 0.995);
-    if (!(max > min)) return;
-    const input: FeatureInput = {
-      name,
-      transform: IDENTITY.test(name) || min < 0 ? 'identity' : 'log1p',
-      fill: max,
-      min,
-      max,
-      mean: 0,
-      std: 1,
-    };
-    let sum = 0;
-    let sq = 0;
-    for (const r of rows) {
-      const v = transformValue(input, r.features[j]!);
-      sum += v;
-      sq += v * v;
-    }
-    input.mean = sum / rows.length;
-    input.std = Math.max(1e-6, Math.sqrt(Math.max(0, sq / rows.length - input.mean ** 2)));
-    inputs.push(input);
-  });
-  return inputs;
-}
-
-function toMatrix(
-  rows: readonly DatasetRow[],
-  inputs: readonly FeatureInput[],
-  at: Int32Array,
-  label: TrainableModel,
-): Matrix {
-  const d = inputs.length;
-  const x = new Float32Array(rows.length * d);
-  const y = new Float32Array(rows.length);
-  rows.forEach((r, i) => {
-    for (let k = 0; k < d; k++) x[i * d + k] = transformValue(inputs[k]!, r.features[at[k]!]!);
-    y[i] = r[label];
-  });
-  return { x, y, n: rows.length, d };
-}
-
 interface MlpShape {
   hidden: number[];
   dropout: number;
@@ -184,7 +117,9 @@ interface MlpShape {
 }
 
 function describeMlp(m: MlpShape): string {
-  const layers = m.hidden.map((u, i) => `Dense(${u}, relu)${i === 0 && m.dropout > 0 ? ` → Dropout(${m.dropout})` : ''}`);
+  const layers = m.hidden.map(
+    (u, i) => `Dense(${u}, relu)${i === 0 && m.dropout > 0 ? ` → Dropout(${m.dropout})` : ''}`,
+  );
   return [...layers, 'Dense(1, sigmoid)'].join(' → ') + (m.l2 > 0 ? `, L2 ${m.l2}` : '');
 }
 
@@ -202,7 +137,7 @@ function buildMlp(tf: Tf, d: number, seed: number, m: MlpShape): LayersModel {
         ...(kernelRegularizer ? { kernelRegularizer } : {}),
       }),
     );
-    if (i === 0 && m.dropout > 0) model.add(tf.layers.dropout({ rate: m.dropout }));
+    if (i === 0 && m.dropout > 0) model.add(tf.layers.dropout({ rate: m.dropout, seed: seed * 16 + 8 }));
   });
   model.add(
     tf.layers.dense({
@@ -307,21 +242,6 @@ async function fitEarlyStopping(
   return { epochs: epoch, bestEpoch, bestLoss };
 }
 
-function scoreMetrics(
-  scores: ArrayLike<number>,
-  labels: ArrayLike<number>,
-  probabilistic: boolean,
-): ScoreMetrics {
-  return {
-    roc_auc: rocAuc(scores, labels),
-    pr_auc: prAuc(scores, labels),
-    brier: probabilistic ? brier(scores, labels) : null,
-    log_loss: probabilistic ? logLoss(scores, labels) : null,
-    precision_at_5pct: precisionAt(scores, labels, 0.05),
-    precision_at_10pct: precisionAt(scores, labels, 0.1),
-  };
-}
-
 function counts(m: Matrix): { n: number; positives: number; rate: number } {
   let positives = 0;
   for (let i = 0; i < m.n; i++) positives += m.y[i]!;
@@ -329,15 +249,6 @@ function counts(m: Matrix): { n: number; positives: number; rate: number } {
 }
 
 const iso = (t: number) => new Date(t).toISOString();
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
   const started = Date.now();
@@ -348,10 +259,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
   const label = LABELS[opts.model];
   const horizonMs = (opts.model === 'churn' ? CHURN_DAYS : INTENT_DAYS) * DAY_MS;
   const dir = path.join(opts.outDir, opts.model, opts.version);
-  if (await exists(dir)) {
-    if (!opts.overwrite) throw new Error(`${dir} exists (pass overwrite to replace it)`);
-    await rm(dir, { recursive: true, force: true });
-  }
+  if (existsSync(dir) && !opts.overwrite) throw new Error(`${dir} exists (pass overwrite to replace it)`);
 
   const trainCutoffs = [...opts.trainCutoffs].sort((a, b) => a - b);
   const lastTrain = trainCutoffs.at(-1);
@@ -411,12 +319,19 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
     const sign = opts.model === 'churn' ? 1 : -1;
     const recency = Float64Array.from(testRows, (r) => sign * r.features[recencyAt]!);
     const metrics = {
-      model: scoreMetrics(probs, test.y, true),
-      recency_baseline: scoreMetrics(recency, test.y, false),
-      logistic_baseline: scoreMetrics(predict(tf, logistic, test, batchSize), test.y, true),
+      model: summarize(probs, test.y, true),
+      recency_baseline: summarize(recency, test.y, false),
+      logistic_baseline: summarize(predict(tf, logistic, test, batchSize), test.y, true),
     };
     const reliability = calibrationBins(probs, test.y, 10);
-    const spec: FeatureSpec = { model: opts.model, version: opts.version, label: label.name, inputs };
+    // buildDataset emits rows only for customers with a purchase before the cutoff: the model's population.
+    const spec: FeatureSpec = {
+      model: opts.model,
+      version: opts.version,
+      label: label.name,
+      inputs,
+      population: { feature: 'purchases_lifetime', min: 1 },
+    };
     const card: ModelCard = {
       model: opts.model,
       version: opts.version,
@@ -465,11 +380,12 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
       },
       metrics: {
         test: metrics,
-        validation: { model: scoreMetrics(predict(tf, mlp, val, batchSize), val.y, true) },
+        validation: { model: summarize(predict(tf, mlp, val, batchSize), val.y, true) },
       },
       reliability_test: reliability,
       expected_calibration_error_test: expectedCalibrationError(reliability),
     };
+    await rm(dir, { recursive: true, force: true });
     await saveModelDir(tf, mlp, dir, spec, card);
     const durationMs = Date.now() - started;
     log(`${opts.model}: wrote ${dir} in ${(durationMs / 1000).toFixed(1)} s`);

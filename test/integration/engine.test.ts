@@ -8,6 +8,7 @@ import { partitionOfCustomer } from '../../engine/subjects.js';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
 import { DAY_MS, HOUR_MS } from '../../operators/types.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import { fixtureChurn, writeFixtureModels } from '../support/fixture-models.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
 import { publishCore, readStream, type TestEvent } from '../support/publish.js';
 
@@ -60,6 +61,8 @@ beforeAll(async () => {
     BW_WORKERS: '2',
     BW_CLOCK: 'event',
     BW_CHURN_ALERT_THRESHOLD: '60',
+    // Models with a known function of days_since_last_purchase, so risks are predictable here.
+    BW_MODELS_DIR: await writeFixtureModels(),
   });
   await publishCore(nc, anchors());
 });
@@ -218,21 +221,22 @@ describe('engine end to end', () => {
     const lapsed = ev('frank', 'purchase', T - 300 * DAY_MS, { amount: 20 });
     await publishCore(nc, [lapsed]);
     const first = await customer('frank', 1);
-    expect(first.scores.churn!.risk).toBeGreaterThanOrEqual(60);
+    expect(first.scores.churn!.risk).toBe(Math.round(fixtureChurn(300) * 100));
+    expect(first.scores.churn!.probability).toBeCloseTo(fixtureChurn(300), 5);
     // Many recent purchases: risk falls far below the threshold (re-arms).
     const recent = Array.from({ length: 12 }, (_, i) =>
       ev('frank', 'purchase', T - (i * 7 + 1) * DAY_MS, { amount: 80 }),
     );
     await publishCore(nc, recent);
     const active = await customer('frank', 13);
-    expect(active.scores.churn!.risk).toBeLessThan(50);
+    expect(active.scores.churn!.risk).toBe(Math.round(fixtureChurn(1) * 100));
     // The same events again (a producer retry): nothing changes, no new alert.
     await publishCore(nc, [lapsed, ...recent]);
     // Months later he is seen once more without buying: risk crosses again.
     await publishCore(nc, [ev('frank', 'page_view', T + 200 * DAY_MS)]);
     const lapsedAgain = await customer('frank', 14);
     expect(lapsedAgain.features['events_lifetime']).toBe(14);
-    expect(lapsedAgain.scores.churn!.risk).toBeGreaterThanOrEqual(60);
+    expect(lapsedAgain.scores.churn!.risk).toBe(Math.round(fixtureChurn(201) * 100));
 
     const alerts = await waitFor(
       async () => {
@@ -264,10 +268,20 @@ describe('engine end to end', () => {
           'threshold',
         ].sort(),
       );
-      expect((body['reasons'] as unknown[]).length).toBe(3);
+      expect(body['model_version']).toBe('churn/fixture-1');
+      expect(body['reasons']).toEqual([
+        {
+          feature: 'days_since_last_purchase',
+          value: expect.any(Number),
+          direction: 'raises',
+          impact: expect.any(Number),
+        },
+      ]);
     }
     expect(bodies[0]!['previous_risk']).toBeNull();
-    expect(bodies[1]!['previous_risk']).toBeLessThan(50);
+    expect(bodies[0]!['risk']).toBe(Math.round(fixtureChurn(300) * 100));
+    expect(bodies[1]!['previous_risk']).toBe(Math.round(fixtureChurn(1) * 100));
+    expect(bodies[1]!['risk']).toBe(Math.round(fixtureChurn(201) * 100));
     expect(bodies[1]!['event_time']).toBe(iso(T + 200 * DAY_MS));
   });
 

@@ -43,7 +43,10 @@ describe('quickstart', () => {
     const list = await waitFor(
       async () => {
         const res = await engine.get('/v1/customers?min_churn_risk=0&limit=5');
-        const body = res.body as { count: number; customers: { scores: { churn: { risk: number } | null } }[] };
+        const body = res.body as {
+          count: number;
+          customers: { scores: { churn: { risk: number } | null } }[];
+        };
         return body.count === 5 && body.customers.every((c) => c.scores.churn !== null) ? body : undefined;
       },
       30_000,

@@ -1,0 +1,50 @@
+/**
+ * Test models with a known, simple function, so alert tests can predict risks exactly:
+ * churn = sigmoid(0.05 · days_since_last_purchase − 5), intent = sigmoid(−0.05 · days + 2).
+ * They go through the same files, loader and scorer as the shipped models.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { saveModelDir } from '../../models/model-files.js';
+import { loadTf } from '../../models/tf-backend.js';
+
+export const fixtureChurn = (days: number) => 1 / (1 + Math.exp(-(0.05 * days - 5)));
+
+export async function writeFixtureModels(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bw-models-'));
+  const { tf } = await loadTf('wasm');
+  for (const [name, w, b] of [
+    ['churn', 0.05, -5],
+    ['intent', -0.05, 2],
+  ] as const) {
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ units: 1, activation: 'sigmoid', inputShape: [1] })],
+    });
+    model.setWeights([tf.tensor2d([[w]]), tf.tensor1d([b])]);
+    await saveModelDir(
+      tf,
+      model,
+      path.join(dir, name, 'fixture-1'),
+      {
+        model: name,
+        version: 'fixture-1',
+        label: name,
+        inputs: [
+          {
+            name: 'days_since_last_purchase',
+            transform: 'identity',
+            fill: 365,
+            min: 0,
+            max: 1000,
+            mean: 0,
+            std: 1,
+          },
+        ],
+      },
+      { model: name, version: 'fixture-1', trained_at: new Date(0).toISOString(), note: 'test fixture' },
+    );
+    model.dispose();
+  }
+  return dir;
+}

@@ -1,0 +1,116 @@
+import path from 'node:path';
+import type { Tensor } from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventTypeIndex } from '../../engine/event-types.js';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { transformValue } from '../../models/feature-spec.js';
+import { type LoadedModel, loadModelDir } from '../../models/model-files.js';
+import { liveModelDir, MODEL_NAMES } from '../../models/registry.js';
+import { ModelScorer } from '../../models/scorer.js';
+import { type LoadedTf, loadTf } from '../../models/tf-backend.js';
+import { FeatureTable } from '../../operators/feature-table.js';
+import { DAY_MS } from '../../operators/types.js';
+
+const MODELS = path.join(PACKAGE_ROOT, 'models');
+const NOW = Date.UTC(2026, 5, 1);
+let tf: LoadedTf;
+
+/** A table of 500 customers with varied purchase histories, and their feature vectors at NOW. */
+function population(): { table: FeatureTable; features: Float64Array } {
+  const table = new FeatureTable();
+  let seed = 7;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  for (let c = 0; c < 500; c++) {
+    const slot = table.slotFor(`c${c}`);
+    const n = 1 + Math.floor(rand() * 12);
+    for (let i = 0; i < n; i++) {
+      table.fold(slot, {
+        typeIndex: eventTypeIndex('purchase'),
+        ts: NOW - rand() * 360 * DAY_MS,
+        amount: rand() * 300,
+      });
+    }
+  }
+  const width = table.names.length;
+  const features = new Float64Array(500 * width);
+  for (let slot = 0; slot < 500; slot++) table.features(slot, NOW, features, slot * width);
+  return { table, features };
+}
+
+beforeAll(async () => {
+  tf = await loadTf('wasm');
+});
+
+describe.each(MODEL_NAMES)('shipped %s model', (name) => {
+  let loaded: LoadedModel;
+  beforeAll(async () => {
+    loaded = await loadModelDir(tf.tf, await liveModelDir(MODELS, name));
+  });
+
+  it('scores a batch exactly as model.predict does on the spec-transformed inputs', () => {
+    const { table, features } = population();
+    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    const width = table.names.length;
+    const out = new Float32Array(500);
+    scorer.score(features, width, 500, out);
+    const index = loaded.spec.inputs.map((input) => table.names.indexOf(input.name));
+    const rows = Array.from({ length: 500 }, (_, r) =>
+      loaded.spec.inputs.map((input, k) => transformValue(input, features[r * width + index[k]!]!)),
+    );
+    const expected = tf.tf.tidy(() => (loaded.model.predict(tf.tf.tensor2d(rows)) as Tensor).dataSync());
+    for (let r = 0; r < 500; r++) {
+      expect(out[r]).toBeGreaterThanOrEqual(0);
+      expect(out[r]).toBeLessThanOrEqual(1);
+      expect(out[r]).toBeCloseTo(expected[r]!, 5);
+    }
+    // Scores differ across customers: the model reads its inputs.
+    expect(new Set(Array.from(out, (p) => p.toFixed(3))).size).toBeGreaterThan(20);
+  });
+
+  it('keeps the TF.js tensor count flat over many batches and explanations', () => {
+    const { table, features } = population();
+    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    const width = table.names.length;
+    const out = new Float32Array(500);
+    scorer.score(features, width, 500, out);
+    scorer.explain(features, 0);
+    const before = tf.tf.memory().numTensors;
+    for (let i = 0; i < 300; i++) {
+      scorer.score(features, width, 1 + (i % 500), out);
+      if (i % 10 === 0) scorer.explain(features, (i % 500) * width);
+    }
+    expect(tf.tf.memory().numTensors).toBe(before);
+  });
+
+  it('explains a score with its three strongest inputs', () => {
+    const { table, features } = population();
+    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    const reasons = scorer.explain(features, 3 * table.names.length);
+    expect(reasons).toHaveLength(3);
+    for (const r of reasons) {
+      expect(loaded.spec.inputs.map((i) => i.name)).toContain(r.feature);
+      expect(['raises', 'lowers']).toContain(r.direction);
+      expect(r.impact).toBeGreaterThanOrEqual(0);
+    }
+    expect(reasons[0]!.impact).toBeGreaterThanOrEqual(reasons[2]!.impact);
+  });
+
+  it('gives no score to customers outside the population the model was trained on', () => {
+    expect(loaded.spec.population).toEqual({ feature: 'purchases_lifetime', min: 1 });
+    const table = new FeatureTable();
+    const browser = table.slotFor('browser');
+    table.fold(browser, { typeIndex: eventTypeIndex('page_view'), ts: NOW - DAY_MS, amount: 0 });
+    const buyer = table.slotFor('buyer');
+    table.fold(buyer, { typeIndex: eventTypeIndex('purchase'), ts: NOW - DAY_MS, amount: 10 });
+    const width = table.names.length;
+    const features = new Float64Array(2 * width);
+    table.features(browser, NOW, features, 0);
+    table.features(buyer, NOW, features, width);
+    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    const out = new Float32Array(2);
+    scorer.score(features, width, 2, out);
+    expect(out[0]).toBeNaN();
+    expect(out[1]).toBeGreaterThan(0);
+    expect(out[1]).toBeLessThan(1);
+  });
+});

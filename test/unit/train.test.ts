@@ -1,0 +1,192 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Tensor } from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDataset, type DatasetEvent } from '../../models/dataset.js';
+import { inputIndexes, transformValue } from '../../models/feature-spec.js';
+import { rocAuc } from '../../models/metrics.js';
+import { loadModelDir } from '../../models/model-files.js';
+import { loadTf, type Tf } from '../../models/tf-backend.js';
+import { type TrainReport, trainModel } from '../../models/train.js';
+import { FEATURE_NAMES } from '../../operators/registry.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2024, 0, 1);
+const TRAIN = [T0 + 120 * DAY, T0 + 135 * DAY, T0 + 150 * DAY];
+const VALIDATION = T0 + 180 * DAY;
+const TEST = T0 + 210 * DAY;
+
+/** A seeded PRNG so the synthetic data is the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * 400 customers buying every 3–10 days from a random start. Half keep buying to the end (day 330);
+ * the other half stop at a random day between 60 and 300: at any cutoff, churners are those who
+ * stopped before it (long recency) or are about to.
+ */
+function syntheticEvents(): DatasetEvent[] {
+  const random = rng(7);
+  const events: DatasetEvent[] = [];
+  for (let c = 0; c < 400; c++) {
+    const id = `c${c}`;
+    const stop = c % 2 === 0 ? 330 : 60 + random() * 240;
+    for (let day = random() * 60; day < stop; day += 3 + random() * 7) {
+      events.push({
+        customer_id: id,
+        type: 'purchase',
+        ts: T0 + Math.round(day * DAY),
+        amount: 5 + random() * 50,
+      });
+      if (random() < 0.05)
+        events.push({ customer_id: id, type: 'refund', ts: T0 + Math.round((day + 1) * DAY), amount: 3 });
+    }
+  }
+  return events.sort((a, b) => a.ts - b.ts);
+}
+
+describe('trainModel', () => {
+  let tf: Tf;
+  let dir: string;
+  let report: TrainReport;
+  let tensorsBefore: number;
+  let tensorsAfterTraining: number;
+  const events = syntheticEvents();
+
+  beforeAll(async () => {
+    process.env['BW_TF_BACKEND'] = 'wasm';
+    tf = (await loadTf('wasm')).tf;
+    dir = await mkdtemp(path.join(tmpdir(), 'bw-train-'));
+    tensorsBefore = tf.memory().numTensors;
+    report = await trainModel({
+      model: 'churn',
+      events,
+      trainCutoffs: TRAIN,
+      validationCutoff: VALIDATION,
+      testCutoff: TEST,
+      outDir: dir,
+      version: 't1',
+      seed: 3,
+      maxEpochs: 3,
+      batchSize: 32,
+      learningRate: 0.01,
+      data: { file: '/somewhere/synthetic.csv.gz' },
+      tf,
+      log: () => {},
+    });
+    tensorsAfterTraining = tf.memory().numTensors;
+  }, 30_000);
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('disposes every tensor it creates', () => {
+    expect(tensorsAfterTraining).toBe(tensorsBefore);
+  });
+
+  it('writes model.json, weights.bin, features.json and card.json', async () => {
+    expect(report.dir).toBe(path.join(dir, 'churn', 't1'));
+    expect((await readdir(report.dir)).sort()).toEqual([
+      'card.json',
+      'features.json',
+      'model.json',
+      'weights.bin',
+    ]);
+    const card = JSON.parse(await readFile(path.join(report.dir, 'card.json'), 'utf8'));
+    expect(card).toMatchObject({ model: 'churn', version: 't1', label: 'churn_90d' });
+    expect(card.data.file).toBe('synthetic.csv.gz');
+    expect(card.cutoffs.test).toBe(new Date(TEST).toISOString());
+    expect(card.rows.test.n).toBeGreaterThan(100);
+    expect(card.reliability_test).toHaveLength(10);
+    expect(Object.keys(card.metrics.test)).toEqual(['model', 'recency_baseline', 'logistic_baseline']);
+    expect(typeof card.trained_at).toBe('string');
+  });
+
+  it('chooses varying inputs with a valid spec', () => {
+    const names = report.spec.inputs.map((i) => i.name);
+    expect(names).toContain('days_since_last_purchase');
+    expect(names).not.toContain('page_views_24h');
+    expect(names).not.toContain('sessions_7d');
+    for (const n of names) expect(FEATURE_NAMES).toContain(n);
+    for (const input of report.spec.inputs) {
+      expect(input.max).toBeGreaterThan(input.min);
+      expect(input.std).toBeGreaterThan(0);
+      expect(Number.isFinite(input.mean)).toBe(true);
+    }
+  });
+
+  it('refuses to overwrite a version unless asked', async () => {
+    await expect(
+      trainModel({
+        model: 'churn',
+        events,
+        trainCutoffs: TRAIN,
+        validationCutoff: VALIDATION,
+        testCutoff: TEST,
+        outDir: dir,
+        version: 't1',
+        tf,
+        log: () => {},
+      }),
+    ).rejects.toThrow(/exists/);
+  });
+
+  it('rejects a test cutoff whose label window runs past the data', async () => {
+    await expect(
+      trainModel({
+        model: 'churn',
+        events,
+        trainCutoffs: TRAIN,
+        validationCutoff: VALIDATION,
+        testCutoff: T0 + 300 * DAY,
+        outDir: dir,
+        version: 't2',
+        tf,
+        log: () => {},
+      }),
+    ).rejects.toThrow(/label window/);
+  });
+
+  it('loads back and separates the classes on the test cutoff', async () => {
+    const before = tf.memory().numTensors;
+    const loaded = await loadModelDir(tf, report.dir);
+    try {
+      expect(loaded.spec.model).toBe('churn');
+      expect(loaded.model.inputs[0]!.shape[1]).toBe(loaded.spec.inputs.length);
+      const rows = buildDataset(events, [TEST]);
+      const at = inputIndexes(loaded.spec, FEATURE_NAMES);
+      const d = at.length;
+      const x = new Float32Array(rows.length * d);
+      rows.forEach((r, i) => {
+        for (let k = 0; k < d; k++)
+          x[i * d + k] = transformValue(loaded.spec.inputs[k]!, r.features[at[k]!]!);
+      });
+      const probs = tf.tidy(() =>
+        (loaded.model.predict(tf.tensor2d(x, [rows.length, d]), { batchSize: 64 }) as Tensor).dataSync(),
+      );
+      expect(probs.length).toBe(rows.length);
+      for (const p of probs) {
+        expect(p).toBeGreaterThanOrEqual(0);
+        expect(p).toBeLessThanOrEqual(1);
+      }
+      const auc = rocAuc(
+        probs,
+        rows.map((r) => r.churn),
+      );
+      expect(auc).toBeGreaterThan(0.75);
+      expect(auc).toBeCloseTo(report.metrics.model.roc_auc, 5);
+    } finally {
+      loaded.model.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
