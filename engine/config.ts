@@ -39,6 +39,7 @@ export const ConfigSchema = Type.Object(
     dedupeIdsPerPartition: Type.Integer({ minimum: 0, maximum: 10_000_000 }),
     maxAckPending: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
     eventsMaxAgeDays: Type.Number({ exclusiveMinimum: 0 }),
+    rescoreSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
   },
   { additionalProperties: false },
 );
@@ -168,6 +169,13 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'number',
     describe: 'retention of the events stream in days; state is rebuilt from it at start (400)',
   },
+  {
+    key: 'rescoreSeconds',
+    env: 'BW_RESCORE_SECONDS',
+    flag: 'rescore-seconds',
+    kind: 'number',
+    describe: 'seconds between sweeps that rescore every customer as time passes; 0: off (60)',
+  },
 ];
 
 export function defaultConfig(cwd: string = process.cwd()): Static<typeof ConfigSchema> {
@@ -188,6 +196,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     dedupeIdsPerPartition: 50_000,
     maxAckPending: 10_000,
     eventsMaxAgeDays: 400,
+    rescoreSeconds: 60,
   };
 }
 

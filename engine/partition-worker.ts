@@ -23,8 +23,9 @@ import { loadModelDir } from '../models/model-files.js';
 import { liveModelDir } from '../models/registry.js';
 import { ModelScorer } from '../models/scorer.js';
 import { loadTf } from '../models/tf-backend.js';
-import { lastEventAt } from '../operators/recency.js';
-import { type AlertBody, type AlertKind, alertId, crossing, riskOf } from './alerts.js';
+import type { AlertBody } from './alerts.js';
+import { BatchScorer } from './batch-scorer.js';
+import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
 import { BellwetherError } from './errors.js';
 import { parseEvent } from './event-parse.js';
 import type { RejectReason } from './event-schema.js';
@@ -34,11 +35,8 @@ import { PartitionState } from './partition-state.js';
 import { EVENTS_STREAM } from './streams.js';
 import { ALERTS_PREFIX, DLQ_PREFIX, partitionFilter } from './subjects.js';
 import type {
-  CustomerAnswer,
-  CustomerSummary,
   FromWorker,
   PartitionStatus,
-  ScoreView,
   WorkerData,
   WorkerRequest,
   WorkerStatus,
@@ -77,20 +75,16 @@ interface PartitionFeed {
 const feeds = new Map<number, PartitionFeed>();
 let nc: NatsConnection;
 let js: JetStreamClient;
-let churnModel: ModelScorer;
-let intentModel: ModelScorer;
+let scorer: BatchScorer;
 let tfBackend = 'unknown';
 let stopping = false;
 
 // Batch buffers, reused across batches.
-let touchedPart: Int32Array = new Int32Array(1024);
+const touchedStates: PartitionState[] = [];
 let touchedSlot: Int32Array = new Int32Array(1024);
 let touchedCount = 0;
 let arrivals: Float64Array = new Float64Array(4096);
 let arrivalCount = 0;
-let featureBuf = new Float64Array(0);
-let churnOut = new Float32Array(1024);
-let intentOut = new Float32Array(1024);
 let flushScheduled = false;
 let ackChain: Promise<void> = Promise.resolve();
 const processedByType = EVENT_TYPES.map((t) => metrics.processed.labels(t));
@@ -144,9 +138,8 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
         const touched = state.touched.data;
         if (touched[slot] === 0) {
           touched[slot] = 1;
-          touchedPart = grow(touchedPart, touchedCount + 1);
           touchedSlot = grow(touchedSlot, touchedCount + 1);
-          touchedPart[touchedCount] = state.partition;
+          touchedStates[touchedCount] = state;
           touchedSlot[touchedCount++] = slot;
         }
         arrivals = grow(arrivals, arrivalCount + 1);
@@ -163,95 +156,18 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
   }
 }
 
-function scoreView(prob: number, version: string, at: number): ScoreView | null {
-  if (Number.isNaN(prob)) return null;
-  return {
-    probability: Math.round(prob * 1e6) / 1e6,
-    risk: riskOf(prob),
-    model_version: version,
-    scored_at: new Date(at).toISOString(),
-  };
-}
-
-function maybeAlert(
-  kind: AlertKind,
-  state: PartitionState,
-  slot: number,
-  probability: number,
-  model: ModelScorer,
-  features: Float64Array,
-  offset: number,
-  now: number,
-): Promise<unknown> | undefined {
-  const armedCol = kind === 'churn' ? state.churnArmed.data : state.intentArmed.data;
-  const riskCol = kind === 'churn' ? state.churnRisk.data : state.intentRisk.data;
-  const threshold = kind === 'churn' ? config.churnAlertThreshold : config.intentAlertThreshold;
-  if (Number.isNaN(probability)) return undefined; // outside the model's population: no score
-  const risk = riskOf(probability);
-  const previous = riskCol[slot]!;
-  riskCol[slot] = risk;
-  const [fire, armedAfter] = crossing(armedCol[slot] === 1, risk, threshold);
-  armedCol[slot] = armedAfter ? 1 : 0;
-  if (!fire) return undefined;
-  metrics.alerts.labels(kind).inc();
-  if (state.lastSeq.data[slot]! <= replayUntil(state.partition)) return undefined;
-  const customerId = state.table.idOf(slot);
-  const id = alertId(kind, customerId, state.lastEventId[slot] ?? '', model.version);
-  const body: AlertBody = {
-    alert_id: id,
-    kind,
-    customer_id: customerId,
-    risk,
-    previous_risk: previous === 255 ? null : previous,
-    threshold,
-    model_version: `${model.name}/${model.version}`,
-    event_time: new Date(lastEventAt(state.table.store, slot)).toISOString(),
-    emitted_at: new Date(now).toISOString(),
-    reasons: model.explain(features, offset),
-  };
-  return js.publish(`${ALERTS_PREFIX}.${kind}`, JSON.stringify(body), { msgID: id });
+function publishAlert(body: AlertBody): Promise<unknown> {
+  return js.publish(`${ALERTS_PREFIX}.${body.kind}`, JSON.stringify(body), { msgID: body.alert_id });
 }
 
 function flush(): void {
   flushScheduled = false;
   const n = touchedCount;
-  const width = feeds.values().next().value?.state.table.names.length ?? 0;
   const alertPublishes: Promise<unknown>[] = [];
   if (n > 0) {
-    if (featureBuf.length < n * width)
-      featureBuf = new Float64Array(Math.max(n * width, featureBuf.length * 2));
-    churnOut = grow(churnOut, n);
-    intentOut = grow(intentOut, n);
-    for (let i = 0; i < n; i++) {
-      const state = feeds.get(touchedPart[i]!)!.state;
-      state.table.features(touchedSlot[i]!, state.now(config.clock), featureBuf, i * width);
-    }
-    churnModel.score(featureBuf, width, n, churnOut);
-    intentModel.score(featureBuf, width, n, intentOut);
-    const scoredAt = Date.now();
-    for (let i = 0; i < n; i++) {
-      const state = feeds.get(touchedPart[i]!)!.state;
-      const slot = touchedSlot[i]!;
-      state.touched.data[slot] = 0;
-      state.churn.data[slot] = churnOut[i]!;
-      state.intent.data[slot] = intentOut[i]!;
-      state.scoredAt.data[slot] = scoredAt;
-      const c = maybeAlert('churn', state, slot, churnOut[i]!, churnModel, featureBuf, i * width, scoredAt);
-      if (c) alertPublishes.push(c);
-      const p = maybeAlert(
-        'intent',
-        state,
-        slot,
-        intentOut[i]!,
-        intentModel,
-        featureBuf,
-        i * width,
-        scoredAt,
-      );
-      if (p) alertPublishes.push(p);
-    }
-    metrics.predictions.labels('churn').inc(n);
-    metrics.predictions.labels('intent').inc(n);
+    scorer.score(touchedStates, touchedSlot, n, 'event', publishAlert, alertPublishes, replayUntil);
+    for (let i = 0; i < n; i++) touchedStates[i]!.touched.data[touchedSlot[i]!] = 0;
+    touchedStates.fill(undefined as unknown as PartitionState, 0, n);
     const visible = Date.now();
     for (let i = 0; i < arrivalCount; i++)
       metrics.eventToScore.observe(Math.max(0, visible - arrivals[i]!) / 1000);
@@ -289,6 +205,52 @@ function replayUntil(partition: number): number {
  * so on start the consumer is recreated to deliver the whole stream and state is rebuilt; the ack
  * floor of the previous consumer tells which messages' effects were already published.
  */
+const SWEEP_CHUNK = 2048;
+let sweepRunning = false;
+const sweepStates: PartitionState[] = [];
+const sweepSlots = new Int32Array(SWEEP_CHUNK);
+
+/**
+ * Rescores every customer of the partitions that are caught up, in chunks interleaved with event
+ * batches (one chunk per turn of the event loop), so risk that rises only because time passes (a
+ * customer who stays silent) is seen and alerted on within one sweep interval.
+ */
+function startSweep(): void {
+  if (sweepRunning || stopping) return;
+  sweepRunning = true;
+  const targets = [...feeds.values()].filter((f) => f.caughtUp).map((f) => f.state);
+  let t = 0;
+  let slot = 0;
+  const step = (): void => {
+    if (stopping) {
+      sweepRunning = false;
+      return;
+    }
+    let n = 0;
+    while (n < SWEEP_CHUNK && t < targets.length) {
+      const state = targets[t]!;
+      if (slot >= state.table.size) {
+        t++;
+        slot = 0;
+        continue;
+      }
+      sweepStates[n] = state;
+      sweepSlots[n++] = slot++;
+    }
+    const publishes: Promise<unknown>[] = [];
+    scorer.score(sweepStates, sweepSlots, n, 'sweep', publishAlert, publishes, replayUntil);
+    metrics.rescored.inc(n);
+    if (publishes.length > 0) {
+      Promise.allSettled(publishes).then((results) => {
+        if (results.some((r) => r.status === 'rejected')) log.warn('rescore alert publish failed');
+      });
+    }
+    if (t < targets.length) setImmediate(step);
+    else sweepRunning = false;
+  };
+  setImmediate(step);
+}
+
 async function attach(feed: PartitionFeed): Promise<void> {
   const p = feed.state.partition;
   const jsm = await jetstreamManager(nc);
@@ -349,39 +311,8 @@ async function pollConsumers(): Promise<void> {
   metrics.customers.set(customers);
 }
 
-function answer(feed: PartitionFeed, slot: number): CustomerAnswer {
-  const state = feed.state;
-  const last = lastEventAt(state.table.store, slot);
-  const at = state.scoredAt.data[slot]!;
-  return {
-    customer_id: state.table.idOf(slot),
-    partition: state.partition,
-    features: state.table.featureRecord(slot, state.now(config.clock)),
-    scores: {
-      churn: scoreView(state.churn.data[slot]!, churnModel.version, at),
-      purchase_intent: scoreView(state.intent.data[slot]!, intentModel.version, at),
-    },
-    last_event_at: Number.isNaN(last) ? null : new Date(last).toISOString(),
-  };
-}
-
-function summary(feed: PartitionFeed, slot: number): CustomerSummary {
-  const { features: _f, partition: _p, ...rest } = answer(feed, slot);
-  return rest;
-}
-
-function top(minRisk: number, limit: number): CustomerSummary[] {
-  const hits: { feed: PartitionFeed; slot: number; prob: number }[] = [];
-  const min = minRisk / 100 - 0.005;
-  for (const feed of feeds.values()) {
-    const churn = feed.state.churn.data;
-    for (let slot = 0; slot < feed.state.table.size; slot++) {
-      const prob = churn[slot]!;
-      if (prob >= min && riskOf(prob) >= minRisk) hits.push({ feed, slot, prob });
-    }
-  }
-  hits.sort((x, y) => y.prob - x.prob);
-  return hits.slice(0, limit).map((h) => summary(h.feed, h.slot));
+function versions(): ModelVersions {
+  return { churn: scorer.churn.version, intent: scorer.intent.version };
 }
 
 function status(): WorkerStatus {
@@ -398,7 +329,7 @@ function status(): WorkerStatus {
   return {
     index: data.index,
     tf_backend: tfBackend,
-    models: { churn: churnModel.version, intent: intentModel.version },
+    models: { ...versions() },
     partitions,
   };
 }
@@ -419,12 +350,17 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'customer': {
       for (const feed of feeds.values()) {
         const slot = feed.state.table.slotOf(req.customerId);
-        if (slot !== undefined) return answer(feed, slot);
+        if (slot !== undefined) return customerAnswer(feed.state, slot, versions(), config.clock);
       }
       return null;
     }
     case 'top':
-      return top(req.minChurnRisk, req.limit);
+      return riskiest(
+        [...feeds.values()].map((f) => f.state),
+        req.minChurnRisk,
+        req.limit,
+        versions(),
+      );
     case 'status':
       return status();
     case 'metrics':
@@ -463,16 +399,17 @@ async function main(): Promise<void> {
     });
   }
   const names = feeds.values().next().value!.state.table.names;
-  churnModel = new ModelScorer(
+  const churnModel = new ModelScorer(
     loaded.tf,
     await loadModelDir(loaded.tf, await liveModelDir(config.modelsDir, 'churn')),
     names,
   );
-  intentModel = new ModelScorer(
+  const intentModel = new ModelScorer(
     loaded.tf,
     await loadModelDir(loaded.tf, await liveModelDir(config.modelsDir, 'intent')),
     names,
   );
+  scorer = new BatchScorer(churnModel, intentModel, names.length, config, metrics);
   nc = await connect({
     servers: data.natsUrl,
     name: `bellwether-worker-${data.index}`,
@@ -489,11 +426,12 @@ async function main(): Promise<void> {
     {
       partitions: data.partitions,
       tf_backend: tfBackend,
-      churn: churnModel.version,
-      intent: intentModel.version,
+      churn: scorer.churn.version,
+      intent: scorer.intent.version,
     },
     'worker ready',
   );
+  if (config.rescoreSeconds > 0) setInterval(startSweep, config.rescoreSeconds * 1000).unref();
   post({ kind: 'ready', index: data.index });
 }
 

@@ -58,6 +58,11 @@ export function createWorkerMetrics() {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    rescored: new Counter({
+      name: 'bellwether_rescored_customers_total',
+      help: 'Customers rescored by the periodic sweep (time passing moves churn risk without events)',
+      registers: [registry],
+    }),
     batches: new Histogram({
       name: 'bellwether_batch_size',
       help: 'Events per processing batch (one scoring pass)',

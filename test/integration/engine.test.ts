@@ -27,12 +27,12 @@ function ev(customer: string, type: string, ts: number, extra: Partial<TestEvent
 }
 
 /** One anchor customer per partition, each with an event at T, so all watermarks equal T. */
-function anchors(): TestEvent[] {
+function anchors(at = T): TestEvent[] {
   const out: TestEvent[] = [];
   for (let p = 0, i = 0; p < PARTITIONS; i++) {
     const id = `anchor-${i}`;
     if (partitionOfCustomer(id, PARTITIONS) === p) {
-      out.push(ev(id, 'login', T));
+      out.push(ev(id, 'login', at));
       p++;
     }
   }
@@ -61,6 +61,7 @@ beforeAll(async () => {
     BW_WORKERS: '2',
     BW_CLOCK: 'event',
     BW_CHURN_ALERT_THRESHOLD: '60',
+    BW_RESCORE_SECONDS: '1',
     // Models with a known function of days_since_last_purchase, so risks are predictable here.
     BW_MODELS_DIR: await writeFixtureModels(),
   });
@@ -283,6 +284,33 @@ describe('engine end to end', () => {
     expect(bodies[1]!['previous_risk']).toBe(Math.round(fixtureChurn(1) * 100));
     expect(bodies[1]!['risk']).toBe(Math.round(fixtureChurn(201) * 100));
     expect(bodies[1]!['event_time']).toBe(iso(T + 200 * DAY_MS));
+  });
+
+  it('raises a churn alert for a customer who stays silent while time passes (rescore sweep)', async () => {
+    await publishCore(nc, [ev('gina', 'purchase', T - 50 * DAY_MS, { amount: 30 })]);
+    const before = await customer('gina', 1);
+    expect(before.scores.churn!.risk).toBe(Math.round(fixtureChurn(50) * 100));
+    // Other customers' events move every partition's clock 60 days on; gina sends nothing.
+    await publishCore(nc, anchors(T + 60 * DAY_MS));
+    const alert = await waitFor(
+      async () => {
+        const mine = (await readStream(nc, 'BW_ALERTS'))
+          .filter((m) => m.subject === 'bw.alerts.churn')
+          .map((m) => m.json<Record<string, unknown>>())
+          .filter((b) => b['customer_id'] === 'gina');
+        return mine.length > 0 ? mine : undefined;
+      },
+      20_000,
+      'a sweep alert',
+    );
+    expect(alert).toHaveLength(1);
+    expect(alert[0]).toMatchObject({
+      risk: Math.round(fixtureChurn(110) * 100),
+      previous_risk: Math.round(fixtureChurn(50) * 100),
+      event_time: iso(T - 50 * DAY_MS),
+    });
+    const after = await customer('gina', 1);
+    expect(after.scores.churn!.risk).toBe(Math.round(fixtureChurn(110) * 100));
   });
 
   it('lists the riskiest customers first, gathered from all workers', async () => {

@@ -2,9 +2,12 @@
  * The quickstart as a new user runs it: embedded nats-server started by the engine, the simulated
  * feed on, and after a short while scored customers over HTTP and churn alerts on bw.alerts.churn.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { freePort } from '../support/nats-server.js';
 import { readStream } from '../support/publish.js';
@@ -14,13 +17,13 @@ let natsPort: number;
 
 beforeAll(async () => {
   natsPort = await freePort();
-  engine = await startEngineProcess({ BW_NATS_PORT: String(natsPort) }, [
-    '--embedded',
-    '--simulate',
-    '5000',
-    '--clock',
-    'event',
-  ]);
+  // Exactly the flags of `npm start`, read from package.json.
+  const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const args = pkg.scripts.start.split('cli.js run ')[1]!.split(' ');
+  expect(args).toContain('--embedded');
+  engine = await startEngineProcess({ BW_NATS_PORT: String(natsPort) }, args);
 });
 
 afterAll(async () => {

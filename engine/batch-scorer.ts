@@ -1,0 +1,136 @@
+/**
+ * Scores a batch of customer slots with both models and turns threshold crossings into alerts.
+ * Used for the batch of customers touched by events (right after their events are folded) and for
+ * the periodic rescore sweep (time passing raises churn risk of customers who stay silent).
+ */
+import type { ModelScorer } from '../models/scorer.js';
+import { lastEventAt } from '../operators/recency.js';
+import { type AlertBody, type AlertKind, alertId, crossing, riskOf } from './alerts.js';
+import type { Config } from './config.js';
+import type { PartitionState } from './partition-state.js';
+import type { WorkerMetrics } from './worker-metrics.js';
+
+export type ScoreOrigin = 'event' | 'sweep';
+
+/** Publishes one alert (subject `bw.alerts.<kind>`, `Nats-Msg-Id` = alert_id). */
+export type AlertPublisher = (body: AlertBody) => Promise<unknown>;
+
+const DAY_MS = 86_400_000;
+
+export class BatchScorer {
+  readonly churn: ModelScorer;
+  readonly intent: ModelScorer;
+  readonly #config: Config;
+  readonly #metrics: WorkerMetrics;
+  readonly #width: number;
+  #features = new Float64Array(0);
+  #churnOut = new Float32Array(1024);
+  #intentOut = new Float32Array(1024);
+
+  constructor(
+    churn: ModelScorer,
+    intent: ModelScorer,
+    width: number,
+    config: Config,
+    metrics: WorkerMetrics,
+  ) {
+    this.churn = churn;
+    this.intent = intent;
+    this.#width = width;
+    this.#config = config;
+    this.#metrics = metrics;
+  }
+
+  /**
+   * Scores `n` slots (`states[i]` owns `slots[i]`), stores the scores, and appends the publishes of
+   * the alerts that fire to `publishes`. `replayUntil` (event origin only) is the stream sequence at
+   * or below which alerts were already published by a previous run.
+   */
+  score(
+    states: readonly PartitionState[],
+    slots: Int32Array,
+    n: number,
+    origin: ScoreOrigin,
+    publish: AlertPublisher,
+    publishes: Promise<unknown>[],
+    replayUntil: (partition: number) => number,
+  ): void {
+    if (n === 0) return;
+    const width = this.#width;
+    if (this.#features.length < n * width)
+      this.#features = new Float64Array(Math.max(n * width, this.#features.length * 2));
+    if (this.#churnOut.length < n) {
+      this.#churnOut = new Float32Array(n * 2);
+      this.#intentOut = new Float32Array(n * 2);
+    }
+    const features = this.#features;
+    for (let i = 0; i < n; i++) {
+      const state = states[i]!;
+      state.table.features(slots[i]!, state.now(this.#config.clock), features, i * width);
+    }
+    this.churn.score(features, width, n, this.#churnOut);
+    this.intent.score(features, width, n, this.#intentOut);
+    const scoredAt = Date.now();
+    for (let i = 0; i < n; i++) {
+      const state = states[i]!;
+      const slot = slots[i]!;
+      const churn = this.#churnOut[i]!;
+      const intent = this.#intentOut[i]!;
+      state.churn.data[slot] = churn;
+      state.intent.data[slot] = intent;
+      state.scoredAt.data[slot] = scoredAt;
+      const suppressed = origin === 'event' && state.lastSeq.data[slot]! <= replayUntil(state.partition);
+      const c = this.#alert('churn', state, slot, churn, i * width, scoredAt, origin, suppressed);
+      if (c) publishes.push(publish(c));
+      const p = this.#alert('intent', state, slot, intent, i * width, scoredAt, origin, suppressed);
+      if (p) publishes.push(publish(p));
+    }
+    this.#metrics.predictions.labels('churn').inc(n);
+    this.#metrics.predictions.labels('intent').inc(n);
+  }
+
+  #alert(
+    kind: AlertKind,
+    state: PartitionState,
+    slot: number,
+    probability: number,
+    offset: number,
+    scoredAt: number,
+    origin: ScoreOrigin,
+    suppressed: boolean,
+  ): AlertBody | undefined {
+    if (Number.isNaN(probability)) return undefined; // outside the model's population: no score
+    const armedCol = kind === 'churn' ? state.churnArmed.data : state.intentArmed.data;
+    const riskCol = kind === 'churn' ? state.churnRisk.data : state.intentRisk.data;
+    const threshold = kind === 'churn' ? this.#config.churnAlertThreshold : this.#config.intentAlertThreshold;
+    const model = kind === 'churn' ? this.churn : this.intent;
+    const risk = riskOf(probability);
+    const previous = riskCol[slot]!;
+    riskCol[slot] = risk;
+    const [fire, armedAfter] = crossing(armedCol[slot] === 1, risk, threshold);
+    armedCol[slot] = armedAfter ? 1 : 0;
+    if (!fire || suppressed) return undefined;
+    this.#metrics.alerts.labels(kind).inc();
+    const customerId = state.table.idOf(slot);
+    const now = state.now(this.#config.clock);
+    // An event-driven crossing is named by the event that caused it; a time-driven one (sweep) by
+    // the customer's latest event and the day the clock crossed.
+    const cause =
+      origin === 'event'
+        ? (state.lastEventId[slot] ?? '')
+        : `${state.lastEventId[slot] ?? ''}@${Math.floor(now / DAY_MS)}`;
+    const id = alertId(kind, customerId, cause, model.version);
+    return {
+      alert_id: id,
+      kind,
+      customer_id: customerId,
+      risk,
+      previous_risk: previous === 255 ? null : previous,
+      threshold,
+      model_version: `${model.name}/${model.version}`,
+      event_time: new Date(lastEventAt(state.table.store, slot)).toISOString(),
+      emitted_at: new Date(scoredAt).toISOString(),
+      reasons: model.explain(this.#features, offset),
+    };
+  }
+}
