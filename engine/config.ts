@@ -40,6 +40,7 @@ export const ConfigSchema = Type.Object(
     maxAckPending: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
     eventsMaxAgeDays: Type.Number({ exclusiveMinimum: 0 }),
     rescoreSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
+    checkpointSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
   },
   { additionalProperties: false },
 );
@@ -176,6 +177,13 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'number',
     describe: 'seconds between sweeps that rescore every customer as time passes; 0: off (60)',
   },
+  {
+    key: 'checkpointSeconds',
+    env: 'BW_CHECKPOINT_SECONDS',
+    flag: 'checkpoint-seconds',
+    kind: 'number',
+    describe: 'seconds between partition checkpoints; 0: only at shutdown (10)',
+  },
 ];
 
 export function defaultConfig(cwd: string = process.cwd()): Static<typeof ConfigSchema> {
@@ -197,6 +205,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     maxAckPending: 10_000,
     eventsMaxAgeDays: 400,
     rescoreSeconds: 60,
+    checkpointSeconds: 10,
   };
 }
 

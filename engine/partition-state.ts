@@ -50,6 +50,16 @@ export class PartitionState {
     return false;
   }
 
+  /** Event ids in the dedupe memory, least recently used first. */
+  dedupeIds(): string[] {
+    return this.#dedupe ? [...this.#dedupe.rkeys()] : [];
+  }
+
+  restoreDedupe(ids: readonly string[]): void {
+    if (!this.#dedupe) return;
+    for (const id of ids) this.#dedupe.set(id, 1);
+  }
+
   /** `now` for windows: wall clock, or the watermark with `BW_CLOCK=event`. */
   now(clock: 'wall' | 'event'): number {
     if (clock === 'wall') return Date.now();

@@ -8,6 +8,7 @@
  * one predict each, threshold crossings become alerts, dead letters and alerts are published, and
  * the last message of each partition is acked (AckAll: one ack per partition per batch).
  */
+import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   AckPolicy,
@@ -25,6 +26,7 @@ import { ModelScorer } from '../models/scorer.js';
 import { loadTf } from '../models/tf-backend.js';
 import type { AlertBody } from './alerts.js';
 import { BatchScorer } from './batch-scorer.js';
+import { readCheckpoint, restorePartition, snapshotPartition, writeCheckpoint } from './checkpoint.js';
 import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
 import { BellwetherError } from './errors.js';
 import { parseEvent } from './event-parse.js';
@@ -45,6 +47,7 @@ import { createWorkerMetrics } from './worker-metrics.js';
 
 const data = workerData as WorkerData;
 const config = data.config;
+const checkpointDir = path.join(config.dataDir, 'checkpoints');
 const log = createLogger(config.logLevel, { component: 'worker', worker: data.index });
 const metrics = createWorkerMetrics();
 const port = parentPort!;
@@ -70,6 +73,8 @@ interface PartitionFeed {
    * below this sequence were already published and are not published again.
    */
   replayUntil: number;
+  /** Stream sequence of the partition's last written checkpoint. */
+  checkpointed: number;
 }
 
 const feeds = new Map<number, PartitionFeed>();
@@ -115,6 +120,12 @@ function deadLetter(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, detai
 function onMessage(feed: PartitionFeed, msg: JsMsg): void {
   feed.lastMsg = msg;
   const state = feed.state;
+  if (msg.seq <= state.lastSequence) {
+    // Already folded into this state (a redelivery, or a message at or below the checkpoint).
+    metrics.redelivered.inc();
+    scheduleFlush();
+    return;
+  }
   state.lastSequence = msg.seq;
   // bw.part.<p>.<type>.<token>
   const subject = msg.subject;
@@ -150,6 +161,10 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
       }
     }
   }
+  scheduleFlush();
+}
+
+function scheduleFlush(): void {
   if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(flush);
@@ -262,11 +277,15 @@ async function attach(feed: PartitionFeed): Promise<void> {
   } catch {
     feed.replayUntil = 0;
   }
+  // Delivery resumes right after the state's last sequence (0 without a checkpoint: the whole stream).
+  const from = feed.state.lastSequence;
   await jsm.consumers.add(EVENTS_STREAM, {
     durable_name: durable,
     filter_subject: partitionFilter(p),
     ack_policy: AckPolicy.All,
-    deliver_policy: DeliverPolicy.All,
+    ...(from > 0
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 }
+      : { deliver_policy: DeliverPolicy.All }),
     max_ack_pending: config.maxAckPending,
     ack_wait: 30_000_000_000,
   });
@@ -334,11 +353,39 @@ function status(): WorkerStatus {
   };
 }
 
+let checkpointing: Promise<void> | undefined;
+
+/** Checkpoints every partition whose state moved since its last checkpoint, one at a time. */
+function checkpointAll(): Promise<void> {
+  checkpointing ??= (async () => {
+    try {
+      for (const feed of feeds.values()) {
+        const state = feed.state;
+        if (state.lastSequence === feed.checkpointed) continue;
+        if (flushScheduled) flush();
+        const snap = snapshotPartition(state);
+        const started = performance.now();
+        const bytes = await writeCheckpoint(checkpointDir, snap);
+        feed.checkpointed = snap.sequence;
+        metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
+        metrics.checkpointBytes.labels(String(state.partition)).set(bytes);
+      }
+    } catch (err) {
+      log.error({ err }, 'checkpoint failed');
+    } finally {
+      checkpointing = undefined;
+    }
+  })();
+  return checkpointing;
+}
+
 async function stop(): Promise<void> {
   stopping = true;
   for (const feed of feeds.values()) feed.messages?.stop();
   if (flushScheduled) flush();
   await ackChain;
+  await checkpointing;
+  await checkpointAll();
   await nc.drain();
 }
 
@@ -396,7 +443,23 @@ async function main(): Promise<void> {
       lastMsg: undefined,
       publishes: [],
       replayUntil: 0,
+      checkpointed: 0,
     });
+  }
+  for (const feed of feeds.values()) {
+    const p = feed.state.partition;
+    try {
+      const snap = await readCheckpoint(checkpointDir, p);
+      if (snap) {
+        restorePartition(feed.state, snap);
+        feed.checkpointed = snap.sequence;
+        log.info({ partition: p, sequence: snap.sequence, customers: snap.ids.length }, 'checkpoint loaded');
+      }
+    } catch (err) {
+      // A corrupt checkpoint is ignored: the partition is rebuilt from the stream.
+      log.error({ partition: p, err }, 'checkpoint unreadable, rebuilding partition from the stream');
+      feed.state = new PartitionState(p, config.dedupeIdsPerPartition);
+    }
   }
   const names = feeds.values().next().value!.state.table.names;
   const churnModel = new ModelScorer(
@@ -432,6 +495,8 @@ async function main(): Promise<void> {
     'worker ready',
   );
   if (config.rescoreSeconds > 0) setInterval(startSweep, config.rescoreSeconds * 1000).unref();
+  if (config.checkpointSeconds > 0)
+    setInterval(() => void checkpointAll(), config.checkpointSeconds * 1000).unref();
   post({ kind: 'ready', index: data.index });
 }
 

@@ -4,7 +4,7 @@
  */
 import type { EventType } from './event-types.js';
 
-export type Archetype = 'regular' | 'occasional' | 'drifter' | 'riser' | 'newcomer' | 'dormant';
+export type Archetype = 'regular' | 'occasional' | 'drifter' | 'riser' | 'newcomer' | 'dormant' | 'lapsed';
 
 export const MIN = 60_000;
 export const HOUR = 3_600_000;
@@ -98,7 +98,8 @@ export class ActivityPlanner {
         this.add(c, t, 'login', { channel: c.device });
         return r() < 0.4 ? this.session(c, t + this.gap(), false) : t;
       case 'email': {
-        const channel = this.pick(TOUCH_CHANNELS);
+        // Lapsed customers only ever get mail (no click-through, no session).
+        const channel = c.arch === 'lapsed' ? 'email' : this.pick(TOUCH_CHANNELS);
         return this.emailFunnel(c, t, this.pick(CAMPAIGNS), channel, c.openP, c.clickP);
       }
       case 'support': {
@@ -196,14 +197,14 @@ export class ActivityPlanner {
     return t;
   }
 
-  /** A purchase outside a session (store or phone order). */
-  barePurchase(c: Customer, t: number): number {
+  /** A purchase outside a session (store or phone order, or a backfilled past order). */
+  barePurchase(c: Customer, t: number, channel = 'store'): number {
     const r = this.rand;
-    const cat = c.favourite;
+    const cat = channel === 'store' || r() < 0.7 ? c.favourite : Math.floor(r() * CATEGORIES.length);
     const category = CATEGORIES[cat]!;
     const amount = money(PRICES[cat]! * (0.5 + r()));
     const sku = `${category.slice(0, 3).toUpperCase()}-${100 + Math.floor(r() * 400)}`;
-    this.add(c, t, 'purchase', { channel: 'store', sku, category, quantity: 1, amount, currency: 'EUR' });
+    this.add(c, t, 'purchase', { channel, sku, category, quantity: 1, amount, currency: 'EUR' });
     if (r() < 0.06) this.refund(c, t, amount, sku);
     return t;
   }

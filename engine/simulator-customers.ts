@@ -18,15 +18,28 @@ import {
   TOPICS,
 } from './simulator-activities.js';
 
-/** Share of each archetype among the customers. */
+/**
+ * Share of each archetype among the customers. Everyone but the newcomers exists at the sim start
+ * and comes with a compact past (see {@link CustomerPlanner.prehistory}).
+ */
 export const ARCHETYPE_MIX: ReadonlyArray<readonly [Archetype, number]> = [
-  ['regular', 0.3],
-  ['occasional', 0.25],
-  ['drifter', 0.15],
-  ['riser', 0.1],
-  ['newcomer', 0.12],
-  ['dormant', 0.08],
+  ['regular', 0.27],
+  ['occasional', 0.225],
+  ['drifter', 0.135],
+  ['riser', 0.09],
+  ['newcomer', 0.108],
+  ['dormant', 0.072],
+  ['lapsed', 0.1],
 ];
+
+/** Tenure of a pre-existing customer at the sim start: 60 + a truncated exponential, days. */
+const TENURE_MIN = 60;
+const TENURE_MAX = 720;
+const TENURE_SCALE = 100;
+/** Lapsed customers signed up this long before the start, days. */
+const LAPSED_MIN = 200;
+/** Mail to lapsed customers: one campaign per this many days on average (no clicks). */
+const LAPSED_MAIL_DAYS = 150;
 
 /** Plans customers from one shared PRNG, so the stream depends on the seed only. */
 export class CustomerPlanner {
@@ -82,21 +95,62 @@ export class CustomerPlanner {
       searchP: 0.25,
     };
     this.enterPhase(c, 0, this.startMs);
-    let from = this.startMs;
-    if (arch !== 'newcomer') {
-      const t0 = this.startMs + Math.floor(r() * 2 * DAY);
-      if (r() < 0.15) from = this.act.signup(c, t0);
-      else from = r() < 0.6 ? this.act.plan(c, 'login', t0) : this.act.barePurchase(c, t0);
-      const subP = { regular: 0.5, occasional: 0.15, drifter: 0.6, riser: 0.1, newcomer: 0, dormant: 0 }[
-        arch
-      ];
-      if (r() < subP) {
-        c.subscribed = true;
-        this.act.add(c, t0 + Math.floor((0.5 + r() * 29.5) * DAY), 'subscription_renew', undefined);
-      }
+    if (arch === 'newcomer') {
+      this.sampleNext(c, this.startMs, this.startMs);
+      return c;
+    }
+    const last = this.prehistory(c);
+    if (arch === 'lapsed') {
+      // Their mail process starts in the past; nothing else ever happens.
+      this.sampleNext(c, last + Math.floor((7 + r() * 23) * DAY), this.startMs);
+      return c;
+    }
+    const t0 = this.startMs + Math.floor(r() * 2 * DAY);
+    const from = r() < 0.6 ? this.act.plan(c, 'login', t0) : this.act.barePurchase(c, t0);
+    const subP = { regular: 0.5, occasional: 0.15, drifter: 0.6, riser: 0.1, dormant: 0 }[arch];
+    if (r() < subP) {
+      c.subscribed = true;
+      this.act.add(c, t0 + Math.floor((0.5 + r() * 29.5) * DAY), 'subscription_renew', undefined);
     }
     this.sampleNext(c, from, this.startMs);
     return c;
+  }
+
+  /**
+   * Plans the compact past of a customer who exists at the sim start: a signup (with its profile)
+   * or just a first purchase, 60-720 days back, then only purchases at the archetype's phase-0
+   * buying rate up to the start (refunds now and then); lapsed customers buy once or twice in
+   * their first weeks and never again. Returns the time of the last planned purchase.
+   */
+  private prehistory(c: Customer): number {
+    const r = this.rand;
+    const u = (lo: number, hi: number): number => lo + r() * (hi - lo);
+    const start = this.startMs;
+    const lapsed = c.arch === 'lapsed';
+    const span = TENURE_MAX - TENURE_MIN;
+    const days = lapsed
+      ? u(LAPSED_MIN, TENURE_MAX)
+      : TENURE_MIN - TENURE_SCALE * Math.log(1 - r() * (1 - Math.exp(-span / TENURE_SCALE)));
+    const t0 = start - Math.floor(days * DAY);
+    const channel = (): string => (r() < 0.3 ? 'store' : c.device);
+    let t = t0;
+    if (r() < (lapsed ? 0.8 : 0.7)) {
+      const signedUp = this.act.signup(c, t0);
+      // Some risers have never bought anything yet.
+      if (c.arch === 'riser' && r() < 0.5) return signedUp;
+      t = signedUp + Math.floor(u(0.05, 14) * DAY);
+    }
+    t = this.act.barePurchase(c, t, channel());
+    if (lapsed) {
+      if (r() < 0.3) t = this.act.barePurchase(c, t + Math.floor(u(3, 28) * DAY), channel());
+      return t;
+    }
+    const rate = c.rates[0]!;
+    for (;;) {
+      const next = rate > 0 ? t + Math.floor((-Math.log(1 - r()) / rate) * DAY) : start;
+      if (next >= start) return t;
+      t = this.act.barePurchase(c, next, channel());
+    }
   }
 
   /** Sets rates for `phase` entered at `t`; returns the end of any activity it forces. */
@@ -184,6 +238,9 @@ export class CustomerPlanner {
       case 'newcomer:2':
         if (c.converter) set([1 / u(10, 60), 0.25, 0.3, 0.25, 0.008, 0.015, 0.004], 0.35, 0.2);
         else set([0, 0.03, 0.02, 0.1, 0, 0, 0], 0.05, 0.01);
+        break;
+      case 'lapsed:0':
+        set([0, 0, 0, 1 / LAPSED_MAIL_DAYS, 0, 0, 0], 0.15, 0);
         break;
       case 'dormant:0':
         set([0.05, 0.2, 0.3, 0.2, 0, 0, 0], 0.2, 0.1);

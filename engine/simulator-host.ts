@@ -12,7 +12,7 @@ export interface SimulatorWorkerData {
   rate: number;
   customers: number;
   seed: number;
-  /** Sim time starts this many days before now. */
+  /** Sim time starts this many days before now (pre-existing customers' past reaches further back). */
   historyDays: number;
   badRate: number;
 }

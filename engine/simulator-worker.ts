@@ -1,7 +1,9 @@
 /**
  * Worker-thread entry of the simulated feed: core-publishes the {@link EventSimulator} stream to
  * NATS at a fixed rate with a token bucket, never ahead of the wall clock (once sim time catches
- * up with now it follows real time). Started by `startSimulatorWorker` in simulator-host.ts.
+ * up with now it follows real time). The customers' backfilled past (events before the sim start,
+ * up to 720 days further back) comes first and goes through the same bucket: no burst. Started by
+ * `startSimulatorWorker` in simulator-host.ts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';

@@ -4,6 +4,17 @@
  * change with the customer's archetype phase; an activity expands into a few timed events
  * (a session, an email funnel, a support case). One binary heap keyed by each customer's next
  * event time yields a globally non-decreasing stream without scanning customers. Pure: no I/O.
+ *
+ * Archetypes ({@link ARCHETYPE_MIX}): regulars 27% (buy every 1-3 weeks), occasional 22.5%
+ * (every 1-3 months), drifters 13.5% (regular, then trouble and silence), intent risers 9% (quiet,
+ * then a burst of carts and checkouts, then a purchase), newcomers 10.8% (sign up during the sim),
+ * dormant 7.2% (fall silent in the first weeks) and lapsed 10% (bought once or twice 160+ days
+ * before the start, since then only the odd campaign mail: the customers a churn model flags).
+ *
+ * Prehistory: everyone but the newcomers already exists at `startMs`, with a compact past that
+ * comes first in the stream: a signup (and profile) or a first purchase 60-720 days earlier, then
+ * only purchases at the archetype's pace (and the odd refund) - about 10 events per customer, no
+ * sessions - so the engine starts from a realistic customer base, long-lapsed customers included.
  */
 import {
   type Archetype,
@@ -24,7 +35,7 @@ export type { Archetype };
 export interface SimulatorOptions {
   customers: number;
   seed: number;
-  /** Sim time of the first events, epoch ms. */
+  /** Start of the live sim, epoch ms; pre-existing customers' backfilled past comes before it. */
   startMs: number;
   /** Fraction of events replaced by a malformed one (default 0). */
   badRate?: number;
@@ -51,6 +62,7 @@ export class EventSimulator {
   private readonly heap: number[] = [];
   private counter = 0;
   private badCounter = 0;
+  private readonly startMs: number;
   private lastTs: number;
   private isoDay = Number.NaN;
   private isoPrefix = '';
@@ -59,7 +71,7 @@ export class EventSimulator {
     if (!(opts.customers >= 1)) throw new RangeError('customers must be >= 1');
     this.seed = opts.seed >>> 0;
     const startMs = Math.floor(opts.startMs);
-    this.lastTs = startMs;
+    this.startMs = startMs;
     this.badRate = Math.min(1, Math.max(0, opts.badRate ?? 0));
     this.planner = new CustomerPlanner(mulberry32(this.seed), startMs);
     this.badRand = mulberry32(this.seed ^ 0x9e3779b9);
@@ -70,9 +82,16 @@ export class EventSimulator {
       this.refreshKey(c);
       if (this.key[i]! < Number.POSITIVE_INFINITY) this.heapPush(i);
     }
+    const first = this.heap[0];
+    this.lastTs = first === undefined ? startMs : Math.min(startMs, this.key[first]!);
   }
 
-  /** Sim time of the last event returned by {@link next}. */
+  /** End of the prehistory (= `startMs`): events before it are the customers' backfilled past. */
+  get prehistoryEnd(): number {
+    return this.startMs;
+  }
+
+  /** Sim time of the last event returned by {@link next} (before any: of the first one). */
   get simTime(): number {
     return this.lastTs;
   }

@@ -68,6 +68,7 @@ export async function ensureStreams(
       'bellwether dead letters: original body, headers Bw-Reason, Bw-Error-Code, Bw-Subject, Bw-Error',
     subjects: ['bw.dlq.>'],
     max_age: 30 * DAY_NS,
+    duplicate_window: 3_600_000 * NANOS_PER_MS,
   });
   await ensureStream(jsm, {
     name: ALERTS_STREAM,

@@ -58,6 +58,23 @@ export function createWorkerMetrics() {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    redelivered: new Counter({
+      name: 'bellwether_events_redelivered_total',
+      help: 'Messages skipped because their stream sequence was already folded into the state',
+      registers: [registry],
+    }),
+    checkpointSeconds: new Histogram({
+      name: 'bellwether_checkpoint_seconds',
+      help: 'Time to write one partition checkpoint',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: [registry],
+    }),
+    checkpointBytes: new Gauge({
+      name: 'bellwether_checkpoint_bytes',
+      help: 'Size of the latest checkpoint of a partition',
+      labelNames: ['partition'],
+      registers: [registry],
+    }),
     rescored: new Counter({
       name: 'bellwether_rescored_customers_total',
       help: 'Customers rescored by the periodic sweep (time passing moves churn risk without events)',

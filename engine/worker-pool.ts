@@ -38,9 +38,14 @@ export class WorkerPool {
   #nextId = 1;
   #stopping = false;
 
-  private constructor(config: Config, log: Logger) {
+  readonly #natsUrl: string;
+  /** Worker threads restarted after an unexpected exit. */
+  restarts = 0;
+
+  private constructor(config: Config, log: Logger, natsUrl: string) {
     this.#config = config;
     this.#log = log;
+    this.#natsUrl = natsUrl;
   }
 
   get size(): number {
@@ -49,48 +54,63 @@ export class WorkerPool {
 
   /** Starts the workers and resolves once every one has attached its consumers. */
   static async start(config: Config, natsUrl: string, log: Logger): Promise<WorkerPool> {
-    const pool = new WorkerPool(config, log);
+    const pool = new WorkerPool(config, log, natsUrl);
     const count = Math.min(config.workers, config.partitions);
-    const ready = [];
-    for (let index = 0; index < count; index++) {
-      const data: WorkerData = {
-        index,
-        partitions: partitionsOfWorker(index, count, config.partitions),
-        natsUrl,
-        config,
-      };
-      const worker = new Worker(distPath('engine', 'partition-worker.js'), { workerData: data });
-      pool.#workers.push(worker);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          worker.on('message', (msg: FromWorker) => {
-            if (isNotice(msg)) {
-              if (msg.kind === 'ready') resolve();
-              else reject(BellwetherError.from(msg.error));
-              return;
-            }
-            pool.#settle(msg.id, msg.ok ? { value: msg.value } : { error: BellwetherError.from(msg.error) });
-          });
-          worker.on('error', (err) => {
-            log.error({ component: 'pool', worker: index, err }, 'worker thread error');
-            reject(err);
-          });
-          worker.on('exit', (code) => {
-            if (!pool.#stopping) {
-              log.fatal({ component: 'pool', worker: index, code }, 'worker thread exited');
-              reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited with ${code}`));
-            }
-          });
-        }),
-      );
-    }
     try {
-      await Promise.all(ready);
+      await Promise.all(Array.from({ length: count }, (_, index) => pool.#spawn(index, count)));
     } catch (err) {
       await pool.terminate();
       throw err;
     }
     return pool;
+  }
+
+  /**
+   * Starts worker `index`; resolves when it is ready. A worker that exits unexpectedly later is
+   * started again: it reloads its partitions' checkpoints and resumes from their sequences.
+   */
+  #spawn(index: number, count: number): Promise<void> {
+    const data: WorkerData = {
+      index,
+      partitions: partitionsOfWorker(index, count, this.#config.partitions),
+      natsUrl: this.#natsUrl,
+      config: this.#config,
+    };
+    const worker = new Worker(distPath('engine', 'partition-worker.js'), { workerData: data });
+    this.#workers[index] = worker;
+    const log = this.#log;
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (msg: FromWorker) => {
+        if (isNotice(msg)) {
+          if (msg.kind === 'ready') {
+            ready = true;
+            resolve();
+          } else reject(BellwetherError.from(msg.error));
+          return;
+        }
+        this.#settle(msg.id, msg.ok ? { value: msg.value } : { error: BellwetherError.from(msg.error) });
+      });
+      worker.on('error', (err) => {
+        log.error({ component: 'pool', worker: index, err }, 'worker thread error');
+        if (!ready) reject(err);
+      });
+      worker.on('exit', (code) => {
+        if (this.#stopping) return;
+        if (!ready) {
+          reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited with ${code}`));
+          return;
+        }
+        log.error({ component: 'pool', worker: index, code }, 'worker thread exited; restarting it');
+        this.restarts++;
+        setTimeout(() => {
+          if (this.#stopping) return;
+          this.#spawn(index, count).catch((err: unknown) =>
+            log.fatal({ component: 'pool', worker: index, err }, 'worker restart failed'),
+          );
+        }, 500);
+      });
+    });
   }
 
   #settle(id: number, outcome: { value: unknown } | { error: Error }): void {

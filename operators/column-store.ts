@@ -91,4 +91,37 @@ export class ColumnStore {
   columns(): IterableIterator<Column> {
     return this.#columns.values();
   }
+
+  /** Copies of the first `slots` slots of every column (a consistent snapshot when taken synchronously). */
+  exportSlots(slots: number): { name: string; kind: ColumnKind; width: number; bytes: Uint8Array }[] {
+    return [...this.#columns.values()].map((column) => {
+      const { name, kind, width } = column.spec;
+      const values = column.data.slice(0, slots * width);
+      return {
+        name,
+        kind,
+        width,
+        bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+      };
+    });
+  }
+
+  /** Restores columns exported by {@link exportSlots}; columns not in `saved` keep their initial values. */
+  importSlots(
+    slots: number,
+    saved: readonly { name: string; kind: ColumnKind; width: number; bytes: Uint8Array }[],
+  ): void {
+    if (slots > 0) this.ensure(slots - 1);
+    for (const entry of saved) {
+      const column = this.#columns.get(entry.name);
+      if (!column || column.spec.kind !== entry.kind || column.spec.width !== entry.width) continue;
+      const copy = new Uint8Array(entry.bytes); // aligned copy
+      const values = new CTORS[entry.kind](
+        copy.buffer,
+        0,
+        copy.byteLength / CTORS[entry.kind].BYTES_PER_ELEMENT,
+      );
+      column.data.set(values.subarray(0, slots * entry.width));
+    }
+  }
 }

@@ -79,6 +79,21 @@ export class FeatureTable {
     return slot;
   }
 
+  /** Customer ids in slot order (for checkpoints). */
+  ids(): readonly string[] {
+    return this.#ids;
+  }
+
+  /** Re-creates the id → slot map of a restored table; columns are restored by the caller. */
+  restoreIds(ids: readonly string[]): void {
+    if (this.#ids.length > 0) throw new Error('restoreIds on a non-empty table');
+    if (ids.length > 0) this.store.ensure(ids.length - 1);
+    for (const id of ids) {
+      this.#slots.set(id, this.#ids.length);
+      this.#ids.push(id);
+    }
+  }
+
   idOf(slot: number): string {
     return this.#ids[slot]!;
   }

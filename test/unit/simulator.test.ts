@@ -64,7 +64,7 @@ describe('EventSimulator', () => {
       let prev = Number.NEGATIVE_INFINITY;
       for (let i = 0; i < 200_000; i++) {
         const e = sim.next();
-        check(e.ts >= prev && e.ts >= START, 'time order', e);
+        check(e.ts >= prev && e.ts >= START - 720 * DAY, 'time order', e);
         prev = e.ts;
         const body = JSON.parse(text(e)) as Body;
         check(typeof body.event_id === 'string' && typeof body.customer_id === 'string', 'ids', e);
@@ -185,7 +185,7 @@ describe('EventSimulator', () => {
         const { type, customer } = subjectParts(e.subject);
         if (type === 'purchase') {
           const day = (e.ts - START) / DAY;
-          if (day < 60) early.set(customer, (early.get(customer) ?? 0) + 1);
+          if (day >= 0 && day < 60) early.set(customer, (early.get(customer) ?? 0) + 1);
           if (day > 90) late.set(customer, (late.get(customer) ?? 0) + 1);
           lastPurchase.set(customer, e.ts);
         } else if (type === 'support_ticket' || type === 'complaint' || type === 'subscription_cancel') {
@@ -239,6 +239,67 @@ describe('EventSimulator', () => {
       });
       expect(bursty.length / ramped.length).toBeGreaterThan(0.7);
       expect(firstPurchaseAfterCheckout.size / risers.size).toBeGreaterThan(0.5);
+    },
+    SLOW,
+  );
+
+  it(
+    'starts from a customer base with a compact, time-ordered past, lapsed customers included',
+    () => {
+      const n = 2000;
+      const sim = new EventSimulator({ customers: n, seed: 11, startMs: START });
+      expect(sim.prehistoryEnd).toBe(START);
+      const ids = Array.from({ length: n }, (_, i) => `c${String(i).padStart(6, '0')}`);
+      const initial = ids.filter((c) => sim.archetypeOf(c) !== 'newcomer');
+      const lapsed = new Set(ids.filter((c) => sim.archetypeOf(c) === 'lapsed'));
+      const before = new Map<string, number>();
+      const preTypes = new Set<string>();
+      const purchases = new Map<string, number[]>();
+      const lapsedLive = new Map<string, string[]>();
+      let min = Number.POSITIVE_INFINITY;
+      let prev = Number.NEGATIVE_INFINITY;
+      let disorder = 0;
+      for (let e = sim.next(); e.ts < START + 200 * DAY; e = sim.next()) {
+        if (e.ts < prev) disorder++;
+        prev = e.ts;
+        const { type, customer } = subjectParts(e.subject);
+        if (e.ts < START) {
+          min = Math.min(min, e.ts);
+          preTypes.add(type);
+          before.set(customer, (before.get(customer) ?? 0) + 1);
+        } else if (lapsed.has(customer)) {
+          lapsedLive.set(customer, [...(lapsedLive.get(customer) ?? []), type]);
+        }
+        if (type === 'purchase') purchases.set(customer, [...(purchases.get(customer) ?? []), e.ts]);
+      }
+      expect(disorder).toBe(0);
+      expect(min).toBeLessThan(START - 60 * DAY);
+      expect(min).toBeGreaterThanOrEqual(START - 720 * DAY);
+      const allowed = ['signup', 'purchase', 'refund', 'profile', 'email_open', 'campaign_touch'];
+      expect([...preTypes].filter((t) => !allowed.includes(t))).toEqual([]);
+      // Every pre-existing customer has a past, newcomers have none; the backfill stays small.
+      expect(initial.filter((c) => !before.has(c))).toEqual([]);
+      expect(before.size).toBe(initial.length);
+      const backfill = [...before.values()].reduce((s, k) => s + k, 0);
+      expect(backfill / initial.length).toBeLessThanOrEqual(12);
+      expect(backfill / initial.length).toBeGreaterThan(3);
+      // Regulars keep buying in their past: most of them have several purchases before the start.
+      const regulars = initial.filter((c) => sim.archetypeOf(c) === 'regular');
+      const busy = regulars.filter((c) => (purchases.get(c) ?? []).filter((t) => t < START).length >= 4);
+      expect(busy.length / regulars.length).toBeGreaterThan(0.7);
+      // Lapsed: about 10% of the base, one or two purchases long ago, then only the odd mail.
+      expect(lapsed.size / initial.length).toBeGreaterThan(0.06);
+      expect(lapsed.size / initial.length).toBeLessThan(0.14);
+      for (const c of lapsed) {
+        const bought = purchases.get(c) ?? [];
+        expect(bought.length).toBeGreaterThanOrEqual(1);
+        expect(bought.length).toBeLessThanOrEqual(2);
+        expect(Math.max(...bought)).toBeLessThanOrEqual(START - 150 * DAY);
+      }
+      const mails = [...lapsedLive.values()].flat();
+      expect(mails.filter((t) => t !== 'email_open' && t !== 'campaign_touch')).toEqual([]);
+      expect(mails.length / lapsed.size).toBeLessThanOrEqual(200 / 60);
+      expect(lapsedLive.size).toBeGreaterThan(0);
     },
     SLOW,
   );
