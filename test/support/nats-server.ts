@@ -16,6 +16,10 @@ export interface TestNats {
   stop(): Promise<void>;
   /** Stops the server process (store kept) and starts it again on the same port. */
   restart(): Promise<void>;
+  /** Stops the server process, keeping its store. */
+  stopOnly(): Promise<void>;
+  /** Starts the server again after stopOnly. */
+  startAgain(): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -72,6 +76,8 @@ export async function startNats(partitions: number): Promise<TestNats> {
       await kill();
       await launch();
     },
+    stopOnly: kill,
+    startAgain: launch,
     stop: async () => {
       await kill();
       await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,83 @@
+/**
+ * nats-server stopped and restarted mid-stream on the same store: the engine reports not-ready
+ * while it cannot consume, reconnects by itself, and loses nothing.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CustomerAnswer } from '../../engine/thread-messages.js';
+import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import { startNats, type TestNats } from '../support/nats-server.js';
+import { publishCore, type TestEvent } from '../support/publish.js';
+
+const T = Date.UTC(2026, 6, 1);
+let nats: TestNats;
+let engine: EngineProcess;
+
+function purchases(customer: string, from: number, count: number): TestEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    event_id: `${customer}-${from + i}`,
+    customer_id: customer,
+    type: 'purchase',
+    ts: new Date(T - (from + i) * 3_600_000).toISOString(),
+    amount: 1,
+  }));
+}
+
+async function lifetime(id: string): Promise<number> {
+  const res = await engine.get(`/v1/customers/${id}`);
+  return res.status === 200 ? ((res.body as CustomerAnswer).features['purchases_lifetime'] ?? 0) : 0;
+}
+
+async function withClient<T>(fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  const nc = await connect({ servers: nats.url });
+  try {
+    return await fn(nc);
+  } finally {
+    await nc.close();
+  }
+}
+
+beforeAll(async () => {
+  nats = await startNats(4);
+  engine = await startEngineProcess({ BW_NATS_URL: nats.url, BW_PARTITIONS: '4', BW_WORKERS: '2', BW_CLOCK: 'event' });
+});
+
+afterAll(async () => {
+  await engine?.stop('SIGKILL');
+  await nats?.stop();
+});
+
+describe('NATS faults', () => {
+  it('reconnects after nats-server restarts and loses nothing', async () => {
+    await withClient((nc) => publishCore(nc, purchases('ivy', 0, 50)));
+    await waitFor(async () => ((await lifetime('ivy')) === 50 ? true : undefined), 20_000, 'first half');
+    expect((await engine.get('/readyz')).status).toBe(200);
+
+    await nats.restart();
+    // Right after the restart the engine may still be reconnecting; it must come back by itself.
+    await withClient((nc) => publishCore(nc, purchases('ivy', 50, 50)));
+    await waitFor(async () => ((await lifetime('ivy')) === 100 ? true : undefined), 60_000, 'second half');
+    const ready = await waitFor(async () => ((await engine.get('/readyz')).status === 200 ? true : undefined), 30_000);
+    expect(ready).toBe(true);
+    const answer = (await engine.get('/v1/customers/ivy')).body as CustomerAnswer;
+    expect(answer.features['spend_lifetime']).toBe(100);
+    expect(answer.features['days_since_last_purchase']).toBe(0);
+    expect(answer.features['tenure_days']).toBeCloseTo(99 / 24, 10);
+  });
+
+  it('is not ready while the server is down', async () => {
+    await nats.stopOnly();
+    const notReady = await waitFor(
+      async () => {
+        const res = await engine.get('/readyz');
+        return res.status === 503 ? res.body : undefined;
+      },
+      30_000,
+      'not ready',
+    );
+    expect(notReady).toMatchObject({ ready: false, nats_connected: false });
+    expect((await engine.get('/healthz')).status).toBe(200);
+    await nats.startAgain();
+    await waitFor(async () => ((await engine.get('/readyz')).status === 200 ? true : undefined), 60_000, 'ready again');
+  });
+});
