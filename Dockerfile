@@ -5,9 +5,9 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-# @tensorflow/tfjs-node is an optional dependency: npm ci installs it here, where its install
+# @tensorflow/tfjs-node is an optional dependency: npm install installs it here, where its install
 # script can download libtensorflow; the engine then logs tf_backend "tensorflow".
-RUN npm ci --no-audit --no-fund --foreground-scripts \
+RUN npm install --no-audit --no-fund --foreground-scripts \
     && node -e "require('@tensorflow/tfjs-node')"
 COPY tsconfig.json tsconfig.build.json ./
 COPY engine engine

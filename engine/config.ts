@@ -41,6 +41,7 @@ export const ConfigSchema = Type.Object(
     eventsMaxAgeDays: Type.Number({ exclusiveMinimum: 0 }),
     rescoreSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
     checkpointSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
+    stateTtlDays: Type.Number({ exclusiveMinimum: 0 }),
   },
   { additionalProperties: false },
 );
@@ -184,6 +185,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'number',
     describe: 'seconds between partition checkpoints; 0: only at shutdown (10)',
   },
+  { key: 'stateTtlDays', env: 'BW_STATE_TTL_DAYS', flag: 'state-ttl-days', kind: 'number', describe: 'customers with no event for this many days are forgotten (400)' },
 ];
 
 export function defaultConfig(cwd: string = process.cwd()): Static<typeof ConfigSchema> {
@@ -206,6 +208,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     eventsMaxAgeDays: 400,
     rescoreSeconds: 60,
     checkpointSeconds: 10,
+    stateTtlDays: 400,
   };
 }
 

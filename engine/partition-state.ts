@@ -50,6 +50,23 @@ export class PartitionState {
     return false;
   }
 
+  /**
+   * Forgets customers whose latest event is more than `ttlMs` before `now`; returns how many.
+   * Call between batches (slots move).
+   */
+  evictInactive(now: number, ttlMs: number): number {
+    const last = this.table.store.column({ name: 'recency.last_event', kind: 'f64', width: 1, initial: Number.NaN });
+    let evicted = 0;
+    for (let slot = this.table.size - 1; slot >= 0; slot--) {
+      if (!(now - last.data[slot]! > ttlMs)) continue;
+      const moved = this.table.remove(slot);
+      if (moved) this.lastEventId[slot] = this.lastEventId[moved.from]!;
+      this.lastEventId.length = this.table.size;
+      evicted++;
+    }
+    return evicted;
+  }
+
   /** Event ids in the dedupe memory, least recently used first. */
   dedupeIds(): string[] {
     return this.#dedupe ? [...this.#dedupe.rkeys()] : [];

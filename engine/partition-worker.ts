@@ -234,6 +234,9 @@ function startSweep(): void {
   if (sweepRunning || stopping) return;
   sweepRunning = true;
   const targets = [...feeds.values()].filter((f) => f.caughtUp).map((f) => f.state);
+  if (flushScheduled) flush();
+  const ttlMs = config.stateTtlDays * 86_400_000;
+  for (const state of targets) metrics.evicted.inc(state.evictInactive(state.now(config.clock), ttlMs));
   let t = 0;
   let slot = 0;
   const step = (): void => {

@@ -197,12 +197,15 @@ export class ActivityPlanner {
     return t;
   }
 
-  /** A purchase outside a session (store or phone order, or a backfilled past order). */
-  barePurchase(c: Customer, t: number, channel = 'store'): number {
+  /**
+   * A purchase outside a session (store or phone order, or a backfilled past order); a `trial`
+   * order is a small first basket (5-35 EUR).
+   */
+  barePurchase(c: Customer, t: number, channel = 'store', trial = false): number {
     const r = this.rand;
     const cat = channel === 'store' || r() < 0.7 ? c.favourite : Math.floor(r() * CATEGORIES.length);
     const category = CATEGORIES[cat]!;
-    const amount = money(PRICES[cat]! * (0.5 + r()));
+    const amount = money(trial ? 5 + r() * 30 : PRICES[cat]! * (0.5 + r()));
     const sku = `${category.slice(0, 3).toUpperCase()}-${100 + Math.floor(r() * 400)}`;
     this.add(c, t, 'purchase', { channel, sku, category, quantity: 1, amount, currency: 'EUR' });
     if (r() < 0.06) this.refund(c, t, amount, sku);

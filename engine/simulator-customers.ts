@@ -119,8 +119,8 @@ export class CustomerPlanner {
   /**
    * Plans the compact past of a customer who exists at the sim start: a signup (with its profile)
    * or just a first purchase, 60-720 days back, then only purchases at the archetype's phase-0
-   * buying rate up to the start (refunds now and then); lapsed customers buy once or twice in
-   * their first weeks and never again. Returns the time of the last planned purchase.
+   * buying rate up to the start (refunds now and then); lapsed customers place one or two small
+   * orders in their first weeks and never buy again. Returns the time of the last planned purchase.
    */
   private prehistory(c: Customer): number {
     const r = this.rand;
@@ -140,9 +140,9 @@ export class CustomerPlanner {
       if (c.arch === 'riser' && r() < 0.5) return signedUp;
       t = signedUp + Math.floor(u(0.05, 14) * DAY);
     }
-    t = this.act.barePurchase(c, t, channel());
+    t = this.act.barePurchase(c, t, channel(), lapsed);
     if (lapsed) {
-      if (r() < 0.3) t = this.act.barePurchase(c, t + Math.floor(u(3, 28) * DAY), channel());
+      if (r() < 0.3) t = this.act.barePurchase(c, t + Math.floor(u(3, 28) * DAY), channel(), true);
       return t;
     }
     const rate = c.rates[0]!;

@@ -8,7 +8,7 @@
  * Archetypes ({@link ARCHETYPE_MIX}): regulars 27% (buy every 1-3 weeks), occasional 22.5%
  * (every 1-3 months), drifters 13.5% (regular, then trouble and silence), intent risers 9% (quiet,
  * then a burst of carts and checkouts, then a purchase), newcomers 10.8% (sign up during the sim),
- * dormant 7.2% (fall silent in the first weeks) and lapsed 10% (bought once or twice 160+ days
+ * dormant 7.2% (fall silent in the first weeks) and lapsed 10% (one or two small orders 160+ days
  * before the start, since then only the odd campaign mail: the customers a churn model flags).
  *
  * Prehistory: everyone but the newcomers already exists at `startMs`, with a compact past that

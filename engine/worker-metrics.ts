@@ -75,6 +75,11 @@ export function createWorkerMetrics() {
       labelNames: ['partition'],
       registers: [registry],
     }),
+    evicted: new Counter({
+      name: 'bellwether_customers_evicted_total',
+      help: 'Customers forgotten after BW_STATE_TTL_DAYS without an event',
+      registers: [registry],
+    }),
     rescored: new Counter({
       name: 'bellwether_rescored_customers_total',
       help: 'Customers rescored by the periodic sweep (time passing moves churn risk without events)',

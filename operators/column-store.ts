@@ -81,6 +81,14 @@ export class ColumnStore {
     }
   }
 
+  /** Copies every column's values of slot `from` onto slot `to`. */
+  moveSlot(from: number, to: number): void {
+    for (const column of this.#columns.values()) {
+      const w = column.spec.width;
+      column.data.copyWithin(to * w, from * w, (from + 1) * w);
+    }
+  }
+
   /** Bytes held by all columns. */
   byteLength(): number {
     let total = 0;

@@ -94,6 +94,28 @@ export class FeatureTable {
     }
   }
 
+  /**
+   * Forgets the customer in `slot`: the last slot's customer moves into it (so slots stay dense)
+   * and is returned with its old slot, or undefined when `slot` was the last one.
+   */
+  remove(slot: number): { moved: string; from: number } | undefined {
+    const last = this.#ids.length - 1;
+    const id = this.#ids[slot];
+    if (id === undefined) throw new Error(`no slot ${slot}`);
+    this.#slots.delete(id);
+    let moved: { moved: string; from: number } | undefined;
+    if (slot !== last) {
+      const movedId = this.#ids[last]!;
+      this.store.moveSlot(last, slot);
+      this.#ids[slot] = movedId;
+      this.#slots.set(movedId, slot);
+      moved = { moved: movedId, from: last };
+    }
+    this.#ids.pop();
+    this.store.clear(last);
+    return moved;
+  }
+
   idOf(slot: number): string {
     return this.#ids[slot]!;
   }

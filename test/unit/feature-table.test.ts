@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../engine/event-types.js';
+import { PartitionState } from '../../engine/partition-state.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { FeatureTable } from '../../operators/feature-table.js';
 import { FEATURE_NAMES } from '../../operators/registry.js';
@@ -115,5 +116,32 @@ describe('feature documentation', () => {
     const doc = readFileSync(path.join(PACKAGE_ROOT, 'docs', 'features.md'), 'utf8');
     const documented = [...doc.matchAll(/^\| `([a-z0-9_]+)` \| [a-z-]+\.ts \|/gm)].map((m) => m[1]);
     expect(documented).toEqual(FEATURE_NAMES);
+  });
+});
+
+describe('state lifetime', () => {
+  it('forgets customers inactive past the TTL and keeps the others intact', () => {
+    const state = new PartitionState(0, 100);
+    const t = state.table;
+    fold(t, 'old-1', 'purchase', NOW - 500 * DAY_MS, 10);
+    fold(t, 'keep-1', 'purchase', NOW - 2 * DAY_MS, 20);
+    fold(t, 'old-2', 'login', NOW - 401 * DAY_MS);
+    fold(t, 'keep-2', 'page_view', NOW - HOUR_MS);
+    state.lastEventId.push('e1', 'e2', 'e3', 'e4');
+    const before = {
+      k1: t.featureRecord(t.slotOf('keep-1')!, NOW),
+      k2: t.featureRecord(t.slotOf('keep-2')!, NOW),
+    };
+    expect(state.evictInactive(NOW, 400 * DAY_MS)).toBe(2);
+    expect(t.size).toBe(2);
+    expect(t.slotOf('old-1')).toBeUndefined();
+    expect(t.slotOf('old-2')).toBeUndefined();
+    expect(t.featureRecord(t.slotOf('keep-1')!, NOW)).toEqual(before.k1);
+    expect(t.featureRecord(t.slotOf('keep-2')!, NOW)).toEqual(before.k2);
+    expect(state.lastEventId[t.slotOf('keep-1')!]).toBe('e2');
+    expect(state.lastEventId[t.slotOf('keep-2')!]).toBe('e4');
+    // A returning customer starts from a clean slot.
+    fold(t, 'old-1', 'login', NOW);
+    expect(t.featureRecord(t.slotOf('old-1')!, NOW)['purchases_lifetime']).toBe(0);
   });
 });
