@@ -13,7 +13,19 @@ export interface EngineInfo {
   thresholds: { churn: number; intent: number };
 }
 
+export interface ModelListing {
+  models: {
+    name: string;
+    live: string | null;
+    shadow: string | null;
+    versions: { version: string; card: Record<string, unknown> | null }[];
+  }[];
+  loaded: Record<string, string>[];
+}
+
 export interface EngineView {
+  models(): Promise<ModelListing>;
+  reloadModels(): Promise<Record<string, string>[]>;
   customer(id: string): Promise<CustomerAnswer | null>;
   top(minChurnRisk: number, limit: number): Promise<CustomerSummary[]>;
   status(): Promise<WorkerStatus[]>;

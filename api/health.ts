@@ -66,6 +66,7 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView): void {
       const [info, statuses] = await Promise.all([engine.info(), engine.status()]);
       return {
         ...info,
+        worker_status: statuses.map((s) => ({ index: s.index, models: s.models, tensors: s.tensors })),
         partition_status: statuses.flatMap((s) => s.partitions).sort((a, b) => a.partition - b.partition),
       };
     },

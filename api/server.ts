@@ -6,6 +6,7 @@ import { customerRoutes } from './customers.js';
 import type { EngineView } from './engine-view.js';
 import { installErrorHandler } from './errors.js';
 import { healthRoutes } from './health.js';
+import { modelRoutes } from './models.js';
 
 export interface ServerOptions {
   logger: FastifyBaseLogger | false;
@@ -30,6 +31,7 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
   installErrorHandler(app);
   customerRoutes(app, engine);
   healthRoutes(app, engine);
+  modelRoutes(app, engine);
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -3,6 +3,7 @@
  * Used for the batch of customers touched by events (right after their events are folded) and for
  * the periodic rescore sweep (time passing raises churn risk of customers who stay silent).
  */
+import type { ModelSet } from '../models/model-set.js';
 import type { ModelScorer } from '../models/scorer.js';
 import { lastEventAt } from '../operators/recency.js';
 import { type AlertBody, type AlertKind, alertId, crossing, riskOf } from './alerts.js';
@@ -18,6 +19,7 @@ export type AlertPublisher = (body: AlertBody) => Promise<unknown>;
 const DAY_MS = 86_400_000;
 
 export class BatchScorer {
+  readonly models: ModelSet;
   readonly churn: ModelScorer;
   readonly intent: ModelScorer;
   readonly #config: Config;
@@ -26,16 +28,12 @@ export class BatchScorer {
   #features = new Float64Array(0);
   #churnOut = new Float32Array(1024);
   #intentOut = new Float32Array(1024);
+  #shadowOut = new Float32Array(1024);
 
-  constructor(
-    churn: ModelScorer,
-    intent: ModelScorer,
-    width: number,
-    config: Config,
-    metrics: WorkerMetrics,
-  ) {
-    this.churn = churn;
-    this.intent = intent;
+  constructor(models: ModelSet, width: number, config: Config, metrics: WorkerMetrics) {
+    this.models = models;
+    this.churn = models.churn;
+    this.intent = models.intent;
     this.#width = width;
     this.#config = config;
     this.#metrics = metrics;
@@ -62,6 +60,7 @@ export class BatchScorer {
     if (this.#churnOut.length < n) {
       this.#churnOut = new Float32Array(n * 2);
       this.#intentOut = new Float32Array(n * 2);
+      this.#shadowOut = new Float32Array(n * 2);
     }
     const features = this.#features;
     for (let i = 0; i < n; i++) {
@@ -87,6 +86,25 @@ export class BatchScorer {
     }
     this.#metrics.predictions.labels('churn').inc(n);
     this.#metrics.predictions.labels('intent').inc(n);
+    this.#shadow('churn', this.models.shadow.churn, this.#churnOut, n);
+    this.#shadow('intent', this.models.shadow.intent, this.#intentOut, n);
+  }
+
+  /** Scores the batch with a shadow candidate and records how far it is from the live model. */
+  #shadow(kind: AlertKind, candidate: ModelScorer | undefined, live: Float32Array, n: number): void {
+    if (!candidate) return;
+    candidate.score(this.#features, this.#width, n, this.#shadowOut);
+    const threshold = kind === 'churn' ? this.#config.churnAlertThreshold : this.#config.intentAlertThreshold;
+    const diff = this.#metrics.shadowDiff.labels(kind, candidate.version);
+    let above = 0;
+    for (let i = 0; i < n; i++) {
+      const s = this.#shadowOut[i]!;
+      if (Number.isNaN(s)) continue;
+      diff.observe(Math.abs(riskOf(s) - riskOf(live[i]!)));
+      if (riskOf(s) >= threshold) above++;
+    }
+    this.#metrics.shadowPredictions.labels(kind, candidate.version).inc(n);
+    this.#metrics.shadowAboveThreshold.labels(kind, candidate.version).inc(above);
   }
 
   #alert(

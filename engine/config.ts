@@ -185,7 +185,13 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'number',
     describe: 'seconds between partition checkpoints; 0: only at shutdown (10)',
   },
-  { key: 'stateTtlDays', env: 'BW_STATE_TTL_DAYS', flag: 'state-ttl-days', kind: 'number', describe: 'customers with no event for this many days are forgotten (400)' },
+  {
+    key: 'stateTtlDays',
+    env: 'BW_STATE_TTL_DAYS',
+    flag: 'state-ttl-days',
+    kind: 'number',
+    describe: 'customers with no event for this many days are forgotten (400)',
+  },
 ];
 
 export function defaultConfig(cwd: string = process.cwd()): Static<typeof ConfigSchema> {

@@ -3,12 +3,14 @@
  * optional simulated feed, and the HTTP server with metrics. `startEngine` resolves once HTTP is
  * listening; `stop` shuts everything down in reverse order.
  */
+import { watch } from 'node:fs';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
 import type { EngineInfo, EngineView } from '../api/engine-view.js';
 import { buildServer } from '../api/server.js';
+import { describeRegistry } from '../models/listing.js';
 import type { Config } from './config.js';
 import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
@@ -87,7 +89,17 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
 
     const mainRegistry = new Registry();
     collectDefaultMetrics({ register: mainRegistry });
+    const reload = async (): Promise<Record<string, string>[]> => {
+      const versions = await pool.reload();
+      log.info({ component: 'models', versions: versions[0] }, 'models reloaded');
+      return versions;
+    };
     const view: EngineView = {
+      models: async () => ({
+        models: await describeRegistry(config.modelsDir),
+        loaded: (await pool.status()).map((s) => s.models),
+      }),
+      reloadModels: reload,
       customer: (id) => pool.customer(id),
       top: (min, limit) => pool.top(min, limit),
       status: () => pool.status(),
@@ -111,6 +123,23 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       metricsContentType: mainRegistry.contentType,
       natsConnected: () => natsConnected,
     };
+
+    // A new model version on disk is picked up without a restart (debounced file watch).
+    let debounce: NodeJS.Timeout | undefined;
+    try {
+      const watcher = watch(config.modelsDir, { recursive: true }, () => {
+        clearTimeout(debounce);
+        debounce = setTimeout(() => {
+          reload().catch((err: unknown) => log.error({ component: 'models', err }, 'model reload failed'));
+        }, 1000);
+      });
+      cleanups.push(async () => {
+        clearTimeout(debounce);
+        watcher.close();
+      });
+    } catch (err) {
+      log.warn({ component: 'models', err }, 'cannot watch the models directory; use POST /v1/models/reload');
+    }
 
     if (config.simulate > 0) {
       const sim = startSimulatorWorker({

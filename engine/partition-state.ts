@@ -55,7 +55,12 @@ export class PartitionState {
    * Call between batches (slots move).
    */
   evictInactive(now: number, ttlMs: number): number {
-    const last = this.table.store.column({ name: 'recency.last_event', kind: 'f64', width: 1, initial: Number.NaN });
+    const last = this.table.store.column({
+      name: 'recency.last_event',
+      kind: 'f64',
+      width: 1,
+      initial: Number.NaN,
+    });
     let evicted = 0;
     for (let slot = this.table.size - 1; slot >= 0; slot--) {
       if (!(now - last.data[slot]! > ttlMs)) continue;

@@ -20,10 +20,8 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { loadModelDir } from '../models/model-files.js';
-import { liveModelDir } from '../models/registry.js';
-import { ModelScorer } from '../models/scorer.js';
-import { loadTf } from '../models/tf-backend.js';
+import { disposeModelSet, loadModelSet, modelVersions } from '../models/model-set.js';
+import { loadTf, type Tf } from '../models/tf-backend.js';
 import type { AlertBody } from './alerts.js';
 import { BatchScorer } from './batch-scorer.js';
 import { readCheckpoint, restorePartition, snapshotPartition, writeCheckpoint } from './checkpoint.js';
@@ -81,6 +79,37 @@ const feeds = new Map<number, PartitionFeed>();
 let nc: NatsConnection;
 let js: JetStreamClient;
 let scorer: BatchScorer;
+let tf: Tf;
+let reloading: Promise<Record<string, string>> | undefined;
+
+/**
+ * Loads the registry's current live (and shadow) versions and swaps them in between two batches:
+ * JavaScript runs one batch at a time, so the assignment is atomic for every partition of this
+ * worker. The previous models are disposed.
+ */
+function reloadModels(): Promise<Record<string, string>> {
+  reloading ??= (async () => {
+    try {
+      const names = [...feeds.values()][0]!.state.table.names;
+      const next = await loadModelSet(tf, config.modelsDir, names);
+      const current = modelVersions(scorer.models);
+      const incoming = modelVersions(next);
+      if (JSON.stringify(current) === JSON.stringify(incoming)) {
+        disposeModelSet(next);
+        return current;
+      }
+      if (flushScheduled) flush();
+      const previous = scorer.models;
+      scorer = new BatchScorer(next, names.length, config, metrics);
+      disposeModelSet(previous);
+      log.info({ models: incoming, tensors: tf.memory().numTensors }, 'models reloaded');
+      return incoming;
+    } finally {
+      reloading = undefined;
+    }
+  })();
+  return reloading;
+}
 let tfBackend = 'unknown';
 let stopping = false;
 
@@ -337,6 +366,10 @@ function versions(): ModelVersions {
   return { churn: scorer.churn.version, intent: scorer.intent.version };
 }
 
+function tensorCount(): number {
+  return tf.memory().numTensors;
+}
+
 function status(): WorkerStatus {
   const partitions: PartitionStatus[] = [...feeds.values()].map((feed) => ({
     partition: feed.state.partition,
@@ -351,7 +384,8 @@ function status(): WorkerStatus {
   return {
     index: data.index,
     tf_backend: tfBackend,
-    models: { ...versions() },
+    models: modelVersions(scorer.models),
+    tensors: tensorCount(),
     partitions,
   };
 }
@@ -415,6 +449,8 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return status();
     case 'metrics':
       return metrics.registry.getMetricsAsJSON();
+    case 'reload':
+      return reloadModels();
     case 'stop':
       await stop();
       return true;
@@ -465,17 +501,8 @@ async function main(): Promise<void> {
     }
   }
   const names = feeds.values().next().value!.state.table.names;
-  const churnModel = new ModelScorer(
-    loaded.tf,
-    await loadModelDir(loaded.tf, await liveModelDir(config.modelsDir, 'churn')),
-    names,
-  );
-  const intentModel = new ModelScorer(
-    loaded.tf,
-    await loadModelDir(loaded.tf, await liveModelDir(config.modelsDir, 'intent')),
-    names,
-  );
-  scorer = new BatchScorer(churnModel, intentModel, names.length, config, metrics);
+  tf = loaded.tf;
+  scorer = new BatchScorer(await loadModelSet(tf, config.modelsDir, names), names.length, config, metrics);
   nc = await connect({
     servers: data.natsUrl,
     name: `bellwether-worker-${data.index}`,

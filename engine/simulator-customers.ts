@@ -120,7 +120,7 @@ export class CustomerPlanner {
    * Plans the compact past of a customer who exists at the sim start: a signup (with its profile)
    * or just a first purchase, 60-720 days back, then only purchases at the archetype's phase-0
    * buying rate up to the start (refunds now and then); lapsed customers place one or two small
-   * orders in their first weeks and never buy again. Returns the time of the last planned purchase.
+   * orders in their first weeks and never buy again. Returns the time of its last planned event.
    */
   private prehistory(c: Customer): number {
     const r = this.rand;

@@ -45,6 +45,8 @@ export interface WorkerStatus {
   index: number;
   tf_backend: string;
   models: Record<string, string>;
+  /** TF.js tensors alive in the worker (flat across batches and reloads). */
+  tensors: number;
   partitions: PartitionStatus[];
 }
 
@@ -53,6 +55,7 @@ export type WorkerRequest =
   | { id: number; op: 'top'; minChurnRisk: number; limit: number }
   | { id: number; op: 'status' }
   | { id: number; op: 'metrics' }
+  | { id: number; op: 'reload' }
   | { id: number; op: 'stop' };
 
 export type WorkerReply =

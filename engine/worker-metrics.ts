@@ -75,6 +75,25 @@ export function createWorkerMetrics() {
       labelNames: ['partition'],
       registers: [registry],
     }),
+    shadowPredictions: new Counter({
+      name: 'bellwether_shadow_predictions_total',
+      help: 'Scores computed by a shadow candidate model (never alerting)',
+      labelNames: ['model', 'version'],
+      registers: [registry],
+    }),
+    shadowAboveThreshold: new Counter({
+      name: 'bellwether_shadow_above_threshold_total',
+      help: 'Shadow scores at or above the alert threshold (alerts the candidate would raise if live)',
+      labelNames: ['model', 'version'],
+      registers: [registry],
+    }),
+    shadowDiff: new Histogram({
+      name: 'bellwether_shadow_risk_difference',
+      help: 'Absolute difference in risk points between the shadow candidate and the live model',
+      labelNames: ['model', 'version'],
+      buckets: [0, 1, 2, 5, 10, 20, 40, 100],
+      registers: [registry],
+    }),
     evicted: new Counter({
       name: 'bellwether_customers_evicted_total',
       help: 'Customers forgotten after BW_STATE_TTL_DAYS without an event',

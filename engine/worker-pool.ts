@@ -163,6 +163,11 @@ export class WorkerPool {
     return this.all<WorkerStatus>({ op: 'status' });
   }
 
+  /** Every worker loads the registry's current versions; resolves with each worker's versions. */
+  reload(): Promise<Record<string, string>[]> {
+    return this.all<Record<string, string>>({ op: 'reload' });
+  }
+
   metrics(): Promise<object[]> {
     return this.all<object>({ op: 'metrics' });
   }

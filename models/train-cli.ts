@@ -1,18 +1,23 @@
 /**
- * Trains a Bellwether model on the UCI Online Retail data and writes `<out>/<model>/<version>/`.
+ * Trains a Bellwether model (by default on the UCI Online Retail data) and writes
+ * `<out>/<model>/<version>/`. Also `bellwether train` (models/commands.ts calls `runTrainCli`).
  *
  *   node dist/models/train-cli.js --model churn|intent [--input ../shared/data/online_retail.csv.gz]
- *     [--out models] [--version V] [--seed N] [--force]
+ *     [--format online-retail|cdnow|ndjson] [--out models] [--version V] [--seed N] [--force]
  *     [--train-cutoffs 2011-03-01,2011-04-01] [--validation-cutoff 2011-06-01] [--test-cutoff 2011-09-01]
  *
- * Relative paths resolve against the working directory; the defaults against the package root.
- * Cutoffs are UTC midnights. Progress goes to stderr, the card's metrics to stdout as JSON.
+ * `--cutoffs` is another name for `--train-cutoffs`. Relative paths resolve against the working
+ * directory; the defaults against the package root. Cutoffs are UTC midnights. Progress goes to
+ * stderr, the card's metrics to stdout as JSON. The default cutoffs fit the Online Retail dates:
+ * pass all three for other data.
  */
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BellwetherError } from '../engine/errors.js';
 import { PACKAGE_ROOT } from '../engine/paths.js';
 import { CHURN_DAYS, INTENT_DAYS } from './dataset.js';
-import { emptyReaderStats, readAllSorted } from './datasets/online-retail.js';
+import { inputFormat, loadEvents } from './datasets/load.js';
 import { listVersions } from './registry.js';
 import { loadTf } from './tf-backend.js';
 import { type TrainableModel, trainModel } from './train.js';
@@ -67,13 +72,14 @@ const DEFAULT_CUTOFFS: Record<TrainableModel, Cutoffs> = {
   },
 };
 
-const USAGE =
-  'usage: train-cli --model churn|intent [--input FILE] [--out DIR] [--version V] [--seed N] [--force]' +
-  ' [--train-cutoffs D,D,...] [--validation-cutoff D] [--test-cutoff D]';
+export const TRAIN_USAGE =
+  'usage: train --model churn|intent [--input FILE] [--format online-retail|cdnow|ndjson] [--out DIR]' +
+  ' [--version V] [--seed N] [--force] [--train-cutoffs|--cutoffs D,D,...] [--validation-cutoff D]' +
+  ' [--test-cutoff D] [--max-epochs N]';
 
 function day(text: string): number {
   const t = Date.parse(`${text.trim()}T00:00:00Z`);
-  if (Number.isNaN(t)) throw new Error(`bad date ${text} (want YYYY-MM-DD)`);
+  if (Number.isNaN(t)) throw new BellwetherError('BW_ERR_CLI_USAGE', `bad date ${text} (want YYYY-MM-DD)`);
   return t;
 }
 
@@ -82,16 +88,20 @@ async function nextVersion(outDir: string, model: string): Promise<string> {
   return String(Math.max(0, ...numbers) + 1);
 }
 
-async function main(): Promise<void> {
+/** `train` with command-line arguments (without the command name). */
+export async function runTrainCli(args: string[]): Promise<void> {
   const { values } = parseArgs({
+    args,
     options: {
       model: { type: 'string' },
       input: { type: 'string' },
+      format: { type: 'string' },
       out: { type: 'string' },
       version: { type: 'string' },
       seed: { type: 'string' },
       force: { type: 'boolean', default: false },
       'train-cutoffs': { type: 'string' },
+      cutoffs: { type: 'string' },
       'validation-cutoff': { type: 'string' },
       'test-cutoff': { type: 'string' },
       'max-epochs': { type: 'string' },
@@ -100,28 +110,31 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${TRAIN_USAGE}\n`);
     return;
   }
   const model = values.model;
-  if (model !== 'churn' && model !== 'intent') throw new Error(`--model churn|intent is required\n${USAGE}`);
+  if (model !== 'churn' && model !== 'intent') {
+    throw new BellwetherError('BW_ERR_CLI_USAGE', `--model churn|intent is required\n${TRAIN_USAGE}`);
+  }
   const input = values.input
     ? path.resolve(values.input)
     : path.resolve(PACKAGE_ROOT, '../shared/data/online_retail.csv.gz');
   const outDir = values.out ? path.resolve(values.out) : path.join(PACKAGE_ROOT, 'models');
   const version = values.version ?? (await nextVersion(outDir, model));
   const defaults = DEFAULT_CUTOFFS[model];
-  const trainCutoffs = (values['train-cutoffs']?.split(',') ?? defaults.train).map(day);
+  const format = inputFormat(values.format, input);
+  const trainCutoffs = ((values['train-cutoffs'] ?? values.cutoffs)?.split(',') ?? defaults.train).map(day);
   const validationCutoff = day(values['validation-cutoff'] ?? defaults.validation);
   const testCutoff = day(values['test-cutoff'] ?? defaults.test);
 
   const tf = await loadTf(process.env['BW_TF_BACKEND'] === 'wasm' ? 'wasm' : 'auto');
   process.stderr.write(`tfjs backend ${tf.backend} (${tf.package})\n`);
   const started = Date.now();
-  const stats = emptyReaderStats();
-  const events = await readAllSorted(input, stats);
+  const loaded = await loadEvents(input, format);
+  const events = loaded.events;
   process.stderr.write(
-    `read ${stats.rows} rows → ${events.length} events (${stats.skippedNoCustomer} rows without CustomerID) in ${Date.now() - started} ms\n`,
+    `read ${format} ${JSON.stringify(loaded.stats)} → ${events.length} events in ${Date.now() - started} ms\n`,
   );
   const report = await trainModel({
     model,
@@ -134,7 +147,7 @@ async function main(): Promise<void> {
     seed: values.seed ? Number(values.seed) : 42,
     ...(values['max-epochs'] ? { maxEpochs: Number(values['max-epochs']) } : {}),
     overwrite: values.force,
-    data: { file: input, stats },
+    data: loaded.format === 'online-retail' ? { file: input, stats: loaded.stats } : { file: input },
     tf: tf.tf,
   });
   const card = report.card;
@@ -156,7 +169,10 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  runTrainCli(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

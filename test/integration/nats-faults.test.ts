@@ -39,7 +39,12 @@ async function withClient<T>(fn: (nc: NatsConnection) => Promise<T>): Promise<T>
 
 beforeAll(async () => {
   nats = await startNats(4);
-  engine = await startEngineProcess({ BW_NATS_URL: nats.url, BW_PARTITIONS: '4', BW_WORKERS: '2', BW_CLOCK: 'event' });
+  engine = await startEngineProcess({
+    BW_NATS_URL: nats.url,
+    BW_PARTITIONS: '4',
+    BW_WORKERS: '2',
+    BW_CLOCK: 'event',
+  });
 });
 
 afterAll(async () => {
@@ -57,7 +62,10 @@ describe('NATS faults', () => {
     // Right after the restart the engine may still be reconnecting; it must come back by itself.
     await withClient((nc) => publishCore(nc, purchases('ivy', 50, 50)));
     await waitFor(async () => ((await lifetime('ivy')) === 100 ? true : undefined), 60_000, 'second half');
-    const ready = await waitFor(async () => ((await engine.get('/readyz')).status === 200 ? true : undefined), 30_000);
+    const ready = await waitFor(
+      async () => ((await engine.get('/readyz')).status === 200 ? true : undefined),
+      30_000,
+    );
     expect(ready).toBe(true);
     const answer = (await engine.get('/v1/customers/ivy')).body as CustomerAnswer;
     expect(answer.features['spend_lifetime']).toBe(100);
@@ -78,6 +86,10 @@ describe('NATS faults', () => {
     expect(notReady).toMatchObject({ ready: false, nats_connected: false });
     expect((await engine.get('/healthz')).status).toBe(200);
     await nats.startAgain();
-    await waitFor(async () => ((await engine.get('/readyz')).status === 200 ? true : undefined), 60_000, 'ready again');
+    await waitFor(
+      async () => ((await engine.get('/readyz')).status === 200 ? true : undefined),
+      60_000,
+      'ready again',
+    );
   });
 });

@@ -11,13 +11,17 @@ import { loadTf } from '../../models/tf-backend.js';
 
 export const fixtureChurn = (days: number) => 1 / (1 + Math.exp(-(0.05 * days - 5)));
 
-export async function writeFixtureModels(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bw-models-'));
-  const { tf } = await loadTf('wasm');
-  for (const [name, w, b] of [
+export async function writeFixtureModels(
+  dir?: string,
+  version = 'fixture-1',
+  weights: readonly (readonly [string, number, number])[] = [
     ['churn', 0.05, -5],
     ['intent', -0.05, 2],
-  ] as const) {
+  ],
+): Promise<string> {
+  dir ??= await mkdtemp(path.join(os.tmpdir(), 'bw-models-'));
+  const { tf } = await loadTf('wasm');
+  for (const [name, w, b] of weights) {
     const model = tf.sequential({
       layers: [tf.layers.dense({ units: 1, activation: 'sigmoid', inputShape: [1] })],
     });
@@ -25,10 +29,10 @@ export async function writeFixtureModels(): Promise<string> {
     await saveModelDir(
       tf,
       model,
-      path.join(dir, name, 'fixture-1'),
+      path.join(dir, name, version),
       {
         model: name,
-        version: 'fixture-1',
+        version,
         label: name,
         inputs: [
           {
@@ -42,7 +46,7 @@ export async function writeFixtureModels(): Promise<string> {
           },
         ],
       },
-      { model: name, version: 'fixture-1', trained_at: new Date(0).toISOString(), note: 'test fixture' },
+      { model: name, version, trained_at: new Date(0).toISOString(), note: 'test fixture' },
     );
     model.dispose();
   }

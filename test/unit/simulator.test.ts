@@ -259,6 +259,7 @@ describe('EventSimulator', () => {
       let min = Number.POSITIVE_INFINITY;
       let prev = Number.NEGATIVE_INFINITY;
       let disorder = 0;
+      let maxLapsedOrder = 0;
       for (let e = sim.next(); e.ts < START + 200 * DAY; e = sim.next()) {
         if (e.ts < prev) disorder++;
         prev = e.ts;
@@ -268,9 +269,17 @@ describe('EventSimulator', () => {
           preTypes.add(type);
           before.set(customer, (before.get(customer) ?? 0) + 1);
         } else if (lapsed.has(customer)) {
-          lapsedLive.set(customer, [...(lapsedLive.get(customer) ?? []), type]);
+          const list = lapsedLive.get(customer) ?? [];
+          list.push(type);
+          lapsedLive.set(customer, list);
         }
-        if (type === 'purchase') purchases.set(customer, [...(purchases.get(customer) ?? []), e.ts]);
+        if (type === 'purchase') {
+          const list = purchases.get(customer) ?? [];
+          list.push(e.ts);
+          purchases.set(customer, list);
+          const amount = (JSON.parse(text(e)) as Body).amount ?? 0;
+          if (lapsed.has(customer)) maxLapsedOrder = Math.max(maxLapsedOrder, amount);
+        }
       }
       expect(disorder).toBe(0);
       expect(min).toBeLessThan(START - 60 * DAY);
@@ -296,6 +305,8 @@ describe('EventSimulator', () => {
         expect(bought.length).toBeLessThanOrEqual(2);
         expect(Math.max(...bought)).toBeLessThanOrEqual(START - 150 * DAY);
       }
+      // Small first baskets: one-time buyers of little value are what the churn model flags.
+      expect(maxLapsedOrder).toBeLessThanOrEqual(35);
       const mails = [...lapsedLive.values()].flat();
       expect(mails.filter((t) => t !== 'email_open' && t !== 'campaign_touch')).toEqual([]);
       expect(mails.length / lapsed.size).toBeLessThanOrEqual(200 / 60);

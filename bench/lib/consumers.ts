@@ -1,0 +1,110 @@
+/**
+ * Watches a set of per-partition durable consumers from outside (JetStream consumer info), so the
+ * engine and the bare consumer are timed the same way: from the creation of their first consumer
+ * to the first poll at which every consumer has nothing pending and nothing awaiting an ack.
+ */
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { EVENTS_STREAM } from '../../engine/streams.js';
+import { sleep } from './report.js';
+
+export interface ConsumerState {
+  exists: boolean;
+  /** Creation time, epoch ms (server clock; same machine). */
+  created: number;
+  pending: number;
+  ackPending: number;
+}
+
+export async function consumerStates(
+  jsm: JetStreamManager,
+  durable: (partition: number) => string,
+  partitions: number,
+): Promise<ConsumerState[]> {
+  return Promise.all(
+    Array.from({ length: partitions }, async (_, p) => {
+      try {
+        const info = await jsm.consumers.info(EVENTS_STREAM, durable(p));
+        return {
+          exists: true,
+          created: Date.parse(info.created),
+          pending: info.num_pending,
+          ackPending: info.num_ack_pending,
+        };
+      } catch {
+        return { exists: false, created: Number.NaN, pending: 0, ackPending: 0 };
+      }
+    }),
+  );
+}
+
+export interface DrainTiming {
+  /** Epoch ms at which the first consumer was created. */
+  firstCreated: number;
+  /** Epoch ms of the first poll that saw every consumer drained. */
+  drainedAt: number;
+  seconds: number;
+  /** (epoch ms, messages still pending or unacked) at every poll once all consumers existed. */
+  samples: [number, number][];
+}
+
+export interface DrainOptions {
+  /** Consumers created before this epoch ms are stale (a previous run) and not counted. */
+  createdAfter: number;
+  total: number;
+  pollMs?: number;
+  timeoutMs?: number;
+  onPoll?: (remaining: number) => void;
+  /** Checked at every poll; a thrown error aborts (e.g. the process under test died). */
+  check?: () => void;
+}
+
+/** Waits until every partition consumer exists (fresh) and is drained; returns the timing. */
+export async function waitDrained(
+  jsm: JetStreamManager,
+  durable: (partition: number) => string,
+  partitions: number,
+  opts: DrainOptions,
+): Promise<DrainTiming> {
+  const pollMs = opts.pollMs ?? 100;
+  const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
+  const samples: [number, number][] = [];
+  for (;;) {
+    opts.check?.();
+    const states = await consumerStates(jsm, durable, partitions);
+    const now = Date.now();
+    const fresh = states.every((s) => s.exists && s.created >= opts.createdAfter - 50);
+    if (fresh) {
+      const remaining = states.reduce((sum, s) => sum + s.pending + s.ackPending, 0);
+      samples.push([now, remaining]);
+      opts.onPoll?.(remaining);
+      if (remaining === 0) {
+        const firstCreated = Math.min(...states.map((s) => s.created));
+        return { firstCreated, drainedAt: now, seconds: (now - firstCreated) / 1000, samples };
+      }
+    } else {
+      opts.onPoll?.(opts.total);
+    }
+    if (now > deadline) throw new Error('timed out waiting for the consumers to drain');
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Steady-state rate between the polls where 10% and 90% of `total` had been consumed (linear
+ * interpolation), which leaves out the start-up ramp and the final poll granularity.
+ */
+export function steadyRate(samples: readonly [number, number][], total: number): number {
+  const at = (fraction: number): number => {
+    const target = total * (1 - fraction);
+    for (let i = 1; i < samples.length; i++) {
+      const [t0, r0] = samples[i - 1]!;
+      const [t1, r1] = samples[i]!;
+      if (r1 <= target && r0 >= target) return r0 === r1 ? t1 : t0 + ((t1 - t0) * (r0 - target)) / (r0 - r1);
+    }
+    return Number.NaN;
+  };
+  const t10 = at(0.1);
+  const t90 = at(0.9);
+  if (!(t90 > t10)) return Number.NaN;
+  return (0.8 * total) / ((t90 - t10) / 1000);
+}

@@ -1,0 +1,66 @@
+/** What every bench phase shares: options, progress display, the bench's nats-server and a connection. */
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { BenchNats } from './nats-proc.js';
+import type { Progress } from './progress.js';
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Engine under --cpu-prof during ingest; profiles summarised into the results. */
+  profile: boolean;
+  events: number;
+  customers: number;
+  partitions: number;
+  workers: number;
+  freshnessSeconds: number;
+  probes: number;
+  httpSeconds: number;
+  httpConnections: number;
+  memoryCustomers: number;
+  scoringSeconds: number;
+  scoringRounds: number;
+}
+
+export interface BenchContext {
+  opts: BenchOptions;
+  progress: Progress;
+  nats: BenchNats;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  /** Temporary directory for files passed between processes. */
+  tmp: string;
+}
+
+export function benchOptions(quick: boolean, profile: boolean): BenchOptions {
+  return quick
+    ? {
+        quick,
+        profile,
+        events: 30_000,
+        customers: 10_000,
+        partitions: 16,
+        workers: 2,
+        freshnessSeconds: 4,
+        probes: 120,
+        httpSeconds: 3,
+        httpConnections: 10,
+        memoryCustomers: 100_000,
+        scoringSeconds: 0.25,
+        scoringRounds: 1,
+      }
+    : {
+        quick,
+        profile,
+        events: 300_000,
+        customers: 100_000,
+        partitions: 16,
+        workers: 2,
+        freshnessSeconds: 10,
+        probes: 400,
+        httpSeconds: 10,
+        httpConnections: 10,
+        memoryCustomers: 1_000_000,
+        scoringSeconds: 1,
+        scoringRounds: 3,
+      };
+}

@@ -1,0 +1,181 @@
+/**
+ * Freshness: while the load generator publishes at a fixed rate, probe events are published for
+ * a few dedicated customers and each is timed from publish to visible over HTTP (the customer's
+ * `events_lifetime` reaches the count the probe makes, with `scores.churn.scored_at` at or after
+ * the publish). The engine's own `bellwether_event_to_score_seconds` histogram is scraped before
+ * and after, and quantiles are estimated from the bucket difference.
+ */
+import { eventSubject } from '../../engine/subjects.js';
+import type { BenchContext } from './context.js';
+import { type EngineProc, getText } from './engine-proc.js';
+import { spawnBench } from './proc.js';
+import { fmt } from './progress.js';
+import { sleep } from './report.js';
+import { bucketDelta, histogramBuckets, histogramQuantile, parsePrometheus, percentile } from './stats.js';
+
+const PROBE_CUSTOMERS = 16;
+const POLL_MS = 2;
+const PROBE_TIMEOUT_MS = 30_000;
+const HISTOGRAM = 'bellwether_event_to_score_seconds';
+
+export interface FreshnessResult {
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  rate_eps: number;
+  target_rate_eps: number;
+  probes: number;
+  timeouts: number;
+  /** Probe slots skipped because every probe customer was still awaiting its previous probe. */
+  skipped: number;
+  histogram_p50_ms: number;
+  histogram_p99_ms: number;
+  histogram_count: number;
+}
+
+interface CustomerView {
+  features?: { events_lifetime?: number | null };
+  scores?: { churn?: { scored_at?: string } | null };
+}
+
+async function view(engine: EngineProc, id: string): Promise<CustomerView | undefined> {
+  const res = await fetch(`${engine.httpUrl}/v1/customers/${id}`);
+  if (res.status !== 200) {
+    await res.arrayBuffer();
+    return undefined;
+  }
+  return (await res.json()) as CustomerView;
+}
+
+function visible(v: CustomerView | undefined, expected: number, publishedWall: number): boolean {
+  if (!v) return false;
+  if ((v.features?.events_lifetime ?? 0) < expected) return false;
+  const at = v.scores?.churn?.scored_at;
+  // Probe events are purchases, so the churn model scores them; scored_at has ms precision.
+  return at === undefined || Date.parse(at) >= Math.floor(publishedWall);
+}
+
+async function histogram(engine: EngineProc): Promise<Map<number, number>> {
+  return histogramBuckets(parsePrometheus(await getText(`${engine.httpUrl}/metrics`)), HISTOGRAM);
+}
+
+export async function freshness(
+  ctx: BenchContext,
+  engine: EngineProc,
+  rate: number,
+): Promise<FreshnessResult> {
+  const { opts, progress } = ctx;
+  progress.phase(`freshness: publish → visible over HTTP while loading at ${fmt(rate)} ev/s`);
+  const run = Date.now().toString(36);
+  const ids = Array.from({ length: PROBE_CUSTOMERS }, (_, i) => `bench-probe-${run}-${i}`);
+  const expected = ids.map(() => 0);
+  let seq = 0;
+  const publish = (i: number): number => {
+    expected[i]!++;
+    const id = ids[i]!;
+    const wall = Date.now();
+    const body = {
+      event_id: `probe-${run}-${seq++}`,
+      customer_id: id,
+      type: 'purchase',
+      ts: new Date(wall).toISOString(),
+      amount: 19.9,
+      currency: 'EUR',
+      channel: 'web',
+    };
+    ctx.nc.publish(eventSubject('purchase', id), JSON.stringify(body));
+    return wall;
+  };
+  // Make the probe customers known first (not timed).
+  for (let i = 0; i < ids.length; i++) publish(i);
+  for (let i = 0; i < ids.length; i++) {
+    const deadline = Date.now() + PROBE_TIMEOUT_MS;
+    while (!visible(await view(engine, ids[i]!), expected[i]!, 0)) {
+      if (Date.now() > deadline) throw new Error(`probe customer ${ids[i]} never became visible`);
+      await sleep(10);
+    }
+  }
+
+  const before = await histogram(engine);
+  const load = spawnBench('load', [
+    'live',
+    '--url',
+    ctx.nats.url,
+    '--rate',
+    String(Math.round(rate)),
+    '--seconds',
+    String(opts.freshnessSeconds),
+    '--customers',
+    String(opts.customers),
+    '--seed',
+    '9',
+  ]);
+  await load.ready();
+  const latencies: number[] = [];
+  let timeouts = 0;
+  const busy = ids.map(() => false);
+  const inFlight: Promise<void>[] = [];
+  const probe = async (i: number): Promise<void> => {
+    busy[i] = true;
+    const t0 = performance.now();
+    const wall = publish(i);
+    const deadline = t0 + PROBE_TIMEOUT_MS;
+    for (;;) {
+      const v = await view(engine, ids[i]!);
+      if (visible(v, expected[i]!, wall)) {
+        latencies.push(performance.now() - t0);
+        break;
+      }
+      if (performance.now() > deadline) {
+        timeouts++;
+        break;
+      }
+      await sleep(POLL_MS);
+    }
+    busy[i] = false;
+  };
+  const started = performance.now();
+  const durationMs = opts.freshnessSeconds * 1000;
+  const interval = durationMs / opts.probes;
+  let launched = 0;
+  let next = 0;
+  let skipped = 0;
+  while (performance.now() - started < durationMs) {
+    const due = Math.floor((performance.now() - started) / interval);
+    while (launched < due) {
+      launched++;
+      let free = -1;
+      for (let k = 0; k < ids.length && free < 0; k++)
+        if (!busy[(next + k) % ids.length]) free = (next + k) % ids.length;
+      if (free < 0) {
+        skipped++;
+        continue;
+      }
+      next = free + 1;
+      inFlight.push(probe(free));
+    }
+    progress.update(`${latencies.length} probes seen`);
+    await sleep(Math.max(1, interval / 4));
+  }
+  await Promise.all(inFlight);
+  const loadResult = await load.result();
+  const delta = bucketDelta(await histogram(engine), before);
+  latencies.sort((a, b) => a - b);
+  const result: FreshnessResult = {
+    p50_ms: percentile(latencies, 0.5),
+    p99_ms: percentile(latencies, 0.99),
+    max_ms: latencies.at(-1) ?? Number.NaN,
+    rate_eps: Number(loadResult['rate']),
+    target_rate_eps: rate,
+    probes: latencies.length,
+    timeouts,
+    skipped,
+    histogram_p50_ms: histogramQuantile(delta, 0.5) * 1000,
+    histogram_p99_ms: histogramQuantile(delta, 0.99) * 1000,
+    histogram_count: delta.get(Number.POSITIVE_INFINITY) ?? 0,
+  };
+  progress.done(
+    `p50 ${result.p50_ms.toFixed(1)} ms, p99 ${result.p99_ms.toFixed(1)} ms over ${latencies.length} probes at ${fmt(result.rate_eps)} ev/s; histogram p50 ${result.histogram_p50_ms.toFixed(1)} ms p99 ${result.histogram_p99_ms.toFixed(1)} ms`,
+  );
+  return result;
+}

@@ -1,0 +1,142 @@
+/**
+ * HTTP: autocannon (in this process) on `GET /v1/customers/:id` over a set of known customers
+ * while the load generator ingests, then on a bare node:http server (its own process) answering
+ * the same bytes for the same paths from a Map, under the same ingest load.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import type { BenchContext } from './context.js';
+import type { EngineProc } from './engine-proc.js';
+import { spawnBench } from './proc.js';
+import { fmt } from './progress.js';
+import { sleep } from './report.js';
+
+const MAX_IDS = 500;
+
+export interface HttpResult {
+  engine_rps: number;
+  bare_rps: number;
+  ratio: number;
+  p99_ms: number;
+  p50_ms: number;
+  bare_p99_ms: number;
+  bare_p50_ms: number;
+  errors: number;
+  non_2xx: number;
+  customers: number;
+  avg_body_bytes: number;
+  connections: number;
+  seconds: number;
+  load_rate_eps: number;
+}
+
+interface Measured {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function cannon(ctx: BenchContext, url: string, paths: string[], label: string): Promise<Measured> {
+  let i = 0;
+  let done = 0;
+  const instance = autocannon({
+    url,
+    connections: ctx.opts.httpConnections,
+    duration: ctx.opts.httpSeconds,
+    requests: [
+      {
+        setupRequest: (req) => {
+          req.path = paths[i++ % paths.length]!;
+          return req;
+        },
+      },
+    ],
+  });
+  instance.on('response', () => {
+    done++;
+  });
+  const timer = setInterval(() => ctx.progress.update(`${label}: ${fmt(done)} requests`), 250);
+  const result = await instance;
+  clearInterval(timer);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+export async function httpBench(
+  ctx: BenchContext,
+  engine: EngineProc,
+  rate: number,
+  ids: readonly string[],
+): Promise<HttpResult> {
+  const { opts, progress } = ctx;
+  progress.phase(
+    `HTTP: GET /v1/customers/:id, ${opts.httpConnections} connections, ingesting ${fmt(rate)} ev/s`,
+  );
+  // The same bytes for the bare server: what the engine answers now for each known customer.
+  const bodies: Record<string, string> = {};
+  let bytes = 0;
+  for (const id of ids) {
+    if (Object.keys(bodies).length >= MAX_IDS) break;
+    const p = `/v1/customers/${encodeURIComponent(id)}`;
+    const res = await fetch(`${engine.httpUrl}${p}`);
+    const text = await res.text();
+    if (res.status !== 200) continue;
+    bodies[p] = text;
+    bytes += Buffer.byteLength(text);
+  }
+  const paths = Object.keys(bodies);
+  if (paths.length === 0) throw new Error('no known customer answered 200');
+  const bodiesFile = path.join(ctx.tmp, 'bodies.json');
+  await writeFile(bodiesFile, JSON.stringify(bodies));
+
+  const load = spawnBench('load', [
+    'live',
+    '--url',
+    ctx.nats.url,
+    '--rate',
+    String(Math.round(rate)),
+    '--seconds',
+    '0',
+    '--customers',
+    String(opts.customers),
+    '--seed',
+    '8',
+  ]);
+  await load.ready();
+  await sleep(500);
+  const eng = await cannon(ctx, engine.httpUrl, paths, 'engine');
+  const bare = spawnBench('bare-http', ['--bodies', bodiesFile]);
+  const port = Number((await bare.ready())['port']);
+  const raw = await cannon(ctx, `http://127.0.0.1:${port}`, paths, 'bare node:http');
+  await bare.stop();
+  await load.stop('SIGTERM');
+  const loadResult = await load.result();
+  const result: HttpResult = {
+    engine_rps: eng.rps,
+    bare_rps: raw.rps,
+    ratio: eng.rps / raw.rps,
+    p99_ms: eng.p99,
+    p50_ms: eng.p50,
+    bare_p99_ms: raw.p99,
+    bare_p50_ms: raw.p50,
+    errors: eng.errors,
+    non_2xx: eng.non2xx,
+    customers: paths.length,
+    avg_body_bytes: bytes / paths.length,
+    connections: opts.httpConnections,
+    seconds: opts.httpSeconds,
+    load_rate_eps: Number(loadResult['rate']),
+  };
+  progress.done(
+    `engine ${fmt(eng.rps)} req/s p99 ${eng.p99} ms; bare ${fmt(raw.rps)} req/s p99 ${raw.p99} ms; ingest ${fmt(result.load_rate_eps)} ev/s`,
+  );
+  return result;
+}

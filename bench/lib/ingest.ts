@@ -1,0 +1,204 @@
+/**
+ * Ingest: pre-load the stream, then time the bare consumer and the engine draining the same
+ * messages, both watched from outside the same way (lib/consumers.ts).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { EVENTS_STREAM } from '../../engine/streams.js';
+import { type DrainTiming, steadyRate, waitDrained } from './consumers.js';
+import type { BenchContext } from './context.js';
+import { type EngineProc, getText, startEngine } from './engine-proc.js';
+import { spawnBench } from './proc.js';
+import { fmt } from './progress.js';
+import { sleep } from './report.js';
+import { parsePrometheus, sumOf } from './stats.js';
+
+export interface PreloadResult {
+  events: number;
+  customers: number;
+  publish_seconds: number;
+  publish_rate: number;
+  avg_bytes: number;
+  sim_days: number;
+  ids: string[];
+}
+
+export async function streamMessages(ctx: BenchContext): Promise<number> {
+  return (await ctx.jsm.streams.info(EVENTS_STREAM)).state.messages;
+}
+
+export async function preload(ctx: BenchContext): Promise<PreloadResult> {
+  const { opts, progress } = ctx;
+  progress.phase(`pre-load ${fmt(opts.events)} events, ${fmt(opts.customers)} simulated customers`);
+  const idsFile = path.join(ctx.tmp, 'ids.json');
+  const load = spawnBench(
+    'load',
+    [
+      'preload',
+      '--url',
+      ctx.nats.url,
+      '--events',
+      String(opts.events),
+      '--customers',
+      String(opts.customers),
+      '--seed',
+      '7',
+      '--ids-out',
+      idsFile,
+    ],
+    { onProgress: (r) => progress.update(`published ${fmt(Number(r['sent']))}`) },
+  );
+  const result = await load.result();
+  // Core publish: wait for JetStream to hold them all (and notice if some were dropped).
+  let stored = 0;
+  let last = -1;
+  let stalledSince = performance.now();
+  for (;;) {
+    stored = await streamMessages(ctx);
+    progress.update(`stored ${fmt(stored)} / ${fmt(opts.events)}`);
+    if (stored >= opts.events) break;
+    if (stored !== last) {
+      last = stored;
+      stalledSince = performance.now();
+    } else if (performance.now() - stalledSince > 5000) {
+      throw new Error(
+        `the stream holds ${stored} of ${opts.events} published events (core publish dropped some)`,
+      );
+    }
+    await sleep(100);
+  }
+  const ids = JSON.parse(await readFile(idsFile, 'utf8')) as string[];
+  const out: PreloadResult = {
+    events: stored,
+    customers: Number(result['customers']),
+    publish_seconds: Number(result['seconds']),
+    publish_rate: Number(result['rate']),
+    avg_bytes: Number(result['avg_bytes']),
+    sim_days: Number(result['sim_days']),
+    ids,
+  };
+  progress.done(
+    `${fmt(stored)} events stored (${fmt(out.customers)} customers, ${fmt(out.avg_bytes)} B avg, published at ${fmt(out.publish_rate)} ev/s)`,
+  );
+  return out;
+}
+
+export interface DrainResult {
+  eps: number;
+  steady_eps: number;
+  seconds: number;
+}
+
+function drainResult(total: number, timing: DrainTiming): DrainResult {
+  return {
+    eps: total / timing.seconds,
+    steady_eps: steadyRate(timing.samples, total),
+    seconds: timing.seconds,
+  };
+}
+
+export async function rawIngest(
+  ctx: BenchContext,
+  total: number,
+): Promise<DrainResult & { threads: number; internal_eps: number }> {
+  const { opts, progress } = ctx;
+  progress.phase(
+    `raw limit: bare JetStream consumer, ${opts.workers} threads, ${opts.partitions} partitions`,
+  );
+  const prefix = 'bench-raw-p';
+  const started = Date.now();
+  const raw = spawnBench('raw-consume', [
+    '--url',
+    ctx.nats.url,
+    '--partitions',
+    String(opts.partitions),
+    '--threads',
+    String(opts.workers),
+    '--expect',
+    String(total),
+    '--prefix',
+    prefix,
+  ]);
+  let failure: Error | undefined;
+  raw.result().catch((err: Error) => {
+    failure = err;
+  });
+  const timing = await waitDrained(ctx.jsm, (p) => `${prefix}${p}`, opts.partitions, {
+    createdAfter: started,
+    total,
+    onPoll: (remaining) => progress.update(`${fmt(total - remaining)} / ${fmt(total)}`),
+    check: () => {
+      if (failure) throw failure;
+    },
+  });
+  const internal = await raw.result();
+  for (let p = 0; p < opts.partitions; p++)
+    await ctx.jsm.consumers.delete(EVENTS_STREAM, `${prefix}${p}`).catch(() => false);
+  const out = {
+    ...drainResult(total, timing),
+    threads: opts.workers,
+    internal_eps: Number(internal['rate']),
+  };
+  progress.done(`${fmt(out.eps)} ev/s (steady ${fmt(out.steady_eps)} ev/s, ${timing.seconds.toFixed(2)} s)`);
+  return out;
+}
+
+export interface EngineIngestResult extends DrainResult {
+  processed: number;
+  rejected: number;
+  duplicates: number;
+  spawn_to_started_s: number;
+  spawn_to_drained_s: number;
+}
+
+/** Processed/rejected/duplicate totals from the engine's /metrics. */
+export async function engineCounters(
+  engine: EngineProc,
+): Promise<{ processed: number; rejected: number; duplicates: number }> {
+  const samples = parsePrometheus(await getText(`${engine.httpUrl}/metrics`));
+  return {
+    processed: sumOf(samples, 'bellwether_events_processed_total'),
+    rejected: sumOf(samples, 'bellwether_events_rejected_total'),
+    duplicates: sumOf(samples, 'bellwether_events_duplicate_total'),
+  };
+}
+
+export async function engineIngest(
+  ctx: BenchContext,
+  total: number,
+  profileDir: string | undefined,
+): Promise<{ engine: EngineProc; result: EngineIngestResult }> {
+  const { opts, progress } = ctx;
+  progress.phase(
+    `engine ingest: ${opts.workers} workers, ${opts.partitions} partitions${profileDir ? ' (under --cpu-prof)' : ''}`,
+  );
+  const spawnedWall = Date.now();
+  const engine = await startEngine({
+    natsUrl: ctx.nats.url,
+    partitions: opts.partitions,
+    workers: opts.workers,
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    onWarning: (line) => progress.note(`engine: ${line.slice(0, 200)}`),
+  });
+  const timing = await waitDrained(ctx.jsm, (p) => `bw-p${p}`, opts.partitions, {
+    createdAfter: spawnedWall,
+    total,
+    onPoll: (remaining) => progress.update(`${fmt(total - remaining)} / ${fmt(total)}`),
+    check: () => {
+      if (engine.child.exitCode !== null) throw new Error('the engine exited during ingest');
+    },
+  });
+  const counters = await engineCounters(engine);
+  const result: EngineIngestResult = {
+    ...drainResult(total, timing),
+    ...counters,
+    spawn_to_started_s: engine.startMs / 1000,
+    spawn_to_drained_s: (timing.drainedAt - spawnedWall) / 1000,
+  };
+  if (counters.processed !== total)
+    progress.note(`warning: the engine processed ${counters.processed} of ${total} events`);
+  progress.done(
+    `${fmt(result.eps)} ev/s (steady ${fmt(result.steady_eps)} ev/s, ${timing.seconds.toFixed(2)} s; processed ${fmt(counters.processed)})`,
+  );
+  return { engine, result };
+}

@@ -1,0 +1,94 @@
+/**
+ * The bench's own nats-server: a free port, a temporary JetStream store, and the engine's own
+ * configuration text (`natsServerConfig`, with the partition mapping). Removed when stopped.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { natsServerConfig } from '../../engine/nats-embedded.js';
+
+export interface BenchNats {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nats-server did not open port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startNats(partitions: number): Promise<BenchNats> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bw-bench-nats-'));
+  const port = await freePort();
+  const configFile = path.join(dir, 'nats.conf');
+  await writeFile(configFile, natsServerConfig({ port, storeDir: path.join(dir, 'js'), partitions }));
+  const child = spawn('nats-server', ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000);
+  });
+  const failed = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (err: NodeJS.ErrnoException) => resolve(err));
+  });
+  if (failed) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(
+      failed.code === 'ENOENT'
+        ? 'nats-server is not on PATH (apt-get install -y nats-server)'
+        : `nats-server: ${failed.message}`,
+    );
+  }
+  try {
+    await waitForPort(port, child);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`${String(err)}\n${stderr}`);
+  }
+  const onExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', onExit);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    pid: child.pid!,
+    async stop() {
+      process.removeListener('exit', onExit);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/** The result record written to bench/results/<timestamp>.json, and the table printed at the end. */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { fmt } from './progress.js';
+
+export interface BenchResult {
+  machine: { cores: number; node: string; tf_backend: string; cpu: string; memory_gb: number };
+  commit: string;
+  mode: 'quick' | 'full';
+  started_at: string;
+  seconds: number;
+  ingest: { engine_eps: number; raw_eps: number; ratio: number; [k: string]: unknown };
+  freshness: { p50_ms: number; p99_ms: number; rate_eps: number; [k: string]: unknown };
+  http: { engine_rps: number; bare_rps: number; ratio: number; p99_ms: number; [k: string]: unknown };
+  memory: { customers: number; bytes_per_customer: number; [k: string]: unknown };
+  scoring: { engine_rows_per_s: number; standalone_rows_per_s: number; [k: string]: unknown };
+  restart: { customers: number; seconds: number; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** Short commit of the checkout, read from .git without running git; 'unknown' outside a checkout. */
+export async function commitOf(root: string = PACKAGE_ROOT): Promise<string> {
+  try {
+    const head = (await readFile(path.join(root, '.git', 'HEAD'), 'utf8')).trim();
+    if (!head.startsWith('ref: ')) return head.slice(0, 7);
+    const ref = head.slice(5);
+    try {
+      return (await readFile(path.join(root, '.git', ref), 'utf8')).trim().slice(0, 7);
+    } catch {
+      const packed = await readFile(path.join(root, '.git', 'packed-refs'), 'utf8');
+      const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`));
+      return line ? line.slice(0, 7) : 'unknown';
+    }
+  } catch {
+    return 'unknown';
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows
+    .map((r, i) => {
+      const line = r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd();
+      return i === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
+    })
+    .join('\n');
+}
+
+const ms = (v: number): string => (v >= 100 ? fmt(v) : v.toFixed(1));
+const ratio = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
+
+export function formatTable(r: BenchResult): string {
+  const f = r.freshness;
+  const s = r.scoring;
+  const perBatch = (s['per_batch'] ?? {}) as Record<
+    string,
+    { engine_rows_per_s: number; standalone_rows_per_s: number }
+  >;
+  const rows = [
+    ['figure', 'engine', 'raw limit (same machine)', 'ratio', 'issue target'],
+    [
+      'ingest',
+      `${fmt(r.ingest.engine_eps)} ev/s`,
+      `${fmt(r.ingest.raw_eps)} ev/s bare JetStream consumer`,
+      ratio(r.ingest.ratio),
+      '≥ 0.7 × raw',
+    ],
+    [
+      'freshness',
+      `p50 ${ms(f.p50_ms)} ms, p99 ${ms(f.p99_ms)} ms @ ${fmt(f.rate_eps)} ev/s`,
+      `histogram p50 ${ms(Number(f['histogram_p50_ms']))} ms, p99 ${ms(Number(f['histogram_p99_ms']))} ms`,
+      '',
+      'p99 ≤ 1 s',
+    ],
+    [
+      'http',
+      `${fmt(r.http.engine_rps)} req/s, p99 ${ms(r.http.p99_ms)} ms`,
+      `${fmt(r.http.bare_rps)} req/s, p99 ${ms(Number(r.http['bare_p99_ms']))} ms bare node:http`,
+      ratio(r.http.ratio),
+      '≥ 0.5 × bare, p99 ≤ 5 ms',
+    ],
+    [
+      'memory',
+      `${fmt(r.memory.bytes_per_customer)} B/customer @ ${fmt(r.memory.customers)}`,
+      `typed arrays ${fmt(Number(r.memory['typed_bytes_per_customer']))} B/customer`,
+      '',
+      '≤ 512 B/customer',
+    ],
+    ...Object.entries(perBatch).map(([batch, b]) => [
+      `scoring ${batch}`,
+      `${fmt(b.engine_rows_per_s)} rows/s`,
+      `${fmt(b.standalone_rows_per_s)} rows/s standalone predict`,
+      ratio(b.engine_rows_per_s / b.standalone_rows_per_s),
+      '≥ 0.8 × standalone',
+    ]),
+    [
+      'restart',
+      `${r.restart.seconds.toFixed(2)} s to /readyz 200 (${fmt(r.restart.customers)} customers)`,
+      `${Number(r.restart['seconds_all_acked']).toFixed(2)} s to all acked, ${fmt(Number(r.restart['events']))} events`,
+      '',
+      '≤ 10 s @ 1M customers',
+    ],
+  ];
+  const head = `Bellwether bench (${r.mode}) — ${r.machine.cores} cores, Node ${r.machine.node}, TF ${r.machine.tf_backend}, commit ${r.commit}`;
+  return `${head}\n\n${table(rows)}\n`;
+}

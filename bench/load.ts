@@ -1,0 +1,134 @@
+/**
+ * Load generator, a separate process. Events come from the engine's own simulated feed
+ * (`EventSimulator`: realistic customers, every event type) and are core-published to
+ * `bw.events.<type>.<token>`, partitioned by the server's subject mapping.
+ *
+ *   load.js preload --url U --events N --customers M --seed S --ids-out FILE
+ *       publishes N events as fast as the server takes them (a flush every few thousand),
+ *       writes a sample of the customer ids it used to FILE.
+ *   load.js live --url U --rate R --customers M --seed S [--seconds D]
+ *       publishes R events/s (5 ms ticks) for D seconds, or until SIGTERM when D is 0.
+ */
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { connect } from '@nats-io/transport-node';
+import { EventSimulator } from '../engine/simulator.js';
+import { numberArg, report, runMain, sleep, stringArg } from './lib/report.js';
+
+const DAY_MS = 86_400_000;
+const FLUSH_EVERY = 4000;
+const TICK_MS = 5;
+const ID_SAMPLE = 2000;
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    url: { type: 'string' },
+    events: { type: 'string' },
+    customers: { type: 'string' },
+    seed: { type: 'string' },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    'ids-out': { type: 'string' },
+    'history-days': { type: 'string' },
+  },
+});
+
+function simulator(customers: number, seed: number, historyDays: number): EventSimulator {
+  // The simulated history starts `historyDays` ago; with a few events per customer it covers a
+  // day or two, so every event time is in the past (the engine rejects times > 1 day ahead).
+  return new EventSimulator({ customers, seed, startMs: Date.now() - historyDays * DAY_MS });
+}
+
+/** Days of simulated time covered so far. */
+function simDays(sim: EventSimulator, startMs: number): number {
+  return (sim.simTime - startMs) / DAY_MS;
+}
+
+async function preload(): Promise<void> {
+  const url = stringArg(values.url, 'url');
+  const events = numberArg(values.events, 'events');
+  const customers = numberArg(values.customers, 'customers');
+  const seed = numberArg(values.seed, 'seed', 7);
+  const idsOut = stringArg(values['ids-out'], 'ids-out');
+  const historyDays = numberArg(values['history-days'], 'history-days', 7);
+  const simStart = Date.now() - historyDays * DAY_MS;
+  const sim = simulator(customers, seed, historyDays);
+  const nc = await connect({ servers: url, name: 'bench-load-preload' });
+  const seen = new Set<string>();
+  const started = performance.now();
+  let bytes = 0;
+  let lastReport = started;
+  for (let i = 0; i < events; i++) {
+    const e = sim.next();
+    nc.publish(e.subject, e.body);
+    bytes += e.body.length;
+    seen.add(e.subject.slice(e.subject.lastIndexOf('.') + 1));
+    if ((i + 1) % FLUSH_EVERY === 0) {
+      await nc.flush();
+      const now = performance.now();
+      if (now - lastReport > 250) {
+        lastReport = now;
+        report('progress', { sent: i + 1 });
+      }
+    }
+  }
+  await nc.flush();
+  const seconds = (performance.now() - started) / 1000;
+  await nc.close();
+  // Simulated ids (c000123) are plain tokens, so the subject token is the id.
+  const ids = [...seen];
+  const step = Math.max(1, Math.floor(ids.length / ID_SAMPLE));
+  const sample = ids.filter((_, i) => i % step === 0).slice(0, ID_SAMPLE);
+  await writeFile(idsOut, JSON.stringify(sample));
+  report('result', {
+    sent: events,
+    seconds,
+    rate: events / seconds,
+    customers: seen.size,
+    avg_bytes: bytes / events,
+    sim_days: simDays(sim, simStart),
+  });
+}
+
+async function live(): Promise<void> {
+  const url = stringArg(values.url, 'url');
+  const rate = numberArg(values.rate, 'rate');
+  const customers = numberArg(values.customers, 'customers');
+  const seed = numberArg(values.seed, 'seed', 8);
+  const seconds = numberArg(values.seconds, 'seconds', 0);
+  const sim = simulator(customers, seed, numberArg(values['history-days'], 'history-days', 2));
+  const nc = await connect({ servers: url, name: 'bench-load-live' });
+  let stopping = false;
+  process.once('SIGTERM', () => {
+    stopping = true;
+  });
+  report('ready', {});
+  const started = performance.now();
+  let sent = 0;
+  let behindMax = 0;
+  while (!stopping) {
+    const elapsed = (performance.now() - started) / 1000;
+    if (seconds > 0 && elapsed >= seconds) break;
+    const due = Math.floor(elapsed * rate);
+    behindMax = Math.max(behindMax, due - sent);
+    // Never burst more than 100 ms worth at once if the machine fell behind.
+    const target = Math.min(due, sent + Math.ceil(rate / 10));
+    for (; sent < target; sent++) {
+      const e = sim.next();
+      nc.publish(e.subject, e.body);
+    }
+    await sleep(TICK_MS);
+  }
+  const took = (performance.now() - started) / 1000;
+  await nc.flush();
+  await nc.close();
+  report('result', { sent, seconds: took, rate: sent / took, target_rate: rate, max_behind: behindMax });
+}
+
+runMain(async () => {
+  const mode = positionals[0];
+  if (mode === 'preload') await preload();
+  else if (mode === 'live') await live();
+  else throw new Error('usage: load.js preload|live [flags]');
+});

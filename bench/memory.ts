@@ -1,0 +1,136 @@
+/**
+ * Bytes of engine state per customer, in its own process (run with --expose-gc). Customers are
+ * spread over the engine's partitions (one `PartitionState` each: a `FeatureTable` with its typed
+ * columns, score and alert columns, id maps, the last event id per customer and the dedupe LRU),
+ * and each gets one event through the engine's own path: bytes → `parseEvent` → dedupe →
+ * `slotFor` → `fold`. Measured: (heapUsed + arrayBuffers) after minus before, after full GCs.
+ *
+ *   memory.js --customers C [--partitions 16] [--dedupe 50000]
+ */
+import { parseArgs } from 'node:util';
+import { parseEvent } from '../engine/event-parse.js';
+import { PartitionState } from '../engine/partition-state.js';
+import { partitionOfCustomer } from '../engine/subjects.js';
+import { FeatureTable } from '../operators/feature-table.js';
+import { numberArg, report, runMain } from './lib/report.js';
+
+/** A realistic mix for a customer's first event (weights roughly those of the simulated feed). */
+const MIX: [string, number][] = [
+  ['page_view', 32],
+  ['login', 17],
+  ['session_start', 12],
+  ['search', 11],
+  ['purchase', 9],
+  ['campaign_touch', 5],
+  ['signup', 4],
+  ['profile', 4],
+  ['add_to_cart', 3],
+  ['email_open', 1],
+  ['support_ticket', 1],
+  ['refund', 1],
+];
+const WEIGHTS = MIX.reduce((sum, [, w]) => sum + w, 0);
+
+function typeOf(i: number): string {
+  let r = (Math.imul(i, 2654435761) >>> 0) % WEIGHTS;
+  for (const [type, w] of MIX) {
+    if (r < w) return type;
+    r -= w;
+  }
+  return 'page_view';
+}
+
+function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (!g) throw new Error('run with node --expose-gc');
+  for (let i = 0; i < 3; i++) g();
+}
+
+function used(): { heap: number; buffers: number } {
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, buffers: m.arrayBuffers };
+}
+
+interface Pass {
+  customers: number;
+  bytes_per_customer: number;
+  heap_bytes_per_customer: number;
+  array_buffer_bytes_per_customer: number;
+  typed_bytes_per_customer: number;
+  typed_bytes_per_slot: number;
+  slots_allocated: number;
+  seconds: number;
+}
+
+function measure(customers: number, partitions: number, dedupe: number): { pass: Pass; keep: unknown } {
+  gc();
+  const before = used();
+  const started = performance.now();
+  const states = Array.from({ length: partitions }, (_, p) => new PartitionState(p, dedupe));
+  const encoder = new TextEncoder();
+  const baseTs = Date.now() - 3 * 86_400_000;
+  for (let i = 0; i < customers; i++) {
+    const id = `c${String(i).padStart(7, '0')}`;
+    const type = typeOf(i);
+    const ts = new Date(baseTs + ((i * 7919) % 259_200_000)).toISOString();
+    const amount = type === 'purchase' || type === 'refund' ? `,"amount":${(i % 9000) / 100 + 5}` : '';
+    const body = `{"event_id":"ev-${i}-${type}","customer_id":"${id}","type":"${type}","ts":"${ts}"${amount},"channel":"web"}`;
+    const parsed = parseEvent(encoder.encode(body), type, id, Date.now());
+    if (!parsed.ok) throw new Error(`bench event rejected: ${parsed.reason} ${parsed.detail}`);
+    const state = states[partitionOfCustomer(id, partitions)]!;
+    const event = parsed.event;
+    if (state.seen(event.body.event_id)) continue;
+    const slot = state.table.slotFor(event.body.customer_id);
+    state.table.fold(slot, event);
+    if (event.ts > state.watermark) state.watermark = event.ts;
+    state.lastEventId[slot] = event.body.event_id;
+    state.lastSeq.data[slot] = i + 1;
+    if (i % 100_000 === 0) report('progress', { customers: i });
+  }
+  const seconds = (performance.now() - started) / 1000;
+  gc();
+  const after = used();
+  let typed = 0;
+  let slots = 0;
+  for (const s of states) {
+    typed += s.table.store.byteLength();
+    slots += s.table.store.capacity;
+  }
+  const heap = after.heap - before.heap;
+  const buffers = after.buffers - before.buffers;
+  return {
+    pass: {
+      customers,
+      bytes_per_customer: (heap + buffers) / customers,
+      heap_bytes_per_customer: heap / customers,
+      array_buffer_bytes_per_customer: buffers / customers,
+      typed_bytes_per_customer: typed / customers,
+      typed_bytes_per_slot: typed / slots,
+      slots_allocated: slots,
+      seconds,
+    },
+    keep: states,
+  };
+}
+
+runMain(async () => {
+  const { values } = parseArgs({
+    options: {
+      customers: { type: 'string' },
+      partitions: { type: 'string' },
+      dedupe: { type: 'string' },
+    },
+  });
+  const customers = numberArg(values.customers, 'customers');
+  const partitions = numberArg(values.partitions, 'partitions', 16);
+  const dedupe = numberArg(values.dedupe, 'dedupe', 50_000);
+  // Warm up the code paths (JIT, Ajv, lazily built tables) so they are not counted as state.
+  measure(2000, partitions, dedupe);
+  const features = new FeatureTable().names.length;
+  const full = measure(customers, partitions, dedupe);
+  const { pass } = full;
+  full.keep = undefined;
+  // Same customers without the dedupe memory, to show its share.
+  const noDedupe = measure(customers, partitions, 0).pass;
+  report('result', { ...pass, dedupe_ids_per_partition: dedupe, features, without_dedupe: noDedupe });
+});

@@ -1,0 +1,169 @@
+/**
+ * `npm run bench [-- --quick] [-- --profile]`: starts its own nats-server, the engine and a load
+ * generator as separate processes, measures ingest, freshness, HTTP, memory, scoring and restart,
+ * each beside its raw limit on this machine, writes bench/results/<timestamp>.json and prints a
+ * table. Progress goes to stderr, the table to stdout. See bench/README.md.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { PACKAGE_ROOT } from '../engine/paths.js';
+import { ensureStreams } from '../engine/streams.js';
+import { type BenchContext, benchOptions } from './lib/context.js';
+import { type EngineProc, getJson } from './lib/engine-proc.js';
+import { freshness } from './lib/freshness.js';
+import { httpBench } from './lib/http-bench.js';
+import { engineIngest, preload, rawIngest } from './lib/ingest.js';
+import { startNats } from './lib/nats-proc.js';
+import { spawnBench } from './lib/proc.js';
+import { formatProfiles, summariseDir, type ThreadProfile } from './lib/profile.js';
+import { fmt, Progress } from './lib/progress.js';
+import { runMain } from './lib/report.js';
+import { restart } from './lib/restart.js';
+import { type BenchResult, commitOf, formatTable } from './lib/results.js';
+
+async function memory(ctx: BenchContext): Promise<BenchResult['memory']> {
+  const { opts, progress } = ctx;
+  progress.phase(`memory: engine state of ${fmt(opts.memoryCustomers)} customers (separate process)`);
+  const child = spawnBench(
+    'memory',
+    ['--customers', String(opts.memoryCustomers), '--partitions', String(opts.partitions)],
+    {
+      nodeArgs: ['--expose-gc', '--max-old-space-size=8192'],
+      onProgress: (r) => progress.update(`${fmt(Number(r['customers']))} customers`),
+    },
+  );
+  const { bench: _bench, ...result } = await child.result();
+  const out = result as BenchResult['memory'];
+  progress.done(
+    `${fmt(out.bytes_per_customer)} B/customer (typed arrays ${fmt(Number(out['typed_bytes_per_customer']))} B)`,
+  );
+  return out;
+}
+
+async function scoring(ctx: BenchContext): Promise<BenchResult['scoring']> {
+  const { opts, progress } = ctx;
+  progress.phase('scoring: ModelScorer.score vs standalone model.predict, wasm backend (separate process)');
+  const child = spawnBench(
+    'scoring',
+    ['--seconds', String(opts.scoringSeconds), '--rounds', String(opts.scoringRounds), '--backend', 'wasm'],
+    { onProgress: (r) => progress.update(`batch ${r['batch']} round ${Number(r['round']) + 1}`) },
+  );
+  const { bench: _bench, ...result } = await child.result();
+  const perBatch = result['per_batch'] as Record<
+    string,
+    { engine_rows_per_s: number; standalone_rows_per_s: number }
+  >;
+  // Headline: batch 512, the order of the engine's batches under load.
+  const headline = perBatch['512'] ?? Object.values(perBatch)[0]!;
+  const out = {
+    engine_rows_per_s: headline.engine_rows_per_s,
+    standalone_rows_per_s: headline.standalone_rows_per_s,
+    ratio: headline.engine_rows_per_s / headline.standalone_rows_per_s,
+    headline_batch: perBatch['512'] ? 512 : Number(Object.keys(perBatch)[0]),
+    ...result,
+  };
+  progress.done(
+    Object.entries(perBatch)
+      .map(([b, r]) => `batch ${b}: ${fmt(r.engine_rows_per_s)} vs ${fmt(r.standalone_rows_per_s)} rows/s`)
+      .join('; '),
+  );
+  return out;
+}
+
+runMain(async () => {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      events: { type: 'string' },
+      customers: { type: 'string' },
+    },
+  });
+  const opts = benchOptions(values.quick === true, values.profile === true);
+  if (values.events) opts.events = Number(values.events);
+  if (values.customers) opts.customers = Number(values.customers);
+  const progress = new Progress();
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'bw-bench-'));
+  const profileDir = opts.profile ? path.join(tmp, 'profile') : undefined;
+  if (profileDir) await mkdir(profileDir);
+  progress.phase(`bench (${opts.quick ? 'quick' : 'full'}): nats-server with the partition mapping`);
+  const nats = await startNats(opts.partitions);
+  const nc = await connect({ servers: nats.url, name: 'bench-orchestrator' });
+  const jsm = await jetstreamManager(nc);
+  await ensureStreams(jsm, { partitions: opts.partitions, eventsMaxAgeDays: 400 });
+  progress.done(nats.url);
+  const ctx: BenchContext = { opts, progress, nats, nc, jsm, tmp };
+  let engine: EngineProc | undefined;
+  let profiles: ThreadProfile[] | undefined;
+  try {
+    const loaded = await preload(ctx);
+    const raw = await rawIngest(ctx, loaded.events);
+    const ingested = await engineIngest(ctx, loaded.events, profileDir);
+    engine = ingested.engine;
+    const info = await getJson<{ tf_backend: string }>(`${engine.httpUrl}/v1/info`);
+    const restarted = await restart(ctx, engine);
+    engine = restarted.engine;
+    if (profileDir) profiles = await summariseDir(profileDir);
+    const rate = ingested.result.eps / 2;
+    const fresh = await freshness(ctx, engine, rate);
+    const http = await httpBench(ctx, engine, rate, loaded.ids);
+    await engine.stop();
+    engine = undefined;
+    await nc.close();
+    await nats.stop();
+    const mem = await memory(ctx);
+    const score = await scoring(ctx);
+    const cpus = os.cpus();
+    const result: BenchResult = {
+      machine: {
+        cores: os.availableParallelism(),
+        node: process.version,
+        tf_backend: info.body.tf_backend,
+        cpu: cpus[0]?.model ?? 'unknown',
+        memory_gb: Math.round(os.totalmem() / 2 ** 30),
+      },
+      commit: await commitOf(),
+      mode: opts.quick ? 'quick' : 'full',
+      started_at: startedAt.toISOString(),
+      seconds: 0,
+      ingest: {
+        engine_eps: ingested.result.eps,
+        raw_eps: raw.eps,
+        ratio: ingested.result.eps / raw.eps,
+        events: loaded.events,
+        customers: loaded.customers,
+        engine: ingested.result,
+        raw,
+        preload: { ...loaded, ids: undefined },
+      },
+      freshness: { ...fresh },
+      http: { ...http },
+      memory: mem,
+      scoring: score,
+      restart: { ...restarted.result },
+      ...(profiles ? { profile: profiles } : {}),
+    };
+    result.seconds = (performance.now() - t0) / 1000;
+    const dir = path.join(PACKAGE_ROOT, 'bench', 'results');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+    progress.note(`results: ${path.relative(process.cwd(), file)} (${result.seconds.toFixed(1)} s)`);
+    process.stdout.write(`\n${formatTable(result)}`);
+    if (profiles)
+      process.stdout.write(
+        `\nCPU profile of the engine during ingest (self time):\n${formatProfiles(profiles)}\n`,
+      );
+  } finally {
+    await engine?.stop().catch(() => {});
+    if (!nc.isClosed()) await nc.close().catch(() => {});
+    await nats.stop().catch(() => {});
+    await rm(tmp, { recursive: true, force: true });
+  }
+});

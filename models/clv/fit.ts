@@ -1,0 +1,231 @@
+/**
+ * Maximum-likelihood fits of BG/NBD and Gamma-Gamma on a purchase log.
+ *
+ * Customer summaries follow the literature (and the `lifetimes` convention): purchases are taken
+ * per UTC day, so x = number of distinct purchase days − 1 (repeat purchases), t_x = days from the
+ * first to the last purchase day, T = from the start of the first purchase day to the calibration
+ * end; t_x and T are in the chosen unit (weeks or days). The spend of a purchase day is the sum of
+ * its purchases; m̄ is the mean spend of the repeat days (the first day is left out, as in Fader &
+ * Hardie's CDNOW analyses). Refunds and other event types are ignored.
+ *
+ * Both fits minimise the negative log-likelihood over log-parameters with Nelder–Mead (restarted)
+ * and report standard errors from a numerical Hessian at the optimum (delta method to the natural
+ * scale) when it is invertible.
+ */
+import { BellwetherError } from '../../engine/errors.js';
+import { DAY_MS } from '../../operators/types.js';
+import { type BgNbdParams, bgnbdLogLikelihood, type RfData } from './bgnbd.js';
+import { type GammaGammaParams, gammaGammaLogLikelihood, type SpendData } from './gamma-gamma.js';
+import { logParamStandardErrors, minimize } from './optimize.js';
+
+export type ClvUnit = 'weeks' | 'days';
+
+export const UNIT_MS: Record<ClvUnit, number> = { weeks: 7 * DAY_MS, days: DAY_MS };
+
+/** The part of an event the CLV fit reads. */
+export interface ClvEvent {
+  customer_id: string;
+  type: string;
+  ts: number;
+  amount: number;
+}
+
+export interface CustomerRfm {
+  customer_id: string;
+  /** Repeat purchases: distinct purchase days − 1. */
+  x: number;
+  /** First to last purchase day, in the unit. */
+  t_x: number;
+  /** First purchase day to the calibration end, in the unit. */
+  T: number;
+  /** Mean spend of the repeat purchase days (NaN when x = 0). */
+  monetary: number;
+  /** Spend of the first purchase day. */
+  first_spend: number;
+  /** Start (UTC midnight, epoch ms) of the first purchase day. */
+  first_day: number;
+}
+
+/** Per-customer (x, t_x, T, m̄) from purchases with ts < calibrationEnd. */
+export function summarizeCustomers(
+  events: readonly ClvEvent[],
+  calibrationEnd: number,
+  unit: ClvUnit,
+): CustomerRfm[] {
+  const days = new Map<string, Map<number, number>>();
+  for (const e of events) {
+    if (e.type !== 'purchase' || !(e.ts < calibrationEnd)) continue;
+    let byDay = days.get(e.customer_id);
+    if (!byDay) days.set(e.customer_id, (byDay = new Map()));
+    const day = Math.floor(e.ts / DAY_MS);
+    byDay.set(day, (byDay.get(day) ?? 0) + (Number.isFinite(e.amount) ? e.amount : 0));
+  }
+  const unitMs = UNIT_MS[unit];
+  const out: CustomerRfm[] = [];
+  for (const [customer_id, byDay] of days) {
+    const list = [...byDay.keys()].sort((a, b) => a - b);
+    const first = list[0]!;
+    const last = list.at(-1)!;
+    let repeatSpend = 0;
+    for (let i = 1; i < list.length; i++) repeatSpend += byDay.get(list[i]!)!;
+    const x = list.length - 1;
+    out.push({
+      customer_id,
+      x,
+      t_x: ((last - first) * DAY_MS) / unitMs,
+      T: (calibrationEnd - first * DAY_MS) / unitMs,
+      monetary: x > 0 ? repeatSpend / x : Number.NaN,
+      first_spend: byDay.get(first)!,
+      first_day: first * DAY_MS,
+    });
+  }
+  return out;
+}
+
+export interface FitDiagnostics {
+  iterations: number;
+  evaluations: number;
+  converged: boolean;
+}
+
+export interface BgNbdFit extends BgNbdParams {
+  log_likelihood: number;
+  se?: BgNbdParams;
+  optimizer: FitDiagnostics;
+}
+
+export interface GammaGammaFit extends GammaGammaParams {
+  log_likelihood: number;
+  se?: GammaGammaParams;
+  /** Customers the fit used (x ≥ 1 and m̄ > 0). */
+  customers: number;
+  optimizer: FitDiagnostics;
+}
+
+export function rfData(customers: readonly Pick<CustomerRfm, 'x' | 't_x' | 'T'>[]): RfData {
+  return {
+    x: Float64Array.from(customers, (c) => c.x),
+    tx: Float64Array.from(customers, (c) => c.t_x),
+    T: Float64Array.from(customers, (c) => c.T),
+  };
+}
+
+export function spendData(customers: readonly Pick<CustomerRfm, 'x' | 'monetary'>[]): SpendData {
+  const used = customers.filter((c) => c.x > 0 && c.monetary > 0);
+  return { x: Float64Array.from(used, (c) => c.x), m: Float64Array.from(used, (c) => c.monetary) };
+}
+
+const BG_KEYS = ['r', 'alpha', 'a', 'b'] as const;
+const GG_KEYS = ['p', 'q', 'v'] as const;
+
+function toParams<K extends string>(keys: readonly K[], phi: readonly number[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k, i) => [k, Math.exp(phi[i]!)])) as Record<K, number>;
+}
+
+/** A log-likelihood that is not finite counts as +∞ for the minimiser (outside the usable region). */
+function guarded(f: (phi: readonly number[]) => number): (phi: readonly number[]) => number {
+  return (phi) => {
+    try {
+      const v = f(phi);
+      return Number.isFinite(v) ? v : Number.POSITIVE_INFINITY;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  };
+}
+
+export function fitBgNbd(data: RfData, options: { standardErrors?: boolean } = {}): BgNbdFit {
+  const n = data.x.length;
+  if (n === 0) throw new BellwetherError('BW_ERR_INPUT_FORMAT', 'BG/NBD fit needs at least one customer');
+  let sumX = 0;
+  let sumT = 0;
+  for (let i = 0; i < n; i++) {
+    sumX += data.x[i]!;
+    sumT += data.T[i]!;
+  }
+  if (sumX === 0) throw new BellwetherError('BW_ERR_INPUT_FORMAT', 'BG/NBD fit needs repeat purchases');
+  const nll = guarded((phi) => -bgnbdLogLikelihood(toParams(BG_KEYS, phi), data));
+  // Start: r = 1 with α matching the mean repeat rate, a = 1, b = 3.
+  const start = [0, Math.log(sumT / sumX), 0, Math.log(3)];
+  const result = minimize(nll, start);
+  const params = toParams(BG_KEYS, result.x);
+  const se = options.standardErrors === false ? undefined : logParamStandardErrors(nll, result.x);
+  return {
+    ...params,
+    log_likelihood: -result.value,
+    ...(se ? { se: toParams(BG_KEYS, se.map(Math.log)) } : {}),
+    optimizer: {
+      iterations: result.iterations,
+      evaluations: result.evaluations,
+      converged: result.converged,
+    },
+  };
+}
+
+export function fitGammaGamma(data: SpendData, options: { standardErrors?: boolean } = {}): GammaGammaFit {
+  const n = data.x.length;
+  if (n === 0) {
+    throw new BellwetherError('BW_ERR_INPUT_FORMAT', 'Gamma-Gamma fit needs customers with repeat purchases');
+  }
+  let sumM = 0;
+  for (let i = 0; i < n; i++) sumM += data.m[i]!;
+  const nll = guarded((phi) => -gammaGammaLogLikelihood(toParams(GG_KEYS, phi), data));
+  // Start: p = 1, q = 2, v = mean m̄ (population mean spend p v / (q − 1) = mean m̄).
+  const start = [0, Math.log(2), Math.log(sumM / n)];
+  const result = minimize(nll, start);
+  const params = toParams(GG_KEYS, result.x);
+  const se = options.standardErrors === false ? undefined : logParamStandardErrors(nll, result.x);
+  return {
+    ...params,
+    log_likelihood: -result.value,
+    ...(se ? { se: toParams(GG_KEYS, se.map(Math.log)) } : {}),
+    customers: n,
+    optimizer: {
+      iterations: result.iterations,
+      evaluations: result.evaluations,
+      converged: result.converged,
+    },
+  };
+}
+
+export interface ClvFitOptions {
+  events: readonly ClvEvent[];
+  /** Epoch ms; purchases with ts < calibrationEnd are used. */
+  calibrationEnd: number;
+  unit: ClvUnit;
+  /** Numerical-Hessian standard errors (default true). */
+  standardErrors?: boolean;
+}
+
+export interface ClvFit {
+  unit: ClvUnit;
+  calibration_end: string;
+  bgnbd: BgNbdFit;
+  gamma_gamma: GammaGammaFit;
+  /** Customers with a purchase before the calibration end. */
+  customers: number;
+  /** … of whom made at least one repeat purchase (x ≥ 1). */
+  repeat_customers: number;
+  /** Per-customer summaries (not part of the JSON output of `clv fit`). */
+  summaries: CustomerRfm[];
+}
+
+export function fitClv(opts: ClvFitOptions): ClvFit {
+  const summaries = summarizeCustomers(opts.events, opts.calibrationEnd, opts.unit);
+  if (summaries.length === 0) {
+    throw new BellwetherError(
+      'BW_ERR_INPUT_FORMAT',
+      `no purchases before the calibration end ${new Date(opts.calibrationEnd).toISOString()}`,
+    );
+  }
+  const se = { standardErrors: opts.standardErrors ?? true };
+  return {
+    unit: opts.unit,
+    calibration_end: new Date(opts.calibrationEnd).toISOString(),
+    bgnbd: fitBgNbd(rfData(summaries), se),
+    gamma_gamma: fitGammaGamma(spendData(summaries), se),
+    customers: summaries.length,
+    repeat_customers: summaries.filter((c) => c.x > 0).length,
+    summaries,
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * One entry for the offline tools: a file in one of the input formats → its purchase/refund events
+ * sorted by time, with the reader's counts.
+ */
+import { BellwetherError } from '../../engine/errors.js';
+import { type CdnowStats, emptyCdnowStats, readCdnow } from './cdnow.js';
+import { emptyNdjsonStats, type NdjsonStats, readNdjsonPurchases } from './ndjson.js';
+import { emptyReaderStats, type ReaderStats, type RetailEvent, readOnlineRetail } from './online-retail.js';
+
+export const INPUT_FORMATS = ['online-retail', 'cdnow', 'ndjson'] as const;
+export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+export type LoadStats =
+  | { format: 'online-retail'; stats: ReaderStats }
+  | { format: 'cdnow'; stats: CdnowStats }
+  | { format: 'ndjson'; stats: NdjsonStats };
+
+export type LoadedEvents = LoadStats & { file: string; events: RetailEvent[] };
+
+/** `--format`, or a guess from the file name when it is not given (`.csv[.gz]`, `.txt[.gz]`, `.ndjson`/`.jsonl`). */
+export function inputFormat(format: string | undefined, file: string): InputFormat {
+  if (format !== undefined) {
+    if ((INPUT_FORMATS as readonly string[]).includes(format)) return format as InputFormat;
+    throw new BellwetherError('BW_ERR_CLI_USAGE', `unknown --format ${format} (${INPUT_FORMATS.join('|')})`);
+  }
+  const name = file.toLowerCase().replace(/\.gz$/, '');
+  if (name.endsWith('.csv')) return 'online-retail';
+  if (name.endsWith('.txt')) return 'cdnow';
+  if (name.endsWith('.ndjson') || name.endsWith('.jsonl')) return 'ndjson';
+  throw new BellwetherError('BW_ERR_CLI_USAGE', `cannot tell the format of ${file}: pass --format`);
+}
+
+async function collect(source: AsyncIterable<RetailEvent>): Promise<RetailEvent[]> {
+  const events: RetailEvent[] = [];
+  for await (const e of source) events.push(e);
+  return events.sort((a, b) => a.ts - b.ts);
+}
+
+/** All purchase/refund events of `file`, sorted by ts (stable). */
+export async function loadEvents(file: string, format: InputFormat): Promise<LoadedEvents> {
+  switch (format) {
+    case 'online-retail': {
+      const stats = emptyReaderStats();
+      return { format, file, stats, events: await collect(readOnlineRetail(file, stats)) };
+    }
+    case 'cdnow': {
+      const stats = emptyCdnowStats();
+      return { format, file, stats, events: await collect(readCdnow(file, stats)) };
+    }
+    case 'ndjson': {
+      const stats = emptyNdjsonStats();
+      return { format, file, stats, events: await collect(readNdjsonPurchases(file, stats)) };
+    }
+  }
+}

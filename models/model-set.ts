@@ -1,0 +1,74 @@
+/**
+ * The models a worker scores with: the live churn and intent models and, when a `SHADOW` file names
+ * a candidate version, that candidate beside the live one (scored, never alerting). Loaded as a
+ * whole and swapped as a whole between batches; the previous set is disposed.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadModelDir } from './model-files.js';
+import { listVersions, liveModelDir, type ModelName } from './registry.js';
+import { ModelScorer } from './scorer.js';
+import type { Tf } from './tf-backend.js';
+
+export interface ModelSet {
+  churn: ModelScorer;
+  intent: ModelScorer;
+  shadow: { churn?: ModelScorer; intent?: ModelScorer };
+}
+
+/** Directory of the shadow candidate of `name`, when `<modelsDir>/<name>/SHADOW` names an existing version. */
+export async function shadowModelDir(modelsDir: string, name: ModelName): Promise<string | undefined> {
+  let version: string;
+  try {
+    version = (await readFile(path.join(modelsDir, name, 'SHADOW'), 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+  if (!version || !(await listVersions(modelsDir, name)).includes(version)) return undefined;
+  return path.join(modelsDir, name, version);
+}
+
+async function load(tf: Tf, dir: string, names: readonly string[]): Promise<ModelScorer> {
+  return new ModelScorer(tf, await loadModelDir(tf, dir), names);
+}
+
+export async function loadModelSet(
+  tf: Tf,
+  modelsDir: string,
+  featureNames: readonly string[],
+): Promise<ModelSet> {
+  const loaded: ModelScorer[] = [];
+  try {
+    const churn = await load(tf, await liveModelDir(modelsDir, 'churn'), featureNames);
+    loaded.push(churn);
+    const intent = await load(tf, await liveModelDir(modelsDir, 'intent'), featureNames);
+    loaded.push(intent);
+    const shadow: ModelSet['shadow'] = {};
+    for (const name of ['churn', 'intent'] as const) {
+      const dir = await shadowModelDir(modelsDir, name);
+      if (dir) {
+        shadow[name] = await load(tf, dir, featureNames);
+        loaded.push(shadow[name]);
+      }
+    }
+    return { churn, intent, shadow };
+  } catch (err) {
+    for (const scorer of loaded) scorer.dispose();
+    throw err;
+  }
+}
+
+export function disposeModelSet(set: ModelSet): void {
+  set.churn.dispose();
+  set.intent.dispose();
+  set.shadow.churn?.dispose();
+  set.shadow.intent?.dispose();
+}
+
+/** `name → version` of a set, shadow versions as `<name>_shadow`. */
+export function modelVersions(set: ModelSet): Record<string, string> {
+  const out: Record<string, string> = { churn: set.churn.version, intent: set.intent.version };
+  if (set.shadow.churn) out['churn_shadow'] = set.shadow.churn.version;
+  if (set.shadow.intent) out['intent_shadow'] = set.shadow.intent.version;
+  return out;
+}
