@@ -23,11 +23,20 @@ const Score = Type.Union([
 
 const Scores = Type.Object({ churn: Score, purchase_intent: Score });
 
+const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+
 export const CustomerAnswerSchema = Type.Object({
   customer_id: Type.String(),
   partition: Type.Integer(),
-  features: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])),
-  scores: Scores,
+  features: Type.Record(Type.String(), NullableNumber),
+  scores: Type.Object({
+    churn: Score,
+    purchase_intent: Score,
+    p_alive: NullableNumber,
+    expected_purchases_90d: NullableNumber,
+    clv_365d: NullableNumber,
+    clv_version: Type.Union([Type.String(), Type.Null()]),
+  }),
   last_event_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 

@@ -1,4 +1,6 @@
 /** Answers built from a partition's state: one customer's view, and the riskiest customers. */
+import type { ClvParams } from '../models/clv/predict.js';
+import { predictCustomer } from '../models/clv/predict.js';
 import { lastEventAt } from '../operators/recency.js';
 import { riskOf } from './alerts.js';
 import type { PartitionState } from './partition-state.js';
@@ -7,6 +9,38 @@ import type { CustomerAnswer, CustomerSummary, ScoreView } from './thread-messag
 export interface ModelVersions {
   churn: string;
   intent: string;
+  clv?: { version: string; params: ClvParams } | undefined;
+}
+
+/**
+ * Customer-base figures from the live BG/NBD and Gamma-Gamma fit: frequency x = repeat purchase
+ * days, recency t_x and age T measured from the first purchase, in the fit's unit; monetary value is
+ * the customer's mean purchase amount. Null without a fit or before the first purchase.
+ */
+export function clvScores(
+  features: Record<string, number | null>,
+  clv: ModelVersions['clv'],
+): { p_alive: number | null; expected_purchases_90d: number | null; clv_365d: number | null } {
+  const days = features['purchase_days_lifetime'] ?? 0;
+  const age = features['days_since_first_purchase'];
+  const recency = features['days_since_last_purchase'];
+  if (!clv || days < 1 || age === null || age === undefined || recency === null || recency === undefined) {
+    return { p_alive: null, expected_purchases_90d: null, clv_365d: null };
+  }
+  const unitDays = clv.params.unit === 'weeks' ? 7 : 1;
+  const purchases = features['purchases_lifetime'] ?? 0;
+  const prediction = predictCustomer(clv.params, {
+    x: days - 1,
+    t_x: Math.max(0, age - recency) / unitDays,
+    T: Math.max(age, 0) / unitDays,
+    monetary: purchases > 0 ? Math.max(0, features['spend_lifetime'] ?? 0) / purchases : 0,
+  });
+  const round = (v: number, k: number) => (Number.isFinite(v) ? Math.round(v * 10 ** k) / 10 ** k : null);
+  return {
+    p_alive: round(prediction.p_alive, 6),
+    expected_purchases_90d: round(prediction.expected_purchases, 4),
+    clv_365d: round(prediction.clv, 2),
+  };
 }
 
 export function scoreView(prob: number, version: string, at: number): ScoreView | null {
@@ -46,11 +80,12 @@ export function customerAnswer(
   clock: 'wall' | 'event',
 ): CustomerAnswer {
   const { customer_id, scores, last_event_at } = customerSummary(state, slot, versions);
+  const features = state.table.featureRecord(slot, state.now(clock));
   return {
     customer_id,
     partition: state.partition,
-    features: state.table.featureRecord(slot, state.now(clock)),
-    scores,
+    features,
+    scores: { ...scores, ...clvScores(features, versions.clv), clv_version: versions.clv?.version ?? null },
     last_event_at,
   };
 }

@@ -363,7 +363,7 @@ async function pollConsumers(): Promise<void> {
 }
 
 function versions(): ModelVersions {
-  return { churn: scorer.churn.version, intent: scorer.intent.version };
+  return { churn: scorer.churn.version, intent: scorer.intent.version, clv: scorer.models.clv };
 }
 
 function tensorCount(): number {

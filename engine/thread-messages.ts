@@ -20,7 +20,14 @@ export interface CustomerAnswer {
   customer_id: string;
   partition: number;
   features: Record<string, number | null>;
-  scores: { churn: ScoreView | null; purchase_intent: ScoreView | null };
+  scores: {
+    churn: ScoreView | null;
+    purchase_intent: ScoreView | null;
+    p_alive: number | null;
+    expected_purchases_90d: number | null;
+    clv_365d: number | null;
+    clv_version: string | null;
+  };
   last_event_at: string | null;
 }
 

@@ -5,6 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CLV_PARAMS_DIRNAME, clvParamsOf, liveClvParams } from './clv/params.js';
+import type { ClvParams } from './clv/predict.js';
 import { loadModelDir } from './model-files.js';
 import { listVersions, liveModelDir, type ModelName } from './registry.js';
 import { ModelScorer } from './scorer.js';
@@ -14,6 +16,8 @@ export interface ModelSet {
   churn: ModelScorer;
   intent: ModelScorer;
   shadow: { churn?: ModelScorer; intent?: ModelScorer };
+  /** Live customer-base (BG/NBD + Gamma-Gamma) parameters, when a fit exists. */
+  clv?: { version: string; params: ClvParams };
 }
 
 /** Directory of the shadow candidate of `name`, when `<modelsDir>/<name>/SHADOW` names an existing version. */
@@ -51,7 +55,9 @@ export async function loadModelSet(
         loaded.push(shadow[name]);
       }
     }
-    return { churn, intent, shadow };
+    const clvFile = await liveClvParams(path.join(modelsDir, CLV_PARAMS_DIRNAME));
+    const clv = clvFile ? { version: clvFile.version, params: clvParamsOf(clvFile) } : undefined;
+    return clv ? { churn, intent, shadow, clv } : { churn, intent, shadow };
   } catch (err) {
     for (const scorer of loaded) scorer.dispose();
     throw err;
@@ -70,5 +76,6 @@ export function modelVersions(set: ModelSet): Record<string, string> {
   const out: Record<string, string> = { churn: set.churn.version, intent: set.intent.version };
   if (set.shadow.churn) out['churn_shadow'] = set.shadow.churn.version;
   if (set.shadow.intent) out['intent_shadow'] = set.shadow.intent.version;
+  if (set.clv) out['clv'] = set.clv.version;
   return out;
 }

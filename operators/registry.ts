@@ -6,6 +6,7 @@ import { complaints } from './complaints.js';
 import { campaignTouches, emailClicks, emailOpens } from './engagement.js';
 import { lifetime } from './lifetime.js';
 import { pageViewsDaily, pageViewsHourly } from './page-views.js';
+import { purchaseDays } from './purchase-days.js';
 import { purchases } from './purchases.js';
 import { recency } from './recency.js';
 import { refunds } from './refunds.js';
@@ -37,6 +38,7 @@ export const FEATURE_OPERATORS: readonly Operator[] = [
   activityDaily,
   recency,
   lifetime,
+  purchaseDays,
   subscription,
 ];
 

@@ -2,10 +2,13 @@
  * The engine end to end: a real nats-server, the real engine process, events published over NATS,
  * answers read over HTTP and from the DLQ and alert streams.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOfCustomer } from '../../engine/subjects.js';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
+import { predictCustomer } from '../../models/clv/predict.js';
 import { DAY_MS, HOUR_MS } from '../../operators/types.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { fixtureChurn, writeFixtureModels } from '../support/fixture-models.js';
@@ -52,6 +55,30 @@ async function customer(id: string, minEvents: number): Promise<CustomerAnswer> 
   );
 }
 
+/** The published CDNOW estimates (Fader, Hardie & Lee 2005) as the live customer-base fit. */
+const CLV = {
+  unit: 'weeks' as const,
+  bgnbd: { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 },
+  gamma_gamma: { p: 6.25, q: 3.74, v: 15.44 },
+};
+
+async function withClvParams(dir: string): Promise<string> {
+  await mkdir(path.join(dir, 'clv-params'), { recursive: true });
+  const file = {
+    kind: 'bellwether.clv-params',
+    version: 'test-1',
+    fitted_at: new Date(0).toISOString(),
+    unit: CLV.unit,
+    calibration_end: '2026-01-01',
+    bgnbd: { ...CLV.bgnbd, log_likelihood: -1 },
+    gamma_gamma: { ...CLV.gamma_gamma, log_likelihood: -1 },
+    customers: 1,
+    repeat_customers: 1,
+  };
+  await writeFile(path.join(dir, 'clv-params', 'test-1.json'), JSON.stringify(file));
+  return dir;
+}
+
 beforeAll(async () => {
   nats = await startNats(PARTITIONS);
   nc = await connect({ servers: nats.url });
@@ -63,7 +90,7 @@ beforeAll(async () => {
     BW_CHURN_ALERT_THRESHOLD: '60',
     BW_RESCORE_SECONDS: '1',
     // Models with a known function of days_since_last_purchase, so risks are predictable here.
-    BW_MODELS_DIR: await writeFixtureModels(),
+    BW_MODELS_DIR: await withClvParams(await writeFixtureModels()),
   });
   await publishCore(nc, anchors());
 });
@@ -115,6 +142,14 @@ describe('engine end to end', () => {
       spend_lifetime: 175.5,
     });
     expect(body.last_event_at).toBe(iso(T - HOUR_MS));
+    // Customer-base figures: 3 purchase days (x = 2 repeats), first 95 days ago, last 2 days ago.
+    expect(body.features['purchase_days_lifetime']).toBe(3);
+    const expected = predictCustomer(CLV, { x: 2, t_x: 93 / 7, T: 95 / 7, monetary: 175.5 / 3 });
+    expect(body.scores.p_alive).toBeCloseTo(expected.p_alive, 6);
+    expect(body.scores.expected_purchases_90d).toBeCloseTo(expected.expected_purchases, 4);
+    expect(body.scores.clv_365d).toBeCloseTo(expected.clv, 2);
+    expect(body.scores.clv_version).toBe('test-1');
+    expect(body.scores.p_alive).toBeGreaterThan(0.5);
     expect(body.partition).toBe(partitionOfCustomer('alice', PARTITIONS));
     for (const score of [body.scores.churn!, body.scores.purchase_intent!]) {
       expect(score.probability).toBeGreaterThanOrEqual(0);

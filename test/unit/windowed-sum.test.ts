@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../engine/event-types.js';
 import { ColumnStore } from '../../operators/column-store.js';
+import { purchaseDays } from '../../operators/purchase-days.js';
 import { DAY_MS, HOUR_MS } from '../../operators/types.js';
 import { windowedSum } from '../../operators/windowed-sum.js';
 
@@ -143,5 +144,29 @@ describe('windowed sum on virtual time', () => {
     const out = new Float64Array(2);
     c.emit(0, day(0), out, 0);
     expect(out[0]).toBe(65_535);
+  });
+});
+
+describe('distinct purchase days', () => {
+  it('counts a day once whatever the order, and ignores other types', () => {
+    const store = new ColumnStore(2);
+    const op = purchaseDays.bind(store);
+    const LOGIN = eventTypeIndex('login');
+    const steps: [number, number][] = [
+      [PURCHASE, day(0, 9)],
+      [PURCHASE, day(0, 18)],
+      [PURCHASE, day(-3)],
+      [LOGIN, day(-10)],
+      [PURCHASE, day(-3, 1)],
+      [PURCHASE, day(-400)],
+      [PURCHASE, day(200)],
+      [PURCHASE, day(-400, 2)],
+    ];
+    for (const [typeIndex, ts] of steps) op.step(1, { typeIndex, ts, amount: 1 });
+    const out = new Float64Array(2);
+    op.emit(1, day(200, 12), out, 0);
+    // Days 0, -3, 200 and -400 (now older than the 512-day ring, so its second purchase counts again).
+    expect(out[0]).toBe(5);
+    expect(out[1]).toBe(600 + 10 / 24);
   });
 });
