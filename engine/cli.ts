@@ -39,8 +39,9 @@ function banner(httpUrl: string, natsUrl: string, simulate: number): string {
   if (simulate > 0) {
     lines.push(
       '',
-      `  Simulated feed: ${simulate} events/s, a 180-day customer history compressed and replayed on the`,
-      '  event-time clock, then live. Ctrl-C stops the engine and its nats-server.',
+      `  Simulated feed: ${simulate} events/s. Customers' past (up to two years of purchases), then 180 days`,
+      '  of behaviour compressed in time on the event-time clock, then live. Ctrl-C stops the engine and its',
+      '  nats-server.',
     );
   }
   lines.push('');

@@ -41,13 +41,13 @@ async function connectMain(url: string, log: Logger): Promise<NatsConnection> {
 }
 
 export async function startEngine(config: Config, log: Logger): Promise<RunningEngine> {
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: { step: string; run: () => Promise<void> }[] = [];
   const cleanup = async (): Promise<void> => {
-    for (const fn of cleanups.reverse()) {
+    for (const { step, run } of cleanups.reverse()) {
       try {
-        await fn();
+        await run();
       } catch (err) {
-        log.warn({ err }, 'shutdown step failed');
+        log.warn({ step, err }, 'shutdown step failed');
       }
     }
     cleanups.length = 0;
@@ -60,7 +60,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
         { dir: path.join(config.dataDir, 'nats'), port: config.natsPort, partitions: config.partitions },
         log,
       );
-      cleanups.push(() => embedded!.stop());
+      cleanups.push({ step: 'nats-server', run: () => embedded!.stop() });
       natsUrl = embedded.url;
     } else {
       log.warn(
@@ -69,7 +69,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       );
     }
     const nc = await connectMain(natsUrl, log);
-    cleanups.push(() => nc.drain());
+    cleanups.push({ step: 'nats', run: () => nc.close() });
     let natsConnected = true;
     void (async () => {
       for await (const s of nc.status()) {
@@ -83,7 +83,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     });
 
     const pool = await WorkerPool.start(config, natsUrl, log);
-    cleanups.push(() => pool.stop());
+    cleanups.push({ step: 'workers', run: () => pool.stop() });
     const statuses = await pool.status();
     const first = statuses[0];
 
@@ -133,9 +133,12 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
           reload().catch((err: unknown) => log.error({ component: 'models', err }, 'model reload failed'));
         }, 1000);
       });
-      cleanups.push(async () => {
-        clearTimeout(debounce);
-        watcher.close();
+      cleanups.push({
+        step: 'model-watch',
+        run: async () => {
+          clearTimeout(debounce);
+          watcher.close();
+        },
       });
     } catch (err) {
       log.warn({ component: 'models', err }, 'cannot watch the models directory; use POST /v1/models/reload');
@@ -151,12 +154,12 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
         badRate: 0.001,
       });
       sim.onError((err) => log.error({ component: 'simulator', err }, 'simulated feed failed'));
-      cleanups.push(() => sim.stop());
+      cleanups.push({ step: 'simulator', run: () => sim.stop() });
     }
 
     const app = await buildServer(view, { logger: log.child({ component: 'http' }) });
     await app.listen({ port: config.httpPort, host: config.httpHost });
-    cleanups.push(() => app.close());
+    cleanups.push({ step: 'http', run: () => app.close() });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;

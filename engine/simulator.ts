@@ -63,6 +63,8 @@ export class EventSimulator {
   private counter = 0;
   private badCounter = 0;
   private readonly startMs: number;
+  /** Seed and start time: event ids stay unique across runs on the same stream. */
+  private readonly runId: string;
   private lastTs: number;
   private isoDay = Number.NaN;
   private isoPrefix = '';
@@ -72,6 +74,7 @@ export class EventSimulator {
     this.seed = opts.seed >>> 0;
     const startMs = Math.floor(opts.startMs);
     this.startMs = startMs;
+    this.runId = `${this.seed}-${startMs.toString(36)}`;
     this.badRate = Math.min(1, Math.max(0, opts.badRate ?? 0));
     this.planner = new CustomerPlanner(mulberry32(this.seed), startMs);
     this.badRand = mulberry32(this.seed ^ 0x9e3779b9);
@@ -132,7 +135,7 @@ export class EventSimulator {
   }
 
   private emit(c: Customer, p: Planned): SimEvent {
-    const eventId = `sim-${this.seed}-${this.counter++}`;
+    const eventId = `sim-${this.runId}-${this.counter++}`;
     const iso = this.iso(p.ts);
     if (this.badRate > 0 && this.badRand() < this.badRate) {
       return this.malformed({ event_id: eventId, customer_id: c.id, type: p.type }, iso, p);

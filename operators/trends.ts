@@ -27,6 +27,18 @@ export const trends: readonly DerivedFeature[] = [
     compute: (v) => ratio(v[0]!, v[1]!),
   },
   {
+    // Mean days between distinct purchase days; 0 before the second purchase day.
+    name: 'purchase_cycle_days',
+    inputs: ['days_since_first_purchase', 'days_since_last_purchase', 'purchase_days_lifetime'],
+    compute: (v) => (v[2]! >= 2 ? (v[0]! - v[1]!) / (v[2]! - 1) : 0),
+  },
+  {
+    // How overdue the next purchase is: days since the last purchase over the customer's own cycle.
+    name: 'purchase_overdue_ratio',
+    inputs: ['days_since_first_purchase', 'days_since_last_purchase', 'purchase_days_lifetime'],
+    compute: (v) => (v[2]! >= 2 && v[0]! > v[1]! ? v[1]! / ((v[0]! - v[1]!) / (v[2]! - 1)) : 0),
+  },
+  {
     name: 'refund_rate_90d',
     inputs: ['refunds_90d', 'purchases_90d'],
     compute: (v) => ratio(v[0]!, v[1]!),

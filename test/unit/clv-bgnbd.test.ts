@@ -50,7 +50,9 @@ function numeric(params: BgNbdParams, x: number, tx: number, T: number, t: numbe
     integrateLambdaP((l, p, q) => f(l, p, q) * weight(l, p, q), scale);
   const likelihood = integral((l, p, q) => aliveTerm(l, q, x, T) + deadTerm(l, p, q, x, tx));
   const alive = integral((l, _p, q) => aliveTerm(l, q, x, T));
-  const noPurchase = integral((l, p, q) => deadTerm(l, p, q, x, tx) + aliveTerm(l, q, x, T) * Math.exp(-l * t));
+  const noPurchase = integral(
+    (l, p, q) => deadTerm(l, p, q, x, tx) + aliveTerm(l, q, x, T) * Math.exp(-l * t),
+  );
   // E[purchases in t | alive, λ, p] = (1 − e^{−λpt}) / p (FHL 2005, eq. 7)
   const expected = integral((l, p, q) => (aliveTerm(l, q, x, T) * -Math.expm1(-l * p * t)) / p);
   return {
