@@ -17,6 +17,16 @@ const Score = Type.Union([
     risk: Type.Integer({ minimum: 0, maximum: 100 }),
     model_version: Type.String(),
     scored_at: Type.String({ format: 'date-time' }),
+    reasons: Type.Optional(
+      Type.Array(
+        Type.Object({
+          feature: Type.String(),
+          value: Type.Union([Type.Number(), Type.Null()]),
+          direction: Type.Union([Type.Literal('raises'), Type.Literal('lowers')]),
+          impact: Type.Number(),
+        }),
+      ),
+    ),
   }),
   Type.Null(),
 ]);

@@ -1,6 +1,7 @@
 /** Answers built from a partition's state: one customer's view, and the riskiest customers. */
 import type { ClvParams } from '../models/clv/predict.js';
 import { predictCustomer } from '../models/clv/predict.js';
+import type { Reason } from '../models/scorer.js';
 import { lastEventAt } from '../operators/recency.js';
 import { riskOf } from './alerts.js';
 import type { PartitionState } from './partition-state.js';
@@ -73,14 +74,23 @@ export function customerSummary(
   };
 }
 
+/** The top reasons behind each model's score for one feature vector (null outside its population). */
+export type Explainer = (features: Float64Array) => { churn: Reason[] | null; intent: Reason[] | null };
+
 export function customerAnswer(
   state: PartitionState,
   slot: number,
   versions: ModelVersions,
   clock: 'wall' | 'event',
+  explain: Explainer,
 ): CustomerAnswer {
   const { customer_id, scores, last_event_at } = customerSummary(state, slot, versions);
+  const vector = new Float64Array(state.table.names.length);
+  state.table.features(slot, state.now(clock), vector);
   const features = state.table.featureRecord(slot, state.now(clock));
+  const reasons = explain(vector);
+  if (scores.churn && reasons.churn) scores.churn.reasons = reasons.churn;
+  if (scores.purchase_intent && reasons.intent) scores.purchase_intent.reasons = reasons.intent;
   return {
     customer_id,
     partition: state.partition,

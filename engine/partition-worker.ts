@@ -21,6 +21,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { disposeModelSet, loadModelSet, modelVersions } from '../models/model-set.js';
+import type { Reason } from '../models/scorer.js';
 import { loadTf, type Tf } from '../models/tf-backend.js';
 import type { AlertBody } from './alerts.js';
 import { BatchScorer } from './batch-scorer.js';
@@ -366,6 +367,14 @@ function versions(): ModelVersions {
   return { churn: scorer.churn.version, intent: scorer.intent.version, clv: scorer.models.clv };
 }
 
+function explain(features: Float64Array): { churn: Reason[] | null; intent: Reason[] | null } {
+  const { churn, intent } = scorer;
+  return {
+    churn: churn.inPopulation(features, 0) ? churn.explain(features, 0) : null,
+    intent: intent.inPopulation(features, 0) ? intent.explain(features, 0) : null,
+  };
+}
+
 function tensorCount(): number {
   return tf.memory().numTensors;
 }
@@ -434,7 +443,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'customer': {
       for (const feed of feeds.values()) {
         const slot = feed.state.table.slotOf(req.customerId);
-        if (slot !== undefined) return customerAnswer(feed.state, slot, versions(), config.clock);
+        if (slot !== undefined) return customerAnswer(feed.state, slot, versions(), config.clock, explain);
       }
       return null;
     }

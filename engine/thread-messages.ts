@@ -1,4 +1,5 @@
 /** Typed messages between the main thread and partition workers. */
+import type { Reason } from '../models/scorer.js';
 import type { Config } from './config.js';
 import type { SerializedError } from './errors.js';
 
@@ -14,6 +15,8 @@ export interface ScoreView {
   risk: number;
   model_version: string;
   scored_at: string;
+  /** Top 3 contributing inputs (customer answers and alerts). */
+  reasons?: Reason[];
 }
 
 export interface CustomerAnswer {

@@ -151,6 +151,9 @@ describe('engine end to end', () => {
     expect(body.scores.clv_version).toBe('test-1');
     expect(body.scores.p_alive).toBeGreaterThan(0.5);
     expect(body.partition).toBe(partitionOfCustomer('alice', PARTITIONS));
+    expect(body.scores.churn!.reasons).toEqual([
+      { feature: 'days_since_last_purchase', value: 2, direction: 'raises', impact: expect.any(Number) },
+    ]);
     for (const score of [body.scores.churn!, body.scores.purchase_intent!]) {
       expect(score.probability).toBeGreaterThanOrEqual(0);
       expect(score.probability).toBeLessThanOrEqual(1);
