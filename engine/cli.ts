@@ -4,6 +4,7 @@
  * Flags of `run` mirror the BW_* environment variables (see `bellwether run --help`).
  */
 import { parseArgs } from 'node:util';
+import { MODEL_COMMANDS_USAGE } from '../models/commands-usage.js';
 import { loadConfig, SETTINGS } from './config.js';
 import { BellwetherError } from './errors.js';
 import { createLogger } from './log.js';
@@ -14,6 +15,7 @@ const USAGE = `bellwether ${PACKAGE_VERSION}
 Usage:
   bellwether run [flags]               start the engine
   bellwether replay FILE [flags]       publish a file of events to NATS
+  bellwether dataset|train|eval|clv    offline model tools (below)
   bellwether help                      this text
 
 run flags (each also an environment variable):
@@ -21,10 +23,12 @@ ${SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(26)} ${s.describe
   --embedded                 ignore BW_NATS_URL and start an embedded nats-server
 
 replay flags:
-  --format ndjson|online-retail    input format (ndjson: one event JSON per line)
-  --nats-url URL                   NATS server (default nats://127.0.0.1:4222 or BW_NATS_URL)
-  --rate N                         events per second (default: as fast as possible)
-`;
+  --format ndjson|online-retail|cdnow   input format (ndjson: one event JSON per line)
+  --nats-url URL                        NATS server (default nats://127.0.0.1:4222 or BW_NATS_URL)
+  --rate N                              at most N events per second (default: as fast as possible)
+  --speedup X                           keep the file's event-time gaps, divided by X
+
+${MODEL_COMMANDS_USAGE}`;
 
 function banner(httpUrl: string, natsUrl: string, simulate: number): string {
   const lines = [
@@ -70,7 +74,9 @@ async function run(args: string[]): Promise<void> {
   const config = loadConfig(env, flags);
   const log = createLogger(config.logLevel);
   const { startEngine } = await import('./engine.js');
-  const engine = await startEngine(config, log);
+  // BW_TEST_CRASH_EVENT_ID is a test hook for crash recovery, not a setting.
+  const crashOnEventId = process.env['BW_TEST_CRASH_EVENT_ID'];
+  const engine = await startEngine(config, log, crashOnEventId ? { crashOnEventId } : {});
   process.stderr.write(banner(engine.httpUrl, engine.natsUrl, config.simulate));
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -107,6 +113,7 @@ async function replay(args: string[]): Promise<void> {
       format: { type: 'string', default: 'ndjson' },
       'nats-url': { type: 'string' },
       rate: { type: 'string' },
+      speedup: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -121,6 +128,7 @@ async function replay(args: string[]): Promise<void> {
     format: values.format ?? 'ndjson',
     natsUrl: values['nats-url'] ?? process.env['BW_NATS_URL'] ?? 'nats://127.0.0.1:4222',
     rate,
+    speedup: values.speedup === undefined ? 0 : Number(values.speedup),
   });
 }
 
@@ -131,6 +139,13 @@ async function main(argv: string[]): Promise<void> {
       return run(rest);
     case 'replay':
       return replay(rest);
+    case 'dataset':
+    case 'train':
+    case 'eval':
+    case 'clv': {
+      const { runModelCommand } = await import('../models/commands.js');
+      return runModelCommand(command, rest);
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -7,7 +7,7 @@ import { watch } from 'node:fs';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { EngineInfo, EngineView } from '../api/engine-view.js';
 import { buildServer } from '../api/server.js';
 import { describeRegistry } from '../models/listing.js';
@@ -40,7 +40,16 @@ async function connectMain(url: string, log: Logger): Promise<NatsConnection> {
   }
 }
 
-export async function startEngine(config: Config, log: Logger): Promise<RunningEngine> {
+export interface EngineOptions {
+  /** Test hook: see WorkerData.crashOnEventId. */
+  crashOnEventId?: string;
+}
+
+export async function startEngine(
+  config: Config,
+  log: Logger,
+  options: EngineOptions = {},
+): Promise<RunningEngine> {
   const cleanups: { step: string; run: () => Promise<void> }[] = [];
   const cleanup = async (): Promise<void> => {
     for (const { step, run } of cleanups.reverse()) {
@@ -82,13 +91,21 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       eventsMaxAgeDays: config.eventsMaxAgeDays,
     });
 
-    const pool = await WorkerPool.start(config, natsUrl, log);
+    const pool = await WorkerPool.start(config, natsUrl, log, options.crashOnEventId);
     cleanups.push({ step: 'workers', run: () => pool.stop() });
     const statuses = await pool.status();
     const first = statuses[0];
 
     const mainRegistry = new Registry();
     collectDefaultMetrics({ register: mainRegistry });
+    new Gauge({
+      name: 'bellwether_worker_restarts',
+      help: 'Partition worker threads restarted after an unexpected exit since the engine started',
+      registers: [mainRegistry],
+      collect() {
+        this.set(pool.restarts);
+      },
+    });
     const reload = async (): Promise<Record<string, string>[]> => {
       const versions = await pool.reload();
       log.info({ component: 'models', versions: versions[0] }, 'models reloaded');

@@ -166,6 +166,10 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
     deadLetter(feed, msg, result.reason, result.detail);
   } else {
     const event = result.event;
+    if (data.generation === 0 && event.body.event_id === data.crashOnEventId) {
+      log.error({ partition: state.partition }, 'test hook: crashing the worker thread');
+      process.exit(70);
+    }
     if (state.seen(event.body.event_id)) {
       metrics.duplicates.inc();
     } else {

@@ -8,6 +8,13 @@ export interface WorkerData {
   partitions: number[];
   natsUrl: string;
   config: Config;
+  /** 0 for the first thread of this index, +1 at each restart after a crash. */
+  generation: number;
+  /**
+   * Test hook (BW_TEST_CRASH_EVENT_ID): the first-generation thread exits abruptly when it folds
+   * the event with this id, to test crash recovery. Never set in production.
+   */
+  crashOnEventId?: string | undefined;
 }
 
 export interface ScoreView {

@@ -19,7 +19,12 @@ import {
   type WorkerStatus,
 } from './thread-messages.js';
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+type Pending = {
+  worker: number;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+};
 type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -34,6 +39,8 @@ export class WorkerPool {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #workers: Worker[] = [];
+  /** Whether worker i is up (ready and not exited): requests to a worker that is down fail at once. */
+  readonly #up: boolean[] = [];
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #stopping = false;
@@ -42,10 +49,13 @@ export class WorkerPool {
   /** Worker threads restarted after an unexpected exit. */
   restarts = 0;
 
-  private constructor(config: Config, log: Logger, natsUrl: string) {
+  readonly #crashOnEventId: string | undefined;
+
+  private constructor(config: Config, log: Logger, natsUrl: string, crashOnEventId?: string) {
     this.#config = config;
     this.#log = log;
     this.#natsUrl = natsUrl;
+    this.#crashOnEventId = crashOnEventId;
   }
 
   get size(): number {
@@ -53,8 +63,13 @@ export class WorkerPool {
   }
 
   /** Starts the workers and resolves once every one has attached its consumers. */
-  static async start(config: Config, natsUrl: string, log: Logger): Promise<WorkerPool> {
-    const pool = new WorkerPool(config, log, natsUrl);
+  static async start(
+    config: Config,
+    natsUrl: string,
+    log: Logger,
+    crashOnEventId?: string,
+  ): Promise<WorkerPool> {
+    const pool = new WorkerPool(config, log, natsUrl, crashOnEventId);
     const count = Math.min(config.workers, config.partitions);
     try {
       await Promise.all(Array.from({ length: count }, (_, index) => pool.#spawn(index, count)));
@@ -69,12 +84,14 @@ export class WorkerPool {
    * Starts worker `index`; resolves when it is ready. A worker that exits unexpectedly later is
    * started again: it reloads its partitions' checkpoints and resumes from their sequences.
    */
-  #spawn(index: number, count: number): Promise<void> {
+  #spawn(index: number, count: number, generation = 0): Promise<void> {
     const data: WorkerData = {
       index,
       partitions: partitionsOfWorker(index, count, this.#config.partitions),
       natsUrl: this.#natsUrl,
       config: this.#config,
+      generation,
+      crashOnEventId: this.#crashOnEventId,
     };
     const worker = new Worker(distPath('engine', 'partition-worker.js'), { workerData: data });
     this.#workers[index] = worker;
@@ -85,6 +102,7 @@ export class WorkerPool {
         if (isNotice(msg)) {
           if (msg.kind === 'ready') {
             ready = true;
+            this.#up[index] = true;
             resolve();
           } else reject(BellwetherError.from(msg.error));
           return;
@@ -96,16 +114,21 @@ export class WorkerPool {
         if (!ready) reject(err);
       });
       worker.on('exit', (code) => {
+        this.#up[index] = false;
         if (this.#stopping) return;
         if (!ready) {
           reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited with ${code}`));
           return;
         }
         log.error({ component: 'pool', worker: index, code }, 'worker thread exited; restarting it');
+        for (const [id, pending] of this.#pending) {
+          if (pending.worker !== index) continue;
+          this.#settle(id, { error: new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited`) });
+        }
         this.restarts++;
         setTimeout(() => {
           if (this.#stopping) return;
-          this.#spawn(index, count).catch((err: unknown) =>
+          this.#spawn(index, count, generation + 1).catch((err: unknown) =>
             log.fatal({ component: 'pool', worker: index, err }, 'worker restart failed'),
           );
         }, 500);
@@ -124,14 +147,16 @@ export class WorkerPool {
 
   request<T>(worker: number, body: RequestBody, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     const target = this.#workers[worker];
-    if (!target) return Promise.reject(new BellwetherError('BW_ERR_WORKER_FAILED', `no worker ${worker}`));
+    if (!target || !this.#up[worker]) {
+      return Promise.reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${worker} is not running`));
+    }
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new BellwetherError('BW_ERR_WORKER_TIMEOUT', `worker ${worker} ${body.op}`));
       }, timeoutMs);
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.#pending.set(id, { worker, resolve: resolve as (v: unknown) => void, reject, timer });
       target.postMessage({ ...body, id } as WorkerRequest);
     });
   }

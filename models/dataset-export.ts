@@ -2,8 +2,9 @@
  * Writes point-in-time rows (dataset.ts) as NDJSON or CSV: `customer_id, cutoff (ISO), <every
  * feature>, churn, intent`. Missing features (NaN) are `null` in NDJSON and empty in CSV.
  */
-import { createWriteStream } from 'node:fs';
+
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { type DatasetRow, datasetFeatureNames } from './dataset.js';
 
@@ -36,7 +37,11 @@ export function formatDatasetRow(row: DatasetRow, format: DatasetFileFormat): st
   return `${JSON.stringify(record)}\n`;
 }
 
-async function writeAll(out: Writable, rows: readonly DatasetRow[], format: DatasetFileFormat): Promise<void> {
+async function writeAll(
+  out: Writable,
+  rows: readonly DatasetRow[],
+  format: DatasetFileFormat,
+): Promise<void> {
   if (format === 'csv') {
     out.write(`${['customer_id', 'cutoff', ...datasetFeatureNames(), 'churn', 'intent'].join(',')}\n`);
   }

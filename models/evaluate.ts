@@ -21,7 +21,7 @@
  */
 import { BellwetherError } from '../engine/errors.js';
 import { DAY_MS } from '../operators/types.js';
-import { probNoPurchase, pAlive } from './clv/bgnbd.js';
+import { pAlive, probNoPurchase } from './clv/bgnbd.js';
 import { fitBgNbd, rfData, summarizeCustomers } from './clv/fit.js';
 import {
   buildDataset,
@@ -87,7 +87,11 @@ export interface EvalReport extends MetricSet {
   expected_calibration_error: number;
   baselines: {
     recency: MetricSet & { score: string };
-    bgnbd_p_alive: MetricSet & { score: string; params: { r: number; alpha: number; a: number; b: number } };
+    bgnbd_p_alive: MetricSet & {
+      score: string;
+      params: { r: number; alpha: number; a: number; b: number };
+      note?: string;
+    };
     bgnbd_p_label: MetricSet & { score: string };
     logistic: (MetricSet & { train_cutoffs: string[]; train_rows: number }) | { skipped: string };
   };
@@ -100,7 +104,11 @@ export interface EvalReport extends MetricSet {
   };
 }
 
-export function metricSet(scores: ArrayLike<number>, labels: ArrayLike<number>, probabilistic: boolean): MetricSet {
+export function metricSet(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  probabilistic: boolean,
+): MetricSet {
   return {
     roc_auc: rocAuc(scores, labels),
     pr_auc: prAuc(scores, labels),
@@ -269,6 +277,7 @@ export async function evaluateModel(opts: EvaluateOptions): Promise<EvalReport> 
           ...metricSet(alive, labels, false),
           score: name === 'churn' ? '1 − P(alive)' : 'P(alive)',
           params: { r: bg.r, alpha: bg.alpha, a: bg.a, b: bg.b },
+          ...(bg.degenerate ? { note: bg.degenerate } : {}),
         },
         bgnbd_p_label: {
           ...metricSet(pLabel, labels, true),

@@ -7,7 +7,7 @@
  * rate α) and p ~ Beta(a, b). A customer's data are x repeat purchases, the time t_x of the last
  * one and the age T, both measured from the first purchase (t_x = 0 when x = 0).
  *
- * Individual likelihood (FHL 2005, eq. 6), written as
+ * Individual likelihood, written as
  *   L = A1 · (A3 + δ_{x>0} A4),
  *   ln A1 = ln Γ(r + x) − ln Γ(r) + r ln α + ln Γ(a + b) + ln Γ(b + x) − ln Γ(b) − ln Γ(a + b + x)
  *   ln A3 = −(r + x) ln(α + T)
@@ -77,7 +77,7 @@ function logDeadOdds(p: BgNbdParams, x: number, tx: number, T: number): number {
   return Math.log(p.a) - Math.log(p.b + x - 1) + (p.r + x) * (Math.log(p.alpha + T) - Math.log(p.alpha + tx));
 }
 
-/** P(alive at T | x, t_x, T) = 1 / (1 + δ_{x>0} · a / (b + x − 1) · ((α + T)/(α + t_x))^{r+x}) (FHL 2005, eq. 13). */
+/** P(alive at T | x, t_x, T) = 1 / (1 + δ_{x>0} · a / (b + x − 1) · ((α + T)/(α + t_x))^{r+x}). */
 export function pAlive(p: BgNbdParams, x: number, tx: number, T: number): number {
   const lo = logDeadOdds(p, x, tx, T);
   return lo === Number.NEGATIVE_INFINITY ? 1 : 1 / (1 + Math.exp(lo));
@@ -88,7 +88,7 @@ function safeA(a: number): number {
   return Math.abs(a - 1) < 1e-9 ? 1 + 1e-9 : a;
 }
 
-/** E[X(t)]: expected repeat purchases of a new customer in (0, t] (FHL 2005, eq. 9). */
+/** E[X(t)]: expected repeat purchases of a new customer in (0, t]. */
 export function expectedPurchases(p: BgNbdParams, t: number): number {
   if (t <= 0) return 0;
   const a = safeA(p.a);
@@ -98,7 +98,7 @@ export function expectedPurchases(p: BgNbdParams, t: number): number {
 }
 
 /**
- * E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL 2005, eq. 10):
+ * E[Y(t) | x, t_x, T]: expected purchases in (T, T + t]:
  *   (a + b + x − 1)/(a − 1) · [1 − ((α + T)/(α + T + t))^{r+x} · 2F1(r + x, b + x; a + b + x − 1; t/(α + T + t))]
  *   / (1 + δ_{x>0} · a/(b + x − 1) · ((α + T)/(α + t_x))^{r+x})
  */

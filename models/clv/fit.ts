@@ -90,13 +90,22 @@ export interface FitDiagnostics {
 
 export interface BgNbdFit extends BgNbdParams {
   log_likelihood: number;
-  se?: BgNbdParams;
+  /** Standard errors of the parameters not at a bound (conditional on those at a bound). */
+  se?: Partial<BgNbdParams>;
+  /**
+   * Parameters that ended at the search bound e^{±LOG_BOUND}: the likelihood keeps rising towards
+   * a limit of the model (a → 0 with b → ∞: no drop-out, the NBD). Absent when none did.
+   */
+  at_bound?: (keyof BgNbdParams)[];
+  /** Set when the fit sits on the no-drop-out limit (a/(a + b) below 1e-4). */
+  degenerate?: string;
   optimizer: FitDiagnostics;
 }
 
 export interface GammaGammaFit extends GammaGammaParams {
   log_likelihood: number;
-  se?: GammaGammaParams;
+  se?: Partial<GammaGammaParams>;
+  at_bound?: (keyof GammaGammaParams)[];
   /** Customers the fit used (x ≥ 1 and m̄ > 0). */
   customers: number;
   optimizer: FitDiagnostics;
@@ -122,15 +131,94 @@ function toParams<K extends string>(keys: readonly K[], phi: readonly number[]):
   return Object.fromEntries(keys.map((k, i) => [k, Math.exp(phi[i]!)])) as Record<K, number>;
 }
 
-/** A log-likelihood that is not finite counts as +∞ for the minimiser (outside the usable region). */
+/** Below this mean drop-out probability a/(a + b) the BG/NBD fit is reported as degenerate. */
+const NO_DROPOUT = 1e-4;
+
+/** Log-parameters are searched in [−LOG_BOUND, LOG_BOUND] (θ between 6e-6 and 1.6e5). */
+export const LOG_BOUND = 12;
+/** A log-parameter this close to the bound counts as at the bound. */
+const AT_BOUND = 0.05;
+
+/**
+ * A log-likelihood that is not finite, or a point outside the box, counts as +∞ for the minimiser.
+ */
 function guarded(f: (phi: readonly number[]) => number): (phi: readonly number[]) => number {
   return (phi) => {
+    if (phi.some((x) => Math.abs(x) > LOG_BOUND)) return Number.POSITIVE_INFINITY;
     try {
       const v = f(phi);
       return Number.isFinite(v) ? v : Number.POSITIVE_INFINITY;
     } catch {
       return Number.POSITIVE_INFINITY;
     }
+  };
+}
+
+interface GenericFit<K extends string> {
+  params: Record<K, number>;
+  log_likelihood: number;
+  se?: Partial<Record<K, number>>;
+  at_bound?: K[];
+  optimizer: FitDiagnostics;
+}
+
+/** Standard errors of the parameters `free` (indexes), the others held at `phi`. */
+function standardErrorsOf<K extends string>(
+  keys: readonly K[],
+  nll: (phi: readonly number[]) => number,
+  phi: readonly number[],
+  free: readonly number[],
+): Partial<Record<K, number>> | undefined {
+  if (free.length === 0) return undefined;
+  const sub = (psi: readonly number[]) => {
+    const full = Array.from(phi);
+    free.forEach((i, k) => {
+      full[i] = psi[k]!;
+    });
+    return nll(full);
+  };
+  const values = logParamStandardErrors(
+    sub,
+    free.map((i) => phi[i]!),
+  );
+  if (!values) return undefined;
+  return Object.fromEntries(free.map((i, k) => [keys[i]!, values[k]!])) as Partial<Record<K, number>>;
+}
+
+interface GenericFit<K extends string> {
+  params: Record<K, number>;
+  phi: number[];
+  log_likelihood: number;
+  se?: Partial<Record<K, number>>;
+  at_bound?: K[];
+  optimizer: FitDiagnostics;
+}
+
+/**
+ * Minimises `nll` over log-parameters from `start`; standard errors from the Hessian over the
+ * parameters that are not at a bound (the others held fixed).
+ */
+function fitLogParams<K extends string>(
+  keys: readonly K[],
+  nll: (phi: readonly number[]) => number,
+  start: number[],
+  standardErrors: boolean,
+): GenericFit<K> {
+  const result = minimize(nll, start);
+  const bound = keys.filter((_, i) => Math.abs(result.x[i]!) > LOG_BOUND - AT_BOUND);
+  const free = keys.map((_, i) => i).filter((i) => !bound.includes(keys[i]!));
+  const se = standardErrors ? standardErrorsOf(keys, nll, result.x, free) : undefined;
+  return {
+    params: toParams(keys, result.x),
+    phi: result.x,
+    log_likelihood: -result.value,
+    ...(se ? { se } : {}),
+    ...(bound.length > 0 ? { at_bound: bound } : {}),
+    optimizer: {
+      iterations: result.iterations,
+      evaluations: result.evaluations,
+      converged: result.converged,
+    },
   };
 }
 
@@ -147,18 +235,17 @@ export function fitBgNbd(data: RfData, options: { standardErrors?: boolean } = {
   const nll = guarded((phi) => -bgnbdLogLikelihood(toParams(BG_KEYS, phi), data));
   // Start: r = 1 with α matching the mean repeat rate, a = 1, b = 3.
   const start = [0, Math.log(sumT / sumX), 0, Math.log(3)];
-  const result = minimize(nll, start);
-  const params = toParams(BG_KEYS, result.x);
-  const se = options.standardErrors === false ? undefined : logParamStandardErrors(nll, result.x);
+  const { params, phi, ...rest } = fitLogParams(BG_KEYS, nll, start, options.standardErrors !== false);
+  const dropout = params.a / (params.a + params.b);
+  if (!(dropout < NO_DROPOUT)) return { ...params, ...rest };
+  // On the no-drop-out ridge only r and α are identified (the NBD): their errors with a, b held.
+  const { se: _se, ...others } = rest;
+  const se = options.standardErrors !== false ? standardErrorsOf(BG_KEYS, nll, phi, [0, 1]) : undefined;
   return {
     ...params,
-    log_likelihood: -result.value,
-    ...(se ? { se: toParams(BG_KEYS, se.map(Math.log)) } : {}),
-    optimizer: {
-      iterations: result.iterations,
-      evaluations: result.evaluations,
-      converged: result.converged,
-    },
+    ...others,
+    ...(se ? { se } : {}),
+    degenerate: `mean drop-out probability a/(a + b) = ${dropout.toPrecision(2)}: the data show no drop-out, so BG/NBD reduces to the NBD, P(alive) ≈ 1 for everyone, and a, b are not separately identified`,
   };
 }
 
@@ -172,20 +259,8 @@ export function fitGammaGamma(data: SpendData, options: { standardErrors?: boole
   const nll = guarded((phi) => -gammaGammaLogLikelihood(toParams(GG_KEYS, phi), data));
   // Start: p = 1, q = 2, v = mean m̄ (population mean spend p v / (q − 1) = mean m̄).
   const start = [0, Math.log(2), Math.log(sumM / n)];
-  const result = minimize(nll, start);
-  const params = toParams(GG_KEYS, result.x);
-  const se = options.standardErrors === false ? undefined : logParamStandardErrors(nll, result.x);
-  return {
-    ...params,
-    log_likelihood: -result.value,
-    ...(se ? { se: toParams(GG_KEYS, se.map(Math.log)) } : {}),
-    customers: n,
-    optimizer: {
-      iterations: result.iterations,
-      evaluations: result.evaluations,
-      converged: result.converged,
-    },
-  };
+  const { params, phi: _phi, ...rest } = fitLogParams(GG_KEYS, nll, start, options.standardErrors !== false);
+  return { ...params, ...rest, customers: n };
 }
 
 export interface ClvFitOptions {

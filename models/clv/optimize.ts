@@ -7,9 +7,11 @@
 export interface MinimizeOptions {
   /** Initial simplex step along each axis (default 0.5: a factor e^0.5 on log-parameters). */
   step?: number;
-  /** Stop when the simplex spans less than this in every coordinate (default 1e-9). */
-  xTolerance?: number;
-  /** … and its function values differ by less than this (default 1e-10). */
+  /**
+   * Stop when the simplex's function values differ by at most fTolerance × (|f_best| + fTolerance)
+   * (relative, as R's optim; default 1e-10). A flat ridge then ends the search even when the
+   * simplex is still long along it: points on the ridge fit equally well.
+   */
   fTolerance?: number;
   /** Iterations per run (default 4000 × dimension). */
   maxIterations?: number;
@@ -30,7 +32,6 @@ function nelderMeadRun(
   f: (x: readonly number[]) => number,
   x0: readonly number[],
   step: number,
-  xTol: number,
   fTol: number,
   maxIterations: number,
   count: { evaluations: number },
@@ -56,11 +57,7 @@ function nelderMeadRun(
     values = order.map((i) => values[i]!);
     simplex.splice(0, simplex.length, ...sorted);
     const best = simplex[0]!;
-    let spread = 0;
-    for (let i = 1; i <= n; i++) {
-      for (let k = 0; k < n; k++) spread = Math.max(spread, Math.abs(simplex[i]![k]! - best[k]!));
-    }
-    if (spread <= xTol && values[n]! - values[0]! <= fTol) {
+    if (values[n]! - values[0]! <= fTol * (Math.abs(values[0]!) + fTol)) {
       converged = true;
       break;
     }
@@ -113,16 +110,15 @@ export function minimize(
   options: MinimizeOptions = {},
 ): MinimizeResult {
   const step = options.step ?? 0.5;
-  const xTol = options.xTolerance ?? 1e-9;
   const fTol = options.fTolerance ?? 1e-10;
   const maxIterations = options.maxIterations ?? 4000 * x0.length;
   const count = { evaluations: 0 };
-  let result = nelderMeadRun(f, x0, step, xTol, fTol, maxIterations, count);
+  let result = nelderMeadRun(f, x0, step, fTol, maxIterations, count);
   let iterations = result.iterations;
   for (let r = 0; r < (options.restarts ?? 4); r++) {
-    const again = nelderMeadRun(f, result.x, step / 4, xTol, fTol, maxIterations, count);
+    const again = nelderMeadRun(f, result.x, step / 4, fTol, maxIterations, count);
     iterations += again.iterations;
-    const improved = again.value < result.value - fTol;
+    const improved = again.value < result.value - fTol * (Math.abs(result.value) + fTol);
     if (again.value <= result.value) result = again;
     if (!improved) break;
   }

@@ -64,8 +64,11 @@ export async function startEngineProcess(
       try {
         res = await fetch(httpUrl + pathname);
       } catch (err) {
-        const state = child.exitCode !== null ? `exited with ${child.exitCode}` : `signal ${child.signalCode ?? 'none'}`;
-        throw new Error(`GET ${pathname} failed (${String(err)}); engine ${state}:\n${logs.slice(-15).join('\n')}`);
+        const state =
+          child.exitCode !== null ? `exited with ${child.exitCode}` : `signal ${child.signalCode ?? 'none'}`;
+        throw new Error(
+          `GET ${pathname} failed (${String(err)}); engine ${state}:\n${logs.slice(-15).join('\n')}`,
+        );
       }
       const text = await res.text();
       let body: unknown;

@@ -82,7 +82,7 @@ describe('fitGammaGamma', () => {
     expect(fit.optimizer.converged).toBe(true);
     expect(fit.log_likelihood).toBeGreaterThanOrEqual(gammaGammaLogLikelihood(CDNOW, data));
     for (const k of ['p', 'q', 'v'] as const) {
-      const se = fit.se![k];
+      const se = fit.se![k]!;
       expect(Math.abs(fit[k] - CDNOW[k])).toBeLessThan(3.5 * se);
       expect(Math.abs(fit[k] - CDNOW[k]) / CDNOW[k]).toBeLessThan(0.15);
     }

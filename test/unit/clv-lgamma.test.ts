@@ -11,7 +11,7 @@ describe('lgamma', () => {
     expect(lgamma(10)).toBeCloseTo(Math.log(362880), 12);
     expect(lgamma(0.5)).toBeCloseTo(0.5 * Math.log(Math.PI), 14);
     expect(lgamma(1.5)).toBeCloseTo(Math.log(Math.sqrt(Math.PI) / 2), 14);
-    expect(lgamma(1 / 3)).toBeCloseTo(Math.log(2.678938534707747633), 13);
+    expect(lgamma(1 / 3)).toBeCloseTo(Math.log(2.6789385347077475), 13);
     let logFactorial = 0;
     for (let n = 2; n <= 170; n++) logFactorial += Math.log(n);
     expect(lgamma(171) / logFactorial).toBeCloseTo(1, 13);

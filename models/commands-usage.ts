@@ -1,0 +1,11 @@
+/** Help text of the offline model commands (kept apart so `bellwether help` loads nothing heavy). */
+export const MODEL_COMMANDS_USAGE = `Model commands:
+  bellwether dataset --input FILE [--format F] --cutoffs D,D,... --out FILE|-
+                     [--churn-days 90] [--intent-days 14]          point-in-time rows (.csv → CSV, else NDJSON)
+  bellwether train --model churn|intent [--input FILE] [--format F] [--cutoffs D,...]
+                   [--validation-cutoff D] [--test-cutoff D] [--out DIR] [--version V] [--seed N] [--force]
+  bellwether eval --model DIR|churn|intent [--input FILE] [--format F] [--cutoff D] [--json] [--seed N]
+  bellwether clv fit [--input FILE] [--format F] --calibration-end D [--unit weeks|days]
+                     [--holdout-end D] [--json] [--out DIR [--version V] [--force]]
+  F = online-retail | cdnow | ndjson (guessed from the file name); D = YYYY-MM-DD (UTC)
+`;
