@@ -309,10 +309,10 @@ async function attach(feed: PartitionFeed): Promise<void> {
   const durable = `bw-p${p}`;
   try {
     const previous = await jsm.consumers.info(EVENTS_STREAM, durable);
-    feed.replayUntil = previous.ack_floor.stream_seq;
+    feed.replayUntil = Math.max(feed.replayUntil, previous.ack_floor.stream_seq);
     await jsm.consumers.delete(EVENTS_STREAM, durable);
   } catch {
-    feed.replayUntil = 0;
+    // no previous consumer
   }
   // Delivery resumes right after the state's last sequence (0 without a checkpoint: the whole stream).
   const from = feed.state.lastSequence;
@@ -332,20 +332,50 @@ async function attach(feed: PartitionFeed): Promise<void> {
     callback: (msg) => onMessage(feed, msg),
   });
   feed.attached = true;
+  const messages = feed.messages;
   void (async () => {
-    for await (const s of feed.messages!.status()) {
-      if (
-        s.type === 'heartbeats_missed' ||
-        s.type === 'consumer_not_found' ||
-        s.type === 'consumer_deleted'
-      ) {
+    for await (const s of messages.status()) {
+      if (s.type === 'consumer_not_found' || s.type === 'consumer_deleted') {
+        log.warn({ partition: p, status: s.type }, 'consumer lost, recreating it');
+        reattach(feed);
+      } else if (s.type === 'heartbeats_missed') {
         feed.attached = false;
-        log.warn({ partition: p, status: s.type }, 'consumer status');
+        log.warn({ partition: p, missed: s.count }, 'consumer heartbeats missed');
+        if (s.count >= 3) reattach(feed);
       } else if (s.type === 'next') {
         feed.attached = true;
       }
     }
   })();
+}
+
+const reattaching = new Set<number>();
+
+/**
+ * Replaces a partition's consumer (deleted, not found, or silent): delivery restarts right after
+ * the state's last sequence, so nothing is skipped or folded twice. Retries until it succeeds.
+ */
+function reattach(feed: PartitionFeed): void {
+  const p = feed.state.partition;
+  if (stopping || reattaching.has(p)) return;
+  reattaching.add(p);
+  feed.attached = false;
+  feed.messages?.stop();
+  if (flushScheduled) flush();
+  const attempt = (): void => {
+    attach(feed).then(
+      () => {
+        reattaching.delete(p);
+        log.info({ partition: p, from: feed.state.lastSequence + 1 }, 'consumer recreated');
+      },
+      (err: unknown) => {
+        log.warn({ partition: p, err }, 'consumer recreation failed, retrying');
+        if (!stopping) setTimeout(attempt, 1000);
+        else reattaching.delete(p);
+      },
+    );
+  };
+  attempt();
 }
 
 async function pollConsumers(): Promise<void> {

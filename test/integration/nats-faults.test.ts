@@ -2,6 +2,7 @@
  * nats-server stopped and restarted mid-stream on the same store: the engine reports not-ready
  * while it cannot consume, reconnects by itself, and loses nothing.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
@@ -90,6 +91,30 @@ describe('NATS faults', () => {
       async () => ((await engine.get('/readyz')).status === 200 ? true : undefined),
       60_000,
       'ready again',
+    );
+  });
+
+  it('recreates a consumer that was deleted under it and resumes after its last sequence', async () => {
+    await withClient((nc) => publishCore(nc, purchases('jon', 0, 20)));
+    await waitFor(async () => ((await lifetime('jon')) === 20 ? true : undefined), 20_000, 'jon first');
+    await withClient(async (nc) => {
+      const jsm = await jetstreamManager(nc);
+      for (const c of await jsm.consumers.list('BW_EVENTS').next())
+        await jsm.consumers.delete('BW_EVENTS', c.name);
+    });
+    await withClient((nc) => publishCore(nc, purchases('jon', 20, 20)));
+    await waitFor(
+      async () => ((await lifetime('jon')) === 40 ? true : undefined),
+      60_000,
+      'jon after recreation',
+    );
+    const answer = (await engine.get('/v1/customers/jon')).body as CustomerAnswer;
+    expect(answer.features['spend_lifetime']).toBe(40);
+    expect(engine.logs.some((l) => l.includes('consumer recreated'))).toBe(true);
+    await waitFor(
+      async () => ((await engine.get('/readyz')).status === 200 ? true : undefined),
+      30_000,
+      'ready',
     );
   });
 });
