@@ -74,9 +74,12 @@ async function run(args: string[]): Promise<void> {
   const config = loadConfig(env, flags);
   const log = createLogger(config.logLevel);
   const { startEngine } = await import('./engine.js');
-  // BW_TEST_CRASH_EVENT_ID is a test hook for crash recovery, not a setting.
-  const crashOnEventId = process.env['BW_TEST_CRASH_EVENT_ID'];
-  const engine = await startEngine(config, log, crashOnEventId ? { crashOnEventId } : {});
+  // BW_TEST_CRASH_* are test hooks for crash recovery, not settings.
+  const hooks = {
+    crashOnEventId: process.env['BW_TEST_CRASH_EVENT_ID'],
+    crashAlways: process.env['BW_TEST_CRASH_ALWAYS'] === '1',
+  };
+  const engine = await startEngine(config, log, { hooks });
   process.stderr.write(banner(engine.httpUrl, engine.natsUrl, config.simulate));
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -18,6 +18,7 @@ import { type EmbeddedNats, startEmbeddedNats } from './nats-embedded.js';
 import { PACKAGE_VERSION } from './paths.js';
 import { startSimulatorWorker } from './simulator-host.js';
 import { ensureStreams } from './streams.js';
+import type { TestHooks } from './thread-messages.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface RunningEngine {
@@ -41,8 +42,8 @@ async function connectMain(url: string, log: Logger): Promise<NatsConnection> {
 }
 
 export interface EngineOptions {
-  /** Test hook: see WorkerData.crashOnEventId. */
-  crashOnEventId?: string;
+  /** Test hooks: see TestHooks. */
+  hooks?: TestHooks;
 }
 
 export async function startEngine(
@@ -91,7 +92,7 @@ export async function startEngine(
       eventsMaxAgeDays: config.eventsMaxAgeDays,
     });
 
-    const pool = await WorkerPool.start(config, natsUrl, log, options.crashOnEventId);
+    const pool = await WorkerPool.start(config, natsUrl, log, options.hooks);
     cleanups.push({ step: 'workers', run: () => pool.stop() });
     const statuses = await pool.status();
     const first = statuses[0];

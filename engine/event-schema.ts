@@ -44,6 +44,7 @@ export const REJECT_REASONS = [
   'bad_amount',
   'subject_mismatch',
   'processing_error',
+  'poison',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -35,17 +35,19 @@ import { createLogger } from './log.js';
 import { PartitionState } from './partition-state.js';
 import { EVENTS_STREAM } from './streams.js';
 import { ALERTS_PREFIX, DLQ_PREFIX, partitionFilter } from './subjects.js';
-import type {
-  FromWorker,
-  PartitionStatus,
-  WorkerData,
-  WorkerRequest,
-  WorkerStatus,
+import {
+  type FromWorker,
+  type PartitionStatus,
+  POISON_CRASHES,
+  type WorkerData,
+  type WorkerRequest,
+  type WorkerStatus,
 } from './thread-messages.js';
 import { createWorkerMetrics } from './worker-metrics.js';
 
 const data = workerData as WorkerData;
 const config = data.config;
+const poison = new Set(data.poison);
 const checkpointDir = path.join(config.dataDir, 'checkpoints');
 const log = createLogger(config.logLevel, { component: 'worker', worker: data.index });
 const metrics = createWorkerMetrics();
@@ -138,7 +140,10 @@ function deadLetter(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, detai
   metrics.rejected.labels(reason).inc();
   const h = headers();
   h.set('Bw-Reason', reason);
-  h.set('Bw-Error-Code', 'BW_ERR_EVENT_SCHEMA');
+  h.set(
+    'Bw-Error-Code',
+    reason === 'poison' || reason === 'processing_error' ? 'BW_ERR_WORKER_FAILED' : 'BW_ERR_EVENT_SCHEMA',
+  );
   h.set('Bw-Subject', msg.subject);
   h.set('Bw-Error', detail.replace(/[\r\n]/g, ' ').slice(0, 512));
   h.set('Bw-Stream-Seq', String(msg.seq));
@@ -157,6 +162,12 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
     return;
   }
   state.lastSequence = msg.seq;
+  if (poison.has(`${state.partition}:${msg.seq}`)) {
+    deadLetter(feed, msg, 'poison', `crashed the worker thread ${POISON_CRASHES} times`);
+    scheduleFlush();
+    return;
+  }
+  data.inflight[state.partition] = msg.seq;
   // bw.part.<p>.<type>.<token>
   const subject = msg.subject;
   const a = subject.indexOf('.', 8);
@@ -166,7 +177,10 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
     deadLetter(feed, msg, result.reason, result.detail);
   } else {
     const event = result.event;
-    if (data.generation === 0 && event.body.event_id === data.crashOnEventId) {
+    if (
+      event.body.event_id === data.hooks.crashOnEventId &&
+      (data.generation === 0 || data.hooks.crashAlways)
+    ) {
       log.error({ partition: state.partition }, 'test hook: crashing the worker thread');
       process.exit(70);
     }
@@ -195,6 +209,7 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
       }
     }
   }
+  data.inflight[state.partition] = 0;
   scheduleFlush();
 }
 

@@ -10,11 +10,26 @@ export interface WorkerData {
   config: Config;
   /** 0 for the first thread of this index, +1 at each restart after a crash. */
   generation: number;
+  /** Test hooks (crash recovery tests); never set in production. */
+  hooks: TestHooks;
   /**
-   * Test hook (BW_TEST_CRASH_EVENT_ID): the first-generation thread exits abruptly when it folds
-   * the event with this id, to test crash recovery. Never set in production.
+   * Shared with the main thread: the stream sequence each owned partition is processing right now
+   * (0 between messages), indexed by partition. After a crash, the main thread reads it to find
+   * the message that was being processed.
    */
+  inflight: Float64Array;
+  /** `partition:sequence` of messages that crashed the thread too often: dead-lettered unprocessed. */
+  poison: string[];
+}
+
+/** A message that was being processed during this many thread crashes is dead-lettered unprocessed. */
+export const POISON_CRASHES = 3;
+
+export interface TestHooks {
+  /** BW_TEST_CRASH_EVENT_ID: the thread exits abruptly when it folds the event with this id. */
   crashOnEventId?: string | undefined;
+  /** BW_TEST_CRASH_ALWAYS=1: crash in every generation, not just the first (a poison message). */
+  crashAlways?: boolean | undefined;
 }
 
 export interface ScoreView {

@@ -14,6 +14,8 @@ import {
   type CustomerSummary,
   type FromWorker,
   isNotice,
+  POISON_CRASHES,
+  type TestHooks,
   type WorkerData,
   type WorkerRequest,
   type WorkerStatus,
@@ -49,13 +51,38 @@ export class WorkerPool {
   /** Worker threads restarted after an unexpected exit. */
   restarts = 0;
 
-  readonly #crashOnEventId: string | undefined;
+  readonly #hooks: TestHooks;
+  /** Per partition, the sequence its worker is processing (shared memory, see WorkerData.inflight). */
+  readonly #inflight: Float64Array;
+  /** Crashes seen while a given `partition:sequence` was being processed. */
+  readonly #crashes = new Map<string, number>();
+  readonly #poison = new Set<string>();
 
-  private constructor(config: Config, log: Logger, natsUrl: string, crashOnEventId?: string) {
+  private constructor(config: Config, log: Logger, natsUrl: string, hooks: TestHooks) {
     this.#config = config;
     this.#log = log;
     this.#natsUrl = natsUrl;
-    this.#crashOnEventId = crashOnEventId;
+    this.#hooks = hooks;
+    this.#inflight = new Float64Array(new SharedArrayBuffer(8 * config.partitions));
+  }
+
+  /** Counts a crash against the message each of the worker's partitions was processing. */
+  #blame(partitions: readonly number[]): void {
+    for (const p of partitions) {
+      const seq = this.#inflight[p]!;
+      if (seq <= 0) continue;
+      const key = `${p}:${seq}`;
+      const crashes = (this.#crashes.get(key) ?? 0) + 1;
+      this.#crashes.set(key, crashes);
+      if (crashes >= POISON_CRASHES && !this.#poison.has(key)) {
+        this.#poison.add(key);
+        this.#log.error(
+          { component: 'pool', partition: p, sequence: seq, crashes },
+          'poison message: dead-lettering it',
+        );
+      }
+      this.#inflight[p] = 0;
+    }
   }
 
   get size(): number {
@@ -67,9 +94,9 @@ export class WorkerPool {
     config: Config,
     natsUrl: string,
     log: Logger,
-    crashOnEventId?: string,
+    hooks: TestHooks = {},
   ): Promise<WorkerPool> {
-    const pool = new WorkerPool(config, log, natsUrl, crashOnEventId);
+    const pool = new WorkerPool(config, log, natsUrl, hooks);
     const count = Math.min(config.workers, config.partitions);
     try {
       await Promise.all(Array.from({ length: count }, (_, index) => pool.#spawn(index, count)));
@@ -91,7 +118,9 @@ export class WorkerPool {
       natsUrl: this.#natsUrl,
       config: this.#config,
       generation,
-      crashOnEventId: this.#crashOnEventId,
+      hooks: this.#hooks,
+      inflight: this.#inflight,
+      poison: [...this.#poison],
     };
     const worker = new Worker(distPath('engine', 'partition-worker.js'), { workerData: data });
     this.#workers[index] = worker;
@@ -116,22 +145,30 @@ export class WorkerPool {
       worker.on('exit', (code) => {
         this.#up[index] = false;
         if (this.#stopping) return;
-        if (!ready) {
+        if (!ready && generation === 0) {
+          // The engine's first start fails as a whole.
           reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited with ${code}`));
           return;
         }
+        // A restarted thread may crash again before it is ready (a poison message): restart it
+        // again, with a growing delay; the poison detection breaks the loop.
+        if (!ready) resolve();
         log.error({ component: 'pool', worker: index, code }, 'worker thread exited; restarting it');
+        this.#blame(data.partitions);
         for (const [id, pending] of this.#pending) {
           if (pending.worker !== index) continue;
           this.#settle(id, { error: new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited`) });
         }
         this.restarts++;
-        setTimeout(() => {
-          if (this.#stopping) return;
-          this.#spawn(index, count, generation + 1).catch((err: unknown) =>
-            log.fatal({ component: 'pool', worker: index, err }, 'worker restart failed'),
-          );
-        }, 500);
+        setTimeout(
+          () => {
+            if (this.#stopping) return;
+            this.#spawn(index, count, generation + 1).catch((err: unknown) =>
+              log.fatal({ component: 'pool', worker: index, err }, 'worker restart failed'),
+            );
+          },
+          Math.min(500 * 2 ** Math.min(generation, 4), 8000),
+        );
       });
     });
   }
