@@ -148,7 +148,7 @@ export class BatchScorer {
       model_version: `${model.name}/${model.version}`,
       event_time: new Date(lastEventAt(state.table.store, slot)).toISOString(),
       emitted_at: new Date(scoredAt).toISOString(),
-      reasons: model.explain(this.#features, offset),
+      reasons: model.explain(this.#features, offset, probability),
     };
   }
 }

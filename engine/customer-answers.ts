@@ -75,7 +75,11 @@ export function customerSummary(
 }
 
 /** The top reasons behind each model's score for one feature vector (null outside its population). */
-export type Explainer = (features: Float64Array) => { churn: Reason[] | null; intent: Reason[] | null };
+export type Explainer = (
+  features: Float64Array,
+  churnProbability: number,
+  intentProbability: number,
+) => { churn: Reason[] | null; intent: Reason[] | null };
 
 export function customerAnswer(
   state: PartitionState,
@@ -88,7 +92,7 @@ export function customerAnswer(
   const vector = new Float64Array(state.table.names.length);
   state.table.features(slot, state.now(clock), vector);
   const features = state.table.featureRecord(slot, state.now(clock));
-  const reasons = explain(vector);
+  const reasons = explain(vector, state.churn.data[slot]!, state.intent.data[slot]!);
   if (scores.churn && reasons.churn) scores.churn.reasons = reasons.churn;
   if (scores.purchase_intent && reasons.intent) scores.purchase_intent.reasons = reasons.intent;
   return {

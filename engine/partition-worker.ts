@@ -416,11 +416,15 @@ function versions(): ModelVersions {
   return { churn: scorer.churn.version, intent: scorer.intent.version, clv: scorer.models.clv };
 }
 
-function explain(features: Float64Array): { churn: Reason[] | null; intent: Reason[] | null } {
+function explain(
+  features: Float64Array,
+  churnProb: number,
+  intentProb: number,
+): { churn: Reason[] | null; intent: Reason[] | null } {
   const { churn, intent } = scorer;
   return {
-    churn: churn.inPopulation(features, 0) ? churn.explain(features, 0) : null,
-    intent: intent.inPopulation(features, 0) ? intent.explain(features, 0) : null,
+    churn: churn.inPopulation(features, 0) ? churn.explain(features, 0, churnProb) : null,
+    intent: intent.inPopulation(features, 0) ? intent.explain(features, 0, intentProb) : null,
   };
 }
 

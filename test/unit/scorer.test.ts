@@ -73,19 +73,23 @@ describe.each(MODEL_NAMES)('shipped %s model', (name) => {
     const width = table.names.length;
     const out = new Float32Array(500);
     scorer.score(features, width, 500, out);
-    scorer.explain(features, 0);
+    scorer.explain(features, 0, out[0]!);
     const before = tf.tf.memory().numTensors;
     for (let i = 0; i < 300; i++) {
       scorer.score(features, width, 1 + (i % 500), out);
-      if (i % 10 === 0) scorer.explain(features, (i % 500) * width);
+      if (i % 10 === 0) scorer.explain(features, (i % 500) * width, out[i % 500]!);
     }
     expect(tf.tf.memory().numTensors).toBe(before);
   });
 
-  it('explains a score with its three strongest inputs', () => {
+  it('explains a score with its three strongest inputs, from a faithful linear surrogate', () => {
     const { table, features } = population();
     const scorer = new ModelScorer(tf.tf, loaded, table.names);
-    const reasons = scorer.explain(features, 3 * table.names.length);
+    // The surrogate reproduces the model's logit well where standardised inputs live.
+    expect(scorer.surrogateFit).toBeGreaterThan(0.8);
+    const out = new Float32Array(500);
+    scorer.score(features, table.names.length, 500, out);
+    const reasons = scorer.explain(features, 3 * table.names.length, out[3]!);
     expect(reasons).toHaveLength(3);
     for (const r of reasons) {
       expect(loaded.spec.inputs.map((i) => i.name)).toContain(r.feature);
