@@ -20,6 +20,7 @@
  * are scored on the 30 %. It is NOT out of time and is reported only because CRM plans ask for it.
  */
 import { BellwetherError } from '../engine/errors.js';
+import { mulberry32 } from '../engine/random.js';
 import { DAY_MS } from '../operators/types.js';
 import { pAlive, probNoPurchase } from './clv/bgnbd.js';
 import { fitBgNbd, rfData, summarizeCustomers } from './clv/fit.js';
@@ -119,17 +120,6 @@ export function metricSet(
 }
 
 const iso = (t: number) => new Date(t).toISOString();
-
-/** mulberry32, for the seeded 70/30 shuffle. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface CardCutoffs {
   train: number[];

@@ -6,6 +6,7 @@
  * customer, so they are computed only where they are published (alerts).
  */
 import type { Tensor } from '@tensorflow/tfjs';
+import { gaussian, mulberry32 } from '../engine/random.js';
 import { inputIndexes, transformValue } from './feature-spec.js';
 import type { LoadedModel } from './model-files.js';
 import type { Tf } from './tf-backend.js';
@@ -150,15 +151,8 @@ export class ModelScorer {
     const d = this.#width;
     const n = Math.max(512, 64 * (d + 1));
     this.#ensure(n);
-    let seed = 0x2545f491;
-    const uniform = (): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-    };
-    for (let i = 0; i < n * d; i++)
-      this.#buffer[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    const normal = gaussian(mulberry32(0x2545f491));
+    for (let i = 0; i < n * d; i++) this.#buffer[i] = normal();
     const probs = new Float32Array(n);
     this.#predict(n, probs);
     const m = d + 1;

@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs';
+import { mulberry32 } from '../engine/random.js';
 import { DAY_MS } from '../operators/types.js';
 import {
   buildDataset,
@@ -102,18 +103,6 @@ const LABELS = {
     definition: `at least one purchase in [cutoff, cutoff + ${INTENT_DAYS} days)`,
   },
 } as const;
-
-/** A small seeded PRNG (mulberry32) for the batch order. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface MlpShape {
   hidden: number[];

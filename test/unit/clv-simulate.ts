@@ -2,19 +2,11 @@
  * Seeded simulation of customer bases from known BG/NBD and Gamma-Gamma parameters, for the
  * parameter-recovery tests (helper, not a test file).
  */
+import { mulberry32 } from '../../engine/random.js';
 import type { BgNbdParams } from '../../models/clv/bgnbd.js';
 import type { GammaGammaParams } from '../../models/clv/gamma-gamma.js';
 
-/** mulberry32: a small seeded PRNG with values in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 function normal(random: () => number): number {
   const u = 1 - random();
