@@ -40,28 +40,23 @@ function simulator(customers: number, seed: number, historyDays: number): EventS
   return new EventSimulator({ customers, seed, startMs: Date.now() - historyDays * DAY_MS });
 }
 
-/** Days of simulated time covered so far. */
-function simDays(sim: EventSimulator, startMs: number): number {
-  return (sim.simTime - startMs) / DAY_MS;
-}
-
 async function preload(): Promise<void> {
   const url = stringArg(values.url, 'url');
   const events = numberArg(values.events, 'events');
   const customers = numberArg(values.customers, 'customers');
   const seed = numberArg(values.seed, 'seed', 7);
   const idsOut = stringArg(values['ids-out'], 'ids-out');
-  const historyDays = numberArg(values['history-days'], 'history-days', 7);
-  const simStart = Date.now() - historyDays * DAY_MS;
-  const sim = simulator(customers, seed, historyDays);
+  const sim = simulator(customers, seed, numberArg(values['history-days'], 'history-days', 7));
   const nc = await connect({ servers: url, name: 'bench-load-preload' });
   const seen = new Set<string>();
   const started = performance.now();
   let bytes = 0;
+  let firstTs = Number.NaN;
   let lastReport = started;
   for (let i = 0; i < events; i++) {
     const e = sim.next();
     nc.publish(e.subject, e.body);
+    if (i === 0) firstTs = e.ts;
     bytes += e.body.length;
     seen.add(e.subject.slice(e.subject.lastIndexOf('.') + 1));
     if ((i + 1) % FLUSH_EVERY === 0) {
@@ -87,7 +82,7 @@ async function preload(): Promise<void> {
     rate: events / seconds,
     customers: seen.size,
     avg_bytes: bytes / events,
-    sim_days: simDays(sim, simStart),
+    event_time_span_days: (sim.simTime - firstTs) / DAY_MS,
   });
 }
 

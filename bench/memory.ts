@@ -11,7 +11,6 @@ import { parseArgs } from 'node:util';
 import { parseEvent } from '../engine/event-parse.js';
 import { PartitionState } from '../engine/partition-state.js';
 import { partitionOfCustomer } from '../engine/subjects.js';
-import { FeatureTable } from '../operators/feature-table.js';
 import { numberArg, report, runMain } from './lib/report.js';
 
 /** A realistic mix for a customer's first event (weights roughly those of the simulated feed). */
@@ -126,11 +125,28 @@ runMain(async () => {
   const dedupe = numberArg(values.dedupe, 'dedupe', 50_000);
   // Warm up the code paths (JIT, Ajv, lazily built tables) so they are not counted as state.
   measure(2000, partitions, dedupe);
-  const features = new FeatureTable().names.length;
+  const probe = new PartitionState(0, 0);
+  const features = probe.table.names.length;
+  // Typed bytes per slot by column, largest first: what the per-customer state is made of.
+  const columns = [...probe.table.store.columns()]
+    .map((c) => ({
+      name: c.spec.name,
+      kind: c.spec.kind,
+      width: c.spec.width,
+      bytes: c.data.BYTES_PER_ELEMENT * c.spec.width,
+    }))
+    .sort((a, b) => b.bytes - a.bytes);
   const full = measure(customers, partitions, dedupe);
   const { pass } = full;
   full.keep = undefined;
   // Same customers without the dedupe memory, to show its share.
   const noDedupe = measure(customers, partitions, 0).pass;
-  report('result', { ...pass, dedupe_ids_per_partition: dedupe, features, without_dedupe: noDedupe });
+  report('result', {
+    ...pass,
+    dedupe_ids_per_partition: dedupe,
+    features,
+    columns: columns.length,
+    largest_columns: columns.slice(0, 12),
+    without_dedupe: noDedupe,
+  });
 });

@@ -13,6 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import { PACKAGE_ROOT } from '../engine/paths.js';
 import { ensureStreams } from '../engine/streams.js';
 import { type BenchContext, benchOptions } from './lib/context.js';
+import { cpuSnapshot, foreignShare } from './lib/cpu.js';
 import { type EngineProc, getJson } from './lib/engine-proc.js';
 import { freshness } from './lib/freshness.js';
 import { httpBench } from './lib/http-bench.js';
@@ -21,7 +22,7 @@ import { startNats } from './lib/nats-proc.js';
 import { spawnBench } from './lib/proc.js';
 import { formatProfiles, summariseDir, type ThreadProfile } from './lib/profile.js';
 import { fmt, Progress } from './lib/progress.js';
-import { runMain } from './lib/report.js';
+import { runMain, sleep } from './lib/report.js';
 import { restart } from './lib/restart.js';
 import { type BenchResult, commitOf, formatTable } from './lib/results.js';
 
@@ -74,6 +75,26 @@ async function scoring(ctx: BenchContext): Promise<BenchResult['scoring']> {
   return out;
 }
 
+/** Waits (at most `seconds`) until other processes use under 10% of the CPU over 5 s. */
+async function waitQuiet(progress: Progress, seconds: number): Promise<void> {
+  progress.phase(`waiting up to ${seconds} s for the machine to be quiet`);
+  const deadline = performance.now() + seconds * 1000;
+  for (;;) {
+    const before = cpuSnapshot();
+    await sleep(5000);
+    const share = foreignShare(before, cpuSnapshot());
+    if (!(share >= 0.1)) {
+      progress.done(`other processes use ${(share * 100).toFixed(0)}% of the CPU`);
+      return;
+    }
+    if (performance.now() > deadline) {
+      progress.done(`still busy (${(share * 100).toFixed(0)}% used by other processes); going ahead`);
+      return;
+    }
+    progress.update(`other processes use ${(share * 100).toFixed(0)}% of the CPU`);
+  }
+}
+
 runMain(async () => {
   const { values } = parseArgs({
     options: {
@@ -81,17 +102,24 @@ runMain(async () => {
       profile: { type: 'boolean', default: false },
       events: { type: 'string' },
       customers: { type: 'string' },
+      'wait-quiet': { type: 'string' },
     },
   });
   const opts = benchOptions(values.quick === true, values.profile === true);
   if (values.events) opts.events = Number(values.events);
   if (values.customers) opts.customers = Number(values.customers);
   const progress = new Progress();
+  if (values['wait-quiet']) await waitQuiet(progress, Number(values['wait-quiet']));
   const startedAt = new Date();
+  // Other work on the machine skews every figure: recorded with the results.
+  const loadAtStart = os.loadavg()[0] ?? 0;
   const t0 = performance.now();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'bw-bench-'));
-  const profileDir = opts.profile ? path.join(tmp, 'profile') : undefined;
-  if (profileDir) await mkdir(profileDir);
+  // Profiles are kept beside the results (*.cpuprofile is gitignored): node dist/bench/profile-summary.js DIR
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const resultsDir = path.join(PACKAGE_ROOT, 'bench', 'results');
+  const profileDir = opts.profile ? path.join(resultsDir, `profile-${stamp}`) : undefined;
+  if (profileDir) await mkdir(profileDir, { recursive: true });
   progress.phase(`bench (${opts.quick ? 'quick' : 'full'}): nats-server with the partition mapping`);
   const nats = await startNats(opts.partitions);
   const nc = await connect({ servers: nats.url, name: 'bench-orchestrator' });
@@ -101,24 +129,37 @@ runMain(async () => {
   const ctx: BenchContext = { opts, progress, nats, nc, jsm, tmp };
   let engine: EngineProc | undefined;
   let profiles: ThreadProfile[] | undefined;
+  // Share of the CPU used by other processes during each phase.
+  const foreign: Record<string, number> = {};
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const before = cpuSnapshot();
+    const out = await fn();
+    foreign[name] = foreignShare(before, cpuSnapshot());
+    if (foreign[name]! > 0.1)
+      progress.note(
+        `note: other processes used ${(foreign[name]! * 100).toFixed(0)}% of the CPU during ${name}`,
+      );
+    return out;
+  };
   try {
-    const loaded = await preload(ctx);
-    const raw = await rawIngest(ctx, loaded.events);
-    const ingested = await engineIngest(ctx, loaded.events, profileDir);
+    const loaded = await phase('preload', () => preload(ctx));
+    const raw = await phase('raw_ingest', () => rawIngest(ctx, loaded.events));
+    const ingested = await phase('ingest', () => engineIngest(ctx, loaded.events, profileDir));
     engine = ingested.engine;
     const info = await getJson<{ tf_backend: string }>(`${engine.httpUrl}/v1/info`);
-    const restarted = await restart(ctx, engine);
+    const restarted = await phase('restart', () => restart(ctx, ingested.engine));
     engine = restarted.engine;
+    const running = engine;
     if (profileDir) profiles = await summariseDir(profileDir);
     const rate = ingested.result.eps / 2;
-    const fresh = await freshness(ctx, engine, rate);
-    const http = await httpBench(ctx, engine, rate, loaded.ids);
+    const fresh = await phase('freshness', () => freshness(ctx, running, rate));
+    const http = await phase('http', () => httpBench(ctx, running, rate, loaded.ids));
     await engine.stop();
     engine = undefined;
     await nc.close();
     await nats.stop();
-    const mem = await memory(ctx);
-    const score = await scoring(ctx);
+    const mem = await phase('memory', () => memory(ctx));
+    const score = await phase('scoring', () => scoring(ctx));
     const cpus = os.cpus();
     const result: BenchResult = {
       machine: {
@@ -127,6 +168,8 @@ runMain(async () => {
         tf_backend: info.body.tf_backend,
         cpu: cpus[0]?.model ?? 'unknown',
         memory_gb: Math.round(os.totalmem() / 2 ** 30),
+        loadavg_1m_at_start: loadAtStart,
+        foreign_cpu_share: foreign,
       },
       commit: await commitOf(),
       mode: opts.quick ? 'quick' : 'full',
@@ -150,15 +193,14 @@ runMain(async () => {
       ...(profiles ? { profile: profiles } : {}),
     };
     result.seconds = (performance.now() - t0) / 1000;
-    const dir = path.join(PACKAGE_ROOT, 'bench', 'results');
-    await mkdir(dir, { recursive: true });
-    const file = path.join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    await mkdir(resultsDir, { recursive: true });
+    const file = path.join(resultsDir, `${stamp}.json`);
     await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
     progress.note(`results: ${path.relative(process.cwd(), file)} (${result.seconds.toFixed(1)} s)`);
     process.stdout.write(`\n${formatTable(result)}`);
     if (profiles)
       process.stdout.write(
-        `\nCPU profile of the engine during ingest (self time):\n${formatProfiles(profiles)}\n`,
+        `\nCPU profile of the engine during ingest (self time; ${path.relative(process.cwd(), profileDir!)}):\n${formatProfiles(profiles)}\n`,
       );
   } finally {
     await engine?.stop().catch(() => {});

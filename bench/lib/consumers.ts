@@ -89,22 +89,7 @@ export async function waitDrained(
   }
 }
 
-/**
- * Steady-state rate between the polls where 10% and 90% of `total` had been consumed (linear
- * interpolation), which leaves out the start-up ramp and the final poll granularity.
- */
-export function steadyRate(samples: readonly [number, number][], total: number): number {
-  const at = (fraction: number): number => {
-    const target = total * (1 - fraction);
-    for (let i = 1; i < samples.length; i++) {
-      const [t0, r0] = samples[i - 1]!;
-      const [t1, r1] = samples[i]!;
-      if (r1 <= target && r0 >= target) return r0 === r1 ? t1 : t0 + ((t1 - t0) * (r0 - target)) / (r0 - r1);
-    }
-    return Number.NaN;
-  };
-  const t10 = at(0.1);
-  const t90 = at(0.9);
-  if (!(t90 > t10)) return Number.NaN;
-  return (0.8 * total) / ((t90 - t10) / 1000);
+/** Waits until the engine's consumers have nothing pending or unacked (e.g. between phases). */
+export async function waitEngineIdle(jsm: JetStreamManager, partitions: number): Promise<void> {
+  await waitDrained(jsm, (p) => `bw-p${p}`, partitions, { createdAfter: 0, total: 0, timeoutMs: 120_000 });
 }

@@ -18,6 +18,8 @@ export interface EngineOptions {
   workers: number;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** BW_DATA_DIR (checkpoints); kept when given, otherwise a temporary one removed on stop. */
+  dataDir?: string;
   onWarning?: (line: string) => void;
 }
 
@@ -34,7 +36,7 @@ export interface EngineProc {
 }
 
 export async function startEngine(opts: EngineOptions, timeoutMs = 120_000): Promise<EngineProc> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bw-bench-data-'));
+  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'bw-bench-data-')));
   const spawnedAt = performance.now();
   const spawnedWall = Date.now();
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), distPath('engine', 'cli.js'), 'run'], {
@@ -101,7 +103,7 @@ export async function startEngine(opts: EngineOptions, timeoutMs = 120_000): Pro
         child.kill('SIGTERM');
         await exited;
       }
-      await rm(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -6,6 +6,7 @@
  * and after, and quantiles are estimated from the bucket difference.
  */
 import { eventSubject } from '../../engine/subjects.js';
+import { waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
 import { type EngineProc, getText } from './engine-proc.js';
 import { spawnBench } from './proc.js';
@@ -66,6 +67,7 @@ export async function freshness(
 ): Promise<FreshnessResult> {
   const { opts, progress } = ctx;
   progress.phase(`freshness: publish → visible over HTTP while loading at ${fmt(rate)} ev/s`);
+  await waitEngineIdle(ctx.jsm, opts.partitions);
   const run = Date.now().toString(36);
   const ids = Array.from({ length: PROBE_CUSTOMERS }, (_, i) => `bench-probe-${run}-${i}`);
   const expected = ids.map(() => 0);

@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
 import type { EngineProc } from './engine-proc.js';
 import { spawnBench } from './proc.js';
@@ -22,6 +23,8 @@ export interface HttpResult {
   p50_ms: number;
   bare_p99_ms: number;
   bare_p50_ms: number;
+  idle_engine_rps: number;
+  idle_p99_ms: number;
   errors: number;
   non_2xx: number;
   customers: number;
@@ -80,6 +83,7 @@ export async function httpBench(
   progress.phase(
     `HTTP: GET /v1/customers/:id, ${opts.httpConnections} connections, ingesting ${fmt(rate)} ev/s`,
   );
+  await waitEngineIdle(ctx.jsm, opts.partitions);
   // The same bytes for the bare server: what the engine answers now for each known customer.
   const bodies: Record<string, string> = {};
   let bytes = 0;
@@ -97,6 +101,8 @@ export async function httpBench(
   const bodiesFile = path.join(ctx.tmp, 'bodies.json');
   await writeFile(bodiesFile, JSON.stringify(bodies));
 
+  // Idle first (no ingest), for reference; then the measured runs while ingesting.
+  const idle = await cannon(ctx, engine.httpUrl, paths, 'engine, idle');
   const load = spawnBench('load', [
     'live',
     '--url',
@@ -127,6 +133,8 @@ export async function httpBench(
     p50_ms: eng.p50,
     bare_p99_ms: raw.p99,
     bare_p50_ms: raw.p50,
+    idle_engine_rps: idle.rps,
+    idle_p99_ms: idle.p99,
     errors: eng.errors,
     non_2xx: eng.non2xx,
     customers: paths.length,
@@ -136,7 +144,7 @@ export async function httpBench(
     load_rate_eps: Number(loadResult['rate']),
   };
   progress.done(
-    `engine ${fmt(eng.rps)} req/s p99 ${eng.p99} ms; bare ${fmt(raw.rps)} req/s p99 ${raw.p99} ms; ingest ${fmt(result.load_rate_eps)} ev/s`,
+    `engine ${fmt(eng.rps)} req/s p99 ${eng.p99} ms (idle ${fmt(idle.rps)} req/s p99 ${idle.p99} ms); bare ${fmt(raw.rps)} req/s p99 ${raw.p99} ms; ingest ${fmt(result.load_rate_eps)} ev/s`,
   );
   return result;
 }

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EVENTS_STREAM } from '../../engine/streams.js';
-import { type DrainTiming, steadyRate, waitDrained } from './consumers.js';
+import { AckWatch, steadyRate } from './acks.js';
 import type { BenchContext } from './context.js';
 import { type EngineProc, getText, startEngine } from './engine-proc.js';
 import { spawnBench } from './proc.js';
@@ -19,7 +19,7 @@ export interface PreloadResult {
   publish_seconds: number;
   publish_rate: number;
   avg_bytes: number;
-  sim_days: number;
+  event_time_span_days: number;
   ids: string[];
 }
 
@@ -74,7 +74,7 @@ export async function preload(ctx: BenchContext): Promise<PreloadResult> {
     publish_seconds: Number(result['seconds']),
     publish_rate: Number(result['rate']),
     avg_bytes: Number(result['avg_bytes']),
-    sim_days: Number(result['sim_days']),
+    event_time_span_days: Number(result['event_time_span_days']),
     ids,
   };
   progress.done(
@@ -84,16 +84,24 @@ export async function preload(ctx: BenchContext): Promise<PreloadResult> {
 }
 
 export interface DrainResult {
+  /** Messages / seconds from the first ack to the last (consumption, start-up excluded). */
   eps: number;
+  /** Between 10% and 90% of the messages acked. */
   steady_eps: number;
   seconds: number;
+  /** From spawning the process to its first ack, and to its last. */
+  spawn_to_first_ack_s: number;
+  spawn_to_all_acked_s: number;
 }
 
-function drainResult(total: number, timing: DrainTiming): DrainResult {
+function drainResult(total: number, watch: AckWatch, spawnedAt: number): DrainResult {
+  const seconds = (watch.lastAt - watch.firstAt) / 1000;
   return {
-    eps: total / timing.seconds,
-    steady_eps: steadyRate(timing.samples, total),
-    seconds: timing.seconds,
+    eps: total / seconds,
+    steady_eps: steadyRate(watch, total),
+    seconds,
+    spawn_to_first_ack_s: (watch.firstAt - spawnedAt) / 1000,
+    spawn_to_all_acked_s: (watch.lastAt - spawnedAt) / 1000,
   };
 }
 
@@ -106,7 +114,8 @@ export async function rawIngest(
     `raw limit: bare JetStream consumer, ${opts.workers} threads, ${opts.partitions} partitions`,
   );
   const prefix = 'bench-raw-p';
-  const started = Date.now();
+  const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM, prefix);
+  const spawnedAt = performance.now();
   const raw = spawnBench('raw-consume', [
     '--url',
     ctx.nats.url,
@@ -123,43 +132,51 @@ export async function rawIngest(
   raw.result().catch((err: Error) => {
     failure = err;
   });
-  const timing = await waitDrained(ctx.jsm, (p) => `${prefix}${p}`, opts.partitions, {
-    createdAfter: started,
-    total,
-    onPoll: (remaining) => progress.update(`${fmt(total - remaining)} / ${fmt(total)}`),
+  await watch.waitFor(total, {
+    onProgress: (acked) => progress.update(`${fmt(acked)} / ${fmt(total)} acked`),
     check: () => {
       if (failure) throw failure;
     },
   });
+  watch.stop();
   const internal = await raw.result();
   for (let p = 0; p < opts.partitions; p++)
     await ctx.jsm.consumers.delete(EVENTS_STREAM, `${prefix}${p}`).catch(() => false);
   const out = {
-    ...drainResult(total, timing),
+    ...drainResult(total, watch, spawnedAt),
     threads: opts.workers,
     internal_eps: Number(internal['rate']),
   };
-  progress.done(`${fmt(out.eps)} ev/s (steady ${fmt(out.steady_eps)} ev/s, ${timing.seconds.toFixed(2)} s)`);
+  progress.done(
+    `${fmt(out.eps)} ev/s (steady ${fmt(out.steady_eps)} ev/s; ${out.seconds.toFixed(2)} s first to last ack, ${out.spawn_to_first_ack_s.toFixed(2)} s start-up)`,
+  );
   return out;
 }
 
-export interface EngineIngestResult extends DrainResult {
+export interface EngineIngestResult extends DrainResult, EngineCounters {
+  spawn_to_started_s: number;
+}
+
+export interface EngineCounters {
   processed: number;
   rejected: number;
   duplicates: number;
-  spawn_to_started_s: number;
-  spawn_to_drained_s: number;
+  alerts: number;
+  predictions: number;
+  /** Mean events per processing batch (one scoring pass). */
+  mean_batch: number;
 }
 
-/** Processed/rejected/duplicate totals from the engine's /metrics. */
-export async function engineCounters(
-  engine: EngineProc,
-): Promise<{ processed: number; rejected: number; duplicates: number }> {
+/** Totals from the engine's /metrics. */
+export async function engineCounters(engine: EngineProc): Promise<EngineCounters> {
   const samples = parsePrometheus(await getText(`${engine.httpUrl}/metrics`));
   return {
     processed: sumOf(samples, 'bellwether_events_processed_total'),
     rejected: sumOf(samples, 'bellwether_events_rejected_total'),
     duplicates: sumOf(samples, 'bellwether_events_duplicate_total'),
+    alerts: sumOf(samples, 'bellwether_alerts_total'),
+    predictions: sumOf(samples, 'bellwether_predictions_total'),
+    mean_batch: sumOf(samples, 'bellwether_batch_size_sum') / sumOf(samples, 'bellwether_batch_size_count'),
   };
 }
 
@@ -172,7 +189,7 @@ export async function engineIngest(
   progress.phase(
     `engine ingest: ${opts.workers} workers, ${opts.partitions} partitions${profileDir ? ' (under --cpu-prof)' : ''}`,
   );
-  const spawnedWall = Date.now();
+  const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM, 'bw-p');
   const engine = await startEngine({
     natsUrl: ctx.nats.url,
     partitions: opts.partitions,
@@ -180,25 +197,23 @@ export async function engineIngest(
     nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     onWarning: (line) => progress.note(`engine: ${line.slice(0, 200)}`),
   });
-  const timing = await waitDrained(ctx.jsm, (p) => `bw-p${p}`, opts.partitions, {
-    createdAfter: spawnedWall,
-    total,
-    onPoll: (remaining) => progress.update(`${fmt(total - remaining)} / ${fmt(total)}`),
+  await watch.waitFor(total, {
+    onProgress: (acked) => progress.update(`${fmt(acked)} / ${fmt(total)} acked`),
     check: () => {
       if (engine.child.exitCode !== null) throw new Error('the engine exited during ingest');
     },
   });
+  watch.stop();
   const counters = await engineCounters(engine);
   const result: EngineIngestResult = {
-    ...drainResult(total, timing),
+    ...drainResult(total, watch, engine.spawnedAt),
     ...counters,
     spawn_to_started_s: engine.startMs / 1000,
-    spawn_to_drained_s: (timing.drainedAt - spawnedWall) / 1000,
   };
   if (counters.processed !== total)
     progress.note(`warning: the engine processed ${counters.processed} of ${total} events`);
   progress.done(
-    `${fmt(result.eps)} ev/s (steady ${fmt(result.steady_eps)} ev/s, ${timing.seconds.toFixed(2)} s; processed ${fmt(counters.processed)})`,
+    `${fmt(result.eps)} ev/s (steady ${fmt(result.steady_eps)} ev/s; ${result.seconds.toFixed(2)} s first to last ack, ${result.spawn_to_first_ack_s.toFixed(2)} s start-up; processed ${fmt(counters.processed)}, ${fmt(counters.alerts)} alerts, mean batch ${fmt(counters.mean_batch)})`,
   );
   return { engine, result };
 }

@@ -5,7 +5,16 @@ import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { fmt } from './progress.js';
 
 export interface BenchResult {
-  machine: { cores: number; node: string; tf_backend: string; cpu: string; memory_gb: number };
+  machine: {
+    cores: number;
+    node: string;
+    tf_backend: string;
+    cpu: string;
+    memory_gb: number;
+    loadavg_1m_at_start: number;
+    /** Per phase: share of the machine's CPU used by processes outside the bench. */
+    foreign_cpu_share: Record<string, number>;
+  };
   commit: string;
   mode: 'quick' | 'full';
   started_at: string;
@@ -78,7 +87,7 @@ export function formatTable(r: BenchResult): string {
     ],
     [
       'http',
-      `${fmt(r.http.engine_rps)} req/s, p99 ${ms(r.http.p99_ms)} ms`,
+      `${fmt(r.http.engine_rps)} req/s, p99 ${ms(r.http.p99_ms)} ms (idle: ${fmt(Number(r.http['idle_engine_rps']))})`,
       `${fmt(r.http.bare_rps)} req/s, p99 ${ms(Number(r.http['bare_p99_ms']))} ms bare node:http`,
       ratio(r.http.ratio),
       '≥ 0.5 × bare, p99 ≤ 5 ms',
@@ -99,12 +108,17 @@ export function formatTable(r: BenchResult): string {
     ]),
     [
       'restart',
-      `${r.restart.seconds.toFixed(2)} s to /readyz 200 (${fmt(r.restart.customers)} customers)`,
-      `${Number(r.restart['seconds_all_acked']).toFixed(2)} s to all acked, ${fmt(Number(r.restart['events']))} events`,
+      `${r.restart.seconds.toFixed(2)} s to ready, checkpoints (${fmt(r.restart.customers)} customers)`,
+      `${Number(r.restart['cold_seconds']).toFixed(2)} s cold: replay of ${fmt(Number(r.restart['events']))} events`,
       '',
       '≤ 10 s @ 1M customers',
     ],
   ];
-  const head = `Bellwether bench (${r.mode}) — ${r.machine.cores} cores, Node ${r.machine.node}, TF ${r.machine.tf_backend}, commit ${r.commit}`;
-  return `${head}\n\n${table(rows)}\n`;
+  const head =
+    `Bellwether bench (${r.mode}) — ${r.machine.cores} cores, Node ${r.machine.node}, TF ${r.machine.tf_backend}, ` +
+    `commit ${r.commit}, load average ${r.machine.loadavg_1m_at_start.toFixed(2)} at start`;
+  const foreign = Object.entries(r.machine.foreign_cpu_share)
+    .map(([phase, share]) => `${phase} ${Number.isFinite(share) ? (share * 100).toFixed(0) : '?'}%`)
+    .join(', ');
+  return `${head}\n\n${table(rows)}\n\nCPU used by other processes during each phase: ${foreign}\n`;
 }

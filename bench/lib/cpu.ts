@@ -1,0 +1,63 @@
+/**
+ * How much of the machine other processes used while a phase ran (Linux /proc): CPU busy time of
+ * the whole machine minus that of this process tree (orchestrator, nats-server, engine, load
+ * generator, bench children — reaped children count through their parent's cutime/cstime).
+ * Other work on a 2-core machine moves every figure, so each phase records it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface CpuSnapshot {
+  busy: number;
+  total: number;
+  ours: number;
+}
+
+function machine(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+function tree(root: number): number {
+  const procs = new Map<number, { ppid: number; ticks: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the parenthesised command name: state ppid ... utime(14) stime cutime cstime.
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]);
+      procs.set(Number(name), { ppid: Number(rest[1]), ticks });
+    } catch {
+      // exited while scanning
+    }
+  }
+  let total = 0;
+  for (const [pid, p] of procs) {
+    let at: number | undefined = pid;
+    for (let depth = 0; at !== undefined && at > 1 && depth < 64; depth++) {
+      if (at === root) {
+        total += p.ticks;
+        break;
+      }
+      at = procs.get(at)?.ppid;
+    }
+  }
+  return total;
+}
+
+export function cpuSnapshot(): CpuSnapshot | undefined {
+  try {
+    return { ...machine(), ours: tree(process.pid) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Share (0..1) of the machine's CPU time used by other processes between two snapshots. */
+export function foreignShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined): number {
+  if (!a || !b || b.total <= a.total) return Number.NaN;
+  return Math.max(0, b.busy - a.busy - (b.ours - a.ours)) / (b.total - a.total);
+}
