@@ -27,6 +27,14 @@ export class ModelScorer {
   readonly #loaded: LoadedModel;
   readonly #indexes: Int32Array;
   readonly #width: number;
+  readonly #transform: {
+    fill: Float64Array;
+    min: Float64Array;
+    max: Float64Array;
+    log: Uint8Array;
+    mean: Float64Array;
+    invStd: Float64Array;
+  };
   #buffer: Float32Array;
   /** Linear surrogate of the model's logit: [intercept, w_1 … w_d] over standardised inputs. */
   #surrogate: Float64Array = new Float64Array(0);
@@ -44,6 +52,15 @@ export class ModelScorer {
     this.version = loaded.spec.version;
     this.#indexes = inputIndexes(loaded.spec, featureNames);
     this.#width = loaded.spec.inputs.length;
+    const inputs = loaded.spec.inputs;
+    this.#transform = {
+      fill: Float64Array.from(inputs, (i) => i.fill),
+      min: Float64Array.from(inputs, (i) => i.min),
+      max: Float64Array.from(inputs, (i) => i.max),
+      log: Uint8Array.from(inputs, (i) => (i.transform === 'log1p' ? 1 : 0)),
+      mean: Float64Array.from(inputs, (i) => i.mean),
+      invStd: Float64Array.from(inputs, (i) => 1 / i.std),
+    };
     this.#buffer = new Float32Array(256 * this.#width);
     const population = loaded.spec.population;
     this.#population = population ? featureNames.indexOf(population.feature) : -1;
@@ -59,11 +76,19 @@ export class ModelScorer {
   }
 
   /** Fills row `row` of the input buffer from a full feature vector. */
+  /** The feature spec's transform (see transformValue), unrolled over typed arrays for the hot path. */
   #writeRow(row: number, features: Float64Array, featureOffset: number): void {
-    const inputs = this.#loaded.spec.inputs;
+    const { fill, min, max, log, mean, invStd } = this.#transform;
+    const indexes = this.#indexes;
+    const buffer = this.#buffer;
     const base = row * this.#width;
     for (let k = 0; k < this.#width; k++) {
-      this.#buffer[base + k] = transformValue(inputs[k]!, features[featureOffset + this.#indexes[k]!]!);
+      let v = features[featureOffset + indexes[k]!]!;
+      if (v !== v) v = fill[k]!; // NaN
+      if (v < min[k]!) v = min[k]!;
+      else if (v > max[k]!) v = max[k]!;
+      if (log[k] === 1) v = v < 0 ? -Math.log1p(-v) : Math.log1p(v);
+      buffer[base + k] = (v - mean[k]!) * invStd[k]!;
     }
   }
 
@@ -77,11 +102,16 @@ export class ModelScorer {
 
   #predict(rows: number, out: Float32Array): void {
     const tf = this.#tf;
-    const result = tf.tidy(() => {
+    // The tensor leaves tidy, not its data: tidy would otherwise walk every element of the array.
+    const y = tf.tidy(() => {
       const x = tf.tensor2d(this.#buffer.subarray(0, rows * this.#width), [rows, this.#width]);
-      return (this.#loaded.model.predict(x, { batchSize: rows }) as Tensor).dataSync();
+      return this.#loaded.model.predict(x, { batchSize: rows }) as Tensor;
     });
-    out.set(result.subarray(0, rows));
+    try {
+      out.set((y.dataSync() as Float32Array).subarray(0, rows));
+    } finally {
+      y.dispose();
+    }
   }
 
   /**
