@@ -18,7 +18,7 @@ import { type EmbeddedNats, startEmbeddedNats } from './nats-embedded.js';
 import { PACKAGE_VERSION } from './paths.js';
 import { startSimulatorWorker } from './simulator-host.js';
 import { ensureStreams } from './streams.js';
-import type { TestHooks } from './thread-messages.js';
+import type { TestHooks, WorkerStatus } from './thread-messages.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface RunningEngine {
@@ -92,10 +92,13 @@ export async function startEngine(
       eventsMaxAgeDays: config.eventsMaxAgeDays,
     });
 
-    const pool = await WorkerPool.start(config, natsUrl, log, options.hooks);
-    cleanups.push({ step: 'workers', run: () => pool.stop() });
-    const statuses = await pool.status();
-    const first = statuses[0];
+    // HTTP comes up before the workers, so /healthz answers and /readyz says 503 during catch-up.
+    let pool: WorkerPool | undefined;
+    const workers = (): WorkerPool => {
+      if (!pool) throw new BellwetherError('BW_ERR_WORKER_FAILED', 'workers are starting');
+      return pool;
+    };
+    let first: WorkerStatus | undefined;
 
     const mainRegistry = new Registry();
     collectDefaultMetrics({ register: mainRegistry });
@@ -104,28 +107,28 @@ export async function startEngine(
       help: 'Partition worker threads restarted after an unexpected exit since the engine started',
       registers: [mainRegistry],
       collect() {
-        this.set(pool.restarts);
+        this.set(pool?.restarts ?? 0);
       },
     });
     const reload = async (): Promise<Record<string, string>[]> => {
-      const versions = await pool.reload();
+      const versions = await workers().reload();
       log.info({ component: 'models', versions: versions[0] }, 'models reloaded');
       return versions;
     };
     const view: EngineView = {
       models: async () => ({
         models: await describeRegistry(config.modelsDir),
-        loaded: (await pool.status()).map((s) => s.models),
+        loaded: (await workers().status()).map((s) => s.models),
       }),
       reloadModels: reload,
-      customer: (id) => pool.customer(id),
-      top: (min, limit) => pool.top(min, limit),
-      status: () => pool.status(),
+      customer: (id) => workers().customer(id),
+      top: (min, limit) => workers().top(min, limit),
+      status: async () => (pool ? pool.status() : []),
       info: async (): Promise<EngineInfo> => ({
         name: 'bellwether',
         version: PACKAGE_VERSION,
         partitions: config.partitions,
-        workers: pool.size,
+        workers: pool?.size ?? 0,
         clock: config.clock,
         nats: { url: natsUrl, embedded: embedded !== undefined },
         tf_backend: first?.tf_backend ?? 'unknown',
@@ -134,13 +137,27 @@ export async function startEngine(
       }),
       metricsText: async () => {
         const aggregated = AggregatorRegistry.aggregate<typeof mainRegistry.contentType>(
-          await pool.metrics(),
+          pool ? await pool.metrics() : [],
         );
         return Registry.merge([mainRegistry, aggregated]).metrics();
       },
       metricsContentType: mainRegistry.contentType,
       natsConnected: () => natsConnected,
     };
+
+    const app = await buildServer(view, { logger: log.child({ component: 'http' }) });
+    await app.listen({ port: config.httpPort, host: config.httpHost });
+    const httpCleanup = { step: 'http', run: () => app.close() };
+    cleanups.push(httpCleanup);
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.httpPort;
+    const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
+    const httpUrl = `http://${host}:${port}`;
+
+    const started = await WorkerPool.start(config, natsUrl, log, options.hooks);
+    pool = started;
+    cleanups.push({ step: 'workers', run: () => started.stop() });
+    first = (await started.status())[0];
 
     // A new model version on disk is picked up without a restart (debounced file watch).
     let debounce: NodeJS.Timeout | undefined;
@@ -174,20 +191,15 @@ export async function startEngine(
       sim.onError((err) => log.error({ component: 'simulator', err }, 'simulated feed failed'));
       cleanups.push({ step: 'simulator', run: () => sim.stop() });
     }
-
-    const app = await buildServer(view, { logger: log.child({ component: 'http' }) });
-    await app.listen({ port: config.httpPort, host: config.httpHost });
-    cleanups.push({ step: 'http', run: () => app.close() });
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
-    const httpUrl = `http://${host}:${port}`;
+    // On shutdown HTTP closes first (cleanups run in reverse).
+    cleanups.splice(cleanups.indexOf(httpCleanup), 1);
+    cleanups.push(httpCleanup);
     log.info(
       {
         component: 'engine',
         http: httpUrl,
         nats: natsUrl,
-        workers: pool.size,
+        workers: started.size,
         partitions: config.partitions,
       },
       'engine started',

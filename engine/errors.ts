@@ -29,6 +29,7 @@ export const ERRORS = {
   BW_ERR_INTERNAL: { message: 'internal error', retryable: false, status: 500 },
   BW_ERR_INPUT_FORMAT: { message: 'input file cannot be read in the given format', retryable: false },
   BW_ERR_CLI_USAGE: { message: 'command line is invalid', retryable: false },
+  BW_ERR_CRM_CONFIG: { message: 'tag, rule, funnel or segment configuration is invalid', retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
