@@ -34,14 +34,16 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView): void {
     '/v1/customers',
     {
       schema: {
-        summary: 'Customers with churn risk ≥ min_churn_risk, highest risk first, from all workers',
+        summary:
+          'Customers with churn risk ≥ min_churn_risk (and a tag, a segment), highest risk first, from all workers',
         tags: ['customers'],
         querystring: CustomerListQuerySchema,
         response: { 200: CustomerList, 400: ErrorBody },
       },
     },
     async (request) => {
-      const customers = await engine.top(request.query.min_churn_risk ?? 0, request.query.limit ?? 50);
+      const { min_churn_risk, limit, tag, segment } = request.query;
+      const customers = await engine.top(min_churn_risk ?? 0, limit ?? 50, { tag, segment });
       return { customers, count: customers.length };
     },
   );

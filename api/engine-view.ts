@@ -24,10 +24,19 @@ export interface ModelListing {
 }
 
 export interface EngineView {
+  segments(): Promise<unknown>;
+  /** Undefined when no funnel has this id. */
+  funnel(id: string): Promise<unknown | undefined>;
+  paths(from: string | undefined, limit: number): Promise<unknown>;
+  attribution(model: string): Promise<unknown>;
   models(): Promise<ModelListing>;
   reloadModels(): Promise<Record<string, string>[]>;
   customer(id: string): Promise<CustomerAnswer | null>;
-  top(minChurnRisk: number, limit: number): Promise<CustomerSummary[]>;
+  top(
+    minChurnRisk: number,
+    limit: number,
+    filter: { tag?: string | undefined; segment?: string | undefined },
+  ): Promise<CustomerSummary[]>;
   status(): Promise<WorkerStatus[]>;
   info(): Promise<EngineInfo>;
   metricsText(): Promise<string>;

@@ -35,9 +35,17 @@ const Scores = Type.Object({ churn: Score, purchase_intent: Score });
 
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
 
+const Rfm = Type.Union([
+  Type.Object({ r: Type.Integer(), f: Type.Integer(), m: Type.Integer() }),
+  Type.Null(),
+]);
+
 export const CustomerAnswerSchema = Type.Object({
   customer_id: Type.String(),
   partition: Type.Integer(),
+  segment: Type.Union([Type.String(), Type.Null()]),
+  rfm: Rfm,
+  tags: Type.Array(Type.String()),
   features: Type.Record(Type.String(), NullableNumber),
   scores: Type.Object({
     churn: Score,
@@ -52,6 +60,8 @@ export const CustomerAnswerSchema = Type.Object({
 
 export const CustomerSummarySchema = Type.Object({
   customer_id: Type.String(),
+  segment: Type.Union([Type.String(), Type.Null()]),
+  tags: Type.Array(Type.String()),
   scores: Scores,
   last_event_at: Type.Union([Type.String(), Type.Null()]),
 });
@@ -62,6 +72,10 @@ export const CustomerListQuery = Type.Object(
   {
     min_churn_risk: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 0 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+    tag: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]{1,64}$' })),
+    segment: Type.Optional(
+      Type.Union(['new', 'dormant', 'at_risk', 'core', 'potential', 'regular'].map((s) => Type.Literal(s))),
+    ),
   },
   { additionalProperties: false },
 );

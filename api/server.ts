@@ -2,6 +2,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { PACKAGE_VERSION } from '../engine/paths.js';
+import { analyticsRoutes } from './analytics.js';
 import { customerRoutes } from './customers.js';
 import type { EngineView } from './engine-view.js';
 import { installErrorHandler } from './errors.js';
@@ -33,6 +34,7 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
   customerRoutes(app, engine);
   healthRoutes(app, engine);
   modelRoutes(app, engine);
+  analyticsRoutes(app, engine);
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

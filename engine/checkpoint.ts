@@ -26,6 +26,8 @@ export interface PartitionSnapshot {
   lastEventIds: readonly string[];
   dedupe: readonly string[];
   columns: { name: string; kind: ColumnKind; width: number; bytes: Uint8Array }[];
+  /** Other partition state (CRM counters, rule timers), plain JSON. */
+  extra?: unknown;
 }
 
 interface Header {
@@ -44,7 +46,7 @@ export function checkpointFile(dir: string, partition: number): string {
 }
 
 /** Copies the partition's state; call between batches so it is consistent with `lastSequence`. */
-export function snapshotPartition(state: PartitionState): PartitionSnapshot {
+export function snapshotPartition(state: PartitionState, extra?: unknown): PartitionSnapshot {
   const customers = state.table.size;
   return {
     partition: state.partition,
@@ -54,13 +56,19 @@ export function snapshotPartition(state: PartitionState): PartitionSnapshot {
     lastEventIds: state.lastEventId.slice(0, customers),
     dedupe: state.dedupeIds(),
     columns: state.table.store.exportSlots(customers).filter((c) => c.name !== 'batch.touched'),
+    extra,
   };
 }
 
 export async function writeCheckpoint(dir: string, snap: PartitionSnapshot): Promise<number> {
   await mkdir(dir, { recursive: true });
   const strings = Buffer.from(
-    JSON.stringify({ ids: snap.ids, lastEventIds: snap.lastEventIds, dedupe: snap.dedupe }),
+    JSON.stringify({
+      ids: snap.ids,
+      lastEventIds: snap.lastEventIds,
+      dedupe: snap.dedupe,
+      extra: snap.extra ?? null,
+    }),
   );
   const hash = createHash('sha256');
   for (const c of snap.columns) hash.update(c.bytes);
@@ -133,6 +141,7 @@ export async function readCheckpoint(dir: string, partition: number): Promise<Pa
     ids: string[];
     lastEventIds: string[];
     dedupe: string[];
+    extra?: unknown;
   };
   if (strings.ids.length !== header.customers) throw corrupt('customer count mismatch');
   return {
@@ -143,6 +152,7 @@ export async function readCheckpoint(dir: string, partition: number): Promise<Pa
     lastEventIds: strings.lastEventIds,
     dedupe: strings.dedupe,
     columns,
+    extra: strings.extra ?? undefined,
   };
 }
 

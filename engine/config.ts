@@ -42,6 +42,10 @@ export const ConfigSchema = Type.Object(
     rescoreSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
     checkpointSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
     stateTtlDays: Type.Number({ exclusiveMinimum: 0 }),
+    allowedLatenessSeconds: Type.Number({ minimum: 0, maximum: 30 * 86_400 }),
+    tagsFile: Type.Optional(Type.String({ minLength: 1 })),
+    rulesFile: Type.Optional(Type.String({ minLength: 1 })),
+    funnelsFile: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
@@ -192,6 +196,35 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'number',
     describe: 'customers with no event for this many days are forgotten (400)',
   },
+  {
+    key: 'allowedLatenessSeconds',
+    env: 'BW_ALLOWED_LATENESS_SECONDS',
+    flag: 'allowed-lateness-seconds',
+    kind: 'number',
+    describe:
+      'absence-rule timers fire this long after their due time on the clock, so late events still cancel them (3600)',
+  },
+  {
+    key: 'tagsFile',
+    env: 'BW_TAGS_FILE',
+    flag: 'tags-file',
+    kind: 'string',
+    describe: 'tags (YAML or JSON, docs/crm.md); built-in tags when unset',
+  },
+  {
+    key: 'rulesFile',
+    env: 'BW_RULES_FILE',
+    flag: 'rules-file',
+    kind: 'string',
+    describe: 'rules and segment settings (YAML or JSON); built-in rules when unset',
+  },
+  {
+    key: 'funnelsFile',
+    env: 'BW_FUNNELS_FILE',
+    flag: 'funnels-file',
+    kind: 'string',
+    describe: 'funnels (YAML or JSON); the built-in checkout funnel when unset',
+  },
 ];
 
 export function defaultConfig(cwd: string = process.cwd()): Static<typeof ConfigSchema> {
@@ -215,6 +248,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     rescoreSeconds: 60,
     checkpointSeconds: 10,
     stateTtlDays: 400,
+    allowedLatenessSeconds: 3600,
   };
 }
 

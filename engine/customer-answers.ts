@@ -2,8 +2,10 @@
 import type { ClvParams } from '../models/clv/predict.js';
 import { predictCustomer } from '../models/clv/predict.js';
 import type { Reason } from '../models/scorer.js';
+import type { TagEvaluator } from '../operators/crm/tags.js';
 import { lastEventAt } from '../operators/recency.js';
 import { riskOf } from './alerts.js';
+import type { PartitionCrm } from './partition-crm.js';
 import type { PartitionState } from './partition-state.js';
 import type { CustomerAnswer, CustomerSummary, ScoreView } from './thread-messages.js';
 
@@ -58,14 +60,24 @@ function iso(ms: number): string | null {
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
+/** A partition as the answers see it: its state and its CRM view. */
+export interface PartitionView {
+  state: PartitionState;
+  crm: PartitionCrm;
+}
+
 export function customerSummary(
-  state: PartitionState,
+  view: PartitionView,
   slot: number,
   versions: ModelVersions,
+  tags: TagEvaluator,
 ): CustomerSummary {
+  const { state, crm } = view;
   const at = state.scoredAt.data[slot]!;
   return {
     customer_id: state.table.idOf(slot),
+    segment: crm.segmentOf(slot),
+    tags: crm.tagsOf(tags, slot),
     scores: {
       churn: scoreView(state.churn.data[slot]!, versions.churn, at),
       purchase_intent: scoreView(state.intent.data[slot]!, versions.intent, at),
@@ -82,43 +94,69 @@ export type Explainer = (
 ) => { churn: Reason[] | null; intent: Reason[] | null };
 
 export function customerAnswer(
-  state: PartitionState,
+  view: PartitionView,
   slot: number,
   versions: ModelVersions,
   clock: 'wall' | 'event',
   explain: Explainer,
+  tags: TagEvaluator,
 ): CustomerAnswer {
-  const { customer_id, scores, last_event_at } = customerSummary(state, slot, versions);
+  const { state, crm } = view;
+  const {
+    customer_id,
+    segment,
+    tags: tagNames,
+    scores,
+    last_event_at,
+  } = customerSummary(view, slot, versions, tags);
   const vector = new Float64Array(state.table.names.length);
   state.table.features(slot, state.now(clock), vector);
   const features = state.table.featureRecord(slot, state.now(clock));
   const reasons = explain(vector, state.churn.data[slot]!, state.intent.data[slot]!);
   if (scores.churn && reasons.churn) scores.churn.reasons = reasons.churn;
   if (scores.purchase_intent && reasons.intent) scores.purchase_intent.reasons = reasons.intent;
+  const rfm = crm.rfmOf(slot);
   return {
     customer_id,
     partition: state.partition,
+    segment,
+    rfm: rfm.r === 0 ? null : rfm,
+    tags: tagNames,
     features,
     scores: { ...scores, ...clvScores(features, versions.clv), clv_version: versions.clv?.version ?? null },
     last_event_at,
   };
 }
 
-/** Customers of `states` whose churn risk is ≥ minRisk, highest first, at most `limit`. */
+export interface CustomerFilter {
+  minChurnRisk: number;
+  tag?: string | undefined;
+  segment?: string | undefined;
+}
+
+/** Customers matching `filter` (churn risk ≥ min, tag, segment), highest churn risk first, at most `limit`. */
 export function riskiest(
-  states: Iterable<PartitionState>,
-  minRisk: number,
+  views: Iterable<PartitionView>,
+  filter: CustomerFilter,
   limit: number,
   versions: ModelVersions,
+  tags: TagEvaluator,
 ): CustomerSummary[] {
-  const hits: { state: PartitionState; slot: number; prob: number }[] = [];
-  for (const state of states) {
+  const hits: { view: PartitionView; slot: number; prob: number }[] = [];
+  const tagIndex = filter.tag === undefined ? -1 : tags.indexOf(filter.tag);
+  if (filter.tag !== undefined && tagIndex < 0) return [];
+  for (const view of views) {
+    const { state, crm } = view;
     const churn = state.churn.data;
+    const tagBits = crm.tags.data as Uint32Array;
     for (let slot = 0; slot < state.table.size; slot++) {
       const prob = churn[slot]!;
-      if (riskOf(prob) >= minRisk) hits.push({ state, slot, prob });
+      if (filter.minChurnRisk > 0 && !(riskOf(prob) >= filter.minChurnRisk)) continue;
+      if (tagIndex >= 0 && ((tagBits[slot * 2 + (tagIndex >>> 5)]! >>> (tagIndex & 31)) & 1) === 0) continue;
+      if (filter.segment !== undefined && crm.segmentOf(slot) !== filter.segment) continue;
+      hits.push({ view, slot, prob: Number.isNaN(prob) ? -1 : prob });
     }
   }
   hits.sort((x, y) => y.prob - x.prob);
-  return hits.slice(0, limit).map((h) => customerSummary(h.state, h.slot, versions));
+  return hits.slice(0, limit).map((h) => customerSummary(h.view, h.slot, versions, tags));
 }

@@ -11,7 +11,10 @@ import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom
 import type { EngineInfo, EngineView } from '../api/engine-view.js';
 import { buildServer } from '../api/server.js';
 import { describeRegistry } from '../models/listing.js';
+import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
+import { funnelReport } from '../operators/analytics/funnels.js';
 import type { Config } from './config.js';
+import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats-embedded.js';
@@ -63,6 +66,9 @@ export async function startEngine(
     cleanups.length = 0;
   };
   try {
+    // Tag, rule and funnel files are validated before anything starts.
+    const crm = await loadCrmDefinition(crmFilesOf(config));
+    log.info({ component: 'crm', source: crm.source }, 'crm configuration loaded');
     let embedded: EmbeddedNats | undefined;
     let natsUrl = config.natsUrl;
     if (!natsUrl) {
@@ -122,7 +128,21 @@ export async function startEngine(
       }),
       reloadModels: reload,
       customer: (id) => workers().customer(id),
-      top: (min, limit) => workers().top(min, limit),
+      top: (min, limit, filter) => workers().top(min, limit, filter),
+      segments: async () => ({ segments: await workers().segments() }),
+      funnel: async (id) => {
+        const counts = (await workers().funnels()).find((f) => f.id === id);
+        return counts ? funnelReport(counts) : undefined;
+      },
+      paths: async (from, limit) => {
+        const paths = await workers().paths();
+        return {
+          ...(from ? { transitions: paths.next(from) ?? { from, total: 0, next: [] } } : {}),
+          top_paths_to_purchase: paths.topPathsToPurchase(limit),
+        };
+      },
+      attribution: async (model) =>
+        attributionReport(await workers().attribution(), model as AttributionModel),
       status: async () => (pool ? pool.status() : []),
       info: async (): Promise<EngineInfo> => ({
         name: 'bellwether',
@@ -154,7 +174,7 @@ export async function startEngine(
     const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
     const httpUrl = `http://${host}:${port}`;
 
-    const started = await WorkerPool.start(config, natsUrl, log, options.hooks);
+    const started = await WorkerPool.start(config, natsUrl, log, crm, options.hooks);
     pool = started;
     cleanups.push({ step: 'workers', run: () => started.stop() });
     first = (await started.status())[0];

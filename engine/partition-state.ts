@@ -7,6 +7,10 @@ import { LRUCache } from 'lru-cache';
 import type { Column } from '../operators/column-store.js';
 import { FeatureTable } from '../operators/feature-table.js';
 
+function lastEventColumn(table: FeatureTable): Column {
+  return table.store.column({ name: 'recency.last_event', kind: 'f64', width: 1, initial: Number.NaN });
+}
+
 export class PartitionState {
   readonly partition: number;
   readonly table = new FeatureTable();
@@ -52,20 +56,20 @@ export class PartitionState {
 
   /**
    * Forgets customers whose latest event is more than `ttlMs` before `now`; returns how many.
-   * Call between batches (slots move).
+   * Call between batches (slots move): `onMove(slot)` is told a slot is forgotten and
+   * `onMove(from, to)` that the customer in `from` moved to `to`.
    */
-  evictInactive(now: number, ttlMs: number): number {
-    const last = this.table.store.column({
-      name: 'recency.last_event',
-      kind: 'f64',
-      width: 1,
-      initial: Number.NaN,
-    });
+  evictInactive(now: number, ttlMs: number, onMove?: (from: number, to?: number) => void): number {
+    const last = lastEventColumn(this.table);
     let evicted = 0;
     for (let slot = this.table.size - 1; slot >= 0; slot--) {
       if (!(now - last.data[slot]! > ttlMs)) continue;
+      onMove?.(slot);
       const moved = this.table.remove(slot);
-      if (moved) this.lastEventId[slot] = this.lastEventId[moved.from]!;
+      if (moved) {
+        this.lastEventId[slot] = this.lastEventId[moved.from]!;
+        onMove?.(moved.from, slot);
+      }
       this.lastEventId.length = this.table.size;
       evicted++;
     }

@@ -23,15 +23,25 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { disposeModelSet, loadModelSet, modelVersions } from '../models/model-set.js';
 import type { Reason } from '../models/scorer.js';
 import { loadTf, type Tf } from '../models/tf-backend.js';
+import { mergeAttribution } from '../operators/analytics/attribution-report.js';
+import { mergeFunnelCounts } from '../operators/analytics/funnels.js';
+import { PathStats } from '../operators/analytics/paths.js';
+import { type RfmCuts, RfmSketches, SegmentStats } from '../operators/analytics/rfm.js';
+import type { Firing, RuleEngineSnapshot } from '../operators/crm/rule-engine.js';
+import { RuleEngine } from '../operators/crm/rule-engine.js';
+import { TagEvaluator } from '../operators/crm/tags.js';
 import type { AlertBody } from './alerts.js';
 import { BatchScorer } from './batch-scorer.js';
 import { readCheckpoint, restorePartition, snapshotPartition, writeCheckpoint } from './checkpoint.js';
+import { ACTIONS_PREFIX, actionBody, SEGMENT_CHANGES_SUBJECT, segmentChangeBody } from './crm-effects.js';
+import { compileCrmDefinition } from './crm-files.js';
 import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
 import { BellwetherError } from './errors.js';
 import { parseEvent } from './event-parse.js';
 import type { RejectReason } from './event-schema.js';
 import { EVENT_TYPES } from './event-types.js';
 import { createLogger } from './log.js';
+import { type CrmSnapshot, PartitionCrm } from './partition-crm.js';
 import { PartitionState } from './partition-state.js';
 import { EVENTS_STREAM } from './streams.js';
 import { ALERTS_PREFIX, DLQ_PREFIX, partitionFilter } from './subjects.js';
@@ -76,6 +86,56 @@ interface PartitionFeed {
   replayUntil: number;
   /** Stream sequence of the partition's last written checkpoint. */
   checkpointed: number;
+  /** CRM analytics, segments and tags of the partition's customers. */
+  crm: PartitionCrm;
+  /** The partition's rules with their keyed absence timers. */
+  rules: RuleEngine;
+}
+
+const crmConfig = compileCrmDefinition(data.crm.definition, data.crm.source);
+const tagEvaluator = new TagEvaluator(crmConfig.tags);
+const ruleActions = new Map(crmConfig.rules.map((r) => [r.id, r.action]));
+const latenessMs = config.allowedLatenessSeconds * 1000;
+/** RFM quintile cuts of the whole population, sent by the main thread after each sweep. */
+let rfmCuts: RfmCuts | undefined;
+
+function publishAction(firing: Firing, now: number): Promise<unknown> {
+  metrics.actions.labels(firing.rule_id).inc();
+  const body = actionBody(firing, ruleActions.get(firing.rule_id) ?? {}, now);
+  return js.publish(`${ACTIONS_PREFIX}.${firing.rule_id}`, JSON.stringify(body), { msgID: body.action_id });
+}
+
+/**
+ * After a customer was scored: RFM and segment, tags, condition rules. Appends the publishes of
+ * what changed to `out` (nothing is published for messages a previous run already handled).
+ */
+function afterScore(
+  feed: PartitionFeed,
+  slot: number,
+  cause: string,
+  suppressed: boolean,
+  out: Promise<unknown>[],
+): void {
+  const { crm, rules, state } = feed;
+  const now = state.now(config.clock);
+  crm.prepare(slot, now);
+  const change = crm.updateSegment(rfmCuts);
+  crm.updateTags(tagEvaluator);
+  const firings = rules.onScores(slot, state.table.idOf(slot), now, crm.lookup);
+  if (suppressed) return;
+  if (change) {
+    metrics.segmentChanges.labels(change.to).inc();
+    const body = segmentChangeBody(change.customer_id, change.from, change.to, now, cause, crm.rfmOf(slot));
+    out.push(js.publish(SEGMENT_CHANGES_SUBJECT, JSON.stringify(body), { msgID: body.change_id }));
+  }
+  for (const firing of firings) out.push(publishAction(firing, Date.now()));
+}
+
+/** Fires the absence timers due on the partition's clock, held back by the allowed lateness. */
+function advanceTimers(feed: PartitionFeed, out: Promise<unknown>[]): void {
+  if (feed.rules.pendingTimers === 0) return;
+  const now = feed.state.now(config.clock) - latenessMs;
+  for (const firing of feed.rules.advance(now)) out.push(publishAction(firing, Date.now()));
 }
 
 const feeds = new Map<number, PartitionFeed>();
@@ -194,6 +254,18 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
         state.lastEventId[slot] = event.body.event_id;
         state.lastSeq.data[slot] = msg.seq;
         processedByType[event.typeIndex]!.inc();
+        feed.crm.onEvent(slot, event);
+        feed.crm.prepare(slot, state.now(config.clock));
+        const firings = feed.rules.onEvent(
+          slot,
+          event.body.customer_id,
+          event.typeIndex,
+          event.ts,
+          event.body.event_id,
+          feed.crm.lookup,
+        );
+        if (msg.seq > feed.replayUntil)
+          for (const firing of firings) feed.publishes.push(publishAction(firing, Date.now()));
         const touched = state.touched.data;
         if (touched[slot] === 0) {
           touched[slot] = 1;
@@ -230,6 +302,18 @@ function flush(): void {
   const alertPublishes: Promise<unknown>[] = [];
   if (n > 0) {
     scorer.score(touchedStates, touchedSlot, n, 'event', publishAlert, alertPublishes, replayUntil);
+    for (let i = 0; i < n; i++) {
+      const state = touchedStates[i]!;
+      const slot = touchedSlot[i]!;
+      const feed = feeds.get(state.partition)!;
+      afterScore(
+        feed,
+        slot,
+        state.lastEventId[slot] ?? '',
+        state.lastSeq.data[slot]! <= feed.replayUntil,
+        alertPublishes,
+      );
+    }
     for (let i = 0; i < n; i++) touchedStates[i]!.touched.data[touchedSlot[i]!] = 0;
     touchedStates.fill(undefined as unknown as PartitionState, 0, n);
     const visible = Date.now();
@@ -239,6 +323,7 @@ function flush(): void {
   }
   touchedCount = 0;
   arrivalCount = 0;
+  for (const feed of feeds.values()) advanceTimers(feed, alertPublishes);
   for (const feed of feeds.values()) {
     const msg = feed.lastMsg;
     if (!msg) continue;
@@ -282,10 +367,21 @@ const sweepSlots = new Int32Array(SWEEP_CHUNK);
 function startSweep(): void {
   if (sweepRunning || stopping) return;
   sweepRunning = true;
-  const targets = [...feeds.values()].filter((f) => f.caughtUp).map((f) => f.state);
+  const targetFeeds = [...feeds.values()].filter((f) => f.caughtUp);
+  const targets = targetFeeds.map((f) => f.state);
   if (flushScheduled) flush();
   const ttlMs = config.stateTtlDays * 86_400_000;
-  for (const state of targets) metrics.evicted.inc(state.evictInactive(state.now(config.clock), ttlMs));
+  const sketches = new RfmSketches();
+  for (const feed of targetFeeds) {
+    const { state, rules } = feed;
+    const evicted = state.evictInactive(state.now(config.clock), ttlMs, (from, to) =>
+      to === undefined ? rules.removeSlot(from) : rules.moveSlot(from, to),
+    );
+    metrics.evicted.inc(evicted);
+    feed.crm.sketch(state.now(config.clock), sketches);
+  }
+  // The main thread merges every worker's sketches into population quintiles and sends them back.
+  post({ kind: 'rfm', index: data.index, sketches: sketches.toJSON() });
   let t = 0;
   let slot = 0;
   const step = (): void => {
@@ -306,6 +402,19 @@ function startSweep(): void {
     }
     const publishes: Promise<unknown>[] = [];
     scorer.score(sweepStates, sweepSlots, n, 'sweep', publishAlert, publishes, replayUntil);
+    for (let i = 0; i < n; i++) {
+      const state = sweepStates[i]!;
+      const slot = sweepSlots[i]!;
+      const day = Math.floor(state.now(config.clock) / 86_400_000);
+      afterScore(
+        feeds.get(state.partition)!,
+        slot,
+        `${state.lastEventId[slot] ?? ''}@${day}`,
+        false,
+        publishes,
+      );
+    }
+    if (t >= targets.length) for (const feed of targetFeeds) advanceTimers(feed, publishes);
     metrics.rescored.inc(n);
     if (publishes.length > 0) {
       Promise.allSettled(publishes).then((results) => {
@@ -462,7 +571,7 @@ function checkpointAll(): Promise<void> {
         const state = feed.state;
         if (state.lastSequence === feed.checkpointed) continue;
         if (flushScheduled) flush();
-        const snap = snapshotPartition(state);
+        const snap = snapshotPartition(state, { crm: feed.crm.snapshot(), rules: feed.rules.snapshot() });
         const started = performance.now();
         const bytes = await writeCheckpoint(checkpointDir, snap);
         feed.checkpointed = snap.sequence;
@@ -496,17 +605,36 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'customer': {
       for (const feed of feeds.values()) {
         const slot = feed.state.table.slotOf(req.customerId);
-        if (slot !== undefined) return customerAnswer(feed.state, slot, versions(), config.clock, explain);
+        if (slot !== undefined)
+          return customerAnswer(feed, slot, versions(), config.clock, explain, tagEvaluator);
       }
       return null;
     }
     case 'top':
       return riskiest(
-        [...feeds.values()].map((f) => f.state),
-        req.minChurnRisk,
+        feeds.values(),
+        { minChurnRisk: req.minChurnRisk, tag: req.tag, segment: req.segment },
         req.limit,
         versions(),
+        tagEvaluator,
       );
+    case 'cuts':
+      rfmCuts = req.cuts;
+      return true;
+    case 'segments': {
+      const stats = new SegmentStats();
+      for (const feed of feeds.values()) feed.crm.segmentStats(feed.state.now(config.clock), stats);
+      return stats.toJSON();
+    }
+    case 'funnels':
+      return mergeFunnelCounts([...feeds.values()].map((f) => f.crm.funnels.counts()));
+    case 'paths': {
+      const paths = new PathStats();
+      for (const feed of feeds.values()) paths.merge(feed.crm.paths.stats);
+      return paths.toJSON();
+    }
+    case 'attribution':
+      return mergeAttribution([...feeds.values()].map((f) => f.crm.attribution.snapshot()));
     case 'status':
       return status();
     case 'metrics':
@@ -534,8 +662,9 @@ async function main(): Promise<void> {
   const loaded = await loadTf(process.env['BW_TF_BACKEND'] === 'wasm' ? 'wasm' : 'auto');
   tfBackend = loaded.backend;
   for (const p of data.partitions) {
+    const state = new PartitionState(p, config.dedupeIdsPerPartition);
     feeds.set(p, {
-      state: new PartitionState(p, config.dedupeIdsPerPartition),
+      state,
       messages: undefined,
       attached: false,
       caughtUp: false,
@@ -545,6 +674,9 @@ async function main(): Promise<void> {
       publishes: [],
       replayUntil: 0,
       checkpointed: 0,
+      // The CRM declares its columns before a checkpoint is restored into the store.
+      crm: new PartitionCrm(state, crmConfig),
+      rules: new RuleEngine(crmConfig.rules),
     });
   }
   for (const feed of feeds.values()) {
@@ -553,6 +685,9 @@ async function main(): Promise<void> {
       const snap = await readCheckpoint(checkpointDir, p);
       if (snap) {
         restorePartition(feed.state, snap);
+        const extra = snap.extra as { crm?: CrmSnapshot; rules?: RuleEngineSnapshot } | undefined;
+        if (extra?.crm) feed.crm.restore(extra.crm);
+        if (extra?.rules) feed.rules.restore(extra.rules);
         feed.checkpointed = snap.sequence;
         log.info({ partition: p, sequence: snap.sequence, customers: snap.ids.length }, 'checkpoint loaded');
       }
@@ -560,6 +695,8 @@ async function main(): Promise<void> {
       // A corrupt checkpoint is ignored: the partition is rebuilt from the stream.
       log.error({ partition: p, err }, 'checkpoint unreadable, rebuilding partition from the stream');
       feed.state = new PartitionState(p, config.dedupeIdsPerPartition);
+      feed.crm = new PartitionCrm(feed.state, crmConfig);
+      feed.rules = new RuleEngine(crmConfig.rules);
     }
   }
   const names = feeds.values().next().value!.state.table.names;

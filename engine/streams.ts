@@ -11,6 +11,7 @@ import { BellwetherError } from './errors.js';
 export const EVENTS_STREAM = 'BW_EVENTS';
 export const DLQ_STREAM = 'BW_DLQ';
 export const ALERTS_STREAM = 'BW_ALERTS';
+export const CRM_STREAM = 'BW_CRM';
 
 const NANOS_PER_MS = 1_000_000;
 const DAY_NS = 86_400_000 * NANOS_PER_MS;
@@ -74,6 +75,13 @@ export async function ensureStreams(
     name: ALERTS_STREAM,
     description: 'bellwether risk alerts',
     subjects: ['bw.alerts.>'],
+    max_age: 30 * DAY_NS,
+    duplicate_window: 3_600_000 * NANOS_PER_MS,
+  });
+  await ensureStream(jsm, {
+    name: CRM_STREAM,
+    description: 'bellwether rule actions and segment changes',
+    subjects: ['bw.actions.>', 'bw.segments.>'],
     max_age: 30 * DAY_NS,
     duplicate_window: 3_600_000 * NANOS_PER_MS,
   });

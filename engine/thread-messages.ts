@@ -1,5 +1,7 @@
 /** Typed messages between the main thread and partition workers. */
 import type { Reason } from '../models/scorer.js';
+import type { RfmCuts, RfmSketchesJSON } from '../operators/analytics/rfm.js';
+import type { CrmFile } from '../operators/crm/config.js';
 import type { Config } from './config.js';
 import type { SerializedError } from './errors.js';
 
@@ -20,6 +22,8 @@ export interface WorkerData {
   inflight: Float64Array;
   /** `partition:sequence` of messages that crashed the thread too often: dead-lettered unprocessed. */
   poison: string[];
+  /** The CRM definition (tags, rules, funnels, segments), validated by the main thread. */
+  crm: { definition: CrmFile; source: string };
 }
 
 /** A message that was being processed during this many thread crashes is dead-lettered unprocessed. */
@@ -44,6 +48,9 @@ export interface ScoreView {
 export interface CustomerAnswer {
   customer_id: string;
   partition: number;
+  segment: string | null;
+  rfm: { r: number; f: number; m: number } | null;
+  tags: string[];
   features: Record<string, number | null>;
   scores: {
     churn: ScoreView | null;
@@ -58,6 +65,8 @@ export interface CustomerAnswer {
 
 export interface CustomerSummary {
   customer_id: string;
+  segment: string | null;
+  tags: string[];
   scores: { churn: ScoreView | null; purchase_intent: ScoreView | null };
   last_event_at: string | null;
 }
@@ -84,7 +93,12 @@ export interface WorkerStatus {
 
 export type WorkerRequest =
   | { id: number; op: 'customer'; customerId: string }
-  | { id: number; op: 'top'; minChurnRisk: number; limit: number }
+  | { id: number; op: 'top'; minChurnRisk: number; limit: number; tag?: string; segment?: string }
+  | { id: number; op: 'cuts'; cuts: RfmCuts }
+  | { id: number; op: 'segments' }
+  | { id: number; op: 'funnels' }
+  | { id: number; op: 'paths' }
+  | { id: number; op: 'attribution' }
   | { id: number; op: 'status' }
   | { id: number; op: 'metrics' }
   | { id: number; op: 'reload' }
@@ -96,6 +110,7 @@ export type WorkerReply =
 
 export type WorkerNotice =
   | { kind: 'ready'; index: number }
+  | { kind: 'rfm'; index: number; sketches: RfmSketchesJSON }
   | { kind: 'fatal'; index: number; error: SerializedError };
 
 export type FromWorker = WorkerReply | WorkerNotice;

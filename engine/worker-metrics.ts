@@ -94,6 +94,18 @@ export function createWorkerMetrics() {
       buckets: [0, 1, 2, 5, 10, 20, 40, 100],
       registers: [registry],
     }),
+    actions: new Counter({
+      name: 'bellwether_actions_total',
+      help: 'Rule actions published, by rule',
+      labelNames: ['rule'],
+      registers: [registry],
+    }),
+    segmentChanges: new Counter({
+      name: 'bellwether_segment_changes_total',
+      help: 'Customers entering a segment',
+      labelNames: ['segment'],
+      registers: [registry],
+    }),
     evicted: new Counter({
       name: 'bellwether_customers_evicted_total',
       help: 'Customers forgotten after BW_STATE_TTL_DAYS without an event',

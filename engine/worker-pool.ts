@@ -4,6 +4,16 @@
  * the main thread: workers consume NATS themselves; the main thread only asks questions.
  */
 import { Worker } from 'node:worker_threads';
+import { type AttributionSnapshot, mergeAttribution } from '../operators/analytics/attribution-report.js';
+import { type FunnelCounts, mergeFunnelCounts } from '../operators/analytics/funnels.js';
+import { PathStats, type PathStatsJSON } from '../operators/analytics/paths.js';
+import {
+  cutsFromSketches,
+  RfmSketches,
+  type RfmSketchesJSON,
+  SegmentStats,
+  type SegmentStatsJSON,
+} from '../operators/analytics/rfm.js';
 import type { Config } from './config.js';
 import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
@@ -57,13 +67,41 @@ export class WorkerPool {
   /** Crashes seen while a given `partition:sequence` was being processed. */
   readonly #crashes = new Map<string, number>();
   readonly #poison = new Set<string>();
+  readonly #sketches: (RfmSketchesJSON | undefined)[] = [];
 
-  private constructor(config: Config, log: Logger, natsUrl: string, hooks: TestHooks) {
+  readonly #crm: WorkerData['crm'];
+
+  private constructor(
+    config: Config,
+    log: Logger,
+    natsUrl: string,
+    crm: WorkerData['crm'],
+    hooks: TestHooks,
+  ) {
     this.#config = config;
     this.#log = log;
     this.#natsUrl = natsUrl;
+    this.#crm = crm;
     this.#hooks = hooks;
     this.#inflight = new Float64Array(new SharedArrayBuffer(8 * config.partitions));
+  }
+
+  /**
+   * A worker's RFM sketches from its sweep: merged with the others' latest into population
+   * quintiles, which every worker then scores against.
+   */
+  #onSketches(index: number, sketches: RfmSketchesJSON): void {
+    this.#sketches[index] = sketches;
+    const merged = new RfmSketches();
+    for (const s of this.#sketches) if (s) merged.merge(s);
+    if (merged.count === 0) return;
+    const cuts = cutsFromSketches(merged);
+    for (let i = 0; i < this.#workers.length; i++) {
+      if (!this.#up[i]) continue;
+      this.request(i, { op: 'cuts', cuts }).catch((err: unknown) =>
+        this.#log.warn({ component: 'pool', worker: i, err }, 'cannot send RFM cuts'),
+      );
+    }
   }
 
   /** Counts a crash against the message each of the worker's partitions was processing. */
@@ -94,9 +132,10 @@ export class WorkerPool {
     config: Config,
     natsUrl: string,
     log: Logger,
+    crm: WorkerData['crm'],
     hooks: TestHooks = {},
   ): Promise<WorkerPool> {
-    const pool = new WorkerPool(config, log, natsUrl, hooks);
+    const pool = new WorkerPool(config, log, natsUrl, crm, hooks);
     const count = Math.min(config.workers, config.partitions);
     try {
       await Promise.all(Array.from({ length: count }, (_, index) => pool.#spawn(index, count)));
@@ -121,6 +160,7 @@ export class WorkerPool {
       hooks: this.#hooks,
       inflight: this.#inflight,
       poison: [...this.#poison],
+      crm: this.#crm,
     };
     const worker = new Worker(distPath('engine', 'partition-worker.js'), { workerData: data });
     this.#workers[index] = worker;
@@ -133,6 +173,8 @@ export class WorkerPool {
             ready = true;
             this.#up[index] = true;
             resolve();
+          } else if (msg.kind === 'rfm') {
+            this.#onSketches(msg.index, msg.sketches);
           } else reject(BellwetherError.from(msg.error));
           return;
         }
@@ -213,12 +255,37 @@ export class WorkerPool {
     });
   }
 
-  async top(minChurnRisk: number, limit: number): Promise<CustomerSummary[]> {
-    const lists = await this.all<CustomerSummary[]>({ op: 'top', minChurnRisk, limit });
+  async top(
+    minChurnRisk: number,
+    limit: number,
+    filter: { tag?: string | undefined; segment?: string | undefined } = {},
+  ): Promise<CustomerSummary[]> {
+    const lists = await this.all<CustomerSummary[]>({ op: 'top', minChurnRisk, limit, ...filter });
     return lists
       .flat()
       .sort((a, b) => (b.scores.churn?.probability ?? -1) - (a.scores.churn?.probability ?? -1))
       .slice(0, limit);
+  }
+
+  /** Segment counts and averages over every customer. */
+  async segments(): Promise<ReturnType<SegmentStats['summary']>> {
+    const stats = new SegmentStats();
+    for (const s of await this.all<SegmentStatsJSON>({ op: 'segments' })) stats.merge(s);
+    return stats.summary();
+  }
+
+  async funnels(): Promise<FunnelCounts[]> {
+    return mergeFunnelCounts(await this.all<FunnelCounts[]>({ op: 'funnels' }));
+  }
+
+  async paths(): Promise<PathStats> {
+    const paths = new PathStats();
+    for (const p of await this.all<PathStatsJSON>({ op: 'paths' })) paths.merge(p);
+    return paths;
+  }
+
+  async attribution(): Promise<AttributionSnapshot> {
+    return mergeAttribution(await this.all<AttributionSnapshot>({ op: 'attribution' }));
   }
 
   status(): Promise<WorkerStatus[]> {

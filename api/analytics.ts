@@ -1,0 +1,73 @@
+/** CRM analytics routes: segments, funnels, paths, attribution, gathered from every worker. */
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { EVENT_TYPES } from '../engine/event-types.js';
+import { ATTRIBUTION_MODELS } from '../operators/analytics/attribution-report.js';
+import type { EngineView } from './engine-view.js';
+import { ErrorBody } from './schemas.js';
+
+const FunnelParams = Type.Object({ id: Type.String({ pattern: '^[a-z0-9_-]{1,64}$' }) });
+const PathsQuery = Type.Object(
+  {
+    from: Type.Optional(Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)))),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
+  },
+  { additionalProperties: false },
+);
+const AttributionQuery = Type.Object(
+  { model: Type.Optional(Type.Union(ATTRIBUTION_MODELS.map((m) => Type.Literal(m)))) },
+  { additionalProperties: false },
+);
+
+export function analyticsRoutes(app: FastifyInstance, engine: EngineView): void {
+  app.get(
+    '/v1/segments',
+    { schema: { summary: 'Customers per segment with average 90-day spend and churn risk', tags: ['crm'] } },
+    async () => engine.segments(),
+  );
+
+  app.get<{ Params: Static<typeof FunnelParams> }>(
+    '/v1/funnels/:id',
+    {
+      schema: {
+        summary: 'Customers entering each step of a funnel, conversion and drop-off',
+        tags: ['crm'],
+        params: FunnelParams,
+        response: { 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const report = await engine.funnel(request.params.id);
+      if (!report) {
+        return reply
+          .code(404)
+          .send({ error: { code: 'BW_ERR_NOT_FOUND', message: `no funnel ${request.params.id}` } });
+      }
+      return report;
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof PathsQuery> }>(
+    '/v1/paths',
+    {
+      schema: {
+        summary: 'Next-event transitions from an event type, and the top paths to a purchase',
+        tags: ['crm'],
+        querystring: PathsQuery,
+      },
+    },
+    async (request) => engine.paths(request.query.from, request.query.limit ?? 10),
+  );
+
+  app.get<{ Querystring: Static<typeof AttributionQuery> }>(
+    '/v1/attribution',
+    {
+      schema: {
+        summary: 'Purchase credit per channel (30-day lookback): last_touch, linear, time_decay or shapley',
+        tags: ['crm'],
+        querystring: AttributionQuery,
+      },
+    },
+    async (request) => engine.attribution(request.query.model ?? 'last_touch'),
+  );
+}
