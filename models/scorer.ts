@@ -84,7 +84,7 @@ export class ModelScorer {
     const base = row * this.#width;
     for (let k = 0; k < this.#width; k++) {
       let v = features[featureOffset + indexes[k]!]!;
-      if (v !== v) v = fill[k]!; // NaN
+      if (Number.isNaN(v)) v = fill[k]!;
       if (v < min[k]!) v = min[k]!;
       else if (v > max[k]!) v = max[k]!;
       if (log[k] === 1) v = v < 0 ? -Math.log1p(-v) : Math.log1p(v);
