@@ -3,6 +3,7 @@
  * - BW_EVENTS  `bw.part.>`   partitioned events (written by the server's subject mapping)
  * - BW_DLQ     `bw.dlq.>`    rejected events with their reason
  * - BW_ALERTS  `bw.alerts.>` risk alerts, deduplicated by `Nats-Msg-Id` over one hour
+ * - BW_CRM     `bw.actions.>`, `bw.segments.>` rule actions and segment changes, likewise
  * The partition count is recorded in the events stream's description and must not change.
  */
 import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';

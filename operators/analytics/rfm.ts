@@ -185,7 +185,7 @@ export const DEFAULT_SEGMENT_THRESHOLDS: SegmentThresholds = Object.freeze({
   at_risk_churn_risk: 80,
   core: Object.freeze({ r_min: 4, f_min: 4, m_min: 4 }),
   potential: Object.freeze({ r_min: 4, m_max: 3 }),
-  at_risk_rfm: null,
+  at_risk_rfm: Object.freeze({ r_max: 2, fm_min: 4 }),
 });
 
 /** The features a segment reads besides the RFM scores (NaN or null when unknown). */

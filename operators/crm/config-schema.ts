@@ -127,7 +127,8 @@ export const DEFAULT_SEGMENTS: CrmSegments = Object.freeze({
   at_risk_churn_risk: 80,
   core: Object.freeze({ r_min: 4, f_min: 4, m_min: 4 }),
   potential: Object.freeze({ r_min: 4, m_max: 3 }),
-  at_risk_rfm: null,
+  // The plans' "at risk": formerly valuable (F or M in the top two quintiles), recency slipping.
+  at_risk_rfm: Object.freeze({ r_max: 2, fm_min: 4 }),
 });
 
 /** Segment names, in the order they are tried (the first that matches wins; `regular` otherwise). */
@@ -209,6 +210,6 @@ export const DEFAULT_CRM_FILE: CrmFile = {
     at_risk_churn_risk: DEFAULT_SEGMENTS.at_risk_churn_risk,
     core: { ...DEFAULT_SEGMENTS.core },
     potential: { ...DEFAULT_SEGMENTS.potential },
-    at_risk_rfm: null,
+    at_risk_rfm: DEFAULT_SEGMENTS.at_risk_rfm ? { ...DEFAULT_SEGMENTS.at_risk_rfm } : null,
   },
 };

@@ -206,7 +206,7 @@ describe('default CRM config', () => {
       at_risk_churn_risk: 80,
       core: { r_min: 4, f_min: 4, m_min: 4 },
       potential: { r_min: 4, m_max: 3 },
-      at_risk_rfm: null,
+      at_risk_rfm: { r_max: 2, fm_min: 4 },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
