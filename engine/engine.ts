@@ -199,6 +199,36 @@ export async function startEngine(
       log.warn({ component: 'models', err }, 'cannot watch the models directory; use POST /v1/models/reload');
     }
 
+    // Tag, rule and funnel files are reloaded on change; an invalid edit is logged and ignored.
+    const crmFiles = Object.values(crmFilesOf(config)).filter((f): f is string => f !== undefined);
+    let crmDebounce: NodeJS.Timeout | undefined;
+    for (const file of crmFiles) {
+      try {
+        // The directory is watched, not the file: editors often replace a file by renaming a new one.
+        const watcher = watch(path.dirname(file), (_event, name) => {
+          if (name !== path.basename(file)) return;
+          clearTimeout(crmDebounce);
+          crmDebounce = setTimeout(() => {
+            loadCrmDefinition(crmFilesOf(config))
+              .then((next) => started.reconfigureCrm(next))
+              .then(() => log.info({ component: 'crm', files: crmFiles }, 'crm configuration reloaded'))
+              .catch((err: unknown) =>
+                log.error({ component: 'crm', err }, 'crm configuration rejected; keeping the previous one'),
+              );
+          }, 300);
+        });
+        cleanups.push({
+          step: 'crm-watch',
+          run: async () => {
+            clearTimeout(crmDebounce);
+            watcher.close();
+          },
+        });
+      } catch (err) {
+        log.warn({ component: 'crm', file, err }, 'cannot watch a crm file');
+      }
+    }
+
     if (config.simulate > 0) {
       const sim = startSimulatorWorker({
         natsUrl,

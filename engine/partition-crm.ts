@@ -45,8 +45,8 @@ export interface CrmSnapshot {
 }
 
 export class PartitionCrm {
-  readonly config: CrmConfig;
-  readonly funnels: FunnelTracker;
+  config: CrmConfig;
+  funnels: FunnelTracker;
   readonly paths: PathTracker;
   readonly attribution: AttributionTracker;
   readonly segment: Column;
@@ -210,6 +210,21 @@ export class PartitionCrm {
       this.#state.table.features(slot, now, this.#vector);
       stats.add(segment, this.#vector[spend]!, riskOrNull(this.#state.churn.data[slot]!));
     }
+  }
+
+  /**
+   * Takes a new tags/rules/funnels/segments configuration (file reload). Funnels whose steps did not
+   * change keep their counts and their customers' progress.
+   */
+  reconfigure(config: CrmConfig): void {
+    const kept = new Map(this.config.funnels.map((f) => [f.id, f.steps.join('>')]));
+    const counts = this.funnels.counts().filter((c) => {
+      const next = config.funnels.find((f) => f.id === c.id);
+      return next !== undefined && kept.get(c.id) === next.steps.join('>');
+    });
+    this.config = config;
+    this.funnels = new FunnelTracker(config.funnels, this.#state.table.store);
+    this.funnels.restoreCounts(counts);
   }
 
   snapshot(): CrmSnapshot {

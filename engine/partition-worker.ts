@@ -27,6 +27,7 @@ import { mergeAttribution } from '../operators/analytics/attribution-report.js';
 import { mergeFunnelCounts } from '../operators/analytics/funnels.js';
 import { PathStats } from '../operators/analytics/paths.js';
 import { type RfmCuts, RfmSketches, SegmentStats } from '../operators/analytics/rfm.js';
+import type { CrmFile } from '../operators/crm/config.js';
 import type { Firing, RuleEngineSnapshot } from '../operators/crm/rule-engine.js';
 import { RuleEngine } from '../operators/crm/rule-engine.js';
 import { TagEvaluator } from '../operators/crm/tags.js';
@@ -92,9 +93,28 @@ interface PartitionFeed {
   rules: RuleEngine;
 }
 
-const crmConfig = compileCrmDefinition(data.crm.definition, data.crm.source);
-const tagEvaluator = new TagEvaluator(crmConfig.tags);
-const ruleActions = new Map(crmConfig.rules.map((r) => [r.id, r.action]));
+let crmConfig = compileCrmDefinition(data.crm.definition, data.crm.source);
+let tagEvaluator = new TagEvaluator(crmConfig.tags);
+let ruleActions = new Map(crmConfig.rules.map((r) => [r.id, r.action]));
+
+/** A new CRM definition (the files changed): swapped in between two batches, timers carried over. */
+function reconfigureCrm(definition: CrmFile, source: string): void {
+  const next = compileCrmDefinition(definition, source);
+  if (flushScheduled) flush();
+  crmConfig = next;
+  tagEvaluator = new TagEvaluator(next.tags);
+  ruleActions = new Map(next.rules.map((r) => [r.id, r.action]));
+  for (const feed of feeds.values()) {
+    const rules = new RuleEngine(next.rules);
+    rules.restore(feed.rules.snapshot());
+    feed.rules = rules;
+    feed.crm.reconfigure(next);
+  }
+  log.info(
+    { source, tags: next.tags.length, rules: next.rules.length, funnels: next.funnels.length },
+    'crm reloaded',
+  );
+}
 const latenessMs = config.allowedLatenessSeconds * 1000;
 /** RFM quintile cuts of the whole population, sent by the main thread after each sweep. */
 let rfmCuts: RfmCuts | undefined;
@@ -620,6 +640,9 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       );
     case 'cuts':
       rfmCuts = req.cuts;
+      return true;
+    case 'crm':
+      reconfigureCrm(req.definition, req.source);
       return true;
     case 'segments': {
       const stats = new SegmentStats();

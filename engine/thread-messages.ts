@@ -95,6 +95,7 @@ export type WorkerRequest =
   | { id: number; op: 'customer'; customerId: string }
   | { id: number; op: 'top'; minChurnRisk: number; limit: number; tag?: string; segment?: string }
   | { id: number; op: 'cuts'; cuts: RfmCuts }
+  | { id: number; op: 'crm'; definition: CrmFile; source: string }
   | { id: number; op: 'segments' }
   | { id: number; op: 'funnels' }
   | { id: number; op: 'paths' }

@@ -69,7 +69,7 @@ export class WorkerPool {
   readonly #poison = new Set<string>();
   readonly #sketches: (RfmSketchesJSON | undefined)[] = [];
 
-  readonly #crm: WorkerData['crm'];
+  #crm: WorkerData['crm'];
 
   private constructor(
     config: Config,
@@ -290,6 +290,12 @@ export class WorkerPool {
 
   status(): Promise<WorkerStatus[]> {
     return this.all<WorkerStatus>({ op: 'status' });
+  }
+
+  /** Every worker (and every later restart) takes a new CRM definition. */
+  async reconfigureCrm(crm: WorkerData['crm']): Promise<void> {
+    this.#crm = crm;
+    await this.all({ op: 'crm', definition: crm.definition, source: crm.source });
   }
 
   /** Every worker loads the registry's current versions; resolves with each worker's versions. */

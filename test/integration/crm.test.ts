@@ -264,4 +264,27 @@ describe('CRM on the live stream', () => {
     const dee = await answer('dee', 3);
     expect(dee.segment).toBe('new');
   });
+
+  it('reloads a changed tags file without a restart and keeps the old one when an edit is invalid', async () => {
+    const tags = path.join(dir, 'tags.yaml');
+    await writeFile(tags, 'tags:\n  - { id: any_buyer, kind: value, when: "purchases_lifetime >= 1" }\n');
+    const ana = await waitFor(
+      async () => {
+        const body = (await engine.get('/v1/customers/ana')).body as CustomerAnswer;
+        return body.tags.includes('any_buyer') ? body : undefined;
+      },
+      20_000,
+      'the new tag',
+    );
+    expect(ana.tags).toEqual(['any_buyer']);
+    await writeFile(tags, 'tags:\n  - { id: Bad Id, kind: nope, when: "spend_90d >" }\n');
+    await waitFor(
+      async () => (engine.logs.some((l) => l.includes('crm configuration rejected')) ? true : undefined),
+      20_000,
+      'the rejection',
+    );
+    expect(engine.logs.join('\n')).toContain('BW_ERR_CRM_CONFIG');
+    expect((await engine.get('/healthz')).status).toBe(200);
+    expect(((await engine.get('/v1/customers/ana')).body as CustomerAnswer).tags).toEqual(['any_buyer']);
+  });
 });
