@@ -10,15 +10,7 @@
  */
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import {
-  AckPolicy,
-  type ConsumerMessages,
-  DeliverPolicy,
-  type JetStreamClient,
-  type JsMsg,
-  jetstream,
-  jetstreamManager,
-} from '@nats-io/jetstream';
+import { type JetStreamClient, type JsMsg, jetstream } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { disposeModelSet, loadModelSet, modelVersions } from '../models/model-set.js';
 import type { Reason } from '../models/scorer.js';
@@ -26,26 +18,23 @@ import { loadTf, type Tf } from '../models/tf-backend.js';
 import { mergeAttribution } from '../operators/analytics/attribution-report.js';
 import { mergeFunnelCounts } from '../operators/analytics/funnels.js';
 import { PathStats } from '../operators/analytics/paths.js';
-import { type RfmCuts, RfmSketches, SegmentStats } from '../operators/analytics/rfm.js';
-import type { CrmFile } from '../operators/crm/config.js';
-import type { Firing, RuleEngineSnapshot } from '../operators/crm/rule-engine.js';
+import { RfmSketches, SegmentStats } from '../operators/analytics/rfm.js';
+import type { RuleEngineSnapshot } from '../operators/crm/rule-engine.js';
 import { RuleEngine } from '../operators/crm/rule-engine.js';
-import { TagEvaluator } from '../operators/crm/tags.js';
 import type { AlertBody } from './alerts.js';
 import { BatchScorer } from './batch-scorer.js';
 import { readCheckpoint, restorePartition, snapshotPartition, writeCheckpoint } from './checkpoint.js';
-import { ACTIONS_PREFIX, actionBody, SEGMENT_CHANGES_SUBJECT, segmentChangeBody } from './crm-effects.js';
-import { compileCrmDefinition } from './crm-files.js';
 import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
 import { BellwetherError } from './errors.js';
 import { parseEvent } from './event-parse.js';
 import type { RejectReason } from './event-schema.js';
 import { EVENT_TYPES } from './event-types.js';
 import { createLogger } from './log.js';
+import { partitionConsumers } from './partition-consumers.js';
 import { type CrmSnapshot, PartitionCrm } from './partition-crm.js';
 import { PartitionState } from './partition-state.js';
 import { EVENTS_STREAM } from './streams.js';
-import { ALERTS_PREFIX, DLQ_PREFIX, partitionFilter } from './subjects.js';
+import { ALERTS_PREFIX, DLQ_PREFIX } from './subjects.js';
 import {
   type FromWorker,
   type PartitionStatus,
@@ -54,6 +43,8 @@ import {
   type WorkerRequest,
   type WorkerStatus,
 } from './thread-messages.js';
+import type { PartitionFeed, WorkerContext } from './worker-context.js';
+import { WorkerCrm } from './worker-crm.js';
 import { createWorkerMetrics } from './worker-metrics.js';
 
 const data = workerData as WorkerData;
@@ -68,99 +59,23 @@ function post(msg: FromWorker): void {
   port.postMessage(msg);
 }
 
-interface PartitionFeed {
-  state: PartitionState;
-  messages: ConsumerMessages | undefined;
-  attached: boolean;
-  caughtUp: boolean;
-  pending: number;
-  ackPending: number;
-  /** Last message of the current batch, acked (AckAll) when the batch is flushed. */
-  lastMsg: JsMsg | undefined;
-  /** Dead-letter publishes of the current batch, awaited before the ack. */
-  publishes: Promise<unknown>[];
-  /**
-   * Stream sequence up to which a previous run already processed and acked this partition. State is
-   * rebuilt by replaying the stream from its start; effects (alerts, dead letters) of messages at or
-   * below this sequence were already published and are not published again.
-   */
-  replayUntil: number;
-  /** Stream sequence of the partition's last written checkpoint. */
-  checkpointed: number;
-  /** CRM analytics, segments and tags of the partition's customers. */
-  crm: PartitionCrm;
-  /** The partition's rules with their keyed absence timers. */
-  rules: RuleEngine;
-}
-
-let crmConfig = compileCrmDefinition(data.crm.definition, data.crm.source);
-let tagEvaluator = new TagEvaluator(crmConfig.tags);
-let ruleActions = new Map(crmConfig.rules.map((r) => [r.id, r.action]));
-
-/** A new CRM definition (the files changed): swapped in between two batches, timers carried over. */
-function reconfigureCrm(definition: CrmFile, source: string): void {
-  const next = compileCrmDefinition(definition, source);
-  if (flushScheduled) flush();
-  crmConfig = next;
-  tagEvaluator = new TagEvaluator(next.tags);
-  ruleActions = new Map(next.rules.map((r) => [r.id, r.action]));
-  for (const feed of feeds.values()) {
-    const rules = new RuleEngine(next.rules);
-    rules.restore(feed.rules.snapshot());
-    feed.rules = rules;
-    feed.crm.reconfigure(next);
-  }
-  log.info(
-    { source, tags: next.tags.length, rules: next.rules.length, funnels: next.funnels.length },
-    'crm reloaded',
-  );
-}
-const latenessMs = config.allowedLatenessSeconds * 1000;
-/** RFM quintile cuts of the whole population, sent by the main thread after each sweep. */
-let rfmCuts: RfmCuts | undefined;
-
-function publishAction(firing: Firing, now: number): Promise<unknown> {
-  metrics.actions.labels(firing.rule_id).inc();
-  const body = actionBody(firing, ruleActions.get(firing.rule_id) ?? {}, now);
-  return js.publish(`${ACTIONS_PREFIX}.${firing.rule_id}`, JSON.stringify(body), { msgID: body.action_id });
-}
-
-/**
- * After a customer was scored: RFM and segment, tags, condition rules. Appends the publishes of
- * what changed to `out` (nothing is published for messages a previous run already handled).
- */
-function afterScore(
-  feed: PartitionFeed,
-  slot: number,
-  cause: string,
-  suppressed: boolean,
-  out: Promise<unknown>[],
-): void {
-  const { crm, rules, state } = feed;
-  const now = state.now(config.clock);
-  crm.prepare(slot, now);
-  const change = crm.updateSegment(rfmCuts);
-  crm.updateTags(tagEvaluator);
-  const firings = rules.onScores(slot, state.table.idOf(slot), now, crm.lookup);
-  if (suppressed) return;
-  if (change) {
-    metrics.segmentChanges.labels(change.to).inc();
-    const body = segmentChangeBody(change.customer_id, change.from, change.to, now, cause, crm.rfmOf(slot));
-    out.push(js.publish(SEGMENT_CHANGES_SUBJECT, JSON.stringify(body), { msgID: body.change_id }));
-  }
-  for (const firing of firings) out.push(publishAction(firing, Date.now()));
-}
-
-/** Fires the absence timers due on the partition's clock, held back by the allowed lateness. */
-function advanceTimers(feed: PartitionFeed, out: Promise<unknown>[]): void {
-  if (feed.rules.pendingTimers === 0) return;
-  const now = feed.state.now(config.clock) - latenessMs;
-  for (const firing of feed.rules.advance(now)) out.push(publishAction(firing, Date.now()));
-}
-
 const feeds = new Map<number, PartitionFeed>();
 let nc: NatsConnection;
 let js: JetStreamClient;
+const ctx: WorkerContext = {
+  config,
+  log,
+  metrics,
+  feeds,
+  nc: () => nc,
+  js: () => js,
+  isStopping: () => stopping,
+  flushPending: () => {
+    if (flushScheduled) flush();
+  },
+};
+const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
+const consumers = partitionConsumers(ctx, onMessage);
 let scorer: BatchScorer;
 let tf: Tf;
 let reloading: Promise<Record<string, string>> | undefined;
@@ -275,17 +190,15 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
         state.lastSeq.data[slot] = msg.seq;
         processedByType[event.typeIndex]!.inc();
         feed.crm.onEvent(slot, event);
-        feed.crm.prepare(slot, state.now(config.clock));
-        const firings = feed.rules.onEvent(
+        crm.onEvent(
+          feed,
           slot,
           event.body.customer_id,
           event.typeIndex,
           event.ts,
           event.body.event_id,
-          feed.crm.lookup,
+          msg.seq <= feed.replayUntil,
         );
-        if (msg.seq > feed.replayUntil)
-          for (const firing of firings) feed.publishes.push(publishAction(firing, Date.now()));
         const touched = state.touched.data;
         if (touched[slot] === 0) {
           touched[slot] = 1;
@@ -326,7 +239,7 @@ function flush(): void {
       const state = touchedStates[i]!;
       const slot = touchedSlot[i]!;
       const feed = feeds.get(state.partition)!;
-      afterScore(
+      crm.afterScore(
         feed,
         slot,
         state.lastEventId[slot] ?? '',
@@ -343,7 +256,7 @@ function flush(): void {
   }
   touchedCount = 0;
   arrivalCount = 0;
-  for (const feed of feeds.values()) advanceTimers(feed, alertPublishes);
+  for (const feed of feeds.values()) crm.advanceTimers(feed, alertPublishes);
   for (const feed of feeds.values()) {
     const msg = feed.lastMsg;
     if (!msg) continue;
@@ -426,7 +339,7 @@ function startSweep(): void {
       const state = sweepStates[i]!;
       const slot = sweepSlots[i]!;
       const day = Math.floor(state.now(config.clock) / 86_400_000);
-      afterScore(
+      crm.afterScore(
         feeds.get(state.partition)!,
         slot,
         `${state.lastEventId[slot] ?? ''}@${day}`,
@@ -434,7 +347,7 @@ function startSweep(): void {
         publishes,
       );
     }
-    if (t >= targets.length) for (const feed of targetFeeds) advanceTimers(feed, publishes);
+    if (t >= targets.length) for (const feed of targetFeeds) crm.advanceTimers(feed, publishes);
     metrics.rescored.inc(n);
     if (publishes.length > 0) {
       Promise.allSettled(publishes).then((results) => {
@@ -445,100 +358,6 @@ function startSweep(): void {
     else sweepRunning = false;
   };
   setImmediate(step);
-}
-
-async function attach(feed: PartitionFeed): Promise<void> {
-  const p = feed.state.partition;
-  const jsm = await jetstreamManager(nc);
-  const durable = `bw-p${p}`;
-  try {
-    const previous = await jsm.consumers.info(EVENTS_STREAM, durable);
-    feed.replayUntil = Math.max(feed.replayUntil, previous.ack_floor.stream_seq);
-    await jsm.consumers.delete(EVENTS_STREAM, durable);
-  } catch {
-    // no previous consumer
-  }
-  // Delivery resumes right after the state's last sequence (0 without a checkpoint: the whole stream).
-  const from = feed.state.lastSequence;
-  await jsm.consumers.add(EVENTS_STREAM, {
-    durable_name: durable,
-    filter_subject: partitionFilter(p),
-    ack_policy: AckPolicy.All,
-    ...(from > 0
-      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 }
-      : { deliver_policy: DeliverPolicy.All }),
-    max_ack_pending: config.maxAckPending,
-    ack_wait: 30_000_000_000,
-  });
-  const consumer = await js.consumers.get(EVENTS_STREAM, durable);
-  feed.messages = await consumer.consume({
-    max_messages: Math.min(1000, config.maxAckPending),
-    callback: (msg) => onMessage(feed, msg),
-  });
-  feed.attached = true;
-  const messages = feed.messages;
-  void (async () => {
-    for await (const s of messages.status()) {
-      if (s.type === 'consumer_not_found' || s.type === 'consumer_deleted') {
-        log.warn({ partition: p, status: s.type }, 'consumer lost, recreating it');
-        reattach(feed);
-      } else if (s.type === 'heartbeats_missed') {
-        feed.attached = false;
-        log.warn({ partition: p, missed: s.count }, 'consumer heartbeats missed');
-        if (s.count >= 3) reattach(feed);
-      } else if (s.type === 'next') {
-        feed.attached = true;
-      }
-    }
-  })();
-}
-
-const reattaching = new Set<number>();
-
-/**
- * Replaces a partition's consumer (deleted, not found, or silent): delivery restarts right after
- * the state's last sequence, so nothing is skipped or folded twice. Retries until it succeeds.
- */
-function reattach(feed: PartitionFeed): void {
-  const p = feed.state.partition;
-  if (stopping || reattaching.has(p)) return;
-  reattaching.add(p);
-  feed.attached = false;
-  feed.messages?.stop();
-  if (flushScheduled) flush();
-  const attempt = (): void => {
-    attach(feed).then(
-      () => {
-        reattaching.delete(p);
-        log.info({ partition: p, from: feed.state.lastSequence + 1 }, 'consumer recreated');
-      },
-      (err: unknown) => {
-        log.warn({ partition: p, err }, 'consumer recreation failed, retrying');
-        if (!stopping) setTimeout(attempt, 1000);
-        else reattaching.delete(p);
-      },
-    );
-  };
-  attempt();
-}
-
-async function pollConsumers(): Promise<void> {
-  if (stopping) return;
-  const jsm = await jetstreamManager(nc);
-  for (const feed of feeds.values()) {
-    try {
-      const info = await jsm.consumers.info(EVENTS_STREAM, `bw-p${feed.state.partition}`);
-      feed.pending = info.num_pending;
-      feed.ackPending = info.num_ack_pending;
-      if (feed.attached && info.num_pending < 1000) feed.caughtUp = true;
-      metrics.pending.labels(String(feed.state.partition)).set(info.num_pending);
-    } catch {
-      feed.attached = false;
-    }
-  }
-  let customers = 0;
-  for (const feed of feeds.values()) customers += feed.state.table.size;
-  metrics.customers.set(customers);
 }
 
 function versions(): ModelVersions {
@@ -626,7 +445,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       for (const feed of feeds.values()) {
         const slot = feed.state.table.slotOf(req.customerId);
         if (slot !== undefined)
-          return customerAnswer(feed, slot, versions(), config.clock, explain, tagEvaluator);
+          return customerAnswer(feed, slot, versions(), config.clock, explain, crm.tags);
       }
       return null;
     }
@@ -636,13 +455,13 @@ async function handle(req: WorkerRequest): Promise<unknown> {
         { minChurnRisk: req.minChurnRisk, tag: req.tag, segment: req.segment },
         req.limit,
         versions(),
-        tagEvaluator,
+        crm.tags,
       );
     case 'cuts':
-      rfmCuts = req.cuts;
+      crm.cuts = req.cuts;
       return true;
     case 'crm':
-      reconfigureCrm(req.definition, req.source);
+      crm.reconfigure(req.definition, req.source);
       return true;
     case 'segments': {
       const stats = new SegmentStats();
@@ -698,8 +517,8 @@ async function main(): Promise<void> {
       replayUntil: 0,
       checkpointed: 0,
       // The CRM declares its columns before a checkpoint is restored into the store.
-      crm: new PartitionCrm(state, crmConfig),
-      rules: new RuleEngine(crmConfig.rules),
+      crm: new PartitionCrm(state, crm.config),
+      rules: new RuleEngine(crm.config.rules),
     });
   }
   for (const feed of feeds.values()) {
@@ -718,8 +537,8 @@ async function main(): Promise<void> {
       // A corrupt checkpoint is ignored: the partition is rebuilt from the stream.
       log.error({ partition: p, err }, 'checkpoint unreadable, rebuilding partition from the stream');
       feed.state = new PartitionState(p, config.dedupeIdsPerPartition);
-      feed.crm = new PartitionCrm(feed.state, crmConfig);
-      feed.rules = new RuleEngine(crmConfig.rules);
+      feed.crm = new PartitionCrm(feed.state, crm.config);
+      feed.rules = new RuleEngine(crm.config.rules);
     }
   }
   const names = feeds.values().next().value!.state.table.names;
@@ -732,10 +551,10 @@ async function main(): Promise<void> {
     reconnectTimeWait: 500,
   });
   js = jetstream(nc);
-  for (const feed of feeds.values()) await attach(feed);
-  await pollConsumers();
+  for (const feed of feeds.values()) await consumers.attach(feed);
+  await consumers.poll();
   setInterval(() => {
-    pollConsumers().catch((err: unknown) => log.warn({ err }, 'consumer poll failed'));
+    consumers.poll().catch((err: unknown) => log.warn({ err }, 'consumer poll failed'));
   }, 1000).unref();
   log.info(
     {

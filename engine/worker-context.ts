@@ -1,0 +1,47 @@
+/** What the pieces of a partition worker share: its partitions' feeds, NATS, config, log, metrics. */
+import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { RuleEngine } from '../operators/crm/rule-engine.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { PartitionCrm } from './partition-crm.js';
+import type { PartitionState } from './partition-state.js';
+import type { WorkerMetrics } from './worker-metrics.js';
+
+/** One partition owned by the worker: its state and its consumer. */
+export interface PartitionFeed {
+  state: PartitionState;
+  messages: ConsumerMessages | undefined;
+  attached: boolean;
+  caughtUp: boolean;
+  pending: number;
+  ackPending: number;
+  /** Last message of the current batch, acked (AckAll) when the batch is flushed. */
+  lastMsg: JsMsg | undefined;
+  /** Dead-letter and action publishes of the current batch, awaited before the ack. */
+  publishes: Promise<unknown>[];
+  /**
+   * Stream sequence up to which a previous run already processed and acked this partition:
+   * effects (alerts, actions, dead letters) of messages at or below it were already published and
+   * are not published again when those messages are processed again.
+   */
+  replayUntil: number;
+  /** Stream sequence of the partition's last written checkpoint. */
+  checkpointed: number;
+  /** CRM analytics, segments and tags of the partition's customers. */
+  crm: PartitionCrm;
+  /** The partition's rules with their keyed absence timers. */
+  rules: RuleEngine;
+}
+
+export interface WorkerContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: WorkerMetrics;
+  readonly feeds: Map<number, PartitionFeed>;
+  nc(): NatsConnection;
+  js(): JetStreamClient;
+  isStopping(): boolean;
+  /** Folds, scores and publishes the batch in progress now, if there is one. */
+  flushPending(): void;
+}
