@@ -18,12 +18,10 @@ import { loadTf, type Tf } from '../models/tf-backend.js';
 import { mergeAttribution } from '../operators/analytics/attribution-report.js';
 import { mergeFunnelCounts } from '../operators/analytics/funnels.js';
 import { PathStats } from '../operators/analytics/paths.js';
-import { RfmSketches, SegmentStats } from '../operators/analytics/rfm.js';
-import type { RuleEngineSnapshot } from '../operators/crm/rule-engine.js';
+import { SegmentStats } from '../operators/analytics/rfm.js';
 import { RuleEngine } from '../operators/crm/rule-engine.js';
 import type { AlertBody } from './alerts.js';
 import { BatchScorer } from './batch-scorer.js';
-import { readCheckpoint, restorePartition, snapshotPartition, writeCheckpoint } from './checkpoint.js';
 import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
 import { BellwetherError } from './errors.js';
 import { parseEvent } from './event-parse.js';
@@ -31,8 +29,9 @@ import type { RejectReason } from './event-schema.js';
 import { EVENT_TYPES } from './event-types.js';
 import { createLogger } from './log.js';
 import { partitionConsumers } from './partition-consumers.js';
-import { type CrmSnapshot, PartitionCrm } from './partition-crm.js';
+import { PartitionCrm } from './partition-crm.js';
 import { PartitionState } from './partition-state.js';
+import { rescoreSweep } from './rescore-sweep.js';
 import { EVENTS_STREAM } from './streams.js';
 import { ALERTS_PREFIX, DLQ_PREFIX } from './subjects.js';
 import {
@@ -43,6 +42,7 @@ import {
   type WorkerRequest,
   type WorkerStatus,
 } from './thread-messages.js';
+import { WorkerCheckpoints } from './worker-checkpoints.js';
 import type { PartitionFeed, WorkerContext } from './worker-context.js';
 import { WorkerCrm } from './worker-crm.js';
 import { createWorkerMetrics } from './worker-metrics.js';
@@ -50,7 +50,6 @@ import { createWorkerMetrics } from './worker-metrics.js';
 const data = workerData as WorkerData;
 const config = data.config;
 const poison = new Set(data.poison);
-const checkpointDir = path.join(config.dataDir, 'checkpoints');
 const log = createLogger(config.logLevel, { component: 'worker', worker: data.index });
 const metrics = createWorkerMetrics();
 const port = parentPort!;
@@ -76,6 +75,7 @@ const ctx: WorkerContext = {
 };
 const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
 const consumers = partitionConsumers(ctx, onMessage);
+const checkpoints = new WorkerCheckpoints(ctx, path.join(config.dataDir, 'checkpoints'));
 let scorer: BatchScorer;
 let tf: Tf;
 let reloading: Promise<Record<string, string>> | undefined;
@@ -282,83 +282,14 @@ function replayUntil(partition: number): number {
   return feeds.get(partition)?.replayUntil ?? 0;
 }
 
-/**
- * Attaches the partition's durable consumer. State lives in memory only (checkpoints come later),
- * so on start the consumer is recreated to deliver the whole stream and state is rebuilt; the ack
- * floor of the previous consumer tells which messages' effects were already published.
- */
-const SWEEP_CHUNK = 2048;
-let sweepRunning = false;
-const sweepStates: PartitionState[] = [];
-const sweepSlots = new Int32Array(SWEEP_CHUNK);
-
-/**
- * Rescores every customer of the partitions that are caught up, in chunks interleaved with event
- * batches (one chunk per turn of the event loop), so risk that rises only because time passes (a
- * customer who stays silent) is seen and alerted on within one sweep interval.
- */
-function startSweep(): void {
-  if (sweepRunning || stopping) return;
-  sweepRunning = true;
-  const targetFeeds = [...feeds.values()].filter((f) => f.caughtUp);
-  const targets = targetFeeds.map((f) => f.state);
-  if (flushScheduled) flush();
-  const ttlMs = config.stateTtlDays * 86_400_000;
-  const sketches = new RfmSketches();
-  for (const feed of targetFeeds) {
-    const { state, rules } = feed;
-    const evicted = state.evictInactive(state.now(config.clock), ttlMs, (from, to) =>
-      to === undefined ? rules.removeSlot(from) : rules.moveSlot(from, to),
-    );
-    metrics.evicted.inc(evicted);
-    feed.crm.sketch(state.now(config.clock), sketches);
-  }
-  // The main thread merges every worker's sketches into population quintiles and sends them back.
-  post({ kind: 'rfm', index: data.index, sketches: sketches.toJSON() });
-  let t = 0;
-  let slot = 0;
-  const step = (): void => {
-    if (stopping) {
-      sweepRunning = false;
-      return;
-    }
-    let n = 0;
-    while (n < SWEEP_CHUNK && t < targets.length) {
-      const state = targets[t]!;
-      if (slot >= state.table.size) {
-        t++;
-        slot = 0;
-        continue;
-      }
-      sweepStates[n] = state;
-      sweepSlots[n++] = slot++;
-    }
-    const publishes: Promise<unknown>[] = [];
-    scorer.score(sweepStates, sweepSlots, n, 'sweep', publishAlert, publishes, replayUntil);
-    for (let i = 0; i < n; i++) {
-      const state = sweepStates[i]!;
-      const slot = sweepSlots[i]!;
-      const day = Math.floor(state.now(config.clock) / 86_400_000);
-      crm.afterScore(
-        feeds.get(state.partition)!,
-        slot,
-        `${state.lastEventId[slot] ?? ''}@${day}`,
-        false,
-        publishes,
-      );
-    }
-    if (t >= targets.length) for (const feed of targetFeeds) crm.advanceTimers(feed, publishes);
-    metrics.rescored.inc(n);
-    if (publishes.length > 0) {
-      Promise.allSettled(publishes).then((results) => {
-        if (results.some((r) => r.status === 'rejected')) log.warn('rescore alert publish failed');
-      });
-    }
-    if (t < targets.length) setImmediate(step);
-    else sweepRunning = false;
-  };
-  setImmediate(step);
-}
+// The main thread merges every worker's RFM sketches into population quintiles and sends them back.
+const sweep = rescoreSweep(ctx, {
+  scorer: () => scorer,
+  crm,
+  publishAlert,
+  replayUntil,
+  sketches: (json) => post({ kind: 'rfm', index: data.index, sketches: json }),
+});
 
 function versions(): ModelVersions {
   return { churn: scorer.churn.version, intent: scorer.intent.version, clv: scorer.models.clv };
@@ -400,39 +331,13 @@ function status(): WorkerStatus {
   };
 }
 
-let checkpointing: Promise<void> | undefined;
-
-/** Checkpoints every partition whose state moved since its last checkpoint, one at a time. */
-function checkpointAll(): Promise<void> {
-  checkpointing ??= (async () => {
-    try {
-      for (const feed of feeds.values()) {
-        const state = feed.state;
-        if (state.lastSequence === feed.checkpointed) continue;
-        if (flushScheduled) flush();
-        const snap = snapshotPartition(state, { crm: feed.crm.snapshot(), rules: feed.rules.snapshot() });
-        const started = performance.now();
-        const bytes = await writeCheckpoint(checkpointDir, snap);
-        feed.checkpointed = snap.sequence;
-        metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
-        metrics.checkpointBytes.labels(String(state.partition)).set(bytes);
-      }
-    } catch (err) {
-      log.error({ err }, 'checkpoint failed');
-    } finally {
-      checkpointing = undefined;
-    }
-  })();
-  return checkpointing;
-}
-
 async function stop(): Promise<void> {
   stopping = true;
   for (const feed of feeds.values()) feed.messages?.stop();
   if (flushScheduled) flush();
   await ackChain;
-  await checkpointing;
-  await checkpointAll();
+  await checkpoints.settled();
+  await checkpoints.writeAll();
   await nc.drain();
 }
 
@@ -521,26 +426,7 @@ async function main(): Promise<void> {
       rules: new RuleEngine(crm.config.rules),
     });
   }
-  for (const feed of feeds.values()) {
-    const p = feed.state.partition;
-    try {
-      const snap = await readCheckpoint(checkpointDir, p);
-      if (snap) {
-        restorePartition(feed.state, snap);
-        const extra = snap.extra as { crm?: CrmSnapshot; rules?: RuleEngineSnapshot } | undefined;
-        if (extra?.crm) feed.crm.restore(extra.crm);
-        if (extra?.rules) feed.rules.restore(extra.rules);
-        feed.checkpointed = snap.sequence;
-        log.info({ partition: p, sequence: snap.sequence, customers: snap.ids.length }, 'checkpoint loaded');
-      }
-    } catch (err) {
-      // A corrupt checkpoint is ignored: the partition is rebuilt from the stream.
-      log.error({ partition: p, err }, 'checkpoint unreadable, rebuilding partition from the stream');
-      feed.state = new PartitionState(p, config.dedupeIdsPerPartition);
-      feed.crm = new PartitionCrm(feed.state, crm.config);
-      feed.rules = new RuleEngine(crm.config.rules);
-    }
-  }
+  for (const feed of feeds.values()) await checkpoints.load(feed, crm);
   const names = feeds.values().next().value!.state.table.names;
   tf = loaded.tf;
   scorer = new BatchScorer(await loadModelSet(tf, config.modelsDir, names), names.length, config, metrics);
@@ -565,9 +451,9 @@ async function main(): Promise<void> {
     },
     'worker ready',
   );
-  if (config.rescoreSeconds > 0) setInterval(startSweep, config.rescoreSeconds * 1000).unref();
+  if (config.rescoreSeconds > 0) setInterval(sweep, config.rescoreSeconds * 1000).unref();
   if (config.checkpointSeconds > 0)
-    setInterval(() => void checkpointAll(), config.checkpointSeconds * 1000).unref();
+    setInterval(() => void checkpoints.writeAll(), config.checkpointSeconds * 1000).unref();
   post({ kind: 'ready', index: data.index });
 }
 

@@ -130,7 +130,9 @@ describe('segments', () => {
     expect(classifySegment({ r: 3, f: 3, m: 3 }, inputs(1, 20, 400), t)).toBe('core');
     // The rule is on by default with these thresholds; null turns it off.
     expect(classifySegment({ r: 2, f: 5, m: 1 }, inputs(1, 60, 400))).toBe('at_risk');
-    expect(classifySegment({ r: 2, f: 5, m: 1 }, inputs(1, 60, 400), { ...t, at_risk_rfm: null })).toBe('regular');
+    expect(classifySegment({ r: 2, f: 5, m: 1 }, inputs(1, 60, 400), { ...t, at_risk_rfm: null })).toBe(
+      'regular',
+    );
   });
 });
 

@@ -1,0 +1,93 @@
+/**
+ * The rescore sweep: every BW_RESCORE_SECONDS, every customer of the partitions that are caught up
+ * is rescored, in chunks interleaved with event batches (one chunk per turn of the event loop), so
+ * risk that rises only because time passes (a customer who stays silent) is seen and alerted on
+ * within one interval. The sweep also forgets customers past BW_STATE_TTL_DAYS, sketches the RFM
+ * inputs for the population quintiles, and fires absence timers that came due.
+ */
+import { RfmSketches, type RfmSketchesJSON } from '../operators/analytics/rfm.js';
+import type { AlertPublisher, BatchScorer } from './batch-scorer.js';
+import type { PartitionState } from './partition-state.js';
+import type { WorkerContext } from './worker-context.js';
+import type { WorkerCrm } from './worker-crm.js';
+
+const SWEEP_CHUNK = 2048;
+const DAY_MS = 86_400_000;
+
+export interface SweepDeps {
+  scorer(): BatchScorer;
+  crm: WorkerCrm;
+  publishAlert: AlertPublisher;
+  replayUntil(partition: number): number;
+  /** Hands the worker's RFM sketches to the main thread. */
+  sketches(json: RfmSketchesJSON): void;
+}
+
+export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
+  const { config, metrics, log, feeds } = ctx;
+  const states: PartitionState[] = [];
+  const slots = new Int32Array(SWEEP_CHUNK);
+  let running = false;
+
+  return function start(): void {
+    if (running || ctx.isStopping()) return;
+    running = true;
+    const targetFeeds = [...feeds.values()].filter((f) => f.caughtUp);
+    const targets = targetFeeds.map((f) => f.state);
+    ctx.flushPending();
+    const ttlMs = config.stateTtlDays * DAY_MS;
+    const sketches = new RfmSketches();
+    for (const feed of targetFeeds) {
+      const { state, rules } = feed;
+      const evicted = state.evictInactive(state.now(config.clock), ttlMs, (from, to) =>
+        to === undefined ? rules.removeSlot(from) : rules.moveSlot(from, to),
+      );
+      metrics.evicted.inc(evicted);
+      feed.crm.sketch(state.now(config.clock), sketches);
+    }
+    deps.sketches(sketches.toJSON());
+    let t = 0;
+    let slot = 0;
+    const step = (): void => {
+      if (ctx.isStopping()) {
+        running = false;
+        return;
+      }
+      let n = 0;
+      while (n < SWEEP_CHUNK && t < targets.length) {
+        const state = targets[t]!;
+        if (slot >= state.table.size) {
+          t++;
+          slot = 0;
+          continue;
+        }
+        states[n] = state;
+        slots[n++] = slot++;
+      }
+      const publishes: Promise<unknown>[] = [];
+      deps.scorer().score(states, slots, n, 'sweep', deps.publishAlert, publishes, deps.replayUntil);
+      for (let i = 0; i < n; i++) {
+        const state = states[i]!;
+        const s = slots[i]!;
+        const day = Math.floor(state.now(config.clock) / DAY_MS);
+        deps.crm.afterScore(
+          feeds.get(state.partition)!,
+          s,
+          `${state.lastEventId[s] ?? ''}@${day}`,
+          false,
+          publishes,
+        );
+      }
+      if (t >= targets.length) for (const feed of targetFeeds) deps.crm.advanceTimers(feed, publishes);
+      metrics.rescored.inc(n);
+      if (publishes.length > 0) {
+        Promise.allSettled(publishes).then((results) => {
+          if (results.some((r) => r.status === 'rejected')) log.warn('rescore publish failed');
+        });
+      }
+      if (t < targets.length) setImmediate(step);
+      else running = false;
+    };
+    setImmediate(step);
+  };
+}
