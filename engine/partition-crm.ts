@@ -25,6 +25,7 @@ import type { CrmConfig } from '../operators/crm/config.js';
 import type { ExpressionValue } from '../operators/crm/expression.js';
 import type { TagEvaluator } from '../operators/crm/tags.js';
 import type { ParsedEvent } from './event-parse.js';
+import { eventTypeIndex } from './event-types.js';
 import type { PartitionState } from './partition-state.js';
 
 const NO_SEGMENT = 255;
@@ -38,8 +39,16 @@ export interface SegmentChange {
   to: Segment;
 }
 
+/** Personal fields of `profile` events, never kept in CRM state (they are PII). */
+export const PERSONAL_FIELDS = new Set(['name', 'phone', 'email', 'address', 'birthday', 'id_number']);
+const PROFILE = eventTypeIndex('profile');
+
+type ProfileValue = string | number | boolean;
+
 export interface CrmSnapshot {
   funnels: FunnelCounts[];
+  /** [slot, fields] of customers with profile fields. */
+  profiles?: [number, Record<string, ProfileValue>][];
   paths: PathStatsJSON;
   attribution: AttributionSnapshot;
 }
@@ -56,6 +65,7 @@ export class PartitionCrm {
   readonly #featureIndex: Map<string, number>;
   readonly #vector: Float64Array;
   readonly #score: RfmScore = { r: 0, f: 0, m: 0 };
+  readonly #profiles: (Record<string, ProfileValue> | undefined)[] = [];
   #slot = 0;
   #now = 0;
   /** The vector is computed on the first feature lookup after {@link prepare}. */
@@ -77,6 +87,7 @@ export class PartitionCrm {
 
   /** Folds one valid event into the analytics (after the feature operators). */
   onEvent(slot: number, event: ParsedEvent): void {
+    if (event.typeIndex === PROFILE && event.body.props) this.#profile(slot, event.body.props);
     this.funnels.onEvent(slot, event.typeIndex, event.ts);
     this.paths.onEvent(slot, event.typeIndex);
     this.attribution.onEvent(
@@ -87,6 +98,31 @@ export class PartitionCrm {
       event.body.channel,
       event.body.campaign,
     );
+  }
+
+  /** Keeps the non-personal, scalar fields of a profile event (the latest value wins). */
+  #profile(slot: number, props: Record<string, unknown>): void {
+    let fields = this.#profiles[slot];
+    for (const [key, value] of Object.entries(props)) {
+      if (PERSONAL_FIELDS.has(key) || !/^[A-Za-z0-9_]{1,64}$/.test(key)) continue;
+      const keep =
+        (typeof value === 'string' && value.length <= 256) ||
+        (typeof value === 'number' && Number.isFinite(value)) ||
+        typeof value === 'boolean';
+      if (!keep) continue;
+      fields ??= this.#profiles[slot] = {};
+      fields[key] = value as ProfileValue;
+    }
+  }
+
+  /** The customer in `from` now lives in `to` (slots are compacted when customers are forgotten). */
+  moveSlot(from: number, to: number): void {
+    this.#profiles[to] = this.#profiles[from];
+    this.#profiles[from] = undefined;
+  }
+
+  removeSlot(slot: number): void {
+    this.#profiles[slot] = undefined;
   }
 
   segmentOf(slot: number): Segment | null {
@@ -137,7 +173,7 @@ export class PartitionCrm {
       case 'rfm.m':
         return this.rfm.data[slot * 3 + 2]!;
       default:
-        return null;
+        return name.startsWith('profile.') ? (this.#profiles[slot]?.[name.slice(8)] ?? null) : null;
     }
   };
 
@@ -228,7 +264,12 @@ export class PartitionCrm {
   }
 
   snapshot(): CrmSnapshot {
+    const profiles: [number, Record<string, ProfileValue>][] = [];
+    this.#profiles.forEach((fields, slot) => {
+      if (fields) profiles.push([slot, fields]);
+    });
     return {
+      profiles,
       funnels: this.funnels.counts(),
       paths: this.paths.stats.toJSON(),
       attribution: this.attribution.snapshot(),
@@ -236,6 +277,7 @@ export class PartitionCrm {
   }
 
   restore(snap: CrmSnapshot): void {
+    for (const [slot, fields] of snap.profiles ?? []) this.#profiles[slot] = fields;
     this.funnels.restoreCounts(snap.funnels);
     this.paths.stats.merge(snap.paths);
     this.attribution.restore(snap.attribution);

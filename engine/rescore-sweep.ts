@@ -38,10 +38,16 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
     const ttlMs = config.stateTtlDays * DAY_MS;
     const sketches = new RfmSketches();
     for (const feed of targetFeeds) {
-      const { state, rules } = feed;
-      const evicted = state.evictInactive(state.now(config.clock), ttlMs, (from, to) =>
-        to === undefined ? rules.removeSlot(from) : rules.moveSlot(from, to),
-      );
+      const { state, rules, crm } = feed;
+      const evicted = state.evictInactive(state.now(config.clock), ttlMs, (from, to) => {
+        if (to === undefined) {
+          rules.removeSlot(from);
+          crm.removeSlot(from);
+        } else {
+          rules.moveSlot(from, to);
+          crm.moveSlot(from, to);
+        }
+      });
       metrics.evicted.inc(evicted);
       feed.crm.sketch(state.now(config.clock), sketches);
     }

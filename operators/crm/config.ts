@@ -95,6 +95,9 @@ export const CRM_SCORE_NAMES: readonly string[] = [
 /** Names accepted by default: every feature of docs/features.md and {@link CRM_SCORE_NAMES}. */
 export const DEFAULT_CRM_NAMES: readonly string[] = [...FEATURE_NAMES, ...CRM_SCORE_NAMES];
 
+/** `profile.<field>`: a non-personal field of the customer's latest `profile` events (basic tags). */
+export const PROFILE_NAME = /^profile\.[A-Za-z0-9_]{1,64}$/;
+
 export interface CrmConfigOptions {
   /** Names expressions may read; null accepts any name (unknown names are null at run time). */
   readonly knownNames?: readonly string[] | null;
@@ -152,7 +155,7 @@ function expressionAt(
     const expr = compileExpression(text, where);
     if (known !== null) {
       for (const name of expr.names)
-        if (!known.has(name)) violations.push(`${where}: unknown name '${name}'`);
+        if (!known.has(name) && !PROFILE_NAME.test(name)) violations.push(`${where}: unknown name '${name}'`);
     }
     return expr;
   } catch (err) {

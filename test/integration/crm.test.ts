@@ -70,6 +70,7 @@ beforeAll(async () => {
       '  - { id: big_spender, kind: value, when: "spend_90d > 100" }',
       '  - { id: browser, kind: behaviour, when: "page_views_7d > 0 and purchases_7d == 0" }',
       '  - { id: lapsing, kind: predictive, when: "churn.risk >= 80" }',
+      '  - { id: german, kind: basic, when: "profile.country == \'DE\'" }',
     ].join('\n'),
   );
   await writeFile(
@@ -115,13 +116,14 @@ describe('CRM on the live stream', () => {
   it('tags customers and fires event rules with deterministic action ids', async () => {
     await publishCore(nc, [
       ev('ana', 'signup', T - 10 * DAY),
+      ev('ana', 'profile', T - 10 * DAY, { props: { country: 'DE', name: 'Ana Beispiel' } }),
       ev('ana', 'purchase', T - 8 * DAY, { amount: 150 }),
       ev('ben', 'signup', T - 1 * DAY),
       ev('ben', 'page_view', T - 1 * DAY + MIN),
       ...anchors(T),
     ]);
-    const ana = await answer('ana', 2);
-    expect(ana.tags).toEqual(['big_spender']);
+    const ana = await answer('ana', 3);
+    expect(ana.tags).toEqual(['big_spender', 'german']);
     const ben = await answer('ben', 2);
     // The fixture churn model scores everyone; never having bought reads as 365 days: risk 100.
     expect(ben.tags).toEqual(['browser', 'lapsing']);
