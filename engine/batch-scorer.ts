@@ -39,6 +39,11 @@ export class BatchScorer {
     this.#metrics = metrics;
   }
 
+  /** The feature vectors of the last `score` call, row i at i × width (valid until the next call). */
+  get features(): Float64Array {
+    return this.#features;
+  }
+
   /**
    * Scores `n` slots (`states[i]` owns `slots[i]`), stores the scores, and appends the publishes of
    * the alerts that fire to `publishes`. `replayUntil` (event origin only) is the stream sequence at

@@ -136,11 +136,18 @@ export class PartitionCrm {
     return { r: rfm[base]!, f: rfm[base + 1]!, m: rfm[base + 2]! };
   }
 
-  /** Points {@link lookup} at `slot` as of `now`; its features are computed only if read. */
-  prepare(slot: number, now: number): void {
+  /**
+   * Points {@link lookup} at `slot` as of `now`; its features are computed only if read, or taken
+   * from `vector` when the caller already has them (the scorer's batch).
+   */
+  prepare(slot: number, now: number, source?: Float64Array, offset = 0): void {
     this.#slot = slot;
     this.#now = now;
-    this.#stale = true;
+    this.#stale = source === undefined;
+    if (source) {
+      const v = this.#vector;
+      for (let k = 0; k < v.length; k++) v[k] = source[offset + k]!;
+    }
   }
 
   #vectorOf(): Float64Array {

@@ -71,17 +71,21 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
         slots[n++] = slot++;
       }
       const publishes: Promise<unknown>[] = [];
-      deps.scorer().score(states, slots, n, 'sweep', deps.publishAlert, publishes, deps.replayUntil);
+      const scorer = deps.scorer();
+      scorer.score(states, slots, n, 'sweep', deps.publishAlert, publishes, deps.replayUntil);
+      const features = { buffer: scorer.features, offset: 0 };
       for (let i = 0; i < n; i++) {
         const state = states[i]!;
         const s = slots[i]!;
         const day = Math.floor(state.now(config.clock) / DAY_MS);
+        features.offset = i * state.table.names.length;
         deps.crm.afterScore(
           feeds.get(state.partition)!,
           s,
           `${state.lastEventId[s] ?? ''}@${day}`,
           false,
           publishes,
+          features,
         );
       }
       if (t >= targets.length) for (const feed of targetFeeds) deps.crm.advanceTimers(feed, publishes);

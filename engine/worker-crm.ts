@@ -81,10 +81,11 @@ export class WorkerCrm {
     cause: string,
     suppressed: boolean,
     out: Promise<unknown>[],
+    features?: { buffer: Float64Array; offset: number },
   ): void {
     const { crm, rules, state } = feed;
     const now = state.now(this.#ctx.config.clock);
-    crm.prepare(slot, now);
+    crm.prepare(slot, now, features?.buffer, features?.offset);
     const change = crm.updateSegment(this.cuts);
     crm.updateTags(this.tags);
     const firings = rules.onScores(slot, state.table.idOf(slot), now, crm.lookup);
