@@ -10,7 +10,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { EngineInfo, EngineView } from '../api/engine-view.js';
 import { buildServer } from '../api/server.js';
+import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
 import { describeRegistry } from '../models/listing.js';
+import { MODEL_NAMES } from '../models/registry.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
 import type { Config } from './config.js';
@@ -179,24 +181,36 @@ export async function startEngine(
     cleanups.push({ step: 'workers', run: () => started.stop() });
     first = (await started.status())[0];
 
-    // A new model version on disk is picked up without a restart (debounced file watch).
+    // A new model version on disk is picked up without a restart (debounced file watch). The
+    // registry's directories are watched one by one, not recursively: Node 20's recursive watch on
+    // Linux can throw when a watched subdirectory vanishes (a version written to a temporary
+    // directory and renamed into place).
     let debounce: NodeJS.Timeout | undefined;
-    try {
-      const watcher = watch(config.modelsDir, { recursive: true }, () => {
-        clearTimeout(debounce);
-        debounce = setTimeout(() => {
-          reload().catch((err: unknown) => log.error({ component: 'models', err }, 'model reload failed'));
-        }, 1000);
-      });
-      cleanups.push({
-        step: 'model-watch',
-        run: async () => {
-          clearTimeout(debounce);
-          watcher.close();
-        },
-      });
-    } catch (err) {
-      log.warn({ component: 'models', err }, 'cannot watch the models directory; use POST /v1/models/reload');
+    const onModelsChange = (): void => {
+      clearTimeout(debounce);
+      debounce = setTimeout(() => {
+        reload().catch((err: unknown) => log.error({ component: 'models', err }, 'model reload failed'));
+      }, 1000);
+    };
+    for (const dir of [
+      config.modelsDir,
+      ...[...MODEL_NAMES, CLV_PARAMS_DIRNAME].map((n) => path.join(config.modelsDir, n)),
+    ]) {
+      try {
+        const watcher = watch(dir, onModelsChange);
+        watcher.on('error', (err) =>
+          log.warn({ component: 'models', dir, err }, 'model directory watch failed'),
+        );
+        cleanups.push({
+          step: 'model-watch',
+          run: async () => {
+            clearTimeout(debounce);
+            watcher.close();
+          },
+        });
+      } catch (err) {
+        log.debug({ component: 'models', dir, err }, 'model directory not watched');
+      }
     }
 
     // Tag, rule and funnel files are reloaded on change; an invalid edit is logged and ignored.
@@ -217,6 +231,7 @@ export async function startEngine(
               );
           }, 300);
         });
+        watcher.on('error', (err) => log.warn({ component: 'crm', file, err }, 'crm file watch failed'));
         cleanups.push({
           step: 'crm-watch',
           run: async () => {
