@@ -11,6 +11,8 @@
  * Segments follow the CRM settings (`segments:` of the CRM file, operators/crm): the thresholds
  * type has the same shape as `CrmSegments`, so `crm.segments` can be passed as is.
  */
+
+import { type CrmSegments, DEFAULT_SEGMENTS } from '../crm/config-schema.js';
 import { QuantileSketch, type QuantileSketchJSON, type QuantileSketchOptions } from './quantile-sketch.js';
 
 /** The 20th, 40th, 60th and 80th percentiles, ascending. */
@@ -160,33 +162,15 @@ export function segmentIndex(segment: string): number {
   return SEGMENT_INDEX.get(segment) ?? -1;
 }
 
-/** Same shape as the CRM file's `segments` (CrmSegments), plus the optional RFM rule for at_risk. */
-export interface SegmentThresholds {
-  /** `new`: tenure_days < new_days. */
-  readonly new_days: number;
-  /** `dormant`: days_since_last_purchase ≥ dormant_days; never bought: days_since_last_event ≥ dormant_days. */
-  readonly dormant_days: number;
-  /** `at_risk`: churn risk (0–100) ≥ at_risk_churn_risk. */
-  readonly at_risk_churn_risk: number;
-  /** `core`: r ≥ r_min and f ≥ f_min and m ≥ m_min. */
-  readonly core: { readonly r_min: number; readonly f_min: number; readonly m_min: number };
-  /** `potential`: r ≥ r_min and m ≤ m_max (recent, low value so far). */
-  readonly potential: { readonly r_min: number; readonly m_max: number };
-  /**
-   * Optional second at_risk rule, off when absent or null: a formerly valuable buyer (f or m ≥
-   * fm_min) whose recency is slipping (r ≤ r_max), e.g. `{ r_max: 2, fm_min: 4 }`.
-   */
-  readonly at_risk_rfm?: { readonly r_max: number; readonly fm_min: number } | null;
-}
+/**
+ * Segment thresholds: the CRM file's `segments` with defaults filled in (operators/crm/config-schema.ts
+ * documents each). `at_risk_rfm` may be left out, which turns that rule off.
+ */
+export type SegmentThresholds = Omit<CrmSegments, 'at_risk_rfm'> & {
+  readonly at_risk_rfm?: CrmSegments['at_risk_rfm'];
+};
 
-export const DEFAULT_SEGMENT_THRESHOLDS: SegmentThresholds = Object.freeze({
-  new_days: 30,
-  dormant_days: 180,
-  at_risk_churn_risk: 80,
-  core: Object.freeze({ r_min: 4, f_min: 4, m_min: 4 }),
-  potential: Object.freeze({ r_min: 4, m_max: 3 }),
-  at_risk_rfm: Object.freeze({ r_max: 2, fm_min: 4 }),
-});
+export const DEFAULT_SEGMENT_THRESHOLDS: SegmentThresholds = DEFAULT_SEGMENTS;
 
 /** The features a segment reads besides the RFM scores (NaN or null when unknown). */
 export interface SegmentInputs {

@@ -7,12 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOfCustomer } from '../../engine/subjects.js';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { writeFixtureModels } from '../support/fixture-models.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
-import { publishCore, readStream, type TestEvent } from '../support/publish.js';
+import { anchorEvents, publishCore, readStream, type TestEvent } from '../support/publish.js';
 
 const PARTITIONS = 4;
 const T = Date.UTC(2026, 4, 10, 12);
@@ -30,15 +29,7 @@ function ev(customer: string, type: string, ts: number, extra: Partial<TestEvent
 }
 
 function anchors(at: number): TestEvent[] {
-  const out: TestEvent[] = [];
-  for (let p = 0, i = 0; p < PARTITIONS; i++) {
-    const id = `anchor-${i}`;
-    if (partitionOfCustomer(id, PARTITIONS) === p) {
-      out.push(ev(id, 'login', at));
-      p++;
-    }
-  }
-  return out;
+  return anchorEvents(PARTITIONS, at);
 }
 
 async function answer(id: string, minEvents: number): Promise<CustomerAnswer> {

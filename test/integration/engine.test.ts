@@ -13,7 +13,7 @@ import { DAY_MS, HOUR_MS } from '../../operators/types.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { fixtureChurn, writeFixtureModels } from '../support/fixture-models.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
-import { publishCore, readStream, type TestEvent } from '../support/publish.js';
+import { anchorEvents, publishCore, readStream, type TestEvent } from '../support/publish.js';
 
 const PARTITIONS = 4;
 /** The event-time clock: every partition's watermark is pinned at T by an anchor event. */
@@ -31,15 +31,7 @@ function ev(customer: string, type: string, ts: number, extra: Partial<TestEvent
 
 /** One anchor customer per partition, each with an event at T, so all watermarks equal T. */
 function anchors(at = T): TestEvent[] {
-  const out: TestEvent[] = [];
-  for (let p = 0, i = 0; p < PARTITIONS; i++) {
-    const id = `anchor-${i}`;
-    if (partitionOfCustomer(id, PARTITIONS) === p) {
-      out.push(ev(id, 'login', at));
-      p++;
-    }
-  }
-  return out;
+  return anchorEvents(PARTITIONS, at);
 }
 
 async function customer(id: string, minEvents: number): Promise<CustomerAnswer> {

@@ -11,14 +11,14 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_TYPES, eventTypeIndex } from '../../engine/event-types.js';
-import { eventSubject, partitionOfCustomer } from '../../engine/subjects.js';
+import { eventSubject } from '../../engine/subjects.js';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
 import { FeatureTable } from '../../operators/feature-table.js';
 import { DAY_MS } from '../../operators/types.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { writeFixtureModels } from '../support/fixture-models.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
-import { readStream, type TestEvent } from '../support/publish.js';
+import { anchorEvents, readStream, type TestEvent } from '../support/publish.js';
 
 const PARTITIONS = 4;
 const CUSTOMERS = 200;
@@ -47,13 +47,7 @@ function workload(): TestEvent[] {
     events.push(e);
   }
   // One event per partition at T pins every watermark (event clock) to T.
-  for (let p = 0, i = 0; p < PARTITIONS; i++) {
-    const id = `anchor-${i}`;
-    if (partitionOfCustomer(id, PARTITIONS) === p) {
-      events.push({ event_id: `a-${p}`, customer_id: id, type: 'login', ts: new Date(T).toISOString() });
-      p++;
-    }
-  }
+  events.push(...anchorEvents(PARTITIONS, T));
   return events;
 }
 

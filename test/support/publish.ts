@@ -1,7 +1,7 @@
 /** Helpers to publish events and read streams in integration tests. */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { eventSubject } from '../../engine/subjects.js';
+import { eventSubject, partitionOfCustomer } from '../../engine/subjects.js';
 
 export interface TestEvent {
   event_id: string;
@@ -10,6 +10,27 @@ export interface TestEvent {
   ts: string | number;
   amount?: number;
   [field: string]: unknown;
+}
+
+/**
+ * One `login` at `at` for a customer of each partition: with the event-time clock this pins every
+ * partition's watermark (its "now") to `at`.
+ */
+export function anchorEvents(partitions: number, at: number): TestEvent[] {
+  const out: TestEvent[] = [];
+  for (let p = 0, i = 0; p < partitions; i++) {
+    const id = `anchor-${i}`;
+    if (partitionOfCustomer(id, partitions) === p) {
+      out.push({
+        event_id: `anchor-${at}-${p}`,
+        customer_id: id,
+        type: 'login',
+        ts: new Date(at).toISOString(),
+      });
+      p++;
+    }
+  }
+  return out;
 }
 
 /** Core-publishes events (no JetStream dedupe header), as a fire-and-forget producer would. */
