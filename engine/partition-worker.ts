@@ -3,10 +3,13 @@
  * JetStream pull consumer (filter `bw.part.<p>.>`), so no thread routes another's events.
  *
  * Hot path, per message (synchronous consume callback): parse + validate the bytes, dedupe on
- * event_id, fold into the customer's typed state, mark the customer touched. Once per turn of the
- * event loop (setImmediate) the batch is flushed: every touched customer is scored by both models in
- * one predict each, threshold crossings become alerts, dead letters and alerts are published, and
- * the last message of each partition is acked (AckAll: one ack per partition per batch).
+ * event_id, fold into the customer's typed state and the CRM analytics, run event rules, mark the
+ * customer touched. Once per turn of the event loop (setImmediate) the batch is flushed: every
+ * touched customer is scored by both models in one predict each, then its segment, tags and
+ * condition rules are updated; crossings become alerts, firings actions; dead letters, alerts and
+ * actions are published, and the last message of each partition is acked (AckAll: one ack per
+ * partition per batch). Checkpoints (worker-checkpoints.ts), the rescore sweep (rescore-sweep.ts)
+ * and the consumers' lifecycle (partition-consumers.ts) live in their own modules.
  */
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
