@@ -2,12 +2,12 @@
  * The embedded nats-server: started as a child process on loopback with JetStream, its store under
  * the data directory, and the subject mapping that partitions events. Stopped with the engine.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
+import { waitForPort } from './ports.js';
 import { partitionMapping } from './subjects.js';
 
 export interface EmbeddedNatsOptions {
@@ -44,32 +44,6 @@ export function natsServerConfig(opts: { port: number; storeDir: string; partiti
   ].join('\n');
 }
 
-function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = (): void => {
-      if (child.exitCode !== null) {
-        reject(
-          new BellwetherError('BW_ERR_NATS_SERVER_START', `nats-server exited with code ${child.exitCode}`),
-        );
-        return;
-      }
-      const socket = net.connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline)
-          reject(new BellwetherError('BW_ERR_NATS_SERVER_START', `port ${port} not open`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
-
 export async function startEmbeddedNats(opts: EmbeddedNatsOptions, log: Logger): Promise<EmbeddedNats> {
   const storeDir = path.join(opts.dir, 'jetstream');
   await mkdir(storeDir, { recursive: true });
@@ -90,7 +64,9 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions, log: Logger):
     throw new BellwetherError('BW_ERR_NATS_SERVER_START', spawned.message, { cause: spawned });
   }
   try {
-    await waitForPort(opts.port, child, 10_000);
+    await waitForPort(opts.port, 10_000, () =>
+      child.exitCode !== null ? `nats-server exited with code ${child.exitCode}` : undefined,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     throw new BellwetherError('BW_ERR_NATS_SERVER_START', stderr.trim().split('\n').slice(-3).join(' | '), {

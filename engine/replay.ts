@@ -1,19 +1,3 @@
-/**
- * `bellwether replay`: publishes a file of events to `bw.events.<type>.<token>` with JetStream
- * publish (the event_id as Nats-Msg-Id), optionally paced, with a progress bar.
- *
- * Formats: `ndjson` (one event JSON per line, streamed in file order), `online-retail` (the UCI
- * Online Retail CSV: one purchase/refund per invoice, rows without CustomerID skipped and counted)
- * and `cdnow` (the CDNOW transaction file: one purchase per line). The two data-set formats are
- * read whole and sorted by event time (CDNOW files are ordered by customer), and published with an
- * ISO `ts`.
- *
- * Pacing: `rate` caps events per second; `speedup` X replays event-time gaps divided by X (X = 60:
- * one hour of history per minute). With both, each event waits for the later of the two deadlines.
- */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { type CdnowStats, emptyCdnowStats, readCdnowSorted } from '../models/datasets/cdnow.js';
@@ -25,6 +9,7 @@ import {
 } from '../models/datasets/online-retail.js';
 import { BellwetherError } from './errors.js';
 import { parseEventTime } from './event-parse.js';
+import { fileLines } from './file-lines.js';
 import { eventSubject } from './subjects.js';
 
 export interface ReplayOptions {
@@ -60,11 +45,7 @@ export const REPLAY_FORMATS = ['ndjson', 'online-retail', 'cdnow'] as const;
 const CURRENCY = { 'online-retail': 'GBP', cdnow: 'USD' } as const;
 
 async function* readNdjson(file: string): AsyncGenerator<ReplayableEvent> {
-  const input = createReadStream(file);
-  const lines = createInterface({
-    input: file.endsWith('.gz') ? input.pipe(createGunzip()) : input,
-    crlfDelay: Infinity,
-  });
+  const lines = fileLines(file);
   let n = 0;
   for await (const line of lines) {
     n++;

@@ -2,47 +2,19 @@
  * The bench's own nats-server: a free port, a temporary JetStream store, and the engine's own
  * configuration text (`natsServerConfig`, with the partition mapping). Removed when stopped.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { natsServerConfig } from '../../engine/nats-embedded.js';
+import { freePort, waitForPort } from '../../engine/ports.js';
+
+export { freePort };
 
 export interface BenchNats {
   url: string;
   pid: number;
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nats-server did not open port ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export async function startNats(partitions: number): Promise<BenchNats> {
@@ -68,7 +40,9 @@ export async function startNats(partitions: number): Promise<BenchNats> {
     );
   }
   try {
-    await waitForPort(port, child);
+    await waitForPort(port, 10_000, () =>
+      child.exitCode !== null ? `nats-server exited with ${child.exitCode}` : undefined,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });

@@ -1,19 +1,4 @@
-/**
- * Reads the CDNOW transaction file of the customer-base literature (Fader & Hardie's CDNOW master
- * and sample files) as Bellwether events: every line is one `purchase`.
- *
- * - Whitespace-separated `customer_id date quantity amount`, or the 5-column variant with a sample
- *   id before the date: `customer_id sample_id date quantity amount`. The date is `YYYYMMDD`.
- * - `ts` is the UTC midnight of the date (the file has no time of day). `customer_id` drops leading
- *   zeros of a numeric id (`00001` → `1`), so both variants name a customer alike.
- * - `event_id` = `cd-<customer>-<date>-<lineNo>` (1-based line number: several purchases of one
- *   customer on one day stay distinct).
- * - Blank lines are skipped; lines that do not parse (field count, date, negative or non-numeric
- *   quantity or amount) are counted as malformed and skipped. Files ending in `.gz` are gunzipped.
- */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
+import { fileLines } from '../../engine/file-lines.js';
 import type { RetailEvent } from './online-retail.js';
 
 export interface CdnowStats {
@@ -67,11 +52,7 @@ export function parseCdnowLine(line: string): CdnowLine | undefined {
 
 export async function* readCdnow(file: string, stats?: CdnowStats): AsyncGenerator<RetailEvent> {
   const counts = stats ?? emptyCdnowStats();
-  const input = createReadStream(file);
-  const lines = createInterface({
-    input: file.endsWith('.gz') ? input.pipe(createGunzip()) : input,
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
+  const lines = fileLines(file);
   let lineNo = 0;
   try {
     for await (const raw of lines) {
@@ -95,7 +76,6 @@ export async function* readCdnow(file: string, stats?: CdnowStats): AsyncGenerat
     }
   } finally {
     lines.close();
-    input.destroy();
   }
 }
 

@@ -1,17 +1,6 @@
-/**
- * Reads purchases and refunds from a file of Bellwether events, one JSON object per line (`.gz`
- * gunzipped), for the offline tools (dataset, train, eval, clv). Other event types are counted and
- * skipped: the shipped models and the CLV models are purchase-based.
- *
- * `ts` may be epoch ms or an ISO-8601 string (as the engine accepts it); a missing `amount` is 0,
- * a negative one is taken as its magnitude. Lines that are not JSON throw BW_ERR_INPUT_FORMAT (like
- * `bellwether replay`); purchases/refunds without a customer or with a bad time count as malformed.
- */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import { BellwetherError } from '../../engine/errors.js';
 import { parseEventTime } from '../../engine/event-parse.js';
+import { fileLines } from '../../engine/file-lines.js';
 import type { RetailEvent } from './online-retail.js';
 
 export interface NdjsonStats {
@@ -31,11 +20,7 @@ export function emptyNdjsonStats(): NdjsonStats {
 
 export async function* readNdjsonPurchases(file: string, stats?: NdjsonStats): AsyncGenerator<RetailEvent> {
   const counts = stats ?? emptyNdjsonStats();
-  const input = createReadStream(file);
-  const lines = createInterface({
-    input: file.endsWith('.gz') ? input.pipe(createGunzip()) : input,
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
+  const lines = fileLines(file);
   let lineNo = 0;
   try {
     for await (const line of lines) {
@@ -76,6 +61,5 @@ export async function* readNdjsonPurchases(file: string, stats?: NdjsonStats): A
     }
   } finally {
     lines.close();
-    input.destroy();
   }
 }

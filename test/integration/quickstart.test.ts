@@ -3,13 +3,12 @@
  * feed on, and after a short while scored customers over HTTP and churn alerts on bw.alerts.churn.
  */
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { freePort, portOpen } from '../../engine/ports.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
-import { freePort } from '../support/nats-server.js';
 import { readStream } from '../support/publish.js';
 
 let engine: EngineProcess;
@@ -29,17 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (engine && engine.child.exitCode === null) await engine.stop('SIGKILL');
 });
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 describe('quickstart', () => {
   it('scores simulated customers and raises churn alerts within a minute', async () => {

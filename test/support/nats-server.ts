@@ -4,10 +4,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { natsServerConfig } from '../../engine/nats-embedded.js';
+import { freePort, waitForPort } from '../../engine/ports.js';
+
+export { freePort };
 
 export interface TestNats {
   url: string;
@@ -20,35 +22,6 @@ export interface TestNats {
   stopOnly(): Promise<void>;
   /** Starts the server again after stopOnly. */
   startAgain(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nats-server did not open port ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export async function startNats(partitions: number): Promise<TestNats> {
