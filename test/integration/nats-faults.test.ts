@@ -7,27 +7,20 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOfCustomer } from '../../engine/subjects.js';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import { type EngineProcess, featureOf, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
-import { publishCore, type TestEvent } from '../support/publish.js';
+import { publishCore, purchaseRun, type TestEvent } from '../support/publish.js';
 
 const T = Date.UTC(2026, 6, 1);
 let nats: TestNats;
 let engine: EngineProcess;
 
 function purchases(customer: string, from: number, count: number): TestEvent[] {
-  return Array.from({ length: count }, (_, i) => ({
-    event_id: `${customer}-${from + i}`,
-    customer_id: customer,
-    type: 'purchase',
-    ts: new Date(T - (from + i) * 3_600_000).toISOString(),
-    amount: 1,
-  }));
+  return purchaseRun(customer, from, count, { end: T, stepMs: 3_600_000, amount: 1 });
 }
 
-async function lifetime(id: string): Promise<number> {
-  const res = await engine.get(`/v1/customers/${id}`);
-  return res.status === 200 ? ((res.body as CustomerAnswer).features['purchases_lifetime'] ?? 0) : 0;
+function lifetime(id: string): Promise<number | undefined> {
+  return featureOf(engine, id, 'purchases_lifetime');
 }
 
 async function withClient<T>(fn: (nc: NatsConnection) => Promise<T>): Promise<T> {

@@ -5,9 +5,9 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import { type EngineProcess, featureOf, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
-import { publishCore, type TestEvent } from '../support/publish.js';
+import { publishCore, purchaseRun, type TestEvent } from '../support/publish.js';
 
 const T = Date.UTC(2026, 8, 1);
 let nats: TestNats;
@@ -15,20 +15,11 @@ let nc: NatsConnection;
 let engine: EngineProcess;
 
 function purchases(customer: string, from: number, count: number): TestEvent[] {
-  return Array.from({ length: count }, (_, i) => ({
-    event_id: `${customer}-${from + i}`,
-    customer_id: customer,
-    type: 'purchase',
-    ts: new Date(T - (from + i) * 60_000).toISOString(),
-    amount: 2,
-  }));
+  return purchaseRun(customer, from, count, { end: T, stepMs: 60_000, amount: 2 });
 }
 
-async function lifetime(id: string): Promise<number | undefined> {
-  const res = await engine.get(`/v1/customers/${id}`);
-  return res.status === 200
-    ? ((res.body as CustomerAnswer).features['purchases_lifetime'] ?? undefined)
-    : undefined;
+function lifetime(id: string): Promise<number | undefined> {
+  return featureOf(engine, id, 'purchases_lifetime');
 }
 
 beforeAll(async () => {

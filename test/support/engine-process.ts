@@ -90,6 +90,17 @@ export async function startEngineProcess(
   };
 }
 
+/** One feature of a customer as the engine answers it; undefined while the customer is unknown. */
+export async function featureOf(
+  engine: EngineProcess,
+  id: string,
+  name: string,
+): Promise<number | undefined> {
+  const res = await engine.get(`/v1/customers/${id}`);
+  if (res.status !== 200) return undefined;
+  return (res.body as { features: Record<string, number | null> }).features[name] ?? undefined;
+}
+
 /** Polls `check` until it returns a value other than undefined. */
 export async function waitFor<T>(
   check: () => Promise<T | undefined>,

@@ -33,6 +33,24 @@ export function anchorEvents(partitions: number, at: number): TestEvent[] {
   return out;
 }
 
+/**
+ * `count` purchases of `customer`, ids `<customer>-<from>` on, the i-th at `end − (from + i) · stepMs`.
+ */
+export function purchaseRun(
+  customer: string,
+  from: number,
+  count: number,
+  opts: { end: number; stepMs: number; amount: number },
+): TestEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    event_id: `${customer}-${from + i}`,
+    customer_id: customer,
+    type: 'purchase',
+    ts: new Date(opts.end - (from + i) * opts.stepMs).toISOString(),
+    amount: opts.amount,
+  }));
+}
+
 /** Core-publishes events (no JetStream dedupe header), as a fire-and-forget producer would. */
 export async function publishCore(nc: NatsConnection, events: TestEvent[]): Promise<void> {
   for (const e of events) nc.publish(eventSubject(e.type, e.customer_id), JSON.stringify(e));
