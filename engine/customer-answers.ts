@@ -111,7 +111,7 @@ export function customerAnswer(
   } = customerSummary(view, slot, versions, tags);
   const vector = new Float64Array(state.table.names.length);
   state.table.features(slot, state.now(clock), vector);
-  const features = state.table.featureRecord(slot, state.now(clock));
+  const features = state.table.recordOf(vector);
   const reasons = explain(vector, state.churn.data[slot]!, state.intent.data[slot]!);
   if (scores.churn && reasons.churn) scores.churn.reasons = reasons.churn;
   if (scores.purchase_intent && reasons.intent) scores.purchase_intent.reasons = reasons.intent;

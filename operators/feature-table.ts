@@ -141,9 +141,14 @@ export class FeatureTable {
   featureRecord(slot: number, now: number): Record<string, number | null> {
     const out = new Float64Array(this.names.length);
     this.features(slot, now, out);
+    return this.recordOf(out);
+  }
+
+  /** A feature vector as a name → value record (NaN → null). */
+  recordOf(vector: Float64Array): Record<string, number | null> {
     const record: Record<string, number | null> = {};
     this.names.forEach((name, i) => {
-      const v = out[i]!;
+      const v = vector[i]!;
       record[name] = Number.isNaN(v) ? null : v;
     });
     return record;
