@@ -1,50 +1,127 @@
-/** Customer routes: one customer's features and scores, and the riskiest customers. */
+/**
+ * Customer routes: one customer's features, scores and (by role) personal fields; the riskiest
+ * customers; and the bulk export. Every answer is audited; list and export answers count against
+ * the key's hourly export limit (BW_EXPORT_LIMIT).
+ */
 import type { Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BellwetherError } from '../engine/errors.js';
+import type { EngineSecurity } from '../engine/security/engine-security.js';
+import { demand } from './auth.js';
 import type { EngineView } from './engine-view.js';
+import { answerFields, type PresentedAnswer, piiViewFor, presentAnswer } from './pii-view.js';
 import {
   CustomerAnswerSchema,
   CustomerList,
   type CustomerListQuery,
   CustomerListQuery as CustomerListQuerySchema,
   CustomerParams,
+  CustomerQuery,
   ErrorBody,
+  ExportQuery,
 } from './schemas.js';
 
-export function customerRoutes(app: FastifyInstance, engine: EngineView): void {
-  app.get<{ Params: Static<typeof CustomerParams> }>(
+/** Answers fetched from the workers at once during an export. */
+const EXPORT_CHUNK = 256;
+
+/**
+ * Takes `customers` from the caller's hourly export budget, or refuses the whole answer
+ * (BW_ERR_EXPORT_LIMIT: audited as refused and raised on `bw.alerts.security`).
+ */
+function takeBudget(request: FastifyRequest, security: EngineSecurity, customers: number): void {
+  const who = request.principal?.name ?? 'anonymous';
+  const used = security.exportBudget.used(who);
+  if (security.exportBudget.take(who, customers)) return;
+  const detail = `${customers} customers asked, ${used} taken in the last hour, limit ${security.exportBudget.limit}`;
+  request.auditInfo = {
+    customers: 0,
+    fields: [],
+    pii: 'none',
+    outcome: 'refused',
+    detail,
+    alert: { kind: 'export_limit', detail },
+  };
+  throw new BellwetherError('BW_ERR_EXPORT_LIMIT', detail);
+}
+
+export function customerRoutes(app: FastifyInstance, engine: EngineView, security: EngineSecurity): void {
+  app.get<{ Params: Static<typeof CustomerParams>; Querystring: Static<typeof CustomerQuery> }>(
     '/v1/customers/:id',
     {
+      config: { permission: 'read', audit: true },
       schema: {
-        summary: "A customer's current features, scores and last event time",
+        summary: "A customer's current features, scores, segment and (by role) personal fields",
         tags: ['customers'],
         params: CustomerParams,
-        response: { 200: CustomerAnswerSchema, 404: ErrorBody },
+        querystring: CustomerQuery,
+        response: { 200: CustomerAnswerSchema, 403: ErrorBody, 404: ErrorBody },
       },
     },
     async (request) => {
+      const view = piiViewFor(demand(request, 'read'), request.query.pii);
+      request.auditInfo = { customers: 0, fields: [], pii: view, customer_id: request.params.id };
       const answer = await engine.customer(request.params.id);
       if (!answer) throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
-      return answer;
+      const presented = presentAnswer(answer, view, security, request.log);
+      request.auditInfo = { ...request.auditInfo, customers: 1, fields: answerFields(presented) };
+      return presented;
     },
   );
 
   app.get<{ Querystring: Static<typeof CustomerListQuery> }>(
     '/v1/customers',
     {
+      config: { permission: 'read', audit: true },
       schema: {
         summary:
-          'Customers with churn risk ≥ min_churn_risk (and a tag, a segment), highest risk first, from all workers',
+          'Customers with churn risk ≥ min_churn_risk (and a tag, a segment), highest risk first, from all workers; no personal fields',
         tags: ['customers'],
         querystring: CustomerListQuerySchema,
-        response: { 200: CustomerList, 400: ErrorBody },
+        response: { 200: CustomerList, 400: ErrorBody, 429: ErrorBody },
       },
     },
     async (request) => {
       const { min_churn_risk, limit, tag, segment } = request.query;
       const customers = await engine.top(min_churn_risk ?? 0, limit ?? 50, { tag, segment });
+      takeBudget(request, security, customers.length);
+      request.auditInfo = { customers: customers.length, fields: ['scores', 'segment', 'tags'], pii: 'none' };
       return { customers, count: customers.length };
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof ExportQuery> }>(
+    '/v1/export/customers',
+    {
+      config: { permission: 'export', audit: true },
+      schema: {
+        summary:
+          'Bulk export as NDJSON: one full customer answer per line (personal fields by role), riskiest first; limited per key and hour',
+        tags: ['customers'],
+        querystring: ExportQuery,
+        produces: ['application/x-ndjson'],
+        response: { 400: ErrorBody, 403: ErrorBody, 429: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { min_churn_risk, limit, tag, segment, pii } = request.query;
+      const view = piiViewFor(demand(request, 'export'), pii);
+      const summaries = await engine.top(min_churn_risk ?? 0, limit ?? 1000, { tag, segment });
+      takeBudget(request, security, summaries.length);
+      const lines: string[] = [];
+      const fields = new Set<string>();
+      for (let i = 0; i < summaries.length; i += EXPORT_CHUNK) {
+        const answers = await Promise.all(
+          summaries.slice(i, i + EXPORT_CHUNK).map((s) => engine.customer(s.customer_id)),
+        );
+        for (const answer of answers) {
+          if (!answer) continue; // forgotten between the list and the read
+          const presented: PresentedAnswer = presentAnswer(answer, view, security, request.log);
+          for (const f of answerFields(presented)) fields.add(f);
+          lines.push(JSON.stringify(presented));
+        }
+      }
+      request.auditInfo = { customers: lines.length, fields: [...fields].sort(), pii: view };
+      return reply.type('application/x-ndjson').send(lines.length > 0 ? `${lines.join('\n')}\n` : '');
     },
   );
 }

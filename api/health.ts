@@ -16,6 +16,7 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView): void {
   app.get(
     '/healthz',
     {
+      config: { public: true },
       schema: {
         summary: 'The process is alive',
         tags: ['ops'],
@@ -28,6 +29,7 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView): void {
   app.get(
     '/readyz',
     {
+      config: { public: true },
       schema: {
         summary: 'Ready when NATS is connected and every partition consumer is attached and caught up',
         tags: ['ops'],
@@ -74,7 +76,10 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView): void {
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics, aggregated across workers', tags: ['ops'] } },
+    {
+      config: { permission: 'metrics' },
+      schema: { summary: 'Prometheus metrics, aggregated across workers', tags: ['ops'] },
+    },
     async (_request, reply) => {
       const text = await engine.metricsText();
       return reply.type(engine.metricsContentType).send(text);

@@ -20,6 +20,8 @@ export function modelRoutes(app: FastifyInstance, engine: EngineView): void {
   app.post(
     '/v1/models/reload',
     {
+      config: { permission: 'models_reload' },
+      bodyLimit: 1024,
       schema: {
         summary: 'Load the registry’s live (and shadow) versions in every worker, swapped between batches',
         tags: ['models'],

@@ -56,7 +56,19 @@ export const CustomerAnswerSchema = Type.Object({
     clv_version: Type.Union([Type.String(), Type.Null()]),
   }),
   last_event_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  pii: Type.Optional(
+    Type.Record(Type.String(), Type.String(), {
+      description:
+        'Personal fields: masked for analysts, plain for admins asking ?pii=plain; absent for viewers and services',
+    }),
+  ),
 });
+
+const PiiQuery = Type.Union([Type.Literal('none'), Type.Literal('masked'), Type.Literal('plain')], {
+  description: 'Personal fields: none, masked (analyst, admin) or plain (admin only; audited)',
+});
+
+export const CustomerQuery = Type.Object({ pii: Type.Optional(PiiQuery) }, { additionalProperties: false });
 
 export const CustomerSummarySchema = Type.Object({
   customer_id: Type.String(),
@@ -68,14 +80,27 @@ export const CustomerSummarySchema = Type.Object({
 
 export const CustomerParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 
+const Segment = Type.Union(
+  ['new', 'dormant', 'at_risk', 'core', 'potential', 'regular'].map((s) => Type.Literal(s)),
+);
+
 export const CustomerListQuery = Type.Object(
   {
     min_churn_risk: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 0 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
     tag: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]{1,64}$' })),
-    segment: Type.Optional(
-      Type.Union(['new', 'dormant', 'at_risk', 'core', 'potential', 'regular'].map((s) => Type.Literal(s))),
-    ),
+    segment: Type.Optional(Segment),
+  },
+  { additionalProperties: false },
+);
+
+export const ExportQuery = Type.Object(
+  {
+    min_churn_risk: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 })),
+    tag: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]{1,64}$' })),
+    segment: Type.Optional(Segment),
+    pii: Type.Optional(PiiQuery),
   },
   { additionalProperties: false },
 );

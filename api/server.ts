@@ -1,8 +1,16 @@
-/** The Fastify server: route plugins, OpenAPI at /docs, coded errors. */
+/**
+ * The Fastify server: authentication and roles, rate limits, security headers, route plugins,
+ * OpenAPI at /docs, coded errors. Every route has a schema; a route without a query schema accepts
+ * no query fields at all.
+ */
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
+import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { PACKAGE_VERSION } from '../engine/paths.js';
+import type { EngineSecurity } from '../engine/security/engine-security.js';
 import { analyticsRoutes } from './analytics.js';
+import { installAuth } from './auth.js';
 import { customerRoutes } from './customers.js';
 import type { EngineView } from './engine-view.js';
 import { installErrorHandler } from './errors.js';
@@ -11,14 +19,21 @@ import { modelRoutes } from './models.js';
 
 export interface ServerOptions {
   logger: FastifyBaseLogger | false;
+  security: EngineSecurity;
+  /** Requests per minute per API key; 0 = off. */
+  rateLimit: number;
 }
+
+const NoQuery = Type.Object({}, { additionalProperties: false });
 
 export async function buildServer(engine: EngineView, opts: ServerOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.logger || undefined,
     // No log line per request: the request rate is a metric, not a log stream.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 64 * 1024,
+    // No route takes a body larger than this.
+    bodyLimit: 16 * 1024,
+    routerOptions: { maxParamLength: 256 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } },
   });
   await app.register(swagger, {
@@ -31,10 +46,19 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
     },
   });
   installErrorHandler(app);
-  customerRoutes(app, engine);
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema };
+    route.schema.querystring ??= NoQuery;
+  });
+  await app.register(helmet, {
+    // JSON only: no scripts or frames to allow.
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  });
+  await installAuth(app, opts.security, opts.rateLimit);
+  customerRoutes(app, engine, opts.security);
   healthRoutes(app, engine);
   modelRoutes(app, engine);
   analyticsRoutes(app, engine);
-  app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/docs', { config: { permission: 'read' }, schema: { hide: true } }, async () => app.swagger());
   return app;
 }

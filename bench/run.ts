@@ -124,7 +124,7 @@ runMain(async () => {
   const nats = await startNats(opts.partitions);
   const nc = await connect({ servers: nats.url, name: 'bench-orchestrator' });
   const jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm, { partitions: opts.partitions, eventsMaxAgeDays: 400 });
+  await ensureStreams(jsm, { partitions: opts.partitions, eventsMaxAgeDays: 400, auditRetentionDays: 1096 });
   progress.done(nats.url);
   const ctx: BenchContext = { opts, progress, nats, nc, jsm, tmp };
   let engine: EngineProc | undefined;

@@ -9,6 +9,7 @@ import { loadConfig, SETTINGS } from './config.js';
 import { BellwetherError } from './errors.js';
 import { createLogger } from './log.js';
 import { PACKAGE_VERSION } from './paths.js';
+import { SECURITY_COMMANDS_USAGE } from './security/commands-usage.js';
 
 const USAGE = `bellwether ${PACKAGE_VERSION}
 
@@ -16,10 +17,11 @@ Usage:
   bellwether run [flags]               start the engine
   bellwether replay FILE [flags]       publish a file of events to NATS
   bellwether dataset|train|eval|clv    offline model tools (below)
+  bellwether audit|keys|dlq            security tools (below)
   bellwether help                      this text
 
 run flags (each also an environment variable):
-${SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(26)} ${s.describe}`).join('\n')}
+${SETTINGS.map((s) => `  ${(s.secret ? '(env only)' : `--${s.flag}`).padEnd(26)} ${s.env.padEnd(26)} ${s.describe}`).join('\n')}
   --embedded                 ignore BW_NATS_URL and start an embedded nats-server
 
 replay flags:
@@ -28,7 +30,8 @@ replay flags:
   --rate N                              at most N events per second (default: as fast as possible)
   --speedup X                           keep the file's event-time gaps, divided by X
 
-${MODEL_COMMANDS_USAGE}`;
+${MODEL_COMMANDS_USAGE}
+${SECURITY_COMMANDS_USAGE}`;
 
 function banner(httpUrl: string, natsUrl: string, simulate: number): string {
   const lines = [
@@ -55,10 +58,9 @@ function banner(httpUrl: string, natsUrl: string, simulate: number): string {
 }
 
 async function run(args: string[]): Promise<void> {
-  const options = Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }])) as Record<
-    string,
-    { type: 'string' }
-  >;
+  const options = Object.fromEntries(
+    SETTINGS.filter((s) => !s.secret).map((s) => [s.flag, { type: 'string' as const }]),
+  ) as Record<string, { type: 'string' }>;
   const { values } = parseArgs({
     args,
     options: { ...options, embedded: { type: 'boolean' }, help: { type: 'boolean' } },
@@ -144,6 +146,12 @@ async function main(argv: string[]): Promise<void> {
       return run(rest);
     case 'replay':
       return replay(rest);
+    case 'audit':
+    case 'keys':
+    case 'dlq': {
+      const { runSecurityCommand } = await import('./security/commands.js');
+      return runSecurityCommand(command, rest);
+    }
     case 'dataset':
     case 'train':
     case 'eval':

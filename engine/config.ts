@@ -9,6 +9,8 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import { BellwetherError } from './errors.js';
 import { PACKAGE_ROOT } from './paths.js';
+import { MASKS_PATTERN } from './security/masking.js';
+import { PII_CIPHERS } from './security/pii-keyring.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
@@ -46,6 +48,17 @@ export const ConfigSchema = Type.Object(
     tagsFile: Type.Optional(Type.String({ minLength: 1 })),
     rulesFile: Type.Optional(Type.String({ minLength: 1 })),
     funnelsFile: Type.Optional(Type.String({ minLength: 1 })),
+    piiCipher: Type.Union(PII_CIPHERS.map((c) => Type.Literal(c))),
+    piiKey: Type.Optional(Type.String({ minLength: 1 })),
+    piiKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+    piiMasks: Type.Optional(Type.String({ pattern: MASKS_PATTERN })),
+    apiKeys: Type.Optional(Type.String({ minLength: 1 })),
+    apiKeysFile: Type.Optional(Type.String({ minLength: 1 })),
+    metricsPublic: Type.Boolean(),
+    exportLimit: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
+    rateLimit: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
+    auditFile: Type.Optional(Type.String({ minLength: 1 })),
+    auditRetentionDays: Type.Number({ minimum: 1, maximum: 36_500 }),
   },
   { additionalProperties: false },
 );
@@ -56,8 +69,10 @@ interface Setting {
   key: keyof Static<typeof ConfigSchema>;
   env: string;
   flag: string;
-  kind: 'string' | 'number';
+  kind: 'string' | 'number' | 'boolean';
   describe: string;
+  /** Read from the environment only, never a flag (a flag shows in `ps`), never logged. */
+  secret?: true;
 }
 
 /** Every setting: its environment variable and its `bellwether run` flag. */
@@ -225,6 +240,86 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     describe: 'funnels (YAML or JSON); the built-in checkout funnel when unset',
   },
+  {
+    key: 'piiCipher',
+    env: 'BW_PII_CIPHER',
+    flag: 'pii-cipher',
+    kind: 'string',
+    describe: 'cipher sealing personal fields at rest: aes-256-gcm or sm4 (SM4-CTR + HMAC-SM3) (aes-256-gcm)',
+  },
+  {
+    key: 'piiKey',
+    env: 'BW_PII_KEY',
+    flag: 'pii-key',
+    kind: 'string',
+    secret: true,
+    describe: 'PII keys, `id:key,...` (first seals), 32 bytes hex or base64 each; environment only',
+  },
+  {
+    key: 'piiKeyFile',
+    env: 'BW_PII_KEY_FILE',
+    flag: 'pii-key-file',
+    kind: 'string',
+    describe:
+      'file of PII keys, one `id:key` per line, reloaded on change (default: <data dir>/pii.key, generated)',
+  },
+  {
+    key: 'piiMasks',
+    env: 'BW_PII_MASKS',
+    flag: 'pii-masks',
+    kind: 'string',
+    describe: 'masks per field, `field:first:last,...` (phone:3:4,email:1:0,name:1:0,id_number:0:4,...)',
+  },
+  {
+    key: 'apiKeys',
+    env: 'BW_API_KEYS',
+    flag: 'api-keys',
+    kind: 'string',
+    secret: true,
+    describe: 'API keys `key:role[:name],...` (roles viewer, analyst, admin, service); environment only',
+  },
+  {
+    key: 'apiKeysFile',
+    env: 'BW_API_KEYS_FILE',
+    flag: 'api-keys-file',
+    kind: 'string',
+    describe: 'API key hashes, `name role sha256:<hex>` per line (`bellwether keys create`)',
+  },
+  {
+    key: 'metricsPublic',
+    env: 'BW_METRICS_PUBLIC',
+    flag: 'metrics-public',
+    kind: 'boolean',
+    describe: '/metrics answers without an API key (false)',
+  },
+  {
+    key: 'exportLimit',
+    env: 'BW_EXPORT_LIMIT',
+    flag: 'export-limit',
+    kind: 'number',
+    describe: 'customers one API key may take out of list and export routes per hour (10000)',
+  },
+  {
+    key: 'rateLimit',
+    env: 'BW_RATE_LIMIT',
+    flag: 'rate-limit',
+    kind: 'number',
+    describe: 'requests per minute per API key on every route, 0 = off (60000)',
+  },
+  {
+    key: 'auditFile',
+    env: 'BW_AUDIT_FILE',
+    flag: 'audit-file',
+    kind: 'string',
+    describe: 'hash-chained audit log (<data dir>/audit/audit.ndjson)',
+  },
+  {
+    key: 'auditRetentionDays',
+    env: 'BW_AUDIT_RETENTION_DAYS',
+    flag: 'audit-retention-days',
+    kind: 'number',
+    describe: 'retention of the BW_AUDIT stream copy, days (1096 = 3 years)',
+  },
 ];
 
 export function defaultConfig(cwd: string = process.cwd()): Static<typeof ConfigSchema> {
@@ -249,6 +344,11 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     checkpointSeconds: 10,
     stateTtlDays: 400,
     allowedLatenessSeconds: 3600,
+    piiCipher: 'aes-256-gcm',
+    metricsPublic: false,
+    exportLimit: 10_000,
+    rateLimit: 60_000,
+    auditRetentionDays: 1096,
   };
 }
 
@@ -259,8 +359,15 @@ function coerce(
   raw: string,
   where: string,
   violations: string[],
-): string | number | undefined {
+): string | number | boolean | undefined {
   if (setting.kind === 'string') return raw;
+  if (setting.kind === 'boolean') {
+    const t = raw.trim().toLowerCase();
+    if (['true', '1', 'yes'].includes(t)) return true;
+    if (['false', '0', 'no'].includes(t)) return false;
+    violations.push(`${where}: expected true or false, got ${JSON.stringify(raw)}`);
+    return undefined;
+  }
   const trimmed = raw.trim();
   const value = trimmed === '' ? Number.NaN : Number(trimmed);
   if (!Number.isFinite(value)) {
@@ -287,7 +394,7 @@ export function loadConfig(
       const v = coerce(setting, fromEnv, setting.env, violations);
       if (v !== undefined) config[setting.key] = v;
     }
-    const fromFlag = flags[setting.flag];
+    const fromFlag = setting.secret ? undefined : flags[setting.flag];
     if (fromFlag !== undefined) {
       const v = coerce(setting, fromFlag, `--${setting.flag}`, violations);
       if (v !== undefined) config[setting.key] = v;
@@ -308,5 +415,8 @@ export function loadConfig(
   }
   config['dataDir'] = path.resolve(String(config['dataDir']));
   config['modelsDir'] = path.resolve(String(config['modelsDir']));
+  config['auditFile'] = path.resolve(
+    String(config['auditFile'] ?? path.join(String(config['dataDir']), 'audit', 'audit.ndjson')),
+  );
   return Object.freeze(config) as Config;
 }

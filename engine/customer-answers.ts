@@ -116,6 +116,7 @@ export function customerAnswer(
   if (scores.churn && reasons.churn) scores.churn.reasons = reasons.churn;
   if (scores.purchase_intent && reasons.intent) scores.purchase_intent.reasons = reasons.intent;
   const rfm = crm.rfmOf(slot);
+  const sealed = crm.pii.sealed(slot);
   return {
     customer_id,
     partition: state.partition,
@@ -125,6 +126,7 @@ export function customerAnswer(
     features,
     scores: { ...scores, ...clvScores(features, versions.clv), clv_version: versions.clv?.version ?? null },
     last_event_at,
+    ...(sealed ? { sealed_pii: { ...sealed } } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { watch } from 'node:fs';
 import path from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { EngineInfo, EngineView } from '../api/engine-view.js';
@@ -21,6 +21,7 @@ import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats-embedded.js';
 import { PACKAGE_VERSION } from './paths.js';
+import { EngineSecurity } from './security/engine-security.js';
 import { startSimulatorWorker } from './simulator-host.js';
 import { ensureStreams } from './streams.js';
 import type { TestHooks, WorkerStatus } from './thread-messages.js';
@@ -44,6 +45,10 @@ async function connectMain(url: string, log: Logger): Promise<NatsConnection> {
     log.error({ component: 'nats', url }, 'cannot connect to NATS');
     throw new BellwetherError('BW_ERR_NATS_CONNECT', url, { cause: err });
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 export interface EngineOptions {
@@ -98,7 +103,10 @@ export async function startEngine(
     await ensureStreams(await jetstreamManager(nc), {
       partitions: config.partitions,
       eventsMaxAgeDays: config.eventsMaxAgeDays,
+      auditRetentionDays: config.auditRetentionDays,
     });
+    const security = await EngineSecurity.start(config, nc, jetstream(nc), log);
+    cleanups.push({ step: 'security', run: async () => security.close() });
 
     // HTTP comes up before the workers, so /healthz answers and /readyz says 503 during catch-up.
     let pool: WorkerPool | undefined;
@@ -167,17 +175,38 @@ export async function startEngine(
       natsConnected: () => natsConnected,
     };
 
-    const app = await buildServer(view, { logger: log.child({ component: 'http' }) });
-    await app.listen({ port: config.httpPort, host: config.httpHost });
+    const app = await buildServer(view, {
+      logger: log.child({ component: 'http' }),
+      security,
+      rateLimit: config.rateLimit,
+    });
+    let httpHost = config.httpHost;
+    if (security.apiKeys.size === 0 && !isLoopback(httpHost)) {
+      log.warn(
+        { component: 'security', asked: httpHost },
+        'no API keys (BW_API_KEYS, BW_API_KEYS_FILE): the API listens on 127.0.0.1 only',
+      );
+      httpHost = '127.0.0.1';
+    } else if (security.apiKeys.size === 0) {
+      log.warn({ component: 'security' }, 'no API keys: every local caller acts as admin (loopback only)');
+    }
+    await app.listen({ port: config.httpPort, host: httpHost });
     const httpCleanup = { step: 'http', run: () => app.close() };
     cleanups.push(httpCleanup);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
+    const host = httpHost.includes(':') ? `[${httpHost}]` : httpHost;
     const httpUrl = `http://${host}:${port}`;
 
-    const started = await WorkerPool.start(config, natsUrl, log, crm, options.hooks);
+    const started = await WorkerPool.start(
+      config,
+      natsUrl,
+      log,
+      { crm, pii: security.keyringData },
+      options.hooks,
+    );
     pool = started;
+    security.watchKeyFile(config, (keyring) => started.rekey(keyring));
     cleanups.push({ step: 'workers', run: () => started.stop() });
     first = (await started.status())[0];
 

@@ -30,6 +30,18 @@ export const ERRORS = {
   BW_ERR_INPUT_FORMAT: { message: 'input file cannot be read in the given format', retryable: false },
   BW_ERR_CLI_USAGE: { message: 'command line is invalid', retryable: false },
   BW_ERR_CRM_CONFIG: { message: 'tag, rule, funnel or segment configuration is invalid', retryable: false },
+  BW_ERR_UNAUTHORIZED: { message: 'missing or unknown API key', retryable: false, status: 401 },
+  BW_ERR_FORBIDDEN: { message: 'the API key’s role does not allow this', retryable: false, status: 403 },
+  BW_ERR_RATE_LIMITED: { message: 'too many requests for this API key', retryable: true, status: 429 },
+  BW_ERR_EXPORT_LIMIT: {
+    message: 'hourly export limit of this API key reached',
+    retryable: true,
+    status: 429,
+  },
+  BW_ERR_PII_KEY: { message: 'PII encryption keys are invalid', retryable: false },
+  BW_ERR_PII_DECRYPT: { message: 'a PII ciphertext cannot be opened', retryable: false, status: 500 },
+  BW_ERR_API_KEYS: { message: 'API keys are invalid', retryable: false },
+  BW_ERR_AUDIT_CHAIN: { message: 'the audit log’s hash chain is broken', retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

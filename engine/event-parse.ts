@@ -69,8 +69,9 @@ export function parseEvent(
       return reject('missing_field', `missing ${String(err.params['missingProperty'])}`);
     if (path === '/type') {
       const t = (raw as { type?: unknown }).type;
+      // The value is echoed only when it looks like a type name (headers must not carry data).
       return typeof t === 'string'
-        ? reject('unknown_type', `unknown type ${t.slice(0, 64)}`)
+        ? reject('unknown_type', /^[a-z_]{1,32}$/.test(t) ? `unknown type ${t}` : 'unknown type')
         : reject('invalid_field', 'type');
     }
     if (path.startsWith('/ts')) return reject('bad_time', 'ts must be an ISO-8601 string or epoch ms');

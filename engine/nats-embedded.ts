@@ -1,9 +1,12 @@
 /**
  * The embedded nats-server: started as a child process on loopback with JetStream, its store under
- * the data directory, and the subject mapping that partitions events. Stopped with the engine.
+ * the data directory and encrypted at rest (AES-GCM, key in `<dir>/store.key`, mode 0600, created
+ * on first start, handed to the server through its environment), and the subject mapping that
+ * partitions events. Stopped with the engine.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
@@ -29,12 +32,19 @@ export const NATS_MISSING_HINT =
   'install it with `apt-get install -y nats-server` (Debian/Ubuntu), or point Bellwether at a running server with BW_NATS_URL=nats://host:4222';
 
 /** nats-server configuration text for the embedded server (also documented for external servers). */
-export function natsServerConfig(opts: { port: number; storeDir: string; partitions: number }): string {
+export function natsServerConfig(opts: {
+  port: number;
+  storeDir: string;
+  partitions: number;
+  /** Encrypt the store with the key in this environment variable of the server. */
+  keyEnv?: string;
+}): string {
   const mapping = partitionMapping(opts.partitions);
   return [
     `listen: "127.0.0.1:${opts.port}"`,
     'jetstream {',
     `  store_dir: ${JSON.stringify(opts.storeDir)}`,
+    ...(opts.keyEnv ? [`  key: $${opts.keyEnv}`, '  cipher: aes'] : []),
     '}',
     'max_payload: 1MB',
     'mappings = {',
@@ -44,13 +54,36 @@ export function natsServerConfig(opts: { port: number; storeDir: string; partiti
   ].join('\n');
 }
 
+const STORE_KEY_ENV = 'BW_NATS_STORE_KEY';
+
+/** The store's encryption key, created on first start. */
+async function storeKeyOf(dir: string): Promise<string> {
+  const file = path.join(dir, 'store.key');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(32).toString('hex');
+  await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
 export async function startEmbeddedNats(opts: EmbeddedNatsOptions, log: Logger): Promise<EmbeddedNats> {
   const storeDir = path.join(opts.dir, 'jetstream');
   await mkdir(storeDir, { recursive: true });
   const configFile = path.join(opts.dir, 'nats-server.conf');
-  await writeFile(configFile, natsServerConfig({ port: opts.port, storeDir, partitions: opts.partitions }));
+  await writeFile(
+    configFile,
+    natsServerConfig({ port: opts.port, storeDir, partitions: opts.partitions, keyEnv: STORE_KEY_ENV }),
+    { mode: 0o600 },
+  );
+  const storeKey = await storeKeyOf(opts.dir);
   const executable = opts.executable ?? 'nats-server';
-  const child = spawn(executable, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(executable, ['-c', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '', [STORE_KEY_ENV]: storeKey },
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

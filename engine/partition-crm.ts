@@ -26,7 +26,10 @@ import type { ExpressionValue } from '../operators/crm/expression.js';
 import type { TagEvaluator } from '../operators/crm/tags.js';
 import type { ParsedEvent } from './event-parse.js';
 import { eventTypeIndex } from './event-types.js';
+import { PartitionPii } from './partition-pii.js';
 import type { PartitionState } from './partition-state.js';
+import { PERSONAL_FIELD_SET } from './security/masking.js';
+import type { PiiSealer } from './security/pii-sealer.js';
 
 const NO_SEGMENT = 255;
 /** 32-bit words of tag bits per customer (64 tags at most). */
@@ -39,8 +42,6 @@ export interface SegmentChange {
   to: Segment;
 }
 
-/** Personal fields of `profile` events, never kept in CRM state (they are PII). */
-export const PERSONAL_FIELDS = new Set(['name', 'phone', 'email', 'address', 'birthday', 'id_number']);
 const PROFILE = eventTypeIndex('profile');
 
 type ProfileValue = string | number | boolean;
@@ -49,6 +50,8 @@ export interface CrmSnapshot {
   funnels: FunnelCounts[];
   /** [slot, fields] of customers with profile fields. */
   profiles?: [number, Record<string, ProfileValue>][];
+  /** [slot, field → ciphertext] of customers with personal fields. */
+  pii?: [number, Record<string, string>][];
   paths: PathStatsJSON;
   attribution: AttributionSnapshot;
 }
@@ -61,6 +64,8 @@ export class PartitionCrm {
   readonly segment: Column;
   readonly rfm: Column;
   readonly tags: Column;
+  /** Personal fields, sealed. */
+  readonly pii: PartitionPii;
   readonly #state: PartitionState;
   readonly #featureIndex: Map<string, number>;
   readonly #vector: Float64Array;
@@ -71,8 +76,9 @@ export class PartitionCrm {
   /** The vector is computed on the first feature lookup after {@link prepare}. */
   #stale = true;
 
-  constructor(state: PartitionState, config: CrmConfig) {
+  constructor(state: PartitionState, config: CrmConfig, sealer: () => PiiSealer) {
     this.#state = state;
+    this.pii = new PartitionPii(sealer);
     this.config = config;
     const store = state.table.store;
     this.funnels = new FunnelTracker(config.funnels, store);
@@ -87,7 +93,10 @@ export class PartitionCrm {
 
   /** Folds one valid event into the analytics (after the feature operators). */
   onEvent(slot: number, event: ParsedEvent): void {
-    if (event.typeIndex === PROFILE && event.body.props) this.#profile(slot, event.body.props);
+    if (event.typeIndex === PROFILE && event.body.props) {
+      this.#profile(slot, event.body.props);
+      this.pii.onProfile(slot, event.body.customer_id, event.body.props);
+    }
     this.funnels.onEvent(slot, event.typeIndex, event.ts);
     this.paths.onEvent(slot, event.typeIndex);
     this.attribution.onEvent(
@@ -100,11 +109,11 @@ export class PartitionCrm {
     );
   }
 
-  /** Keeps the non-personal, scalar fields of a profile event (the latest value wins). */
+  /** Keeps the non-personal, scalar fields of a profile event (the latest value wins; personal ones are sealed apart). */
   #profile(slot: number, props: Record<string, unknown>): void {
     let fields = this.#profiles[slot];
     for (const [key, value] of Object.entries(props)) {
-      if (PERSONAL_FIELDS.has(key) || !/^[A-Za-z0-9_]{1,64}$/.test(key)) continue;
+      if (PERSONAL_FIELD_SET.has(key) || !/^[A-Za-z0-9_]{1,64}$/.test(key)) continue;
       const keep =
         (typeof value === 'string' && value.length <= 256) ||
         (typeof value === 'number' && Number.isFinite(value)) ||
@@ -119,10 +128,12 @@ export class PartitionCrm {
   moveSlot(from: number, to: number): void {
     this.#profiles[to] = this.#profiles[from];
     this.#profiles[from] = undefined;
+    this.pii.moveSlot(from, to);
   }
 
   removeSlot(slot: number): void {
     this.#profiles[slot] = undefined;
+    this.pii.removeSlot(slot);
   }
 
   segmentOf(slot: number): Segment | null {
@@ -277,6 +288,7 @@ export class PartitionCrm {
     });
     return {
       profiles,
+      pii: this.pii.snapshot(),
       funnels: this.funnels.counts(),
       paths: this.paths.stats.toJSON(),
       attribution: this.attribution.snapshot(),
@@ -285,6 +297,7 @@ export class PartitionCrm {
 
   restore(snap: CrmSnapshot): void {
     for (const [slot, fields] of snap.profiles ?? []) this.#profiles[slot] = fields;
+    this.pii.restore(snap.pii);
     this.funnels.restoreCounts(snap.funnels);
     this.paths.stats.merge(snap.paths);
     this.attribution.restore(snap.attribution);

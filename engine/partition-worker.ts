@@ -35,6 +35,9 @@ import { partitionConsumers } from './partition-consumers.js';
 import { PartitionCrm } from './partition-crm.js';
 import { PartitionState } from './partition-state.js';
 import { rescoreSweep } from './rescore-sweep.js';
+import { deadLetterAad, seal } from './security/pii-cipher.js';
+import { PiiKeyring, type PiiKeyringData } from './security/pii-keyring.js';
+import { PiiSealer } from './security/pii-sealer.js';
 import { EVENTS_STREAM } from './streams.js';
 import { ALERTS_PREFIX, DLQ_PREFIX } from './subjects.js';
 import {
@@ -62,6 +65,7 @@ function post(msg: FromWorker): void {
 }
 
 const feeds = new Map<number, PartitionFeed>();
+let sealer = new PiiSealer(PiiKeyring.fromData(data.pii));
 let nc: NatsConnection;
 let js: JetStreamClient;
 const ctx: WorkerContext = {
@@ -69,6 +73,7 @@ const ctx: WorkerContext = {
   log,
   metrics,
   feeds,
+  sealer: () => sealer,
   nc: () => nc,
   js: () => js,
   isStopping: () => stopping,
@@ -111,6 +116,23 @@ function reloadModels(): Promise<Record<string, string>> {
   })();
   return reloading;
 }
+/** Swaps in a new PII keyring and re-seals what is not under its current key. */
+function rekey(keyring: PiiKeyringData): number {
+  sealer = new PiiSealer(PiiKeyring.fromData(keyring));
+  let resealed = 0;
+  for (const feed of feeds.values()) {
+    const result = feed.crm.pii.reseal((slot) => feed.state.table.idOf(slot));
+    resealed += result.resealed;
+    if (result.failed > 0) {
+      log.error(
+        { partition: feed.state.partition, fields: result.failed },
+        'personal fields do not open with the new keyring',
+      );
+    }
+  }
+  log.info({ key_id: keyring.keys[0]?.id, resealed }, 'pii keyring changed');
+  return resealed;
+}
 let tfBackend = 'unknown';
 let stopping = false;
 
@@ -145,8 +167,11 @@ function deadLetter(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, detai
   h.set('Bw-Subject', msg.subject);
   h.set('Bw-Error', detail.replace(/[\r\n]/g, ' ').slice(0, 512));
   h.set('Bw-Stream-Seq', String(msg.seq));
+  // The body may hold personal data: it is kept sealed (`bellwether dlq read` opens it).
+  h.set('Bw-Sealed', sealer.keyring.current.id);
+  const body = seal(sealer.keyring, msg.data, deadLetterAad(msg.seq));
   feed.publishes.push(
-    js.publish(`${DLQ_PREFIX}.${reason}`, msg.data, { headers: h, msgID: `dlq-${EVENTS_STREAM}-${msg.seq}` }),
+    js.publish(`${DLQ_PREFIX}.${reason}`, body, { headers: h, msgID: `dlq-${EVENTS_STREAM}-${msg.seq}` }),
   );
 }
 
@@ -392,10 +417,17 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return mergeAttribution([...feeds.values()].map((f) => f.crm.attribution.snapshot()));
     case 'status':
       return status();
-    case 'metrics':
+    case 'metrics': {
+      const byKey = new Map<string, number>();
+      for (const feed of feeds.values()) feed.crm.pii.countByKey(byKey);
+      metrics.piiFields.reset();
+      for (const [keyId, n] of byKey) metrics.piiFields.labels(keyId).set(n);
       return metrics.registry.getMetricsAsJSON();
+    }
     case 'reload':
       return reloadModels();
+    case 'keyring':
+      return rekey(req.keyring);
     case 'stop':
       await stop();
       return true;
@@ -430,7 +462,7 @@ async function main(): Promise<void> {
       replayUntil: 0,
       checkpointed: 0,
       // The CRM declares its columns before a checkpoint is restored into the store.
-      crm: new PartitionCrm(state, crm.config),
+      crm: new PartitionCrm(state, crm.config, ctx.sealer),
       rules: new RuleEngine(crm.config.rules),
     });
   }

@@ -26,6 +26,8 @@ export const CATEGORIES = [
 const PRICES = [70, 40, 180, 55, 25, 60, 15, 30, 45];
 const COUNTRIES = ['DE', 'FR', 'NL', 'AT', 'ES', 'IT', 'BE', 'PL'];
 const SEGMENT_HINTS = ['value', 'premium', 'family', 'student', 'business'];
+const GIVEN_NAMES = ['Anna', 'Li', 'Jonas', 'Mei', 'Lukas', 'Sofia', 'Wei', 'Emma', 'Noah', 'Yan'];
+const FAMILY_NAMES = ['Schmidt', 'Wang', 'Muller', 'Zhang', 'Rossi', 'Chen', 'Dubois', 'Kowalski'];
 const TOUCH_CHANNELS = ['email', 'email', 'email', 'sms', 'social', 'search', 'display'];
 const CAMPAIGNS = ['spring-sale', 'new-arrivals', 'win-back', 'loyalty-bonus', 'weekend-deal', 'newsletter'];
 export const TOPICS = ['delivery', 'billing', 'product', 'account', 'returns'];
@@ -112,7 +114,16 @@ export class ActivityPlanner {
   }
 
   profile(c: Customer, t: number): number {
-    const props = { country: this.pick(COUNTRIES), segment_hint: this.pick(SEGMENT_HINTS) };
+    // Made-up personal fields (the engine seals them; answers show them masked by role).
+    const r = this.rand;
+    const digits = String(Math.floor(r() * 1e8)).padStart(8, '0');
+    const props = {
+      country: this.pick(COUNTRIES),
+      segment_hint: this.pick(SEGMENT_HINTS),
+      name: `${this.pick(GIVEN_NAMES)} ${this.pick(FAMILY_NAMES)}`,
+      phone: `13${Math.floor(r() * 10)}${digits}`,
+      email: `${c.id.replace(/[^a-z0-9]/gi, '').toLowerCase()}@example.com`,
+    };
     this.add(c, t, 'profile', { props });
     return t;
   }

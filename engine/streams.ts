@@ -4,6 +4,7 @@
  * - BW_DLQ     `bw.dlq.>`    rejected events with their reason
  * - BW_ALERTS  `bw.alerts.>` risk alerts, deduplicated by `Nats-Msg-Id` over one hour
  * - BW_CRM     `bw.actions.>`, `bw.segments.>` rule actions and segment changes, likewise
+ * - BW_AUDIT   `bw.audit.>`  the audit log's records (retention BW_AUDIT_RETENTION_DAYS, no delete)
  * The partition count is recorded in the events stream's description and must not change.
  */
 import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
@@ -13,6 +14,7 @@ export const EVENTS_STREAM = 'BW_EVENTS';
 export const DLQ_STREAM = 'BW_DLQ';
 export const ALERTS_STREAM = 'BW_ALERTS';
 export const CRM_STREAM = 'BW_CRM';
+export const AUDIT_STREAM = 'BW_AUDIT';
 
 const NANOS_PER_MS = 1_000_000;
 const DAY_NS = 86_400_000 * NANOS_PER_MS;
@@ -43,7 +45,7 @@ async function ensureStream(
 
 export async function ensureStreams(
   jsm: JetStreamManager,
-  opts: { partitions: number; eventsMaxAgeDays: number },
+  opts: { partitions: number; eventsMaxAgeDays: number; auditRetentionDays: number },
 ): Promise<void> {
   try {
     const info = await jsm.streams.info(EVENTS_STREAM);
@@ -85,5 +87,13 @@ export async function ensureStreams(
     subjects: ['bw.actions.>', 'bw.segments.>'],
     max_age: 30 * DAY_NS,
     duplicate_window: 3_600_000 * NANOS_PER_MS,
+  });
+  await ensureStream(jsm, {
+    name: AUDIT_STREAM,
+    description: 'bellwether audit records (hash-chained; docs/security.md)',
+    subjects: ['bw.audit.>'],
+    max_age: Math.round(opts.auditRetentionDays * DAY_NS),
+    deny_delete: true,
+    deny_purge: true,
   });
 }

@@ -4,6 +4,7 @@ import type { RfmCuts, RfmSketchesJSON } from '../operators/analytics/rfm.js';
 import type { CrmFile } from '../operators/crm/config.js';
 import type { Config } from './config.js';
 import type { SerializedError } from './errors.js';
+import type { PiiKeyringData } from './security/pii-keyring.js';
 
 export interface WorkerData {
   index: number;
@@ -24,6 +25,8 @@ export interface WorkerData {
   poison: string[];
   /** The CRM definition (tags, rules, funnels, segments), validated by the main thread. */
   crm: { definition: CrmFile; source: string };
+  /** The PII keyring (the first key seals). */
+  pii: PiiKeyringData;
 }
 
 /** A message that was being processed during this many thread crashes is dead-lettered unprocessed. */
@@ -61,6 +64,11 @@ export interface CustomerAnswer {
     clv_version: string | null;
   };
   last_event_at: string | null;
+  /**
+   * Personal fields as ciphertexts (field → `bw1...`), opened by the main thread for the roles that
+   * may see them; never sent as is.
+   */
+  sealed_pii?: Record<string, string>;
 }
 
 export interface CustomerSummary {
@@ -103,6 +111,7 @@ export type WorkerRequest =
   | { id: number; op: 'status' }
   | { id: number; op: 'metrics' }
   | { id: number; op: 'reload' }
+  | { id: number; op: 'keyring'; keyring: PiiKeyringData }
   | { id: number; op: 'stop' };
 
 export type WorkerReply =

@@ -74,7 +74,7 @@ export class WorkerCheckpoints {
     } catch (err) {
       log.error({ partition: p, err }, 'checkpoint unreadable, rebuilding partition from the stream');
       feed.state = new PartitionState(p, config.dedupeIdsPerPartition);
-      feed.crm = new PartitionCrm(feed.state, crm.config);
+      feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer);
       feed.rules = new RuleEngine(crm.config.rules);
       feed.checkpointed = 0;
     }

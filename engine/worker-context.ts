@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { PartitionCrm } from './partition-crm.js';
 import type { PartitionState } from './partition-state.js';
+import type { PiiSealer } from './security/pii-sealer.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 /** One partition owned by the worker: its state and its consumer. */
@@ -39,6 +40,8 @@ export interface WorkerContext {
   readonly log: Logger;
   readonly metrics: WorkerMetrics;
   readonly feeds: Map<number, PartitionFeed>;
+  /** Seals personal fields and dead-letter bodies with the current PII keyring. */
+  sealer(): PiiSealer;
   nc(): NatsConnection;
   js(): JetStreamClient;
   isStopping(): boolean;

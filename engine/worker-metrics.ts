@@ -41,6 +41,12 @@ export function createWorkerMetrics() {
       labelNames: ['partition'],
       registers: [registry],
     }),
+    piiFields: new Gauge({
+      name: 'bellwether_pii_fields',
+      help: 'Personal fields held sealed, by the id of the key that sealed them (old ids drain after a rotation)',
+      labelNames: ['key_id'],
+      registers: [registry],
+    }),
     customers: new Gauge({
       name: 'bellwether_customers_tracked',
       help: 'Customers with state in the engine',

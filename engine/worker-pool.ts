@@ -18,6 +18,7 @@ import type { Config } from './config.js';
 import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
 import { distPath } from './paths.js';
+import type { PiiKeyringData } from './security/pii-keyring.js';
 import { partitionOfCustomer } from './subjects.js';
 import {
   type CustomerAnswer,
@@ -70,18 +71,21 @@ export class WorkerPool {
   readonly #sketches: (RfmSketchesJSON | undefined)[] = [];
 
   #crm: WorkerData['crm'];
+  #pii: PiiKeyringData;
 
   private constructor(
     config: Config,
     log: Logger,
     natsUrl: string,
-    crm: WorkerData['crm'],
+    shared: { crm: WorkerData['crm']; pii: PiiKeyringData },
     hooks: TestHooks,
   ) {
-    this.#config = config;
+    // Workers get the keyring apart; the secrets of the configuration stay in the main thread.
+    this.#config = Object.freeze({ ...config, apiKeys: undefined, piiKey: undefined });
     this.#log = log;
     this.#natsUrl = natsUrl;
-    this.#crm = crm;
+    this.#crm = shared.crm;
+    this.#pii = shared.pii;
     this.#hooks = hooks;
     this.#inflight = new Float64Array(new SharedArrayBuffer(8 * config.partitions));
   }
@@ -132,10 +136,10 @@ export class WorkerPool {
     config: Config,
     natsUrl: string,
     log: Logger,
-    crm: WorkerData['crm'],
+    shared: { crm: WorkerData['crm']; pii: PiiKeyringData },
     hooks: TestHooks = {},
   ): Promise<WorkerPool> {
-    const pool = new WorkerPool(config, log, natsUrl, crm, hooks);
+    const pool = new WorkerPool(config, log, natsUrl, shared, hooks);
     const count = Math.min(config.workers, config.partitions);
     try {
       await Promise.all(Array.from({ length: count }, (_, index) => pool.#spawn(index, count)));
@@ -161,6 +165,7 @@ export class WorkerPool {
       inflight: this.#inflight,
       poison: [...this.#poison],
       crm: this.#crm,
+      pii: this.#pii,
     };
     const worker = new Worker(distPath('engine', 'partition-worker.js'), { workerData: data });
     this.#workers[index] = worker;
@@ -296,6 +301,16 @@ export class WorkerPool {
   async reconfigureCrm(crm: WorkerData['crm']): Promise<void> {
     this.#crm = crm;
     await this.all({ op: 'crm', definition: crm.definition, source: crm.source });
+  }
+
+  /**
+   * Every worker (and every later restart) takes a new PII keyring and re-seals the fields not under
+   * its current key; resolves with the fields re-sealed.
+   */
+  async rekey(pii: PiiKeyringData): Promise<number> {
+    this.#pii = pii;
+    const counts = await this.all<number>({ op: 'keyring', keyring: pii });
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Every worker loads the registry's current versions; resolves with each worker's versions. */

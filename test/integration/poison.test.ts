@@ -8,7 +8,7 @@ import type { CustomerAnswer } from '../../engine/thread-messages.js';
 import { POISON_CRASHES } from '../../engine/thread-messages.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
-import { publishCore, readStream, type TestEvent } from '../support/publish.js';
+import { openDeadLetter, publishCore, readStream, type TestEvent } from '../support/publish.js';
 
 const T = Date.UTC(2026, 9, 1);
 let nats: TestNats;
@@ -70,7 +70,10 @@ describe('poison message', () => {
       return letters.length > 0 ? letters : undefined;
     });
     expect(dlq).toHaveLength(1);
-    expect(dlq[0]!.json<TestEvent>().event_id).toBe('poison-pill');
+    // The body is kept sealed; the engine's key opens it.
+    expect(dlq[0]!.headers['Bw-Sealed']).toBeTruthy();
+    const original = JSON.parse(await openDeadLetter(dlq[0]!, engine.dataDir)) as TestEvent;
+    expect(original.event_id).toBe('poison-pill');
     expect(dlq[0]!.headers['Bw-Error-Code']).toBe('BW_ERR_WORKER_FAILED');
     const metrics = (await engine.get('/metrics')).text;
     expect(metrics).toMatch(new RegExp(`^bellwether_worker_restarts ${POISON_CRASHES}$`, 'm'));

@@ -11,10 +11,15 @@ import { distPath } from '../../engine/paths.js';
 
 export interface EngineProcess {
   httpUrl: string;
+  /** The engine's BW_DATA_DIR (a temporary directory, removed by `stop` unless kept). */
+  dataDir: string;
   child: ChildProcess;
   logs: string[];
-  get(pathname: string): Promise<{ status: number; body: unknown; text: string }>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  get(
+    pathname: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: unknown; text: string; headers: Headers }>;
+  stop(signal?: NodeJS.Signals, opts?: { keepDataDir?: boolean }): Promise<number | null>;
 }
 
 export async function startEngineProcess(
@@ -57,12 +62,13 @@ export async function startEngineProcess(
   });
   return {
     httpUrl,
+    dataDir,
     child,
     logs,
-    async get(pathname) {
+    async get(pathname, headers) {
       let res: Response;
       try {
-        res = await fetch(httpUrl + pathname);
+        res = await fetch(httpUrl + pathname, headers ? { headers } : undefined);
       } catch (err) {
         const state =
           child.exitCode !== null ? `exited with ${child.exitCode}` : `signal ${child.signalCode ?? 'none'}`;
@@ -77,14 +83,16 @@ export async function startEngineProcess(
       } catch {
         body = undefined;
       }
-      return { status: res.status, body, text };
+      return { status: res.status, body, text, headers: res.headers };
     },
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      child.kill(signal);
-      const code = await exited;
-      await rm(dataDir, { recursive: true, force: true });
+    async stop(signal: NodeJS.Signals = 'SIGTERM', opts = {}) {
+      let code = child.exitCode;
+      if (code === null) {
+        const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+        child.kill(signal);
+        code = await exited;
+      }
+      if (!opts.keepDataDir) await rm(dataDir, { recursive: true, force: true });
       return code;
     },
   };

@@ -1,6 +1,8 @@
 /** Helpers to publish events and read streams in integration tests. */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { deadLetterAad, openSealedBytes } from '../../engine/security/pii-cipher.js';
+import { loadKeyring } from '../../engine/security/pii-keyring.js';
 import { eventSubject, partitionOfCustomer } from '../../engine/subjects.js';
 
 export interface TestEvent {
@@ -87,4 +89,11 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
   }
   await messages.close();
   return out;
+}
+
+/** The original body of a dead letter, opened with the engine's generated PII key in `dataDir`. */
+export async function openDeadLetter(letter: StoredMessage, dataDir: string): Promise<string> {
+  const { keyring } = await loadKeyring({ cipher: 'aes-256-gcm', dataDir });
+  const sealed = new TextDecoder().decode(letter.data);
+  return openSealedBytes(keyring, sealed, deadLetterAad(Number(letter.headers['Bw-Stream-Seq']))).toString('utf8');
 }

@@ -153,7 +153,11 @@ describe('replayFile', () => {
   beforeAll(async () => {
     nats = await startNats(1);
     const nc = await connect({ servers: nats.url });
-    await ensureStreams(await jetstreamManager(nc), { partitions: 1, eventsMaxAgeDays: 1 });
+    await ensureStreams(await jetstreamManager(nc), {
+      partitions: 1,
+      eventsMaxAgeDays: 1,
+      auditRetentionDays: 1,
+    });
     await nc.close();
   });
   afterAll(async () => {

@@ -1,0 +1,163 @@
+/**
+ * Who is calling and what they may do. Every route declares a permission (`config.permission`,
+ * default `read`); `/healthz`, `/readyz` (and `/metrics` with BW_METRICS_PUBLIC) are public. With
+ * API keys, a request needs `Authorization: Bearer <key>` (401 BW_ERR_UNAUTHORIZED) whose role has
+ * the permission (403 BW_ERR_FORBIDDEN). Without keys the engine listens on loopback only and every
+ * caller is `local` with the admin role. Refusals are audited; repeated 401s from one address
+ * raise a security alert. Requests per key and minute are limited (BW_RATE_LIMIT).
+ */
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BellwetherError } from '../engine/errors.js';
+import { allows, type Permission, type Principal } from '../engine/security/api-keys.js';
+import type { AuditEntry } from '../engine/security/audit-log.js';
+import type { EngineSecurity, SecurityAlert } from '../engine/security/engine-security.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What the caller's role needs for this route (default `read`). */
+    permission?: Permission;
+    /** No API key needed. */
+    public?: boolean;
+    /** The route reads customer data: every request is written to the audit log. */
+    audit?: boolean;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+    /** What an audited route's answer carried, set by its handler. */
+    auditInfo: AuditInfo | null;
+  }
+}
+
+/** What a route's handler tells the audit hook about its answer. */
+export type AuditInfo = Pick<AuditEntry, 'customers' | 'fields' | 'pii'> &
+  Partial<Pick<AuditEntry, 'customer_id' | 'detail' | 'outcome'>> & {
+    /** Raise a security alert carrying the audit record's hash. */
+    alert?: { kind: SecurityAlert['kind']; detail: string };
+  };
+
+const LOCAL: Principal = { name: 'local', role: 'admin' };
+/** 401s from one address within a minute before a security alert. */
+const AUTH_FAILURE_ALERT = 20;
+
+export function routeOf(request: FastifyRequest): string {
+  return request.routeOptions.url ?? 'unknown';
+}
+
+export function auditEntry(request: FastifyRequest, status: number): AuditEntry {
+  const info = request.auditInfo;
+  return {
+    actor: request.principal?.name ?? 'anonymous',
+    role: request.principal?.role ?? 'none',
+    method: request.method,
+    route: routeOf(request),
+    status,
+    outcome:
+      status === 401 || status === 403 ? 'denied' : status === 429 ? 'refused' : status >= 400 ? 'failed' : 'ok',
+    customers: info?.customers ?? 0,
+    ...(info?.customer_id !== undefined ? { customer_id: info.customer_id } : {}),
+    fields: info?.fields ?? [],
+    pii: info?.pii ?? 'none',
+    ip: request.ip,
+    request_id: request.id,
+    ...(info?.detail !== undefined ? { detail: info.detail } : {}),
+    ...(info?.outcome !== undefined ? { outcome: info.outcome } : {}),
+  };
+}
+
+/** Throws BW_ERR_FORBIDDEN unless the caller's role has `permission`. */
+export function demand(request: FastifyRequest, permission: Permission): Principal {
+  const principal = request.principal;
+  if (!principal) throw new BellwetherError('BW_ERR_UNAUTHORIZED');
+  if (!allows(principal.role, permission)) {
+    throw new BellwetherError('BW_ERR_FORBIDDEN', `role ${principal.role} lacks ${permission}`);
+  }
+  return principal;
+}
+
+export async function installAuth(
+  app: FastifyInstance,
+  security: EngineSecurity,
+  rateLimitPerMinute: number,
+): Promise<void> {
+  app.decorateRequest('principal', null);
+  app.decorateRequest('auditInfo', null);
+  const keyed = security.apiKeys.size > 0;
+  const failures = new Map<string, { minute: number; count: number }>();
+
+  const onFailure = (request: FastifyRequest): void => {
+    const minute = Math.floor(Date.now() / 60_000);
+    let f = failures.get(request.ip);
+    if (!f || f.minute !== minute) {
+      if (failures.size > 10_000) failures.clear();
+      failures.set(request.ip, (f = { minute, count: 0 }));
+    }
+    if (++f.count === AUTH_FAILURE_ALERT) {
+      const detail = `${AUTH_FAILURE_ALERT} requests with a missing or unknown API key within a minute`;
+      request.auditInfo = {
+        customers: 0,
+        fields: [],
+        pii: 'none',
+        detail,
+        alert: { kind: 'auth_failures', detail },
+      };
+    }
+  };
+
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const config = request.routeOptions.config;
+    if (config.public || (config.permission === 'metrics' && security.metricsPublic)) return;
+    if (!keyed) {
+      request.principal = LOCAL;
+    } else {
+      const header = request.headers.authorization;
+      const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null;
+      const principal = match ? security.apiKeys.lookup(match[1]!) : undefined;
+      if (!principal) {
+        onFailure(request);
+        throw new BellwetherError(
+          'BW_ERR_UNAUTHORIZED',
+          match ? 'unknown API key' : 'send Authorization: Bearer <key>',
+        );
+      }
+      request.principal = principal;
+    }
+    demand(request, config.permission ?? 'read');
+  });
+
+  if (rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: rateLimitPerMinute,
+      timeWindow: 60_000,
+      hook: 'preValidation',
+      keyGenerator: (request) => request.principal?.name ?? `ip:${request.ip}`,
+      errorResponseBuilder: (_request, context) =>
+        new BellwetherError(
+          'BW_ERR_RATE_LIMITED',
+          `${context.max} requests per minute; retry in ${context.after}`,
+        ),
+    });
+  }
+
+  // Audited routes, and every refusal on any route, go to the audit log once answered.
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const status = reply.statusCode;
+    const refused = status === 401 || status === 403 || status === 429;
+    if (!request.routeOptions.config.audit && !refused) return;
+    const record = security.record(auditEntry(request, status));
+    const alert = request.auditInfo?.alert;
+    if (alert) {
+      security.alert({
+        kind: alert.kind,
+        actor: record.actor,
+        role: request.principal?.role ?? null,
+        route: record.route,
+        ip: record.ip,
+        detail: alert.detail,
+        audit_hash: record.hash,
+        at: record.ts,
+      });
+    }
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * The engine's security state in the main thread: the PII keyring (reloaded when its file changes,
+ * then handed to the workers, which re-seal), masks, API keys, the audit log and its stream copy,
+ * the export budget, and security alerts on `bw.alerts.security`.
+ */
+import { watch } from 'node:fs';
+import path from 'node:path';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { type ApiKeys, loadApiKeys } from './api-keys.js';
+import { type AuditEntry, AuditLog, type AuditRecord } from './audit-log.js';
+import { ExportBudget } from './export-budget.js';
+import { Masker, parseMasks } from './masking.js';
+import { keyringOrigin, loadKeyring, type PiiKeyring, type PiiKeyringData } from './pii-keyring.js';
+import { PiiSealer } from './pii-sealer.js';
+
+export const SECURITY_ALERTS_SUBJECT = 'bw.alerts.security';
+export const AUDIT_SUBJECT_PREFIX = 'bw.audit';
+
+export interface SecurityAlert {
+  kind: 'export_limit' | 'auth_failures';
+  actor: string;
+  role: string | null;
+  route: string;
+  ip: string;
+  detail: string;
+  /** Hash of the audit record of the refused request. */
+  audit_hash: string;
+  at: string;
+}
+
+export class EngineSecurity {
+  readonly masker: Masker;
+  readonly apiKeys: ApiKeys;
+  readonly audit: AuditLog;
+  readonly exportBudget: ExportBudget;
+  readonly metricsPublic: boolean;
+  #sealer: PiiSealer;
+  readonly #js: JetStreamClient;
+  readonly #log: Logger;
+  readonly #closers: (() => void)[] = [];
+
+  private constructor(
+    config: Config,
+    parts: { keyring: PiiKeyring; apiKeys: ApiKeys; audit: AuditLog; js: JetStreamClient; log: Logger },
+  ) {
+    this.masker = new Masker(parseMasks(config.piiMasks));
+    this.apiKeys = parts.apiKeys;
+    this.audit = parts.audit;
+    this.exportBudget = new ExportBudget(config.exportLimit);
+    this.metricsPublic = config.metricsPublic;
+    this.#sealer = new PiiSealer(parts.keyring);
+    this.#js = parts.js;
+    this.#log = parts.log;
+  }
+
+  /** Loads keys and opens the audit log; BW_ERR_PII_KEY / BW_ERR_API_KEYS stop the start. */
+  static async start(
+    config: Config,
+    nc: NatsConnection,
+    js: JetStreamClient,
+    log: Logger,
+  ): Promise<EngineSecurity> {
+    const source = {
+      cipher: config.piiCipher,
+      key: config.piiKey,
+      keyFile: config.piiKeyFile,
+      dataDir: config.dataDir,
+    };
+    const { keyring, generated } = await loadKeyring(source);
+    if (generated) {
+      log.warn(
+        { component: 'security', file: keyringOrigin(source) },
+        'PII key generated in the data directory: set BW_PII_KEY or BW_PII_KEY_FILE to a key kept elsewhere',
+      );
+    }
+    const apiKeys = await loadApiKeys(config.apiKeys, config.apiKeysFile);
+    const instance = (config.httpHost + config.httpPort).replace(/[^A-Za-z0-9]/g, '_');
+    // Every record also goes to the BW_AUDIT stream (a core publish: the stream stores it).
+    const audit = AuditLog.open(config.auditFile!, (_record: AuditRecord, line: string) => {
+      if (!nc.isClosed()) nc.publish(`${AUDIT_SUBJECT_PREFIX}.${instance}`, line);
+    });
+    const security = new EngineSecurity(config, { keyring, apiKeys, audit, js, log });
+    log.info(
+      {
+        component: 'security',
+        cipher: keyring.cipher,
+        key_id: keyring.current.id,
+        keys: keyring.keys.length,
+        api_keys: apiKeys.size,
+        audit: config.auditFile,
+      },
+      'security configured',
+    );
+    return security;
+  }
+
+  get sealer(): PiiSealer {
+    return this.#sealer;
+  }
+
+  get keyringData(): PiiKeyringData {
+    return this.#sealer.keyring.toData();
+  }
+
+  /**
+   * Watches BW_PII_KEY_FILE: a valid new keyring replaces the current one and `onChange` hands it
+   * to the workers (which re-seal); an invalid edit is logged and ignored.
+   */
+  watchKeyFile(config: Config, onChange: (data: PiiKeyringData) => Promise<number>): void {
+    const file = config.piiKeyFile;
+    if (!file || config.piiKey) return;
+    let debounce: NodeJS.Timeout | undefined;
+    const watcher = watch(path.dirname(file), (_event, name) => {
+      if (name !== path.basename(file)) return;
+      clearTimeout(debounce);
+      debounce = setTimeout(() => {
+        loadKeyring({ cipher: config.piiCipher, keyFile: file, dataDir: config.dataDir })
+          .then(async ({ keyring }) => {
+            if (
+              keyring.current.id === this.#sealer.keyring.current.id &&
+              keyring.keys.length === this.#sealer.keyring.keys.length
+            )
+              return;
+            this.#sealer = new PiiSealer(keyring);
+            const resealed = await onChange(keyring.toData());
+            this.#log.info(
+              { component: 'security', key_id: keyring.current.id, resealed },
+              'PII keyring reloaded',
+            );
+          })
+          .catch((err: unknown) =>
+            this.#log.error(
+              { component: 'security', err },
+              'PII key file rejected; keeping the previous keyring',
+            ),
+          );
+      }, 300);
+    });
+    watcher.on('error', (err) => this.#log.warn({ component: 'security', err }, 'PII key file watch failed'));
+    this.#closers.push(() => {
+      clearTimeout(debounce);
+      watcher.close();
+    });
+  }
+
+  record(entry: AuditEntry): AuditRecord {
+    return this.audit.append(entry);
+  }
+
+  /** Publishes a security alert (deduplicated by the audit record's hash). */
+  alert(alert: SecurityAlert): void {
+    this.#log.warn(
+      { component: 'security', kind: alert.kind, actor: alert.actor, route: alert.route },
+      'security alert',
+    );
+    this.#js
+      .publish(SECURITY_ALERTS_SUBJECT, JSON.stringify(alert), { msgID: `security-${alert.audit_hash}` })
+      .catch((err: unknown) =>
+        this.#log.error({ component: 'security', err }, 'cannot publish a security alert'),
+      );
+  }
+
+  close(): void {
+    for (const close of this.#closers) close();
+    this.audit.close();
+  }
+}
