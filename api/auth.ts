@@ -53,7 +53,13 @@ export function auditEntry(request: FastifyRequest, status: number): AuditEntry 
     route: routeOf(request),
     status,
     outcome:
-      status === 401 || status === 403 ? 'denied' : status === 429 ? 'refused' : status >= 400 ? 'failed' : 'ok',
+      status === 401 || status === 403
+        ? 'denied'
+        : status === 429
+          ? 'refused'
+          : status >= 400
+            ? 'failed'
+            : 'ok',
     customers: info?.customers ?? 0,
     ...(info?.customer_id !== undefined ? { customer_id: info.customer_id } : {}),
     fields: info?.fields ?? [],

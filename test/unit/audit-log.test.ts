@@ -1,0 +1,91 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type AuditEntry, AuditLog, GENESIS, verifyAuditFile } from '../../engine/security/audit-log.js';
+
+let dir: string;
+let file: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'bw-audit-'));
+  file = path.join(dir, 'audit', 'audit.ndjson');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function entry(i: number): AuditEntry {
+  return {
+    actor: `key-${i % 3}`,
+    role: 'analyst',
+    method: 'GET',
+    route: '/v1/customers/:id',
+    status: 200,
+    outcome: 'ok',
+    customers: 1,
+    customer_id: `c${i}`,
+    fields: ['features', 'pii.phone'],
+    pii: 'masked',
+    ip: '127.0.0.1',
+    request_id: `req-${i}`,
+  };
+}
+
+async function writeRecords(n: number, from = 0): Promise<void> {
+  const log = AuditLog.open(file);
+  for (let i = from; i < from + n; i++) log.append(entry(i));
+  log.close();
+}
+
+describe('audit log', () => {
+  it('chains records across reopenings and verifies', async () => {
+    const seen: string[] = [];
+    const log = AuditLog.open(file, (_r, line) => seen.push(line));
+    const first = log.append(entry(0));
+    expect(first.prev).toBe(GENESIS);
+    const second = log.append(entry(1));
+    expect(second.prev).toBe(first.hash);
+    log.close();
+    expect(seen).toHaveLength(2);
+    await writeRecords(3, 2);
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(5);
+    expect(JSON.parse(lines[2]!).prev).toBe(second.hash);
+    const result = await verifyAuditFile(file);
+    expect(result).toMatchObject({ ok: true, records: 5 });
+    expect(result.head).toBe(JSON.parse(lines[4]!).hash);
+  });
+
+  it('finds an edited line, a deleted line and a swapped pair', async () => {
+    await writeRecords(6);
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+
+    const edited = [...lines];
+    edited[3] = edited[3]!.replace('"customers":1', '"customers":0');
+    await writeFile(file, `${edited.join('\n')}\n`);
+    expect(await verifyAuditFile(file)).toMatchObject({
+      ok: false,
+      broken: { line: 4, reason: 'hash does not match the record' },
+    });
+
+    // An editor who also recomputes the edited record's hash breaks the next link instead.
+    const rehashed = [...lines];
+    const record = JSON.parse(rehashed[3]!);
+    record.customer_id = 'someone-else';
+    const { hash: _h, ...body } = record;
+    const { recordHash } = await import('../../engine/security/audit-log.js');
+    record.hash = recordHash(record.prev, body);
+    rehashed[3] = JSON.stringify(record);
+    await writeFile(file, `${rehashed.join('\n')}\n`);
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, broken: { line: 5 } });
+
+    await writeFile(file, `${lines.filter((_, i) => i !== 2).join('\n')}\n`);
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, broken: { line: 3 } });
+
+    const swapped = [...lines];
+    [swapped[1], swapped[2]] = [swapped[2]!, swapped[1]!];
+    await writeFile(file, `${swapped.join('\n')}\n`);
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, broken: { line: 2 } });
+  });
+});
