@@ -1,8 +1,9 @@
 /**
  * Risk alerts: a crossing of the threshold upward fires once, then the alert re-arms only after the
  * risk falls 10 points below the threshold. The alert id is derived from the crossing (kind,
- * customer, the event that caused it, model version), so a replay of the same events yields the
- * same `Nats-Msg-Id` and JetStream drops the duplicate.
+ * customer, and which of the customer's crossings it is, counted in checkpointed state), so a
+ * replay of the same events after a crash yields the same `Nats-Msg-Id` whatever the batch
+ * boundaries, and JetStream drops the duplicate.
  */
 import { createHash } from 'node:crypto';
 import type { Reason } from '../models/scorer.js';
@@ -12,6 +13,8 @@ export type AlertKind = 'churn' | 'intent';
 
 export interface AlertBody {
   alert_id: string;
+  /** 1 for the customer's first alert of this kind, 2 for the next (after a re-arm)... */
+  crossing: number;
   kind: AlertKind;
   customer_id: string;
   risk: number;
@@ -30,11 +33,8 @@ export function crossing(armed: boolean, risk: number, threshold: number): [bool
   return [false, armed];
 }
 
-export function alertId(kind: AlertKind, customerId: string, eventId: string, modelVersion: string): string {
-  return createHash('sha256')
-    .update(`${kind}\n${customerId}\n${eventId}\n${modelVersion}`)
-    .digest('hex')
-    .slice(0, 32);
+export function alertId(kind: AlertKind, customerId: string, crossing: number): string {
+  return createHash('sha256').update(`${kind}\n${customerId}\n${crossing}`).digest('hex').slice(0, 32);
 }
 
 export function riskOf(probability: number): number {

@@ -16,8 +16,6 @@ export type ScoreOrigin = 'event' | 'sweep';
 /** Publishes one alert (subject `bw.alerts.<kind>`, `Nats-Msg-Id` = alert_id). */
 export type AlertPublisher = (body: AlertBody) => Promise<unknown>;
 
-const DAY_MS = 86_400_000;
-
 export class BatchScorer {
   readonly models: ModelSet;
   readonly churn: ModelScorer;
@@ -84,9 +82,9 @@ export class BatchScorer {
       state.intent.data[slot] = intent;
       state.scoredAt.data[slot] = scoredAt;
       const suppressed = origin === 'event' && state.lastSeq.data[slot]! <= replayUntil(state.partition);
-      const c = this.#alert('churn', state, slot, churn, i * width, scoredAt, origin, suppressed);
+      const c = this.#alert('churn', state, slot, churn, i * width, scoredAt, suppressed);
       if (c) publishes.push(publish(c));
-      const p = this.#alert('intent', state, slot, intent, i * width, scoredAt, origin, suppressed);
+      const p = this.#alert('intent', state, slot, intent, i * width, scoredAt, suppressed);
       if (p) publishes.push(publish(p));
     }
     this.#metrics.predictions.labels('churn').inc(n);
@@ -119,7 +117,6 @@ export class BatchScorer {
     probability: number,
     offset: number,
     scoredAt: number,
-    origin: ScoreOrigin,
     suppressed: boolean,
   ): AlertBody | undefined {
     if (Number.isNaN(probability)) return undefined; // outside the model's population: no score
@@ -132,19 +129,18 @@ export class BatchScorer {
     riskCol[slot] = risk;
     const [fire, armedAfter] = crossing(armedCol[slot] === 1, risk, threshold);
     armedCol[slot] = armedAfter ? 1 : 0;
-    if (!fire || suppressed) return undefined;
+    if (!fire) return undefined;
+    // The customer's n-th crossing names the alert: the same after a crash and a replay whatever
+    // the batch boundaries (a suppressed replay of an already published crossing counts too).
+    const crossings = kind === 'churn' ? state.churnCrossings.data : state.intentCrossings.data;
+    const n = ++crossings[slot]!;
+    if (suppressed) return undefined;
     this.#metrics.alerts.labels(kind).inc();
     const customerId = state.table.idOf(slot);
-    const now = state.now(this.#config.clock);
-    // An event-driven crossing is named by the event that caused it; a time-driven one (sweep) by
-    // the customer's latest event and the day the clock crossed.
-    const cause =
-      origin === 'event'
-        ? (state.lastEventId[slot] ?? '')
-        : `${state.lastEventId[slot] ?? ''}@${Math.floor(now / DAY_MS)}`;
-    const id = alertId(kind, customerId, cause, model.version);
+    const id = alertId(kind, customerId, n);
     return {
       alert_id: id,
+      crossing: n,
       kind,
       customer_id: customerId,
       risk,

@@ -21,6 +21,9 @@ export class PartitionState {
   readonly intentArmed: Column;
   readonly churnRisk: Column;
   readonly intentRisk: Column;
+  /** Alerts fired per customer and kind: the n-th crossing names its alert. */
+  readonly churnCrossings: Column;
+  readonly intentCrossings: Column;
   readonly touched: Column;
   /** Stream sequence of the latest event folded per slot. */
   readonly lastSeq: Column;
@@ -41,6 +44,8 @@ export class PartitionState {
     this.intentArmed = store.column({ name: 'alert.intent_armed', kind: 'u8', width: 1, initial: 1 });
     this.churnRisk = store.column({ name: 'alert.churn_risk', kind: 'u8', width: 1, initial: 255 });
     this.intentRisk = store.column({ name: 'alert.intent_risk', kind: 'u8', width: 1, initial: 255 });
+    this.churnCrossings = store.column({ name: 'alert.churn_crossings', kind: 'u32', width: 1 });
+    this.intentCrossings = store.column({ name: 'alert.intent_crossings', kind: 'u32', width: 1 });
     this.touched = store.column({ name: 'batch.touched', kind: 'u8', width: 1 });
     this.lastSeq = store.column({ name: 'event.seq', kind: 'f64', width: 1 });
     this.#dedupe = dedupeIds > 0 ? new LRUCache<string, 1>({ max: dedupeIds }) : undefined;

@@ -27,13 +27,15 @@ export async function startEngineProcess(
   args: string[] = [],
   timeoutMs = 60_000,
 ): Promise<EngineProcess> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bw-data-'));
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'bw-data-'));
+  // A data directory given by the test is the test's to remove; the temporary one is removed on stop.
+  const dataDir = env['BW_DATA_DIR'] ?? tmpDir;
   const child = spawn(process.execPath, [distPath('engine', 'cli.js'), 'run', ...args], {
     env: {
       PATH: process.env['PATH'] ?? '',
       BW_TF_BACKEND: 'wasm',
       BW_HTTP_PORT: '0',
-      BW_DATA_DIR: dataDir,
+      BW_DATA_DIR: tmpDir,
       BW_LOG_LEVEL: 'info',
       ...(process.env['BW_MODELS_DIR'] ? { BW_MODELS_DIR: process.env['BW_MODELS_DIR'] } : {}),
       ...env,
@@ -92,7 +94,7 @@ export async function startEngineProcess(
         child.kill(signal);
         code = await exited;
       }
-      if (!opts.keepDataDir) await rm(dataDir, { recursive: true, force: true });
+      if (!opts.keepDataDir) await rm(tmpDir, { recursive: true, force: true });
       return code;
     },
   };

@@ -15,9 +15,10 @@ describe('alert crossings', () => {
   });
 
   it('derives the same id from the same crossing', () => {
-    expect(alertId('churn', 'c1', 'e9', '1')).toBe(alertId('churn', 'c1', 'e9', '1'));
-    expect(alertId('churn', 'c1', 'e9', '1')).not.toBe(alertId('intent', 'c1', 'e9', '1'));
-    expect(alertId('churn', 'c1', 'e9', '1')).toMatch(/^[0-9a-f]{32}$/);
+    expect(alertId('churn', 'c1', 1)).toBe(alertId('churn', 'c1', 1));
+    expect(alertId('churn', 'c1', 1)).not.toBe(alertId('intent', 'c1', 1));
+    expect(alertId('churn', 'c1', 1)).not.toBe(alertId('churn', 'c1', 2));
+    expect(alertId('churn', 'c1', 1)).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('maps probabilities to integer risk 0–100', () => {
