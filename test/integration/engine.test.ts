@@ -290,6 +290,7 @@ describe('engine end to end', () => {
       expect(Object.keys(body).sort()).toEqual(
         [
           'alert_id',
+          'crossing',
           'customer_id',
           'emitted_at',
           'event_time',
@@ -311,6 +312,7 @@ describe('engine end to end', () => {
         },
       ]);
     }
+    expect(bodies.map((b) => b['crossing'])).toEqual([1, 2]);
     expect(bodies[0]!['previous_risk']).toBeNull();
     expect(bodies[0]!['risk']).toBe(Math.round(fixtureChurn(300) * 100));
     expect(bodies[1]!['previous_risk']).toBe(Math.round(fixtureChurn(1) * 100));
