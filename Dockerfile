@@ -25,6 +25,9 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY --from=build /app/models models
 COPY package.json ./
+# The API listens on all interfaces only with API keys (BW_API_KEYS_FILE, a mounted file of hashes);
+# without keys it stays on the container's loopback. Give BW_PII_KEY_FILE a mounted secret too,
+# or the PII key is generated inside /data (docs/security.md).
 ENV BW_DATA_DIR=/data BW_HTTP_HOST=0.0.0.0
 RUN mkdir -p /data && chown node:node /data
 VOLUME /data
