@@ -35,6 +35,7 @@ import {
 } from './dataset.js';
 import type { ReaderStats } from './datasets/online-retail.js';
 import type { FeatureSpec } from './feature-spec.js';
+import { fitLogistic, predictLogistic } from './logistic.js';
 import {
   calibrationBins,
   expectedCalibrationError,
@@ -73,6 +74,12 @@ export interface TrainOptions {
    * independently initialised members lowers the variance of a small network on a small data set.
    */
   ensemble?: number;
+  /**
+   * Blend the MLP ensemble with an exact L2 logistic regression (IRLS, λ = 1) on the same inputs:
+   * p = w · p_mlp + (1 − w) · p_logistic, w on a 0.1 grid chosen by the validation cutoff's log
+   * loss (default true). The logistic part is stored as one more dense layer of the same model.
+   */
+  blend?: boolean;
   /** Replace an existing `outDir/<model>/<version>` (default: refuse). */
   overwrite?: boolean;
   /** Where the events came from, for the card. */
@@ -322,6 +329,15 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
       tag: `${opts.model} logistic`,
     });
 
+    const ensemble = mlp;
+    let blend: BlendChoice | undefined;
+    if (opts.blend ?? true) {
+      blend = chooseBlend(tf, mlp, train, val, batchSize);
+      log(
+        `${opts.model}: blend weight of the MLP ensemble ${blend.weight} (validation log loss ${blend.byWeight[blend.weight.toFixed(1)]?.toFixed(4)})`,
+      );
+      mlp = blendModels(tf, ensemble, blend, inputs.length);
+    }
     const probs = predict(tf, mlp, test, batchSize);
     const recencyAt = index.get('days_since_last_purchase')!;
     const sign = opts.model === 'churn' ? 1 : -1;
@@ -330,6 +346,12 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
       model: summarize(probs, test.y, true),
       recency_baseline: summarize(recency, test.y, false),
       logistic_baseline: summarize(predict(tf, logistic, test, batchSize), test.y, true),
+      ...(blend
+        ? {
+            mlp_ensemble_alone: summarize(predict(tf, ensemble, test, batchSize), test.y, true),
+            logistic_irls_alone: summarize(predictLogistic(blend.logistic, test), test.y, true),
+          }
+        : {}),
     };
     const reliability = calibrationBins(probs, test.y, 10);
     // buildDataset emits rows only for customers with a purchase before the cutoff: the model's population.
@@ -364,10 +386,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
       rows: { train: counts(train), validation: counts(val), test: counts(test) },
       inputs: inputs.map((i) => i.name),
       dropped_features: names.filter((n) => !inputs.some((i) => i.name === n)),
-      architecture:
-        members === 1
-          ? describeMlp(shape)
-          : `mean of ${members} × (${describeMlp(shape)}), seeds ${seed}..${seed + members - 1}`,
+      architecture: describeArchitecture(shape, members, seed, blend?.weight),
       training: {
         backend: tf.getBackend(),
         optimizer: 'adam',
@@ -388,6 +407,17 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
           epochs_run: fitLogistic.epochs,
           best_epoch: fitLogistic.bestEpoch,
         },
+        ...(blend
+          ? {
+              blend: {
+                weight_mlp: blend.weight,
+                weight_logistic: Math.round((1 - blend.weight) * 10) / 10,
+                logistic: 'L2 logistic regression, exact IRLS fit, λ = 1, on the training rows',
+                chosen_by: 'lowest log loss on the validation cutoff, weights 0, 0.1, …, 1',
+                validation_log_loss_by_weight: blend.byWeight,
+              },
+            }
+          : {}),
       },
       metrics: {
         test: metrics,
@@ -402,10 +432,70 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
     log(`${opts.model}: wrote ${dir} in ${(durationMs / 1000).toFixed(1)} s`);
     return { dir, spec, card, metrics, durationMs };
   } finally {
-    if (mlp && mlp !== trained[0]) mlp.dispose();
+    if (mlp && mlp !== trained[0]) disposeOnce(mlp);
     for (const member of trained) disposeOnce(member);
     logistic.dispose();
   }
+}
+
+function describeArchitecture(shape: MlpShape, members: number, seed: number, blendWeight?: number): string {
+  const mlp =
+    members === 1
+      ? describeMlp(shape)
+      : `mean of ${members} × (${describeMlp(shape)}), seeds ${seed}..${seed + members - 1}`;
+  if (blendWeight === undefined) return mlp;
+  const w = blendWeight.toFixed(1);
+  const rest = (1 - blendWeight).toFixed(1);
+  return `${w} × [${mlp}] + ${rest} × [Dense(1, sigmoid) = L2 logistic regression (IRLS, λ = 1)]`;
+}
+
+interface BlendChoice {
+  weight: number;
+  logistic: ReturnType<typeof fitLogistic>;
+  byWeight: Record<string, number>;
+}
+
+/** Fits the exact logistic regression and picks the blend weight on the validation rows. */
+function chooseBlend(
+  tf: Tf,
+  ensemble: LayersModel,
+  train: Matrix,
+  val: Matrix,
+  batchSize: number,
+): BlendChoice {
+  const logistic = fitLogistic(train, { l2: 1 });
+  const pm = predict(tf, ensemble, val, batchSize);
+  const pl = predictLogistic(logistic, val);
+  const byWeight: Record<string, number> = {};
+  let best = { weight: 1, loss: Number.POSITIVE_INFINITY };
+  const mix = new Float64Array(val.n);
+  for (let k = 0; k <= 10; k++) {
+    const w = k / 10;
+    for (let i = 0; i < val.n; i++) mix[i] = w * pm[i]! + (1 - w) * pl[i]!;
+    const loss = logLoss(mix, val.y);
+    byWeight[w.toFixed(1)] = Math.round(loss * 1e6) / 1e6;
+    if (loss < best.loss - 1e-12) best = { weight: w, loss };
+  }
+  return { weight: best.weight, logistic, byWeight };
+}
+
+/** One model: w × the ensemble's output + (1 − w) × a dense sigmoid layer holding the logistic fit. */
+function blendModels(tf: Tf, ensemble: LayersModel, blend: BlendChoice, d: number): LayersModel {
+  const input = tf.input({ shape: [d] });
+  const dense = tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'logistic_irls' });
+  const pLogistic = dense.apply(input) as SymbolicTensor;
+  tf.tidy(() =>
+    dense.setWeights([
+      tf.tensor2d(Float32Array.from(blend.logistic.weights), [d, 1]),
+      tf.tensor1d([blend.logistic.intercept]),
+    ]),
+  );
+  const pMlp = ensemble.apply(input) as SymbolicTensor;
+  const both = tf.layers.concatenate().apply([pMlp, pLogistic]) as SymbolicTensor;
+  const mixer = tf.layers.dense({ units: 1, useBias: false, trainable: false, name: 'blend' });
+  const out = mixer.apply(both) as SymbolicTensor;
+  tf.tidy(() => mixer.setWeights([tf.tensor2d([blend.weight, 1 - blend.weight], [2, 1])]));
+  return tf.model({ inputs: input, outputs: out });
 }
 
 /** Disposes a model unless disposing the ensemble that nests it already did. */

@@ -107,8 +107,32 @@ describe('trainModel', () => {
     expect(card.cutoffs.test).toBe(new Date(TEST).toISOString());
     expect(card.rows.test.n).toBeGreaterThan(100);
     expect(card.reliability_test).toHaveLength(10);
-    expect(Object.keys(card.metrics.test)).toEqual(['model', 'recency_baseline', 'logistic_baseline']);
+    expect(Object.keys(card.metrics.test)).toEqual([
+      'model',
+      'recency_baseline',
+      'logistic_baseline',
+      'mlp_ensemble_alone',
+      'logistic_irls_alone',
+    ]);
     expect(typeof card.trained_at).toBe('string');
+  });
+
+  it('blends the ensemble with the exact logistic regression at the weight the validation cutoff prefers', async () => {
+    const card = JSON.parse(await readFile(path.join(report.dir, 'card.json'), 'utf8'));
+    const blend = card.training.blend as {
+      weight_mlp: number;
+      validation_log_loss_by_weight: Record<string, number>;
+    };
+    const losses = Object.entries(blend.validation_log_loss_by_weight);
+    expect(losses).toHaveLength(11);
+    const best = Math.min(...losses.map(([, l]) => l));
+    expect(blend.validation_log_loss_by_weight[blend.weight_mlp.toFixed(1)]).toBe(best);
+    const { model, mlp_ensemble_alone: mlp, logistic_irls_alone: logistic } = card.metrics.test;
+    // The blend is a mixture of the two: its log loss is at most the worse of theirs (convexity).
+    expect(model.log_loss).toBeLessThanOrEqual(Math.max(mlp.log_loss, logistic.log_loss) + 1e-9);
+    if (blend.weight_mlp === 1) expect(model.roc_auc).toBeCloseTo(mlp.roc_auc, 6);
+    if (blend.weight_mlp === 0) expect(model.roc_auc).toBeCloseTo(logistic.roc_auc, 6);
+    expect(card.architecture).toMatch(/L2 logistic regression \(IRLS, λ = 1\)/);
   });
 
   it('chooses varying inputs with a valid spec', () => {
