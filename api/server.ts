@@ -3,7 +3,6 @@
  * OpenAPI at /docs, coded errors. Every route has a schema; a route without a query schema accepts
  * no query fields at all.
  */
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -16,6 +15,7 @@ import type { EngineView } from './engine-view.js';
 import { installErrorHandler } from './errors.js';
 import { healthRoutes } from './health.js';
 import { modelRoutes } from './models.js';
+import { installSecurityHeaders } from './security-headers.js';
 
 export interface ServerOptions {
   logger: FastifyBaseLogger | false;
@@ -50,10 +50,7 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
     route.schema = { ...route.schema };
     route.schema.querystring ??= NoQuery;
   });
-  await app.register(helmet, {
-    // JSON only: no scripts or frames to allow.
-    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  });
+  installSecurityHeaders(app);
   await installAuth(app, opts.security, opts.rateLimit);
   customerRoutes(app, engine, opts.security);
   healthRoutes(app, engine);

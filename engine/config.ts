@@ -59,6 +59,7 @@ export const ConfigSchema = Type.Object(
     rateLimit: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
     auditFile: Type.Optional(Type.String({ minLength: 1 })),
     auditRetentionDays: Type.Number({ minimum: 1, maximum: 36_500 }),
+    answerCacheMs: Type.Number({ minimum: 0, maximum: 60_000 }),
   },
   { additionalProperties: false },
 );
@@ -320,6 +321,14 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'number',
     describe: 'retention of the BW_AUDIT stream copy, days (1096 = 3 years)',
   },
+  {
+    key: 'answerCacheMs',
+    env: 'BW_ANSWER_CACHE_MS',
+    flag: 'answer-cache-ms',
+    kind: 'number',
+    describe:
+      'longest a customer answer is served from the main thread without asking its worker, if no event or rescore changed it; 0 = off (1000)',
+  },
 ];
 
 export function defaultConfig(cwd: string = process.cwd()): Static<typeof ConfigSchema> {
@@ -349,6 +358,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     exportLimit: 10_000,
     rateLimit: 60_000,
     auditRetentionDays: 1096,
+    answerCacheMs: 1000,
   };
 }
 

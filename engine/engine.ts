@@ -126,6 +126,22 @@ export async function startEngine(
         this.set(pool?.restarts ?? 0);
       },
     });
+    new Gauge({
+      name: 'bellwether_answer_cache_hits',
+      help: 'Customer answers served by the main thread from its cache since start (no worker asked)',
+      registers: [mainRegistry],
+      collect() {
+        this.set(pool?.answers.hits ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'bellwether_answer_cache_misses',
+      help: 'Customer answers the main thread asked a worker for since start',
+      registers: [mainRegistry],
+      collect() {
+        this.set(pool?.answers.misses ?? 0);
+      },
+    });
     const reload = async (): Promise<Record<string, string>[]> => {
       const versions = await workers().reload();
       log.info({ component: 'models', versions: versions[0] }, 'models reloaded');

@@ -24,6 +24,7 @@ import { PathStats } from '../operators/analytics/paths.js';
 import { SegmentStats } from '../operators/analytics/rfm.js';
 import { RuleEngine } from '../operators/crm/rule-engine.js';
 import type { AlertBody } from './alerts.js';
+import { bumpCustomer, bumpPartition } from './answer-cache.js';
 import { BatchScorer } from './batch-scorer.js';
 import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
 import { BellwetherError } from './errors.js';
@@ -52,10 +53,12 @@ import { WorkerCheckpoints } from './worker-checkpoints.js';
 import type { PartitionFeed, WorkerContext } from './worker-context.js';
 import { WorkerCrm } from './worker-crm.js';
 import { createWorkerMetrics } from './worker-metrics.js';
+import { WorkerQueries } from './worker-queries.js';
 
 const data = workerData as WorkerData;
 const config = data.config;
 const poison = new Set(data.poison);
+const eventClock = config.clock === 'event';
 const log = createLogger(config.logLevel, { component: 'worker', worker: data.index });
 const metrics = createWorkerMetrics();
 const port = parentPort!;
@@ -82,6 +85,12 @@ const ctx: WorkerContext = {
   },
 };
 const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
+const queries = new WorkerQueries(data.queryPort, feeds, (feed, slot) =>
+  customerAnswer(feed, slot, versions(), config.clock, explain, crm.tags),
+);
+/** Messages folded since the last safe point for customer queries. */
+let sinceQueries = 0;
+const QUERY_SAFE_POINT = 256;
 const consumers = partitionConsumers(ctx, onMessage);
 const checkpoints = new WorkerCheckpoints(ctx, path.join(config.dataDir, 'checkpoints'));
 let scorer: BatchScorer;
@@ -213,10 +222,15 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
       try {
         const slot = state.table.slotFor(event.body.customer_id);
         state.table.fold(slot, event);
-        if (event.ts > state.watermark) state.watermark = event.ts;
+        if (event.ts > state.watermark) {
+          state.watermark = event.ts;
+          // On the event-time clock the watermark is every customer's "now": all answers move.
+          if (eventClock) bumpPartition(data.versions, state.partition);
+        }
         state.lastEventId[slot] = event.body.event_id;
         state.lastSeq.data[slot] = msg.seq;
         processedByType[event.typeIndex]!.inc();
+        bumpCustomer(data.versions, event.body.customer_id);
         feed.crm.onEvent(slot, event);
         crm.onEvent(
           feed,
@@ -244,6 +258,10 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
   }
   data.inflight[state.partition] = 0;
   scheduleFlush();
+  if (++sinceQueries >= QUERY_SAFE_POINT) {
+    sinceQueries = 0;
+    queries.poll();
+  }
 }
 
 function scheduleFlush(): void {
@@ -262,7 +280,9 @@ function flush(): void {
   const n = touchedCount;
   const alertPublishes: Promise<unknown>[] = [];
   if (n > 0) {
+    queries.poll();
     scorer.score(touchedStates, touchedSlot, n, 'event', publishAlert, alertPublishes, replayUntil);
+    queries.poll();
     // The CRM reads the feature vectors the scorer just computed.
     const features = { buffer: scorer.features, offset: 0 };
     const width = touchedStates[0]!.table.names.length;
@@ -279,9 +299,11 @@ function flush(): void {
         alertPublishes,
         features,
       );
+      if ((i & 255) === 255) queries.poll();
     }
     for (let i = 0; i < n; i++) touchedStates[i]!.touched.data[touchedSlot[i]!] = 0;
     touchedStates.fill(undefined as unknown as PartitionState, 0, n);
+    queries.afterBatch();
     const visible = Date.now();
     for (let i = 0; i < arrivalCount; i++)
       metrics.eventToScore.observe(Math.max(0, visible - arrivals[i]!) / 1000);
@@ -311,6 +333,11 @@ function flush(): void {
   }
 }
 
+/** Every answer of this worker's partitions may have changed: the main thread's cached ones are void. */
+function answersChanged(): void {
+  for (const p of feeds.keys()) bumpPartition(data.versions, p);
+}
+
 function replayUntil(partition: number): number {
   return feeds.get(partition)?.replayUntil ?? 0;
 }
@@ -322,6 +349,7 @@ const sweep = rescoreSweep(ctx, {
   publishAlert,
   replayUntil,
   sketches: (json) => post({ kind: 'rfm', index: data.index, sketches: json }),
+  rescored: (partition) => bumpPartition(data.versions, partition),
 });
 
 function versions(): ModelVersions {
@@ -397,9 +425,11 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       );
     case 'cuts':
       crm.cuts = req.cuts;
+      answersChanged();
       return true;
     case 'crm':
       crm.reconfigure(req.definition, req.source);
+      answersChanged();
       return true;
     case 'segments': {
       const stats = new SegmentStats();
@@ -425,7 +455,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return metrics.registry.getMetricsAsJSON();
     }
     case 'reload':
-      return reloadModels();
+      return reloadModels().finally(answersChanged);
     case 'keyring':
       return rekey(req.keyring);
     case 'stop':
@@ -497,6 +527,7 @@ async function main(): Promise<void> {
   if (config.rescoreSeconds > 0) setInterval(sweep, config.rescoreSeconds * 1000).unref();
   if (config.checkpointSeconds > 0)
     setInterval(() => void checkpoints.writeAll(), config.checkpointSeconds * 1000).unref();
+  queries.listen();
   post({ kind: 'ready', index: data.index });
 }
 

@@ -21,6 +21,8 @@ export interface SweepDeps {
   replayUntil(partition: number): number;
   /** Hands the worker's RFM sketches to the main thread. */
   sketches(json: RfmSketchesJSON): void;
+  /** Scores (and perhaps slots) of the partition changed: cached answers of it are void. */
+  rescored(partition: number): void;
 }
 
 export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
@@ -49,6 +51,7 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
         }
       });
       metrics.evicted.inc(evicted);
+      if (evicted > 0) deps.rescored(state.partition);
       feed.crm.sketch(state.now(config.clock), sketches);
     }
     deps.sketches(sketches.toJSON());
@@ -90,6 +93,11 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
       }
       if (t >= targets.length) for (const feed of targetFeeds) deps.crm.advanceTimers(feed, publishes);
       metrics.rescored.inc(n);
+      let last = -1;
+      for (let i = 0; i < n; i++) {
+        const p = states[i]!.partition;
+        if (p !== last) deps.rescored((last = p));
+      }
       if (publishes.length > 0) {
         Promise.allSettled(publishes).then((results) => {
           if (results.some((r) => r.status === 'rejected')) log.warn('rescore publish failed');

@@ -1,13 +1,17 @@
 /** Typed messages between the main thread and partition workers. */
+import type { MessagePort } from 'node:worker_threads';
 import type { Reason } from '../models/scorer.js';
 import type { RfmCuts, RfmSketchesJSON } from '../operators/analytics/rfm.js';
 import type { CrmFile } from '../operators/crm/config.js';
+import type { AnswerVersionsData } from './answer-cache.js';
 import type { Config } from './config.js';
 import type { SerializedError } from './errors.js';
 import type { PiiKeyringData } from './security/pii-keyring.js';
 
 export interface WorkerData {
   index: number;
+  /** Customer queries (`op: 'customer'`) and their replies; polled at safe points (worker-queries.ts). */
+  queryPort: MessagePort;
   partitions: number[];
   natsUrl: string;
   config: Config;
@@ -27,6 +31,8 @@ export interface WorkerData {
   crm: { definition: CrmFile; source: string };
   /** The PII keyring (the first key seals). */
   pii: PiiKeyringData;
+  /** Version counters shared with the main thread's answer cache (answer-cache.ts). */
+  versions: AnswerVersionsData;
 }
 
 /** A message that was being processed during this many thread crashes is dead-lettered unprocessed. */

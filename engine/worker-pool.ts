@@ -3,7 +3,7 @@
  * sends typed requests and matches replies, and fans queries out. The hot path never waits on
  * the main thread: workers consume NATS themselves; the main thread only asks questions.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { type AttributionSnapshot, mergeAttribution } from '../operators/analytics/attribution-report.js';
 import { type FunnelCounts, mergeFunnelCounts } from '../operators/analytics/funnels.js';
 import { PathStats, type PathStatsJSON } from '../operators/analytics/paths.js';
@@ -14,6 +14,7 @@ import {
   SegmentStats,
   type SegmentStatsJSON,
 } from '../operators/analytics/rfm.js';
+import { AnswerCache, type AnswerVersionsData, bumpPartition, createAnswerVersions } from './answer-cache.js';
 import type { Config } from './config.js';
 import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
@@ -28,6 +29,7 @@ import {
   POISON_CRASHES,
   type TestHooks,
   type WorkerData,
+  type WorkerReply,
   type WorkerRequest,
   type WorkerStatus,
 } from './thread-messages.js';
@@ -72,6 +74,10 @@ export class WorkerPool {
 
   #crm: WorkerData['crm'];
   #pii: PiiKeyringData;
+  readonly #versions: AnswerVersionsData;
+  readonly #queryPorts: MessagePort[] = [];
+  /** Recent customer answers, served while no event or rescore changed them (answer-cache.ts). */
+  readonly answers: AnswerCache;
 
   private constructor(
     config: Config,
@@ -88,6 +94,8 @@ export class WorkerPool {
     this.#pii = shared.pii;
     this.#hooks = hooks;
     this.#inflight = new Float64Array(new SharedArrayBuffer(8 * config.partitions));
+    this.#versions = createAnswerVersions(config.partitions);
+    this.answers = new AnswerCache(this.#versions, { ttlMs: config.answerCacheMs, max: 100_000 });
   }
 
   /**
@@ -155,8 +163,17 @@ export class WorkerPool {
    * started again: it reloads its partitions' checkpoints and resumes from their sequences.
    */
   #spawn(index: number, count: number, generation = 0): Promise<void> {
+    // Customer queries have their own channel, which the worker also polls synchronously at safe
+    // points inside long batches (worker-queries.ts), so a read does not wait for a batch to end.
+    const channel = new MessageChannel();
+    this.#queryPorts[index] = channel.port1;
+    channel.port1.on('message', (msg: WorkerReply) =>
+      this.#settle(msg.id, msg.ok ? { value: msg.value } : { error: BellwetherError.from(msg.error) }),
+    );
+    channel.port1.unref();
     const data: WorkerData = {
       index,
+      queryPort: channel.port2,
       partitions: partitionsOfWorker(index, count, this.#config.partitions),
       natsUrl: this.#natsUrl,
       config: this.#config,
@@ -166,8 +183,14 @@ export class WorkerPool {
       poison: [...this.#poison],
       crm: this.#crm,
       pii: this.#pii,
+      versions: this.#versions,
     };
-    const worker = new Worker(distPath('engine', 'partition-worker.js'), { workerData: data });
+    // A restarted worker rebuilds its partitions from checkpoints: cached answers of theirs are void.
+    if (generation > 0) for (const p of data.partitions) bumpPartition(this.#versions, p);
+    const worker = new Worker(distPath('engine', 'partition-worker.js'), {
+      workerData: data,
+      transferList: [channel.port2],
+    });
     this.#workers[index] = worker;
     const log = this.#log;
     return new Promise<void>((resolve, reject) => {
@@ -191,6 +214,7 @@ export class WorkerPool {
       });
       worker.on('exit', (code) => {
         this.#up[index] = false;
+        channel.port1.close();
         if (this.#stopping) return;
         if (!ready && generation === 0) {
           // The engine's first start fails as a whole.
@@ -229,7 +253,8 @@ export class WorkerPool {
     else pending.resolve(outcome.value);
   }
 
-  request<T>(worker: number, body: RequestBody, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+  /** Asks worker `worker`; `query`: over its customer-query channel (served at safe points). */
+  request<T>(worker: number, body: RequestBody, timeoutMs = REQUEST_TIMEOUT_MS, query = false): Promise<T> {
     const target = this.#workers[worker];
     if (!target || !this.#up[worker]) {
       return Promise.reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${worker} is not running`));
@@ -241,7 +266,7 @@ export class WorkerPool {
         reject(new BellwetherError('BW_ERR_WORKER_TIMEOUT', `worker ${worker} ${body.op}`));
       }, timeoutMs);
       this.#pending.set(id, { worker, resolve: resolve as (v: unknown) => void, reject, timer });
-      target.postMessage({ ...body, id } as WorkerRequest);
+      (query ? this.#queryPorts[worker]! : target).postMessage({ ...body, id } as WorkerRequest);
     });
   }
 
@@ -253,11 +278,23 @@ export class WorkerPool {
     return partitionOfCustomer(customerId, this.#config.partitions) % this.#workers.length;
   }
 
-  customer(customerId: string): Promise<CustomerAnswer | null> {
-    return this.request<CustomerAnswer | null>(this.workerOfCustomer(customerId), {
-      op: 'customer',
-      customerId,
-    });
+  async customer(customerId: string): Promise<CustomerAnswer | null> {
+    const partition = partitionOfCustomer(customerId, this.#config.partitions);
+    const worker = partition % this.#workers.length;
+    if (!this.answers.enabled)
+      return this.request<CustomerAnswer | null>(worker, { op: 'customer', customerId });
+    const at = performance.now();
+    const cached = this.answers.get(customerId, partition, at);
+    if (cached) return cached;
+    const stamp = this.answers.stamp(customerId, partition);
+    const answer = await this.request<CustomerAnswer | null>(
+      worker,
+      { op: 'customer', customerId },
+      undefined,
+      true,
+    );
+    if (answer) this.answers.set(customerId, answer, stamp, at);
+    return answer;
   }
 
   async top(

@@ -48,6 +48,9 @@ export async function startEngine(opts: EngineOptions, timeoutMs = 120_000): Pro
       BW_WORKERS: String(opts.workers),
       BW_LOG_LEVEL: 'info',
       BW_DATA_DIR: dataDir,
+      // Per-key rate limiting is a policy, not a cost to measure: autocannon's one caller would hit it.
+      // Every read is still authenticated (no keys: the loopback `local` caller) and audited.
+      BW_RATE_LIMIT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,7 +5,8 @@
  * `bw.audit.<instance>` (stream BW_AUDIT: retention BW_AUDIT_RETENTION_DAYS, delete and purge
  * denied), a second copy outside the engine's disk that also shows a truncated tail.
  *
- * Records are appended synchronously in order and written in one write per event-loop turn.
+ * Records are chained synchronously in order; once per event-loop turn the turn's records are
+ * written to the file in one write and handed to `onFlush` as one NDJSON text (one stream message).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
@@ -66,7 +67,7 @@ function lastLine(fd: number): string | undefined {
 export class AuditLog {
   readonly file: string;
   readonly #fd: number;
-  readonly #onRecord: ((record: AuditRecord, line: string) => void) | undefined;
+  readonly #onFlush: ((lines: string) => void) | undefined;
   #seq: number;
   #head: string;
   #pending: string[] = [];
@@ -77,17 +78,17 @@ export class AuditLog {
     fd: number,
     seq: number,
     head: string,
-    onRecord?: (r: AuditRecord, l: string) => void,
+    onFlush?: (lines: string) => void,
   ) {
     this.file = file;
     this.#fd = fd;
     this.#seq = seq;
     this.#head = head;
-    this.#onRecord = onRecord;
+    this.#onFlush = onFlush;
   }
 
   /** Opens (or creates, mode 0600) the log and continues its chain. */
-  static open(file: string, onRecord?: (record: AuditRecord, line: string) => void): AuditLog {
+  static open(file: string, onFlush?: (lines: string) => void): AuditLog {
     mkdirSync(path.dirname(file), { recursive: true });
     const fd = openSync(file, 'a+', 0o600);
     const last = lastLine(fd);
@@ -98,7 +99,7 @@ export class AuditLog {
       seq = record.seq;
       head = record.hash;
     }
-    return new AuditLog(file, fd, seq, head, onRecord);
+    return new AuditLog(file, fd, seq, head, onFlush);
   }
 
   get head(): { seq: number; hash: string } {
@@ -117,7 +118,6 @@ export class AuditLog {
       this.#scheduled = true;
       setImmediate(() => this.flush());
     }
-    this.#onRecord?.(record, line);
     return record;
   }
 
@@ -127,6 +127,7 @@ export class AuditLog {
     const text = `${this.#pending.join('\n')}\n`;
     this.#pending = [];
     writeSync(this.#fd, text);
+    this.#onFlush?.(text);
   }
 
   close(): void {

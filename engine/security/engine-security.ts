@@ -78,9 +78,10 @@ export class EngineSecurity {
     }
     const apiKeys = await loadApiKeys(config.apiKeys, config.apiKeysFile);
     const instance = (config.httpHost + config.httpPort).replace(/[^A-Za-z0-9]/g, '_');
-    // Every record also goes to the BW_AUDIT stream (a core publish: the stream stores it).
-    const audit = AuditLog.open(config.auditFile!, (_record: AuditRecord, line: string) => {
-      if (!nc.isClosed()) nc.publish(`${AUDIT_SUBJECT_PREFIX}.${instance}`, line);
+    // Every record also goes to the BW_AUDIT stream: each event-loop turn's records as one NDJSON
+    // message (a core publish: the stream stores it).
+    const audit = AuditLog.open(config.auditFile!, (lines: string) => {
+      if (!nc.isClosed()) nc.publish(`${AUDIT_SUBJECT_PREFIX}.${instance}`, lines);
     });
     const security = new EngineSecurity(config, { keyring, apiKeys, audit, js, log });
     log.info(

@@ -298,8 +298,10 @@ describe('at rest and in the audit log', () => {
     await new Promise((r) => setTimeout(r, 500));
     const auditFile = path.join(dataDir, 'audit', 'audit.ndjson');
     const fileRecords = (await readFile(auditFile, 'utf8')).trim().split('\n');
-    const streamRecords = await readStream(nc, 'BW_AUDIT');
-    expect(streamRecords.length).toBe(fileRecords.length);
+    const streamRecords = (await readStream(nc, 'BW_AUDIT')).flatMap((m) =>
+      Buffer.from(m.data).toString('utf8').trim().split('\n'),
+    );
+    expect(streamRecords).toEqual(fileRecords);
 
     await engine.stop('SIGTERM', { keepDataDir: true });
     const files = await filesUnder(dataDir);
