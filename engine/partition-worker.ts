@@ -27,6 +27,7 @@ import type { AlertBody } from './alerts.js';
 import { bumpCustomer, bumpPartition } from './answer-cache.js';
 import { BatchScorer } from './batch-scorer.js';
 import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
+import { EffectPublisher } from './effect-publisher.js';
 import { BellwetherError } from './errors.js';
 import { parseEvent } from './event-parse.js';
 import type { RejectReason } from './event-schema.js';
@@ -69,6 +70,10 @@ function post(msg: FromWorker): void {
 
 const feeds = new Map<number, PartitionFeed>();
 let sealer = new PiiSealer(PiiKeyring.fromData(data.pii));
+const effects = new EffectPublisher(
+  () => nc,
+  () => js,
+);
 let nc: NatsConnection;
 let js: JetStreamClient;
 const ctx: WorkerContext = {
@@ -77,6 +82,7 @@ const ctx: WorkerContext = {
   metrics,
   feeds,
   sealer: () => sealer,
+  effects,
   nc: () => nc,
   js: () => js,
   isStopping: () => stopping,
@@ -179,9 +185,7 @@ function deadLetter(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, detai
   // The body may hold personal data: it is kept sealed (`bellwether dlq read` opens it).
   h.set('Bw-Sealed', sealer.keyring.current.id);
   const body = seal(sealer.keyring, msg.data, deadLetterAad(msg.seq));
-  feed.publishes.push(
-    js.publish(`${DLQ_PREFIX}.${reason}`, body, { headers: h, msgID: `dlq-${EVENTS_STREAM}-${msg.seq}` }),
-  );
+  feed.publishes.push(effects.publish(`${DLQ_PREFIX}.${reason}`, body, `dlq-${EVENTS_STREAM}-${msg.seq}`, h));
 }
 
 function onMessage(feed: PartitionFeed, msg: JsMsg): void {
@@ -272,7 +276,7 @@ function scheduleFlush(): void {
 }
 
 function publishAlert(body: AlertBody): Promise<unknown> {
-  return js.publish(`${ALERTS_PREFIX}.${body.kind}`, JSON.stringify(body), { msgID: body.alert_id });
+  return effects.publish(`${ALERTS_PREFIX}.${body.kind}`, JSON.stringify(body), body.alert_id);
 }
 
 function flush(): void {
@@ -312,6 +316,8 @@ function flush(): void {
   touchedCount = 0;
   arrivalCount = 0;
   for (const feed of feeds.values()) crm.advanceTimers(feed, alertPublishes);
+  // One JetStream round trip per stream for the whole batch's effects (effect-publisher.ts).
+  effects.commit();
   for (const feed of feeds.values()) {
     const msg = feed.lastMsg;
     if (!msg) continue;

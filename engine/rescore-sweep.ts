@@ -98,6 +98,7 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
         const p = states[i]!.partition;
         if (p !== last) deps.rescored((last = p));
       }
+      ctx.effects.commit();
       if (publishes.length > 0) {
         Promise.allSettled(publishes).then((results) => {
           if (results.some((r) => r.status === 'rejected')) log.warn('rescore publish failed');

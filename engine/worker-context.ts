@@ -3,6 +3,7 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstrea
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RuleEngine } from '../operators/crm/rule-engine.js';
 import type { Config } from './config.js';
+import type { EffectPublisher } from './effect-publisher.js';
 import type { Logger } from './log.js';
 import type { PartitionCrm } from './partition-crm.js';
 import type { PartitionState } from './partition-state.js';
@@ -40,6 +41,8 @@ export interface WorkerContext {
   readonly log: Logger;
   readonly metrics: WorkerMetrics;
   readonly feeds: Map<number, PartitionFeed>;
+  /** Queues effects (alerts, actions, segment changes, dead letters), sent per batch by `commit()`. */
+  readonly effects: EffectPublisher;
   /** Seals personal fields and dead-letter bodies with the current PII keyring. */
   sealer(): PiiSealer;
   nc(): NatsConnection;

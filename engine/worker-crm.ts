@@ -50,9 +50,11 @@ export class WorkerCrm {
   publishAction(firing: Firing, now: number): Promise<unknown> {
     this.#ctx.metrics.actions.labels(firing.rule_id).inc();
     const body = actionBody(firing, this.#actions.get(firing.rule_id) ?? {}, now);
-    return this.#ctx
-      .js()
-      .publish(`${ACTIONS_PREFIX}.${firing.rule_id}`, JSON.stringify(body), { msgID: body.action_id });
+    return this.#ctx.effects.publish(
+      `${ACTIONS_PREFIX}.${firing.rule_id}`,
+      JSON.stringify(body),
+      body.action_id,
+    );
   }
 
   /** Event and absence rules on a folded event; publishes unless a previous run already did. */
@@ -93,9 +95,7 @@ export class WorkerCrm {
     if (change) {
       this.#ctx.metrics.segmentChanges.labels(change.to).inc();
       const body = segmentChangeBody(change.customer_id, change.from, change.to, now, cause, crm.rfmOf(slot));
-      out.push(
-        this.#ctx.js().publish(SEGMENT_CHANGES_SUBJECT, JSON.stringify(body), { msgID: body.change_id }),
-      );
+      out.push(this.#ctx.effects.publish(SEGMENT_CHANGES_SUBJECT, JSON.stringify(body), body.change_id));
     }
     for (const firing of firings) out.push(this.publishAction(firing, Date.now()));
   }
