@@ -5,7 +5,7 @@
  * replay of the same events after a crash yields the same `Nats-Msg-Id` whatever the batch
  * boundaries, and JetStream drops the duplicate.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Reason } from '../models/scorer.js';
 
 export const REARM_GAP = 10;
@@ -34,7 +34,7 @@ export function crossing(armed: boolean, risk: number, threshold: number): [bool
 }
 
 export function alertId(kind: AlertKind, customerId: string, crossing: number): string {
-  return createHash('sha256').update(`${kind}\n${customerId}\n${crossing}`).digest('hex').slice(0, 32);
+  return hash('sha256', `${kind}\n${customerId}\n${crossing}`, 'hex').slice(0, 32);
 }
 
 export function riskOf(probability: number): number {

@@ -3,7 +3,7 @@
  * `bw.segments.changed`, each with a `Nats-Msg-Id` derived from what caused it, so a replay or a
  * restart publishes the same id and JetStream keeps one.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Segment } from '../operators/analytics/rfm.js';
 import type { Firing } from '../operators/crm/rule-engine.js';
 
@@ -33,7 +33,7 @@ export interface SegmentChangeBody {
 }
 
 function digest(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 32);
+  return hash('sha256', parts.join('\n'), 'hex').slice(0, 32);
 }
 
 export function actionBody(

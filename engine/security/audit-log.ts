@@ -8,7 +8,7 @@
  * Records are chained synchronously in order; once per event-loop turn the turn's records are
  * written to the file in one write and handed to `onFlush` as one NDJSON text (one stream message).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileLines } from '../file-lines.js';
@@ -46,7 +46,7 @@ export interface AuditRecord extends AuditEntry {
 }
 
 export function recordHash(prev: string, body: Omit<AuditRecord, 'hash'>): string {
-  return createHash('sha256').update(prev).update('\n').update(JSON.stringify(body)).digest('hex');
+  return hash('sha256', `${prev}\n${JSON.stringify(body)}`, 'hex');
 }
 
 /** The last complete line of a file (reads its tail only). */
