@@ -82,7 +82,8 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions, log: Logger):
   const executable = opts.executable ?? 'nats-server';
   const child = spawn(executable, ['-c', configFile], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env['PATH'] ?? '', [STORE_KEY_ENV]: storeKey },
+    // Quoted: the server parses a variable's value as configuration, where hex can read as a number.
+    env: { PATH: process.env['PATH'] ?? '', [STORE_KEY_ENV]: JSON.stringify(storeKey) },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
