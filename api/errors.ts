@@ -6,6 +6,7 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | BellwetherError, request, reply) => {
     if (err instanceof BellwetherError) {
       const status = err.status ?? 500;
+      if (status === 401) reply.header('www-authenticate', 'Bearer');
       if (status === 503) request.log.warn({ code: err.code }, 'request refused: worker unavailable');
       else if (status >= 500) request.log.error({ err }, 'request failed');
       return reply.code(status).send({ error: { code: err.code, message: err.message } });

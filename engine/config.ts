@@ -60,6 +60,7 @@ export const ConfigSchema = Type.Object(
     auditFile: Type.Optional(Type.String({ minLength: 1 })),
     auditRetentionDays: Type.Number({ minimum: 1, maximum: 36_500 }),
     answerCacheMs: Type.Number({ minimum: 0, maximum: 60_000 }),
+    auditMaxMb: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
   },
   { additionalProperties: false },
 );
@@ -322,6 +323,14 @@ export const SETTINGS: readonly Setting[] = [
     describe: 'retention of the BW_AUDIT stream copy, days (1096 = 3 years)',
   },
   {
+    key: 'auditMaxMb',
+    env: 'BW_AUDIT_MAX_MB',
+    flag: 'audit-max-mb',
+    kind: 'number',
+    describe:
+      'the audit file is rotated (renamed <name>-<last seq>.ndjson, chain continued) past this size (256)',
+  },
+  {
     key: 'answerCacheMs',
     env: 'BW_ANSWER_CACHE_MS',
     flag: 'answer-cache-ms',
@@ -359,6 +368,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     rateLimit: 60_000,
     auditRetentionDays: 1096,
     answerCacheMs: 1000,
+    auditMaxMb: 256,
   };
 }
 

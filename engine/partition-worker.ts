@@ -146,6 +146,7 @@ function rekey(keyring: PiiKeyringData): number {
     }
   }
   log.info({ key_id: keyring.keys[0]?.id, resealed }, 'pii keyring changed');
+  answersChanged(); // cached answers hold the old ciphertexts
   return resealed;
 }
 let tfBackend = 'unknown';

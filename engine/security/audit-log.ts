@@ -7,9 +7,23 @@
  *
  * Records are chained synchronously in order; once per event-loop turn the turn's records are
  * written to the file in one write and handed to `onFlush` as one NDJSON text (one stream message).
+ *
+ * Rotation: when the file passes `maxBytes`, it is renamed `<name>-<last seq, 12 digits>.ndjson`
+ * beside it and a new file continues the chain (its first record links to the rotated file's last
+ * one). The engine never deletes rotated files; `verifyAuditChain` walks them all in order.
  */
 import { hash } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileLines } from '../file-lines.js';
 
@@ -64,9 +78,35 @@ function lastLine(fd: number): string | undefined {
   }
 }
 
+/** Rotated files of `file`, oldest first (their names sort by the last sequence they hold). */
+export function rotatedAuditFiles(file: string): string[] {
+  const dir = path.dirname(file);
+  const stem = path.basename(file, '.ndjson');
+  const pattern = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d{12}\\.ndjson$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => pattern.test(n))
+    .sort()
+    .map((n) => path.join(dir, n));
+}
+
+function lastRecordOf(fd: number): { seq: number; hash: string } | undefined {
+  const last = lastLine(fd);
+  if (!last) return undefined;
+  const record = JSON.parse(last) as AuditRecord;
+  return { seq: record.seq, hash: record.hash };
+}
+
 export class AuditLog {
   readonly file: string;
-  readonly #fd: number;
+  readonly #maxBytes: number;
+  #fd: number;
+  #bytes: number;
   readonly #onFlush: ((lines: string) => void) | undefined;
   #seq: number;
   #head: string;
@@ -78,28 +118,40 @@ export class AuditLog {
     fd: number,
     seq: number,
     head: string,
-    onFlush?: (lines: string) => void,
+    onFlush: ((lines: string) => void) | undefined,
+    maxBytes: number,
   ) {
     this.file = file;
     this.#fd = fd;
+    this.#bytes = fstatSync(fd).size;
+    this.#maxBytes = maxBytes;
     this.#seq = seq;
     this.#head = head;
     this.#onFlush = onFlush;
   }
 
-  /** Opens (or creates, mode 0600) the log and continues its chain. */
-  static open(file: string, onFlush?: (lines: string) => void): AuditLog {
-    mkdirSync(path.dirname(file), { recursive: true });
+  /**
+   * Opens (or creates, mode 0600) the log and continues its chain, from the newest rotated file
+   * when the current one is empty.
+   */
+  static open(
+    file: string,
+    onFlush?: (lines: string) => void,
+    maxBytes: number = Number.POSITIVE_INFINITY,
+  ): AuditLog {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const fd = openSync(file, 'a+', 0o600);
-    const last = lastLine(fd);
-    let seq = 0;
-    let head = GENESIS;
-    if (last) {
-      const record = JSON.parse(last) as AuditRecord;
-      seq = record.seq;
-      head = record.hash;
+    let last = lastRecordOf(fd);
+    const rotated = rotatedAuditFiles(file).at(-1);
+    if (!last && rotated) {
+      const rfd = openSync(rotated, 'r');
+      try {
+        last = lastRecordOf(rfd);
+      } finally {
+        closeSync(rfd);
+      }
     }
-    return new AuditLog(file, fd, seq, head, onFlush);
+    return new AuditLog(file, fd, last?.seq ?? 0, last?.hash ?? GENESIS, onFlush, maxBytes);
   }
 
   get head(): { seq: number; hash: string } {
@@ -126,8 +178,21 @@ export class AuditLog {
     if (this.#pending.length === 0) return;
     const text = `${this.#pending.join('\n')}\n`;
     this.#pending = [];
-    writeSync(this.#fd, text);
+    this.#bytes += writeSync(this.#fd, text);
     this.#onFlush?.(text);
+    if (this.#bytes >= this.#maxBytes) this.#rotate();
+  }
+
+  #rotate(): void {
+    fsyncSync(this.#fd);
+    closeSync(this.#fd);
+    const stem = path.basename(this.file, '.ndjson');
+    renameSync(
+      this.file,
+      path.join(path.dirname(this.file), `${stem}-${String(this.#seq).padStart(12, '0')}.ndjson`),
+    );
+    this.#fd = openSync(this.file, 'a+', 0o600);
+    this.#bytes = 0;
   }
 
   close(): void {
@@ -141,36 +206,50 @@ export interface AuditVerification {
   ok: boolean;
   records: number;
   head: string;
-  /** The first record that does not verify: its line number and why. */
-  broken?: { line: number; reason: string };
+  /** The first record that does not verify: its line number (in `file` when several) and why. */
+  broken?: { line: number; reason: string; file?: string };
 }
 
-/** Walks the chain of an audit file from its first line. */
-export async function verifyAuditFile(file: string): Promise<AuditVerification> {
+/** Walks the chain of one audit file from its first line (the file holds the chain's start). */
+export function verifyAuditFile(file: string): Promise<AuditVerification> {
+  return verifyAuditFiles([file]);
+}
+
+/** Walks the whole chain of the log `file`: its rotated files, oldest first, then `file`. */
+export function verifyAuditChain(file: string): Promise<AuditVerification> {
+  return verifyAuditFiles([...rotatedAuditFiles(file), file]);
+}
+
+async function verifyAuditFiles(files: readonly string[]): Promise<AuditVerification> {
   let prev = GENESIS;
   let seq = 0;
   let lineNo = 0;
+  let current = files[0] ?? '';
   const fail = (reason: string): AuditVerification => ({
     ok: false,
     records: seq,
     head: prev,
-    broken: { line: lineNo, reason },
+    broken: { line: lineNo, reason, ...(files.length > 1 ? { file: current } : {}) },
   });
-  for await (const line of fileLines(file)) {
-    lineNo++;
-    if (line === '') return fail('empty line');
-    let record: AuditRecord;
-    try {
-      record = JSON.parse(line) as AuditRecord;
-    } catch {
-      return fail('not JSON');
+  for (const file of files) {
+    current = file;
+    lineNo = 0;
+    for await (const line of fileLines(file)) {
+      lineNo++;
+      if (line === '') return fail('empty line');
+      let record: AuditRecord;
+      try {
+        record = JSON.parse(line) as AuditRecord;
+      } catch {
+        return fail('not JSON');
+      }
+      const { hash, ...body } = record;
+      if (body.prev !== prev) return fail('prev does not match the previous record’s hash');
+      if (body.seq !== seq + 1) return fail(`seq ${body.seq} after ${seq}`);
+      if (recordHash(prev, body) !== hash) return fail('hash does not match the record');
+      prev = hash;
+      seq = body.seq;
     }
-    const { hash, ...body } = record;
-    if (body.prev !== prev) return fail('prev does not match the previous record’s hash');
-    if (body.seq !== seq + 1) return fail(`seq ${body.seq} after ${seq}`);
-    if (recordHash(prev, body) !== hash) return fail('hash does not match the record');
-    prev = hash;
-    seq = body.seq;
   }
   return { ok: true, records: seq, head: prev };
 }

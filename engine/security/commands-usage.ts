@@ -1,6 +1,6 @@
 /** Help text of the security commands (kept apart so `bellwether help` loads nothing heavy). */
 export const SECURITY_COMMANDS_USAGE = `Security commands:
-  bellwether audit verify [--file F]          check the audit log's hash chain (default BW_AUDIT_FILE)
+  bellwether audit verify [--file F]          check the audit log's hash chain, rotated files included (default BW_AUDIT_FILE)
   bellwether keys create --role R --name N    print a new API key and its BW_API_KEYS_FILE line
                                               (roles: viewer, analyst, admin, service)
   bellwether dlq read [--limit N] [--nats-url URL]

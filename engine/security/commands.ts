@@ -11,7 +11,7 @@ import { loadConfig } from '../config.js';
 import { BellwetherError } from '../errors.js';
 import { DLQ_STREAM } from '../streams.js';
 import { createApiKey, ROLES, type Role } from './api-keys.js';
-import { verifyAuditFile } from './audit-log.js';
+import { verifyAuditChain } from './audit-log.js';
 import { deadLetterAad, openSealedBytes } from './pii-cipher.js';
 import { loadKeyring } from './pii-keyring.js';
 
@@ -23,12 +23,12 @@ async function auditCommand(args: string[]): Promise<void> {
   });
   if (positionals[0] !== 'verify') throw new BellwetherError('BW_ERR_CLI_USAGE', 'audit verify [--file F]');
   const file = values.file ?? loadConfig(process.env).auditFile!;
-  const result = await verifyAuditFile(file);
+  const result = await verifyAuditChain(file);
   process.stdout.write(`${JSON.stringify({ file, ...result })}\n`);
   if (!result.ok) {
     throw new BellwetherError(
       'BW_ERR_AUDIT_CHAIN',
-      `${file}: line ${result.broken?.line}: ${result.broken?.reason}`,
+      `${result.broken?.file ?? file}: line ${result.broken?.line}: ${result.broken?.reason}`,
     );
   }
 }

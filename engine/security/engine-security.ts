@@ -4,6 +4,7 @@
  * the export budget, and security alerts on `bw.alerts.security`.
  */
 import { watch } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -77,12 +78,16 @@ export class EngineSecurity {
       );
     }
     const apiKeys = await loadApiKeys(config.apiKeys, config.apiKeysFile);
-    const instance = (config.httpHost + config.httpPort).replace(/[^A-Za-z0-9]/g, '_');
+    const instance = os.hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'engine';
     // Every record also goes to the BW_AUDIT stream: each event-loop turn's records as one NDJSON
     // message (a core publish: the stream stores it).
-    const audit = AuditLog.open(config.auditFile!, (lines: string) => {
-      if (!nc.isClosed()) nc.publish(`${AUDIT_SUBJECT_PREFIX}.${instance}`, lines);
-    });
+    const audit = AuditLog.open(
+      config.auditFile!,
+      (lines: string) => {
+        if (!nc.isClosed()) nc.publish(`${AUDIT_SUBJECT_PREFIX}.${instance}`, lines);
+      },
+      config.auditMaxMb * 1024 * 1024,
+    );
     const security = new EngineSecurity(config, { keyring, apiKeys, audit, js, log });
     log.info(
       {

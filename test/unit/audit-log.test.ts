@@ -2,7 +2,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AuditEntry, AuditLog, GENESIS, verifyAuditFile } from '../../engine/security/audit-log.js';
+import {
+  type AuditEntry,
+  AuditLog,
+  GENESIS,
+  rotatedAuditFiles,
+  verifyAuditChain,
+  verifyAuditFile,
+} from '../../engine/security/audit-log.js';
 
 let dir: string;
 let file: string;
@@ -94,5 +101,28 @@ describe('audit log', () => {
     [swapped[1], swapped[2]] = [swapped[2]!, swapped[1]!];
     await writeFile(file, `${swapped.join('\n')}\n`);
     expect(await verifyAuditFile(file)).toMatchObject({ ok: false, broken: { line: 2 } });
+  });
+
+  it('rotates past its size limit, continues the chain in the new file and verifies across files', async () => {
+    const log = AuditLog.open(file, undefined, 2000);
+    for (let i = 0; i < 12; i++) {
+      log.append(entry(i));
+      log.flush();
+    }
+    log.close();
+    const rotated = rotatedAuditFiles(file);
+    expect(rotated.length).toBeGreaterThanOrEqual(2);
+    expect(await verifyAuditChain(file)).toMatchObject({ ok: true, records: 12 });
+    // Reopened, the chain continues (from the newest rotated file when the current one is empty).
+    const again = AuditLog.open(file, undefined, 2000);
+    const next = again.append(entry(12));
+    again.close();
+    expect(next.seq).toBe(13);
+    expect(await verifyAuditChain(file)).toMatchObject({ ok: true, records: 13 });
+    // A rotated file that goes missing breaks the chain where the next file starts.
+    await rm(rotated[0]!);
+    const broken = await verifyAuditChain(file);
+    expect(broken.ok).toBe(false);
+    expect(broken.broken?.reason).toMatch(/prev does not match/);
   });
 });
