@@ -61,6 +61,7 @@ export const ConfigSchema = Type.Object(
     auditRetentionDays: Type.Number({ minimum: 1, maximum: 36_500 }),
     answerCacheMs: Type.Number({ minimum: 0, maximum: 60_000 }),
     auditMaxMb: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
+    batchLingerMs: Type.Number({ minimum: 0, maximum: 1000 }),
   },
   { additionalProperties: false },
 );
@@ -369,6 +370,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     auditRetentionDays: 1096,
     answerCacheMs: 1000,
     auditMaxMb: 256,
+    batchLingerMs: 20,
   };
 }
 

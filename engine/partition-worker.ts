@@ -91,8 +91,11 @@ const ctx: WorkerContext = {
   },
 };
 const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
-const queries = new WorkerQueries(data.queryPort, feeds, (feed, slot) =>
-  customerAnswer(feed, slot, versions(), config.clock, explain, crm.tags),
+const queries = new WorkerQueries(
+  data.queryPort,
+  feeds,
+  (feed, slot) => customerAnswer(feed, slot, versions(), config.clock, explain, crm.tags),
+  () => flushSoon(),
 );
 /** Messages folded since the last safe point for customer queries. */
 let sinceQueries = 0;
@@ -269,9 +272,34 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
   }
 }
 
+/**
+ * Micro-batching with a linger: a batch is flushed (scored, published, acked) once it holds
+ * FLUSH_CUSTOMERS touched customers, or BW_BATCH_LINGER_MS after its first event, whichever comes
+ * first. Each flush has a fixed cost (two TF.js predict calls walk the whole layer graph, one ack
+ * per partition, one JetStream round trip per effect stream), which at live rates, with a flush
+ * every event-loop turn, dominated a worker's CPU.
+ */
+const FLUSH_CUSTOMERS = 1024;
+let lingerTimer: NodeJS.Timeout | undefined;
+
+/** A query waits for the batch in progress: flush it at the next turn instead of after the linger. */
+function flushSoon(): void {
+  if (lingerTimer === undefined) return;
+  clearTimeout(lingerTimer);
+  lingerTimer = undefined;
+  setImmediate(flush);
+}
+
 function scheduleFlush(): void {
-  if (!flushScheduled) {
-    flushScheduled = true;
+  if (flushScheduled && (lingerTimer === undefined || touchedCount < FLUSH_CUSTOMERS)) return;
+  if (lingerTimer !== undefined) {
+    clearTimeout(lingerTimer);
+    lingerTimer = undefined;
+  }
+  flushScheduled = true;
+  if (config.batchLingerMs > 0 && touchedCount < FLUSH_CUSTOMERS) {
+    lingerTimer = setTimeout(flush, config.batchLingerMs);
+  } else {
     setImmediate(flush);
   }
 }
@@ -281,7 +309,12 @@ function publishAlert(body: AlertBody): Promise<unknown> {
 }
 
 function flush(): void {
+  if (!flushScheduled) return; // already flushed by an earlier trigger
   flushScheduled = false;
+  if (lingerTimer !== undefined) {
+    clearTimeout(lingerTimer);
+    lingerTimer = undefined;
+  }
   const n = touchedCount;
   const alertPublishes: Promise<unknown>[] = [];
   if (n > 0) {

@@ -18,16 +18,20 @@ export class WorkerQueries {
   readonly #port: MessagePort;
   readonly #feeds: Map<number, PartitionFeed>;
   readonly #answer: (feed: PartitionFeed, slot: number) => CustomerAnswer;
+  readonly #waiting: () => void;
   #deferred: CustomerQuery[] = [];
 
+  /** @param waiting called when a query waits for the batch in progress (so it is flushed soon) */
   constructor(
     port: MessagePort,
     feeds: Map<number, PartitionFeed>,
     answer: (feed: PartitionFeed, slot: number) => CustomerAnswer,
+    waiting: () => void,
   ) {
     this.#port = port;
     this.#feeds = feeds;
     this.#answer = answer;
+    this.#waiting = waiting;
   }
 
   /** Answers queries as they arrive while the worker is idle. */
@@ -61,6 +65,7 @@ export class WorkerQueries {
         if (slot === undefined) continue;
         if (feed.state.touched.data[slot] === 1) {
           this.#deferred.push(q);
+          this.#waiting();
           return;
         }
         value = this.#answer(feed, slot);

@@ -303,6 +303,11 @@ describe('at rest and in the audit log', () => {
     );
     expect(streamRecords).toEqual(fileRecords);
 
+    // Nor do the metrics.
+    const metrics = (await engine.get('/metrics', auth('admin'))).text;
+    for (const value of Object.values(ALICE))
+      expect(metrics.includes(value), `${value} in /metrics`).toBe(false);
+
     await engine.stop('SIGTERM', { keepDataDir: true });
     const files = await filesUnder(dataDir);
     expect(files.some((f) => f.includes(`${path.sep}jetstream${path.sep}`))).toBe(true);
