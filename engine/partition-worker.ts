@@ -14,19 +14,16 @@
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type JetStreamClient, type JsMsg, jetstream } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { disposeModelSet, loadModelSet, modelVersions } from '../models/model-set.js';
 import type { Reason } from '../models/scorer.js';
 import { loadTf, type Tf } from '../models/tf-backend.js';
-import { mergeAttribution } from '../operators/analytics/attribution-report.js';
-import { mergeFunnelCounts } from '../operators/analytics/funnels.js';
-import { PathStats } from '../operators/analytics/paths.js';
-import { SegmentStats } from '../operators/analytics/rfm.js';
 import { RuleEngine } from '../operators/crm/rule-engine.js';
 import type { AlertBody } from './alerts.js';
 import { bumpCustomer, bumpPartition } from './answer-cache.js';
 import { BatchScorer } from './batch-scorer.js';
 import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
+import { deadLetter } from './dead-letters.js';
 import { EffectPublisher } from './effect-publisher.js';
 import { BellwetherError } from './errors.js';
 import { parseEvent } from './event-parse.js';
@@ -37,19 +34,17 @@ import { partitionConsumers } from './partition-consumers.js';
 import { PartitionCrm } from './partition-crm.js';
 import { PartitionState } from './partition-state.js';
 import { rescoreSweep } from './rescore-sweep.js';
-import { deadLetterAad, seal } from './security/pii-cipher.js';
 import { PiiKeyring, type PiiKeyringData } from './security/pii-keyring.js';
 import { PiiSealer } from './security/pii-sealer.js';
-import { EVENTS_STREAM } from './streams.js';
-import { ALERTS_PREFIX, DLQ_PREFIX } from './subjects.js';
+import { ALERTS_PREFIX } from './subjects.js';
 import {
   type FromWorker,
-  type PartitionStatus,
   POISON_CRASHES,
   type WorkerData,
   type WorkerRequest,
   type WorkerStatus,
 } from './thread-messages.js';
+import { analyticsAnswer, partitionStatuses } from './worker-analytics.js';
 import { WorkerCheckpoints } from './worker-checkpoints.js';
 import type { PartitionFeed, WorkerContext } from './worker-context.js';
 import { WorkerCrm } from './worker-crm.js';
@@ -174,22 +169,11 @@ function grow<T extends Int32Array | Float64Array | Float32Array>(arr: T, need: 
   return next;
 }
 
-function deadLetter(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, detail: string): void {
+function deadLetterOf(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, detail: string): void {
   if (msg.seq <= feed.replayUntil) return;
   metrics.rejected.labels(reason).inc();
-  const h = headers();
-  h.set('Bw-Reason', reason);
-  h.set(
-    'Bw-Error-Code',
-    reason === 'poison' || reason === 'processing_error' ? 'BW_ERR_WORKER_FAILED' : 'BW_ERR_EVENT_SCHEMA',
-  );
-  h.set('Bw-Subject', msg.subject);
-  h.set('Bw-Error', detail.replace(/[\r\n]/g, ' ').slice(0, 512));
-  h.set('Bw-Stream-Seq', String(msg.seq));
-  // The body may hold personal data: it is kept sealed (`bellwether dlq read` opens it).
-  h.set('Bw-Sealed', sealer.keyring.current.id);
-  const body = seal(sealer.keyring, msg.data, deadLetterAad(msg.seq));
-  feed.publishes.push(effects.publish(`${DLQ_PREFIX}.${reason}`, body, `dlq-${EVENTS_STREAM}-${msg.seq}`, h));
+  const letter = deadLetter(msg, reason, detail, sealer.keyring);
+  feed.publishes.push(effects.publish(letter.subject, letter.body, letter.msgID, letter.headers));
 }
 
 function onMessage(feed: PartitionFeed, msg: JsMsg): void {
@@ -203,7 +187,7 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
   }
   state.lastSequence = msg.seq;
   if (poison.has(`${state.partition}:${msg.seq}`)) {
-    deadLetter(feed, msg, 'poison', `crashed the worker thread ${POISON_CRASHES} times`);
+    deadLetterOf(feed, msg, 'poison', `crashed the worker thread ${POISON_CRASHES} times`);
     scheduleFlush();
     return;
   }
@@ -214,7 +198,7 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
   const b = subject.indexOf('.', a + 1);
   const result = parseEvent(msg.data, subject.slice(a + 1, b), subject.slice(b + 1), Date.now());
   if (!result.ok) {
-    deadLetter(feed, msg, result.reason, result.detail);
+    deadLetterOf(feed, msg, result.reason, result.detail);
   } else {
     const event = result.event;
     if (
@@ -260,7 +244,7 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
         arrivals[arrivalCount++] = msg.info.timestampNanos / 1e6;
       } catch (err) {
         log.error({ partition: state.partition, err }, 'event processing failed');
-        deadLetter(feed, msg, 'processing_error', err instanceof Error ? err.message : String(err));
+        deadLetterOf(feed, msg, 'processing_error', err instanceof Error ? err.message : String(err));
       }
     }
   }
@@ -413,22 +397,12 @@ function tensorCount(): number {
 }
 
 function status(): WorkerStatus {
-  const partitions: PartitionStatus[] = [...feeds.values()].map((feed) => ({
-    partition: feed.state.partition,
-    attached: feed.attached,
-    caught_up: feed.caughtUp,
-    pending: feed.pending,
-    ack_pending: feed.ackPending,
-    customers: feed.state.table.size,
-    last_sequence: feed.state.lastSequence,
-    watermark: Number.isFinite(feed.state.watermark) ? new Date(feed.state.watermark).toISOString() : null,
-  }));
   return {
     index: data.index,
     tf_backend: tfBackend,
     models: modelVersions(scorer.models),
     tensors: tensorCount(),
-    partitions,
+    partitions: partitionStatuses(feeds.values()),
   };
 }
 
@@ -443,18 +417,12 @@ async function stop(): Promise<void> {
 }
 
 async function handle(req: WorkerRequest): Promise<unknown> {
-  // Events folded since the last flush are scored first, so an answer never pairs fresh features
-  // with stale scores.
-  if (flushScheduled && (req.op === 'customer' || req.op === 'top')) flush();
+  // Events folded since the last flush are scored first, so a list never pairs fresh features with
+  // stale scores. (One customer's answer comes over the query port: worker-queries.ts.)
+  if (flushScheduled && req.op === 'top') flush();
   switch (req.op) {
-    case 'customer': {
-      for (const feed of feeds.values()) {
-        const slot = feed.state.table.slotOf(req.customerId);
-        if (slot !== undefined)
-          return customerAnswer(feed, slot, versions(), config.clock, explain, crm.tags);
-      }
-      return null;
-    }
+    case 'customer':
+      throw new BellwetherError('BW_ERR_WORKER_FAILED', 'customer queries go over the query port');
     case 'top':
       return riskiest(
         feeds.values(),
@@ -471,20 +439,11 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       crm.reconfigure(req.definition, req.source);
       answersChanged();
       return true;
-    case 'segments': {
-      const stats = new SegmentStats();
-      for (const feed of feeds.values()) feed.crm.segmentStats(feed.state.now(config.clock), stats);
-      return stats.toJSON();
-    }
+    case 'segments':
     case 'funnels':
-      return mergeFunnelCounts([...feeds.values()].map((f) => f.crm.funnels.counts()));
-    case 'paths': {
-      const paths = new PathStats();
-      for (const feed of feeds.values()) paths.merge(feed.crm.paths.stats);
-      return paths.toJSON();
-    }
+    case 'paths':
     case 'attribution':
-      return mergeAttribution([...feeds.values()].map((f) => f.crm.attribution.snapshot()));
+      return analyticsAnswer(req.op, feeds.values(), config.clock);
     case 'status':
       return status();
     case 'metrics': {

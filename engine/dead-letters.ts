@@ -1,0 +1,42 @@
+/**
+ * A dead letter: the rejected message's original bytes, sealed (they may hold personal data;
+ * `bellwether dlq read` opens them), on `bw.dlq.<reason>` with headers saying why, and a
+ * `Nats-Msg-Id` from the events-stream sequence so a replay does not store it twice.
+ */
+import { headers, type MsgHdrs } from '@nats-io/transport-node';
+import type { RejectReason } from './event-schema.js';
+import { deadLetterAad, seal } from './security/pii-cipher.js';
+import type { PiiKeyring } from './security/pii-keyring.js';
+import { EVENTS_STREAM } from './streams.js';
+import { DLQ_PREFIX } from './subjects.js';
+
+export interface DeadLetter {
+  subject: string;
+  body: string;
+  msgID: string;
+  headers: MsgHdrs;
+}
+
+export function deadLetter(
+  msg: { subject: string; seq: number; data: Uint8Array },
+  reason: RejectReason,
+  detail: string,
+  keyring: PiiKeyring,
+): DeadLetter {
+  const h = headers();
+  h.set('Bw-Reason', reason);
+  h.set(
+    'Bw-Error-Code',
+    reason === 'poison' || reason === 'processing_error' ? 'BW_ERR_WORKER_FAILED' : 'BW_ERR_EVENT_SCHEMA',
+  );
+  h.set('Bw-Subject', msg.subject);
+  h.set('Bw-Error', detail.replace(/[\r\n]/g, ' ').slice(0, 512));
+  h.set('Bw-Stream-Seq', String(msg.seq));
+  h.set('Bw-Sealed', keyring.current.id);
+  return {
+    subject: `${DLQ_PREFIX}.${reason}`,
+    body: seal(keyring, msg.data, deadLetterAad(msg.seq)),
+    msgID: `dlq-${EVENTS_STREAM}-${msg.seq}`,
+    headers: h,
+  };
+}
