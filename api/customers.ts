@@ -3,6 +3,7 @@
  * customers; and the bulk export. Every answer is audited; list and export answers count against
  * the key's hourly export limit (BW_EXPORT_LIMIT).
  */
+import { Readable } from 'node:stream';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BellwetherError } from '../engine/errors.js';
@@ -107,21 +108,28 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       const view = piiViewFor(demand(request, 'export'), pii);
       const summaries = await engine.top(min_churn_risk ?? 0, limit ?? 1000, { tag, segment });
       takeBudget(request, security, summaries.length);
-      const lines: string[] = [];
       const fields = new Set<string>();
-      for (let i = 0; i < summaries.length; i += EXPORT_CHUNK) {
-        const answers = await Promise.all(
-          summaries.slice(i, i + EXPORT_CHUNK).map((s) => engine.customer(s.customer_id)),
-        );
-        for (const answer of answers) {
-          if (!answer) continue; // forgotten between the list and the read
-          const presented: PresentedAnswer = presentAnswer(answer, view, security, request.log);
-          for (const f of answerFields(presented)) fields.add(f);
-          lines.push(JSON.stringify(presented));
+      const audit = { customers: 0, fields: [] as string[], pii: view };
+      request.auditInfo = audit;
+      // Streamed a chunk of answers at a time: an export of many customers is never one big string.
+      async function* lines(): AsyncGenerator<string> {
+        for (let i = 0; i < summaries.length; i += EXPORT_CHUNK) {
+          const answers = await Promise.all(
+            summaries.slice(i, i + EXPORT_CHUNK).map((s) => engine.customer(s.customer_id)),
+          );
+          let chunk = '';
+          for (const answer of answers) {
+            if (!answer) continue; // forgotten between the list and the read
+            const presented: PresentedAnswer = presentAnswer(answer, view, security, request.log);
+            for (const f of answerFields(presented)) fields.add(f);
+            chunk += `${JSON.stringify(presented)}\n`;
+            audit.customers++;
+          }
+          audit.fields = [...fields].sort();
+          if (chunk) yield chunk;
         }
       }
-      request.auditInfo = { customers: lines.length, fields: [...fields].sort(), pii: view };
-      return reply.type('application/x-ndjson').send(lines.length > 0 ? `${lines.join('\n')}\n` : '');
+      return reply.type('application/x-ndjson').send(Readable.from(lines()));
     },
   );
 }
