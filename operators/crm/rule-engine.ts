@@ -16,7 +16,11 @@
 import { BellwetherError } from '../../engine/errors.js';
 import { AbsenceTimers, NO_TIMER } from './absence-timers.js';
 import type { CompiledRule, CrmRuleKind } from './config.js';
+import { CRM_SCORE_NAMES } from './config.js';
 import type { ExpressionLookup } from './expression.js';
+
+/** Names whose values change only when a customer is scored. */
+const SCORE_TIME_NAMES: ReadonlySet<string> = new Set(CRM_SCORE_NAMES);
 
 export interface Firing {
   readonly rule_id: string;
@@ -61,6 +65,13 @@ export class RuleEngine {
   readonly #absenceByOn: number[][];
   readonly #absenceByUnless: number[][];
   readonly #conditionRules: number[] = [];
+  /**
+   * Columns (among condition rules) of the conditions that read something an event can change (a
+   * feature, a profile field). The others read only scores, the segment and RFM scores, which
+   * change only when the customer is scored: their value at an event is the one they had at the
+   * last `onScores`, so they cannot turn true there and are not evaluated on events.
+   */
+  readonly #eventConditions: number[] = [];
   /** Rule index → its column among condition rules / absence rules, -1 when another kind. */
   readonly #condCol: Int32Array;
   readonly #absCol: Int32Array;
@@ -88,8 +99,10 @@ export class RuleEngine {
         this.#absenceByOn[rule.onIndex]?.push(r);
         this.#absenceByUnless[rule.unless.typeIndex]?.push(r);
       } else if (rule.kind === 'condition') {
-        this.#condCol[r] = this.#conditionRules.length;
+        const column = this.#conditionRules.length;
+        this.#condCol[r] = column;
         this.#conditionRules.push(r);
+        if (rule.when?.names.some((n) => !SCORE_TIME_NAMES.has(n))) this.#eventConditions.push(column);
       }
     });
     this.#nAbs = nAbs;
@@ -157,7 +170,7 @@ export class RuleEngine {
       }
       this.#recordSeen(slot, r, ts);
     }
-    this.#conditions(slot, customerId, ts, `condition:${eventId}`, lookup, out);
+    this.#conditions(slot, customerId, ts, `condition:${eventId}`, lookup, out, this.#eventConditions);
     return out;
   }
 
@@ -288,9 +301,12 @@ export class RuleEngine {
     cause: string,
     lookup: ExpressionLookup,
     out: Firing[],
+    only?: readonly number[],
   ): void {
     const nc = this.#conditionRules.length;
-    for (let c = 0; c < nc; c++) {
+    const count = only ? only.length : nc;
+    for (let k = 0; k < count; k++) {
+      const c = only ? only[k]! : k;
       const rule = this.rules[this.#conditionRules[c]!]!;
       const i = slot * nc + c;
       if (!rule.when!.evaluate(lookup)) {

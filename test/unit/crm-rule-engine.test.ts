@@ -22,6 +22,7 @@ const RULES = compileCrmConfig({
     { id: 'vip_nudge', on: 'signup', when: 'spend_90d > 0', unless: { type: 'purchase', within: '1d' } },
     { id: 'come_back', on: 'login', unless: { type: 'login', within: '30d' } },
     { id: 'churn', when: 'churn.risk >= 80' },
+    { id: 'heavy_buyer', when: 'purchases_30d >= 3' },
   ],
 }).rules;
 
@@ -225,13 +226,23 @@ describe('condition rules', () => {
     });
   });
 
-  it('are also evaluated at events, with the event id as cause, per slot', () => {
+  it('that read features are also evaluated at events, with the event id as cause, per slot', () => {
     const e = engine();
-    expect(only(e.onEvent(1, 'c1', PAGE_VIEW, T0, 'v1', risk(95)), 'churn').map((f) => f.cause)).toEqual([
-      'condition:v1',
+    const buys = (n: number) => recordLookup({ purchases_30d: n });
+    expect(only(e.onEvent(1, 'c1', PAGE_VIEW, T0, 'v1', buys(3)), 'heavy_buyer').map((f) => f.cause)).toEqual(
+      ['condition:v1'],
+    );
+    expect(only(e.onScores(1, 'c1', T0 + 1, buys(3)), 'heavy_buyer')).toEqual([]);
+    expect(only(e.onScores(2, 'c2', T0 + 1, buys(4)), 'heavy_buyer')).toHaveLength(1);
+  });
+
+  it('that read only scores, the segment or RFM are evaluated when the customer is scored, not at events', () => {
+    // Those values change only when the customer is scored, so an event cannot turn them true.
+    const e = engine();
+    expect(only(e.onEvent(1, 'c1', PAGE_VIEW, T0, 'v1', risk(95)), 'churn')).toEqual([]);
+    expect(only(e.onScores(1, 'c1', T0 + 1, risk(95)), 'churn').map((f) => f.cause)).toEqual([
+      `condition:${T0 + 1}`,
     ]);
-    expect(only(e.onScores(1, 'c1', T0 + 1, risk(95)), 'churn')).toEqual([]);
-    expect(only(e.onScores(2, 'c2', T0 + 1, risk(95)), 'churn')).toHaveLength(1);
   });
 
   it('keep their disarmed state across a snapshot', () => {
