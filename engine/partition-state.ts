@@ -3,9 +3,9 @@
  * state (typed columns in the same store), the last event id per customer (for alert ids), the
  * dedupe memory and the partition's watermark.
  */
-import { LRUCache } from 'lru-cache';
 import type { Column } from '../operators/column-store.js';
 import { FeatureTable } from '../operators/feature-table.js';
+import { RecentIds } from './recent-ids.js';
 
 function lastEventColumn(table: FeatureTable): Column {
   return table.store.column({ name: 'recency.last_event', kind: 'f64', width: 1, initial: Number.NaN });
@@ -29,7 +29,7 @@ export class PartitionState {
   readonly lastSeq: Column;
   /** event_id of the latest event folded per slot. */
   readonly lastEventId: string[] = [];
-  readonly #dedupe: LRUCache<string, 1> | undefined;
+  readonly #dedupe: RecentIds | undefined;
   /** Highest event time seen (epoch ms), -Infinity before the first event. */
   watermark = Number.NEGATIVE_INFINITY;
   lastSequence = 0;
@@ -48,15 +48,12 @@ export class PartitionState {
     this.intentCrossings = store.column({ name: 'alert.intent_crossings', kind: 'u32', width: 1 });
     this.touched = store.column({ name: 'batch.touched', kind: 'u8', width: 1 });
     this.lastSeq = store.column({ name: 'event.seq', kind: 'f64', width: 1 });
-    this.#dedupe = dedupeIds > 0 ? new LRUCache<string, 1>({ max: dedupeIds }) : undefined;
+    this.#dedupe = dedupeIds > 0 ? new RecentIds(dedupeIds) : undefined;
   }
 
   /** True when `eventId` was already counted (and remembers it otherwise). */
   seen(eventId: string): boolean {
-    if (!this.#dedupe) return false;
-    if (this.#dedupe.has(eventId)) return true;
-    this.#dedupe.set(eventId, 1);
-    return false;
+    return this.#dedupe ? !this.#dedupe.add(eventId) : false;
   }
 
   /**
@@ -81,14 +78,14 @@ export class PartitionState {
     return evicted;
   }
 
-  /** Event ids in the dedupe memory, least recently used first. */
+  /** Event ids in the dedupe memory, oldest first. */
   dedupeIds(): string[] {
-    return this.#dedupe ? [...this.#dedupe.rkeys()] : [];
+    return this.#dedupe ? this.#dedupe.ids() : [];
   }
 
   restoreDedupe(ids: readonly string[]): void {
     if (!this.#dedupe) return;
-    for (const id of ids) this.#dedupe.set(id, 1);
+    for (const id of ids) this.#dedupe.add(id);
   }
 
   /** `now` for windows: wall clock, or the watermark with `BW_CLOCK=event`. */
