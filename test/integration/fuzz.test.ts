@@ -4,41 +4,31 @@
  * no crash, every bad event in the DLQ with nothing valid lost.
  */
 import { connect as tcpConnect } from 'node:net';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from '../../engine/event-types.js';
 import { mulberry32 } from '../../engine/random.js';
 import { customerToken, eventSubject } from '../../engine/subjects.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
-import { startNats, type TestNats } from '../support/nats-server.js';
+import { type EngineProcess, waitFor } from '../support/engine-process.js';
 import { readStream } from '../support/publish.js';
+import { startStack, type TestStack } from '../support/stack.js';
 
 const ADMIN = 'fuzz-admin-key-0000001';
 const rand = mulberry32(20261123);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 
-let nats: TestNats;
+let stack: TestStack;
 let nc: NatsConnection;
 let engine: EngineProcess;
 
 beforeAll(async () => {
-  nats = await startNats(4);
-  nc = await connect({ servers: nats.url });
-  engine = await startEngineProcess({
-    BW_NATS_URL: nats.url,
-    BW_PARTITIONS: '4',
-    BW_WORKERS: '2',
-    BW_API_KEYS: `${ADMIN}:admin:fuzzer`,
-    BW_RATE_LIMIT: '0',
-  });
+  stack = await startStack(4, { BW_API_KEYS: `${ADMIN}:admin:fuzzer`, BW_RATE_LIMIT: '0' });
+  ({ nc, engine } = stack);
 });
 
 afterAll(async () => {
-  const code = await engine?.stop('SIGTERM');
-  expect(code).toBe(0);
-  await nc?.close();
-  await nats?.stop();
+  expect(await stack?.stop('SIGTERM')).toBe(0);
 });
 
 const NASTY = [

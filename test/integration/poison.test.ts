@@ -2,16 +2,15 @@
  * A message that crashes its worker thread every time is dead-lettered (reason `poison`) after
  * POISON_CRASHES crashes; the partition then goes on, and the process serves throughout.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
 import { POISON_CRASHES } from '../../engine/thread-messages.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
-import { startNats, type TestNats } from '../support/nats-server.js';
+import { type EngineProcess, waitFor } from '../support/engine-process.js';
 import { openDeadLetter, publishCore, readStream, type TestEvent } from '../support/publish.js';
+import { startStack, type TestStack } from '../support/stack.js';
 
 const T = Date.UTC(2026, 9, 1);
-let nats: TestNats;
 let nc: NatsConnection;
 let engine: EngineProcess;
 
@@ -25,24 +24,20 @@ function purchase(customer: string, i: number, id = `${customer}-${i}`): TestEve
   };
 }
 
+let stack: TestStack;
+
 beforeAll(async () => {
-  nats = await startNats(2);
-  nc = await connect({ servers: nats.url });
-  engine = await startEngineProcess({
-    BW_NATS_URL: nats.url,
-    BW_PARTITIONS: '2',
-    BW_WORKERS: '2',
+  stack = await startStack(2, {
     BW_CLOCK: 'event',
     BW_CHECKPOINT_SECONDS: '0.3',
     BW_TEST_CRASH_EVENT_ID: 'poison-pill',
     BW_TEST_CRASH_ALWAYS: '1',
   });
+  ({ nc, engine } = stack);
 });
 
 afterAll(async () => {
-  await engine?.stop('SIGKILL');
-  await nc?.close();
-  await nats?.stop();
+  await stack?.stop('SIGKILL');
 });
 
 describe('poison message', () => {

@@ -2,15 +2,14 @@
  * A partition worker thread that dies mid-stream is restarted, reloads its partitions'
  * checkpoints and resumes; the process keeps serving and no event is lost or counted twice.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
-import { type EngineProcess, featureOf, startEngineProcess, waitFor } from '../support/engine-process.js';
-import { startNats, type TestNats } from '../support/nats-server.js';
+import { type EngineProcess, featureOf, waitFor } from '../support/engine-process.js';
 import { publishCore, purchaseRun, type TestEvent } from '../support/publish.js';
+import { startStack, type TestStack } from '../support/stack.js';
 
 const T = Date.UTC(2026, 8, 1);
-let nats: TestNats;
 let nc: NatsConnection;
 let engine: EngineProcess;
 
@@ -22,23 +21,19 @@ function lifetime(id: string): Promise<number | undefined> {
   return featureOf(engine, id, 'purchases_lifetime');
 }
 
+let stack: TestStack;
+
 beforeAll(async () => {
-  nats = await startNats(4);
-  nc = await connect({ servers: nats.url });
-  engine = await startEngineProcess({
-    BW_NATS_URL: nats.url,
-    BW_PARTITIONS: '4',
-    BW_WORKERS: '2',
+  stack = await startStack(4, {
     BW_CLOCK: 'event',
     BW_CHECKPOINT_SECONDS: '0.3',
     BW_TEST_CRASH_EVENT_ID: 'kim-crash',
   });
+  ({ nc, engine } = stack);
 });
 
 afterAll(async () => {
-  await engine?.stop('SIGKILL');
-  await nc?.close();
-  await nats?.stop();
+  await stack?.stop('SIGKILL');
 });
 
 describe('worker thread crash', () => {
