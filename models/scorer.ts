@@ -11,6 +11,9 @@ import { inputIndexes, transformValue } from './feature-spec.js';
 import type { LoadedModel } from './model-files.js';
 import type { Tf } from './tf-backend.js';
 
+const LOG1P_TABLE_SIZE = 4096;
+const LOG1P_TABLE = Float64Array.from({ length: LOG1P_TABLE_SIZE }, (_, i) => Math.log1p(i));
+
 export interface Reason {
   feature: string;
   value: number | null;
@@ -87,7 +90,15 @@ export class ModelScorer {
       if (Number.isNaN(v)) v = fill[k]!;
       if (v < min[k]!) v = min[k]!;
       else if (v > max[k]!) v = max[k]!;
-      if (log[k] === 1) v = v < 0 ? -Math.log1p(-v) : Math.log1p(v);
+      if (log[k] === 1) {
+        // Counts are small integers: their log1p comes from a table (the same Math.log1p values).
+        v =
+          v >= 0 && v < LOG1P_TABLE_SIZE && v === Math.floor(v)
+            ? LOG1P_TABLE[v]!
+            : v < 0
+              ? -Math.log1p(-v)
+              : Math.log1p(v);
+      }
       buffer[base + k] = (v - mean[k]!) * invStd[k]!;
     }
   }
