@@ -37,6 +37,8 @@ export type AuditInfo = Pick<AuditEntry, 'customers' | 'fields' | 'pii'> &
   };
 
 const LOCAL: Principal = { name: 'local', role: 'admin' };
+/** Host headers served without API keys: loopback names and addresses, any port. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i;
 /** 401s from one address within a minute before a security alert. */
 const AUTH_FAILURE_ALERT = 20;
 
@@ -110,34 +112,58 @@ export async function installAuth(
     }
   };
 
-  app.addHook('onRequest', async (request: FastifyRequest) => {
-    const config = request.routeOptions.config;
-    if (config.public || (config.permission === 'metrics' && security.metricsPublic)) return;
-    if (!keyed) {
-      request.principal = LOCAL;
-    } else {
-      const header = request.headers.authorization;
-      const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null;
-      const principal = match ? security.apiKeys.lookup(match[1]!) : undefined;
-      if (!principal) {
-        onFailure(request);
-        throw new BellwetherError(
-          'BW_ERR_UNAUTHORIZED',
-          match ? 'unknown API key' : 'send Authorization: Bearer <key>',
-        );
+  // 1. Audited routes, and every refusal on any route, are recorded when the response closes:
+  // finished, or cut off (a client that disconnects mid-export, a stream that fails), which
+  // Fastify's onResponse hook does not see.
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const audited = request.routeOptions.config.audit === true;
+    reply.raw.once('close', () => {
+      const status = reply.statusCode;
+      const refused = status === 401 || status === 403 || status === 429;
+      if (!audited && !refused) return;
+      const entry = auditEntry(request, status);
+      if (!reply.raw.writableFinished && entry.outcome === 'ok') {
+        entry.outcome = 'failed';
+        entry.detail = `connection closed before the answer was complete${entry.detail ? `; ${entry.detail}` : ''}`;
       }
-      request.principal = principal;
-    }
-    demand(request, config.permission ?? 'read');
+      const record = security.record(entry);
+      const alert = request.auditInfo?.alert;
+      if (alert) {
+        security.alert({
+          kind: alert.kind,
+          actor: record.actor,
+          role: request.principal?.role ?? null,
+          route: record.route,
+          ip: record.ip,
+          detail: alert.detail,
+          audit_hash: record.hash,
+          at: record.ts,
+        });
+      }
+    });
   });
 
+  /** The caller a request presents (its key's principal), undefined without a valid key. */
+  const presented = (request: FastifyRequest): Principal | undefined => {
+    if (!keyed) return LOCAL;
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null;
+    return match ? security.apiKeys.lookup(match[1]!) : undefined;
+  };
+
+  // 2. Requests per minute, before authentication: per key for a valid key, per address otherwise
+  // (so floods of bad keys are limited too).
   if (rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
       global: true,
       max: rateLimitPerMinute,
       timeWindow: 60_000,
-      hook: 'preValidation',
-      keyGenerator: (request) => request.principal?.name ?? `ip:${request.ip}`,
+      hook: 'onRequest',
+      keyGenerator: (request) => {
+        const principal = presented(request);
+        if (principal) request.principal = principal;
+        return principal ? `key:${principal.name}` : `ip:${request.ip}`;
+      },
       errorResponseBuilder: (_request, context) =>
         new BellwetherError(
           'BW_ERR_RATE_LIMITED',
@@ -146,24 +172,27 @@ export async function installAuth(
     });
   }
 
-  // Audited routes, and every refusal on any route, go to the audit log once answered.
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    const status = reply.statusCode;
-    const refused = status === 401 || status === 403 || status === 429;
-    if (!request.routeOptions.config.audit && !refused) return;
-    const record = security.record(auditEntry(request, status));
-    const alert = request.auditInfo?.alert;
-    if (alert) {
-      security.alert({
-        kind: alert.kind,
-        actor: record.actor,
-        role: request.principal?.role ?? null,
-        route: record.route,
-        ip: record.ip,
-        detail: alert.detail,
-        audit_hash: record.hash,
-        at: record.ts,
-      });
+  // 3. Authentication and the route's permission.
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const config = request.routeOptions.config;
+    if (!keyed && !LOOPBACK_HOST.test(request.headers.host ?? '')) {
+      // Without keys every local caller is admin: a browser page that rebinds its own name to
+      // 127.0.0.1 must not be one of them (DNS rebinding).
+      throw new BellwetherError('BW_ERR_FORBIDDEN', 'without API keys only a loopback Host is served');
     }
+    if (config.public || (config.permission === 'metrics' && security.metricsPublic)) return;
+    const principal = request.principal ?? presented(request);
+    if (!principal) {
+      onFailure(request);
+      const header = request.headers.authorization;
+      throw new BellwetherError(
+        'BW_ERR_UNAUTHORIZED',
+        typeof header === 'string' && header.startsWith('Bearer ')
+          ? 'unknown API key'
+          : 'send Authorization: Bearer <key>',
+      );
+    }
+    request.principal = principal;
+    demand(request, config.permission ?? 'read');
   });
 }

@@ -8,7 +8,7 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BellwetherError } from '../engine/errors.js';
 import type { EngineSecurity } from '../engine/security/engine-security.js';
-import { demand } from './auth.js';
+import { auditEntry, demand } from './auth.js';
 import type { EngineView } from './engine-view.js';
 import { answerFields, type PresentedAnswer, piiViewFor, presentAnswer } from './pii-view.js';
 import {
@@ -108,6 +108,15 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       const view = piiViewFor(demand(request, 'export'), pii);
       const summaries = await engine.top(min_churn_risk ?? 0, limit ?? 1000, { tag, segment });
       takeBudget(request, security, summaries.length);
+      // A record before the first byte: even an export cut off by a crash leaves a trace.
+      request.auditInfo = {
+        customers: summaries.length,
+        fields: [],
+        pii: view,
+        outcome: 'started',
+        detail: `export of up to ${summaries.length} customers started`,
+      };
+      security.record(auditEntry(request, 200));
       const fields = new Set<string>();
       const audit = { customers: 0, fields: [] as string[], pii: view };
       request.auditInfo = audit;

@@ -332,6 +332,14 @@ export const SETTINGS: readonly Setting[] = [
       'the audit file is rotated (renamed <name>-<last seq>.ndjson, chain continued) past this size (256)',
   },
   {
+    key: 'batchLingerMs',
+    env: 'BW_BATCH_LINGER_MS',
+    flag: 'batch-linger-ms',
+    kind: 'number',
+    describe:
+      'a batch is scored and acked this long after its first event, or at 1,024 touched customers if sooner; 0 = every event-loop turn (20)',
+  },
+  {
     key: 'answerCacheMs',
     env: 'BW_ANSWER_CACHE_MS',
     flag: 'answer-cache-ms',

@@ -10,6 +10,12 @@ import type { PiiKeyring } from './security/pii-keyring.js';
 import { EVENTS_STREAM } from './streams.js';
 import { DLQ_PREFIX } from './subjects.js';
 
+/**
+ * Largest body kept: sealed (base64url, ×4/3) it stays well under nats-server's 1 MB payload limit.
+ * Longer bodies (already rejected as `oversized` at 64 KiB) keep their first bytes and say so.
+ */
+export const MAX_DEAD_LETTER_BODY = 512 * 1024;
+
 export interface DeadLetter {
   subject: string;
   body: string;
@@ -33,9 +39,14 @@ export function deadLetter(
   h.set('Bw-Error', detail.replace(/[\r\n]/g, ' ').slice(0, 512));
   h.set('Bw-Stream-Seq', String(msg.seq));
   h.set('Bw-Sealed', keyring.current.id);
+  let data = msg.data;
+  if (data.length > MAX_DEAD_LETTER_BODY) {
+    h.set('Bw-Truncated', String(data.length));
+    data = data.subarray(0, MAX_DEAD_LETTER_BODY);
+  }
   return {
     subject: `${DLQ_PREFIX}.${reason}`,
-    body: seal(keyring, msg.data, deadLetterAad(msg.seq)),
+    body: seal(keyring, data, deadLetterAad(msg.seq)),
     msgID: `dlq-${EVENTS_STREAM}-${msg.seq}`,
     headers: h,
   };

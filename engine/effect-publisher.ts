@@ -8,8 +8,8 @@
  * order they were sent, and a stream stores what it receives in that order, so the ack of the last
  * message means the stream has taken every earlier one of the batch (stored, or dropped as a
  * duplicate by its `Nats-Msg-Id`). Every queued message's promise settles with that ack; if it
- * fails, they all reject and the batch is not acked, so its messages are redelivered and the
- * effects published again under the same ids (deduplicated).
+ * fails, the group is sent again (same ids, so repeats are dropped) with growing pauses, and the
+ * batch is acked only once its effects are stored.
  *
  * Measured reason: each JetStream publish is a request (a reply inbox entry, a timer, and in
  * @nats-io/nats-core 3.4 an Error object built with its stack when the request completes); with a
@@ -26,6 +26,9 @@ interface Queued {
   resolve: () => void;
   reject: (err: unknown) => void;
 }
+
+/** Attempts at sending a group before its effects are given up (about 16 s of pauses). */
+const RETRIES = 7;
 
 /** The stream a subject is stored in (one group per stream: the ordering argument is per stream). */
 function streamOf(subject: string): string {
@@ -66,31 +69,41 @@ export class EffectPublisher {
       if (!group) groups.set(key, (group = []));
       group.push(q);
     }
-    const nc = this.#nc();
-    for (const group of groups.values()) {
-      const last = group[group.length - 1]!;
-      try {
-        for (let i = 0; i < group.length - 1; i++) {
-          const q = group[i]!;
-          const h = q.headers ?? natsHeaders();
-          h.set('Nats-Msg-Id', q.msgID);
-          nc.publish(q.subject, q.data, { headers: h });
-        }
-      } catch (err) {
+    for (const group of groups.values()) this.#send(group, 0);
+  }
+
+  /**
+   * Sends one stream's group; on a failure (connection down, a timeout) sends the whole group again
+   * after a growing pause — the ids make repeats harmless — and gives up, rejecting every promise,
+   * only after RETRIES attempts. (Giving up loses the batch's effects: its messages are already
+   * folded, so a redelivery would not produce them again.)
+   */
+  #send(group: Queued[], attempt: number): void {
+    const retry = (err: unknown): void => {
+      if (attempt + 1 >= RETRIES) {
         for (const q of group) q.reject(err);
-        continue;
+        return;
       }
-      const opts = last.headers ? { msgID: last.msgID, headers: last.headers } : { msgID: last.msgID };
-      this.#js()
-        .publish(last.subject, last.data, opts)
-        .then(
-          () => {
-            for (const q of group) q.resolve();
-          },
-          (err: unknown) => {
-            for (const q of group) q.reject(err);
-          },
-        );
+      setTimeout(() => this.#send(group, attempt + 1), 250 * 2 ** attempt);
+    };
+    const last = group[group.length - 1]!;
+    try {
+      const nc = this.#nc();
+      for (let i = 0; i < group.length - 1; i++) {
+        const q = group[i]!;
+        const h = q.headers ?? natsHeaders();
+        h.set('Nats-Msg-Id', q.msgID);
+        nc.publish(q.subject, q.data, { headers: h });
+      }
+    } catch (err) {
+      retry(err);
+      return;
     }
+    const opts = last.headers ? { msgID: last.msgID, headers: last.headers } : { msgID: last.msgID };
+    this.#js()
+      .publish(last.subject, last.data, opts)
+      .then(() => {
+        for (const q of group) q.resolve();
+      }, retry);
   }
 }

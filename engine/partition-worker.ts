@@ -496,6 +496,8 @@ async function main(): Promise<void> {
     });
   }
   for (const feed of feeds.values()) await checkpoints.load(feed, crm);
+  // A checkpoint written before a key rotation holds fields under the old key: re-seal them now.
+  for (const feed of feeds.values()) feed.crm.pii.reseal((slot) => feed.state.table.idOf(slot));
   const names = feeds.values().next().value!.state.table.names;
   tf = loaded.tf;
   scorer = new BatchScorer(await loadModelSet(tf, config.modelsDir, names), names.length, config, metrics);

@@ -253,8 +253,8 @@ export class WorkerPool {
     else pending.resolve(outcome.value);
   }
 
-  /** Asks worker `worker`; `query`: over its customer-query channel (served at safe points). */
-  request<T>(worker: number, body: RequestBody, timeoutMs = REQUEST_TIMEOUT_MS, query = false): Promise<T> {
+  /** Asks worker `worker`; customer queries go over its query channel (served at safe points). */
+  request<T>(worker: number, body: RequestBody, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     const target = this.#workers[worker];
     if (!target || !this.#up[worker]) {
       return Promise.reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${worker} is not running`));
@@ -266,7 +266,10 @@ export class WorkerPool {
         reject(new BellwetherError('BW_ERR_WORKER_TIMEOUT', `worker ${worker} ${body.op}`));
       }, timeoutMs);
       this.#pending.set(id, { worker, resolve: resolve as (v: unknown) => void, reject, timer });
-      (query ? this.#queryPorts[worker]! : target).postMessage({ ...body, id } as WorkerRequest);
+      (body.op === 'customer' ? this.#queryPorts[worker]! : target).postMessage({
+        ...body,
+        id,
+      } as WorkerRequest);
     });
   }
 
@@ -287,12 +290,7 @@ export class WorkerPool {
     const cached = this.answers.get(customerId, partition, at);
     if (cached) return cached;
     const stamp = this.answers.stamp(customerId, partition);
-    const answer = await this.request<CustomerAnswer | null>(
-      worker,
-      { op: 'customer', customerId },
-      undefined,
-      true,
-    );
+    const answer = await this.request<CustomerAnswer | null>(worker, { op: 'customer', customerId });
     if (answer) this.answers.set(customerId, answer, stamp, at);
     return answer;
   }

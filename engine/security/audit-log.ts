@@ -20,6 +20,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   readSync,
   renameSync,
   writeSync,
@@ -38,8 +39,11 @@ export interface AuditEntry {
   /** Route pattern, e.g. `/v1/customers/:id`. */
   route: string;
   status: number;
-  /** `ok`, `denied` (401/403), `refused` (limits), `failed` (other 4xx/5xx: nothing was read). */
-  outcome: 'ok' | 'denied' | 'refused' | 'failed';
+  /**
+   * `ok`, `denied` (401/403), `refused` (limits), `failed` (other 4xx/5xx, or the connection closed
+   * before the answer was complete), `started` (an export begins; its end is a second record).
+   */
+  outcome: 'ok' | 'denied' | 'refused' | 'failed' | 'started';
   /** How many customers the answer carried. */
   customers: number;
   /** The customer of a one-customer read. */
@@ -95,15 +99,35 @@ export function rotatedAuditFiles(file: string): string[] {
     .map((n) => path.join(dir, n));
 }
 
-function lastRecordOf(fd: number): { seq: number; hash: string } | undefined {
+/**
+ * The last record of an open file. A last line that does not parse (a write torn by a crash or a
+ * full disk) is skipped: the chain continues from the last whole record, and `verify` will show
+ * the torn line, as it should.
+ */
+function lastRecordOf(fd: number, file: string): { seq: number; hash: string; torn: boolean } | undefined {
   const last = lastLine(fd);
   if (!last) return undefined;
-  const record = JSON.parse(last) as AuditRecord;
-  return { seq: record.seq, hash: record.hash };
+  try {
+    const record = JSON.parse(last) as AuditRecord;
+    return { seq: record.seq, hash: record.hash, torn: false };
+  } catch {
+    const lines = readFileSync(file, 'utf8').split('\n');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        const record = JSON.parse(lines[i]!) as AuditRecord;
+        if (typeof record.hash === 'string') return { seq: record.seq, hash: record.hash, torn: true };
+      } catch {
+        // keep looking
+      }
+    }
+    return { seq: 0, hash: GENESIS, torn: true };
+  }
 }
 
 export class AuditLog {
   readonly file: string;
+  /** The file ended in a line that is not a whole record (a torn write): the chain resumed before it. */
+  tornTail = false;
   readonly #maxBytes: number;
   #fd: number;
   #bytes: number;
@@ -141,17 +165,26 @@ export class AuditLog {
   ): AuditLog {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const fd = openSync(file, 'a+', 0o600);
-    let last = lastRecordOf(fd);
+    let last = lastRecordOf(fd, file);
     const rotated = rotatedAuditFiles(file).at(-1);
     if (!last && rotated) {
       const rfd = openSync(rotated, 'r');
       try {
-        last = lastRecordOf(rfd);
+        last = lastRecordOf(rfd, rotated);
       } finally {
         closeSync(rfd);
       }
     }
-    return new AuditLog(file, fd, last?.seq ?? 0, last?.hash ?? GENESIS, onFlush, maxBytes);
+    // After a torn line, the next record starts on a line of its own.
+    const size = fstatSync(fd).size;
+    if (size > 0) {
+      const end = Buffer.alloc(1);
+      readSync(fd, end, 0, 1, size - 1);
+      if (end[0] !== 0x0a) writeSync(fd, '\n');
+    }
+    const log = new AuditLog(file, fd, last?.seq ?? 0, last?.hash ?? GENESIS, onFlush, maxBytes);
+    log.tornTail = last?.torn ?? false;
+    return log;
   }
 
   get head(): { seq: number; hash: string } {

@@ -20,6 +20,31 @@ import { PiiSealer } from './pii-sealer.js';
 export const SECURITY_ALERTS_SUBJECT = 'bw.alerts.security';
 export const AUDIT_SUBJECT_PREFIX = 'bw.audit';
 
+/** Largest audit stream message: well under nats-server's default 1 MB payload limit. */
+const AUDIT_MESSAGE_BYTES = 256 * 1024;
+
+/** A turn's NDJSON records cut at line ends into messages of at most AUDIT_MESSAGE_BYTES. */
+export function auditPieces(lines: string): string[] {
+  if (lines.length <= AUDIT_MESSAGE_BYTES / 4) return [lines];
+  const pieces: string[] = [];
+  let start = 0;
+  while (start < lines.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < lines.length) {
+      const nl = lines.indexOf('\n', end);
+      const next = nl < 0 ? lines.length : nl + 1;
+      const size = Buffer.byteLength(lines.slice(end, next));
+      if (bytes > 0 && bytes + size > AUDIT_MESSAGE_BYTES) break;
+      bytes += size;
+      end = next;
+    }
+    pieces.push(lines.slice(start, end));
+    start = end;
+  }
+  return pieces;
+}
+
 export interface SecurityAlert {
   kind: 'export_limit' | 'auth_failures';
   actor: string;
@@ -84,10 +109,23 @@ export class EngineSecurity {
     const audit = AuditLog.open(
       config.auditFile!,
       (lines: string) => {
-        if (!nc.isClosed()) nc.publish(`${AUDIT_SUBJECT_PREFIX}.${instance}`, lines);
+        if (nc.isClosed()) return;
+        const subject = `${AUDIT_SUBJECT_PREFIX}.${instance}`;
+        try {
+          for (const piece of auditPieces(lines)) nc.publish(subject, piece);
+        } catch (err) {
+          // The file is the chain's source of truth; a lost stream copy is logged, not fatal.
+          log.error({ component: 'security', err }, 'audit records not copied to the BW_AUDIT stream');
+        }
       },
       config.auditMaxMb * 1024 * 1024,
     );
+    if (audit.tornTail) {
+      log.error(
+        { component: 'security', file: config.auditFile },
+        'the audit log ends in a torn line (crash or full disk); the chain continues from the last whole record',
+      );
+    }
     const security = new EngineSecurity(config, { keyring, apiKeys, audit, js, log });
     log.info(
       {
@@ -125,11 +163,8 @@ export class EngineSecurity {
       debounce = setTimeout(() => {
         loadKeyring({ cipher: config.piiCipher, keyFile: file, dataDir: config.dataDir })
           .then(async ({ keyring }) => {
-            if (
-              keyring.current.id === this.#sealer.keyring.current.id &&
-              keyring.keys.length === this.#sealer.keyring.keys.length
-            )
-              return;
+            // Same ids and secrets, in the same order: nothing changed (an editor touched the file).
+            if (keyring.fingerprint === this.#sealer.keyring.fingerprint) return;
             this.#sealer = new PiiSealer(keyring);
             const resealed = await onChange(keyring.toData());
             this.#log.info(

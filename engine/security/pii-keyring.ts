@@ -68,6 +68,13 @@ export class PiiKeyring {
     }
   }
 
+  /** A hash of every id and secret in order: equal fingerprints, same keyring. Not secret-revealing. */
+  get fingerprint(): string {
+    const h = createHash('sha256');
+    for (const k of this.keys) h.update(k.id).update('\0').update(k.secret);
+    return h.digest('hex');
+  }
+
   /** The key that seals. */
   get current(): PiiKey {
     return this.keys[0]!;

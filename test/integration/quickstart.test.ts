@@ -3,6 +3,7 @@
  * feed on, and after a short while scored customers over HTTP and churn alerts on bw.alerts.churn.
  */
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +67,32 @@ describe('quickstart', () => {
     }
     const metrics = await engine.get('/metrics');
     expect(metrics.text).toMatch(/bellwether_events_processed_total\{type="purchase"\} [1-9]/);
+  });
+
+  it('without API keys serves loopback Host names only (no DNS rebinding) and shows masked personal data', async () => {
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(`${engine.httpUrl}/v1/info`);
+        http
+          .get({ hostname: url.hostname, port: url.port, path: url.pathname, headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
+      });
+    expect(await status('evil.example:8080')).toBe(403);
+    expect(await status(`localhost:${new URL(engine.httpUrl).port}`)).toBe(200);
+    const list = (await engine.get('/v1/customers?limit=20')).body as {
+      customers: { customer_id: string }[];
+    };
+    const answers = await Promise.all(
+      list.customers.map((c) => engine.get(`/v1/customers/${c.customer_id}`)),
+    );
+    const phones = answers
+      .map((a) => (a.body as { pii?: { phone?: string } }).pii?.phone)
+      .filter((p): p is string => p !== undefined);
+    expect(phones.length).toBeGreaterThan(0);
+    for (const phone of phones) expect(phone).toMatch(/^\d{3}\*{4}\d{4}$/);
   });
 
   it('stops on SIGTERM with exit code 0 and takes its nats-server down with it', async () => {

@@ -28,6 +28,8 @@ beforeAll(async () => {
     BW_CLOCK: 'event',
     BW_CHECKPOINT_SECONDS: '0.3',
     BW_TEST_CRASH_EVENT_ID: 'kim-crash',
+    // Reads always ask the worker here (the cache-off path).
+    BW_ANSWER_CACHE_MS: '0',
   });
   ({ nc, engine } = stack);
 });

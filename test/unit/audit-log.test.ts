@@ -126,3 +126,34 @@ describe('audit log', () => {
     expect(broken.broken?.reason).toMatch(/prev does not match/);
   });
 });
+
+describe('a torn last line', () => {
+  it('does not stop the log from opening: the chain resumes from the last whole record, verify shows the tear', async () => {
+    await writeRecords(3);
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, `${text}{"seq":4,"ts":"2026-`); // a write cut short
+    const log = AuditLog.open(file);
+    expect(log.tornTail).toBe(true);
+    const next = log.append(entry(9));
+    log.close();
+    expect(next.seq).toBe(4);
+    expect(next.prev).toBe(JSON.parse(text.trim().split('\n')[2]!).hash);
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, broken: { line: 4, reason: 'not JSON' } });
+  });
+});
+
+describe('audit stream messages', () => {
+  it('cut a large turn of records at line ends into pieces under 256 KiB', async () => {
+    const { auditPieces } = await import('../../engine/security/engine-security.js');
+    const line = `${JSON.stringify({ seq: 1, detail: 'x'.repeat(900) })}\n`;
+    const text = line.repeat(1000); // ~0.9 MB
+    const pieces = auditPieces(text);
+    expect(pieces.length).toBeGreaterThan(3);
+    expect(pieces.join('')).toBe(text);
+    for (const p of pieces) {
+      expect(Buffer.byteLength(p)).toBeLessThanOrEqual(256 * 1024);
+      expect(p.endsWith('\n')).toBe(true);
+    }
+    expect(auditPieces('{"a":1}\n')).toEqual(['{"a":1}\n']);
+  });
+});

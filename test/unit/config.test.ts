@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../engine/config.js';
+import { ConfigSchema, loadConfig, SETTINGS } from '../../engine/config.js';
 import { BellwetherError } from '../../engine/errors.js';
 
 describe('configuration', () => {
@@ -46,5 +46,19 @@ describe('configuration', () => {
     expect(violations.join('\n')).toMatch(/BW_PARTITIONS/);
     expect(violations.join('\n')).toMatch(/BW_CLOCK/);
     expect(violations.join('\n')).toMatch(/BW_CHURN_ALERT_THRESHOLD/);
+  });
+});
+
+describe('settings table', () => {
+  it('has an environment variable (and a flag unless secret) for every key of the schema', () => {
+    const keys = Object.keys(ConfigSchema.properties).sort();
+    expect(SETTINGS.map((s) => s.key).sort()).toEqual(keys);
+    for (const s of SETTINGS) {
+      expect(s.env).toMatch(/^BW_[A-Z0-9_]+$/);
+      if (!s.secret) expect(s.flag).toMatch(/^[a-z0-9-]+$/);
+    }
+    expect(loadConfig({ BW_BATCH_LINGER_MS: '200' }).batchLingerMs).toBe(200);
+    expect(loadConfig({}, { 'batch-linger-ms': '5' }).batchLingerMs).toBe(5);
+    expect(loadConfig({ BW_ANSWER_CACHE_MS: '0' }).answerCacheMs).toBe(0);
   });
 });

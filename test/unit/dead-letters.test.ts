@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { deadLetter, MAX_DEAD_LETTER_BODY } from '../../engine/dead-letters.js';
+import { deadLetterAad, openSealedBytes } from '../../engine/security/pii-cipher.js';
+import { PiiKeyring } from '../../engine/security/pii-keyring.js';
+
+const keyring = PiiKeyring.parse(`k1:${'a1'.repeat(32)}`, 'aes-256-gcm', 'test');
+
+describe('dead letters', () => {
+  it('seal the original bytes, bound to their stream sequence, with headers saying why', () => {
+    const data = new TextEncoder().encode('{"phone":"13812345678"');
+    const letter = deadLetter(
+      { subject: 'bw.part.1.profile.x', seq: 42, data },
+      'not_json',
+      'body is not JSON',
+      keyring,
+    );
+    expect(letter.subject).toBe('bw.dlq.not_json');
+    expect(letter.msgID).toBe('dlq-BW_EVENTS-42');
+    expect(letter.body).not.toContain('138');
+    expect(letter.headers.get('Bw-Sealed')).toBe('k1');
+    expect(letter.headers.get('Bw-Error-Code')).toBe('BW_ERR_EVENT_SCHEMA');
+    expect(openSealedBytes(keyring, letter.body, deadLetterAad(42)).toString('utf8')).toBe(
+      '{"phone":"13812345678"',
+    );
+    expect(() => openSealedBytes(keyring, letter.body, deadLetterAad(43))).toThrow(/fails authentication/);
+  });
+
+  it('keep the first 512 KiB of a huge body, under the server payload limit once sealed', () => {
+    const data = new Uint8Array(900 * 1024).fill(0x41);
+    const letter = deadLetter({ subject: 's', seq: 1, data }, 'oversized', 'too big', keyring);
+    expect(letter.headers.get('Bw-Truncated')).toBe(String(data.length));
+    expect(letter.body.length).toBeLessThan(1024 * 1024);
+    expect(openSealedBytes(keyring, letter.body, deadLetterAad(1)).length).toBe(MAX_DEAD_LETTER_BODY);
+  });
+});
