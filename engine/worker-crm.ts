@@ -67,8 +67,9 @@ export class WorkerCrm {
     eventId: string,
     suppressed: boolean,
   ): void {
-    feed.crm.prepare(slot, feed.state.now(this.#ctx.config.clock));
-    const firings = feed.rules.onEvent(slot, customerId, typeIndex, ts, eventId, feed.crm.lookup);
+    const now = feed.state.now(this.#ctx.config.clock);
+    feed.crm.prepare(slot, now);
+    const firings = feed.rules.onEvent(slot, customerId, typeIndex, ts, eventId, feed.crm.lookup, now);
     if (!suppressed)
       for (const firing of firings) feed.publishes.push(this.publishAction(firing, Date.now()));
   }

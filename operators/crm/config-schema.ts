@@ -39,6 +39,7 @@ export const CrmRuleSchema = Type.Object(
     unless: Type.Optional(
       Type.Object({ type: EventName, within: Duration }, { additionalProperties: false }),
     ),
+    max_age: Type.Optional(Duration),
     action: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     description: Type.Optional(Type.String({ maxLength: 2000 })),
   },
@@ -173,12 +174,14 @@ export const DEFAULT_CRM_FILE: CrmFile = {
     {
       id: 'welcome',
       on: 'signup',
+      max_age: '2d',
       action: { channel: 'email', template: 'welcome' },
       description: 'Welcome message on sign-up',
     },
     {
       id: 'first_purchase_nudge',
       on: 'signup',
+      max_age: '2d',
       unless: { type: 'purchase', within: '7d' },
       action: { channel: 'email', template: 'first_purchase_coupon' },
       description: 'New-customer coupon when a sign-up has not bought within 7 days',

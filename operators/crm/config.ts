@@ -54,6 +54,11 @@ export interface CompiledRule {
     readonly within: string;
     readonly withinMs: number;
   } | null;
+  /**
+   * Event and absence rules: a trigger event older than this on the partition's clock (a backfill,
+   * a replay of history) does not fire the rule or arm its timer; null = any age.
+   */
+  readonly maxAgeMs: number | null;
   /** Passed through untouched to whoever acts on a firing. */
   readonly action: Readonly<Record<string, unknown>>;
   readonly description: string;
@@ -273,6 +278,12 @@ export function compileCrmConfig(
     if (!hasOn && item['when'] === undefined) {
       violations.push(`${where}: needs 'on' (event or absence rule) or 'when' (condition rule)`);
     }
+    let maxAgeMs: number | null = null;
+    if (item['max_age'] !== undefined) {
+      maxAgeMs = durationAt(item['max_age'], `${where}.max_age`, violations);
+      if (!hasOn)
+        violations.push(`${where}: 'max_age' applies to rules with 'on' (the age of the trigger event)`);
+    }
     const kind: CrmRuleKind = !hasOn ? 'condition' : unlessRaw === undefined ? 'event' : 'absence';
     if ((hasOn && on === null) || (item['when'] !== undefined && when === null)) continue;
     if (kind === 'absence' && unless === null) continue;
@@ -284,6 +295,7 @@ export function compileCrmConfig(
       onIndex: on === null ? -1 : eventTypeIndex(on),
       when,
       unless,
+      maxAgeMs,
       action: Object.freeze(isPlain(item['action']) ? { ...item['action'] } : {}),
       description: typeof item['description'] === 'string' ? item['description'] : '',
     });

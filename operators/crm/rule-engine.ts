@@ -130,11 +130,15 @@ export class RuleEngine {
     ts: number,
     eventId: string,
     lookup: ExpressionLookup,
+    /** The partition's clock; rules with `max_age` ignore trigger events older than that. */
+    now: number = ts,
   ): Firing[] {
+    const age = now - ts;
     this.#ensureSlot(slot);
     const out: Firing[] = [];
     for (const r of this.#eventByType[typeIndex] ?? []) {
       const rule = this.rules[r]!;
+      if (rule.maxAgeMs !== null && age > rule.maxAgeMs) continue;
       if (rule.when !== null && !rule.when.evaluate(lookup)) continue;
       const reason = `${rule.on} ${eventId}${rule.when === null ? '' : ` and ${rule.when.source}`}`;
       out.push({
@@ -149,6 +153,7 @@ export class RuleEngine {
     }
     for (const r of this.#absenceByOn[typeIndex] ?? []) {
       const rule = this.rules[r]!;
+      if (rule.maxAgeMs !== null && age > rule.maxAgeMs) continue;
       if (rule.when !== null && !rule.when.evaluate(lookup)) continue;
       const due = ts + rule.unless!.withinMs;
       if (this.#seenWithin(slot, r, ts, due) || this.#timers.find(slot, r, eventId) !== NO_TIMER) continue;

@@ -342,3 +342,36 @@ describe('timer heap', () => {
     expect(e.pendingTimers).toBe(0);
   });
 });
+
+describe('max_age', () => {
+  it('keeps event and absence rules from firing or arming on trigger events older than it', () => {
+    const rules = compileCrmConfig({
+      rules: [
+        { id: 'hello', on: 'signup', max_age: '2d' },
+        { id: 'nudge', on: 'signup', max_age: '2d', unless: { type: 'purchase', within: '7d' } },
+        { id: 'any_age', on: 'signup' },
+      ],
+    }).rules;
+    const e = new RuleEngine(rules);
+    const now = T0 + 30 * 86_400_000;
+    const old = e.onEvent(1, 'c1', SIGNUP, T0, 'old', none, now);
+    expect(old.map((f) => f.rule_id)).toEqual(['any_age']);
+    expect(e.pendingTimers).toBe(0);
+    const fresh = e.onEvent(2, 'c2', SIGNUP, now - 86_400_000, 'fresh', none, now);
+    expect(fresh.map((f) => f.rule_id).sort()).toEqual(['any_age', 'hello']);
+    expect(e.pendingTimers).toBe(1);
+    // Without a clock (offline tools), the event is its own now: never too old.
+    expect(
+      e
+        .onEvent(3, 'c3', SIGNUP, T0, 'x', none)
+        .map((f) => f.rule_id)
+        .sort(),
+    ).toEqual(['any_age', 'hello']);
+  });
+
+  it('is refused on condition rules', () => {
+    expect(() => compileCrmConfig({ rules: [{ id: 'c', when: 'churn.risk >= 80', max_age: '1d' }] })).toThrow(
+      /max_age' applies to rules with 'on'/,
+    );
+  });
+});
