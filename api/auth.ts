@@ -93,7 +93,8 @@ export async function installAuth(
   const keyed = security.apiKeys.size > 0;
   const failures = new Map<string, { minute: number; count: number }>();
 
-  const onFailure = (request: FastifyRequest): void => {
+  /** Counts a failed authentication of the request's address this minute; returns the count. */
+  const onFailure = (request: FastifyRequest): number => {
     const minute = Math.floor(Date.now() / 60_000);
     let f = failures.get(request.ip);
     if (!f || f.minute !== minute) {
@@ -110,6 +111,7 @@ export async function installAuth(
         alert: { kind: 'auth_failures', detail },
       };
     }
+    return f.count;
   };
 
   // 1. Audited routes, and every refusal on any route, are recorded when the response closes:
@@ -151,8 +153,8 @@ export async function installAuth(
     return match ? security.apiKeys.lookup(match[1]!) : undefined;
   };
 
-  // 2. Requests per minute, before authentication: per key for a valid key, per address otherwise
-  // (so floods of bad keys are limited too).
+  // 2. Requests per minute per key (per address without a valid key). The plugin hooks each route,
+  // so it runs after the authentication hook below, which limits failed authentications itself.
   if (rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
       global: true,
@@ -183,7 +185,13 @@ export async function installAuth(
     if (config.public || (config.permission === 'metrics' && security.metricsPublic)) return;
     const principal = request.principal ?? presented(request);
     if (!principal) {
-      onFailure(request);
+      // The rate limiter applies per route, after this hook: failures are limited here, per address.
+      if (onFailure(request) > rateLimitPerMinute && rateLimitPerMinute > 0) {
+        throw new BellwetherError(
+          'BW_ERR_RATE_LIMITED',
+          `${rateLimitPerMinute} failed authentications per minute`,
+        );
+      }
       const header = request.headers.authorization;
       throw new BellwetherError(
         'BW_ERR_UNAUTHORIZED',

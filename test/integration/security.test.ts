@@ -210,6 +210,21 @@ describe('hardened HTTP', () => {
     expect((limited.body as { error: { code: string } }).error.code).toBe('BW_ERR_RATE_LIMITED');
     // Other keys are not affected.
     expect((await engine.get('/v1/info', auth('viewer'))).status).toBe(200);
+    // Requests without a valid key are limited per address, before authentication.
+    const anonymous: number[] = [];
+    for (let i = 0; i < 45; i++) {
+      anonymous.push((await engine.get('/v1/info', { authorization: 'Bearer wrong-key-000000000' })).status);
+    }
+    expect(new Set(anonymous)).toEqual(new Set([401, 429]));
+    // ...and raise a security alert (20 failures from one address within a minute).
+    const alert = await waitFor(async () =>
+      (await readStream(nc, 'BW_ALERTS'))
+        .filter((m) => m.subject === 'bw.alerts.security')
+        .map((m) => m.json<{ kind: string; ip: string }>())
+        .find((a) => a.kind === 'auth_failures'),
+    );
+    expect(alert.ip).toBe('127.0.0.1');
+    expect((await engine.get('/v1/info', auth('viewer'))).status).toBe(200);
   });
 });
 
@@ -232,8 +247,11 @@ describe('bulk export', () => {
     expect((refused.body as { error: { code: string } }).error.code).toBe('BW_ERR_EXPORT_LIMIT');
     expect((await engine.get('/v1/customers?limit=2', auth('analyst'))).status).toBe(200);
     const alert = await waitFor(async () => {
-      const msgs = (await readStream(nc, 'BW_ALERTS')).filter((m) => m.subject === 'bw.alerts.security');
-      return msgs.length > 0 ? msgs[0]!.json<{ kind: string; actor: string; route: string }>() : undefined;
+      const msgs = (await readStream(nc, 'BW_ALERTS'))
+        .filter((m) => m.subject === 'bw.alerts.security')
+        .map((m) => m.json<{ kind: string; actor: string; route: string }>())
+        .filter((a) => a.kind === 'export_limit');
+      return msgs[0];
     });
     expect(alert).toMatchObject({ kind: 'export_limit', actor: 'analyst', route: '/v1/customers' });
   });
