@@ -408,4 +408,20 @@ describe('engine end to end', () => {
       ]),
     );
   });
+
+  it('serves repeated reads from the main thread until an event changes the customer', async () => {
+    const hits = async () =>
+      Number(/^bellwether_answer_cache_hits (\d+)/m.exec((await engine.get('/metrics')).text)?.[1] ?? 0);
+    await publishCore(nc, [ev('reader-1', 'purchase', T - 3 * DAY_MS, { amount: 10 })]);
+    const first = await customer('reader-1', 1);
+    const before = await hits();
+    for (let i = 0; i < 5; i++) {
+      expect((await engine.get('/v1/customers/reader-1')).body).toEqual(first);
+    }
+    expect((await hits()) - before).toBeGreaterThanOrEqual(4);
+    // An older event (the watermark stays) changes the customer: the next read is fresh, not cached.
+    await publishCore(nc, [ev('reader-1', 'purchase', T - 2 * DAY_MS, { amount: 5 })]);
+    const after = await customer('reader-1', 2);
+    expect(after.features['spend_lifetime']).toBe(15);
+  });
 });
