@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { stopChild } from './child-process.js';
 import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
 import { waitForPort } from './ports.js';
@@ -118,12 +119,7 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions, log: Logger):
     configFile,
     stop: async () => {
       process.removeListener('exit', onExit);
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      await stopChild(child, 'SIGTERM', 5000);
     },
   };
 }

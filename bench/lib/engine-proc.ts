@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { stopChild } from '../../engine/child-process.js';
 import { distPath } from '../../engine/paths.js';
 
 const WARN = 40;
@@ -101,11 +102,7 @@ export async function startEngine(opts: EngineOptions, timeoutMs = 120_000): Pro
     warnings,
     async stop() {
       process.removeListener('exit', onExit);
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopChild(child);
       if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { stopChild } from '../../engine/child-process.js';
 import { natsServerConfig } from '../../engine/nats-embedded.js';
 import { freePort, waitForPort } from '../../engine/ports.js';
 
@@ -57,11 +58,7 @@ export async function startNats(partitions: number): Promise<BenchNats> {
     pid: child.pid!,
     async stop() {
       process.removeListener('exit', onExit);
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };

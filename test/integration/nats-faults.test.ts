@@ -7,9 +7,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOfCustomer } from '../../engine/subjects.js';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
-import { type EngineProcess, featureOf, startEngineProcess, waitFor } from '../support/engine-process.js';
-import { startNats, type TestNats } from '../support/nats-server.js';
+import { type EngineProcess, featureOf, waitFor } from '../support/engine-process.js';
+import type { TestNats } from '../support/nats-server.js';
 import { publishCore, purchaseRun, type TestEvent } from '../support/publish.js';
+import { startStack, type TestStack } from '../support/stack.js';
 
 const T = Date.UTC(2026, 6, 1);
 let nats: TestNats;
@@ -32,19 +33,15 @@ async function withClient<T>(fn: (nc: NatsConnection) => Promise<T>): Promise<T>
   }
 }
 
+let stack: TestStack;
+
 beforeAll(async () => {
-  nats = await startNats(4);
-  engine = await startEngineProcess({
-    BW_NATS_URL: nats.url,
-    BW_PARTITIONS: '4',
-    BW_WORKERS: '2',
-    BW_CLOCK: 'event',
-  });
+  stack = await startStack(4, { BW_CLOCK: 'event' });
+  ({ nats, engine } = stack);
 });
 
 afterAll(async () => {
-  await engine?.stop('SIGKILL');
-  await nats?.stop();
+  await stack?.stop('SIGKILL');
 });
 
 describe('NATS faults', () => {

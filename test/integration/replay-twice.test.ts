@@ -12,15 +12,17 @@ import { distPath } from '../../engine/paths.js';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
 import { FeatureTable } from '../../operators/feature-table.js';
 import { DAY_MS } from '../../operators/types.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
-import { startNats, type TestNats } from '../support/nats-server.js';
+import { type EngineProcess, waitFor } from '../support/engine-process.js';
+import type { TestNats } from '../support/nats-server.js';
 import type { TestEvent } from '../support/publish.js';
+import { startStack, type TestStack } from '../support/stack.js';
 
 const T = Date.UTC(2026, 1, 1);
 const TYPES = ['purchase', 'page_view', 'add_to_cart', 'refund', 'login', 'complaint'];
 let nats: TestNats;
 let engine: EngineProcess;
 let dir: string;
+let stack: TestStack;
 
 function events(): TestEvent[] {
   let seed = 99;
@@ -52,19 +54,13 @@ function replay(file: string): void {
 }
 
 beforeAll(async () => {
-  nats = await startNats(4);
   dir = await mkdtemp(path.join(os.tmpdir(), 'bw-replay-'));
-  engine = await startEngineProcess({
-    BW_NATS_URL: nats.url,
-    BW_PARTITIONS: '4',
-    BW_WORKERS: '2',
-    BW_CLOCK: 'event',
-  });
+  stack = await startStack(4, { BW_CLOCK: 'event' });
+  ({ nats, engine } = stack);
 });
 
 afterAll(async () => {
-  await engine?.stop('SIGKILL');
-  await nats?.stop();
+  await stack?.stop('SIGKILL');
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { stopChild } from '../../engine/child-process.js';
 import { distPath } from '../../engine/paths.js';
 
 export interface EngineProcess {
@@ -88,12 +89,7 @@ export async function startEngineProcess(
       return { status: res.status, body, text, headers: res.headers };
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM', opts = {}) {
-      let code = child.exitCode;
-      if (code === null) {
-        const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-        child.kill(signal);
-        code = await exited;
-      }
+      const code = await stopChild(child, signal);
       if (!opts.keepDataDir) await rm(tmpDir, { recursive: true, force: true });
       return code;
     },

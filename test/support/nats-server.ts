@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { stopChild } from '../../engine/child-process.js';
 import { natsServerConfig } from '../../engine/nats-embedded.js';
 import { freePort, waitForPort } from '../../engine/ports.js';
 
@@ -35,10 +36,7 @@ export async function startNats(partitions: number): Promise<TestNats> {
     await waitForPort(port);
   };
   const kill = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    await stopChild(child);
   };
   await launch();
   return {
