@@ -132,6 +132,14 @@ function reloadModels(): Promise<Record<string, string>> {
 /** Swaps in a new PII keyring and re-seals what is not under its current key. */
 function rekey(keyring: PiiKeyringData): number {
   sealer = new PiiSealer(PiiKeyring.fromData(keyring));
+  const resealed = resealAll();
+  log.info({ key_id: keyring.keys[0]?.id, resealed }, 'pii keyring changed');
+  answersChanged(); // cached answers hold the old ciphertexts
+  return resealed;
+}
+
+/** Re-seals every personal field not under the current key; returns how many were. */
+function resealAll(): number {
   let resealed = 0;
   for (const feed of feeds.values()) {
     const result = feed.crm.pii.reseal((slot) => feed.state.table.idOf(slot));
@@ -139,12 +147,10 @@ function rekey(keyring: PiiKeyringData): number {
     if (result.failed > 0) {
       log.error(
         { partition: feed.state.partition, fields: result.failed },
-        'personal fields do not open with the new keyring',
+        'personal fields do not open with the current keyring',
       );
     }
   }
-  log.info({ key_id: keyring.keys[0]?.id, resealed }, 'pii keyring changed');
-  answersChanged(); // cached answers hold the old ciphertexts
   return resealed;
 }
 let tfBackend = 'unknown';
@@ -497,7 +503,7 @@ async function main(): Promise<void> {
   }
   for (const feed of feeds.values()) await checkpoints.load(feed, crm);
   // A checkpoint written before a key rotation holds fields under the old key: re-seal them now.
-  for (const feed of feeds.values()) feed.crm.pii.reseal((slot) => feed.state.table.idOf(slot));
+  resealAll();
   const names = feeds.values().next().value!.state.table.names;
   tf = loaded.tf;
   scorer = new BatchScorer(await loadModelSet(tf, config.modelsDir, names), names.length, config, metrics);
