@@ -3,7 +3,7 @@
  * dedupe memory, watermark) together with the last stream sequence folded into it.
  *
  * File `<dir>/p<partition>.ckpt`, written atomically (temporary file, fsync, rename):
- *   line 1  `BWCK1`
+ *   line 1  `BWCK2`
  *   line 2  header JSON: partition, sequence, watermark, customers, columns [{name, kind, width, bytes}],
  *           strings (byte length), sha256 of the body
  *   body    the column bytes back to back, then the strings JSON ({ids, lastEventIds, dedupe})
@@ -16,7 +16,8 @@ import type { ColumnKind } from '../operators/column-store.js';
 import { BellwetherError } from './errors.js';
 import type { PartitionState } from './partition-state.js';
 
-const MAGIC = 'BWCK1';
+/** BWCK2: windowed operators keep sparse buckets (`log:` entries); BWCK1 (dense rings) is not read. */
+const MAGIC = 'BWCK2';
 
 export interface PartitionSnapshot {
   partition: number;
@@ -118,7 +119,9 @@ export async function readCheckpoint(dir: string, partition: number): Promise<Pa
   const corrupt = (why: string) => new BellwetherError('BW_ERR_CHECKPOINT_CORRUPT', `${file}: ${why}`);
   const first = raw.indexOf(10);
   const second = first < 0 ? -1 : raw.indexOf(10, first + 1);
-  if (first < 0 || second < 0 || raw.subarray(0, first).toString() !== MAGIC) throw corrupt('bad magic');
+  const magic = first < 0 ? '' : raw.subarray(0, first).toString();
+  if (magic === 'BWCK1') throw corrupt('format BWCK1 (dense rings) is from an older version');
+  if (second < 0 || magic !== MAGIC) throw corrupt('bad magic');
   let header: Header;
   try {
     header = JSON.parse(raw.subarray(first + 1, second).toString()) as Header;

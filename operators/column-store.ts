@@ -3,6 +3,8 @@
  * typed array, grown by doubling. Operators hold `Column` handles (not the arrays), so growth
  * never leaves them with a stale array.
  */
+import { BucketLog, type LogExport } from './bucket-log.js';
+
 export type ColumnKind = 'u8' | 'u16' | 'i32' | 'u32' | 'f32' | 'f64';
 
 export interface ColumnSpec {
@@ -33,6 +35,7 @@ export interface Column {
 export class ColumnStore {
   #capacity: number;
   readonly #columns = new Map<string, Column>();
+  readonly #logs = new Map<string, BucketLog>();
 
   constructor(initialCapacity = 1024) {
     this.#capacity = Math.max(16, initialCapacity);
@@ -58,6 +61,16 @@ export class ColumnStore {
     return column;
   }
 
+  /** The store's sparse bucket log `name` (created on first use), shared by the operators that name it. */
+  bucketLog(name = 'buckets'): BucketLog {
+    let log = this.#logs.get(name);
+    if (!log) {
+      log = new BucketLog(name, this.#capacity);
+      this.#logs.set(name, log);
+    }
+    return log;
+  }
+
   /** Makes room for `slot`. */
   ensure(slot: number): void {
     if (slot < this.#capacity) return;
@@ -70,6 +83,7 @@ export class ColumnStore {
       if (initial !== undefined && initial !== 0) data.fill(initial, this.#capacity * width);
       column.data = data;
     }
+    for (const log of this.#logs.values()) log.ensure(next);
     this.#capacity = next;
   }
 
@@ -79,6 +93,7 @@ export class ColumnStore {
       const { width, initial } = column.spec;
       column.data.fill(initial ?? 0, slot * width, (slot + 1) * width);
     }
+    for (const log of this.#logs.values()) log.clear(slot);
   }
 
   /** Copies every column's values of slot `from` onto slot `to`. */
@@ -87,12 +102,14 @@ export class ColumnStore {
       const w = column.spec.width;
       column.data.copyWithin(to * w, from * w, (from + 1) * w);
     }
+    for (const log of this.#logs.values()) log.move(from, to);
   }
 
   /** Bytes held by all columns. */
   byteLength(): number {
     let total = 0;
     for (const column of this.#columns.values()) total += column.data.byteLength;
+    for (const log of this.#logs.values()) total += log.byteLength();
     return total;
   }
 
@@ -100,9 +117,12 @@ export class ColumnStore {
     return this.#columns.values();
   }
 
-  /** Copies of the first `slots` slots of every column (a consistent snapshot when taken synchronously). */
-  exportSlots(slots: number): { name: string; kind: ColumnKind; width: number; bytes: Uint8Array }[] {
-    return [...this.#columns.values()].map((column) => {
+  /**
+   * Copies of the first `slots` slots of every column, and of every bucket log (entries named
+   * `log:<name>:…`, width 0 for variable-length parts): a consistent snapshot when taken synchronously.
+   */
+  exportSlots(slots: number): LogExport[] {
+    const columns = [...this.#columns.values()].map((column): LogExport => {
       const { name, kind, width } = column.spec;
       const values = column.data.slice(0, slots * width);
       return {
@@ -112,6 +132,8 @@ export class ColumnStore {
         bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
       };
     });
+    for (const log of this.#logs.values()) columns.push(...log.export(slots));
+    return columns;
   }
 
   /** Restores columns exported by {@link exportSlots}; columns not in `saved` keep their initial values. */
@@ -120,7 +142,12 @@ export class ColumnStore {
     saved: readonly { name: string; kind: ColumnKind; width: number; bytes: Uint8Array }[],
   ): void {
     if (slots > 0) this.ensure(slots - 1);
+    const logParts = new Map<string, Uint8Array>();
     for (const entry of saved) {
+      if (entry.name.startsWith('log:')) {
+        logParts.set(entry.name, entry.bytes);
+        continue;
+      }
       const column = this.#columns.get(entry.name);
       if (!column || column.spec.kind !== entry.kind || column.spec.width !== entry.width) continue;
       const copy = new Uint8Array(entry.bytes); // aligned copy
@@ -131,5 +158,6 @@ export class ColumnStore {
       );
       column.data.set(values.subarray(0, slots * entry.width));
     }
+    for (const log of this.#logs.values()) log.import(slots, logParts);
   }
 }
