@@ -8,11 +8,15 @@
  *       writes a sample of the customer ids it used to FILE.
  *   load.js live --url U --rate R --customers M --seed S [--seconds D]
  *       publishes R events/s (5 ms ticks) for D seconds, or until SIGTERM when D is 0.
+ *   load.js customers --url U --customers M [--prefix m]
+ *       publishes one event for each of M new customers (<prefix>0000000 …), the simulated feed's
+ *       type mix over the last 3 days: a customer base to restart with.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { EventSimulator } from '../engine/simulator.js';
+import { eventSubject } from '../engine/subjects.js';
 import { numberArg, report, runMain, sleep, stringArg } from './lib/report.js';
 
 const DAY_MS = 86_400_000;
@@ -31,8 +35,65 @@ const { positionals, values } = parseArgs({
     seconds: { type: 'string' },
     'ids-out': { type: 'string' },
     'history-days': { type: 'string' },
+    prefix: { type: 'string' },
   },
 });
+
+/** First events of a customer base, roughly the simulated feed's weights. */
+const FIRST_EVENTS: [string, number][] = [
+  ['page_view', 32],
+  ['login', 17],
+  ['session_start', 12],
+  ['search', 11],
+  ['purchase', 9],
+  ['campaign_touch', 5],
+  ['signup', 4],
+  ['add_to_cart', 3],
+  ['email_open', 1],
+  ['support_ticket', 1],
+];
+const FIRST_WEIGHT = FIRST_EVENTS.reduce((sum, [, w]) => sum + w, 0);
+
+function firstEventType(i: number): string {
+  let r = (Math.imul(i, 2654435761) >>> 0) % FIRST_WEIGHT;
+  for (const [type, w] of FIRST_EVENTS) {
+    if (r < w) return type;
+    r -= w;
+  }
+  return 'page_view';
+}
+
+async function customersBase(): Promise<void> {
+  const url = stringArg(values.url, 'url');
+  const customers = numberArg(values.customers, 'customers');
+  const prefix = values.prefix ?? 'm';
+  const nc = await connect({ servers: url, name: 'bench-load-customers' });
+  const started = performance.now();
+  const base = Date.now() - 3 * DAY_MS;
+  let lastReport = started;
+  for (let i = 0; i < customers; i++) {
+    const id = `${prefix}${String(i).padStart(7, '0')}`;
+    const type = firstEventType(i);
+    const ts = new Date(base + ((i * 7919) % (3 * DAY_MS))).toISOString();
+    const amount = type === 'purchase' ? `,"amount":${(i % 9000) / 100 + 5}` : '';
+    nc.publish(
+      eventSubject(type, id),
+      `{"event_id":"base-${id}","customer_id":"${id}","type":"${type}","ts":"${ts}"${amount},"channel":"web"}`,
+    );
+    if ((i + 1) % FLUSH_EVERY === 0) {
+      await nc.flush();
+      const now = performance.now();
+      if (now - lastReport > 250) {
+        lastReport = now;
+        report('progress', { sent: i + 1 });
+      }
+    }
+  }
+  await nc.flush();
+  const seconds = (performance.now() - started) / 1000;
+  await nc.close();
+  report('result', { sent: customers, seconds, rate: customers / seconds });
+}
 
 function simulator(customers: number, seed: number, historyDays: number): EventSimulator {
   // The simulated history starts `historyDays` ago; with a few events per customer it covers a
@@ -125,5 +186,6 @@ runMain(async () => {
   const mode = positionals[0];
   if (mode === 'preload') await preload();
   else if (mode === 'live') await live();
-  else throw new Error('usage: load.js preload|live [flags]');
+  else if (mode === 'customers') await customersBase();
+  else throw new Error('usage: load.js preload|live|customers [flags]');
 });

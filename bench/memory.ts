@@ -4,8 +4,11 @@
  * columns, score and alert columns, id maps, the last event id per customer and the dedupe LRU),
  * and each gets one event through the engine's own path: bytes → `parseEvent` → dedupe →
  * `slotFor` → `fold`. Measured: (heapUsed + arrayBuffers) after minus before, after full GCs.
+ * A second pass gives `--active` customers a history each (on average 10 events over 90 days,
+ * exponentially distributed counts, the same type mix): windowed state grows with the buckets a
+ * customer was active in, so this is the figure for an active base.
  *
- *   memory.js --customers C [--partitions 16] [--dedupe 50000]
+ *   memory.js --customers C [--partitions 16] [--dedupe 50000] [--active 200000]
  */
 import { parseArgs } from 'node:util';
 import { parseEvent } from '../engine/event-parse.js';
@@ -61,29 +64,64 @@ interface Pass {
   seconds: number;
 }
 
-function measure(customers: number, partitions: number, dedupe: number): { pass: Pass; keep: unknown } {
+/** Events of customer `i`: one (the headline pass), or a 90-day history (the active pass). */
+type History = (i: number) => { type: string; ts: number }[];
+
+const DAY = 86_400_000;
+
+const oneEvent: History = (i) => [{ type: typeOf(i), ts: Date.now() - 3 * DAY + ((i * 7919) % (3 * DAY)) }];
+
+function activeHistory(): History {
+  let seed = 12345;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const now = Date.now();
+  return (i) => {
+    const count = 1 + Math.floor(-Math.log(1 - random()) * 9);
+    const events: { type: string; ts: number }[] = [];
+    for (let k = 0; k < count; k++)
+      events.push({
+        type: typeOf(Math.floor(random() * 1e9) + i),
+        ts: now - Math.floor(random() * 90 * DAY),
+      });
+    return events;
+  };
+}
+
+function measure(
+  customers: number,
+  partitions: number,
+  dedupe: number,
+  history: History = oneEvent,
+): { pass: Pass & { events: number }; keep: unknown } {
   gc();
   const before = used();
   const started = performance.now();
   const states = Array.from({ length: partitions }, (_, p) => new PartitionState(p, dedupe));
   const encoder = new TextEncoder();
-  const baseTs = Date.now() - 3 * 86_400_000;
+  let events = 0;
   for (let i = 0; i < customers; i++) {
     const id = `c${String(i).padStart(7, '0')}`;
-    const type = typeOf(i);
-    const ts = new Date(baseTs + ((i * 7919) % 259_200_000)).toISOString();
-    const amount = type === 'purchase' || type === 'refund' ? `,"amount":${(i % 9000) / 100 + 5}` : '';
-    const body = `{"event_id":"ev-${i}-${type}","customer_id":"${id}","type":"${type}","ts":"${ts}"${amount},"channel":"web"}`;
-    const parsed = parseEvent(encoder.encode(body), type, id, Date.now());
-    if (!parsed.ok) throw new Error(`bench event rejected: ${parsed.reason} ${parsed.detail}`);
     const state = states[partitionOfCustomer(id, partitions)]!;
-    const event = parsed.event;
-    if (state.seen(event.body.event_id)) continue;
-    const slot = state.table.slotFor(event.body.customer_id);
-    state.table.fold(slot, event);
-    if (event.ts > state.watermark) state.watermark = event.ts;
-    state.lastEventId[slot] = event.body.event_id;
-    state.lastSeq.data[slot] = i + 1;
+    for (const { type, ts } of history(i)) {
+      const amount = type === 'purchase' || type === 'refund' ? `,"amount":${(i % 9000) / 100 + 5}` : '';
+      const body = `{"event_id":"ev-${i}-${events}-${type}","customer_id":"${id}","type":"${type}","ts":"${new Date(ts).toISOString()}"${amount},"channel":"web"}`;
+      const parsed = parseEvent(encoder.encode(body), type, id, Date.now());
+      if (!parsed.ok) throw new Error(`bench event rejected: ${parsed.reason} ${parsed.detail}`);
+      const event = parsed.event;
+      events++;
+      if (state.seen(event.body.event_id)) continue;
+      const slot = state.table.slotFor(event.body.customer_id);
+      state.table.fold(slot, event);
+      if (event.ts > state.watermark) state.watermark = event.ts;
+      state.lastEventId[slot] = event.body.event_id;
+      state.lastSeq.data[slot] = events;
+    }
     if (i % 100_000 === 0) report('progress', { customers: i });
   }
   const seconds = (performance.now() - started) / 1000;
@@ -107,6 +145,7 @@ function measure(customers: number, partitions: number, dedupe: number): { pass:
       typed_bytes_per_slot: typed / slots,
       slots_allocated: slots,
       seconds,
+      events,
     },
     keep: states,
   };
@@ -118,11 +157,13 @@ runMain(async () => {
       customers: { type: 'string' },
       partitions: { type: 'string' },
       dedupe: { type: 'string' },
+      active: { type: 'string' },
     },
   });
   const customers = numberArg(values.customers, 'customers');
   const partitions = numberArg(values.partitions, 'partitions', 16);
   const dedupe = numberArg(values.dedupe, 'dedupe', 50_000);
+  const active = numberArg(values.active, 'active', 200_000);
   // Warm up the code paths (JIT, Ajv, lazily built tables) so they are not counted as state.
   measure(2000, partitions, dedupe);
   const probe = new PartitionState(0, 0);
@@ -141,6 +182,8 @@ runMain(async () => {
   full.keep = undefined;
   // Same customers without the dedupe memory, to show its share.
   const noDedupe = measure(customers, partitions, 0).pass;
+  // Customers with 90-day histories (dedupe off: its memory is per event id, not per customer).
+  const histories = measure(active, partitions, 0, activeHistory()).pass;
   report('result', {
     ...pass,
     dedupe_ids_per_partition: dedupe,
@@ -148,5 +191,6 @@ runMain(async () => {
     columns: columns.length,
     largest_columns: columns.slice(0, 12),
     without_dedupe: noDedupe,
+    active_histories: { ...histories, events_per_customer: histories.events / histories.customers },
   });
 });

@@ -23,7 +23,7 @@ import { spawnBench } from './lib/proc.js';
 import { formatProfiles, summariseDir, type ThreadProfile } from './lib/profile.js';
 import { fmt, Progress } from './lib/progress.js';
 import { runMain, sleep } from './lib/report.js';
-import { restart } from './lib/restart.js';
+import { restart, restartAtScale } from './lib/restart.js';
 import { type BenchResult, commitOf, formatTable } from './lib/results.js';
 
 async function memory(ctx: BenchContext): Promise<BenchResult['memory']> {
@@ -31,7 +31,14 @@ async function memory(ctx: BenchContext): Promise<BenchResult['memory']> {
   progress.phase(`memory: engine state of ${fmt(opts.memoryCustomers)} customers (separate process)`);
   const child = spawnBench(
     'memory',
-    ['--customers', String(opts.memoryCustomers), '--partitions', String(opts.partitions)],
+    [
+      '--customers',
+      String(opts.memoryCustomers),
+      '--partitions',
+      String(opts.partitions),
+      '--active',
+      String(opts.memoryCustomers / 5),
+    ],
     {
       nodeArgs: ['--expose-gc', '--max-old-space-size=8192'],
       onProgress: (r) => progress.update(`${fmt(Number(r['customers']))} customers`),
@@ -39,8 +46,10 @@ async function memory(ctx: BenchContext): Promise<BenchResult['memory']> {
   );
   const { bench: _bench, ...result } = await child.result();
   const out = result as BenchResult['memory'];
+  const active = out['active_histories'] as { bytes_per_customer: number } | undefined;
   progress.done(
-    `${fmt(out.bytes_per_customer)} B/customer (typed arrays ${fmt(Number(out['typed_bytes_per_customer']))} B)`,
+    `${fmt(out.bytes_per_customer)} B/customer (typed arrays ${fmt(Number(out['typed_bytes_per_customer']))} B)` +
+      (active ? `; with 90-day histories ${fmt(active.bytes_per_customer)} B/customer` : ''),
   );
   return out;
 }
@@ -154,8 +163,11 @@ runMain(async () => {
     const rate = ingested.result.eps / 2;
     const fresh = await phase('freshness', () => freshness(ctx, running, rate));
     const http = await phase('http', () => httpBench(ctx, running, rate, loaded.ids));
-    await engine.stop();
+    // Stops the engine (after restarting it on the checkpoints of the larger customer base).
     engine = undefined;
+    const atScale = await phase('restart_at_scale', () =>
+      restartAtScale(ctx, running, opts.restartCustomers),
+    );
     await nc.close();
     await nats.stop();
     const mem = await phase('memory', () => memory(ctx));
@@ -189,7 +201,8 @@ runMain(async () => {
       http: { ...http },
       memory: mem,
       scoring: score,
-      restart: { ...restarted.result },
+      // Headline: the restart with the customer base; `at_ingest_scale` the warm/cold pair before it.
+      restart: { ...atScale, at_ingest_scale: restarted.result },
       ...(profiles ? { profile: profiles } : {}),
     };
     result.seconds = (performance.now() - t0) / 1000;

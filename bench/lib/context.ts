@@ -17,6 +17,8 @@ export interface BenchOptions {
   httpSeconds: number;
   httpConnections: number;
   memoryCustomers: number;
+  /** Customers added before the restart measured at scale. */
+  restartCustomers: number;
   scoringSeconds: number;
   scoringRounds: number;
 }
@@ -45,6 +47,7 @@ export function benchOptions(quick: boolean, profile: boolean): BenchOptions {
         httpSeconds: 3,
         httpConnections: 10,
         memoryCustomers: 100_000,
+        restartCustomers: 100_000,
         scoringSeconds: 0.25,
         scoringRounds: 1,
       }
@@ -60,6 +63,7 @@ export function benchOptions(quick: boolean, profile: boolean): BenchOptions {
         httpSeconds: 10,
         httpConnections: 10,
         memoryCustomers: 1_000_000,
+        restartCustomers: 1_000_000,
         scoringSeconds: 1,
         scoringRounds: 3,
       };

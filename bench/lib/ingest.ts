@@ -27,6 +27,28 @@ export async function streamMessages(ctx: BenchContext): Promise<number> {
   return (await ctx.jsm.streams.info(EVENTS_STREAM)).state.messages;
 }
 
+/** Core publish: waits until the stream holds `expected` messages (and notices if some were dropped). */
+export async function waitStored(ctx: BenchContext, expected: number): Promise<number> {
+  const { progress } = ctx;
+  let stored = 0;
+  let last = -1;
+  let stalledSince = performance.now();
+  for (;;) {
+    stored = await streamMessages(ctx);
+    progress.update(`stored ${fmt(stored)} / ${fmt(expected)}`);
+    if (stored >= expected) return stored;
+    if (stored !== last) {
+      last = stored;
+      stalledSince = performance.now();
+    } else if (performance.now() - stalledSince > 5000) {
+      throw new Error(
+        `the stream holds ${stored} of ${expected} published events (core publish dropped some)`,
+      );
+    }
+    await sleep(100);
+  }
+}
+
 export async function preload(ctx: BenchContext): Promise<PreloadResult> {
   const { opts, progress } = ctx;
   progress.phase(`pre-load ${fmt(opts.events)} events, ${fmt(opts.customers)} simulated customers`);
@@ -49,24 +71,7 @@ export async function preload(ctx: BenchContext): Promise<PreloadResult> {
     { onProgress: (r) => progress.update(`published ${fmt(Number(r['sent']))}`) },
   );
   const result = await load.result();
-  // Core publish: wait for JetStream to hold them all (and notice if some were dropped).
-  let stored = 0;
-  let last = -1;
-  let stalledSince = performance.now();
-  for (;;) {
-    stored = await streamMessages(ctx);
-    progress.update(`stored ${fmt(stored)} / ${fmt(opts.events)}`);
-    if (stored >= opts.events) break;
-    if (stored !== last) {
-      last = stored;
-      stalledSince = performance.now();
-    } else if (performance.now() - stalledSince > 5000) {
-      throw new Error(
-        `the stream holds ${stored} of ${opts.events} published events (core publish dropped some)`,
-      );
-    }
-    await sleep(100);
-  }
+  const stored = await waitStored(ctx, opts.events);
   const ids = JSON.parse(await readFile(idsFile, 'utf8')) as string[];
   const out: PreloadResult = {
     events: stored,

@@ -8,14 +8,16 @@
  * - warm: stopped (SIGTERM, which writes checkpoints) and started again on the same directory.
  * The warm engine keeps running for the next phases.
  */
+import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { EVENTS_STREAM } from '../../engine/streams.js';
 import { AckWatch } from './acks.js';
-import { waitDrained } from './consumers.js';
+import { waitDrained, waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
 import { type EngineProc, getJson, startEngine } from './engine-proc.js';
-import { streamMessages } from './ingest.js';
+import { streamMessages, waitStored } from './ingest.js';
+import { spawnBench } from './proc.js';
 import { fmt } from './progress.js';
 import { sleep } from './report.js';
 
@@ -117,4 +119,93 @@ export async function restart(
     `warm ${warmSeconds.toFixed(2)} s, cold ${coldSeconds.toFixed(2)} s to ready (${coldAllAcked.toFixed(2)} s all acked); ${fmt(customers)} customers, ${fmt(events)} events, checkpoints ${fmt(checkpointBytes / 1e6, 1)} MB`,
   );
   return { engine: warm, result };
+}
+
+export interface ScaleRestartResult {
+  /** Customers in the engine's state when it restarted (the customer base plus the ingest set's). */
+  customers: number;
+  events: number;
+  /** Spawn → /readyz 200, checkpoints of every customer loaded. */
+  seconds: number;
+  seconds_caught_up: number;
+  checkpoint_bytes: number;
+  /** Publishing the base, and from its first publish to the running engine having folded it all. */
+  base_publish_seconds: number;
+  base_seconds_to_folded: number;
+  /** Engine process resident memory with every customer loaded (bytes, from /proc). */
+  engine_rss_bytes: number;
+}
+
+function rssOf(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+    return kb ? Number(kb) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Restart at scale: `customers` more customers (one event each, `load.js customers`) are published
+ * while `previous` runs; once it has acked them all it is stopped (SIGTERM: checkpoints) and
+ * started again on the same data directory, timed from spawn to /readyz 200 and to caught up. The
+ * restarted engine is stopped at the end.
+ */
+export async function restartAtScale(
+  ctx: BenchContext,
+  previous: EngineProc,
+  customers: number,
+): Promise<ScaleRestartResult> {
+  const { opts, progress } = ctx;
+  progress.phase(`restart at scale: ${fmt(customers)} more customers, then a restart on their checkpoints`);
+  const before = await streamMessages(ctx);
+  const events = before + customers;
+  const started = performance.now();
+  const load = spawnBench('load', ['customers', '--url', ctx.nats.url, '--customers', String(customers)], {
+    onProgress: (r) => progress.update(`base: published ${fmt(Number(r['sent']))}`),
+  });
+  const published = await load.result();
+  await waitStored(ctx, events);
+  progress.update('base: waiting for the engine to fold it');
+  await waitEngineIdle(ctx.jsm, opts.partitions);
+  const baseSeconds = (performance.now() - started) / 1000;
+  await previous.stop();
+  const dataDir = path.join(ctx.tmp, 'engine-data');
+  const checkpointBytes = await dirBytes(path.join(dataDir, 'checkpoints'));
+  const spawnedWall = Date.now();
+  const engine = await startEngine({
+    natsUrl: ctx.nats.url,
+    partitions: opts.partitions,
+    workers: opts.workers,
+    dataDir,
+    onWarning: (line: string) => progress.note(`engine: ${line.slice(0, 200)}`),
+  });
+  try {
+    const seconds = await untilReady(ctx, engine, 'restart');
+    const caughtUp = await waitDrained(ctx.jsm, (p) => `bw-p${p}`, opts.partitions, {
+      createdAfter: spawnedWall,
+      total: 0,
+      pollMs: 20,
+      timeoutMs: 120_000,
+    }).catch(() => ({ drainedAt: Number.NaN }));
+    const tracked = await customersTracked(engine);
+    const result: ScaleRestartResult = {
+      customers: tracked,
+      events,
+      seconds,
+      seconds_caught_up: (caughtUp.drainedAt - spawnedWall) / 1000,
+      checkpoint_bytes: checkpointBytes,
+      base_publish_seconds: Number(published['seconds']),
+      base_seconds_to_folded: baseSeconds,
+      engine_rss_bytes: rssOf(engine.child.pid),
+    };
+    progress.done(
+      `${seconds.toFixed(2)} s to ready with ${fmt(tracked)} customers (checkpoints ${fmt(checkpointBytes / 1e6, 1)} MB, engine RSS ${fmt(result.engine_rss_bytes / 1e6)} MB)`,
+    );
+    return result;
+  } finally {
+    await engine.stop();
+  }
 }

@@ -62,6 +62,35 @@ function table(rows: string[][]): string {
 const ms = (v: number): string => (v >= 100 ? fmt(v) : v.toFixed(1));
 const ratio = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
 
+interface ColdRestart {
+  cold_seconds: number;
+  events: number;
+  customers: number;
+}
+
+function coldCell(c: ColdRestart | undefined): string {
+  return c
+    ? `cold: ${c.cold_seconds.toFixed(2)} s replaying ${fmt(c.events)} events (${fmt(c.customers)} customers)`
+    : '';
+}
+
+interface ActivePass {
+  customers: number;
+  bytes_per_customer: number;
+  typed_bytes_per_customer: number;
+  events_per_customer: number;
+}
+
+function activeRow(a: ActivePass): string[] {
+  return [
+    'memory (90d)',
+    `${fmt(a.bytes_per_customer)} B/customer @ ${fmt(a.customers)}, ${a.events_per_customer.toFixed(1)} events each`,
+    `typed arrays ${fmt(a.typed_bytes_per_customer)} B/customer`,
+    '',
+    '≤ 512 B/customer',
+  ];
+}
+
 export function formatTable(r: BenchResult): string {
   const f = r.freshness;
   const s = r.scoring;
@@ -99,6 +128,7 @@ export function formatTable(r: BenchResult): string {
       '',
       '≤ 512 B/customer',
     ],
+    ...(r.memory['active_histories'] ? [activeRow(r.memory['active_histories'] as ActivePass)] : []),
     ...Object.entries(perBatch).map(([batch, b]) => [
       `scoring ${batch}`,
       `${fmt(b.engine_rows_per_s)} rows/s`,
@@ -109,7 +139,7 @@ export function formatTable(r: BenchResult): string {
     [
       'restart',
       `${r.restart.seconds.toFixed(2)} s to ready, checkpoints (${fmt(r.restart.customers)} customers)`,
-      `${Number(r.restart['cold_seconds']).toFixed(2)} s cold: replay of ${fmt(Number(r.restart['events']))} events`,
+      coldCell(r.restart['at_ingest_scale'] as ColdRestart | undefined),
       '',
       '≤ 10 s @ 1M customers',
     ],
