@@ -20,7 +20,8 @@ import type { Reason } from '../models/scorer.js';
 import { loadTf, type Tf } from '../models/tf-backend.js';
 import { RuleEngine } from '../operators/crm/rule-engine.js';
 import type { AlertBody } from './alerts.js';
-import { bumpCustomer, bumpPartition } from './answer-cache.js';
+import { bumpCustomer, bumpPartition, clockMs } from './answer-cache.js';
+import { AnswerPush } from './answer-push.js';
 import { BatchScorer } from './batch-scorer.js';
 import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
 import { deadLetter } from './dead-letters.js';
@@ -86,11 +87,19 @@ const ctx: WorkerContext = {
   },
 };
 const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
+const answerOf = (feed: PartitionFeed, slot: number) =>
+  customerAnswer(feed, slot, versions(), config.clock, explain, crm.tags);
+const push = new AnswerPush(data.versions, data.queryPort, feeds, answerOf, {
+  ttlMs: config.answerCacheMs,
+  max: 4096,
+  idleMs: Math.max(5000, 5 * config.answerCacheMs),
+});
 const queries = new WorkerQueries(
   data.queryPort,
   feeds,
-  (feed, slot) => customerAnswer(feed, slot, versions(), config.clock, explain, crm.tags),
+  answerOf,
   () => flushSoon(),
+  (customerId, partition) => push.watch(customerId, partition, clockMs()),
 );
 /** Messages folded since the last safe point for customer queries. */
 let sinceQueries = 0;
@@ -228,7 +237,6 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
         state.lastEventId[slot] = event.body.event_id;
         state.lastSeq.data[slot] = msg.seq;
         processedByType[event.typeIndex]!.inc();
-        bumpCustomer(data.versions, event.body.customer_id);
         feed.crm.onEvent(slot, event);
         crm.onEvent(
           feed,
@@ -329,7 +337,15 @@ function flush(): void {
       );
       if ((i & 255) === 255) queries.poll();
     }
-    for (let i = 0; i < n; i++) touchedStates[i]!.touched.data[touchedSlot[i]!] = 0;
+    // The batch's events are visible now: cached answers of its customers are void, and the
+    // customers the main thread is reading get their fresh answers pushed (answer-push.ts).
+    for (let i = 0; i < n; i++) {
+      const state = touchedStates[i]!;
+      const slot = touchedSlot[i]!;
+      state.touched.data[slot] = 0;
+      bumpCustomer(data.versions, state.table.idOf(slot));
+    }
+    push.afterBatch(touchedStates, touchedSlot, n);
     touchedStates.fill(undefined as unknown as PartitionState, 0, n);
     queries.afterBatch();
     const visible = Date.now();
@@ -366,6 +382,7 @@ function flush(): void {
 /** Every answer of this worker's partitions may have changed: the main thread's cached ones are void. */
 function answersChanged(): void {
   for (const p of feeds.keys()) bumpPartition(data.versions, p);
+  push.afterChange();
 }
 
 function replayUntil(partition: number): number {
@@ -379,7 +396,10 @@ const sweep = rescoreSweep(ctx, {
   publishAlert,
   replayUntil,
   sketches: (json) => post({ kind: 'rfm', index: data.index, sketches: json }),
-  rescored: (partition) => bumpPartition(data.versions, partition),
+  rescored: (partition) => {
+    bumpPartition(data.versions, partition);
+    push.afterChange(partition);
+  },
 });
 
 function versions(): ModelVersions {
@@ -532,6 +552,7 @@ async function main(): Promise<void> {
     'worker ready',
   );
   if (config.rescoreSeconds > 0) setInterval(sweep, config.rescoreSeconds * 1000).unref();
+  if (push.enabled) setInterval(() => push.refresh(), Math.max(50, config.answerCacheMs / 2)).unref();
   if (config.checkpointSeconds > 0)
     setInterval(() => void checkpoints.writeAll(), config.checkpointSeconds * 1000).unref();
   queries.listen();

@@ -120,6 +120,22 @@ export type WorkerRequest =
   | { id: number; op: 'keyring'; keyring: PiiKeyringData }
   | { id: number; op: 'stop' };
 
+/** A fresh answer a worker pushes to the main thread's cache (answer-push.ts). */
+export interface PushedAnswer {
+  customerId: string;
+  answer: CustomerAnswer;
+  bucket: number;
+  epoch: number;
+  /** clockMs when it was computed. */
+  at: number;
+}
+
+/** Sent over a worker's query channel, beside the replies. */
+export interface AnswersPush {
+  kind: 'answers';
+  answers: PushedAnswer[];
+}
+
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: SerializedError };

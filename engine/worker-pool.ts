@@ -14,7 +14,13 @@ import {
   SegmentStats,
   type SegmentStatsJSON,
 } from '../operators/analytics/rfm.js';
-import { AnswerCache, type AnswerVersionsData, bumpPartition, createAnswerVersions } from './answer-cache.js';
+import {
+  AnswerCache,
+  type AnswerVersionsData,
+  bumpPartition,
+  clockMs,
+  createAnswerVersions,
+} from './answer-cache.js';
 import type { Config } from './config.js';
 import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
@@ -22,6 +28,7 @@ import { distPath } from './paths.js';
 import type { PiiKeyringData } from './security/pii-keyring.js';
 import { partitionOfCustomer } from './subjects.js';
 import {
+  type AnswersPush,
   type CustomerAnswer,
   type CustomerSummary,
   type FromWorker,
@@ -167,9 +174,13 @@ export class WorkerPool {
     // points inside long batches (worker-queries.ts), so a read does not wait for a batch to end.
     const channel = new MessageChannel();
     this.#queryPorts[index] = channel.port1;
-    channel.port1.on('message', (msg: WorkerReply) =>
-      this.#settle(msg.id, msg.ok ? { value: msg.value } : { error: BellwetherError.from(msg.error) }),
-    );
+    channel.port1.on('message', (msg: WorkerReply | AnswersPush) => {
+      if ('kind' in msg) {
+        for (const a of msg.answers) this.answers.set(a.customerId, a.answer, a, a.at);
+        return;
+      }
+      this.#settle(msg.id, msg.ok ? { value: msg.value } : { error: BellwetherError.from(msg.error) });
+    });
     channel.port1.unref();
     const data: WorkerData = {
       index,
@@ -286,7 +297,7 @@ export class WorkerPool {
     const worker = partition % this.#workers.length;
     if (!this.answers.enabled)
       return this.request<CustomerAnswer | null>(worker, { op: 'customer', customerId });
-    const at = performance.now();
+    const at = clockMs();
     const cached = this.answers.get(customerId, partition, at);
     if (cached) return cached;
     const stamp = this.answers.stamp(customerId, partition);

@@ -19,19 +19,25 @@ export class WorkerQueries {
   readonly #feeds: Map<number, PartitionFeed>;
   readonly #answer: (feed: PartitionFeed, slot: number) => CustomerAnswer;
   readonly #waiting: () => void;
+  readonly #answered: (customerId: string, partition: number) => void;
   #deferred: CustomerQuery[] = [];
 
-  /** @param waiting called when a query waits for the batch in progress (so it is flushed soon) */
+  /**
+   * @param waiting called when a query waits for the batch in progress (so it is flushed soon)
+   * @param answered called after a customer's answer was sent (answer-push.ts watches it)
+   */
   constructor(
     port: MessagePort,
     feeds: Map<number, PartitionFeed>,
     answer: (feed: PartitionFeed, slot: number) => CustomerAnswer,
     waiting: () => void,
+    answered: (customerId: string, partition: number) => void = () => {},
   ) {
     this.#port = port;
     this.#feeds = feeds;
     this.#answer = answer;
     this.#waiting = waiting;
+    this.#answered = answered;
   }
 
   /** Answers queries as they arrive while the worker is idle. */
@@ -58,6 +64,7 @@ export class WorkerQueries {
 
   #serve(q: CustomerQuery): void {
     let reply: WorkerReply;
+    let partition = -1;
     try {
       let value: CustomerAnswer | null = null;
       for (const feed of this.#feeds.values()) {
@@ -69,6 +76,7 @@ export class WorkerQueries {
           return;
         }
         value = this.#answer(feed, slot);
+        partition = feed.state.partition;
         break;
       }
       reply = { id: q.id, ok: true, value };
@@ -78,5 +86,6 @@ export class WorkerQueries {
       reply = { id: q.id, ok: false, error: e.toJSON() };
     }
     this.#port.postMessage(reply);
+    if (partition >= 0) this.#answered(q.customerId, partition);
   }
 }

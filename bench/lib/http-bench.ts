@@ -8,10 +8,11 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
-import type { EngineProc } from './engine-proc.js';
+import { type EngineProc, getText } from './engine-proc.js';
 import { spawnBench } from './proc.js';
 import { fmt } from './progress.js';
 import { sleep } from './report.js';
+import { parsePrometheus, sumOf } from './stats.js';
 
 const MAX_IDS = 500;
 
@@ -32,6 +33,16 @@ export interface HttpResult {
   connections: number;
   seconds: number;
   load_rate_eps: number;
+  /** Share of the engine's answers under ingest served from the main thread's cache. */
+  cache_hit_ratio: number;
+}
+
+async function cacheCounts(engine: EngineProc): Promise<{ hits: number; misses: number }> {
+  const metrics = parsePrometheus(await getText(`${engine.httpUrl}/metrics`));
+  return {
+    hits: sumOf(metrics, 'bellwether_answer_cache_hits'),
+    misses: sumOf(metrics, 'bellwether_answer_cache_misses'),
+  };
 }
 
 interface Measured {
@@ -118,7 +129,11 @@ export async function httpBench(
   ]);
   await load.ready();
   await sleep(500);
+  const before = await cacheCounts(engine);
   const eng = await cannon(ctx, engine.httpUrl, paths, 'engine');
+  const after = await cacheCounts(engine);
+  const hits = after.hits - before.hits;
+  const cacheHitRatio = hits / (hits + after.misses - before.misses);
   const bare = spawnBench('bare-http', ['--bodies', bodiesFile]);
   const port = Number((await bare.ready())['port']);
   const raw = await cannon(ctx, `http://127.0.0.1:${port}`, paths, 'bare node:http');
@@ -142,9 +157,10 @@ export async function httpBench(
     connections: opts.httpConnections,
     seconds: opts.httpSeconds,
     load_rate_eps: Number(loadResult['rate']),
+    cache_hit_ratio: cacheHitRatio,
   };
   progress.done(
-    `engine ${fmt(eng.rps)} req/s p99 ${eng.p99} ms (idle ${fmt(idle.rps)} req/s p99 ${idle.p99} ms); bare ${fmt(raw.rps)} req/s p99 ${raw.p99} ms; ingest ${fmt(result.load_rate_eps)} ev/s`,
+    `engine ${fmt(eng.rps)} req/s p99 ${eng.p99} ms (idle ${fmt(idle.rps)} req/s p99 ${idle.p99} ms); bare ${fmt(raw.rps)} req/s p99 ${raw.p99} ms; ingest ${fmt(result.load_rate_eps)} ev/s; ${(cacheHitRatio * 100).toFixed(0)}% cache hits`,
   );
   return result;
 }
