@@ -7,7 +7,7 @@
  * raise a security alert. Requests per key and minute are limited (BW_RATE_LIMIT).
  */
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { BellwetherError } from '../engine/errors.js';
 import { allows, type Permission, type Principal } from '../engine/security/api-keys.js';
 import type { AuditEntry } from '../engine/security/audit-log.js';
@@ -117,7 +117,8 @@ export async function installAuth(
   // 1. Audited routes, and every refusal on any route, are recorded when the response closes:
   // finished, or cut off (a client that disconnects mid-export, a stream that fails), which
   // Fastify's onResponse hook does not see.
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Hooks take a callback (not async): no promise per hook and request on the hot read path.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const audited = request.routeOptions.config.audit === true;
     reply.raw.once('close', () => {
       const status = reply.statusCode;
@@ -143,6 +144,7 @@ export async function installAuth(
         });
       }
     });
+    done();
   });
 
   /** The caller a request presents (its key's principal), undefined without a valid key. */
@@ -175,7 +177,17 @@ export async function installAuth(
   }
 
   // 3. Authentication and the route's permission.
-  app.addHook('onRequest', async (request: FastifyRequest) => {
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    try {
+      authenticate(request);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  });
+
+  function authenticate(request: FastifyRequest): void {
     const config = request.routeOptions.config;
     if (!keyed && !LOOPBACK_HOST.test(request.headers.host ?? '')) {
       // Without keys every local caller is admin: a browser page that rebinds its own name to
@@ -202,5 +214,5 @@ export async function installAuth(
     }
     request.principal = principal;
     demand(request, config.permission ?? 'read');
-  });
+  }
 }

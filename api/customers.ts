@@ -8,9 +8,10 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BellwetherError } from '../engine/errors.js';
 import type { EngineSecurity } from '../engine/security/engine-security.js';
+import type { CustomerAnswer } from '../engine/thread-messages.js';
 import { auditEntry, demand } from './auth.js';
 import type { EngineView } from './engine-view.js';
-import { answerFields, type PresentedAnswer, piiViewFor, presentAnswer } from './pii-view.js';
+import { answerFields, type PiiView, type PresentedAnswer, piiViewFor, presentAnswer } from './pii-view.js';
 import {
   CustomerAnswerSchema,
   CustomerList,
@@ -21,6 +22,13 @@ import {
   ErrorBody,
   ExportQuery,
 } from './schemas.js';
+
+/**
+ * Serialized answers by answer object and view: the main thread's answer cache hands out the same
+ * object until the customer changes, so repeated reads send the same bytes without presenting and
+ * serializing it again. Plain personal data is never kept (opened for each read).
+ */
+const serialized = new WeakMap<CustomerAnswer, Map<PiiView, { body: string; fields: string[] }>>();
 
 /** Answers fetched from the workers at once during an export. */
 const EXPORT_CHUNK = 256;
@@ -58,14 +66,25 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
         response: { 200: CustomerAnswerSchema, 403: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const view = piiViewFor(demand(request, 'read'), request.query.pii);
       request.auditInfo = { customers: 0, fields: [], pii: view, customer_id: request.params.id };
       const answer = await engine.customer(request.params.id);
       if (!answer) throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
-      const presented = presentAnswer(answer, view, security, request.log);
-      request.auditInfo = { ...request.auditInfo, customers: 1, fields: answerFields(presented) };
-      return presented;
+      let views = serialized.get(answer);
+      let sent = views?.get(view);
+      if (!sent) {
+        const presented = presentAnswer(answer, view, security, request.log);
+        const fresh = { body: String(reply.serialize(presented)), fields: answerFields(presented) };
+        if (view !== 'plain') {
+          if (!views) serialized.set(answer, (views = new Map()));
+          views.set(view, fresh);
+        }
+        sent = fresh;
+      }
+      request.auditInfo = { ...request.auditInfo, customers: 1, fields: sent.fields };
+      // A string with a JSON content type is sent as it is (already serialized by the route's schema).
+      return reply.type('application/json; charset=utf-8').send(sent.body);
     },
   );
 

@@ -62,6 +62,7 @@ export const ConfigSchema = Type.Object(
     answerCacheMs: Type.Number({ minimum: 0, maximum: 60_000 }),
     auditMaxMb: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
     batchLingerMs: Type.Number({ minimum: 0, maximum: 1000 }),
+    workerNice: Type.Integer({ minimum: 0, maximum: 19 }),
   },
   { additionalProperties: false },
 );
@@ -340,6 +341,14 @@ export const SETTINGS: readonly Setting[] = [
       'a batch is scored and acked this long after its first event, or at 1,024 touched customers if sooner; 0 = every event-loop turn (20)',
   },
   {
+    key: 'workerNice',
+    env: 'BW_WORKER_NICE',
+    flag: 'worker-nice',
+    kind: 'number',
+    describe:
+      'added to the nice value of the partition worker threads (Linux, per thread), so the thread answering HTTP runs first on busy cores; 0 = off (0)',
+  },
+  {
     key: 'answerCacheMs',
     env: 'BW_ANSWER_CACHE_MS',
     flag: 'answer-cache-ms',
@@ -379,6 +388,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     answerCacheMs: 1000,
     auditMaxMb: 256,
     batchLingerMs: 20,
+    workerNice: 0,
   };
 }
 

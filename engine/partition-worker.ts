@@ -45,6 +45,7 @@ import {
   type WorkerRequest,
   type WorkerStatus,
 } from './thread-messages.js';
+import { lowerThreadPriority } from './thread-priority.js';
 import { analyticsAnswer, partitionStatuses } from './worker-analytics.js';
 import { WorkerCheckpoints } from './worker-checkpoints.js';
 import type { PartitionFeed, WorkerContext } from './worker-context.js';
@@ -501,6 +502,12 @@ port.on('message', (req: WorkerRequest) => {
 });
 
 async function main(): Promise<void> {
+  let nice: number | undefined;
+  try {
+    nice = lowerThreadPriority(config.workerNice);
+  } catch (err) {
+    log.warn({ err }, 'could not lower the worker thread priority (BW_WORKER_NICE)');
+  }
   const loaded = await loadTf(process.env['BW_TF_BACKEND'] === 'wasm' ? 'wasm' : 'auto');
   tfBackend = loaded.backend;
   for (const p of data.partitions) {
@@ -546,6 +553,7 @@ async function main(): Promise<void> {
     {
       partitions: data.partitions,
       tf_backend: tfBackend,
+      nice,
       churn: scorer.churn.version,
       intent: scorer.intent.version,
     },

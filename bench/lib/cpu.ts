@@ -61,3 +61,17 @@ export function foreignShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefi
   if (!a || !b || b.total <= a.total) return Number.NaN;
   return Math.max(0, b.busy - a.busy - (b.ours - a.ours)) / (b.total - a.total);
 }
+
+/** CPU ticks (user + system) used so far by thread `tid` of process `pid` (Linux), NaN elsewhere. */
+export function threadTicks(pid: number, tid: number = pid): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Clock ticks per second of /proc (USER_HZ: 100 on Linux). */
+export const TICKS_PER_SECOND = 100;

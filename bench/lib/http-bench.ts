@@ -8,6 +8,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
+import { TICKS_PER_SECOND, threadTicks } from './cpu.js';
 import { type EngineProc, getText } from './engine-proc.js';
 import { spawnBench } from './proc.js';
 import { fmt } from './progress.js';
@@ -35,6 +36,18 @@ export interface HttpResult {
   load_rate_eps: number;
   /** Share of the engine's answers under ingest served from the main thread's cache. */
   cache_hit_ratio: number;
+  /** Cores used by the engine's main thread (HTTP) during the run under ingest, and by the bare server in its run. */
+  engine_main_thread_cores: number;
+  bare_server_cores: number;
+}
+
+/** Runs `fn` and returns its result with the cores (CPU seconds per second) thread `pid` used meanwhile. */
+async function withCores<T>(pid: number | undefined, fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const before = pid === undefined ? Number.NaN : threadTicks(pid);
+  const out = await fn();
+  const after = pid === undefined ? Number.NaN : threadTicks(pid);
+  return [out, (after - before) / TICKS_PER_SECOND / ((performance.now() - t0) / 1000)];
 }
 
 async function cacheCounts(engine: EngineProc): Promise<{ hits: number; misses: number }> {
@@ -130,13 +143,17 @@ export async function httpBench(
   await load.ready();
   await sleep(500);
   const before = await cacheCounts(engine);
-  const eng = await cannon(ctx, engine.httpUrl, paths, 'engine');
+  const [eng, engineCores] = await withCores(engine.child.pid, () =>
+    cannon(ctx, engine.httpUrl, paths, 'engine'),
+  );
   const after = await cacheCounts(engine);
   const hits = after.hits - before.hits;
   const cacheHitRatio = hits / (hits + after.misses - before.misses);
   const bare = spawnBench('bare-http', ['--bodies', bodiesFile]);
   const port = Number((await bare.ready())['port']);
-  const raw = await cannon(ctx, `http://127.0.0.1:${port}`, paths, 'bare node:http');
+  const [raw, bareCores] = await withCores(bare.child.pid, () =>
+    cannon(ctx, `http://127.0.0.1:${port}`, paths, 'bare node:http'),
+  );
   await bare.stop();
   await load.stop('SIGTERM');
   const loadResult = await load.result();
@@ -158,9 +175,11 @@ export async function httpBench(
     seconds: opts.httpSeconds,
     load_rate_eps: Number(loadResult['rate']),
     cache_hit_ratio: cacheHitRatio,
+    engine_main_thread_cores: engineCores,
+    bare_server_cores: bareCores,
   };
   progress.done(
-    `engine ${fmt(eng.rps)} req/s p99 ${eng.p99} ms (idle ${fmt(idle.rps)} req/s p99 ${idle.p99} ms); bare ${fmt(raw.rps)} req/s p99 ${raw.p99} ms; ingest ${fmt(result.load_rate_eps)} ev/s; ${(cacheHitRatio * 100).toFixed(0)}% cache hits`,
+    `engine ${fmt(eng.rps)} req/s p99 ${eng.p99} ms (idle ${fmt(idle.rps)} req/s p99 ${idle.p99} ms); bare ${fmt(raw.rps)} req/s p99 ${raw.p99} ms; ingest ${fmt(result.load_rate_eps)} ev/s; ${(cacheHitRatio * 100).toFixed(0)}% cache hits; main thread ${engineCores.toFixed(2)} cores, bare ${bareCores.toFixed(2)}`,
   );
   return result;
 }
