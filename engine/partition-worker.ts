@@ -19,6 +19,7 @@ import { disposeModelSet, loadModelSet, modelVersions } from '../models/model-se
 import type { Reason } from '../models/scorer.js';
 import { loadTf, type Tf } from '../models/tf-backend.js';
 import { RuleEngine } from '../operators/crm/rule-engine.js';
+import { type Delivery, readDelivery } from './ack-reply.js';
 import type { AlertBody } from './alerts.js';
 import { bumpCustomer, bumpPartition, clockMs } from './answer-cache.js';
 import { AnswerPush } from './answer-push.js';
@@ -192,22 +193,31 @@ function deadLetterOf(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, det
   feed.publishes.push(effects.publish(letter.subject, letter.body, letter.msgID, letter.headers));
 }
 
+/** The current message's sequence and arrival (read from its reply subject, ack-reply.ts). */
+const delivery: Delivery = { seq: 0, arrivalMs: 0 };
+
 function onMessage(feed: PartitionFeed, msg: JsMsg): void {
   feed.lastMsg = msg;
   const state = feed.state;
-  if (msg.seq <= state.lastSequence) {
+  // `reply` is on the client's message class though not on the JsMsg type; without it, the client parses.
+  if (!readDelivery((msg as JsMsg & { reply?: string }).reply ?? '', delivery)) {
+    delivery.seq = msg.seq;
+    delivery.arrivalMs = msg.info.timestampNanos / 1e6;
+  }
+  const seq = delivery.seq;
+  if (seq <= state.lastSequence) {
     // Already folded into this state (a redelivery, or a message at or below the checkpoint).
     metrics.redelivered.inc();
     scheduleFlush();
     return;
   }
-  state.lastSequence = msg.seq;
-  if (poison.has(`${state.partition}:${msg.seq}`)) {
+  state.lastSequence = seq;
+  if (poison.has(`${state.partition}:${seq}`)) {
     deadLetterOf(feed, msg, 'poison', `crashed the worker thread ${POISON_CRASHES} times`);
     scheduleFlush();
     return;
   }
-  data.inflight[state.partition] = msg.seq;
+  data.inflight[state.partition] = seq;
   // bw.part.<p>.<type>.<token>
   const subject = msg.subject;
   const a = subject.indexOf('.', 8);
@@ -236,7 +246,7 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
           if (eventClock) bumpPartition(data.versions, state.partition);
         }
         state.lastEventId[slot] = event.body.event_id;
-        state.lastSeq.data[slot] = msg.seq;
+        state.lastSeq.data[slot] = seq;
         processedByType[event.typeIndex]!.inc();
         feed.crm.onEvent(slot, event);
         crm.onEvent(
@@ -246,7 +256,7 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
           event.typeIndex,
           event.ts,
           event.body.event_id,
-          msg.seq <= feed.replayUntil,
+          seq <= feed.replayUntil,
         );
         const touched = state.touched.data;
         if (touched[slot] === 0) {
@@ -256,7 +266,7 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
           touchedSlot[touchedCount++] = slot;
         }
         arrivals = grow(arrivals, arrivalCount + 1);
-        arrivals[arrivalCount++] = msg.info.timestampNanos / 1e6;
+        arrivals[arrivalCount++] = delivery.arrivalMs;
       } catch (err) {
         log.error({ partition: state.partition, err }, 'event processing failed');
         deadLetterOf(feed, msg, 'processing_error', err instanceof Error ? err.message : String(err));

@@ -75,3 +75,50 @@ export function threadTicks(pid: number, tid: number = pid): number {
 
 /** Clock ticks per second of /proc (USER_HZ: 100 on Linux). */
 export const TICKS_PER_SECOND = 100;
+
+/** CPU ticks (user + system, all threads) used so far by process `pid` (Linux), NaN elsewhere. */
+export function processTicks(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Cores used by named processes over an interval: `start()` reads their ticks, `cores()` the
+ * CPU seconds per second each used since. A name given a [pid, tid] pair reads one thread.
+ */
+export class CoreMeter {
+  readonly #targets: Record<string, () => number>;
+  #t0 = 0;
+  #before: Record<string, number> = {};
+
+  constructor(targets: Record<string, number | [number, number] | undefined>) {
+    this.#targets = Object.fromEntries(
+      Object.entries(targets).map(([name, t]) => [
+        name,
+        Array.isArray(t) ? () => threadTicks(t[0], t[1]) : () => processTicks(t),
+      ]),
+    );
+  }
+
+  start(): this {
+    this.#t0 = performance.now();
+    this.#before = Object.fromEntries(Object.entries(this.#targets).map(([n, read]) => [n, read()]));
+    return this;
+  }
+
+  cores(): Record<string, number> {
+    const seconds = (performance.now() - this.#t0) / 1000;
+    return Object.fromEntries(
+      Object.entries(this.#targets).map(([n, read]) => [
+        n,
+        Math.round(((read() - this.#before[n]!) / TICKS_PER_SECOND / seconds) * 100) / 100,
+      ]),
+    );
+  }
+}
