@@ -28,6 +28,8 @@ export interface AnswerPushOptions {
   max: number;
   /** A customer not served by the main thread for this long is dropped. */
   idleMs: number;
+  /** Told how many answers each push carried (a metric). */
+  onPushed?: (answers: number) => void;
 }
 
 export class AnswerPush {
@@ -132,6 +134,7 @@ export class AnswerPush {
   #send(answers: PushedAnswer[]): void {
     if (answers.length === 0) return;
     this.pushed += answers.length;
+    this.#opts.onPushed?.(answers.length);
     const msg: AnswersPush = { kind: 'answers', answers };
     this.#port.postMessage(msg);
   }

@@ -95,6 +95,7 @@ const push = new AnswerPush(data.versions, data.queryPort, feeds, answerOf, {
   ttlMs: config.answerCacheMs,
   max: 4096,
   idleMs: Math.max(5000, 5 * config.answerCacheMs),
+  onPushed: (n) => metrics.answersPushed.inc(n),
 });
 const queries = new WorkerQueries(
   data.queryPort,

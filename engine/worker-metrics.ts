@@ -52,6 +52,11 @@ export function createWorkerMetrics() {
       help: 'Customers with state in the engine',
       registers: [registry],
     }),
+    answersPushed: new Counter({
+      name: 'bellwether_answers_pushed_total',
+      help: "Customer answers a worker pushed to the main thread's cache (customers being read, after their batch or as time passes)",
+      registers: [registry],
+    }),
     predictions: new Counter({
       name: 'bellwether_predictions_total',
       help: 'Customer scores computed, by model',
