@@ -7,12 +7,53 @@
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { gaussian, mulberry32 } from '../engine/random.js';
-import { inputIndexes, transformValue } from './feature-spec.js';
+import { type FeatureInput, inputIndexes, transformValue } from './feature-spec.js';
 import type { LoadedModel } from './model-files.js';
 import type { Tf } from './tf-backend.js';
 
 const LOG1P_TABLE_SIZE = 4096;
-const LOG1P_TABLE = Float64Array.from({ length: LOG1P_TABLE_SIZE }, (_, i) => Math.log1p(i));
+export const LOG1P_TABLE = Float64Array.from({ length: LOG1P_TABLE_SIZE }, (_, i) => Math.log1p(i));
+
+export type RowWriter = (
+  features: Float64Array,
+  offset: number,
+  buffer: Float32Array,
+  base: number,
+  log1pTable: Float64Array,
+) => void;
+
+/** A number as a JavaScript literal (finite, ±Infinity or NaN), for generated code. */
+function literal(x: number): string {
+  const n = Number(x);
+  if (Number.isNaN(n)) return 'NaN';
+  if (n === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (n === Number.NEGATIVE_INFINITY) return '-Infinity';
+  return `(${String(n)})`;
+}
+
+/**
+ * The spec's transform (feature-spec.ts `transformValue`: fill NaN, clamp, optional signed log1p,
+ * standardise) compiled into one straight-line function per model, with every input's position and
+ * constants inlined: the loop over per-input arrays and its branches were most of `score`'s JS
+ * time at large batches. Only numbers from the spec reach the generated source. Small
+ * non-negative integers (counts) take their log1p from a table of the same Math.log1p values.
+ */
+export function compileRowWriter(inputs: readonly FeatureInput[], indexes: Int32Array): RowWriter {
+  const lines = inputs.map((input, k) => {
+    const steps = [
+      `v = f[o + ${indexes[k]}];`,
+      `if (v !== v) v = ${literal(input.fill)};`,
+      `if (v < ${literal(input.min)}) v = ${literal(input.min)}; else if (v > ${literal(input.max)}) v = ${literal(input.max)};`,
+    ];
+    if (input.transform === 'log1p')
+      steps.push(
+        `v = v >= 0 && v < ${LOG1P_TABLE_SIZE} && v === Math.floor(v) ? t[v] : v < 0 ? -Math.log1p(-v) : Math.log1p(v);`,
+      );
+    steps.push(`b[base + ${k}] = (v - ${literal(input.mean)}) * ${literal(1 / input.std)};`);
+    return steps.join(' ');
+  });
+  return new Function('f', 'o', 'b', 'base', 't', `'use strict'; let v; ${lines.join('\n')}`) as RowWriter;
+}
 
 export interface Reason {
   feature: string;
@@ -30,14 +71,7 @@ export class ModelScorer {
   readonly #loaded: LoadedModel;
   readonly #indexes: Int32Array;
   readonly #width: number;
-  readonly #transform: {
-    fill: Float64Array;
-    min: Float64Array;
-    max: Float64Array;
-    log: Uint8Array;
-    mean: Float64Array;
-    invStd: Float64Array;
-  };
+  readonly #rowWriter: RowWriter;
   #buffer: Float32Array;
   /** Linear surrogate of the model's logit: [intercept, w_1 … w_d] over standardised inputs. */
   #surrogate: Float64Array = new Float64Array(0);
@@ -55,15 +89,7 @@ export class ModelScorer {
     this.version = loaded.spec.version;
     this.#indexes = inputIndexes(loaded.spec, featureNames);
     this.#width = loaded.spec.inputs.length;
-    const inputs = loaded.spec.inputs;
-    this.#transform = {
-      fill: Float64Array.from(inputs, (i) => i.fill),
-      min: Float64Array.from(inputs, (i) => i.min),
-      max: Float64Array.from(inputs, (i) => i.max),
-      log: Uint8Array.from(inputs, (i) => (i.transform === 'log1p' ? 1 : 0)),
-      mean: Float64Array.from(inputs, (i) => i.mean),
-      invStd: Float64Array.from(inputs, (i) => 1 / i.std),
-    };
+    this.#rowWriter = compileRowWriter(loaded.spec.inputs, this.#indexes);
     this.#buffer = new Float32Array(256 * this.#width);
     const population = loaded.spec.population;
     this.#population = population ? featureNames.indexOf(population.feature) : -1;
@@ -78,29 +104,9 @@ export class ModelScorer {
     return this.#loaded.spec.inputs.map((i) => i.name);
   }
 
-  /** Fills row `row` of the input buffer from a full feature vector. */
-  /** The feature spec's transform (see transformValue), unrolled over typed arrays for the hot path. */
+  /** Fills row `row` of the input buffer from a full feature vector (the spec's transform). */
   #writeRow(row: number, features: Float64Array, featureOffset: number): void {
-    const { fill, min, max, log, mean, invStd } = this.#transform;
-    const indexes = this.#indexes;
-    const buffer = this.#buffer;
-    const base = row * this.#width;
-    for (let k = 0; k < this.#width; k++) {
-      let v = features[featureOffset + indexes[k]!]!;
-      if (Number.isNaN(v)) v = fill[k]!;
-      if (v < min[k]!) v = min[k]!;
-      else if (v > max[k]!) v = max[k]!;
-      if (log[k] === 1) {
-        // Counts are small integers: their log1p comes from a table (the same Math.log1p values).
-        v =
-          v >= 0 && v < LOG1P_TABLE_SIZE && v === Math.floor(v)
-            ? LOG1P_TABLE[v]!
-            : v < 0
-              ? -Math.log1p(-v)
-              : Math.log1p(v);
-      }
-      buffer[base + k] = (v - mean[k]!) * invStd[k]!;
-    }
+    this.#rowWriter(features, featureOffset, this.#buffer, row * this.#width, LOG1P_TABLE);
   }
 
   #ensure(rows: number): void {

@@ -3,10 +3,10 @@ import type { Tensor } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../engine/event-types.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
-import { transformValue } from '../../models/feature-spec.js';
+import { type FeatureInput, transformValue } from '../../models/feature-spec.js';
 import { type LoadedModel, loadModelDir } from '../../models/model-files.js';
 import { liveModelDir, MODEL_NAMES } from '../../models/registry.js';
-import { ModelScorer } from '../../models/scorer.js';
+import { compileRowWriter, LOG1P_TABLE, ModelScorer } from '../../models/scorer.js';
 import { type LoadedTf, loadTf } from '../../models/tf-backend.js';
 import { FeatureTable } from '../../operators/feature-table.js';
 import { DAY_MS } from '../../operators/types.js';
@@ -116,5 +116,36 @@ describe.each(MODEL_NAMES)('shipped %s model', (name) => {
     expect(out[0]).toBeNaN();
     expect(out[1]).toBeGreaterThan(0);
     expect(out[1]).toBeLessThan(1);
+  });
+});
+
+describe('compiled input transform', () => {
+  it('matches transformValue on fills, clamps, signed log1p and table lookups', () => {
+    const input = (over: Partial<FeatureInput>): FeatureInput => ({
+      name: 'x',
+      fill: 0,
+      min: Number.NEGATIVE_INFINITY,
+      max: Number.POSITIVE_INFINITY,
+      transform: 'identity',
+      mean: 0,
+      std: 1,
+      ...over,
+    });
+    const inputs = [
+      input({ fill: 3.5, mean: 1.25, std: 0.5 }),
+      input({ min: -2, max: 40, transform: 'log1p', mean: 0.7, std: 1.3 }),
+      input({ transform: 'log1p', fill: -1, mean: -0.1, std: 2 }),
+      input({ min: 0, max: 1e-7, mean: 1e-8, std: 3e-8 }),
+    ];
+    const values = [Number.NaN, -5, -1.5, -0, 0, 0.25, 1, 7, 39.9, 40, 41, 4095, 4096, 1e9, 123.456];
+    const writer = compileRowWriter(inputs, Int32Array.of(3, 2, 1, 0));
+    const buffer = new Float32Array(inputs.length);
+    for (const a of values)
+      for (const b of values) {
+        const features = Float64Array.of(b, a, b, a);
+        writer(features, 0, buffer, 0, LOG1P_TABLE);
+        const expected = inputs.map((spec, k) => transformValue(spec, features[[3, 2, 1, 0][k]!]!));
+        expected.forEach((e, k) => expect(buffer[k]).toBeCloseTo(Math.fround(e), 4));
+      }
   });
 });
