@@ -7,6 +7,7 @@ import path from 'node:path';
 import { EVENTS_STREAM } from '../../engine/streams.js';
 import { AckWatch, steadyRate } from './acks.js';
 import type { BenchContext } from './context.js';
+import { processTicks, TICKS_PER_SECOND } from './cpu.js';
 import { type EngineProc, getText, startEngine } from './engine-proc.js';
 import { spawnBench } from './proc.js';
 import { fmt } from './progress.js';
@@ -88,6 +89,43 @@ export async function preload(ctx: BenchContext): Promise<PreloadResult> {
   return out;
 }
 
+/**
+ * CPU per event while draining: the consumer process's and nats-server's CPU time between the
+ * first poll that saw an ack and the end, over the events acked meanwhile (start-up excluded).
+ */
+export interface DrainCpu {
+  cpu_us_per_event: number;
+  nats_cpu_us_per_event: number;
+}
+
+class DrainCpuMeter {
+  readonly #pid: () => number | undefined;
+  readonly #natsPid: number;
+  #from: { acked: number; ticks: number; nats: number } | undefined;
+
+  constructor(pid: () => number | undefined, natsPid: number) {
+    this.#pid = pid;
+    this.#natsPid = natsPid;
+  }
+
+  /** Call with the acked count at every progress poll. */
+  poll(acked: number): void {
+    if (this.#from || acked === 0) return;
+    this.#from = { acked, ticks: processTicks(this.#pid()), nats: processTicks(this.#natsPid) };
+  }
+
+  result(total: number): DrainCpu {
+    const from = this.#from;
+    if (!from || total <= from.acked)
+      return { cpu_us_per_event: Number.NaN, nats_cpu_us_per_event: Number.NaN };
+    const per = (ticks: number) => (ticks / TICKS_PER_SECOND / (total - from.acked)) * 1e6;
+    return {
+      cpu_us_per_event: per(processTicks(this.#pid()) - from.ticks),
+      nats_cpu_us_per_event: per(processTicks(this.#natsPid) - from.nats),
+    };
+  }
+}
+
 export interface DrainResult {
   /** Messages / seconds from the first ack to the last (consumption, start-up excluded). */
   eps: number;
@@ -113,7 +151,7 @@ function drainResult(total: number, watch: AckWatch, spawnedAt: number): DrainRe
 export async function rawIngest(
   ctx: BenchContext,
   total: number,
-): Promise<DrainResult & { threads: number; internal_eps: number }> {
+): Promise<DrainResult & DrainCpu & { threads: number; internal_eps: number }> {
   const { opts, progress } = ctx;
   progress.phase(
     `raw limit: bare JetStream consumer, ${opts.workers} threads, ${opts.partitions} partitions`,
@@ -137,13 +175,18 @@ export async function rawIngest(
   raw.result().catch((err: Error) => {
     failure = err;
   });
+  const cpu = new DrainCpuMeter(() => raw.child.pid, ctx.nats.pid);
   await watch.waitFor(total, {
-    onProgress: (acked) => progress.update(`${fmt(acked)} / ${fmt(total)} acked`),
+    onProgress: (acked) => {
+      cpu.poll(acked);
+      progress.update(`${fmt(acked)} / ${fmt(total)} acked`);
+    },
     check: () => {
       if (failure) throw failure;
     },
   });
   watch.stop();
+  const rawCpu = cpu.result(total);
   const internal = await raw.result();
   for (let p = 0; p < opts.partitions; p++)
     await ctx.jsm.consumers.delete(EVENTS_STREAM, `${prefix}${p}`).catch(() => false);
@@ -151,14 +194,15 @@ export async function rawIngest(
     ...drainResult(total, watch, spawnedAt),
     threads: opts.workers,
     internal_eps: Number(internal['rate']),
+    ...rawCpu,
   };
   progress.done(
-    `${fmt(out.eps)} ev/s (steady ${fmt(out.steady_eps)} ev/s; ${out.seconds.toFixed(2)} s first to last ack, ${out.spawn_to_first_ack_s.toFixed(2)} s start-up)`,
+    `${fmt(out.eps)} ev/s (steady ${fmt(out.steady_eps)} ev/s; ${out.seconds.toFixed(2)} s first to last ack, ${out.spawn_to_first_ack_s.toFixed(2)} s start-up; CPU ${fmt(rawCpu.cpu_us_per_event, 1)} µs/event, nats-server ${fmt(rawCpu.nats_cpu_us_per_event, 1)})`,
   );
   return out;
 }
 
-export interface EngineIngestResult extends DrainResult, EngineCounters {
+export interface EngineIngestResult extends DrainResult, DrainCpu, EngineCounters {
   spawn_to_started_s: number;
 }
 
@@ -167,6 +211,9 @@ export interface EngineCounters {
   rejected: number;
   duplicates: number;
   alerts: number;
+  /** Rule actions and segment changes published (effects, like alerts). */
+  actions: number;
+  segment_changes: number;
   predictions: number;
   /** Mean events per processing batch (one scoring pass). */
   mean_batch: number;
@@ -180,6 +227,8 @@ export async function engineCounters(engine: EngineProc): Promise<EngineCounters
     rejected: sumOf(samples, 'bellwether_events_rejected_total'),
     duplicates: sumOf(samples, 'bellwether_events_duplicate_total'),
     alerts: sumOf(samples, 'bellwether_alerts_total'),
+    actions: sumOf(samples, 'bellwether_actions_total'),
+    segment_changes: sumOf(samples, 'bellwether_segment_changes_total'),
     predictions: sumOf(samples, 'bellwether_predictions_total'),
     mean_batch: sumOf(samples, 'bellwether_batch_size_sum') / sumOf(samples, 'bellwether_batch_size_count'),
   };
@@ -202,23 +251,29 @@ export async function engineIngest(
     nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     onWarning: (line) => progress.note(`engine: ${line.slice(0, 200)}`),
   });
+  const cpu = new DrainCpuMeter(() => engine.child.pid, ctx.nats.pid);
   await watch.waitFor(total, {
-    onProgress: (acked) => progress.update(`${fmt(acked)} / ${fmt(total)} acked`),
+    onProgress: (acked) => {
+      cpu.poll(acked);
+      progress.update(`${fmt(acked)} / ${fmt(total)} acked`);
+    },
     check: () => {
       if (engine.child.exitCode !== null) throw new Error('the engine exited during ingest');
     },
   });
   watch.stop();
+  const engineCpu = cpu.result(total);
   const counters = await engineCounters(engine);
   const result: EngineIngestResult = {
     ...drainResult(total, watch, engine.spawnedAt),
     ...counters,
+    ...engineCpu,
     spawn_to_started_s: engine.startMs / 1000,
   };
   if (counters.processed !== total)
     progress.note(`warning: the engine processed ${counters.processed} of ${total} events`);
   progress.done(
-    `${fmt(result.eps)} ev/s (steady ${fmt(result.steady_eps)} ev/s; ${result.seconds.toFixed(2)} s first to last ack, ${result.spawn_to_first_ack_s.toFixed(2)} s start-up; processed ${fmt(counters.processed)}, ${fmt(counters.alerts)} alerts, mean batch ${fmt(counters.mean_batch)})`,
+    `${fmt(result.eps)} ev/s (steady ${fmt(result.steady_eps)} ev/s; ${result.seconds.toFixed(2)} s first to last ack, ${result.spawn_to_first_ack_s.toFixed(2)} s start-up; processed ${fmt(counters.processed)}, ${fmt(counters.alerts)} alerts, ${fmt(counters.actions)} actions, ${fmt(counters.segment_changes)} segment changes, mean batch ${fmt(counters.mean_batch)}; CPU ${fmt(engineCpu.cpu_us_per_event, 1)} µs/event, nats-server ${fmt(engineCpu.nats_cpu_us_per_event, 1)})`,
   );
   return { engine, result };
 }
