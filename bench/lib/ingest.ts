@@ -90,8 +90,9 @@ export async function preload(ctx: BenchContext): Promise<PreloadResult> {
 }
 
 /**
- * CPU per event while draining: the consumer process's and nats-server's CPU time between the
- * first poll that saw an ack and the end, over the events acked meanwhile (start-up excluded).
+ * CPU per event while draining: the consumer process's and nats-server's CPU time from the poll
+ * that saw 10% of the messages acked to the last ack, over the events acked meanwhile (start-up and
+ * the first batch left out).
  */
 export interface DrainCpu {
   cpu_us_per_event: number;
@@ -101,24 +102,27 @@ export interface DrainCpu {
 class DrainCpuMeter {
   readonly #pid: () => number | undefined;
   readonly #natsPid: number;
+  readonly #total: number;
   #from: { acked: number; ticks: number; nats: number } | undefined;
 
-  constructor(pid: () => number | undefined, natsPid: number) {
+  constructor(pid: () => number | undefined, natsPid: number, total: number) {
     this.#pid = pid;
     this.#natsPid = natsPid;
+    this.#total = total;
   }
 
-  /** Call with the acked count at every progress poll. */
+  /** Call with the acked count at every progress poll (every 20 ms). */
   poll(acked: number): void {
-    if (this.#from || acked === 0) return;
-    this.#from = { acked, ticks: processTicks(this.#pid()), nats: processTicks(this.#natsPid) };
+    if (!this.#from && acked >= 0.1 * this.#total)
+      this.#from = { acked, ticks: processTicks(this.#pid()), nats: processTicks(this.#natsPid) };
   }
 
-  result(total: number): DrainCpu {
+  /** Call once every message is acked. */
+  result(): DrainCpu {
     const from = this.#from;
-    if (!from || total <= from.acked)
+    if (!from || from.acked >= this.#total)
       return { cpu_us_per_event: Number.NaN, nats_cpu_us_per_event: Number.NaN };
-    const per = (ticks: number) => (ticks / TICKS_PER_SECOND / (total - from.acked)) * 1e6;
+    const per = (ticks: number) => (ticks / TICKS_PER_SECOND / (this.#total - from.acked)) * 1e6;
     return {
       cpu_us_per_event: per(processTicks(this.#pid()) - from.ticks),
       nats_cpu_us_per_event: per(processTicks(this.#natsPid) - from.nats),
@@ -175,7 +179,7 @@ export async function rawIngest(
   raw.result().catch((err: Error) => {
     failure = err;
   });
-  const cpu = new DrainCpuMeter(() => raw.child.pid, ctx.nats.pid);
+  const cpu = new DrainCpuMeter(() => raw.child.pid, ctx.nats.pid, total);
   await watch.waitFor(total, {
     onProgress: (acked) => {
       cpu.poll(acked);
@@ -186,7 +190,7 @@ export async function rawIngest(
     },
   });
   watch.stop();
-  const rawCpu = cpu.result(total);
+  const rawCpu = cpu.result();
   const internal = await raw.result();
   for (let p = 0; p < opts.partitions; p++)
     await ctx.jsm.consumers.delete(EVENTS_STREAM, `${prefix}${p}`).catch(() => false);
@@ -251,7 +255,7 @@ export async function engineIngest(
     nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     onWarning: (line) => progress.note(`engine: ${line.slice(0, 200)}`),
   });
-  const cpu = new DrainCpuMeter(() => engine.child.pid, ctx.nats.pid);
+  const cpu = new DrainCpuMeter(() => engine.child.pid, ctx.nats.pid, total);
   await watch.waitFor(total, {
     onProgress: (acked) => {
       cpu.poll(acked);
@@ -262,7 +266,7 @@ export async function engineIngest(
     },
   });
   watch.stop();
-  const engineCpu = cpu.result(total);
+  const engineCpu = cpu.result();
   const counters = await engineCounters(engine);
   const result: EngineIngestResult = {
     ...drainResult(total, watch, engine.spawnedAt),
