@@ -145,7 +145,7 @@ describe('compiled input transform', () => {
         const features = Float64Array.of(b, a, b, a);
         writer(features, 0, buffer, 0, LOG1P_TABLE);
         const expected = inputs.map((spec, k) => transformValue(spec, features[[3, 2, 1, 0][k]!]!));
-        expected.forEach((e, k) => expect(buffer[k]).toBeCloseTo(Math.fround(e), 4));
+        for (const [k, e] of expected.entries()) expect(buffer[k]).toBeCloseTo(Math.fround(e), 4);
       }
   });
 });
