@@ -143,7 +143,7 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       async function* lines(): AsyncGenerator<string> {
         for (let i = 0; i < summaries.length; i += EXPORT_CHUNK) {
           const answers = await Promise.all(
-            summaries.slice(i, i + EXPORT_CHUNK).map((s) => engine.customer(s.customer_id)),
+            summaries.slice(i, i + EXPORT_CHUNK).map((s) => engine.customer(s.customer_id, { bulk: true })),
           );
           let chunk = '';
           for (const answer of answers) {

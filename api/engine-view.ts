@@ -31,7 +31,8 @@ export interface EngineView {
   attribution(model: string): Promise<unknown>;
   models(): Promise<ModelListing>;
   reloadModels(): Promise<Record<string, string>[]>;
-  customer(id: string): Promise<CustomerAnswer | null>;
+  /** One customer's answer; `opts.bulk` for exports (the worker does not start pushing its answers). */
+  customer(id: string, opts?: { bulk?: boolean }): Promise<CustomerAnswer | null>;
   top(
     minChurnRisk: number,
     limit: number,

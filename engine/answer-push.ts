@@ -6,8 +6,11 @@
  * changes, the worker computes its answer and pushes it over the query channel, stamped with the
  * answer-cache counters as they are at that moment (answer-cache.ts). The main thread's cache then
  * holds the current answer before the next read asks for it, so repeated reads of busy customers
- * stop waiting for a worker in the middle of a batch. A customer the main thread has not served
- * for `idleMs` is no longer watched; at most `max` customers are watched per worker.
+ * stop waiting for a worker in the middle of a batch. Only single-customer reads start a watch
+ * (exports do not). A customer neither served by the main thread (its `reads` mark) nor asked of
+ * the worker for `idleMs` is dropped; at most `max` customers are watched per worker. After a
+ * partition-wide change (rescore sweep, reload) the partition's watched customers are pushed at the
+ * next refresh, once, however many sweep chunks bumped it.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { type AnswerVersionsData, clockMs, lastRead, stampOf } from './answer-cache.js';
@@ -17,7 +20,9 @@ import type { PartitionFeed } from './worker-context.js';
 
 interface Watched {
   partition: number;
-  /** clockMs of the last answer pushed or given for this customer. */
+  /** clockMs of the worker's last answer to a read of this customer (not a push). */
+  servedAt: number;
+  /** clockMs of the last answer pushed or given. */
   answeredAt: number;
 }
 
@@ -39,6 +44,8 @@ export class AnswerPush {
   readonly #answer: (feed: PartitionFeed, slot: number) => CustomerAnswer;
   readonly #opts: AnswerPushOptions;
   readonly #watched = new Map<string, Watched>();
+  /** Partitions whose every answer may have changed since the last refresh. */
+  readonly #dirty = new Set<number>();
   pushed = 0;
 
   constructor(
@@ -67,9 +74,12 @@ export class AnswerPush {
   watch(customerId: string, partition: number, at: number): void {
     if (!this.enabled) return;
     const held = this.#watched.get(customerId);
-    if (held) held.answeredAt = at;
-    else if (this.#watched.size < this.#opts.max)
-      this.#watched.set(customerId, { partition, answeredAt: at });
+    if (held) {
+      held.servedAt = at;
+      held.answeredAt = at;
+    } else if (this.#watched.size < this.#opts.max) {
+      this.#watched.set(customerId, { partition, servedAt: at, answeredAt: at });
+    }
   }
 
   /**
@@ -92,29 +102,33 @@ export class AnswerPush {
    * Every half time-to-live: re-answers watched customers whose last answer is that old (their
    * clock-driven features move), and forgets those the main thread stopped serving.
    */
-  refresh(): void {
-    if (this.#watched.size === 0) return;
-    const now = clockMs();
+  refresh(now: number = clockMs()): void {
+    if (this.#watched.size === 0) {
+      this.#dirty.clear();
+      return;
+    }
     const idleBefore = Math.floor((now - this.#opts.idleMs) / 1000);
     const out: PushedAnswer[] = [];
     for (const [id, watched] of this.#watched) {
-      if (lastRead(this.#versions, id) < idleBefore && now - watched.answeredAt > this.#opts.idleMs) {
+      if (lastRead(this.#versions, id) < idleBefore && now - watched.servedAt > this.#opts.idleMs) {
         this.#watched.delete(id);
         continue;
       }
-      if (now - watched.answeredAt >= this.#opts.ttlMs / 2) this.#push(id, watched, now, out);
+      if (this.#dirty.has(watched.partition) || now - watched.answeredAt >= this.#opts.ttlMs / 2)
+        this.#push(id, watched, now, out);
     }
+    this.#dirty.clear();
     this.#send(out);
   }
 
-  /** After every answer of a partition (or of all, without one) may have changed: pushes its watched customers. */
+  /**
+   * Every answer of a partition (or of all, without one) may have changed: its watched customers
+   * are pushed at the next refresh, once (a rescore sweep bumps a partition once per chunk).
+   */
   afterChange(partition?: number): void {
     if (this.#watched.size === 0) return;
-    const now = clockMs();
-    const out: PushedAnswer[] = [];
-    for (const [id, watched] of this.#watched)
-      if (partition === undefined || watched.partition === partition) this.#push(id, watched, now, out);
-    this.#send(out);
+    if (partition !== undefined) this.#dirty.add(partition);
+    else for (const watched of this.#watched.values()) this.#dirty.add(watched.partition);
   }
 
   #push(id: string, watched: Watched, now: number, out: PushedAnswer[]): void {

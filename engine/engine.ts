@@ -153,7 +153,7 @@ export async function startEngine(
         loaded: (await workers().status()).map((s) => s.models),
       }),
       reloadModels: reload,
-      customer: (id) => workers().customer(id),
+      customer: (id, opts) => workers().customer(id, opts),
       top: (min, limit, filter) => workers().top(min, limit, filter),
       segments: async () => ({ segments: await workers().segments() }),
       funnel: async (id) => {

@@ -8,6 +8,7 @@ import {
   EventSchema,
   MAX_EVENT_BYTES,
   MAX_FUTURE_MS,
+  MAX_PAST_MS,
   type RejectReason,
 } from './event-schema.js';
 import { eventTypeIndex } from './event-types.js';
@@ -86,6 +87,7 @@ export function parseEvent(
   const ts = parseEventTime(body.ts);
   if (!Number.isFinite(ts)) return reject('bad_time', 'ts is not a valid time');
   if (ts > clockNow + MAX_FUTURE_MS) return reject('future_time', 'ts is more than 1 day in the future');
+  if (ts < clockNow - MAX_PAST_MS) return reject('bad_time', 'ts is more than 60 years in the past');
   if (body.type !== subjectType || customerToken(body.customer_id) !== subjectToken) {
     return reject('subject_mismatch', 'subject type or customer token differs from the body');
   }

@@ -3,6 +3,13 @@ import { type Static, Type } from '@sinclair/typebox';
 import { EVENT_TYPES } from './event-types.js';
 
 export const MAX_EVENT_BYTES = 64 * 1024;
+/**
+ * Events stamped more than this far before the clock are rejected as `bad_time`: a zero date
+ * (year 1 or 1900) is a producer's bug, and the sparse windows compare buckets of a customer by
+ * their 24-bit difference (operators/bucket-log.ts), exact up to 79 years of 5-minute buckets.
+ */
+export const MAX_PAST_MS = 60 * 365.25 * 24 * 3600 * 1000;
+
 /** Events stamped more than this far ahead of the clock are rejected as `future_time`. */
 export const MAX_FUTURE_MS = 24 * 3600 * 1000;
 

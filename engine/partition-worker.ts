@@ -241,6 +241,15 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
       try {
         const slot = state.table.slotFor(event.body.customer_id);
         state.table.fold(slot, event);
+        // Touched as soon as its state moved, so it is scored and its cached answer voided at the
+        // flush even if the CRM below throws.
+        const touched = state.touched.data;
+        if (touched[slot] === 0) {
+          touched[slot] = 1;
+          touchedSlot = grow(touchedSlot, touchedCount + 1);
+          touchedStates[touchedCount] = state;
+          touchedSlot[touchedCount++] = slot;
+        }
         if (event.ts > state.watermark) {
           state.watermark = event.ts;
           // On the event-time clock the watermark is every customer's "now": all answers move.
@@ -259,13 +268,6 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
           event.body.event_id,
           seq <= feed.replayUntil,
         );
-        const touched = state.touched.data;
-        if (touched[slot] === 0) {
-          touched[slot] = 1;
-          touchedSlot = grow(touchedSlot, touchedCount + 1);
-          touchedStates[touchedCount] = state;
-          touchedSlot[touchedCount++] = slot;
-        }
         arrivals = grow(arrivals, arrivalCount + 1);
         arrivals[arrivalCount++] = delivery.arrivalMs;
       } catch (err) {
@@ -571,7 +573,8 @@ async function main(): Promise<void> {
     'worker ready',
   );
   if (config.rescoreSeconds > 0) setInterval(sweep, config.rescoreSeconds * 1000).unref();
-  if (push.enabled) setInterval(() => push.refresh(), Math.max(50, config.answerCacheMs / 2)).unref();
+  if (push.enabled)
+    setInterval(() => push.refresh(), Math.min(1000, Math.max(50, config.answerCacheMs / 2))).unref();
   if (config.checkpointSeconds > 0)
     setInterval(() => void checkpoints.writeAll(), config.checkpointSeconds * 1000).unref();
   queries.listen();

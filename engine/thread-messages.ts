@@ -106,7 +106,8 @@ export interface WorkerStatus {
 }
 
 export type WorkerRequest =
-  | { id: number; op: 'customer'; customerId: string }
+  /** `watch`: a single-customer read (the worker then pushes its fresh answers); bulk reads leave it off. */
+  | { id: number; op: 'customer'; customerId: string; watch?: boolean }
   | { id: number; op: 'top'; minChurnRisk: number; limit: number; tag?: string; segment?: string }
   | { id: number; op: 'cuts'; cuts: RfmCuts }
   | { id: number; op: 'crm'; definition: CrmFile; source: string }

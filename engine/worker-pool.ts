@@ -176,7 +176,9 @@ export class WorkerPool {
     this.#queryPorts[index] = channel.port1;
     channel.port1.on('message', (msg: WorkerReply | AnswersPush) => {
       if ('kind' in msg) {
-        for (const a of msg.answers) this.answers.set(a.customerId, a.answer, a, a.at);
+        // Threads' time origins can differ after a wall-clock step: never date an answer after its arrival.
+        const now = clockMs();
+        for (const a of msg.answers) this.answers.set(a.customerId, a.answer, a, Math.min(a.at, now));
         return;
       }
       this.#settle(msg.id, msg.ok ? { value: msg.value } : { error: BellwetherError.from(msg.error) });
@@ -292,16 +294,17 @@ export class WorkerPool {
     return partitionOfCustomer(customerId, this.#config.partitions) % this.#workers.length;
   }
 
-  async customer(customerId: string): Promise<CustomerAnswer | null> {
+  async customer(customerId: string, opts: { bulk?: boolean } = {}): Promise<CustomerAnswer | null> {
     const partition = partitionOfCustomer(customerId, this.#config.partitions);
     const worker = partition % this.#workers.length;
     if (!this.answers.enabled)
       return this.request<CustomerAnswer | null>(worker, { op: 'customer', customerId });
+    const watch = opts.bulk !== true;
     const at = clockMs();
     const cached = this.answers.get(customerId, partition, at);
     if (cached) return cached;
     const stamp = this.answers.stamp(customerId, partition);
-    const answer = await this.request<CustomerAnswer | null>(worker, { op: 'customer', customerId });
+    const answer = await this.request<CustomerAnswer | null>(worker, { op: 'customer', customerId, watch });
     if (answer) this.answers.set(customerId, answer, stamp, at);
     return answer;
   }

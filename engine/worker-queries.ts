@@ -86,6 +86,6 @@ export class WorkerQueries {
       reply = { id: q.id, ok: false, error: e.toJSON() };
     }
     this.#port.postMessage(reply);
-    if (partition >= 0) this.#answered(q.customerId, partition);
+    if (partition >= 0 && q.watch === true) this.#answered(q.customerId, partition);
   }
 }

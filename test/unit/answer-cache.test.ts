@@ -45,6 +45,17 @@ describe('answer cache', () => {
     expect(cache.get('dave', 0, 1)).toBeUndefined();
   });
 
+  it('keeps a pushed answer that overtook an older reply', () => {
+    const versions = createAnswerVersions(1);
+    const cache = new AnswerCache(versions, { ttlMs: 1000, max: 10 });
+    const asked = cache.stamp('erin', 0); // the main thread asks the worker
+    bumpCustomer(versions, 'erin'); // the batch with erin's event is scored
+    const pushed = { ...answer('erin'), segment: 'pushed' } as CustomerAnswer;
+    cache.set('erin', pushed, cache.stamp('erin', 0), 20); // the push, stamped after the bump
+    cache.set('erin', answer('erin'), asked, 10); // the older reply arrives last
+    expect(cache.get('erin', 0, 30)).toBe(pushed);
+  });
+
   it('is off with a zero time-to-live, and shares buckets only as extra misses', () => {
     expect(new AnswerCache(createAnswerVersions(1), { ttlMs: 0, max: 10 }).enabled).toBe(false);
     expect(bucketOf('alice')).toBe(bucketOf('alice'));

@@ -79,6 +79,21 @@ describe('bucket log', () => {
     }
   });
 
+  it('compares buckets across a multiple of 2^24 (they are kept in 24 bits)', () => {
+    const log = new BucketLog('t', 1);
+    const s = log.stream('m5', 12);
+    const ref = new ReferenceRing(12);
+    const base = 3 * 2 ** 24 - 6; // a 5-minute bucket of 2129
+    for (let k = 0; k < 30; k++) {
+      const bucket = base + k - (k % 4 === 3 ? 5 : 0);
+      expect(log.add(0, s, bucket, 1, 0, 65535)).toBe(ref.add(bucket, 1, 65535));
+      const out = new Float64Array(2);
+      log.sums(0, s, base + k, Int32Array.of(1, 12), out, 0);
+      expect([...out]).toEqual(ref.sums(base + k, [1, 12]));
+    }
+    expect(log.entries(0)).toBeLessThanOrEqual(12);
+  });
+
   it('keeps only the buckets that received events', () => {
     const log = new BucketLog('t', 2);
     const s = log.stream('d', 90);
