@@ -14,9 +14,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { EventSimulator } from '../engine/simulator.js';
 import { eventSubject } from '../engine/subjects.js';
+import { firstEventType } from './lib/event-mix.js';
 import { numberArg, report, runMain, sleep, stringArg } from './lib/report.js';
 
 const DAY_MS = 86_400_000;
@@ -39,47 +40,20 @@ const { positionals, values } = parseArgs({
   },
 });
 
-/** First events of a customer base, roughly the simulated feed's weights. */
-const FIRST_EVENTS: [string, number][] = [
-  ['page_view', 32],
-  ['login', 17],
-  ['session_start', 12],
-  ['search', 11],
-  ['purchase', 9],
-  ['campaign_touch', 5],
-  ['signup', 4],
-  ['add_to_cart', 3],
-  ['email_open', 1],
-  ['support_ticket', 1],
-];
-const FIRST_WEIGHT = FIRST_EVENTS.reduce((sum, [, w]) => sum + w, 0);
-
-function firstEventType(i: number): string {
-  let r = (Math.imul(i, 2654435761) >>> 0) % FIRST_WEIGHT;
-  for (const [type, w] of FIRST_EVENTS) {
-    if (r < w) return type;
-    r -= w;
-  }
-  return 'page_view';
-}
-
-async function customersBase(): Promise<void> {
-  const url = stringArg(values.url, 'url');
-  const customers = numberArg(values.customers, 'customers');
-  const prefix = values.prefix ?? 'm';
-  const nc = await connect({ servers: url, name: 'bench-load-customers' });
+/**
+ * Publishes `count` messages from `next(i)` with a flush every FLUSH_EVERY (progress reported at
+ * most every 250 ms); resolves with the seconds it took, the connection flushed.
+ */
+async function publishAll(
+  nc: NatsConnection,
+  count: number,
+  next: (i: number) => { subject: string; body: Uint8Array | string },
+): Promise<number> {
   const started = performance.now();
-  const base = Date.now() - 3 * DAY_MS;
   let lastReport = started;
-  for (let i = 0; i < customers; i++) {
-    const id = `${prefix}${String(i).padStart(7, '0')}`;
-    const type = firstEventType(i);
-    const ts = new Date(base + ((i * 7919) % (3 * DAY_MS))).toISOString();
-    const amount = type === 'purchase' ? `,"amount":${(i % 9000) / 100 + 5}` : '';
-    nc.publish(
-      eventSubject(type, id),
-      `{"event_id":"base-${id}","customer_id":"${id}","type":"${type}","ts":"${ts}"${amount},"channel":"web"}`,
-    );
+  for (let i = 0; i < count; i++) {
+    const m = next(i);
+    nc.publish(m.subject, m.body);
     if ((i + 1) % FLUSH_EVERY === 0) {
       await nc.flush();
       const now = performance.now();
@@ -90,7 +64,25 @@ async function customersBase(): Promise<void> {
     }
   }
   await nc.flush();
-  const seconds = (performance.now() - started) / 1000;
+  return (performance.now() - started) / 1000;
+}
+
+async function customersBase(): Promise<void> {
+  const url = stringArg(values.url, 'url');
+  const customers = numberArg(values.customers, 'customers');
+  const prefix = values.prefix ?? 'm';
+  const nc = await connect({ servers: url, name: 'bench-load-customers' });
+  const base = Date.now() - 3 * DAY_MS;
+  const seconds = await publishAll(nc, customers, (i) => {
+    const id = `${prefix}${String(i).padStart(7, '0')}`;
+    const type = firstEventType(i);
+    const ts = new Date(base + ((i * 7919) % (3 * DAY_MS))).toISOString();
+    const amount = type === 'purchase' || type === 'refund' ? `,"amount":${(i % 9000) / 100 + 5}` : '';
+    return {
+      subject: eventSubject(type, id),
+      body: `{"event_id":"base-${id}","customer_id":"${id}","type":"${type}","ts":"${ts}"${amount},"channel":"web"}`,
+    };
+  });
   await nc.close();
   report('result', { sent: customers, seconds, rate: customers / seconds });
 }
@@ -110,27 +102,15 @@ async function preload(): Promise<void> {
   const sim = simulator(customers, seed, numberArg(values['history-days'], 'history-days', 7));
   const nc = await connect({ servers: url, name: 'bench-load-preload' });
   const seen = new Set<string>();
-  const started = performance.now();
   let bytes = 0;
   let firstTs = Number.NaN;
-  let lastReport = started;
-  for (let i = 0; i < events; i++) {
+  const seconds = await publishAll(nc, events, (i) => {
     const e = sim.next();
-    nc.publish(e.subject, e.body);
     if (i === 0) firstTs = e.ts;
     bytes += e.body.length;
     seen.add(e.subject.slice(e.subject.lastIndexOf('.') + 1));
-    if ((i + 1) % FLUSH_EVERY === 0) {
-      await nc.flush();
-      const now = performance.now();
-      if (now - lastReport > 250) {
-        lastReport = now;
-        report('progress', { sent: i + 1 });
-      }
-    }
-  }
-  await nc.flush();
-  const seconds = (performance.now() - started) / 1000;
+    return e;
+  });
   await nc.close();
   // Simulated ids (c000123) are plain tokens, so the subject token is the id.
   const ids = [...seen];

@@ -14,33 +14,8 @@ import { parseArgs } from 'node:util';
 import { parseEvent } from '../engine/event-parse.js';
 import { PartitionState } from '../engine/partition-state.js';
 import { partitionOfCustomer } from '../engine/subjects.js';
+import { firstEventType as typeOf } from './lib/event-mix.js';
 import { numberArg, report, runMain } from './lib/report.js';
-
-/** A realistic mix for a customer's first event (weights roughly those of the simulated feed). */
-const MIX: [string, number][] = [
-  ['page_view', 32],
-  ['login', 17],
-  ['session_start', 12],
-  ['search', 11],
-  ['purchase', 9],
-  ['campaign_touch', 5],
-  ['signup', 4],
-  ['profile', 4],
-  ['add_to_cart', 3],
-  ['email_open', 1],
-  ['support_ticket', 1],
-  ['refund', 1],
-];
-const WEIGHTS = MIX.reduce((sum, [, w]) => sum + w, 0);
-
-function typeOf(i: number): string {
-  let r = (Math.imul(i, 2654435761) >>> 0) % WEIGHTS;
-  for (const [type, w] of MIX) {
-    if (r < w) return type;
-    r -= w;
-  }
-  return 'page_view';
-}
 
 function gc(): void {
   const g = (globalThis as { gc?: () => void }).gc;

@@ -128,7 +128,7 @@ export class BucketLog {
     }
     if (found >= 0) {
       const next = this.#vals[found]! + delta;
-      this.#vals[found] = next > max ? max : next < min ? min : next;
+      this.#vals[found] = next > max ? max : Math.max(next, min);
       return ADD_EXISTING;
     }
     if (hasHead) {
@@ -152,7 +152,7 @@ export class BucketLog {
     if (cls === 0 || n === 1 << cls) this.#grow(slot);
     const at = this.#off[slot]! + n;
     this.#keys[at] = ((stream << BUCKET_BITS) | b) >>> 0;
-    this.#vals[at] = delta > max ? max : delta < min ? min : delta;
+    this.#vals[at] = delta > max ? max : Math.max(delta, min);
     this.#len[slot] = n + 1;
     return ADD_NEW;
   }

@@ -56,6 +56,19 @@ async function untilReady(ctx: BenchContext, engine: EngineProc, label: string):
   }
 }
 
+/** When (Date.now()) every partition consumer created after `spawnedWall` had nothing left; NaN after 2 min. */
+async function caughtUpAt(ctx: BenchContext, spawnedWall: number): Promise<number> {
+  return waitDrained(ctx.jsm, (p) => `bw-p${p}`, ctx.opts.partitions, {
+    createdAfter: spawnedWall,
+    total: 0,
+    pollMs: 20,
+    timeoutMs: 120_000,
+  }).then(
+    (t) => t.drainedAt,
+    () => Number.NaN,
+  );
+}
+
 async function dirBytes(dir: string): Promise<number> {
   try {
     let total = 0;
@@ -97,12 +110,7 @@ export async function restart(
   const spawnedWall = Date.now();
   const warm = await startEngine(engineOpts);
   const warmSeconds = await untilReady(ctx, warm, 'warm');
-  const caughtUp = await waitDrained(ctx.jsm, (p) => `bw-p${p}`, opts.partitions, {
-    createdAfter: spawnedWall,
-    total: 0,
-    pollMs: 20,
-    timeoutMs: 120_000,
-  }).catch(() => ({ drainedAt: Number.NaN }));
+  const caughtUp = { drainedAt: await caughtUpAt(ctx, spawnedWall) };
   const customers = await customersTracked(warm);
   const result: RestartResult = {
     customers,
@@ -184,12 +192,7 @@ export async function restartAtScale(
   });
   try {
     const seconds = await untilReady(ctx, engine, 'restart');
-    const caughtUp = await waitDrained(ctx.jsm, (p) => `bw-p${p}`, opts.partitions, {
-      createdAfter: spawnedWall,
-      total: 0,
-      pollMs: 20,
-      timeoutMs: 120_000,
-    }).catch(() => ({ drainedAt: Number.NaN }));
+    const caughtUp = { drainedAt: await caughtUpAt(ctx, spawnedWall) };
     const tracked = await customersTracked(engine);
     const result: ScaleRestartResult = {
       customers: tracked,
