@@ -13,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { parseEvent } from '../engine/event-parse.js';
 import { PartitionState } from '../engine/partition-state.js';
+import { mulberry32 } from '../engine/random.js';
 import { partitionOfCustomer } from '../engine/subjects.js';
 import { firstEventType as typeOf } from './lib/event-mix.js';
 import { numberArg, report, runMain } from './lib/report.js';
@@ -47,14 +48,7 @@ const DAY = 86_400_000;
 const oneEvent: History = (i) => [{ type: typeOf(i), ts: Date.now() - 3 * DAY + ((i * 7919) % (3 * DAY)) }];
 
 function activeHistory(): History {
-  let seed = 12345;
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(12345);
   const now = Date.now();
   return (i) => {
     const count = 1 + Math.floor(-Math.log(1 - random()) * 9);

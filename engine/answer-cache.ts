@@ -51,15 +51,24 @@ export function stampOf(
   customerId: string,
   partition: number,
 ): { bucket: number; epoch: number } {
-  return {
-    bucket: Atomics.load(versions.buckets, bucketOf(customerId)),
-    epoch: Atomics.load(versions.epochs, partition),
-  };
+  return stampOfBucket(versions, bucketOf(customerId), partition);
+}
+
+function stampOfBucket(
+  versions: AnswerVersionsData,
+  bucket: number,
+  partition: number,
+): { bucket: number; epoch: number } {
+  return { bucket: Atomics.load(versions.buckets, bucket), epoch: Atomics.load(versions.epochs, partition) };
 }
 
 /** Main side: `customerId` was just read. */
 export function markRead(versions: AnswerVersionsData, customerId: string, atMs: number): void {
-  Atomics.store(versions.reads, bucketOf(customerId) & (READ_MARKS - 1), Math.floor(atMs / 1000));
+  markBucketRead(versions, bucketOf(customerId), atMs);
+}
+
+function markBucketRead(versions: AnswerVersionsData, bucket: number, atMs: number): void {
+  Atomics.store(versions.reads, bucket & (READ_MARKS - 1), Math.floor(atMs / 1000));
 }
 
 /** Worker side: epoch second of the last read of `customerId` (or of one sharing its hash slot). */
@@ -114,10 +123,12 @@ export class AnswerCache {
   get(customerId: string, partition: number, now: number = clockMs()): CustomerAnswer | undefined {
     const entry = this.#entries.get(customerId);
     if (entry) {
-      const current = this.stamp(customerId, partition);
+      // The id is hashed once for both the version check and the read mark.
+      const bucket = bucketOf(customerId);
+      const current = stampOfBucket(this.#versions, bucket, partition);
       if (entry.bucket === current.bucket && entry.epoch === current.epoch && now - entry.at < this.#ttlMs) {
         this.hits++;
-        markRead(this.#versions, customerId, now);
+        markBucketRead(this.#versions, bucket, now);
         return entry.answer;
       }
       this.#entries.delete(customerId);

@@ -64,8 +64,13 @@ export function foreignShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefi
 
 /** CPU ticks (user + system) used so far by thread `tid` of process `pid` (Linux), NaN elsewhere. */
 export function threadTicks(pid: number, tid: number = pid): number {
+  return ownTicks(`/proc/${pid}/task/${tid}/stat`);
+}
+
+/** utime + stime of a /proc `stat` file, NaN when it cannot be read (exited, not Linux). */
+function ownTicks(statFile: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const stat = readFileSync(statFile, 'utf8');
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(rest[11]) + Number(rest[12]);
   } catch {
@@ -78,14 +83,7 @@ export const TICKS_PER_SECOND = 100;
 
 /** CPU ticks (user + system, all threads) used so far by process `pid` (Linux), NaN elsewhere. */
 export function processTicks(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[11]) + Number(rest[12]);
-  } catch {
-    return Number.NaN;
-  }
+  return pid === undefined ? Number.NaN : ownTicks(`/proc/${pid}/stat`);
 }
 
 /**

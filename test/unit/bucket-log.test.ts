@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../engine/random.js';
 import { ADD_EXISTING, ADD_NEW, ADD_REFUSED, BucketLog } from '../../operators/bucket-log.js';
 import { ColumnStore } from '../../operators/column-store.js';
 
@@ -29,18 +30,6 @@ class ReferenceRing {
   }
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const STREAMS = [
   { name: 'a90', length: 90, windows: [7, 30, 90] },
   { name: 'b30', length: 30, windows: [7, 30] },
@@ -50,7 +39,7 @@ const STREAMS = [
 
 describe('bucket log', () => {
   it('matches a dense ring per stream under random, late, repeated and far-jumping events', () => {
-    const random = rng(7);
+    const random = mulberry32(7);
     const log = new BucketLog('t', 4);
     const ids = STREAMS.map((s) => log.stream(s.name, s.length));
     const slots = 4;
