@@ -22,6 +22,8 @@ export interface EngineOptions {
   /** BW_DATA_DIR (checkpoints); kept when given, otherwise a temporary one removed on stop. */
   dataDir?: string;
   onWarning?: (line: string) => void;
+  /** Called right after the process is spawned (before it has started). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export interface EngineProc {
@@ -55,6 +57,7 @@ export async function startEngine(opts: EngineOptions, timeoutMs = 120_000): Pro
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  opts.onSpawn?.(child);
   const warnings: string[] = [];
   const tail: string[] = [];
   const keep = (line: string): void => {

@@ -103,22 +103,33 @@ class DrainCpuMeter {
   readonly #pid: () => number | undefined;
   readonly #natsPid: number;
   readonly #total: number;
+  readonly #acked: () => number;
+  readonly #timer: NodeJS.Timeout;
   #from: { acked: number; ticks: number; nats: number } | undefined;
 
-  constructor(pid: () => number | undefined, natsPid: number, total: number) {
+  /**
+   * Polls every 20 ms on its own timer, from construction on: the engine's "started" line can come
+   * seconds into its drain (its main thread shares the saturated cores), so polling from the wait
+   * loop that follows `startEngine` saw only the tail of the drain and under-counted.
+   */
+  constructor(pid: () => number | undefined, natsPid: number, total: number, acked: () => number) {
     this.#pid = pid;
     this.#natsPid = natsPid;
     this.#total = total;
+    this.#acked = acked;
+    this.#timer = setInterval(() => this.#poll(), 20);
   }
 
-  /** Call with the acked count at every progress poll (every 20 ms). */
-  poll(acked: number): void {
-    if (!this.#from && acked >= 0.1 * this.#total)
-      this.#from = { acked, ticks: processTicks(this.#pid()), nats: processTicks(this.#natsPid) };
+  #poll(): void {
+    const acked = this.#acked();
+    if (this.#from || acked < 0.1 * this.#total) return;
+    const ticks = processTicks(this.#pid());
+    if (!Number.isNaN(ticks)) this.#from = { acked, ticks, nats: processTicks(this.#natsPid) };
   }
 
   /** Call once every message is acked. */
   result(): DrainCpu {
+    clearInterval(this.#timer);
     const from = this.#from;
     if (!from || from.acked >= this.#total)
       return { cpu_us_per_event: Number.NaN, nats_cpu_us_per_event: Number.NaN };
@@ -179,10 +190,14 @@ export async function rawIngest(
   raw.result().catch((err: Error) => {
     failure = err;
   });
-  const cpu = new DrainCpuMeter(() => raw.child.pid, ctx.nats.pid, total);
+  const cpu = new DrainCpuMeter(
+    () => raw.child.pid,
+    ctx.nats.pid,
+    total,
+    () => watch.total,
+  );
   await watch.waitFor(total, {
     onProgress: (acked) => {
-      cpu.poll(acked);
       progress.update(`${fmt(acked)} / ${fmt(total)} acked`);
     },
     check: () => {
@@ -248,17 +263,25 @@ export async function engineIngest(
     `engine ingest: ${opts.workers} workers, ${opts.partitions} partitions${profileDir ? ' (under --cpu-prof)' : ''}`,
   );
   const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM, 'bw-p');
+  let pid: number | undefined;
+  const cpu = new DrainCpuMeter(
+    () => pid,
+    ctx.nats.pid,
+    total,
+    () => watch.total,
+  );
   const engine = await startEngine({
     natsUrl: ctx.nats.url,
     partitions: opts.partitions,
     workers: opts.workers,
     nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     onWarning: (line) => progress.note(`engine: ${line.slice(0, 200)}`),
+    onSpawn: (child) => {
+      pid = child.pid;
+    },
   });
-  const cpu = new DrainCpuMeter(() => engine.child.pid, ctx.nats.pid, total);
   await watch.waitFor(total, {
     onProgress: (acked) => {
-      cpu.poll(acked);
       progress.update(`${fmt(acked)} / ${fmt(total)} acked`);
     },
     check: () => {
