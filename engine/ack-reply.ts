@@ -1,7 +1,9 @@
 /**
  * The stream sequence and arrival time of a JetStream message, read straight from its reply
  * subject. The client's `msg.seq` / `msg.info` split the subject into eleven strings and parse
- * every field (measured: ~2.4 µs of a worker's ~31 µs per event); the hot path needs two numbers.
+ * every field (measured: ~2.4 µs of a worker's ~31 µs per event); the hot path needs four numbers.
+ * The pending count is the consumer's lag at delivery, so the lag metric and catch-up need no
+ * consumer-info request (on nats-server 2.9 each one scans the stream's subjects: consumer-info.ts).
  *
  *   $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ns>.<pending>          (9 tokens)
  *   $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ns>.<pending>[.<token>]
@@ -12,6 +14,10 @@ export interface Delivery {
   seq: number;
   /** When the stream stored the message, epoch ms. */
   arrivalMs: number;
+  /** Consumer sequence: how many messages the consumer has delivered (redeliveries included). */
+  consumerSeq: number;
+  /** Messages matching the consumer's filter still in the stream after this one (its lag). */
+  pending: number;
 }
 
 const DOT = 46;
@@ -54,8 +60,12 @@ export function readDelivery(reply: string, out: Delivery): boolean {
   const nsFrom = starts[at + 2]!;
   const nsTo = starts[at + 3]! - 1;
   const ms = digits(reply, nsFrom, Math.max(nsFrom, nsTo - 6));
-  if (!Number.isSafeInteger(seq) || Number.isNaN(ms)) return false;
+  const consumerSeq = digits(reply, starts[at + 1]!, starts[at + 2]! - 1);
+  const pending = digits(reply, starts[at + 3]!, starts[at + 4]! - 1);
+  if (!Number.isSafeInteger(seq) || Number.isNaN(ms) || !Number.isSafeInteger(consumerSeq)) return false;
   out.seq = seq;
   out.arrivalMs = ms;
+  out.consumerSeq = consumerSeq;
+  out.pending = Number.isSafeInteger(pending) ? pending : 0;
   return true;
 }

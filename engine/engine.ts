@@ -88,7 +88,7 @@ export async function startEngine(
     } else {
       log.warn(
         { component: 'nats', url: natsUrl },
-        'external NATS: the server must map bw.events.*.* to bw.part.{{partition(N,2)}}.{{wildcard(1)}}.{{wildcard(2)}} (docs/nats.md)',
+        'external NATS: the server must map bw.events.*.* to bw.part.{{partition(N,2)}}.{{wildcard(1)}} (docs/nats.md; the earlier mapping with .{{wildcard(2)}} still works, slower)',
       );
     }
     const nc = await connectMain(natsUrl, log);

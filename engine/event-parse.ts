@@ -12,7 +12,14 @@ import {
   type RejectReason,
 } from './event-schema.js';
 import { eventTypeIndex } from './event-types.js';
-import { customerToken } from './subjects.js';
+import { customerToken, partitionOfCustomer } from './subjects.js';
+
+/**
+ * Where an event was read from, for the routing check: the customer token of its subject (the
+ * producer subject `bw.events.<type>.<token>`, or a stored subject of before 2026-11-23, which
+ * kept the token), or the partition of a stored subject `bw.part.<p>.<type>`, which does not.
+ */
+export type EventRoute = string | { readonly partition: number; readonly partitions: number };
 
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validateBody = ajv.compile<EventBody>(EventSchema);
@@ -45,13 +52,13 @@ export function parseEventTime(ts: string | number): number {
 /**
  * @param data message bytes
  * @param subjectType the `<type>` token of the subject
- * @param subjectToken the `<customer_token>` token of the subject
+ * @param route the subject's customer token, or the partition it was stored in (EventRoute)
  * @param clockNow wall-clock ms, for the future-time check
  */
 export function parseEvent(
   data: Uint8Array,
   subjectType: string,
-  subjectToken: string,
+  route: EventRoute,
   clockNow: number,
 ): ParseResult {
   if (data.length > MAX_EVENT_BYTES) return reject('oversized', `${data.length} bytes > ${MAX_EVENT_BYTES}`);
@@ -88,8 +95,13 @@ export function parseEvent(
   if (!Number.isFinite(ts)) return reject('bad_time', 'ts is not a valid time');
   if (ts > clockNow + MAX_FUTURE_MS) return reject('future_time', 'ts is more than 1 day in the future');
   if (ts < clockNow - MAX_PAST_MS) return reject('bad_time', 'ts is more than 60 years in the past');
-  if (body.type !== subjectType || customerToken(body.customer_id) !== subjectToken) {
-    return reject('subject_mismatch', 'subject type or customer token differs from the body');
+  if (
+    body.type !== subjectType ||
+    (typeof route === 'string'
+      ? customerToken(body.customer_id) !== route
+      : partitionOfCustomer(body.customer_id, route.partitions) !== route.partition)
+  ) {
+    return reject('subject_mismatch', 'subject type or customer partition differs from the body');
   }
   return { ok: true, event: { body, typeIndex: eventTypeIndex(body.type), ts, amount: body.amount ?? 0 } };
 }

@@ -1,6 +1,6 @@
 /** The event body schema, shared by the engine's validator, the docs and producers. */
 import { type Static, Type } from '@sinclair/typebox';
-import { EVENT_TYPES } from './event-types.js';
+import { EVENT_TYPES, type EventType } from './event-types.js';
 
 export const MAX_EVENT_BYTES = 64 * 1024;
 /**
@@ -17,10 +17,9 @@ export const EventSchema = Type.Object(
   {
     event_id: Type.String({ minLength: 1, maxLength: 256, description: 'Dedupe key' }),
     customer_id: Type.String({ minLength: 1, maxLength: 256, description: 'Authoritative customer id' }),
-    type: Type.Union(
-      EVENT_TYPES.map((t) => Type.Literal(t)),
-      { description: 'Event type' },
-    ),
+    // An `enum`, not a union of literals: ajv checks a union branch by branch and builds an error
+    // object (with its message string) for every branch that fails, ~10 per event on the hot path.
+    type: Type.Unsafe<EventType>({ type: 'string', enum: [...EVENT_TYPES], description: 'Event type' }),
     ts: Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Number()], {
       description: 'Event time: ISO-8601 string or epoch milliseconds',
     }),

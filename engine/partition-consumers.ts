@@ -1,6 +1,14 @@
 /**
  * The JetStream consumer of each partition: created to deliver right after the state's last
- * sequence, watched for loss and silence, recreated when needed, and polled for lag.
+ * sequence, watched for loss and silence, recreated when needed.
+ *
+ * Lag comes from the deliveries themselves (each reply subject carries the consumer's pending
+ * count, ack-reply.ts), not from consumer-info requests: on nats-server 2.9 every info request
+ * (and every consumer creation) counts the pending messages by matching the filter against every
+ * subject in the stream, and the subjects carry customer tokens. Polling all 16 partitions every
+ * second took ~38% of nats-server's CPU during a drain (pprof), on the two cores the engine shares
+ * with it. Info is now asked only of a partition that has gone quiet with messages pending
+ * (stalled: its last delivery's count would be stale), at most every QUIET_MS.
  */
 import { AckPolicy, DeliverPolicy, type JsMsg, jetstreamManager } from '@nats-io/jetstream';
 import { EVENTS_STREAM } from './streams.js';
@@ -12,6 +20,11 @@ export interface PartitionConsumers {
   reattach(feed: PartitionFeed): void;
   poll(): Promise<void>;
 }
+
+/** A partition with pending messages and no delivery for this long is asked for its info. */
+const QUIET_MS = 10_000;
+/** Pending below this counts as caught up (the readiness check). */
+const CAUGHT_UP = 1000;
 
 export function partitionConsumers(
   ctx: WorkerContext,
@@ -33,7 +46,7 @@ export function partitionConsumers(
     }
     // Delivery resumes right after the state's last sequence (0 without a checkpoint: the whole stream).
     const from = feed.state.lastSequence;
-    await jsm.consumers.add(EVENTS_STREAM, {
+    const info = await jsm.consumers.add(EVENTS_STREAM, {
       durable_name: durable,
       filter_subject: partitionFilter(p),
       ack_policy: AckPolicy.All,
@@ -43,7 +56,14 @@ export function partitionConsumers(
       max_ack_pending: config.maxAckPending,
       ack_wait: 30_000_000_000,
     });
-    const consumer = await ctx.js().consumers.get(EVENTS_STREAM, durable);
+    // The new consumer's pending count comes with its creation; `consumers.get` would ask again.
+    const now = Date.now();
+    feed.pending = info.num_pending;
+    feed.infoAt = now;
+    feed.lastDeliveryMs = now;
+    feed.delivered = 0;
+    feed.acked = 0;
+    const consumer = ctx.js().consumers.getConsumerFromInfo(info);
     const messages = await consumer.consume({
       max_messages: Math.min(1000, config.maxAckPending),
       callback: (msg) => onMessage(feed, msg),
@@ -93,20 +113,30 @@ export function partitionConsumers(
     attempt();
   }
 
-  /** Lag (`bellwether_consumer_pending`), catch-up and attachment of every partition. */
+  /**
+   * Lag (`bellwether_consumer_pending`) and catch-up of every partition, from its deliveries; a
+   * partition quiet for QUIET_MS with messages pending is asked for its consumer info instead.
+   */
   async function poll(): Promise<void> {
     if (ctx.isStopping()) return;
-    const jsm = await jetstreamManager(ctx.nc());
+    const now = Date.now();
     for (const feed of feeds.values()) {
-      try {
-        const info = await jsm.consumers.info(EVENTS_STREAM, `bw-p${feed.state.partition}`);
-        feed.pending = info.num_pending;
-        feed.ackPending = info.num_ack_pending;
-        if (feed.attached && info.num_pending < 1000) feed.caughtUp = true;
-        metrics.pending.labels(String(feed.state.partition)).set(info.num_pending);
-      } catch {
-        feed.attached = false;
+      const stalled =
+        feed.attached &&
+        feed.pending > 0 &&
+        now - feed.lastDeliveryMs > QUIET_MS &&
+        now - feed.infoAt > QUIET_MS;
+      if (stalled) {
+        feed.infoAt = now;
+        try {
+          const jsm = await jetstreamManager(ctx.nc());
+          feed.pending = (await jsm.consumers.info(EVENTS_STREAM, `bw-p${feed.state.partition}`)).num_pending;
+        } catch {
+          feed.attached = false;
+        }
       }
+      if (feed.attached && feed.pending < CAUGHT_UP) feed.caughtUp = true;
+      metrics.pending.labels(String(feed.state.partition)).set(feed.pending);
     }
     let customers = 0;
     for (const feed of feeds.values()) customers += feed.state.table.size;

@@ -177,6 +177,17 @@ let arrivalCount = 0;
 let flushScheduled = false;
 let ackChain: Promise<void> = Promise.resolve();
 const processedByType = EVENT_TYPES.map((t) => metrics.processed.labels(t));
+/** Events processed per type since the last flush: prom-client's `inc` builds a label hash per call. */
+const processedCounts = new Float64Array(EVENT_TYPES.length);
+
+function countProcessed(): void {
+  for (let t = 0; t < processedCounts.length; t++) {
+    if (processedCounts[t]! > 0) {
+      processedByType[t]!.inc(processedCounts[t]);
+      processedCounts[t] = 0;
+    }
+  }
+}
 
 function grow<T extends Int32Array | Float64Array | Float32Array>(arr: T, need: number): T {
   if (arr.length >= need) return arr;
@@ -195,16 +206,23 @@ function deadLetterOf(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, det
 }
 
 /** The current message's sequence and arrival (read from its reply subject, ack-reply.ts). */
-const delivery: Delivery = { seq: 0, arrivalMs: 0 };
+const delivery: Delivery = { seq: 0, arrivalMs: 0, consumerSeq: 0, pending: 0 };
 
 function onMessage(feed: PartitionFeed, msg: JsMsg): void {
   feed.lastMsg = msg;
   const state = feed.state;
   // `reply` is on the client's message class though not on the JsMsg type; without it, the client parses.
   if (!readDelivery((msg as JsMsg & { reply?: string }).reply ?? '', delivery)) {
-    delivery.seq = msg.seq;
-    delivery.arrivalMs = msg.info.timestampNanos / 1e6;
+    const info = msg.info;
+    delivery.seq = info.streamSequence;
+    delivery.arrivalMs = info.timestampNanos / 1e6;
+    delivery.consumerSeq = info.deliverySequence;
+    delivery.pending = info.pending;
   }
+  const now = Date.now();
+  feed.pending = delivery.pending;
+  feed.delivered = delivery.consumerSeq;
+  feed.lastDeliveryMs = now;
   const seq = delivery.seq;
   if (seq <= state.lastSequence) {
     // Already folded into this state (a redelivery, or a message at or below the checkpoint).
@@ -219,11 +237,14 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
     return;
   }
   data.inflight[state.partition] = seq;
-  // bw.part.<p>.<type>.<token>
+  // bw.part.<p>.<type>, or bw.part.<p>.<type>.<token> when stored before 2026-11-23
   const subject = msg.subject;
   const a = subject.indexOf('.', 8);
   const b = subject.indexOf('.', a + 1);
-  const result = parseEvent(msg.data, subject.slice(a + 1, b), subject.slice(b + 1), Date.now());
+  const result =
+    b < 0
+      ? parseEvent(msg.data, subject.slice(a + 1), feed.route, now)
+      : parseEvent(msg.data, subject.slice(a + 1, b), subject.slice(b + 1), now);
   if (!result.ok) {
     deadLetterOf(feed, msg, result.reason, result.detail);
   } else {
@@ -257,7 +278,7 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
         }
         state.lastEventId[slot] = event.body.event_id;
         state.lastSeq.data[slot] = seq;
-        processedByType[event.typeIndex]!.inc();
+        processedCounts[event.typeIndex]!++;
         feed.crm.onEvent(slot, event);
         crm.onEvent(
           feed,
@@ -369,6 +390,7 @@ function flush(): void {
   }
   touchedCount = 0;
   arrivalCount = 0;
+  countProcessed();
   for (const feed of feeds.values()) crm.advanceTimers(feed, alertPublishes);
   // One JetStream round trip per stream for the whole batch's effects (effect-publisher.ts).
   effects.commit();
@@ -376,6 +398,7 @@ function flush(): void {
     const msg = feed.lastMsg;
     if (!msg) continue;
     feed.lastMsg = undefined;
+    const delivered = feed.delivered;
     const publishes = feed.publishes;
     feed.publishes = [];
     const waits =
@@ -389,6 +412,7 @@ function flush(): void {
         }
       }
       msg.ack();
+      feed.acked = Math.max(feed.acked, delivered);
     });
   }
 }
@@ -487,6 +511,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'status':
       return status();
     case 'metrics': {
+      countProcessed();
       const byKey = new Map<string, number>();
       for (const feed of feeds.values()) feed.crm.pii.countByKey(byKey);
       metrics.piiFields.reset();
@@ -531,7 +556,11 @@ async function main(): Promise<void> {
       attached: false,
       caughtUp: false,
       pending: 0,
-      ackPending: 0,
+      route: { partition: p, partitions: config.partitions },
+      delivered: 0,
+      acked: 0,
+      lastDeliveryMs: 0,
+      infoAt: 0,
       lastMsg: undefined,
       publishes: [],
       replayUntil: 0,

@@ -64,11 +64,19 @@ export function partitionOfCustomer(customerId: string, partitions: number): num
   return partitionOfToken(customerToken(customerId), partitions);
 }
 
-/** The server-side mapping that turns producer subjects into partitioned ones. */
+/**
+ * The server-side mapping that turns producer subjects into partitioned ones:
+ * `bw.events.<type>.<token>` → `bw.part.<p>.<type>`. The customer token picks the partition and
+ * is then dropped: the body carries the customer id, and a stream whose subjects carry one token
+ * per customer makes nats-server 2.9 match every consumer filter against every one of them
+ * whenever it counts a consumer's pending messages (each consumer creation and info request) and
+ * costs more to look up the next message of a partition. Stored subjects of before 2026-11-23
+ * (`bw.part.<p>.<type>.<token>`) are still read.
+ */
 export function partitionMapping(partitions: number): { from: string; to: string } {
   return {
     from: `${EVENTS_PREFIX}.*.*`,
-    to: `${PARTITIONED_PREFIX}.{{partition(${partitions},2)}}.{{wildcard(1)}}.{{wildcard(2)}}`,
+    to: `${PARTITIONED_PREFIX}.{{partition(${partitions},2)}}.{{wildcard(1)}}`,
   };
 }
 
@@ -77,11 +85,15 @@ export function partitionFilter(partition: number): string {
   return `${PARTITIONED_PREFIX}.${partition}.>`;
 }
 
-/** Splits `bw.part.<p>.<type>.<token>`; undefined when the subject has another shape. */
+/**
+ * Splits a stored subject, `bw.part.<p>.<type>` (token undefined) or the earlier
+ * `bw.part.<p>.<type>.<token>`; undefined when the subject has another shape.
+ */
 export function parsePartitionedSubject(
   subject: string,
-): { partition: number; type: string; token: string } | undefined {
+): { partition: number; type: string; token: string | undefined } | undefined {
   const parts = subject.split('.');
-  if (parts.length !== 5 || parts[0] !== 'bw' || parts[1] !== 'part') return undefined;
-  return { partition: Number(parts[2]), type: parts[3] ?? '', token: parts[4] ?? '' };
+  if ((parts.length !== 4 && parts.length !== 5) || parts[0] !== 'bw' || parts[1] !== 'part')
+    return undefined;
+  return { partition: Number(parts[2]), type: parts[3] ?? '', token: parts[4] };
 }

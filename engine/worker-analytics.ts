@@ -38,7 +38,7 @@ export function partitionStatuses(feeds: Iterable<PartitionFeed>): PartitionStat
     attached: feed.attached,
     caught_up: feed.caughtUp,
     pending: feed.pending,
-    ack_pending: feed.ackPending,
+    ack_pending: Math.max(0, feed.delivered - feed.acked),
     customers: feed.state.table.size,
     last_sequence: feed.state.lastSequence,
     watermark: Number.isFinite(feed.state.watermark) ? new Date(feed.state.watermark).toISOString() : null,

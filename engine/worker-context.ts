@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { RuleEngine } from '../operators/crm/rule-engine.js';
 import type { Config } from './config.js';
 import type { EffectPublisher } from './effect-publisher.js';
+import type { EventRoute } from './event-parse.js';
 import type { Logger } from './log.js';
 import type { PartitionCrm } from './partition-crm.js';
 import type { PartitionState } from './partition-state.js';
@@ -16,8 +17,16 @@ export interface PartitionFeed {
   messages: ConsumerMessages | undefined;
   attached: boolean;
   caughtUp: boolean;
+  /** The routing check of events stored without a customer token (event-parse.ts). */
+  route: EventRoute;
+  /** The consumer's lag: read from each delivery's reply subject (ack-reply.ts). */
   pending: number;
-  ackPending: number;
+  /** Consumer sequence of the last delivery, and of the last ack (their difference: ack pending). */
+  delivered: number;
+  acked: number;
+  /** Date.now() of the last delivery, and of the last consumer-info request. */
+  lastDeliveryMs: number;
+  infoAt: number;
   /** Last message of the current batch, acked (AckAll) when the batch is flushed. */
   lastMsg: JsMsg | undefined;
   /** Dead-letter and action publishes of the current batch, awaited before the ack. */

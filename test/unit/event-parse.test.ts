@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseEvent, parseEventTime } from '../../engine/event-parse.js';
-import { customerToken } from '../../engine/subjects.js';
+import { customerToken, partitionOfCustomer } from '../../engine/subjects.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12);
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
@@ -62,6 +62,27 @@ describe('event parsing', () => {
     const id = 'jane.doe@example.com';
     const r = parseEvent(enc({ ...good, customer_id: id }), 'purchase', customerToken(id), NOW);
     expect(r.ok).toBe(true);
+  });
+
+  it('checks a tokenless stored subject by the customer partition', () => {
+    const home = { partition: partitionOfCustomer('c1', 16), partitions: 16 };
+    expect(parseEvent(enc(good), 'purchase', home, NOW).ok).toBe(true);
+    const elsewhere = { partition: (home.partition + 1) % 16, partitions: 16 };
+    const r = parseEvent(enc(good), 'purchase', elsewhere, NOW);
+    expect(!r.ok && r.reason).toBe('subject_mismatch');
+    const id = 'jane.doe@example.com';
+    const encoded = { partition: partitionOfCustomer(id, 16), partitions: 16 };
+    expect(parseEvent(enc({ ...good, customer_id: id }), 'purchase', encoded, NOW).ok).toBe(true);
+  });
+
+  it('names the unknown type without echoing what does not look like one', () => {
+    const r = parse({ ...good, type: 'teleport' });
+    expect(!r.ok && r.detail).toBe('unknown type teleport');
+    const r2 = parse({ ...good, type: '<script>' });
+    expect(!r2.ok && r2.reason).toBe('unknown_type');
+    expect(!r2.ok && r2.detail).toBe('unknown type');
+    const r3 = parse({ ...good, type: 7 });
+    expect(!r3.ok && r3.reason).toBe('invalid_field');
   });
 
   it('parses times', () => {

@@ -36,12 +36,18 @@ describe('subjects and partitions', () => {
     expect(partitionOfCustomer('c1', 16)).toBe(p);
   });
 
-  it('splits partitioned subjects', () => {
+  it('splits partitioned subjects, with and without the token of earlier versions', () => {
+    expect(parsePartitionedSubject('bw.part.3.purchase')).toEqual({
+      partition: 3,
+      type: 'purchase',
+      token: undefined,
+    });
     expect(parsePartitionedSubject('bw.part.3.purchase.c1')).toEqual({
       partition: 3,
       type: 'purchase',
       token: 'c1',
     });
     expect(parsePartitionedSubject('bw.events.purchase.c1')).toBeUndefined();
+    expect(parsePartitionedSubject('bw.part.3')).toBeUndefined();
   });
 });
