@@ -6,7 +6,10 @@
  *   line 1  `BWCK2`
  *   line 2  header JSON: partition, sequence, watermark, customers, columns [{name, kind, width, bytes}],
  *           strings (byte length), sha256 of the body
- *   body    the column bytes back to back, then the strings JSON ({ids, lastEventIds, dedupe})
+ *   body    the column bytes back to back, then the strings JSON ({ids, lastEventIds, dedupe_fp}):
+ *           `dedupe_fp` is the dedupe memory's fingerprints (recent-ids.ts), base64 of little-endian
+ *           u32 pairs, oldest first; files written before 2026-11-23 hold the ids (`dedupe`), which
+ *           are fingerprinted on load.
  * A file whose checksum or shape does not match is refused (BW_ERR_CHECKPOINT_CORRUPT).
  */
 import { createHash } from 'node:crypto';
@@ -25,7 +28,8 @@ export interface PartitionSnapshot {
   watermark: number;
   ids: readonly string[];
   lastEventIds: readonly string[];
-  dedupe: readonly string[];
+  /** Dedupe memory: fingerprints (two u32 each, oldest first), or ids from an earlier version. */
+  dedupe: Uint32Array | readonly string[];
   columns: { name: string; kind: ColumnKind; width: number; bytes: Uint8Array }[];
   /** Other partition state (CRM counters, rule timers), plain JSON. */
   extra?: unknown;
@@ -55,7 +59,7 @@ export function snapshotPartition(state: PartitionState, extra?: unknown): Parti
     watermark: state.watermark,
     ids: [...state.table.ids()],
     lastEventIds: state.lastEventId.slice(0, customers),
-    dedupe: state.dedupeIds(),
+    dedupe: state.dedupeFingerprints(),
     columns: state.table.store.exportSlots(customers).filter((c) => c.name !== 'batch.touched'),
     extra,
   };
@@ -67,7 +71,9 @@ export async function writeCheckpoint(dir: string, snap: PartitionSnapshot): Pro
     JSON.stringify({
       ids: snap.ids,
       lastEventIds: snap.lastEventIds,
-      dedupe: snap.dedupe,
+      ...(snap.dedupe instanceof Uint32Array
+        ? { dedupe_fp: fingerprintsToBase64(snap.dedupe) }
+        : { dedupe: snap.dedupe }),
       extra: snap.extra ?? null,
     }),
   );
@@ -143,20 +149,37 @@ export async function readCheckpoint(dir: string, partition: number): Promise<Pa
   const strings = JSON.parse(body.subarray(at).toString()) as {
     ids: string[];
     lastEventIds: string[];
-    dedupe: string[];
+    dedupe?: string[];
+    dedupe_fp?: string;
     extra?: unknown;
   };
   if (strings.ids.length !== header.customers) throw corrupt('customer count mismatch');
+  const dedupe =
+    strings.dedupe_fp !== undefined ? fingerprintsFromBase64(strings.dedupe_fp) : (strings.dedupe ?? []);
+  if (dedupe instanceof Uint32Array && dedupe.length % 2 !== 0) throw corrupt('odd dedupe fingerprints');
   return {
     partition,
     sequence: header.sequence,
     watermark: header.watermark ?? Number.NEGATIVE_INFINITY,
     ids: strings.ids,
     lastEventIds: strings.lastEventIds,
-    dedupe: strings.dedupe,
+    dedupe,
     columns,
     extra: strings.extra ?? undefined,
   };
+}
+
+function fingerprintsToBase64(fps: Uint32Array): string {
+  const bytes = Buffer.alloc(fps.length * 4);
+  for (let i = 0; i < fps.length; i++) bytes.writeUInt32LE(fps[i]!, 4 * i);
+  return bytes.toString('base64');
+}
+
+function fingerprintsFromBase64(text: string): Uint32Array {
+  const bytes = Buffer.from(text, 'base64');
+  const out = new Uint32Array(Math.floor(bytes.byteLength / 4) + (bytes.byteLength % 4 === 0 ? 0 : 1));
+  for (let i = 0; i + 4 <= bytes.byteLength; i += 4) out[i / 4] = bytes.readUInt32LE(i);
+  return out;
 }
 
 /** Loads a snapshot into a fresh PartitionState. */

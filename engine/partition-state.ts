@@ -78,14 +78,21 @@ export class PartitionState {
     return evicted;
   }
 
-  /** Event ids in the dedupe memory, oldest first. */
-  dedupeIds(): string[] {
-    return this.#dedupe ? this.#dedupe.ids() : [];
+  /** The dedupe memory's fingerprints, oldest first (recent-ids.ts). */
+  dedupeFingerprints(): Uint32Array {
+    return this.#dedupe ? this.#dedupe.fingerprints() : new Uint32Array(0);
   }
 
-  restoreDedupe(ids: readonly string[]): void {
-    if (!this.#dedupe) return;
-    for (const id of ids) this.#dedupe.add(id);
+  /** Restores the dedupe memory from fingerprints, or from the ids an earlier version kept. */
+  restoreDedupe(remembered: Uint32Array | readonly string[]): void {
+    const dedupe = this.#dedupe;
+    if (!dedupe) return;
+    if (remembered instanceof Uint32Array) {
+      for (let i = 0; i + 1 < remembered.length; i += 2)
+        dedupe.addFingerprint(remembered[i]!, remembered[i + 1]!);
+    } else {
+      for (const id of remembered) dedupe.add(id);
+    }
   }
 
   /** `now` for windows: wall clock, or the watermark with `BW_CLOCK=event`. */

@@ -58,10 +58,30 @@ describe('partition checkpoints', () => {
     expect(restored.lastSequence).toBe(4242);
     expect(restored.watermark).toBe(NOW);
     expect(restored.seen('ev-199')).toBe(true); // the newest ids (100 kept)
+    expect(restored.seen('ev-100')).toBe(true);
+    expect(restored.seen('ev-99')).toBe(false); // forgotten before the checkpoint
+    expect(restored.dedupeFingerprints()).toEqual(
+      (() => {
+        // The original after the same three adds.
+        for (const id of ['ev-199', 'ev-100', 'ev-99']) state.seen(id);
+        return state.dedupeFingerprints();
+      })(),
+    );
     // The restored log goes on folding like the original.
     for (const s of [state, restored])
       s.table.fold(s.table.slotOf('c5')!, { typeIndex: eventTypeIndex('purchase'), ts: NOW, amount: 10 });
     expect(vectors(restored)).toEqual(vectors(state));
+  });
+
+  it('read the dedupe memory of checkpoints written before it was fingerprinted (ids)', async () => {
+    const snap = snapshotPartition(filled());
+    await writeCheckpoint(dir, { ...snap, dedupe: ['old-1', 'old-2'] });
+    const read = await readCheckpoint(dir, 3);
+    expect(read!.dedupe).toEqual(['old-1', 'old-2']);
+    const restored = new PartitionState(3, 100);
+    restorePartition(restored, read!);
+    expect(restored.seen('old-2')).toBe(true);
+    expect(restored.seen('old-3')).toBe(false);
   });
 
   it('refuse a flipped byte, and a checkpoint of the older dense format', async () => {
