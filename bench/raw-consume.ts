@@ -1,6 +1,7 @@
 /**
  * The raw limit for ingest: a bare JetStream consumer in its own process, with the engine's
- * consumption shape and none of its work. Same client library, same stream, one durable pull
+ * consumption shape and none of its work. Same client library, same streams (one per partition,
+ * BW_EVENTS_<p>), one durable pull
  * consumer per partition (AckPolicy.All, same max_ack_pending and pull size), partitions spread
  * over the same number of worker threads as the engine (partition p on thread p mod W); each
  * message body is decoded and JSON.parse'd, and once per turn of the event loop the last message
@@ -14,8 +15,7 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { EVENTS_STREAM } from '../engine/streams.js';
-import { partitionFilter } from '../engine/subjects.js';
+import { eventsStreamOf } from '../engine/streams.js';
 import { numberArg, report, runMain, sleep, stringArg } from './lib/report.js';
 
 const MAX_ACK_PENDING = 10_000;
@@ -48,7 +48,7 @@ async function thread(): Promise<void> {
   port.postMessage({ kind: 'connected' } satisfies ToMain);
   await new Promise<void>((resolve) => port.once('message', () => resolve()));
   for (const p of data.partitions) {
-    const consumer = await js.consumers.get(EVENTS_STREAM, `${data.prefix}${p}`);
+    const consumer = await js.consumers.get(eventsStreamOf(p, 'partitioned'), `${data.prefix}${p}`);
     await consumer.consume({
       max_messages: PULL,
       callback: (msg) => {
@@ -109,10 +109,10 @@ async function main(): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const started = performance.now();
   for (let p = 0; p < partitions; p++) {
-    await jsm.consumers.delete(EVENTS_STREAM, `${prefix}${p}`).catch(() => false);
-    await jsm.consumers.add(EVENTS_STREAM, {
+    const stream = eventsStreamOf(p, 'partitioned');
+    await jsm.consumers.delete(stream, `${prefix}${p}`).catch(() => false);
+    await jsm.consumers.add(stream, {
       durable_name: `${prefix}${p}`,
-      filter_subject: partitionFilter(p),
       ack_policy: AckPolicy.All,
       deliver_policy: DeliverPolicy.All,
       max_ack_pending: MAX_ACK_PENDING,
@@ -136,7 +136,8 @@ async function main(): Promise<void> {
   while (Date.now() < deadline) {
     let unacked = 0;
     for (let p = 0; p < partitions; p++)
-      unacked += (await jsm.consumers.info(EVENTS_STREAM, `${prefix}${p}`)).num_ack_pending;
+      unacked += (await jsm.consumers.info(eventsStreamOf(p, 'partitioned'), `${prefix}${p}`))
+        .num_ack_pending;
     if (unacked === 0) break;
     await sleep(50);
   }

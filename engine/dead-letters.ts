@@ -1,13 +1,12 @@
 /**
  * A dead letter: the rejected message's original bytes, sealed (they may hold personal data;
  * `bellwether dlq read` opens them), on `bw.dlq.<reason>` with headers saying why, and a
- * `Nats-Msg-Id` from the events-stream sequence so a replay does not store it twice.
+ * `Nats-Msg-Id` from the events stream and sequence so a replay does not store it twice.
  */
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import type { RejectReason } from './event-schema.js';
 import { deadLetterAad, seal } from './security/pii-cipher.js';
 import type { PiiKeyring } from './security/pii-keyring.js';
-import { EVENTS_STREAM } from './streams.js';
 import { DLQ_PREFIX } from './subjects.js';
 
 /**
@@ -28,6 +27,8 @@ export function deadLetter(
   reason: RejectReason,
   detail: string,
   keyring: PiiKeyring,
+  /** The events stream the message was read from (BW_EVENTS_<p>, or BW_EVENTS). */
+  stream: string,
 ): DeadLetter {
   const h = headers();
   h.set('Bw-Reason', reason);
@@ -37,6 +38,7 @@ export function deadLetter(
   );
   h.set('Bw-Subject', msg.subject);
   h.set('Bw-Error', detail.replace(/[\r\n]/g, ' ').slice(0, 512));
+  h.set('Bw-Stream', stream);
   h.set('Bw-Stream-Seq', String(msg.seq));
   h.set('Bw-Sealed', keyring.current.id);
   let data = msg.data;
@@ -47,7 +49,7 @@ export function deadLetter(
   return {
     subject: `${DLQ_PREFIX}.${reason}`,
     body: seal(keyring, data, deadLetterAad(msg.seq)),
-    msgID: `dlq-${EVENTS_STREAM}-${msg.seq}`,
+    msgID: `dlq-${stream}-${msg.seq}`,
     headers: h,
   };
 }

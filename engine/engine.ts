@@ -100,7 +100,7 @@ export async function startEngine(
         else if (s.type === 'reconnect') natsConnected = true;
       }
     })();
-    await ensureStreams(await jetstreamManager(nc), {
+    const eventsLayout = await ensureStreams(await jetstreamManager(nc), {
       partitions: config.partitions,
       eventsMaxAgeDays: config.eventsMaxAgeDays,
       auditRetentionDays: config.auditRetentionDays,
@@ -218,7 +218,7 @@ export async function startEngine(
       config,
       natsUrl,
       log,
-      { crm, pii: security.keyringData },
+      { crm, pii: security.keyringData, eventsLayout },
       options.hooks,
     );
     pool = started;

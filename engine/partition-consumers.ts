@@ -38,17 +38,18 @@ export function partitionConsumers(
     const jsm = await jetstreamManager(ctx.nc());
     const durable = `bw-p${p}`;
     try {
-      const previous = await jsm.consumers.info(EVENTS_STREAM, durable);
+      const previous = await jsm.consumers.info(feed.stream, durable);
       feed.replayUntil = Math.max(feed.replayUntil, previous.ack_floor.stream_seq);
-      await jsm.consumers.delete(EVENTS_STREAM, durable);
+      await jsm.consumers.delete(feed.stream, durable);
     } catch {
       // no previous consumer
     }
     // Delivery resumes right after the state's last sequence (0 without a checkpoint: the whole stream).
     const from = feed.state.lastSequence;
-    const info = await jsm.consumers.add(EVENTS_STREAM, {
+    const info = await jsm.consumers.add(feed.stream, {
       durable_name: durable,
-      filter_subject: partitionFilter(p),
+      // A partition's own stream needs no filter; the single stream of earlier versions does.
+      ...(feed.stream === EVENTS_STREAM ? { filter_subject: partitionFilter(p) } : {}),
       ack_policy: AckPolicy.All,
       ...(from > 0
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 }
@@ -130,7 +131,7 @@ export function partitionConsumers(
         feed.infoAt = now;
         try {
           const jsm = await jetstreamManager(ctx.nc());
-          feed.pending = (await jsm.consumers.info(EVENTS_STREAM, `bw-p${feed.state.partition}`)).num_pending;
+          feed.pending = (await jsm.consumers.info(feed.stream, `bw-p${feed.state.partition}`)).num_pending;
         } catch {
           feed.attached = false;
         }

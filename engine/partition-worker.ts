@@ -38,6 +38,7 @@ import { PartitionState } from './partition-state.js';
 import { rescoreSweep } from './rescore-sweep.js';
 import { PiiKeyring, type PiiKeyringData } from './security/pii-keyring.js';
 import { PiiSealer } from './security/pii-sealer.js';
+import { eventsStreamOf } from './streams.js';
 import { ALERTS_PREFIX } from './subjects.js';
 import {
   type FromWorker,
@@ -201,7 +202,7 @@ function grow<T extends Int32Array | Float64Array | Float32Array>(arr: T, need: 
 function deadLetterOf(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, detail: string): void {
   if (msg.seq <= feed.replayUntil) return;
   metrics.rejected.labels(reason).inc();
-  const letter = deadLetter(msg, reason, detail, sealer.keyring);
+  const letter = deadLetter(msg, reason, detail, sealer.keyring, feed.stream);
   feed.publishes.push(effects.publish(letter.subject, letter.body, letter.msgID, letter.headers));
 }
 
@@ -552,6 +553,7 @@ async function main(): Promise<void> {
     const state = new PartitionState(p, config.dedupeIdsPerPartition);
     feeds.set(p, {
       state,
+      stream: eventsStreamOf(p, data.eventsLayout),
       messages: undefined,
       attached: false,
       caughtUp: false,

@@ -1,16 +1,36 @@
 /**
  * The JetStream streams the engine needs, created (or checked) at start:
- * - BW_EVENTS  `bw.part.>`   partitioned events (written by the server's subject mapping)
+ * - BW_EVENTS_<p>  `bw.part.<p>.>`  the events of partition p, one stream per partition (written
+ *                  by the server's subject mapping); a deployment created before 2026-11-23 keeps
+ *                  its single stream BW_EVENTS `bw.part.>` (layout `single`), see below
  * - BW_DLQ     `bw.dlq.>`    rejected events with their reason
  * - BW_ALERTS  `bw.alerts.>` risk alerts, deduplicated by `Nats-Msg-Id` over one hour
  * - BW_CRM     `bw.actions.>`, `bw.segments.>` rule actions and segment changes, likewise
  * - BW_AUDIT   `bw.audit.>`  the audit log's records (retention BW_AUDIT_RETENTION_DAYS, no delete)
- * The partition count is recorded in the events stream's description and must not change.
+ * The partition count is recorded in the events streams' descriptions and must not change.
+ *
+ * Why a stream per partition: on nats-server 2.9 a consumer with a filter on a shared stream finds
+ * its next message by matching the filter against the messages of every other partition too (16
+ * partitions: 16 messages examined per delivery), which was ~40% of nats-server's CPU during a
+ * drain and grows with the partition count. A partition's own stream needs no filter, its
+ * sequences are dense, and in a NATS cluster each stream can have its own leader, so partitions
+ * spread over the cluster's servers.
  */
 import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import { BellwetherError } from './errors.js';
 
+/** The single events stream of deployments created before 2026-11-23 (layout `single`). */
 export const EVENTS_STREAM = 'BW_EVENTS';
+/** Prefix of every events stream's name, in both layouts. */
+export const EVENTS_STREAM_PREFIX = 'BW_EVENTS';
+
+/** `partitioned`: one stream per partition (BW_EVENTS_<p>); `single`: BW_EVENTS for all. */
+export type EventsLayout = 'partitioned' | 'single';
+
+/** The stream holding partition `p`'s events. */
+export function eventsStreamOf(partition: number, layout: EventsLayout): string {
+  return layout === 'single' ? EVENTS_STREAM : `${EVENTS_STREAM_PREFIX}_${partition}`;
+}
 export const DLQ_STREAM = 'BW_DLQ';
 export const ALERTS_STREAM = 'BW_ALERTS';
 export const CRM_STREAM = 'BW_CRM';
@@ -43,29 +63,56 @@ async function ensureStream(
   }
 }
 
+/** The partition count recorded in an events stream's description; undefined without the stream. */
+async function recordedPartitions(jsm: JetStreamManager, stream: string): Promise<number | undefined> {
+  try {
+    const info = await jsm.streams.info(stream);
+    const match = /partitions=(\d+)/.exec(info.config.description ?? '');
+    return match ? Number(match[1]) : Number.NaN;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates (or updates) every stream the engine needs; returns the events layout in use. The
+ * layout is `single` when the stream BW_EVENTS of an earlier version exists (it is kept and read
+ * as before), `partitioned` otherwise.
+ */
 export async function ensureStreams(
   jsm: JetStreamManager,
   opts: { partitions: number; eventsMaxAgeDays: number; auditRetentionDays: number },
-): Promise<void> {
-  try {
-    const info = await jsm.streams.info(EVENTS_STREAM);
-    const match = /partitions=(\d+)/.exec(info.config.description ?? '');
-    if (match && Number(match[1]) !== opts.partitions) {
-      throw new BellwetherError(
-        'BW_ERR_PARTITIONS_CHANGED',
-        `stream ${EVENTS_STREAM} has ${match[1]} partitions, BW_PARTITIONS is ${opts.partitions}`,
-      );
-    }
-  } catch (err) {
-    if (err instanceof BellwetherError) throw err;
+): Promise<EventsLayout> {
+  const single = await recordedPartitions(jsm, EVENTS_STREAM);
+  const layout: EventsLayout = single === undefined ? 'partitioned' : 'single';
+  const recorded = single ?? (await recordedPartitions(jsm, eventsStreamOf(0, 'partitioned')));
+  if (recorded !== undefined && !Number.isNaN(recorded) && recorded !== opts.partitions) {
+    throw new BellwetherError(
+      'BW_ERR_PARTITIONS_CHANGED',
+      `the events streams have ${recorded} partitions, BW_PARTITIONS is ${opts.partitions}`,
+    );
   }
-  await ensureStream(jsm, {
-    name: EVENTS_STREAM,
-    description: partitionsDescription(opts.partitions),
-    subjects: ['bw.part.>'],
+  const events = {
     max_age: Math.round(opts.eventsMaxAgeDays * DAY_NS),
     duplicate_window: 120_000 * NANOS_PER_MS,
-  });
+  };
+  if (layout === 'single') {
+    await ensureStream(jsm, {
+      name: EVENTS_STREAM,
+      description: partitionsDescription(opts.partitions),
+      subjects: ['bw.part.>'],
+      ...events,
+    });
+  } else {
+    for (let p = 0; p < opts.partitions; p++) {
+      await ensureStream(jsm, {
+        name: eventsStreamOf(p, layout),
+        description: `bellwether events of partition ${p}; partitions=${opts.partitions}`,
+        subjects: [`bw.part.${p}.>`],
+        ...events,
+      });
+    }
+  }
   await ensureStream(jsm, {
     name: DLQ_STREAM,
     description:
@@ -96,4 +143,5 @@ export async function ensureStreams(
     deny_delete: true,
     deny_purge: true,
   });
+  return layout;
 }

@@ -7,6 +7,7 @@ import type { AnswerVersionsData } from './answer-cache.js';
 import type { Config } from './config.js';
 import type { SerializedError } from './errors.js';
 import type { PiiKeyringData } from './security/pii-keyring.js';
+import type { EventsLayout } from './streams.js';
 
 export interface WorkerData {
   index: number;
@@ -14,6 +15,8 @@ export interface WorkerData {
   queryPort: MessagePort;
   partitions: number[];
   natsUrl: string;
+  /** Where the partitions' events are: a stream each, or the single stream of earlier versions. */
+  eventsLayout: EventsLayout;
   config: Config;
   /** 0 for the first thread of this index, +1 at each restart after a crash. */
   generation: number;

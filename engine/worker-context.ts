@@ -14,6 +14,8 @@ import type { WorkerMetrics } from './worker-metrics.js';
 /** One partition owned by the worker: its state and its consumer. */
 export interface PartitionFeed {
   state: PartitionState;
+  /** The JetStream stream holding the partition's events (streams.ts `eventsStreamOf`). */
+  stream: string;
   messages: ConsumerMessages | undefined;
   attached: boolean;
   caughtUp: boolean;

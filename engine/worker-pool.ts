@@ -26,6 +26,7 @@ import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
 import { distPath } from './paths.js';
 import type { PiiKeyringData } from './security/pii-keyring.js';
+import type { EventsLayout } from './streams.js';
 import { partitionOfCustomer } from './subjects.js';
 import {
   type AnswersPush,
@@ -81,6 +82,7 @@ export class WorkerPool {
 
   #crm: WorkerData['crm'];
   #pii: PiiKeyringData;
+  readonly #eventsLayout: EventsLayout;
   readonly #versions: AnswerVersionsData;
   readonly #queryPorts: MessagePort[] = [];
   /** Recent customer answers, served while no event or rescore changed them (answer-cache.ts). */
@@ -90,7 +92,7 @@ export class WorkerPool {
     config: Config,
     log: Logger,
     natsUrl: string,
-    shared: { crm: WorkerData['crm']; pii: PiiKeyringData },
+    shared: { crm: WorkerData['crm']; pii: PiiKeyringData; eventsLayout: EventsLayout },
     hooks: TestHooks,
   ) {
     // Workers get the keyring apart; the secrets of the configuration stay in the main thread.
@@ -99,6 +101,7 @@ export class WorkerPool {
     this.#natsUrl = natsUrl;
     this.#crm = shared.crm;
     this.#pii = shared.pii;
+    this.#eventsLayout = shared.eventsLayout;
     this.#hooks = hooks;
     this.#inflight = new Float64Array(new SharedArrayBuffer(8 * config.partitions));
     this.#versions = createAnswerVersions(config.partitions);
@@ -151,7 +154,7 @@ export class WorkerPool {
     config: Config,
     natsUrl: string,
     log: Logger,
-    shared: { crm: WorkerData['crm']; pii: PiiKeyringData },
+    shared: { crm: WorkerData['crm']; pii: PiiKeyringData; eventsLayout: EventsLayout },
     hooks: TestHooks = {},
   ): Promise<WorkerPool> {
     const pool = new WorkerPool(config, log, natsUrl, shared, hooks);
@@ -189,6 +192,7 @@ export class WorkerPool {
       queryPort: channel.port2,
       partitions: partitionsOfWorker(index, count, this.#config.partitions),
       natsUrl: this.#natsUrl,
+      eventsLayout: this.#eventsLayout,
       config: this.#config,
       generation,
       hooks: this.#hooks,

@@ -25,16 +25,19 @@ export class AckWatch implements AckTimeline {
   lastAt = Number.NaN;
   samples: [number, number][] = [];
 
-  private constructor(nc: NatsConnection, stream: string, consumerPrefix: string) {
+  /** `streamPrefix` matches the events streams of both layouts (BW_EVENTS, BW_EVENTS_<p>). */
+  private constructor(nc: NatsConnection, streamPrefix: string, consumerPrefix: string) {
     this.#sub = nc.subscribe('$JS.ACK.>', {
       callback: (err, msg) => {
         if (err) return;
         const t = msg.subject.split('.');
         // 9 tokens: $JS.ACK.stream.consumer.delivered.sseq.cseq.tm.pending; 12: with domain + hash.
         const at = t.length >= 11 ? 4 : 2;
-        if (t[at] !== stream) return;
-        const consumer = t[at + 1] ?? '';
-        if (!consumer.startsWith(consumerPrefix)) return;
+        const stream = t[at] ?? '';
+        if (!stream.startsWith(streamPrefix)) return;
+        const name = t[at + 1] ?? '';
+        if (!name.startsWith(consumerPrefix)) return;
+        const consumer = `${stream}.${name}`;
         const cseq = Number(t[at + 4]);
         const before = this.#done.get(consumer) ?? 0;
         if (!(cseq > before)) return;
@@ -48,8 +51,8 @@ export class AckWatch implements AckTimeline {
     });
   }
 
-  static async start(nc: NatsConnection, stream: string, consumerPrefix: string): Promise<AckWatch> {
-    const watch = new AckWatch(nc, stream, consumerPrefix);
+  static async start(nc: NatsConnection, streamPrefix: string, consumerPrefix: string): Promise<AckWatch> {
+    const watch = new AckWatch(nc, streamPrefix, consumerPrefix);
     await nc.flush();
     return watch;
   }

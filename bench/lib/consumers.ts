@@ -4,7 +4,7 @@
  * to the first poll at which every consumer has nothing pending and nothing awaiting an ack.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { EVENTS_STREAM } from '../../engine/streams.js';
+import { eventsStreamOf } from '../../engine/streams.js';
 import { sleep } from './report.js';
 
 export interface ConsumerState {
@@ -23,7 +23,7 @@ export async function consumerStates(
   return Promise.all(
     Array.from({ length: partitions }, async (_, p) => {
       try {
-        const info = await jsm.consumers.info(EVENTS_STREAM, durable(p));
+        const info = await jsm.consumers.info(eventsStreamOf(p, 'partitioned'), durable(p));
         return {
           exists: true,
           created: Date.parse(info.created),

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EVENTS_STREAM } from '../../engine/streams.js';
+import { EVENTS_STREAM_PREFIX, eventsStreamOf } from '../../engine/streams.js';
 import { AckWatch, steadyRate } from './acks.js';
 import type { BenchContext } from './context.js';
 import { processTicks, TICKS_PER_SECOND } from './cpu.js';
@@ -24,8 +24,12 @@ export interface PreloadResult {
   ids: string[];
 }
 
+/** Events stored, over every partition's stream (the bench's server is new: one stream each). */
 export async function streamMessages(ctx: BenchContext): Promise<number> {
-  return (await ctx.jsm.streams.info(EVENTS_STREAM)).state.messages;
+  let total = 0;
+  for (let p = 0; p < ctx.opts.partitions; p++)
+    total += (await ctx.jsm.streams.info(eventsStreamOf(p, 'partitioned'))).state.messages;
+  return total;
 }
 
 /** Core publish: waits until the stream holds `expected` messages (and notices if some were dropped). */
@@ -172,7 +176,7 @@ export async function rawIngest(
     `raw limit: bare JetStream consumer, ${opts.workers} threads, ${opts.partitions} partitions`,
   );
   const prefix = 'bench-raw-p';
-  const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM, prefix);
+  const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM_PREFIX, prefix);
   const spawnedAt = performance.now();
   const raw = spawnBench('raw-consume', [
     '--url',
@@ -208,7 +212,7 @@ export async function rawIngest(
   const rawCpu = cpu.result();
   const internal = await raw.result();
   for (let p = 0; p < opts.partitions; p++)
-    await ctx.jsm.consumers.delete(EVENTS_STREAM, `${prefix}${p}`).catch(() => false);
+    await ctx.jsm.consumers.delete(eventsStreamOf(p, 'partitioned'), `${prefix}${p}`).catch(() => false);
   const out = {
     ...drainResult(total, watch, spawnedAt),
     threads: opts.workers,
@@ -262,7 +266,7 @@ export async function engineIngest(
   progress.phase(
     `engine ingest: ${opts.workers} workers, ${opts.partitions} partitions${profileDir ? ' (under --cpu-prof)' : ''}`,
   );
-  const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM, 'bw-p');
+  const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM_PREFIX, 'bw-p');
   let pid: number | undefined;
   const cpu = new DrainCpuMeter(
     () => pid,

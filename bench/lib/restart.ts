@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EVENTS_STREAM } from '../../engine/streams.js';
+import { EVENTS_STREAM_PREFIX } from '../../engine/streams.js';
 import { AckWatch } from './acks.js';
 import { waitDrained, waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
@@ -96,7 +96,7 @@ export async function restart(
     onWarning: (line: string) => progress.note(`engine: ${line.slice(0, 200)}`),
   };
 
-  const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM, 'bw-p');
+  const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM_PREFIX, 'bw-p');
   const cold = await startEngine(engineOpts);
   const coldSeconds = await untilReady(ctx, cold, 'cold');
   await watch.waitFor(events, {

@@ -5,6 +5,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventsStreamOf } from '../../engine/streams.js';
 import { partitionOfCustomer } from '../../engine/subjects.js';
 import type { CustomerAnswer } from '../../engine/thread-messages.js';
 import { type EngineProcess, featureOf, waitFor } from '../support/engine-process.js';
@@ -90,7 +91,8 @@ describe('NATS faults', () => {
     await waitFor(async () => ((await lifetime('jon')) === 20 ? true : undefined), 20_000, 'jon first');
     await withClient(async (nc) => {
       const jsm = await jetstreamManager(nc);
-      await jsm.consumers.delete('BW_EVENTS', `bw-p${partitionOfCustomer('jon', 4)}`);
+      const p = partitionOfCustomer('jon', 4);
+      await jsm.consumers.delete(eventsStreamOf(p, 'partitioned'), `bw-p${p}`);
     });
     await withClient((nc) => publishCore(nc, purchases('jon', 20, 20)));
     await waitFor(

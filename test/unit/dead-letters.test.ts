@@ -9,13 +9,16 @@ describe('dead letters', () => {
   it('seal the original bytes, bound to their stream sequence, with headers saying why', () => {
     const data = new TextEncoder().encode('{"phone":"13812345678"');
     const letter = deadLetter(
-      { subject: 'bw.part.1.profile.x', seq: 42, data },
+      { subject: 'bw.part.1.profile', seq: 42, data },
       'not_json',
       'body is not JSON',
       keyring,
+      'BW_EVENTS_1',
     );
     expect(letter.subject).toBe('bw.dlq.not_json');
-    expect(letter.msgID).toBe('dlq-BW_EVENTS-42');
+    // Sequences are per partition stream: the id names the stream (BW_EVENTS in the single layout).
+    expect(letter.msgID).toBe('dlq-BW_EVENTS_1-42');
+    expect(letter.headers.get('Bw-Stream')).toBe('BW_EVENTS_1');
     expect(letter.body).not.toContain('138');
     expect(letter.headers.get('Bw-Sealed')).toBe('k1');
     expect(letter.headers.get('Bw-Error-Code')).toBe('BW_ERR_EVENT_SCHEMA');
@@ -27,7 +30,7 @@ describe('dead letters', () => {
 
   it('keep the first 512 KiB of a huge body, under the server payload limit once sealed', () => {
     const data = new Uint8Array(900 * 1024).fill(0x41);
-    const letter = deadLetter({ subject: 's', seq: 1, data }, 'oversized', 'too big', keyring);
+    const letter = deadLetter({ subject: 's', seq: 1, data }, 'oversized', 'too big', keyring, 'BW_EVENTS');
     expect(letter.headers.get('Bw-Truncated')).toBe(String(data.length));
     expect(letter.body.length).toBeLessThan(1024 * 1024);
     expect(openSealedBytes(keyring, letter.body, deadLetterAad(1)).length).toBe(MAX_DEAD_LETTER_BODY);

@@ -12,7 +12,7 @@ import {
   readEvents,
   replayFile,
 } from '../../engine/replay.js';
-import { EVENTS_STREAM, ensureStreams } from '../../engine/streams.js';
+import { ensureStreams, eventsStreamOf } from '../../engine/streams.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
 import { readStream } from '../support/publish.js';
 
@@ -189,7 +189,8 @@ describe('replayFile', () => {
     });
     const nc = await connect({ servers: nats.url });
     try {
-      const stored = await readStream(nc, EVENTS_STREAM);
+      // One partition: its stream holds every event, in publish order.
+      const stored = await readStream(nc, eventsStreamOf(0, 'partitioned'));
       expect(stored).toHaveLength(3);
       expect(stored.map((m) => m.headers['Nats-Msg-Id'])).toEqual([
         'cd-1-19970101-1',

@@ -1,0 +1,100 @@
+/**
+ * Where the engine reads events from: a stream per partition (BW_EVENTS_<p>, unfiltered
+ * consumers) on a new deployment, the single stream BW_EVENTS of earlier versions when it exists,
+ * and a refusal when BW_PARTITIONS no longer matches the streams.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EVENTS_STREAM, eventsStreamOf, partitionsDescription } from '../../engine/streams.js';
+import { partitionOfCustomer } from '../../engine/subjects.js';
+import { type EngineProcess, featureOf, startEngineProcess, waitFor } from '../support/engine-process.js';
+import { startNats, type TestNats } from '../support/nats-server.js';
+import { publishCore, purchaseRun } from '../support/publish.js';
+
+const PARTITIONS = 4;
+const END = Date.now() - 3_600_000;
+const purchases = (id: string, from: number, count: number) =>
+  purchaseRun(id, from, count, { end: END, stepMs: 3_600_000, amount: 2 });
+let nats: TestNats | undefined;
+let engine: EngineProcess | undefined;
+
+afterEach(async () => {
+  await engine?.stop();
+  engine = undefined;
+  await nats?.stop();
+  nats = undefined;
+});
+
+async function lifetimeOf(id: string, n: number): Promise<void> {
+  await waitFor(
+    async () => ((await featureOf(engine!, id, 'purchases_lifetime')) === n ? true : undefined),
+    30_000,
+    `${id} with ${n} purchases`,
+  );
+}
+
+describe('events layout', () => {
+  it('gives each partition its own stream and an unfiltered consumer', async () => {
+    nats = await startNats(PARTITIONS);
+    engine = await startEngineProcess({ BW_NATS_URL: nats.url, BW_PARTITIONS: String(PARTITIONS) });
+    const nc = await connect({ servers: nats.url });
+    try {
+      await publishCore(nc, purchases('ann', 0, 12));
+      await lifetimeOf('ann', 12);
+      const jsm = await jetstreamManager(nc);
+      const names = (await jsm.streams.names().next()).filter((n) => n.startsWith('BW_EVENTS'));
+      expect(names.sort()).toEqual(
+        Array.from({ length: PARTITIONS }, (_, p) => eventsStreamOf(p, 'partitioned')).sort(),
+      );
+      const p = partitionOfCustomer('ann', PARTITIONS);
+      const stream = await jsm.streams.info(eventsStreamOf(p, 'partitioned'));
+      expect(stream.config.subjects).toEqual([`bw.part.${p}.>`]);
+      expect(stream.state.messages).toBe(12);
+      const consumer = await jsm.consumers.info(eventsStreamOf(p, 'partitioned'), `bw-p${p}`);
+      expect(consumer.config.filter_subject ?? '').toBe('');
+      expect(consumer.num_pending).toBe(0);
+    } finally {
+      await nc.close();
+    }
+    // Another partition count is refused: the customers' partitions would move.
+    const refused = await startEngineProcess(
+      { BW_NATS_URL: nats.url, BW_PARTITIONS: String(PARTITIONS * 2) },
+      [],
+      20_000,
+    ).then(
+      async (e) => {
+        await e.stop();
+        return '';
+      },
+      (err: Error) => err.message,
+    );
+    expect(refused).toMatch(/BW_ERR_PARTITIONS_CHANGED/);
+  });
+
+  it('keeps reading the single BW_EVENTS stream of an earlier version', async () => {
+    nats = await startNats(PARTITIONS);
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      // What an earlier version created, holding events from before the upgrade.
+      await jsm.streams.add({
+        name: EVENTS_STREAM,
+        subjects: ['bw.part.>'],
+        description: partitionsDescription(PARTITIONS),
+      });
+      await publishCore(nc, purchases('bo', 0, 7));
+      engine = await startEngineProcess({ BW_NATS_URL: nats.url, BW_PARTITIONS: String(PARTITIONS) });
+      await lifetimeOf('bo', 7);
+      await publishCore(nc, purchases('bo', 7, 5));
+      await lifetimeOf('bo', 12);
+      const names = (await jsm.streams.names().next()).filter((n) => n.startsWith('BW_EVENTS'));
+      expect(names).toEqual([EVENTS_STREAM]);
+      const p = partitionOfCustomer('bo', PARTITIONS);
+      const consumer = await jsm.consumers.info(EVENTS_STREAM, `bw-p${p}`);
+      expect(consumer.config.filter_subject).toBe(`bw.part.${p}.>`);
+    } finally {
+      await nc.close();
+    }
+  });
+});
