@@ -14,6 +14,7 @@ import { customerRoutes } from './customers.js';
 import type { EngineView } from './engine-view.js';
 import { installErrorHandler } from './errors.js';
 import { healthRoutes } from './health.js';
+import { lazyChildLogger } from './lazy-logger.js';
 import { modelRoutes } from './models.js';
 import { installSecurityHeaders } from './security-headers.js';
 
@@ -31,6 +32,8 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
     loggerInstance: opts.logger || undefined,
     // No log line per request: the request rate is a metric, not a log stream.
     logController: new LogController({ disableRequestLogging: true }),
+    // Each request's child logger is made only if the request logs (lazy-logger.ts).
+    childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
     // No route takes a body larger than this.
     bodyLimit: 16 * 1024,
     routerOptions: { maxParamLength: 256 },

@@ -94,6 +94,9 @@ export class CoreMeter {
   readonly #targets: Record<string, () => number>;
   #t0 = 0;
   #before: Record<string, number> = {};
+  /** Each target's latest readable ticks and when: a process that has exited keeps its last one. */
+  #last: Record<string, { ticks: number; at: number }> = {};
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(targets: Record<string, number | [number, number] | undefined>) {
     this.#targets = Object.fromEntries(
@@ -104,19 +107,34 @@ export class CoreMeter {
     );
   }
 
-  start(): this {
+  /** Starts the interval; reads every target each `everyMs` so one that exits early still counts. */
+  start(everyMs = 500): this {
     this.#t0 = performance.now();
     this.#before = Object.fromEntries(Object.entries(this.#targets).map(([n, read]) => [n, read()]));
+    this.#timer = setInterval(() => this.#sample(), everyMs);
+    this.#timer.unref();
     return this;
   }
 
+  #sample(): void {
+    const at = performance.now();
+    for (const [n, read] of Object.entries(this.#targets)) {
+      const ticks = read();
+      if (!Number.isNaN(ticks)) this.#last[n] = { ticks, at };
+    }
+  }
+
+  /** CPU seconds per second each target used from `start()` to now (to its exit, if it exited). */
   cores(): Record<string, number> {
-    const seconds = (performance.now() - this.#t0) / 1000;
+    clearInterval(this.#timer);
+    this.#sample();
     return Object.fromEntries(
-      Object.entries(this.#targets).map(([n, read]) => [
-        n,
-        Math.round(((read() - this.#before[n]!) / TICKS_PER_SECOND / seconds) * 100) / 100,
-      ]),
+      Object.keys(this.#targets).map((n) => {
+        const last = this.#last[n];
+        const seconds = last ? (last.at - this.#t0) / 1000 : Number.NaN;
+        const used = last ? (last.ticks - this.#before[n]!) / TICKS_PER_SECOND / seconds : Number.NaN;
+        return [n, Math.round(used * 100) / 100];
+      }),
     );
   }
 }

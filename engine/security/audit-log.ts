@@ -64,7 +64,11 @@ export interface AuditRecord extends AuditEntry {
 }
 
 export function recordHash(prev: string, body: Omit<AuditRecord, 'hash'>): string {
-  return hash('sha256', `${prev}\n${JSON.stringify(body)}`, 'hex');
+  return hashOfText(prev, JSON.stringify(body));
+}
+
+function hashOfText(prev: string, bodyText: string): string {
+  return hash('sha256', `${prev}\n${bodyText}`, 'hex');
 }
 
 /** The last complete line of a file (reads its tail only). */
@@ -193,9 +197,12 @@ export class AuditLog {
 
   append(entry: AuditEntry, at: Date = new Date()): AuditRecord {
     const body = { seq: this.#seq + 1, ts: at.toISOString(), ...entry, prev: this.#head };
-    const hash = recordHash(this.#head, body);
+    // The body's text is hashed and then is the line too, with the hash as its last field: the
+    // same bytes as JSON.stringify({ ...body, hash }), for one serialisation instead of two.
+    const bodyText = JSON.stringify(body);
+    const hash = hashOfText(this.#head, bodyText);
     const record: AuditRecord = { ...body, hash };
-    const line = JSON.stringify(record);
+    const line = `${bodyText.slice(0, -1)},"hash":"${hash}"}`;
     this.#seq = body.seq;
     this.#head = hash;
     this.#pending.push(line);

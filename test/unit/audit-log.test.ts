@@ -62,6 +62,9 @@ describe('audit log', () => {
         .split('\n')
         .map((l) => JSON.parse(l).hash),
     ).toEqual([first.hash, second.hash]);
+    // Each line is exactly the record's JSON (hash last), as `audit verify` re-serialises it.
+    expect(seen[0]!.trim().split('\n')).toEqual([JSON.stringify(first), JSON.stringify(second)]);
+    expect(Object.keys(first).at(-1)).toBe('hash');
     await writeRecords(3, 2);
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(5);
