@@ -26,7 +26,7 @@ import { AnswerPush } from './answer-push.js';
 import { BatchScorer } from './batch-scorer.js';
 import { customerAnswer, type ModelVersions, riskiest } from './customer-answers.js';
 import { deadLetter } from './dead-letters.js';
-import { EffectPublisher } from './effect-publisher.js';
+import { distinctPromises, EffectPublisher } from './effect-publisher.js';
 import { BellwetherError } from './errors.js';
 import { parseEvent } from './event-parse.js';
 import type { RejectReason } from './event-schema.js';
@@ -395,6 +395,7 @@ function flush(): void {
   for (const feed of feeds.values()) crm.advanceTimers(feed, alertPublishes);
   // One JetStream round trip per stream for the whole batch's effects (effect-publisher.ts).
   effects.commit();
+  const batchWaits = distinctPromises(alertPublishes);
   for (const feed of feeds.values()) {
     const msg = feed.lastMsg;
     if (!msg) continue;
@@ -403,7 +404,7 @@ function flush(): void {
     const publishes = feed.publishes;
     feed.publishes = [];
     const waits =
-      publishes.length + alertPublishes.length > 0 ? [...publishes, ...alertPublishes] : undefined;
+      publishes.length + batchWaits.length > 0 ? distinctPromises(publishes, batchWaits) : undefined;
     ackChain = ackChain.then(async () => {
       if (waits) {
         const results = await Promise.allSettled(waits);

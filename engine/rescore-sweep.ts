@@ -7,6 +7,7 @@
  */
 import { RfmSketches, type RfmSketchesJSON } from '../operators/analytics/rfm.js';
 import type { AlertPublisher, BatchScorer } from './batch-scorer.js';
+import { distinctPromises } from './effect-publisher.js';
 import type { PartitionState } from './partition-state.js';
 import type { WorkerContext } from './worker-context.js';
 import type { WorkerCrm } from './worker-crm.js';
@@ -100,7 +101,7 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
       }
       ctx.effects.commit();
       if (publishes.length > 0) {
-        Promise.allSettled(publishes).then((results) => {
+        Promise.allSettled(distinctPromises(publishes)).then((results) => {
           if (results.some((r) => r.status === 'rejected')) log.warn('rescore publish failed');
         });
       }

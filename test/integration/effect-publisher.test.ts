@@ -51,6 +51,8 @@ describe('effect publisher', () => {
     };
     const first = batch();
     expect(effects.pending).toBe(105);
+    // One promise for everything the next commit sends.
+    expect(new Set(first).size).toBe(1);
     effects.commit();
     expect(effects.pending).toBe(0);
     await Promise.all(first);
@@ -67,6 +69,7 @@ describe('effect publisher', () => {
 
     // A replay publishes the same effects again: stored once.
     const again = batch();
+    expect(again[0]).not.toBe(first[0]);
     effects.commit();
     await Promise.all(again);
     expect(await readStream(nc, 'BW_ALERTS')).toHaveLength(50);
