@@ -48,7 +48,7 @@ export function deadLetter(
   }
   return {
     subject: `${DLQ_PREFIX}.${reason}`,
-    body: seal(keyring, data, deadLetterAad(msg.seq)),
+    body: seal(keyring, data, deadLetterAad(msg.seq, stream)),
     msgID: `dlq-${stream}-${msg.seq}`,
     headers: h,
   };

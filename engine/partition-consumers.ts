@@ -5,10 +5,10 @@
  * Lag comes from the deliveries themselves (each reply subject carries the consumer's pending
  * count, ack-reply.ts), not from consumer-info requests: on nats-server 2.9 every info request
  * (and every consumer creation) counts the pending messages by matching the filter against every
- * subject in the stream, and the subjects carry customer tokens. Polling all 16 partitions every
- * second took ~38% of nats-server's CPU during a drain (pprof), on the two cores the engine shares
- * with it. Info is now asked only of a partition that has gone quiet with messages pending
- * (stalled: its last delivery's count would be stale), at most every QUIET_MS.
+ * subject in the stream (stored subjects used to carry customer tokens, one subject per customer).
+ * Polling all 16 partitions every second took ~38% of nats-server's CPU during a drain (pprof), on
+ * the two cores the engine shares with it. Info is now asked only of a partition that has had no
+ * delivery for QUIET_MS (its last delivery's count is stale if it is stalled), at most that often.
  */
 import { AckPolicy, DeliverPolicy, type JsMsg, jetstreamManager } from '@nats-io/jetstream';
 import { EVENTS_STREAM } from './streams.js';
@@ -21,7 +21,7 @@ export interface PartitionConsumers {
   poll(): Promise<void>;
 }
 
-/** A partition with pending messages and no delivery for this long is asked for its info. */
+/** A partition with no delivery for this long is asked for its info (at most that often). */
 const QUIET_MS = 10_000;
 /** Pending below this counts as caught up (the readiness check). */
 const CAUGHT_UP = 1000;
@@ -29,6 +29,8 @@ const CAUGHT_UP = 1000;
 export function partitionConsumers(
   ctx: WorkerContext,
   onMessage: (feed: PartitionFeed, msg: JsMsg) => void,
+  /** The partition's state counts sequences of another stream: forget it (rebuilt from the stream). */
+  onStale: (feed: PartitionFeed) => void,
 ): PartitionConsumers {
   const { config, log, metrics, feeds } = ctx;
   const reattaching = new Set<number>();
@@ -37,6 +39,32 @@ export function partitionConsumers(
     const p = feed.state.partition;
     const jsm = await jetstreamManager(ctx.nc());
     const durable = `bw-p${p}`;
+    // A state's sequences count in one stream: a checkpoint of another stream (the single stream of
+    // an earlier layout, or a stream deleted and created again) would skip or repeat events.
+    const stream = await jsm.streams.info(feed.stream);
+    const origin = feed.checkpointOrigin;
+    const last = feed.state.lastSequence;
+    if (
+      last > 0 &&
+      ((origin !== undefined &&
+        (origin.stream !== feed.stream ||
+          (origin.created !== undefined && origin.created !== stream.created))) ||
+        last > stream.state.last_seq)
+    ) {
+      log.warn(
+        {
+          partition: p,
+          stream: feed.stream,
+          checkpoint: origin,
+          sequence: last,
+          stream_last: stream.state.last_seq,
+        },
+        'state is of another stream: rebuilding the partition from its stream',
+      );
+      onStale(feed);
+    }
+    feed.streamCreated = stream.created;
+    feed.checkpointOrigin = { stream: feed.stream, created: stream.created };
     try {
       const previous = await jsm.consumers.info(feed.stream, durable);
       feed.replayUntil = Math.max(feed.replayUntil, previous.ack_floor.stream_seq);
@@ -62,6 +90,7 @@ export function partitionConsumers(
     feed.pending = info.num_pending;
     feed.infoAt = now;
     feed.lastDeliveryMs = now;
+    feed.consumerGeneration++;
     feed.delivered = 0;
     feed.acked = 0;
     const consumer = ctx.js().consumers.getConsumerFromInfo(info);
@@ -122,12 +151,10 @@ export function partitionConsumers(
     if (ctx.isStopping()) return;
     const now = Date.now();
     for (const feed of feeds.values()) {
-      const stalled =
-        feed.attached &&
-        feed.pending > 0 &&
-        now - feed.lastDeliveryMs > QUIET_MS &&
-        now - feed.infoAt > QUIET_MS;
-      if (stalled) {
+      // Quiet: caught up, or stalled (say at max_ack_pending while effects fail) with a stale count
+      // from its last delivery; the info tells which.
+      const quiet = feed.attached && now - feed.lastDeliveryMs > QUIET_MS && now - feed.infoAt > QUIET_MS;
+      if (quiet) {
         feed.infoAt = now;
         try {
           const jsm = await jetstreamManager(ctx.nc());

@@ -1,6 +1,7 @@
 /**
  * A partition worker thread. It owns some partitions; each partition is fed by its own durable
- * JetStream pull consumer (filter `bw.part.<p>.>`), so no thread routes another's events.
+ * JetStream pull consumer on the partition's own stream (BW_EVENTS_<p>), so no thread routes
+ * another's events.
  *
  * Hot path, per message (synchronous consume callback): parse + validate the bytes, dedupe on
  * event_id, fold into the customer's typed state and the CRM analytics, run event rules, mark the
@@ -108,7 +109,11 @@ const queries = new WorkerQueries(
 /** Messages folded since the last safe point for customer queries. */
 let sinceQueries = 0;
 const QUERY_SAFE_POINT = 256;
-const consumers = partitionConsumers(ctx, onMessage);
+const consumers = partitionConsumers(ctx, onMessage, (feed) => {
+  checkpoints.discard(feed, crm);
+  bumpPartition(data.versions, feed.state.partition);
+  push.afterChange(feed.state.partition);
+});
 const checkpoints = new WorkerCheckpoints(ctx, path.join(config.dataDir, 'checkpoints'));
 let scorer: BatchScorer;
 let tf: Tf;
@@ -401,6 +406,7 @@ function flush(): void {
     if (!msg) continue;
     feed.lastMsg = undefined;
     const delivered = feed.delivered;
+    const generation = feed.consumerGeneration;
     const publishes = feed.publishes;
     feed.publishes = [];
     const waits =
@@ -414,7 +420,8 @@ function flush(): void {
         }
       }
       msg.ack();
-      feed.acked = Math.max(feed.acked, delivered);
+      // A consumer recreated meanwhile counts from 0: this ack belongs to the old one.
+      if (feed.consumerGeneration === generation) feed.acked = Math.max(feed.acked, delivered);
     });
   }
 }
@@ -555,11 +562,14 @@ async function main(): Promise<void> {
     feeds.set(p, {
       state,
       stream: eventsStreamOf(p, data.eventsLayout),
+      streamCreated: undefined,
+      checkpointOrigin: undefined,
       messages: undefined,
       attached: false,
       caughtUp: false,
       pending: 0,
       route: { partition: p, partitions: config.partitions },
+      consumerGeneration: 0,
       delivered: 0,
       acked: 0,
       lastDeliveryMs: 0,

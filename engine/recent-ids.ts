@@ -8,6 +8,9 @@
  * and kept up to 16 × 50,000 strings alive for the collector to mark; this keeps 24 bytes per id
  * and allocates nothing per event.
  *
+ * An id's slot in the table mixes both lanes with a random salt of the process, so producers cannot
+ * craft ids that pile into one probe chain (the fingerprint function itself is not secret).
+ *
  * The price is a false duplicate when two live ids share a fingerprint: with at most n ids
  * remembered, a new id is taken for a repeat with probability below n / 2^63 (5 × 10^-15 at the
  * default 50,000), i.e. about one event in 2 × 10^14.
@@ -31,11 +34,16 @@ export function fingerprint(id: string, out: Uint32Array, at: number): void {
   out[at + 1] = (h2 >>> 0) | 1;
 }
 
+import { randomFillSync } from 'node:crypto';
+
 export class RecentIds {
   readonly capacity: number;
   /** Two words per slot (lane 1, lane 2); lane 2 = 0: empty. */
   readonly #table: Uint32Array;
   readonly #mask: number;
+  /** 32 - log2(slots): the top bits of the salted mix pick the slot. */
+  readonly #shift: number;
+  readonly #salt = randomFillSync(new Uint32Array(2));
   /** Two words per remembered id, in arrival order; `#next` is where the next one goes. */
   readonly #ring: Uint32Array;
   #next = 0;
@@ -47,9 +55,14 @@ export class RecentIds {
       throw new RangeError('capacity must be a positive integer');
     this.capacity = capacity;
     let slots = 2;
-    while (slots < 2 * capacity) slots *= 2;
+    let bits = 1;
+    while (slots < 2 * capacity) {
+      slots *= 2;
+      bits++;
+    }
     this.#table = new Uint32Array(2 * slots);
     this.#mask = slots - 1;
+    this.#shift = 32 - bits;
     this.#ring = new Uint32Array(2 * capacity);
   }
 
@@ -97,11 +110,19 @@ export class RecentIds {
     return out;
   }
 
+  /** Where a fingerprint's probe chain starts: both lanes, salted, multiplied, top bits. */
+  #home(lane1: number, lane2: number): number {
+    return (
+      (Math.imul(lane1 ^ this.#salt[0]!, 0x9e3779b1) + Math.imul(lane2 ^ this.#salt[1]!, 0x85ebca77)) >>>
+      this.#shift
+    );
+  }
+
   /** Slot of a fingerprint in the table, or -1. */
   #find(lane1: number, lane2: number): number {
     const table = this.#table;
     const mask = this.#mask;
-    for (let i = lane1 & mask; ; i = (i + 1) & mask) {
+    for (let i = this.#home(lane1, lane2); ; i = (i + 1) & mask) {
       const l2 = table[2 * i + 1]!;
       if (l2 === 0) return -1;
       if (l2 === lane2 && table[2 * i] === lane1) return i;
@@ -111,7 +132,7 @@ export class RecentIds {
   #insert(lane1: number, lane2: number): void {
     const table = this.#table;
     const mask = this.#mask;
-    let i = lane1 & mask;
+    let i = this.#home(lane1, lane2);
     while (table[2 * i + 1] !== 0) i = (i + 1) & mask;
     table[2 * i] = lane1;
     table[2 * i + 1] = lane2;
@@ -124,7 +145,7 @@ export class RecentIds {
     let hole = this.#find(lane1, lane2);
     if (hole < 0) return;
     for (let j = (hole + 1) & mask; table[2 * j + 1] !== 0; j = (j + 1) & mask) {
-      const home = table[2 * j]! & mask;
+      const home = this.#home(table[2 * j]!, table[2 * j + 1]!);
       // The entry at j may move to the hole unless its home lies cyclically in (hole, j].
       const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (stays) continue;

@@ -43,6 +43,10 @@ export function partitionsDescription(partitions: number): string {
   return `bellwether events; partitions=${partitions}`;
 }
 
+function isStreamNotFound(err: unknown): boolean {
+  return (err as { name?: string }).name === 'StreamNotFoundError' || /stream not found/i.test(String(err));
+}
+
 async function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
@@ -52,10 +56,7 @@ async function ensureStream(
     const { name: _name, ...rest } = config;
     await jsm.streams.update(config.name, { ...info.config, ...rest });
   } catch (err) {
-    if (
-      (err as { name?: string; code?: string }).name === 'StreamNotFoundError' ||
-      /not found/i.test(String(err))
-    ) {
+    if (isStreamNotFound(err)) {
       await jsm.streams.add(config);
       return;
     }
@@ -63,34 +64,39 @@ async function ensureStream(
   }
 }
 
-/** The partition count recorded in an events stream's description; undefined without the stream. */
-async function recordedPartitions(jsm: JetStreamManager, stream: string): Promise<number | undefined> {
-  try {
-    const info = await jsm.streams.info(stream);
-    const match = /partitions=(\d+)/.exec(info.config.description ?? '');
-    return match ? Number(match[1]) : Number.NaN;
-  } catch {
-    return undefined;
-  }
+/** The partition count recorded in an events stream's description (NaN when it records none). */
+async function recordedPartitions(jsm: JetStreamManager, stream: string): Promise<number> {
+  const info = await jsm.streams.info(stream);
+  const match = /partitions=(\d+)/.exec(info.config.description ?? '');
+  return match ? Number(match[1]) : Number.NaN;
 }
 
 /**
  * Creates (or updates) every stream the engine needs; returns the events layout in use. The
  * layout is `single` when the stream BW_EVENTS of an earlier version exists (it is kept and read
- * as before), `partitioned` otherwise.
+ * as before), `partitioned` otherwise. Any error other than "not found" stops the start (a
+ * timeout must not be taken for a missing stream: that would pick the wrong layout or skip the
+ * partition-count check).
  */
 export async function ensureStreams(
   jsm: JetStreamManager,
   opts: { partitions: number; eventsMaxAgeDays: number; auditRetentionDays: number },
 ): Promise<EventsLayout> {
-  const single = await recordedPartitions(jsm, EVENTS_STREAM);
-  const layout: EventsLayout = single === undefined ? 'partitioned' : 'single';
-  const recorded = single ?? (await recordedPartitions(jsm, eventsStreamOf(0, 'partitioned')));
-  if (recorded !== undefined && !Number.isNaN(recorded) && recorded !== opts.partitions) {
-    throw new BellwetherError(
+  const names: string[] = [];
+  for await (const name of jsm.streams.names()) if (name.startsWith(EVENTS_STREAM_PREFIX)) names.push(name);
+  const layout: EventsLayout = names.includes(EVENTS_STREAM) ? 'single' : 'partitioned';
+  const changed = (recorded: number) =>
+    new BellwetherError(
       'BW_ERR_PARTITIONS_CHANGED',
       `the events streams have ${recorded} partitions, BW_PARTITIONS is ${opts.partitions}`,
     );
+  for (const name of names) {
+    const partition = /^BW_EVENTS_(\d+)$/.exec(name);
+    if (layout === 'partitioned' && !partition) continue;
+    const recorded = await recordedPartitions(jsm, name);
+    if (!Number.isNaN(recorded) && recorded !== opts.partitions) throw changed(recorded);
+    // A stream of a partition beyond the count: there were more partitions.
+    if (partition && Number(partition[1]) >= opts.partitions) throw changed(Number(partition[1]) + 1);
   }
   const events = {
     max_age: Math.round(opts.eventsMaxAgeDays * DAY_NS),

@@ -34,7 +34,7 @@ export class WorkerCheckpoints {
           if (state.lastSequence === feed.checkpointed) continue;
           this.#ctx.flushPending();
           const extra: Extra = { crm: feed.crm.snapshot(), rules: feed.rules.snapshot() };
-          const snap = snapshotPartition(state, extra);
+          const snap = snapshotPartition(state, { stream: feed.stream, created: feed.streamCreated }, extra);
           const started = performance.now();
           const bytes = await writeCheckpoint(this.#dir, snap);
           feed.checkpointed = snap.sequence;
@@ -70,13 +70,21 @@ export class WorkerCheckpoints {
       if (extra?.crm) feed.crm.restore(extra.crm);
       if (extra?.rules) feed.rules.restore(extra.rules);
       feed.checkpointed = snap.sequence;
+      feed.checkpointOrigin = snap.origin;
       log.info({ partition: p, sequence: snap.sequence, customers: snap.ids.length }, 'checkpoint loaded');
     } catch (err) {
       log.error({ partition: p, err }, 'checkpoint unreadable, rebuilding partition from the stream');
-      feed.state = new PartitionState(p, config.dedupeIdsPerPartition);
-      feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer);
-      feed.rules = new RuleEngine(crm.config.rules);
-      feed.checkpointed = 0;
+      this.discard(feed, crm);
     }
+  }
+
+  /** Forgets a partition's state (and where it came from): it is rebuilt from its stream. */
+  discard(feed: PartitionFeed, crm: WorkerCrm): void {
+    const p = feed.state.partition;
+    feed.state = new PartitionState(p, this.#ctx.config.dedupeIdsPerPartition);
+    feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer);
+    feed.rules = new RuleEngine(crm.config.rules);
+    feed.checkpointed = 0;
+    feed.checkpointOrigin = undefined;
   }
 }

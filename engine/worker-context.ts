@@ -2,6 +2,7 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RuleEngine } from '../operators/crm/rule-engine.js';
+import type { StreamOrigin } from './checkpoint.js';
 import type { Config } from './config.js';
 import type { EffectPublisher } from './effect-publisher.js';
 import type { EventRoute } from './event-parse.js';
@@ -16,6 +17,10 @@ export interface PartitionFeed {
   state: PartitionState;
   /** The JetStream stream holding the partition's events (streams.ts `eventsStreamOf`). */
   stream: string;
+  /** Its creation time (stream info `created`), read at attach; written into checkpoints. */
+  streamCreated: string | undefined;
+  /** The stream the loaded checkpoint's sequence counts in; checked against `stream` at attach. */
+  checkpointOrigin: StreamOrigin | undefined;
   messages: ConsumerMessages | undefined;
   attached: boolean;
   caughtUp: boolean;
@@ -23,6 +28,8 @@ export interface PartitionFeed {
   route: EventRoute;
   /** The consumer's lag: read from each delivery's reply subject (ack-reply.ts). */
   pending: number;
+  /** Bumped each time the partition's consumer is (re)created. */
+  consumerGeneration: number;
   /** Consumer sequence of the last delivery, and of the last ack (their difference: ack pending). */
   delivered: number;
   acked: number;

@@ -76,13 +76,17 @@ async function dlqCommand(args: string[]): Promise<void> {
       let body: string;
       try {
         body = h('Bw-Sealed')
-          ? openSealedBytes(keyring, m.string(), deadLetterAad(Number(h('Bw-Stream-Seq')))).toString('utf8')
+          ? openSealedBytes(
+              keyring,
+              m.string(),
+              deadLetterAad(Number(h('Bw-Stream-Seq')), h('Bw-Stream')),
+            ).toString('utf8')
           : m.string();
       } catch (err) {
         body = `<sealed: ${(err as Error).message}>`;
       }
       process.stdout.write(
-        `${JSON.stringify({ seq: m.seq, subject: m.subject, reason: h('Bw-Reason'), error: h('Bw-Error'), body })}\n`,
+        `${JSON.stringify({ seq: m.seq, subject: m.subject, stream: h('Bw-Stream'), stream_seq: Number(h('Bw-Stream-Seq')), reason: h('Bw-Reason'), error: h('Bw-Error'), body })}\n`,
       );
     }
   } finally {

@@ -145,7 +145,10 @@ export function fieldAad(customerId: string, field: string): string {
   return `pii\u0000${customerId}\u0000${field}`;
 }
 
-/** The associated data of a dead letter's body: the events-stream sequence it came from. */
-export function deadLetterAad(sequence: number): string {
-  return `dlq\u0000${sequence}`;
+/**
+ * The associated data of a dead letter's body: the events stream and sequence it came from
+ * (header `Bw-Stream`; letters written before it existed bind the sequence only).
+ */
+export function deadLetterAad(sequence: number, stream?: string | null): string {
+  return stream ? `dlq\u0000${stream}\u0000${sequence}` : `dlq\u0000${sequence}`;
 }

@@ -3,6 +3,9 @@
  * consumers) on a new deployment, the single stream BW_EVENTS of earlier versions when it exists,
  * and a refusal when BW_PARTITIONS no longer matches the streams.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -95,6 +98,53 @@ describe('events layout', () => {
       expect(consumer.config.filter_subject).toBe(`bw.part.${p}.>`);
     } finally {
       await nc.close();
+    }
+  });
+
+  it('does not resume a checkpoint of the single stream on a partition stream: rebuilds the partition', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bw-layout-'));
+    try {
+      // An earlier deployment: the single stream, 30 purchases, checkpoints written at the stop.
+      nats = await startNats(PARTITIONS);
+      let nc = await connect({ servers: nats.url });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({
+        name: EVENTS_STREAM,
+        subjects: ['bw.part.>'],
+        description: partitionsDescription(PARTITIONS),
+      });
+      engine = await startEngineProcess({
+        BW_NATS_URL: nats.url,
+        BW_PARTITIONS: String(PARTITIONS),
+        BW_DATA_DIR: dataDir,
+      });
+      await publishCore(nc, purchases('cy', 0, 30));
+      await lifetimeOf('cy', 30);
+      expect(await engine.stop('SIGTERM')).toBe(0);
+      engine = undefined;
+      await nc.close();
+      await nats.stop();
+      // The migration: a new NATS store (per-partition streams), the same data directory.
+      nats = await startNats(PARTITIONS);
+      nc = await connect({ servers: nats.url });
+      try {
+        engine = await startEngineProcess({
+          BW_NATS_URL: nats.url,
+          BW_PARTITIONS: String(PARTITIONS),
+          BW_DATA_DIR: dataDir,
+        });
+        await publishCore(nc, purchases('cy', 100, 3));
+        // The checkpoint counted sequences of BW_EVENTS (up to 30); the new stream starts at 1.
+        // Resuming it would skip these three events; the partition is rebuilt from its stream.
+        await lifetimeOf('cy', 3);
+        expect(engine.logs.some((l) => l.includes('state is of another stream'))).toBe(true);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await engine?.stop();
+      engine = undefined;
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

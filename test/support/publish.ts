@@ -95,7 +95,9 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
 export async function openDeadLetter(letter: StoredMessage, dataDir: string): Promise<string> {
   const { keyring } = await loadKeyring({ cipher: 'aes-256-gcm', dataDir });
   const sealed = new TextDecoder().decode(letter.data);
-  return openSealedBytes(keyring, sealed, deadLetterAad(Number(letter.headers['Bw-Stream-Seq']))).toString(
-    'utf8',
-  );
+  return openSealedBytes(
+    keyring,
+    sealed,
+    deadLetterAad(Number(letter.headers['Bw-Stream-Seq']), letter.headers['Bw-Stream']),
+  ).toString('utf8');
 }

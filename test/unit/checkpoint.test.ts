@@ -14,6 +14,7 @@ import { PartitionState } from '../../engine/partition-state.js';
 import { DAY_MS } from '../../operators/types.js';
 
 const NOW = Date.UTC(2026, 10, 20, 12);
+const ORIGIN = { stream: 'BW_EVENTS_3', created: '2026-11-20T10:00:00.000Z' };
 const TYPES = ['purchase', 'page_view', 'refund', 'session_start', 'complaint', 'add_to_cart'];
 
 /** A partition with customers of 1 to 40 events over 120 days (late and out-of-order ones too). */
@@ -49,13 +50,14 @@ describe('partition checkpoints', () => {
 
   it('restore the exact features, ids, sequence and dedupe memory of the sparse state', async () => {
     const state = filled();
-    await writeCheckpoint(dir, snapshotPartition(state));
+    await writeCheckpoint(dir, snapshotPartition(state, ORIGIN));
     const snap = await readCheckpoint(dir, 3);
     const restored = new PartitionState(3, 100);
     restorePartition(restored, snap!);
     expect(restored.table.ids()).toEqual(state.table.ids());
     expect(vectors(restored)).toEqual(vectors(state));
     expect(restored.lastSequence).toBe(4242);
+    expect(snap!.origin).toEqual(ORIGIN);
     expect(restored.watermark).toBe(NOW);
     expect(restored.seen('ev-199')).toBe(true); // the newest ids (100 kept)
     expect(restored.seen('ev-100')).toBe(true);
@@ -74,7 +76,7 @@ describe('partition checkpoints', () => {
   });
 
   it('read the dedupe memory of checkpoints written before it was fingerprinted (ids)', async () => {
-    const snap = snapshotPartition(filled());
+    const snap = snapshotPartition(filled(), ORIGIN);
     await writeCheckpoint(dir, { ...snap, dedupe: ['old-1', 'old-2'] });
     const read = await readCheckpoint(dir, 3);
     expect(read!.dedupe).toEqual(['old-1', 'old-2']);
@@ -85,7 +87,7 @@ describe('partition checkpoints', () => {
   });
 
   it('refuse a flipped byte, and a checkpoint of the older dense format', async () => {
-    await writeCheckpoint(dir, snapshotPartition(filled()));
+    await writeCheckpoint(dir, snapshotPartition(filled(), ORIGIN));
     const file = checkpointFile(dir, 3);
     const bytes = await readFile(file);
     bytes[bytes.length - 10]! ^= 1;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deadLetter, MAX_DEAD_LETTER_BODY } from '../../engine/dead-letters.js';
-import { deadLetterAad, openSealedBytes } from '../../engine/security/pii-cipher.js';
+import { deadLetterAad, openSealedBytes, seal } from '../../engine/security/pii-cipher.js';
 import { PiiKeyring } from '../../engine/security/pii-keyring.js';
 
 const keyring = PiiKeyring.parse(`k1:${'a1'.repeat(32)}`, 'aes-256-gcm', 'test');
@@ -22,10 +22,19 @@ describe('dead letters', () => {
     expect(letter.body).not.toContain('138');
     expect(letter.headers.get('Bw-Sealed')).toBe('k1');
     expect(letter.headers.get('Bw-Error-Code')).toBe('BW_ERR_EVENT_SCHEMA');
-    expect(openSealedBytes(keyring, letter.body, deadLetterAad(42)).toString('utf8')).toBe(
+    expect(openSealedBytes(keyring, letter.body, deadLetterAad(42, 'BW_EVENTS_1')).toString('utf8')).toBe(
       '{"phone":"13812345678"',
     );
-    expect(() => openSealedBytes(keyring, letter.body, deadLetterAad(43))).toThrow(/fails authentication/);
+    // Bound to its stream and sequence: another partition's letter 42, or letter 43, does not open.
+    expect(() => openSealedBytes(keyring, letter.body, deadLetterAad(43, 'BW_EVENTS_1'))).toThrow(
+      /fails authentication/,
+    );
+    expect(() => openSealedBytes(keyring, letter.body, deadLetterAad(42, 'BW_EVENTS_2'))).toThrow(
+      /fails authentication/,
+    );
+    // Letters sealed before the stream was bound (no Bw-Stream header) still open by sequence.
+    const old = seal(keyring, data, deadLetterAad(7));
+    expect(openSealedBytes(keyring, old, deadLetterAad(7, null)).toString('utf8')).toContain('phone');
   });
 
   it('keep the first 512 KiB of a huge body, under the server payload limit once sealed', () => {
@@ -33,6 +42,8 @@ describe('dead letters', () => {
     const letter = deadLetter({ subject: 's', seq: 1, data }, 'oversized', 'too big', keyring, 'BW_EVENTS');
     expect(letter.headers.get('Bw-Truncated')).toBe(String(data.length));
     expect(letter.body.length).toBeLessThan(1024 * 1024);
-    expect(openSealedBytes(keyring, letter.body, deadLetterAad(1)).length).toBe(MAX_DEAD_LETTER_BODY);
+    expect(openSealedBytes(keyring, letter.body, deadLetterAad(1, 'BW_EVENTS')).length).toBe(
+      MAX_DEAD_LETTER_BODY,
+    );
   });
 });
