@@ -162,6 +162,8 @@ runMain(async () => {
     if (profileDir) profiles = await summariseDir(profileDir);
     const rate = ingested.result.eps / 2;
     const fresh = await phase('freshness', () => freshness(ctx, running, rate));
+    // A second point at a third of the drain rate, for reference: where the p99 target holds.
+    const freshThird = await phase('freshness_third', () => freshness(ctx, running, ingested.result.eps / 3));
     const http = await phase('http', () => httpBench(ctx, running, rate, loaded.ids));
     // Stops the engine (after restarting it on the checkpoints of the larger customer base).
     engine = undefined;
@@ -197,7 +199,7 @@ runMain(async () => {
         raw,
         preload: { ...loaded, ids: undefined },
       },
-      freshness: { ...fresh },
+      freshness: { ...fresh, at_third_rate: freshThird },
       http: { ...http },
       memory: mem,
       scoring: score,

@@ -91,6 +91,24 @@ function activeRow(a: ActivePass): string[] {
   ];
 }
 
+interface FreshnessPoint {
+  p50_ms: number;
+  p99_ms: number;
+  rate_eps: number;
+  histogram_p50_ms: number;
+  histogram_p99_ms: number;
+}
+
+function thirdRow(t: FreshnessPoint): string[] {
+  return [
+    'freshness ⅓',
+    `p50 ${ms(t.p50_ms)} ms, p99 ${ms(t.p99_ms)} ms @ ${fmt(t.rate_eps)} ev/s`,
+    `histogram p50 ${ms(t.histogram_p50_ms)} ms, p99 ${ms(t.histogram_p99_ms)} ms`,
+    '',
+    '(a third of the drain rate)',
+  ];
+}
+
 export function formatTable(r: BenchResult): string {
   const f = r.freshness;
   const s = r.scoring;
@@ -114,6 +132,7 @@ export function formatTable(r: BenchResult): string {
       '',
       'p99 ≤ 1 s',
     ],
+    ...(f['at_third_rate'] ? [thirdRow(f['at_third_rate'] as FreshnessPoint)] : []),
     [
       'http',
       `${fmt(r.http.engine_rps)} req/s, p99 ${ms(r.http.p99_ms)} ms (idle: ${fmt(Number(r.http['idle_engine_rps']))})`,
