@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS_STREAM, eventsStreamOf, partitionsDescription } from '../../engine/streams.js';
 import { partitionOfCustomer } from '../../engine/subjects.js';
@@ -29,6 +29,21 @@ afterEach(async () => {
   nats = undefined;
 });
 
+/** An engine on the test's nats-server with PARTITIONS partitions. */
+function startEngine(env: Record<string, string> = {}): Promise<EngineProcess> {
+  return startEngineProcess({ BW_NATS_URL: nats!.url, BW_PARTITIONS: String(PARTITIONS), ...env });
+}
+
+/** The single events stream an earlier version created. */
+async function addSingleStream(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({
+    name: EVENTS_STREAM,
+    subjects: ['bw.part.>'],
+    description: partitionsDescription(PARTITIONS),
+  });
+}
+
 async function lifetimeOf(id: string, n: number): Promise<void> {
   await waitFor(
     async () => ((await featureOf(engine!, id, 'purchases_lifetime')) === n ? true : undefined),
@@ -40,7 +55,7 @@ async function lifetimeOf(id: string, n: number): Promise<void> {
 describe('events layout', () => {
   it('gives each partition its own stream and an unfiltered consumer', async () => {
     nats = await startNats(PARTITIONS);
-    engine = await startEngineProcess({ BW_NATS_URL: nats.url, BW_PARTITIONS: String(PARTITIONS) });
+    engine = await startEngine();
     const nc = await connect({ servers: nats.url });
     try {
       await publishCore(nc, purchases('ann', 0, 12));
@@ -81,13 +96,9 @@ describe('events layout', () => {
     try {
       const jsm = await jetstreamManager(nc);
       // What an earlier version created, holding events from before the upgrade.
-      await jsm.streams.add({
-        name: EVENTS_STREAM,
-        subjects: ['bw.part.>'],
-        description: partitionsDescription(PARTITIONS),
-      });
+      await addSingleStream(nc);
       await publishCore(nc, purchases('bo', 0, 7));
-      engine = await startEngineProcess({ BW_NATS_URL: nats.url, BW_PARTITIONS: String(PARTITIONS) });
+      engine = await startEngine();
       await lifetimeOf('bo', 7);
       await publishCore(nc, purchases('bo', 7, 5));
       await lifetimeOf('bo', 12);
@@ -107,17 +118,8 @@ describe('events layout', () => {
       // An earlier deployment: the single stream, 30 purchases, checkpoints written at the stop.
       nats = await startNats(PARTITIONS);
       let nc = await connect({ servers: nats.url });
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.add({
-        name: EVENTS_STREAM,
-        subjects: ['bw.part.>'],
-        description: partitionsDescription(PARTITIONS),
-      });
-      engine = await startEngineProcess({
-        BW_NATS_URL: nats.url,
-        BW_PARTITIONS: String(PARTITIONS),
-        BW_DATA_DIR: dataDir,
-      });
+      await addSingleStream(nc);
+      engine = await startEngine({ BW_DATA_DIR: dataDir });
       await publishCore(nc, purchases('cy', 0, 30));
       await lifetimeOf('cy', 30);
       expect(await engine.stop('SIGTERM')).toBe(0);
@@ -128,11 +130,7 @@ describe('events layout', () => {
       nats = await startNats(PARTITIONS);
       nc = await connect({ servers: nats.url });
       try {
-        engine = await startEngineProcess({
-          BW_NATS_URL: nats.url,
-          BW_PARTITIONS: String(PARTITIONS),
-          BW_DATA_DIR: dataDir,
-        });
+        engine = await startEngine({ BW_DATA_DIR: dataDir });
         await publishCore(nc, purchases('cy', 100, 3));
         // The checkpoint counted sequences of BW_EVENTS (up to 30); the new stream starts at 1.
         // Resuming it would skip these three events; the partition is rebuilt from its stream.
