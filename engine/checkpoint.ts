@@ -6,9 +6,8 @@
  *   line 1  `BWCK2`
  *   line 2  header JSON: partition, sequence, watermark, customers, columns [{name, kind, width, bytes}],
  *           strings (byte length), sha256 of the body, and the events stream the sequence counts
- *           in (`stream`, `stream_created`: a checkpoint of another stream, or of an earlier
- *           stream of the same name, is not resumed from; files without them are from the single
- *           stream BW_EVENTS)
+ *           in (`stream`: a checkpoint of another stream is not resumed from; files without it are
+ *           from the single stream BW_EVENTS)
  *   body    the column bytes back to back, then the strings JSON ({ids, lastEventIds, dedupe_fp}):
  *           `dedupe_fp` is the dedupe memory's fingerprints (recent-ids.ts), base64 of little-endian
  *           u32 pairs, oldest first; files written before 2026-11-23 hold the ids (`dedupe`), which
@@ -25,11 +24,9 @@ import type { PartitionState } from './partition-state.js';
 /** BWCK2: windowed operators keep sparse buckets (`log:` entries); BWCK1 (dense rings) is not read. */
 const MAGIC = 'BWCK2';
 
-/** The events stream a checkpoint's sequence counts in: its name and creation time. */
+/** The events stream a checkpoint's sequence counts in. */
 export interface StreamOrigin {
   stream: string;
-  /** The stream's `created` (ISO time); undefined in files written before it was recorded. */
-  created: string | undefined;
 }
 
 export interface PartitionSnapshot {
@@ -56,7 +53,6 @@ interface Header {
   sha256: string;
   written_at: string;
   stream?: string;
-  stream_created?: string;
 }
 
 export function checkpointFile(dir: string, partition: number): string {
@@ -113,7 +109,6 @@ export async function writeCheckpoint(dir: string, snap: PartitionSnapshot): Pro
     sha256: hash.digest('hex'),
     written_at: new Date().toISOString(),
     stream: snap.origin.stream,
-    ...(snap.origin.created !== undefined ? { stream_created: snap.origin.created } : {}),
   };
   const file = checkpointFile(dir, snap.partition);
   const tmp = `${file}.tmp-${process.pid}`;
@@ -180,7 +175,7 @@ export async function readCheckpoint(dir: string, partition: number): Promise<Pa
   return {
     partition,
     sequence: header.sequence,
-    origin: { stream: header.stream ?? 'BW_EVENTS', created: header.stream_created },
+    origin: { stream: header.stream ?? 'BW_EVENTS' },
     watermark: header.watermark ?? Number.NEGATIVE_INFINITY,
     ids: strings.ids,
     lastEventIds: strings.lastEventIds,

@@ -11,7 +11,10 @@
  * dropped) with growing pauses, and the batch is acked only once its effects are stored.
  *
  * Every effect queued between two commits gets the same promise: it resolves when every group of
- * that commit is stored and rejects if one is given up. (A promise, two closures and an
+ * that commit is stored and rejects if one is given up. So a stream that keeps refusing (say
+ * BW_DLQ at a storage limit) holds back the acks of every partition in the batch, not only of
+ * those with a dead letter; segment changes and alerts already did. Acks are cumulative: the next
+ * batch that stores its effects acks what came before. (A promise, two closures and an
  * `allSettled` entry per effect, then copied into each partition's wait list, were ~5% of a
  * worker's allocated bytes.)
  *

@@ -39,19 +39,19 @@ export function partitionConsumers(
     const p = feed.state.partition;
     const jsm = await jetstreamManager(ctx.nc());
     const durable = `bw-p${p}`;
-    // A state's sequences count in one stream: a checkpoint of another stream (the single stream of
-    // an earlier layout, or a stream deleted and created again) would skip or repeat events.
+    // A state's sequences count in one stream: resuming a checkpoint of another stream (the single
+    // stream of an earlier layout), or one past the stream's end (the stream deleted and created
+    // again), would skip events. Such a state is set aside (the file kept as .stale) and the
+    // partition rebuilt from its stream. (The stream's `created` time is not compared: it is not
+    // reliably kept across server restarts and stream updates.)
     const stream = await jsm.streams.info(feed.stream);
     const origin = feed.checkpointOrigin;
     const last = feed.state.lastSequence;
     if (
       last > 0 &&
-      ((origin !== undefined &&
-        (origin.stream !== feed.stream ||
-          (origin.created !== undefined && origin.created !== stream.created))) ||
-        last > stream.state.last_seq)
+      ((origin !== undefined && origin.stream !== feed.stream) || last > stream.state.last_seq)
     ) {
-      log.warn(
+      log.error(
         {
           partition: p,
           stream: feed.stream,
@@ -63,8 +63,7 @@ export function partitionConsumers(
       );
       onStale(feed);
     }
-    feed.streamCreated = stream.created;
-    feed.checkpointOrigin = { stream: feed.stream, created: stream.created };
+    feed.checkpointOrigin = { stream: feed.stream };
     try {
       const previous = await jsm.consumers.info(feed.stream, durable);
       feed.replayUntil = Math.max(feed.replayUntil, previous.ack_floor.stream_seq);

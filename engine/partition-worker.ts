@@ -110,7 +110,9 @@ const queries = new WorkerQueries(
 let sinceQueries = 0;
 const QUERY_SAFE_POINT = 256;
 const consumers = partitionConsumers(ctx, onMessage, (feed) => {
-  checkpoints.discard(feed, crm);
+  checkpoints.discard(feed, crm, true);
+  // Effects already published were counted in the other stream's sequences.
+  feed.replayUntil = 0;
   bumpPartition(data.versions, feed.state.partition);
   push.afterChange(feed.state.partition);
 });
@@ -562,7 +564,6 @@ async function main(): Promise<void> {
     feeds.set(p, {
       state,
       stream: eventsStreamOf(p, data.eventsLayout),
-      streamCreated: undefined,
       checkpointOrigin: undefined,
       messages: undefined,
       attached: false,

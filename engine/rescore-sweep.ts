@@ -66,7 +66,9 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
       let n = 0;
       while (n < SWEEP_CHUNK && t < targets.length) {
         const state = targets[t]!;
-        if (slot >= state.table.size) {
+        // A partition whose state was replaced since the sweep began (rebuilt from its stream, at a
+        // consumer's re-creation) is left for the next sweep: its slots mean other customers now.
+        if (slot >= state.table.size || feeds.get(state.partition)?.state !== state) {
           t++;
           slot = 0;
           continue;

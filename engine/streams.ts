@@ -54,7 +54,12 @@ async function ensureStream(
   try {
     const info = await jsm.streams.info(config.name);
     const { name: _name, ...rest } = config;
-    await jsm.streams.update(config.name, { ...info.config, ...rest });
+    // Updated only when something differs: an update rewrites the stream's metadata on the server.
+    const current = info.config as unknown as Record<string, unknown>;
+    const differs = Object.entries(rest).some(
+      ([key, value]) => JSON.stringify(current[key]) !== JSON.stringify(value),
+    );
+    if (differs) await jsm.streams.update(config.name, { ...info.config, ...rest });
   } catch (err) {
     if (isStreamNotFound(err)) {
       await jsm.streams.add(config);

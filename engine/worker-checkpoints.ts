@@ -2,8 +2,16 @@
  * Writing and loading a worker's partition checkpoints (engine/checkpoint.ts holds the format):
  * the partition state plus its CRM counters and rule timers, written between two batches.
  */
+
+import { rename } from 'node:fs/promises';
 import { RuleEngine, type RuleEngineSnapshot } from '../operators/crm/rule-engine.js';
-import { readCheckpoint, restorePartition, snapshotPartition, writeCheckpoint } from './checkpoint.js';
+import {
+  checkpointFile,
+  readCheckpoint,
+  restorePartition,
+  snapshotPartition,
+  writeCheckpoint,
+} from './checkpoint.js';
 import { type CrmSnapshot, PartitionCrm } from './partition-crm.js';
 import { PartitionState } from './partition-state.js';
 import type { PartitionFeed, WorkerContext } from './worker-context.js';
@@ -34,9 +42,15 @@ export class WorkerCheckpoints {
           if (state.lastSequence === feed.checkpointed) continue;
           this.#ctx.flushPending();
           const extra: Extra = { crm: feed.crm.snapshot(), rules: feed.rules.snapshot() };
-          const snap = snapshotPartition(state, { stream: feed.stream, created: feed.streamCreated }, extra);
+          // The stream its sequences count in: the loaded checkpoint's until the consumer is attached.
+          const snap = snapshotPartition(state, feed.checkpointOrigin ?? { stream: feed.stream }, extra);
           const started = performance.now();
           const bytes = await writeCheckpoint(this.#dir, snap);
+          if (feed.state !== state) {
+            // Discarded while it was written (discard()): that file must not be resumed from.
+            await this.#setAside(state.partition);
+            continue;
+          }
           feed.checkpointed = snap.sequence;
           metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
           metrics.checkpointBytes.labels(String(state.partition)).set(bytes);
@@ -78,13 +92,33 @@ export class WorkerCheckpoints {
     }
   }
 
-  /** Forgets a partition's state (and where it came from): it is rebuilt from its stream. */
-  discard(feed: PartitionFeed, crm: WorkerCrm): void {
+  /**
+   * Forgets a partition's state (and where it came from): it is rebuilt from its stream. With
+   * `keepFile`, its checkpoint file is kept beside as `.stale-<time>` for an operator to recover.
+   */
+  discard(feed: PartitionFeed, crm: WorkerCrm, keepFile = false): void {
     const p = feed.state.partition;
     feed.state = new PartitionState(p, this.#ctx.config.dedupeIdsPerPartition);
     feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer);
     feed.rules = new RuleEngine(crm.config.rules);
     feed.checkpointed = 0;
     feed.checkpointOrigin = undefined;
+    if (keepFile) void this.#setAside(p);
+  }
+
+  /** Renames a partition's checkpoint to `<file>.stale-<time>` (nothing when there is none). */
+  async #setAside(partition: number): Promise<void> {
+    const file = checkpointFile(this.#dir, partition);
+    const aside = `${file}.stale-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      await rename(file, aside);
+      this.#ctx.log.error(
+        { partition, file: aside },
+        'checkpoint set aside: the partition is rebuilt from its stream',
+      );
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.#ctx.log.error({ partition, err }, 'could not set the checkpoint aside');
+    }
   }
 }

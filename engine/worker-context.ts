@@ -17,8 +17,6 @@ export interface PartitionFeed {
   state: PartitionState;
   /** The JetStream stream holding the partition's events (streams.ts `eventsStreamOf`). */
   stream: string;
-  /** Its creation time (stream info `created`), read at attach; written into checkpoints. */
-  streamCreated: string | undefined;
   /** The stream the loaded checkpoint's sequence counts in; checked against `stream` at attach. */
   checkpointOrigin: StreamOrigin | undefined;
   messages: ConsumerMessages | undefined;

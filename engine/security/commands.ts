@@ -12,7 +12,7 @@ import { BellwetherError } from '../errors.js';
 import { DLQ_STREAM } from '../streams.js';
 import { createApiKey, ROLES, type Role } from './api-keys.js';
 import { verifyAuditChain } from './audit-log.js';
-import { deadLetterAad, openSealedBytes } from './pii-cipher.js';
+import { openDeadLetterBody } from './pii-cipher.js';
 import { loadKeyring } from './pii-keyring.js';
 
 async function auditCommand(args: string[]): Promise<void> {
@@ -76,11 +76,9 @@ async function dlqCommand(args: string[]): Promise<void> {
       let body: string;
       try {
         body = h('Bw-Sealed')
-          ? openSealedBytes(
-              keyring,
-              m.string(),
-              deadLetterAad(Number(h('Bw-Stream-Seq')), h('Bw-Stream')),
-            ).toString('utf8')
+          ? openDeadLetterBody(keyring, m.string(), Number(h('Bw-Stream-Seq')), h('Bw-Stream')).toString(
+              'utf8',
+            )
           : m.string();
       } catch (err) {
         body = `<sealed: ${(err as Error).message}>`;

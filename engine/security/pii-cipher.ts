@@ -152,3 +152,26 @@ export function fieldAad(customerId: string, field: string): string {
 export function deadLetterAad(sequence: number, stream?: string | null): string {
   return stream ? `dlq\u0000${stream}\u0000${sequence}` : `dlq\u0000${sequence}`;
 }
+
+/**
+ * Opens a dead letter's sealed body from its `Bw-Stream-Seq` and `Bw-Stream` headers. A letter
+ * with a stream but sealed to its sequence alone (written while the header existed and the binding
+ * did not) is opened by the sequence as a fallback.
+ */
+export function openDeadLetterBody(
+  keyring: PiiKeyring,
+  sealed: string,
+  sequence: number,
+  stream?: string | null,
+): Buffer {
+  if (!stream) return openSealedBytes(keyring, sealed, deadLetterAad(sequence));
+  try {
+    return openSealedBytes(keyring, sealed, deadLetterAad(sequence, stream));
+  } catch (err) {
+    try {
+      return openSealedBytes(keyring, sealed, deadLetterAad(sequence));
+    } catch {
+      throw err;
+    }
+  }
+}

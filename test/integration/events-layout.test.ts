@@ -3,7 +3,7 @@
  * consumers) on a new deployment, the single stream BW_EVENTS of earlier versions when it exists,
  * and a refusal when BW_PARTITIONS no longer matches the streams.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -136,6 +136,9 @@ describe('events layout', () => {
         // Resuming it would skip these three events; the partition is rebuilt from its stream.
         await lifetimeOf('cy', 3);
         expect(engine.logs.some((l) => l.includes('state is of another stream'))).toBe(true);
+        // The old state is kept beside for an operator, not resumed.
+        const files = await readdir(path.join(dataDir, 'checkpoints'));
+        expect(files.some((f) => /^p\d{4}\.ckpt\.stale-/.test(f))).toBe(true);
       } finally {
         await nc.close();
       }

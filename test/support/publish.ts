@@ -1,7 +1,7 @@
 /** Helpers to publish events and read streams in integration tests. */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { deadLetterAad, openSealedBytes } from '../../engine/security/pii-cipher.js';
+import { openDeadLetterBody } from '../../engine/security/pii-cipher.js';
 import { loadKeyring } from '../../engine/security/pii-keyring.js';
 import { eventSubject, partitionOfCustomer } from '../../engine/subjects.js';
 
@@ -95,9 +95,10 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
 export async function openDeadLetter(letter: StoredMessage, dataDir: string): Promise<string> {
   const { keyring } = await loadKeyring({ cipher: 'aes-256-gcm', dataDir });
   const sealed = new TextDecoder().decode(letter.data);
-  return openSealedBytes(
+  return openDeadLetterBody(
     keyring,
     sealed,
-    deadLetterAad(Number(letter.headers['Bw-Stream-Seq']), letter.headers['Bw-Stream']),
+    Number(letter.headers['Bw-Stream-Seq']),
+    letter.headers['Bw-Stream'],
   ).toString('utf8');
 }

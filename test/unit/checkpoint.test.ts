@@ -14,7 +14,7 @@ import { PartitionState } from '../../engine/partition-state.js';
 import { DAY_MS } from '../../operators/types.js';
 
 const NOW = Date.UTC(2026, 10, 20, 12);
-const ORIGIN = { stream: 'BW_EVENTS_3', created: '2026-11-20T10:00:00.000Z' };
+const ORIGIN = { stream: 'BW_EVENTS_3' };
 const TYPES = ['purchase', 'page_view', 'refund', 'session_start', 'complaint', 'add_to_cart'];
 
 /** A partition with customers of 1 to 40 events over 120 days (late and out-of-order ones too). */

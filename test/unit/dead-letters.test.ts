@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { deadLetter, MAX_DEAD_LETTER_BODY } from '../../engine/dead-letters.js';
-import { deadLetterAad, openSealedBytes, seal } from '../../engine/security/pii-cipher.js';
+import {
+  deadLetterAad,
+  openDeadLetterBody,
+  openSealedBytes,
+  seal,
+} from '../../engine/security/pii-cipher.js';
 import { PiiKeyring } from '../../engine/security/pii-keyring.js';
 
 const keyring = PiiKeyring.parse(`k1:${'a1'.repeat(32)}`, 'aes-256-gcm', 'test');
@@ -35,6 +40,11 @@ describe('dead letters', () => {
     // Letters sealed before the stream was bound (no Bw-Stream header) still open by sequence.
     const old = seal(keyring, data, deadLetterAad(7));
     expect(openSealedBytes(keyring, old, deadLetterAad(7, null)).toString('utf8')).toContain('phone');
+    // What `dlq read` uses: the stream binding, else the sequence alone; never another sequence.
+    expect(openDeadLetterBody(keyring, letter.body, 42, 'BW_EVENTS_1').toString('utf8')).toContain('phone');
+    expect(openDeadLetterBody(keyring, old, 7, 'BW_EVENTS_1').toString('utf8')).toContain('phone');
+    expect(openDeadLetterBody(keyring, old, 7, null).toString('utf8')).toContain('phone');
+    expect(() => openDeadLetterBody(keyring, old, 8, 'BW_EVENTS_1')).toThrow(/fails authentication/);
   });
 
   it('keep the first 512 KiB of a huge body, under the server payload limit once sealed', () => {
