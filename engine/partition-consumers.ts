@@ -144,7 +144,7 @@ export function partitionConsumers(
 
   /**
    * Lag (`bellwether_consumer_pending`) and catch-up of every partition, from its deliveries; a
-   * partition quiet for QUIET_MS with messages pending is asked for its consumer info instead.
+   * partition quiet for QUIET_MS is asked for its consumer info instead.
    */
   async function poll(): Promise<void> {
     if (ctx.isStopping()) return;
