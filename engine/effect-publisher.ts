@@ -108,7 +108,7 @@ export class EffectPublisher {
 
   /**
    * Sends one stream's group; on a failure (connection down, a timeout) sends the whole group again
-   * after a growing pause — the ids make repeats harmless — and gives up, rejecting every promise,
+   * after a growing pause — the ids make repeats harmless — and gives up, rejecting the commit's promise,
    * only after RETRIES attempts. (Giving up loses the batch's effects: its messages are already
    * folded, so a redelivery would not produce them again.)
    */
