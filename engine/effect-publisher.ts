@@ -108,9 +108,9 @@ export class EffectPublisher {
 
   /**
    * Sends one stream's group; on a failure (connection down, a timeout) sends the whole group again
-   * after a growing pause — the ids make repeats harmless — and gives up, rejecting the commit's promise,
-   * only after RETRIES attempts. (Giving up loses the batch's effects: its messages are already
-   * folded, so a redelivery would not produce them again.)
+   * after a growing pause — the ids make repeats harmless — and gives up, rejecting the commit's
+   * promise, only after RETRIES attempts. (Giving up loses the batch's effects: its messages are
+   * already folded, so a redelivery would not produce them again.)
    */
   #send(group: Queued[], attempt: number, done: Outcome): void {
     const retry = (err: unknown): void => {
