@@ -16,7 +16,7 @@
  * sequences are dense, and in a NATS cluster each stream can have its own leader, so partitions
  * spread over the cluster's servers.
  */
-import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
+import type { JetStreamManager, StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import { BellwetherError } from './errors.js';
 
 /** The single events stream of deployments created before 2026-11-23 (layout `single`). */
@@ -47,12 +47,14 @@ function isStreamNotFound(err: unknown): boolean {
   return (err as { name?: string }).name === 'StreamNotFoundError' || /stream not found/i.test(String(err));
 }
 
+/** Creates the stream, or updates it where it differs; `known` is its info when already read. */
 async function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
+  known?: StreamInfo,
 ): Promise<void> {
   try {
-    const info = await jsm.streams.info(config.name);
+    const info = known ?? (await jsm.streams.info(config.name));
     const { name: _name, ...rest } = config;
     // Updated only when something differs: an update rewrites the stream's metadata on the server.
     const current = info.config as unknown as Record<string, unknown>;
@@ -70,8 +72,7 @@ async function ensureStream(
 }
 
 /** The partition count recorded in an events stream's description (NaN when it records none). */
-async function recordedPartitions(jsm: JetStreamManager, stream: string): Promise<number> {
-  const info = await jsm.streams.info(stream);
+function recordedPartitions(info: StreamInfo): number {
   const match = /partitions=(\d+)/.exec(info.config.description ?? '');
   return match ? Number(match[1]) : Number.NaN;
 }
@@ -95,10 +96,14 @@ export async function ensureStreams(
       'BW_ERR_PARTITIONS_CHANGED',
       `the events streams have ${recorded} partitions, BW_PARTITIONS is ${opts.partitions}`,
     );
+  // Read once: checked here, then handed to ensureStream.
+  const existing = new Map<string, StreamInfo>();
   for (const name of names) {
     const partition = /^BW_EVENTS_(\d+)$/.exec(name);
     if (layout === 'partitioned' && !partition) continue;
-    const recorded = await recordedPartitions(jsm, name);
+    const info = await jsm.streams.info(name);
+    existing.set(name, info);
+    const recorded = recordedPartitions(info);
     if (!Number.isNaN(recorded) && recorded !== opts.partitions) throw changed(recorded);
     // A stream of a partition beyond the count: there were more partitions.
     if (partition && Number(partition[1]) >= opts.partitions) throw changed(Number(partition[1]) + 1);
@@ -108,20 +113,29 @@ export async function ensureStreams(
     duplicate_window: 120_000 * NANOS_PER_MS,
   };
   if (layout === 'single') {
-    await ensureStream(jsm, {
-      name: EVENTS_STREAM,
-      description: partitionsDescription(opts.partitions),
-      subjects: ['bw.part.>'],
-      ...events,
-    });
+    await ensureStream(
+      jsm,
+      {
+        name: EVENTS_STREAM,
+        description: partitionsDescription(opts.partitions),
+        subjects: ['bw.part.>'],
+        ...events,
+      },
+      existing.get(EVENTS_STREAM),
+    );
   } else {
     for (let p = 0; p < opts.partitions; p++) {
-      await ensureStream(jsm, {
-        name: eventsStreamOf(p, layout),
-        description: `bellwether events of partition ${p}; partitions=${opts.partitions}`,
-        subjects: [`bw.part.${p}.>`],
-        ...events,
-      });
+      const name = eventsStreamOf(p, layout);
+      await ensureStream(
+        jsm,
+        {
+          name,
+          description: `bellwether events of partition ${p}; partitions=${opts.partitions}`,
+          subjects: [`bw.part.${p}.>`],
+          ...events,
+        },
+        existing.get(name),
+      );
     }
   }
   await ensureStream(jsm, {
