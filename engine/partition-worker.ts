@@ -113,8 +113,7 @@ const consumers = partitionConsumers(ctx, onMessage, (feed) => {
   checkpoints.discard(feed, crm, true);
   // Effects already published were counted in the other stream's sequences.
   feed.replayUntil = 0;
-  bumpPartition(data.versions, feed.state.partition);
-  push.afterChange(feed.state.partition);
+  partitionAnswersChanged(feed.state.partition);
 });
 const checkpoints = new WorkerCheckpoints(ctx, path.join(config.dataDir, 'checkpoints'));
 let scorer: BatchScorer;
@@ -206,15 +205,22 @@ function grow<T extends Int32Array | Float64Array | Float32Array>(arr: T, need: 
   return next;
 }
 
-function deadLetterOf(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, detail: string): void {
-  if (msg.seq <= feed.replayUntil) return;
-  metrics.rejected.labels(reason).inc();
-  const letter = deadLetter(msg, reason, detail, sealer.keyring, feed.stream);
-  feed.publishes.push(effects.publish(letter.subject, letter.body, letter.msgID, letter.headers));
-}
-
 /** The current message's sequence and arrival (read from its reply subject, ack-reply.ts). */
 const delivery: Delivery = { seq: 0, arrivalMs: 0, consumerSeq: 0, pending: 0 };
+
+/** Dead-letters the current message (its sequence already read into `delivery`). */
+function deadLetterOf(feed: PartitionFeed, msg: JsMsg, reason: RejectReason, detail: string): void {
+  if (delivery.seq <= feed.replayUntil) return;
+  metrics.rejected.labels(reason).inc();
+  const letter = deadLetter(
+    { subject: msg.subject, seq: delivery.seq, data: msg.data },
+    reason,
+    detail,
+    sealer.keyring,
+    feed.stream,
+  );
+  feed.publishes.push(effects.publish(letter.subject, letter.body, letter.msgID, letter.headers));
+}
 
 function onMessage(feed: PartitionFeed, msg: JsMsg): void {
   feed.lastMsg = msg;
@@ -434,6 +440,12 @@ function answersChanged(): void {
   push.afterChange();
 }
 
+/** Every answer of one partition may have changed (rescored, or rebuilt from its stream). */
+function partitionAnswersChanged(partition: number): void {
+  bumpPartition(data.versions, partition);
+  push.afterChange(partition);
+}
+
 function replayUntil(partition: number): number {
   return feeds.get(partition)?.replayUntil ?? 0;
 }
@@ -445,10 +457,7 @@ const sweep = rescoreSweep(ctx, {
   publishAlert,
   replayUntil,
   sketches: (json) => post({ kind: 'rfm', index: data.index, sketches: json }),
-  rescored: (partition) => {
-    bumpPartition(data.versions, partition);
-    push.afterChange(partition);
-  },
+  rescored: partitionAnswersChanged,
 });
 
 function versions(): ModelVersions {
