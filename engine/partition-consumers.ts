@@ -10,7 +10,13 @@
  * the two cores the engine shares with it. Info is now asked only of a partition that has had no
  * delivery for QUIET_MS (its last delivery's count is stale if it is stalled), at most that often.
  */
-import { AckPolicy, DeliverPolicy, type JsMsg, jetstreamManager } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamManager,
+  type JsMsg,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import { EVENTS_STREAM } from './streams.js';
 import { partitionFilter } from './subjects.js';
 import type { PartitionFeed, WorkerContext } from './worker-context.js';
@@ -34,10 +40,17 @@ export function partitionConsumers(
 ): PartitionConsumers {
   const { config, log, metrics, feeds } = ctx;
   const reattaching = new Set<number>();
+  // One manager for the worker's connection: each `jetstreamManager()` asks the server for the
+  // account info first.
+  let manager: JetStreamManager | undefined;
+  const jsManager = async (): Promise<JetStreamManager> => {
+    manager ??= await jetstreamManager(ctx.nc());
+    return manager;
+  };
 
   async function attach(feed: PartitionFeed): Promise<void> {
     const p = feed.state.partition;
-    const jsm = await jetstreamManager(ctx.nc());
+    const jsm = await jsManager();
     const durable = `bw-p${p}`;
     // A state's sequences count in one stream: resuming a checkpoint of another stream (the single
     // stream of an earlier layout), or one past the stream's end (the stream deleted and created
@@ -156,7 +169,7 @@ export function partitionConsumers(
       if (quiet) {
         feed.infoAt = now;
         try {
-          const jsm = await jetstreamManager(ctx.nc());
+          const jsm = await jsManager();
           feed.pending = (await jsm.consumers.info(feed.stream, `bw-p${feed.state.partition}`)).num_pending;
         } catch {
           feed.attached = false;
