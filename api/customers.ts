@@ -135,7 +135,7 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
         outcome: 'started',
         detail: `export of up to ${summaries.length} customers started`,
       };
-      security.record(auditEntry(request, 200));
+      security.record(auditEntry(request, 200), true);
       const fields = new Set<string>();
       const audit = { customers: 0, fields: [] as string[], pii: view };
       request.auditInfo = audit;

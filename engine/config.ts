@@ -61,6 +61,7 @@ export const ConfigSchema = Type.Object(
     auditRetentionDays: Type.Number({ minimum: 1, maximum: 36_500 }),
     answerCacheMs: Type.Number({ minimum: 0, maximum: 60_000 }),
     auditMaxMb: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
+    auditFlushMs: Type.Number({ minimum: 0, maximum: 1000 }),
     batchLingerMs: Type.Number({ minimum: 0, maximum: 1000 }),
     workerNice: Type.Integer({ minimum: 0, maximum: 19 }),
   },
@@ -333,6 +334,14 @@ export const SETTINGS: readonly Setting[] = [
       'the audit file is rotated (renamed <name>-<last seq>.ndjson, chain continued) past this size (256)',
   },
   {
+    key: 'auditFlushMs',
+    env: 'BW_AUDIT_FLUSH_MS',
+    flag: 'audit-flush-ms',
+    kind: 'number',
+    describe:
+      'longest an audit record waits in memory before the file write and the stream copy; 0 = end of the event-loop turn (10)',
+  },
+  {
     key: 'batchLingerMs',
     env: 'BW_BATCH_LINGER_MS',
     flag: 'batch-linger-ms',
@@ -387,6 +396,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     auditRetentionDays: 1096,
     answerCacheMs: 1000,
     auditMaxMb: 256,
+    auditFlushMs: 10,
     batchLingerMs: 20,
     workerNice: 0,
   };

@@ -74,7 +74,7 @@ export class WorkerCheckpoints {
    * ignored: the partition starts empty and is rebuilt from the stream.
    */
   async load(feed: PartitionFeed, crm: WorkerCrm): Promise<void> {
-    const { config, log } = this.#ctx;
+    const { log } = this.#ctx;
     const p = feed.state.partition;
     try {
       const snap = await readCheckpoint(this.#dir, p);

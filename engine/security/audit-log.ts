@@ -5,8 +5,12 @@
  * `bw.audit.<instance>` (stream BW_AUDIT: retention BW_AUDIT_RETENTION_DAYS, delete and purge
  * denied), a second copy outside the engine's disk that also shows a truncated tail.
  *
- * Records are chained synchronously in order; once per event-loop turn the turn's records are
- * written to the file in one write and handed to `onFlush` as one NDJSON text (one stream message).
+ * Records are chained synchronously in order. Written records are gathered for at most `flushMs`
+ * (BW_AUDIT_FLUSH_MS, default 10; 0 = the end of the event-loop turn) or {@link FLUSH_RECORDS}
+ * records, then written to the file in one write and handed to `onFlush` as one NDJSON text (one
+ * stream message). Under load a write per turn was a file write and a stream message per request
+ * or two. {@link AuditLog.flush} writes at once (before an export's first byte); closing the log,
+ * or the process exiting, flushes.
  *
  * Rotation: when the file passes `maxBytes`, it is renamed `<name>-<last seq, 12 digits>.ndjson`
  * beside it and a new file continues the chain (its first record links to the rotated file's last
@@ -29,6 +33,18 @@ import path from 'node:path';
 import { fileLines } from '../file-lines.js';
 
 export const GENESIS = '0'.repeat(64);
+
+/** Records gathered before a write regardless of the flush interval. */
+export const FLUSH_RECORDS = 512;
+
+export interface AuditLogOptions {
+  /** Called with each write's records (NDJSON, one line per record). */
+  onFlush?: (lines: string) => void;
+  /** Rotation size (default: never). */
+  maxBytes?: number;
+  /** Longest a record waits in memory before it is written; 0 = the end of the event-loop turn. */
+  flushMs?: number;
+}
 
 /** What happened; every field is a fact about the request, never a customer's personal data. */
 export interface AuditEntry {
@@ -136,37 +152,33 @@ export class AuditLog {
   #fd: number;
   #bytes: number;
   readonly #onFlush: ((lines: string) => void) | undefined;
+  readonly #flushMs: number;
   #seq: number;
   #head: string;
   #pending: string[] = [];
-  #scheduled = false;
+  /** A flush is scheduled: the timer (flushMs > 0), or an immediate (0). */
+  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** Writes what is gathered when the process exits (an uncaught error included), before close. */
+  readonly #onExit = (): void => this.flush();
 
-  private constructor(
-    file: string,
-    fd: number,
-    seq: number,
-    head: string,
-    onFlush: ((lines: string) => void) | undefined,
-    maxBytes: number,
-  ) {
+  private constructor(file: string, fd: number, seq: number, head: string, opts: AuditLogOptions) {
     this.file = file;
     this.#fd = fd;
     this.#bytes = fstatSync(fd).size;
-    this.#maxBytes = maxBytes;
+    this.#maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.#flushMs = opts.flushMs ?? 0;
     this.#seq = seq;
     this.#head = head;
-    this.#onFlush = onFlush;
+    this.#onFlush = opts.onFlush;
+    process.on('exit', this.#onExit);
   }
 
   /**
    * Opens (or creates, mode 0600) the log and continues its chain, from the newest rotated file
    * when the current one is empty.
    */
-  static open(
-    file: string,
-    onFlush?: (lines: string) => void,
-    maxBytes: number = Number.POSITIVE_INFINITY,
-  ): AuditLog {
+  static open(file: string, opts: AuditLogOptions = {}): AuditLog {
+    if (opts.flushMs !== undefined && !(opts.flushMs >= 0)) throw new RangeError('flushMs must be ≥ 0');
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const fd = openSync(file, 'a+', 0o600);
     let last = lastRecordOf(fd, file);
@@ -186,7 +198,7 @@ export class AuditLog {
       readSync(fd, end, 0, 1, size - 1);
       if (end[0] !== 0x0a) writeSync(fd, '\n');
     }
-    const log = new AuditLog(file, fd, last?.seq ?? 0, last?.hash ?? GENESIS, onFlush, maxBytes);
+    const log = new AuditLog(file, fd, last?.seq ?? 0, last?.hash ?? GENESIS, opts);
     log.tornTail = last?.torn ?? false;
     return log;
   }
@@ -201,20 +213,28 @@ export class AuditLog {
     // same bytes as JSON.stringify({ ...body, hash }), for one serialisation instead of two.
     const bodyText = JSON.stringify(body);
     const hash = hashOfText(this.#head, bodyText);
-    const record: AuditRecord = { ...body, hash };
+    // The body becomes the record (hash last) without a second copy.
+    const record = body as AuditRecord;
+    record.hash = hash;
     const line = `${bodyText.slice(0, -1)},"hash":"${hash}"}`;
     this.#seq = body.seq;
     this.#head = hash;
     this.#pending.push(line);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.flush());
+    if (this.#pending.length >= FLUSH_RECORDS) this.flush();
+    else if (this.#timer === undefined) {
+      this.#timer =
+        this.#flushMs > 0 ? setTimeout(() => this.flush(), this.#flushMs) : setImmediate(() => this.flush());
     }
     return record;
   }
 
+  /** Writes the records not yet written (one write, one `onFlush`). */
   flush(): void {
-    this.#scheduled = false;
+    if (this.#timer !== undefined) {
+      if (this.#flushMs > 0) clearTimeout(this.#timer as NodeJS.Timeout);
+      else clearImmediate(this.#timer as NodeJS.Immediate);
+      this.#timer = undefined;
+    }
     if (this.#pending.length === 0) return;
     const text = `${this.#pending.join('\n')}\n`;
     this.#pending = [];
@@ -236,6 +256,7 @@ export class AuditLog {
   }
 
   close(): void {
+    process.off('exit', this.#onExit);
     this.flush();
     fsyncSync(this.#fd);
     closeSync(this.#fd);

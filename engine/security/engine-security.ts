@@ -104,11 +104,12 @@ export class EngineSecurity {
     }
     const apiKeys = await loadApiKeys(config.apiKeys, config.apiKeysFile);
     const instance = os.hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'engine';
-    // Every record also goes to the BW_AUDIT stream: each event-loop turn's records as one NDJSON
-    // message (a core publish: the stream stores it).
-    const audit = AuditLog.open(
-      config.auditFile!,
-      (lines: string) => {
+    // Every record also goes to the BW_AUDIT stream: each write's records as one NDJSON message (a
+    // core publish: the stream stores it).
+    const audit = AuditLog.open(config.auditFile!, {
+      flushMs: config.auditFlushMs,
+      maxBytes: config.auditMaxMb * 1024 * 1024,
+      onFlush: (lines: string) => {
         if (nc.isClosed()) return;
         const subject = `${AUDIT_SUBJECT_PREFIX}.${instance}`;
         try {
@@ -118,8 +119,7 @@ export class EngineSecurity {
           log.error({ component: 'security', err }, 'audit records not copied to the BW_AUDIT stream');
         }
       },
-      config.auditMaxMb * 1024 * 1024,
-    );
+    });
     if (audit.tornTail) {
       log.error(
         { component: 'security', file: config.auditFile },
@@ -187,8 +187,11 @@ export class EngineSecurity {
     });
   }
 
-  record(entry: AuditEntry): AuditRecord {
-    return this.audit.append(entry);
+  /** Appends an audit record; `now`: written before this returns (not after BW_AUDIT_FLUSH_MS). */
+  record(entry: AuditEntry, now = false): AuditRecord {
+    const record = this.audit.append(entry);
+    if (now) this.audit.flush();
+    return record;
   }
 
   /** Publishes a security alert (deduplicated by the audit record's hash). */

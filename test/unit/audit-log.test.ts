@@ -1,10 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
 import {
   type AuditEntry,
   AuditLog,
+  FLUSH_RECORDS,
   GENESIS,
   rotatedAuditFiles,
   verifyAuditChain,
@@ -48,7 +52,7 @@ async function writeRecords(n: number, from = 0): Promise<void> {
 describe('audit log', () => {
   it('chains records across reopenings and verifies', async () => {
     const seen: string[] = [];
-    const log = AuditLog.open(file, (lines) => seen.push(lines));
+    const log = AuditLog.open(file, { onFlush: (lines) => seen.push(lines) });
     const first = log.append(entry(0));
     expect(first.prev).toBe(GENESIS);
     const second = log.append(entry(1));
@@ -106,8 +110,55 @@ describe('audit log', () => {
     expect(await verifyAuditFile(file)).toMatchObject({ ok: false, broken: { line: 2 } });
   });
 
+  it('gathers records for flushMs (or FLUSH_RECORDS), writes at once on flush(), and drops its exit hook on close', async () => {
+    const writes: string[] = [];
+    const exitHooks = process.listenerCount('exit');
+    const log = AuditLog.open(file, { flushMs: 40, onFlush: (lines) => writes.push(lines) });
+    expect(process.listenerCount('exit')).toBe(exitHooks + 1);
+    log.append(entry(0));
+    await new Promise((resolve) => setImmediate(resolve));
+    log.append(entry(1)); // a later event-loop turn, within the interval
+    expect(writes).toHaveLength(0);
+    expect(await readFile(file, 'utf8')).toBe('');
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.trim().split('\n')).toHaveLength(2);
+    expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(2);
+
+    // flush() writes at once (an export's first record) and the pending timer is dropped.
+    log.append(entry(2));
+    log.flush();
+    expect(writes).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(writes).toHaveLength(2);
+
+    // A full batch does not wait for the interval.
+    for (let i = 0; i < FLUSH_RECORDS; i++) log.append(entry(3 + i));
+    expect(writes).toHaveLength(3);
+    expect(writes[2]!.trim().split('\n')).toHaveLength(FLUSH_RECORDS);
+
+    log.append(entry(3 + FLUSH_RECORDS));
+    log.close();
+    expect(process.listenerCount('exit')).toBe(exitHooks);
+    expect(writes).toHaveLength(4);
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: FLUSH_RECORDS + 4 });
+  });
+
+  it('writes what it gathered when the process exits without closing it', async () => {
+    const script = `
+      import { AuditLog } from ${JSON.stringify(pathToFileURL(path.join(PACKAGE_ROOT, 'dist/engine/security/audit-log.js')).href)};
+      const log = AuditLog.open(${JSON.stringify(file)}, { flushMs: 60_000 });
+      log.append(${JSON.stringify(entry(0))});
+      throw new Error('crash before the interval ends');
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.status).toBe(1);
+    expect(child.stderr).toContain('crash before the interval ends');
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: 1 });
+  });
+
   it('rotates past its size limit, continues the chain in the new file and verifies across files', async () => {
-    const log = AuditLog.open(file, undefined, 2000);
+    const log = AuditLog.open(file, { maxBytes: 2000 });
     for (let i = 0; i < 12; i++) {
       log.append(entry(i));
       log.flush();
@@ -117,7 +168,7 @@ describe('audit log', () => {
     expect(rotated.length).toBeGreaterThanOrEqual(2);
     expect(await verifyAuditChain(file)).toMatchObject({ ok: true, records: 12 });
     // Reopened, the chain continues (from the newest rotated file when the current one is empty).
-    const again = AuditLog.open(file, undefined, 2000);
+    const again = AuditLog.open(file, { maxBytes: 2000 });
     const next = again.append(entry(12));
     again.close();
     expect(next.seq).toBe(13);
