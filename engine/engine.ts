@@ -25,6 +25,7 @@ import { EngineSecurity } from './security/engine-security.js';
 import { startSimulatorWorker } from './simulator-host.js';
 import { ensureStreams } from './streams.js';
 import type { TestHooks, WorkerStatus } from './thread-messages.js';
+import { registerThreadTime } from './thread-time.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface RunningEngine {
@@ -118,6 +119,9 @@ export async function startEngine(
 
     const mainRegistry = new Registry();
     collectDefaultMetrics({ register: mainRegistry });
+    // The main thread's times join the workers' series of the same names (thread-time.ts).
+    const mainThreadRegistry = new Registry();
+    registerThreadTime(mainThreadRegistry, 'main');
     new Gauge({
       name: 'bellwether_worker_restarts',
       help: 'Partition worker threads restarted after an unexpected exit since the engine started',
@@ -182,9 +186,10 @@ export async function startEngine(
         thresholds: { churn: config.churnAlertThreshold, intent: config.intentAlertThreshold },
       }),
       metricsText: async () => {
-        const aggregated = AggregatorRegistry.aggregate<typeof mainRegistry.contentType>(
-          pool ? await pool.metrics() : [],
-        );
+        const aggregated = AggregatorRegistry.aggregate<typeof mainRegistry.contentType>([
+          ...(pool ? await pool.metrics() : []),
+          await mainThreadRegistry.getMetricsAsJSON(),
+        ]);
         return Registry.merge([mainRegistry, aggregated]).metrics();
       },
       metricsContentType: mainRegistry.contentType,

@@ -53,7 +53,15 @@ import { analyticsAnswer, partitionStatuses } from './worker-analytics.js';
 import { WorkerCheckpoints } from './worker-checkpoints.js';
 import type { PartitionFeed, WorkerContext } from './worker-context.js';
 import { WorkerCrm } from './worker-crm.js';
-import { createWorkerMetrics } from './worker-metrics.js';
+import {
+  createWorkerMetrics,
+  STAGE_CRM,
+  STAGE_EFFECTS,
+  STAGE_FOLD,
+  STAGE_PARSE,
+  STAGE_SAMPLE,
+  STAGE_SCORE,
+} from './worker-metrics.js';
 import { WorkerQueries } from './worker-queries.js';
 
 const data = workerData as WorkerData;
@@ -61,7 +69,10 @@ const config = data.config;
 const poison = new Set(data.poison);
 const eventClock = config.clock === 'event';
 const log = createLogger(config.logLevel, { component: 'worker', worker: data.index });
-const metrics = createWorkerMetrics();
+const metrics = createWorkerMetrics(`worker-${data.index}`);
+const stageSeconds = metrics.stageSeconds;
+/** Messages seen: one in STAGE_SAMPLE has its per-event stages timed. */
+let messageCount = 0;
 const port = parentPort!;
 
 function post(msg: FromWorker): void {
@@ -251,6 +262,8 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
     return;
   }
   data.inflight[state.partition] = seq;
+  // Stage timing (worker-metrics.ts), in ms; 0 = this message is not timed.
+  let t0 = (++messageCount & (STAGE_SAMPLE - 1)) === 0 ? performance.now() : 0;
   // bw.part.<p>.<type>, or bw.part.<p>.<type>.<token> when stored before 2026-11-23
   const subject = msg.subject;
   const a = subject.indexOf('.', 8);
@@ -259,6 +272,11 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
     b < 0
       ? parseEvent(msg.data, subject.slice(a + 1), feed.route, now)
       : parseEvent(msg.data, subject.slice(a + 1, b), subject.slice(b + 1), now);
+  if (t0 > 0) {
+    const t = performance.now();
+    stageSeconds[STAGE_PARSE]! += ((t - t0) * STAGE_SAMPLE) / 1000;
+    t0 = t;
+  }
   if (!result.ok) {
     deadLetterOf(feed, msg, result.reason, result.detail);
   } else {
@@ -293,6 +311,11 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
         state.lastEventId[slot] = event.body.event_id;
         state.lastSeq.data[slot] = seq;
         processedCounts[event.typeIndex]!++;
+        if (t0 > 0) {
+          const t = performance.now();
+          stageSeconds[STAGE_FOLD]! += ((t - t0) * STAGE_SAMPLE) / 1000;
+          t0 = t;
+        }
         feed.crm.onEvent(slot, event);
         crm.onEvent(
           feed,
@@ -305,6 +328,7 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
         );
         arrivals = grow(arrivals, arrivalCount + 1);
         arrivals[arrivalCount++] = delivery.arrivalMs;
+        if (t0 > 0) stageSeconds[STAGE_CRM]! += ((performance.now() - t0) * STAGE_SAMPLE) / 1000;
       } catch (err) {
         log.error({ partition: state.partition, err }, 'event processing failed');
         deadLetterOf(feed, msg, 'processing_error', err instanceof Error ? err.message : String(err));
@@ -364,9 +388,13 @@ function flush(): void {
   }
   const n = touchedCount;
   const alertPublishes: Promise<unknown>[] = [];
+  let t0 = performance.now();
   if (n > 0) {
     queries.poll();
     scorer.score(touchedStates, touchedSlot, n, 'event', publishAlert, alertPublishes, replayUntil);
+    let t = performance.now();
+    stageSeconds[STAGE_SCORE]! += (t - t0) / 1000;
+    t0 = t;
     queries.poll();
     // The CRM reads the feature vectors the scorer just computed.
     const features = { buffer: scorer.features, offset: 0 };
@@ -386,6 +414,9 @@ function flush(): void {
       );
       if ((i & 255) === 255) queries.poll();
     }
+    t = performance.now();
+    stageSeconds[STAGE_CRM]! += (t - t0) / 1000;
+    t0 = t;
     // The batch's events are visible now: cached answers of its customers are void, and the
     // customers the main thread is reading get their fresh answers pushed (answer-push.ts).
     for (let i = 0; i < n; i++) {
@@ -405,7 +436,13 @@ function flush(): void {
   touchedCount = 0;
   arrivalCount = 0;
   countProcessed();
+  let t = performance.now();
+  stageSeconds[STAGE_EFFECTS]! += (t - t0) / 1000;
+  t0 = t;
   for (const feed of feeds.values()) crm.advanceTimers(feed, alertPublishes);
+  t = performance.now();
+  stageSeconds[STAGE_CRM]! += (t - t0) / 1000;
+  t0 = t;
   // One JetStream round trip per stream for the whole batch's effects (effect-publisher.ts).
   effects.commit();
   const batchWaits = distinctPromises(alertPublishes);
@@ -432,6 +469,7 @@ function flush(): void {
       if (feed.consumerGeneration === generation) feed.acked = Math.max(feed.acked, delivered);
     });
   }
+  stageSeconds[STAGE_EFFECTS]! += (performance.now() - t0) / 1000;
 }
 
 /** Every answer of this worker's partitions may have changed: the main thread's cached ones are void. */

@@ -2,16 +2,61 @@
  * Metrics kept inside a partition worker. The main thread gathers each worker's registry as JSON
  * and aggregates them (counters and histograms summed), so /metrics shows one set of series.
  */
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerThreadTime } from './thread-time.js';
 
 export const EVENT_TO_SCORE_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 ];
 
-export function createWorkerMetrics() {
+/**
+ * Stages of a worker's event-loop time, for `bellwether_worker_busy_seconds_total{stage}`:
+ * - `parse`: bytes → validated event (JSON, schema, time and routing checks);
+ * - `fold`: dedupe and the feature operators;
+ * - `crm`: the CRM's per-event work (personal fields sealed, rules, tags, funnels, paths,
+ *   attribution) and, after scoring, segments, alerts and timers;
+ * - `score`: feature vectors and the models, per batch;
+ * - `effects`: the rest of a batch (answers voided and pushed, effects published, acks);
+ * - `other`: the rest of the busy time: the NATS client reading and dispatching messages, queries
+ *   from the main thread, checkpoints, the rescore sweep, garbage collection between stages.
+ * Per-event stages are timed on one message in {@link STAGE_SAMPLE} and scaled; batch stages on
+ * every batch. Wall time: under a saturated machine it includes waiting for a core.
+ */
+export const STAGES = ['parse', 'fold', 'crm', 'score', 'effects'] as const;
+export const STAGE_PARSE = 0;
+export const STAGE_FOLD = 1;
+export const STAGE_CRM = 2;
+export const STAGE_SCORE = 3;
+export const STAGE_EFFECTS = 4;
+/** One message in this many has its per-event stages timed (a power of two). */
+export const STAGE_SAMPLE = 8;
+
+export function createWorkerMetrics(thread: string) {
   const registry = new Registry();
+  registerThreadTime(registry, thread);
+  /** Seconds per stage (index as in {@link STAGES}), sampled stages already scaled. */
+  const stageSeconds = new Float64Array(STAGES.length);
+  const startedElu = performance.eventLoopUtilization();
+  new Counter({
+    name: 'bellwether_worker_busy_seconds_total',
+    help: "Seconds of the partition workers' event loops spent per stage: parse, fold, crm, score, effects, other (README, Metrics)",
+    labelNames: ['stage'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      let staged = 0;
+      for (let s = 0; s < STAGES.length; s++) {
+        this.inc({ stage: STAGES[s]! }, stageSeconds[s]!);
+        staged += stageSeconds[s]!;
+      }
+      const busy = performance.eventLoopUtilization(startedElu).active / 1000;
+      this.inc({ stage: 'other' }, Math.max(0, busy - staged));
+    },
+  });
   return {
     registry,
+    stageSeconds,
     processed: new Counter({
       name: 'bellwether_events_processed_total',
       help: 'Valid events folded into customer state, by type',

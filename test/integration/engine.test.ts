@@ -417,6 +417,31 @@ describe('engine end to end', () => {
       expect(metrics.text).toContain(name);
     }
     expect(metrics.text).not.toMatch(/alice|frank/);
+    // Where the threads' time went: on a core and waiting for one, per thread; the workers' busy
+    // time per stage, every stage seen after the events above.
+    const sample = (series: string): number => {
+      const escaped = series.replace(/[{}"]/g, (c) => `\\${c}`);
+      const m = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(metrics.text);
+      return m ? Number(m[1]) : Number.NaN;
+    };
+    for (const thread of ['main', 'worker-0', 'worker-1']) {
+      expect(sample(`bellwether_thread_cpu_seconds_total{thread="${thread}"}`)).toBeGreaterThan(0);
+      expect(sample(`bellwether_thread_runqueue_seconds_total{thread="${thread}"}`)).toBeGreaterThanOrEqual(
+        0,
+      );
+    }
+    const stages = ['parse', 'fold', 'crm', 'score', 'effects', 'other'].map((stage) =>
+      sample(`bellwether_worker_busy_seconds_total{stage="${stage}"}`),
+    );
+    for (const seconds of stages) expect(seconds).toBeGreaterThan(0);
+    // Busy time is wall time of the two workers' event loops: at most their time since start.
+    const workerCpu =
+      sample('bellwether_thread_cpu_seconds_total{thread="worker-0"}') +
+      sample('bellwether_thread_cpu_seconds_total{thread="worker-1"}');
+    const workerWait =
+      sample('bellwether_thread_runqueue_seconds_total{thread="worker-0"}') +
+      sample('bellwether_thread_runqueue_seconds_total{thread="worker-1"}');
+    expect(stages.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual((workerCpu + workerWait) * 1.05 + 0.5);
     const docs = await engine.get('/docs');
     expect(Object.keys((docs.body as { paths: object }).paths)).toEqual(
       expect.arrayContaining([
