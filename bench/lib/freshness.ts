@@ -11,6 +11,7 @@ import { waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
 import { CoreMeter } from './cpu.js';
 import { type EngineProc, getText } from './engine-proc.js';
+import { type EngineTimes, formatShares, type ThreadShares, threadShares, timesOf } from './engine-times.js';
 import { spawnBench } from './proc.js';
 import { fmt } from './progress.js';
 import { sleep } from './report.js';
@@ -51,6 +52,8 @@ export interface FreshnessResult {
   histogram_count: number;
   /** Cores each process used during the phase (the machine has `machine.cores`). */
   cores: Record<string, number>;
+  /** The engine's threads during the phase: cores used, and cores' worth of waiting for a CPU. */
+  threads: ThreadShares;
 }
 
 interface CustomerView {
@@ -85,8 +88,10 @@ function visible(v: CustomerView | undefined, expected: number, publishedWall: n
   return at === undefined || Date.parse(at) >= Math.floor(publishedWall);
 }
 
-async function histogram(engine: EngineProc): Promise<Map<number, number>> {
-  return histogramBuckets(parsePrometheus(await getText(`${engine.httpUrl}/metrics`)), HISTOGRAM);
+/** The freshness histogram and the engine's thread and stage times, from one scrape. */
+async function scrape(engine: EngineProc): Promise<{ buckets: Map<number, number>; times: EngineTimes }> {
+  const samples = parsePrometheus(await getText(`${engine.httpUrl}/metrics`));
+  return { buckets: histogramBuckets(samples, HISTOGRAM), times: timesOf(samples) };
 }
 
 export async function freshness(
@@ -127,7 +132,7 @@ export async function freshness(
     }
   }
 
-  const before = await histogram(engine);
+  const before = await scrape(engine);
   const load = spawnBench('load', [
     'live',
     '--url',
@@ -212,7 +217,9 @@ export async function freshness(
   const pollSeconds = (performance.now() - started) / 1000;
   const cores = meter.cores();
   const loadResult = await load.result();
-  const delta = bucketDelta(await histogram(engine), before);
+  const after = await scrape(engine);
+  const delta = bucketDelta(after.buckets, before.buckets);
+  const threads = threadShares(before.times, after.times);
   latencies.sort((a, b) => a - b);
   resolutions.sort((a, b) => a - b);
   const result: FreshnessResult = {
@@ -230,9 +237,10 @@ export async function freshness(
     histogram_p99_ms: histogramQuantile(delta, 0.99) * 1000,
     histogram_count: delta.get(Number.POSITIVE_INFINITY) ?? 0,
     cores,
+    threads,
   };
   progress.done(
-    `p50 ${result.p50_ms.toFixed(1)} ms, p99 ${result.p99_ms.toFixed(1)} ms over ${latencies.length} probes at ${fmt(result.rate_eps)} ev/s (${fmt(result.polls_per_s)} polls/s, resolution p99 ${result.resolution_p99_ms.toFixed(1)} ms); histogram p50 ${result.histogram_p50_ms.toFixed(1)} ms p99 ${result.histogram_p99_ms.toFixed(1)} ms; cores ${JSON.stringify(cores)}`,
+    `p50 ${result.p50_ms.toFixed(1)} ms, p99 ${result.p99_ms.toFixed(1)} ms over ${latencies.length} probes at ${fmt(result.rate_eps)} ev/s (${fmt(result.polls_per_s)} polls/s, resolution p99 ${result.resolution_p99_ms.toFixed(1)} ms); histogram p50 ${result.histogram_p50_ms.toFixed(1)} ms p99 ${result.histogram_p99_ms.toFixed(1)} ms; cores ${JSON.stringify(cores)}; ${formatShares(threads)}`,
   );
   return result;
 }

@@ -10,6 +10,7 @@ import { waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
 import { TICKS_PER_SECOND, threadTicks } from './cpu.js';
 import { type EngineProc, getText } from './engine-proc.js';
+import { type EngineTimes, formatShares, type ThreadShares, threadShares, timesOf } from './engine-times.js';
 import { spawnBench } from './proc.js';
 import { fmt } from './progress.js';
 import { sleep } from './report.js';
@@ -39,6 +40,8 @@ export interface HttpResult {
   /** Cores used by the engine's main thread (HTTP) during the run under ingest, and by the bare server in its run. */
   engine_main_thread_cores: number;
   bare_server_cores: number;
+  /** The engine's threads during the run under ingest: cores used and cores' worth of waiting for a CPU. */
+  threads: ThreadShares;
 }
 
 /** Runs `fn` and returns its result with the cores (CPU seconds per second) thread `pid` used meanwhile. */
@@ -50,11 +53,14 @@ async function withCores<T>(pid: number | undefined, fn: () => Promise<T>): Prom
   return [out, (after - before) / TICKS_PER_SECOND / ((performance.now() - t0) / 1000)];
 }
 
-async function cacheCounts(engine: EngineProc): Promise<{ hits: number; misses: number }> {
+async function cacheCounts(
+  engine: EngineProc,
+): Promise<{ hits: number; misses: number; times: EngineTimes }> {
   const metrics = parsePrometheus(await getText(`${engine.httpUrl}/metrics`));
   return {
     hits: sumOf(metrics, 'bellwether_answer_cache_hits'),
     misses: sumOf(metrics, 'bellwether_answer_cache_misses'),
+    times: timesOf(metrics),
   };
 }
 
@@ -148,6 +154,7 @@ export async function httpBench(
   );
   const after = await cacheCounts(engine);
   const hits = after.hits - before.hits;
+  const threads = threadShares(before.times, after.times);
   const cacheHitRatio = hits / (hits + after.misses - before.misses);
   const bare = spawnBench('bare-http', ['--bodies', bodiesFile]);
   const port = Number((await bare.ready())['port']);
@@ -177,9 +184,10 @@ export async function httpBench(
     cache_hit_ratio: cacheHitRatio,
     engine_main_thread_cores: engineCores,
     bare_server_cores: bareCores,
+    threads,
   };
   progress.done(
-    `engine ${fmt(eng.rps)} req/s p99 ${eng.p99} ms (idle ${fmt(idle.rps)} req/s p99 ${idle.p99} ms); bare ${fmt(raw.rps)} req/s p99 ${raw.p99} ms; ingest ${fmt(result.load_rate_eps)} ev/s; ${(cacheHitRatio * 100).toFixed(0)}% cache hits; main thread ${engineCores.toFixed(2)} cores, bare ${bareCores.toFixed(2)}`,
+    `engine ${fmt(eng.rps)} req/s p99 ${eng.p99} ms (idle ${fmt(idle.rps)} req/s p99 ${idle.p99} ms); bare ${fmt(raw.rps)} req/s p99 ${raw.p99} ms; ingest ${fmt(result.load_rate_eps)} ev/s; ${(cacheHitRatio * 100).toFixed(0)}% cache hits; main thread ${engineCores.toFixed(2)} cores, bare ${bareCores.toFixed(2)}; ${formatShares(threads)}`,
   );
   return result;
 }

@@ -9,6 +9,15 @@ import { AckWatch, steadyRate } from './acks.js';
 import type { BenchContext } from './context.js';
 import { processTicks, TICKS_PER_SECOND } from './cpu.js';
 import { type EngineProc, getText, startEngine } from './engine-proc.js';
+import {
+  type EngineTimes,
+  engineTimes,
+  formatShares,
+  formatStages,
+  stagesPerEvent,
+  type ThreadShares,
+  threadShares,
+} from './engine-times.js';
 import { spawnBench } from './proc.js';
 import { fmt } from './progress.js';
 import { sleep } from './report.js';
@@ -227,6 +236,15 @@ export async function rawIngest(
 
 export interface EngineIngestResult extends DrainResult, DrainCpu, EngineCounters {
   spawn_to_started_s: number;
+  /**
+   * Workers' busy µs per event by stage (and `total`), and the engine's threads (cores used, cores'
+   * worth of waiting for a CPU), from the first scrape after 10% of the messages were acked (and
+   * the engine answered) to the end of the drain: start-up left out.
+   */
+  stages_us_per_event: Record<string, number>;
+  threads: ThreadShares;
+  /** Where the span of those figures starts: a drain shorter than a scrape counts from the start. */
+  stages_from: '10% acked' | 'engine start';
 }
 
 export interface EngineCounters {
@@ -284,9 +302,11 @@ export async function engineIngest(
       pid = child.pid;
     },
   });
+  let baseline: Promise<EngineTimes> | undefined;
   await watch.waitFor(total, {
     onProgress: (acked) => {
       progress.update(`${fmt(acked)} / ${fmt(total)} acked`);
+      if (!baseline && acked >= 0.1 * total) baseline = engineTimes(engine);
     },
     check: () => {
       if (engine.child.exitCode !== null) throw new Error('the engine exited during ingest');
@@ -295,16 +315,24 @@ export async function engineIngest(
   watch.stop();
   const engineCpu = cpu.result();
   const counters = await engineCounters(engine);
+  const end = await engineTimes(engine);
+  let from = await (baseline ?? engineTimes(engine));
+  // A drain shorter than the scrape's round trip (quick runs): counted from the engine's start.
+  const fromStart = end.processed - from.processed < 0.5 * total;
+  if (fromStart) from = { at: engine.spawnedAt, processed: 0, cpu: {}, runqueue: {}, stages: {} };
   const result: EngineIngestResult = {
     ...drainResult(total, watch, engine.spawnedAt),
     ...counters,
     ...engineCpu,
     spawn_to_started_s: engine.startMs / 1000,
+    stages_us_per_event: stagesPerEvent(from, end),
+    threads: threadShares(from, end),
+    stages_from: fromStart ? 'engine start' : '10% acked',
   };
   if (counters.processed !== total)
     progress.note(`warning: the engine processed ${counters.processed} of ${total} events`);
   progress.done(
-    `${fmt(result.eps)} ev/s (steady ${fmt(result.steady_eps)} ev/s; ${result.seconds.toFixed(2)} s first to last ack, ${result.spawn_to_first_ack_s.toFixed(2)} s start-up; processed ${fmt(counters.processed)}, ${fmt(counters.alerts)} alerts, ${fmt(counters.actions)} actions, ${fmt(counters.segment_changes)} segment changes, mean batch ${fmt(counters.mean_batch)}; CPU ${fmt(engineCpu.cpu_us_per_event, 1)} µs/event, nats-server ${fmt(engineCpu.nats_cpu_us_per_event, 1)})`,
+    `${fmt(result.eps)} ev/s (steady ${fmt(result.steady_eps)} ev/s; ${result.seconds.toFixed(2)} s first to last ack, ${result.spawn_to_first_ack_s.toFixed(2)} s start-up; processed ${fmt(counters.processed)}, ${fmt(counters.alerts)} alerts, ${fmt(counters.actions)} actions, ${fmt(counters.segment_changes)} segment changes, mean batch ${fmt(counters.mean_batch)}; CPU ${fmt(engineCpu.cpu_us_per_event, 1)} µs/event, nats-server ${fmt(engineCpu.nats_cpu_us_per_event, 1)}; workers' busy µs/event: ${formatStages(result.stages_us_per_event)}; ${formatShares(result.threads)})`,
   );
   return { engine, result };
 }

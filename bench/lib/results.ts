@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { formatShares, formatStages, type ThreadShares } from './engine-times.js';
 import { fmt } from './progress.js';
 
 export interface BenchResult {
@@ -165,5 +166,33 @@ export function formatTable(r: BenchResult): string {
   const foreign = Object.entries(r.machine.foreign_cpu_share)
     .map(([phase, share]) => `${phase} ${Number.isFinite(share) ? (share * 100).toFixed(0) : '?'}%`)
     .join(', ');
-  return `${head}\n\n${table(rows)}\n\nCPU used by other processes during each phase: ${foreign}\n`;
+  return `${head}\n\n${table(rows)}\n\n${whereTimeWent(r)}\nCPU used by other processes during each phase: ${foreign}\n`;
+}
+
+interface DrainFigures {
+  cpu_us_per_event?: number;
+  nats_cpu_us_per_event?: number;
+  stages_us_per_event?: Record<string, number>;
+  threads?: ThreadShares;
+  stages_from?: string;
+}
+
+/**
+ * The engine's own account of its time (bellwether_thread_*_seconds_total,
+ * bellwether_worker_busy_seconds_total): what bounds the figures above.
+ */
+function whereTimeWent(r: BenchResult): string {
+  const engine = (r.ingest['engine'] ?? {}) as DrainFigures;
+  const raw = (r.ingest['raw'] ?? {}) as DrainFigures;
+  const us = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(1) : '?');
+  const third = r.freshness['at_third_rate'] as { threads?: ThreadShares } | undefined;
+  const lines = [
+    `ingest: engine ${us(engine.cpu_us_per_event)} µs CPU/event, bare consumer ${us(raw.cpu_us_per_event)}; nats-server ${us(engine.nats_cpu_us_per_event)} / ${us(raw.nats_cpu_us_per_event)}`,
+    `ingest, workers' busy µs/event (from ${engine.stages_from ?? '?'}): ${formatStages(engine.stages_us_per_event)}`,
+    `ingest threads: ${formatShares(engine.threads)}`,
+    `freshness threads: ${formatShares(r.freshness['threads'] as ThreadShares | undefined)}`,
+    ...(third ? [`freshness ⅓ threads: ${formatShares(third.threads)}`] : []),
+    `http threads (under ingest): ${formatShares(r.http['threads'] as ThreadShares | undefined)}`,
+  ];
+  return `Where the engine's time went (cores used + cores' worth of waiting for a CPU):\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }
