@@ -218,6 +218,8 @@ export async function startEngine(
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const host = httpHost.includes(':') ? `[${httpHost}]` : httpHost;
     const httpUrl = `http://${host}:${port}`;
+    // Before the workers: /healthz and /metrics answer while the partitions catch up.
+    log.info({ component: 'http', http: httpUrl }, 'http listening');
 
     const started = await WorkerPool.start(
       config,

@@ -24,6 +24,8 @@ export interface EngineOptions {
   onWarning?: (line: string) => void;
   /** Called right after the process is spawned (before it has started). */
   onSpawn?: (child: ChildProcess) => void;
+  /** Called with the HTTP address as soon as it listens (before the workers have started). */
+  onListening?: (httpUrl: string) => void;
 }
 
 export interface EngineProc {
@@ -77,7 +79,8 @@ export async function startEngine(opts: EngineOptions, timeoutMs = 120_000): Pro
       } catch {
         entry = undefined;
       }
-      if (entry?.msg === 'engine started' && entry.http) {
+      if (entry?.msg === 'http listening' && entry.http) opts.onListening?.(entry.http);
+      else if (entry?.msg === 'engine started' && entry.http) {
         clearTimeout(timer);
         resolve(entry.http);
       } else if ((entry?.level ?? WARN) >= WARN) {

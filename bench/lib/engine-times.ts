@@ -3,7 +3,7 @@
  * cores on a CPU and cores' worth of waiting for one (`bellwether_thread_*_seconds_total`), and the
  * workers' busy time per stage per event (`bellwether_worker_busy_seconds_total`).
  */
-import { type EngineProc, getText } from './engine-proc.js';
+import { getText } from './engine-proc.js';
 import { parsePrometheus, type Sample, sumOf } from './stats.js';
 
 export interface EngineTimes {
@@ -26,8 +26,9 @@ function byLabel(samples: readonly Sample[], name: string, label: string): Recor
   return out;
 }
 
-export async function engineTimes(engine: EngineProc): Promise<EngineTimes> {
-  return timesOf(parsePrometheus(await getText(`${engine.httpUrl}/metrics`)));
+/** @param httpUrl the engine's HTTP address */
+export async function engineTimes(httpUrl: string): Promise<EngineTimes> {
+  return timesOf(parsePrometheus(await getText(`${httpUrl}/metrics`)));
 }
 
 /** The times in a scrape just taken. */

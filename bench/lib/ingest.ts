@@ -238,12 +238,12 @@ export interface EngineIngestResult extends DrainResult, DrainCpu, EngineCounter
   spawn_to_started_s: number;
   /**
    * Workers' busy µs per event by stage (and `total`), and the engine's threads (cores used, cores'
-   * worth of waiting for a CPU), from the first scrape after 10% of the messages were acked (and
-   * the engine answered) to the end of the drain: start-up left out.
+   * worth of waiting for a CPU), from the first scrape after 10% of the messages were acked that
+   * has the workers' series, to the end of the drain: start-up left out.
    */
   stages_us_per_event: Record<string, number>;
   threads: ThreadShares;
-  /** Where the span of those figures starts: a drain shorter than a scrape counts from the start. */
+  /** Where the span of those figures starts (the engine's start when no scrape came early enough). */
   stages_from: '10% acked' | 'engine start';
 }
 
@@ -292,6 +292,24 @@ export async function engineIngest(
     total,
     () => watch.total,
   );
+  // The engine's own times from the first scrape after 10% acked that has the workers' series
+  // (the main thread reports them once the worker pool has started, which can be late in the
+  // drain; its HTTP address comes before that).
+  let listening: string | undefined;
+  let baseline: EngineTimes | undefined;
+  let scraping = false;
+  const baselineTimer = setInterval(() => {
+    if (baseline || scraping || !listening || watch.total < 0.1 * total) return;
+    scraping = true;
+    engineTimes(listening)
+      .then((times) => {
+        if (times.processed > 0) baseline = times;
+      })
+      .catch(() => {})
+      .finally(() => {
+        scraping = false;
+      });
+  }, 20).unref();
   const engine = await startEngine({
     natsUrl: ctx.nats.url,
     partitions: opts.partitions,
@@ -301,12 +319,13 @@ export async function engineIngest(
     onSpawn: (child) => {
       pid = child.pid;
     },
+    onListening: (url) => {
+      listening = url;
+    },
   });
-  let baseline: Promise<EngineTimes> | undefined;
   await watch.waitFor(total, {
     onProgress: (acked) => {
       progress.update(`${fmt(acked)} / ${fmt(total)} acked`);
-      if (!baseline && acked >= 0.1 * total) baseline = engineTimes(engine);
     },
     check: () => {
       if (engine.child.exitCode !== null) throw new Error('the engine exited during ingest');
@@ -315,10 +334,11 @@ export async function engineIngest(
   watch.stop();
   const engineCpu = cpu.result();
   const counters = await engineCounters(engine);
-  const end = await engineTimes(engine);
-  let from = await (baseline ?? engineTimes(engine));
-  // A drain shorter than the scrape's round trip (quick runs): counted from the engine's start.
-  const fromStart = end.processed - from.processed < 0.5 * total;
+  clearInterval(baselineTimer);
+  const end = await engineTimes(engine.httpUrl);
+  let from = baseline ?? end;
+  // No baseline early enough to span a fifth of the drain: counted from the engine's start.
+  const fromStart = end.processed - from.processed < 0.2 * total;
   if (fromStart) from = { at: engine.spawnedAt, processed: 0, cpu: {}, runqueue: {}, stages: {} };
   const result: EngineIngestResult = {
     ...drainResult(total, watch, engine.spawnedAt),
