@@ -151,7 +151,14 @@ function reloadModels(): Promise<Record<string, string>> {
       const previous = scorer.models;
       scorer = new BatchScorer(next, names.length, config, metrics);
       disposeModelSet(previous);
-      log.info({ models: incoming, tensors: tf.memory().numTensors }, 'models reloaded');
+      log.info(
+        {
+          models: incoming,
+          inference: { churn: scorer.churn.inference, intent: scorer.intent.inference },
+          tensors: tf.memory().numTensors,
+        },
+        'models reloaded',
+      );
       return incoming;
     } finally {
       reloading = undefined;
@@ -659,6 +666,7 @@ async function main(): Promise<void> {
       nice,
       churn: scorer.churn.version,
       intent: scorer.intent.version,
+      inference: { churn: scorer.churn.inference, intent: scorer.intent.inference },
     },
     'worker ready',
   );

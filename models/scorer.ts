@@ -8,10 +8,13 @@
 import type { Tensor } from '@tensorflow/tfjs';
 import { gaussian, mulberry32 } from '../engine/random.js';
 import { type FeatureInput, inputIndexes, transformValue } from './feature-spec.js';
+import { compilePlan, type InferencePlan, PLAN_MAX_ROWS } from './inference-plan.js';
 import type { LoadedModel } from './model-files.js';
 import type { Tf } from './tf-backend.js';
 
 const LOG1P_TABLE_SIZE = 4096;
+/** Largest difference between the plan and `model.predict` accepted at load (float32 rounding). */
+const PLAN_TOLERANCE = 1e-5;
 export const LOG1P_TABLE = Float64Array.from({ length: LOG1P_TABLE_SIZE }, (_, i) => Math.log1p(i));
 
 export type RowWriter = (
@@ -81,6 +84,10 @@ export class ModelScorer {
   /** Index of the population feature in the full vector, or -1 when every row is in. */
   readonly #population: number;
   readonly #populationMin: number;
+  /** The model as a short op chain for batches up to PLAN_MAX_ROWS (inference-plan.ts), if it compiles. */
+  #plan: InferencePlan | undefined;
+  /** How batches are scored: the plan's summary, or why there is none. */
+  readonly inference: string;
 
   constructor(tf: Tf, loaded: LoadedModel, featureNames: readonly string[]) {
     this.#tf = tf;
@@ -98,6 +105,29 @@ export class ModelScorer {
       throw new Error(`model ${loaded.spec.model} population reads unknown feature ${population.feature}`);
     }
     this.#fitSurrogate();
+    this.inference = this.#preparePlan();
+  }
+
+  /**
+   * Compiles the plan and checks it against `model.predict` on the surrogate's random rows (still
+   * in the buffer): kept only when every probability agrees to float32 rounding.
+   */
+  #preparePlan(): string {
+    const compiled = compilePlan(this.#tf, this.#loaded.model);
+    if (!compiled.plan) return `model.predict (no plan: ${compiled.reason})`;
+    const rows = PLAN_MAX_ROWS;
+    const expected = new Float32Array(rows);
+    const got = new Float32Array(rows);
+    this.#predictWith(undefined, rows, expected);
+    this.#predictWith(compiled.plan, rows, got);
+    let worst = 0;
+    for (let i = 0; i < rows; i++) worst = Math.max(worst, Math.abs(expected[i]! - got[i]!));
+    if (!(worst <= PLAN_TOLERANCE)) {
+      compiled.plan.dispose();
+      return `model.predict (plan differs by ${worst})`;
+    }
+    this.#plan = compiled.plan;
+    return `plan of ${compiled.plan.summary} up to ${PLAN_MAX_ROWS} rows, model.predict above`;
   }
 
   get inputs(): readonly string[] {
@@ -118,11 +148,16 @@ export class ModelScorer {
   }
 
   #predict(rows: number, out: Float32Array): void {
+    this.#predictWith(rows <= PLAN_MAX_ROWS ? this.#plan : undefined, rows, out);
+  }
+
+  /** Probabilities of the first `rows` rows of the buffer, by `plan` or (undefined) `model.predict`. */
+  #predictWith(plan: InferencePlan | undefined, rows: number, out: Float32Array): void {
     const tf = this.#tf;
     // The tensor leaves tidy, not its data: tidy would otherwise walk every element of the array.
     const y = tf.tidy(() => {
       const x = tf.tensor2d(this.#buffer.subarray(0, rows * this.#width), [rows, this.#width]);
-      return this.#loaded.model.predict(x, { batchSize: rows }) as Tensor;
+      return plan ? plan.run(x) : (this.#loaded.model.predict(x, { batchSize: rows }) as Tensor);
     });
     try {
       out.set((y.dataSync() as Float32Array).subarray(0, rows));
@@ -235,6 +270,8 @@ export class ModelScorer {
   }
 
   dispose(): void {
+    this.#plan?.dispose();
+    this.#plan = undefined;
     this.#loaded.model.dispose();
   }
 }

@@ -11,7 +11,14 @@ import { waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
 import { CoreMeter } from './cpu.js';
 import { type EngineProc, getText } from './engine-proc.js';
-import { type EngineTimes, formatShares, type ThreadShares, threadShares, timesOf } from './engine-times.js';
+import {
+  type EngineTimes,
+  formatShares,
+  stagesPerEvent,
+  type ThreadShares,
+  threadShares,
+  timesOf,
+} from './engine-times.js';
 import { spawnBench } from './proc.js';
 import { fmt } from './progress.js';
 import { sleep } from './report.js';
@@ -54,6 +61,8 @@ export interface FreshnessResult {
   cores: Record<string, number>;
   /** The engine's threads during the phase: cores used, and cores' worth of waiting for a CPU. */
   threads: ThreadShares;
+  /** Workers' busy µs per event during the phase, by stage (live batches, not a drain's). */
+  stages_us_per_event: Record<string, number>;
 }
 
 interface CustomerView {
@@ -220,6 +229,7 @@ export async function freshness(
   const after = await scrape(engine);
   const delta = bucketDelta(after.buckets, before.buckets);
   const threads = threadShares(before.times, after.times);
+  const stages = stagesPerEvent(before.times, after.times);
   latencies.sort((a, b) => a - b);
   resolutions.sort((a, b) => a - b);
   const result: FreshnessResult = {
@@ -238,6 +248,7 @@ export async function freshness(
     histogram_count: delta.get(Number.POSITIVE_INFINITY) ?? 0,
     cores,
     threads,
+    stages_us_per_event: stages,
   };
   progress.done(
     `p50 ${result.p50_ms.toFixed(1)} ms, p99 ${result.p99_ms.toFixed(1)} ms over ${latencies.length} probes at ${fmt(result.rate_eps)} ev/s (${fmt(result.polls_per_s)} polls/s, resolution p99 ${result.resolution_p99_ms.toFixed(1)} ms); histogram p50 ${result.histogram_p50_ms.toFixed(1)} ms p99 ${result.histogram_p99_ms.toFixed(1)} ms; cores ${JSON.stringify(cores)}; ${formatShares(threads)}`,

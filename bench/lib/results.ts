@@ -190,6 +190,7 @@ function whereTimeWent(r: BenchResult): string {
     `ingest: engine ${us(engine.cpu_us_per_event)} µs CPU/event, bare consumer ${us(raw.cpu_us_per_event)}; nats-server ${us(engine.nats_cpu_us_per_event)} / ${us(raw.nats_cpu_us_per_event)}`,
     `ingest, workers' busy µs/event (from ${engine.stages_from ?? '?'}): ${formatStages(engine.stages_us_per_event)}`,
     `ingest threads: ${formatShares(engine.threads)}`,
+    `freshness, workers' busy µs/event: ${formatStages(r.freshness['stages_us_per_event'] as Record<string, number> | undefined)}`,
     `freshness threads: ${formatShares(r.freshness['threads'] as ThreadShares | undefined)}`,
     ...(third ? [`freshness ⅓ threads: ${formatShares(third.threads)}`] : []),
     `http threads (under ingest): ${formatShares(r.http['threads'] as ThreadShares | undefined)}`,

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../engine/event-types.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { type FeatureInput, transformValue } from '../../models/feature-spec.js';
+import { PLAN_MAX_ROWS } from '../../models/inference-plan.js';
 import { type LoadedModel, loadModelDir } from '../../models/model-files.js';
 import { liveModelDir, MODEL_NAMES } from '../../models/registry.js';
 import { compileRowWriter, LOG1P_TABLE, ModelScorer } from '../../models/scorer.js';
@@ -15,12 +16,12 @@ const MODELS = path.join(PACKAGE_ROOT, 'models');
 const NOW = Date.UTC(2026, 5, 1);
 let tf: LoadedTf;
 
-/** A table of 500 customers with varied purchase histories, and their feature vectors at NOW. */
-function population(): { table: FeatureTable; features: Float64Array } {
+/** A table of `customers` (500) with varied purchase histories, and their feature vectors at NOW. */
+function population(customers = 500): { table: FeatureTable; features: Float64Array } {
   const table = new FeatureTable();
   let seed = 7;
   const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
-  for (let c = 0; c < 500; c++) {
+  for (let c = 0; c < customers; c++) {
     const slot = table.slotFor(`c${c}`);
     const n = 1 + Math.floor(rand() * 12);
     for (let i = 0; i < n; i++) {
@@ -32,8 +33,8 @@ function population(): { table: FeatureTable; features: Float64Array } {
     }
   }
   const width = table.names.length;
-  const features = new Float64Array(500 * width);
-  for (let slot = 0; slot < 500; slot++) table.features(slot, NOW, features, slot * width);
+  const features = new Float64Array(customers * width);
+  for (let slot = 0; slot < customers; slot++) table.features(slot, NOW, features, slot * width);
   return { table, features };
 }
 
@@ -65,6 +66,23 @@ describe.each(MODEL_NAMES)('shipped %s model', (name) => {
     }
     // Scores differ across customers: the model reads its inputs.
     expect(new Set(Array.from(out, (p) => p.toFixed(3))).size).toBeGreaterThan(20);
+  });
+
+  it('scores small batches with its compiled plan, to float32 rounding of model.predict', () => {
+    const { table, features } = population(PLAN_MAX_ROWS + 1);
+    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    expect(scorer.inference).toMatch(/^plan of \d+ fused matMul/);
+    const width = table.names.length;
+    const index = loaded.spec.inputs.map((input) => table.names.indexOf(input.name));
+    for (const batch of [1, 7, 64, PLAN_MAX_ROWS, PLAN_MAX_ROWS + 1]) {
+      const out = new Float32Array(batch);
+      scorer.score(features, width, batch, out);
+      const rows = Array.from({ length: batch }, (_, r) =>
+        loaded.spec.inputs.map((input, k) => transformValue(input, features[r * width + index[k]!]!)),
+      );
+      const expected = tf.tf.tidy(() => (loaded.model.predict(tf.tf.tensor2d(rows)) as Tensor).dataSync());
+      for (let r = 0; r < batch; r++) expect(Math.abs(out[r]! - expected[r]!)).toBeLessThan(1e-5);
+    }
   });
 
   it('keeps the TF.js tensor count flat over many batches and explanations', () => {
