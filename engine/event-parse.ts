@@ -1,8 +1,10 @@
 /**
- * Turns the bytes of one message into a validated event, or into a reject reason. This is the
- * only per-event allocation on the hot path besides the JSON parse itself.
+ * Turns the bytes of one message into a validated event, or into a reject reason. Bodies of the
+ * common shape are read by the byte scanner (event-scan.ts); the others, and every reject, by
+ * JSON.parse and the schema validator. Both end in the same time and routing checks.
  */
 import { Ajv } from 'ajv';
+import { type EventFields, parseEventTime, scanEvent } from './event-scan.js';
 import {
   type EventBody,
   EventSchema,
@@ -11,7 +13,7 @@ import {
   MAX_PAST_MS,
   type RejectReason,
 } from './event-schema.js';
-import { eventTypeIndex } from './event-types.js';
+import { type EventType, eventTypeIndex } from './event-types.js';
 import { customerToken, partitionOfCustomer } from './subjects.js';
 
 /**
@@ -25,8 +27,12 @@ const ajv = new Ajv({ allErrors: false, strict: false });
 const validateBody = ajv.compile<EventBody>(EventSchema);
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
+export type { EventFields };
+export { parseEventTime };
+
 export interface ParsedEvent {
-  body: EventBody;
+  /** The fields the engine reads (the others are validated and dropped). */
+  body: EventFields;
   typeIndex: number;
   /** Event time, epoch ms. */
   ts: number;
@@ -42,13 +48,6 @@ function reject(reason: RejectReason, detail: string): ParseResult {
   return { ok: false, reason, detail };
 }
 
-/** Event time in epoch ms, or NaN when unparseable. Numbers are epoch ms; strings are ISO-8601. */
-export function parseEventTime(ts: string | number): number {
-  if (typeof ts === 'number') return Number.isFinite(ts) ? ts : Number.NaN;
-  if (!/^\d{4}-\d{2}-\d{2}/.test(ts)) return Number.NaN;
-  return Date.parse(ts);
-}
-
 /**
  * @param data message bytes
  * @param subjectType the `<type>` token of the subject
@@ -56,6 +55,21 @@ export function parseEventTime(ts: string | number): number {
  * @param clockNow wall-clock ms, for the future-time check
  */
 export function parseEvent(
+  data: Uint8Array,
+  subjectType: string,
+  route: EventRoute,
+  clockNow: number,
+): ParseResult {
+  if (data.length > MAX_EVENT_BYTES) return reject('oversized', `${data.length} bytes > ${MAX_EVENT_BYTES}`);
+  const typeIndex = eventTypeIndex(subjectType);
+  const scanned = typeIndex >= 0 ? scanEvent(data, subjectType as EventType) : undefined;
+  if (scanned !== undefined)
+    return checked(scanned.body, typeIndex, scanned.ts, subjectType, route, clockNow);
+  return parseEventJson(data, subjectType, route, clockNow);
+}
+
+/** The general path: JSON.parse and the schema validator (also what names a reject's reason). */
+export function parseEventJson(
   data: Uint8Array,
   subjectType: string,
   route: EventRoute,
@@ -91,7 +105,29 @@ export function parseEvent(
     return reject('bad_amount', 'amount is not finite');
   if (body.quantity !== undefined && !Number.isFinite(body.quantity))
     return reject('invalid_field', '/quantity not finite');
-  const ts = parseEventTime(body.ts);
+  // The same fields, in the same order, as the scanner's: one object shape downstream.
+  const fields: EventFields = {
+    event_id: body.event_id,
+    customer_id: body.customer_id,
+    type: body.type,
+    amount: body.amount,
+    quantity: body.quantity,
+    channel: body.channel,
+    campaign: body.campaign,
+    props: body.props,
+  };
+  return checked(fields, eventTypeIndex(body.type), parseEventTime(body.ts), subjectType, route, clockNow);
+}
+
+/** The checks both paths end in: the event time, and the subject's type and partition against the body. */
+function checked(
+  body: EventFields,
+  typeIndex: number,
+  ts: number,
+  subjectType: string,
+  route: EventRoute,
+  clockNow: number,
+): ParseResult {
   if (!Number.isFinite(ts)) return reject('bad_time', 'ts is not a valid time');
   if (ts > clockNow + MAX_FUTURE_MS) return reject('future_time', 'ts is more than 1 day in the future');
   if (ts < clockNow - MAX_PAST_MS) return reject('bad_time', 'ts is more than 60 years in the past');
@@ -103,5 +139,5 @@ export function parseEvent(
   ) {
     return reject('subject_mismatch', 'subject type or customer partition differs from the body');
   }
-  return { ok: true, event: { body, typeIndex: eventTypeIndex(body.type), ts, amount: body.amount ?? 0 } };
+  return { ok: true, event: { body, typeIndex, ts, amount: body.amount ?? 0 } };
 }
