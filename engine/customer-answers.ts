@@ -126,7 +126,7 @@ export function customerAnswer(
     features,
     scores: { ...scores, ...clvScores(features, versions.clv), clv_version: versions.clv?.version ?? null },
     last_event_at,
-    ...(sealed ? { sealed_pii: { ...sealed } } : {}),
+    ...(sealed ? { sealed_pii: typeof sealed === 'string' ? sealed : { ...sealed } } : {}),
   };
 }
 

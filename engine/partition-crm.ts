@@ -29,7 +29,7 @@ import { eventTypeIndex } from './event-types.js';
 import { PartitionPii } from './partition-pii.js';
 import type { PartitionState } from './partition-state.js';
 import { PERSONAL_FIELD_SET } from './security/masking.js';
-import type { PiiSealer } from './security/pii-sealer.js';
+import type { PiiSealer, SealedPii } from './security/pii-sealer.js';
 
 const NO_SEGMENT = 255;
 /** 32-bit words of tag bits per customer (64 tags at most). */
@@ -50,8 +50,8 @@ export interface CrmSnapshot {
   funnels: FunnelCounts[];
   /** [slot, fields] of customers with profile fields. */
   profiles?: [number, Record<string, ProfileValue>][];
-  /** [slot, field → ciphertext] of customers with personal fields. */
-  pii?: [number, Record<string, string>][];
+  /** [slot, sealed record] of customers with personal fields (field → ciphertext in older checkpoints). */
+  pii?: [number, SealedPii][];
   paths: PathStatsJSON;
   attribution: AttributionSnapshot;
 }
@@ -91,11 +91,16 @@ export class PartitionCrm {
     this.#vector = new Float64Array(state.table.names.length);
   }
 
-  /** Folds one valid event into the analytics (after the feature operators). */
-  onEvent(slot: number, event: ParsedEvent): void {
+  /**
+   * Folds one valid event into the analytics (after the feature operators). Returns the personal
+   * fields dropped because the customer's earlier ones no longer open (partition-pii.ts): 0 but
+   * after a key was removed from the keyring.
+   */
+  onEvent(slot: number, event: ParsedEvent): number {
+    let dropped = 0;
     if (event.typeIndex === PROFILE && event.body.props) {
       this.#profile(slot, event.body.props);
-      this.pii.onProfile(slot, event.body.customer_id, event.body.props);
+      dropped = this.pii.onProfile(slot, event.body.customer_id, event.body.props);
     }
     this.funnels.onEvent(slot, event.typeIndex, event.ts);
     this.paths.onEvent(slot, event.typeIndex);
@@ -107,6 +112,7 @@ export class PartitionCrm {
       event.body.channel,
       event.body.campaign,
     );
+    return dropped;
   }
 
   /** Keeps the non-personal, scalar fields of a profile event (the latest value wins; personal ones are sealed apart). */

@@ -323,7 +323,8 @@ function onMessage(feed: PartitionFeed, msg: JsMsg): void {
           stageSeconds[STAGE_FOLD]! += ((t - t0) * STAGE_SAMPLE) / 1000;
           t0 = t;
         }
-        feed.crm.onEvent(slot, event);
+        const piiDropped = feed.crm.onEvent(slot, event);
+        if (piiDropped > 0) metrics.piiDropped.inc(piiDropped);
         crm.onEvent(
           feed,
           slot,

@@ -7,6 +7,7 @@ import type { AnswerVersionsData } from './answer-cache.js';
 import type { Config } from './config.js';
 import type { SerializedError } from './errors.js';
 import type { PiiKeyringData } from './security/pii-keyring.js';
+import type { SealedPii } from './security/pii-sealer.js';
 import type { EventsLayout } from './streams.js';
 
 export interface WorkerData {
@@ -74,10 +75,10 @@ export interface CustomerAnswer {
   };
   last_event_at: string | null;
   /**
-   * Personal fields as ciphertexts (field → `bw1...`), opened by the main thread for the roles that
-   * may see them; never sent as is.
+   * Personal fields sealed (one `bw2` record, or field → `bw1` ciphertext from older checkpoints),
+   * opened by the main thread for the roles that may see them; never sent as is.
    */
-  sealed_pii?: Record<string, string>;
+  sealed_pii?: SealedPii;
 }
 
 export interface CustomerSummary {

@@ -92,6 +92,11 @@ export function createWorkerMetrics(thread: string) {
       labelNames: ['key_id'],
       registers: [registry],
     }),
+    piiDropped: new Counter({
+      name: 'bellwether_pii_fields_dropped_total',
+      help: "Personal fields dropped at a customer's profile update because their record no longer opens (its key was removed from the keyring)",
+      registers: [registry],
+    }),
     customers: new Gauge({
       name: 'bellwether_customers_tracked',
       help: 'Customers with state in the engine',

@@ -1,13 +1,15 @@
 /**
  * Sealing personal fields: authenticated encryption with the key id in every ciphertext.
  *
- * `bw1.<alg>.<key id>.<iv>.<ciphertext>.<tag>` (base64url parts), where alg is
+ * `bw1.<alg>.<key id>.<iv>.<ciphertext>.<tag>` (base64url parts) seals one value, and
+ * `bw2.<alg>.<key id>.<field names>.<iv>.<ciphertext>.<tag>` all personal fields of one customer
+ * (one encryption per profile event instead of one per field). alg is
  * - `g`: AES-256-GCM, 96-bit random IV, 128-bit tag;
  * - `s`: SM4-CTR (GB/T 32907) then HMAC-SM3 (GB/T 32905) over everything before the tag
  *   (encrypt-then-MAC: Node's OpenSSL has SM4 in CBC/CTR, not GCM), 128-bit random IV.
  * Working keys come from the 256-bit master key by HKDF-SHA-256, one per purpose. The associated
- * data binds a ciphertext to where it belongs (customer and field), so a ciphertext copied onto
- * another customer or field does not open. Opening picks the algorithm and key from the
+ * data binds a ciphertext to where it belongs (customer and field; a record: customer and its
+ * field names), so a ciphertext copied onto another customer or field does not open. Opening picks the algorithm and key from the
  * ciphertext, so switching BW_PII_CIPHER or rotating keys never strands old data.
  */
 import {
@@ -22,6 +24,7 @@ import { BellwetherError } from '../errors.js';
 import type { PiiKey, PiiKeyring } from './pii-keyring.js';
 
 const PREFIX = 'bw1';
+const RECORD_PREFIX = 'bw2';
 
 interface WorkingKeys {
   gcm: Buffer;
@@ -68,23 +71,34 @@ function randomIv(n: number): Buffer {
   return iv;
 }
 
-/** Seals `plaintext` with the keyring's current key and cipher, bound to `aad`. */
-export function seal(keyring: PiiKeyring, plaintext: string | Uint8Array, aad: string): string {
+/**
+ * Encrypts `data` under the keyring's current key and cipher, bound to `aad`:
+ * `<prefix>.<alg>.<key id>[.<clear>].<iv>.<ciphertext>.<tag>`; the SM4 MAC covers everything
+ * before the tag.
+ */
+function encrypt(keyring: PiiKeyring, data: Uint8Array, aad: string, prefix: string, clear?: string): string {
   const key = keyring.current;
   const keys = workingKeys(key);
-  const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
-  if (keyring.cipher === 'sm4') {
+  const sm4 = keyring.cipher === 'sm4';
+  const front = `${prefix}.${sm4 ? 's' : 'g'}.${key.id}${clear === undefined ? '' : `.${clear}`}`;
+  if (sm4) {
     const iv = randomIv(16);
     const c = createCipheriv('sm4-ctr', keys.sm4, iv);
     const ct = Buffer.concat([c.update(data), c.final()]);
-    const head = `${PREFIX}.s.${key.id}.${b64(iv)}.${b64(ct)}`;
+    const head = `${front}.${b64(iv)}.${b64(ct)}`;
     return `${head}.${b64(sm3Tag(keys.sm3, head, aad))}`;
   }
   const iv = randomIv(12);
   const c = createCipheriv('aes-256-gcm', keys.gcm, iv);
   c.setAAD(Buffer.from(aad, 'utf8'));
   const ct = Buffer.concat([c.update(data), c.final()]);
-  return `${PREFIX}.g.${key.id}.${b64(iv)}.${b64(ct)}.${b64(c.getAuthTag())}`;
+  return `${front}.${b64(iv)}.${b64(ct)}.${b64(c.getAuthTag())}`;
+}
+
+/** Seals `plaintext` with the keyring's current key and cipher, bound to `aad` (the `bw1` form). */
+export function seal(keyring: PiiKeyring, plaintext: string | Uint8Array, aad: string): string {
+  const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+  return encrypt(keyring, data, aad, PREFIX);
 }
 
 function sm3Tag(macKey: Buffer, head: string, aad: string): Buffer {
@@ -94,32 +108,40 @@ function sm3Tag(macKey: Buffer, head: string, aad: string): Buffer {
   return createHmac('sm3', macKey).update(length).update(aadBytes).update(head).digest();
 }
 
-/** The key id a ciphertext was sealed with, or undefined when it is not one. */
+/** The key id a ciphertext (either form) was sealed with, or undefined when it is not one. */
 export function sealedKeyId(sealed: string): string | undefined {
   const parts = sealed.split('.');
-  return parts.length === 6 && parts[0] === PREFIX ? parts[2] : undefined;
+  return (parts.length === 6 && parts[0] === PREFIX) || (parts.length === 7 && parts[0] === RECORD_PREFIX)
+    ? parts[2]
+    : undefined;
+}
+
+/** The algorithm code (`g` or `s`) of a ciphertext of either form. */
+export function sealedCipher(sealed: string): string | undefined {
+  return sealed.split('.')[1];
 }
 
 export function isSealed(value: string): boolean {
   return sealedKeyId(value) !== undefined;
 }
 
-/** Opens a ciphertext made by {@link seal} with the same `aad`; BW_ERR_PII_DECRYPT otherwise. */
-export function openSealedBytes(keyring: PiiKeyring, sealed: string, aad: string): Buffer {
-  const parts = sealed.split('.');
-  if (parts.length !== 6 || parts[0] !== PREFIX) {
-    throw new BellwetherError('BW_ERR_PII_DECRYPT', 'not a bw1 ciphertext');
-  }
-  const [, alg, id, ivText, ctText, tagText] = parts as [string, string, string, string, string, string];
+/**
+ * Decrypts the parts of a ciphertext: `[prefix, alg, key id, ...clear, iv, ciphertext, tag]`;
+ * BW_ERR_PII_DECRYPT when the key is missing or authentication fails.
+ */
+function decrypt(keyring: PiiKeyring, parts: readonly string[], aad: string): Buffer {
+  const n = parts.length;
+  const alg = parts[1]!;
+  const id = parts[2]!;
   const key = keyring.byId(id);
   if (!key) throw new BellwetherError('BW_ERR_PII_DECRYPT', `key id ${id} is not in the keyring`);
   const keys = workingKeys(key);
-  const iv = Buffer.from(ivText, 'base64url');
-  const ct = Buffer.from(ctText, 'base64url');
-  const tag = Buffer.from(tagText, 'base64url');
+  const iv = Buffer.from(parts[n - 3]!, 'base64url');
+  const ct = Buffer.from(parts[n - 2]!, 'base64url');
+  const tag = Buffer.from(parts[n - 1]!, 'base64url');
   try {
     if (alg === 's') {
-      const expected = sm3Tag(keys.sm3, parts.slice(0, 5).join('.'), aad);
+      const expected = sm3Tag(keys.sm3, parts.slice(0, n - 1).join('.'), aad);
       if (tag.length !== expected.length || !timingSafeEqual(tag, expected)) throw new Error('bad tag');
       const d = createDecipheriv('sm4-ctr', keys.sm4, iv);
       return Buffer.concat([d.update(ct), d.final()]);
@@ -136,8 +158,68 @@ export function openSealedBytes(keyring: PiiKeyring, sealed: string, aad: string
   }
 }
 
+/** Opens a ciphertext made by {@link seal} with the same `aad`; BW_ERR_PII_DECRYPT otherwise. */
+export function openSealedBytes(keyring: PiiKeyring, sealed: string, aad: string): Buffer {
+  const parts = sealed.split('.');
+  if (parts.length !== 6 || parts[0] !== PREFIX) {
+    throw new BellwetherError('BW_ERR_PII_DECRYPT', 'not a bw1 ciphertext');
+  }
+  return decrypt(keyring, parts, aad);
+}
+
 export function openSealed(keyring: PiiKeyring, sealed: string, aad: string): string {
   return openSealedBytes(keyring, sealed, aad).toString('utf8');
+}
+
+/** Field names may appear in the clear part of a record: the schema's names, nothing else. */
+const FIELD_NAME = /^[a-z_]{1,32}$/;
+
+function recordAad(customerId: string, names: string): string {
+  return `pii2\u0000${customerId}\u0000${names}`;
+}
+
+/**
+ * Seals every personal field of one customer as one record (the `bw2` form): one encryption
+ * however many fields. `bw2.<alg>.<key id>.<field names>.<iv>.<ciphertext>.<tag>`: the field
+ * names (sorted, comma-separated) are in the clear and authenticated with the customer id as the
+ * associated data; the plaintext is the JSON array of the values in that order.
+ */
+export function sealRecord(
+  keyring: PiiKeyring,
+  customerId: string,
+  fields: Readonly<Record<string, string>>,
+): string {
+  const names = Object.keys(fields).sort();
+  for (const name of names)
+    if (!FIELD_NAME.test(name)) throw new BellwetherError('BW_ERR_PII_DECRYPT', 'not a personal field name');
+  const list = names.join(',');
+  const plaintext = Buffer.from(JSON.stringify(names.map((n) => fields[n])), 'utf8');
+  return encrypt(keyring, plaintext, recordAad(customerId, list), RECORD_PREFIX, list);
+}
+
+/** The field names of a record, read from its clear part (nothing is decrypted); undefined for other text. */
+export function recordFields(sealed: string): string[] | undefined {
+  const parts = sealed.split('.');
+  return parts.length === 7 && parts[0] === RECORD_PREFIX ? parts[3]!.split(',') : undefined;
+}
+
+/** Opens a record made by {@link sealRecord} for `customerId`; BW_ERR_PII_DECRYPT otherwise. */
+export function openRecord(keyring: PiiKeyring, sealed: string, customerId: string): Record<string, string> {
+  const parts = sealed.split('.');
+  if (parts.length !== 7 || parts[0] !== RECORD_PREFIX) {
+    throw new BellwetherError('BW_ERR_PII_DECRYPT', 'not a bw2 record');
+  }
+  const names = parts[3]!.split(',');
+  const values = JSON.parse(
+    decrypt(keyring, parts, recordAad(customerId, parts[3]!)).toString('utf8'),
+  ) as unknown;
+  if (!Array.isArray(values) || values.length !== names.length)
+    throw new BellwetherError('BW_ERR_PII_DECRYPT', 'record does not match its field names');
+  const out: Record<string, string> = {};
+  names.forEach((name, i) => {
+    out[name] = String(values[i]);
+  });
+  return out;
 }
 
 /** The associated data of a personal field: the customer and the field name. */

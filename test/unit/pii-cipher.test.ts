@@ -4,7 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BellwetherError } from '../../engine/errors.js';
-import { fieldAad, openSealed, seal, sealedKeyId } from '../../engine/security/pii-cipher.js';
+import {
+  fieldAad,
+  openRecord,
+  openSealed,
+  recordFields,
+  seal,
+  sealedKeyId,
+  sealRecord,
+} from '../../engine/security/pii-cipher.js';
 import { derivedKeyId, loadKeyring, PiiKeyring } from '../../engine/security/pii-keyring.js';
 import { PiiSealer } from '../../engine/security/pii-sealer.js';
 
@@ -110,5 +118,37 @@ describe('key text', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe.each(['aes-256-gcm', 'sm4'] as const)('records of a customer’s fields with %s', (cipher) => {
+  const keyring = PiiKeyring.parse(K1, cipher, 'test');
+  const fields = { phone: '13812345678', email: 'x@example.com', name: '张三丰' };
+
+  it('seals every field in one ciphertext with the field names in the clear, and opens it', () => {
+    const sealed = sealRecord(keyring, 'c1', fields);
+    expect(sealed.startsWith(`bw2.${cipher === 'sm4' ? 's' : 'g'}.k1.email,name,phone.`)).toBe(true);
+    expect(sealed).not.toContain('13812345678');
+    expect(recordFields(sealed)).toEqual(['email', 'name', 'phone']);
+    expect(sealedKeyId(sealed)).toBe('k1');
+    expect(openRecord(keyring, sealed, 'c1')).toEqual(fields);
+    expect(sealRecord(keyring, 'c1', fields)).not.toBe(sealed);
+  });
+
+  it('refuses a record moved to another customer, with its field names changed, or altered', () => {
+    const sealed = sealRecord(keyring, 'c1', fields);
+    expect(() => openRecord(keyring, sealed, 'c2')).toThrow(/fails authentication/);
+    const renamed = sealed.replace('email,name,phone', 'email,name,address');
+    expect(() => openRecord(keyring, renamed, 'c1')).toThrow(/fails authentication/);
+    const parts = sealed.split('.');
+    const ct = Buffer.from(parts[5]!, 'base64url');
+    ct[0] = ct[0]! ^ 1;
+    parts[5] = ct.toString('base64url');
+    expect(() => openRecord(keyring, parts.join('.'), 'c1')).toThrow(/fails authentication/);
+    expect(() => openRecord(keyring, seal(keyring, 'v', fieldAad('c1', 'phone')), 'c1')).toThrow(/not a bw2/);
+  });
+
+  it('names only personal field names in the clear', () => {
+    expect(() => sealRecord(keyring, 'c1', { 'x.y': 'v' })).toThrow(BellwetherError);
   });
 });
