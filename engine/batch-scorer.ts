@@ -9,7 +9,7 @@ import { lastEventAt } from '../operators/recency.js';
 import { type AlertBody, type AlertKind, alertId, crossing, riskOf } from './alerts.js';
 import type { Config } from './config.js';
 import type { PartitionState } from './partition-state.js';
-import type { WorkerMetrics } from './worker-metrics.js';
+import { counterChildren, type WorkerMetrics } from './worker-metrics.js';
 
 export type ScoreOrigin = 'event' | 'sweep';
 
@@ -27,6 +27,7 @@ export class BatchScorer {
   #churnOut = new Float32Array(1024);
   #intentOut = new Float32Array(1024);
   #shadowOut = new Float32Array(1024);
+  readonly #alertCount: ReturnType<typeof counterChildren>;
 
   constructor(models: ModelSet, width: number, config: Config, metrics: WorkerMetrics) {
     this.models = models;
@@ -35,6 +36,7 @@ export class BatchScorer {
     this.#width = width;
     this.#config = config;
     this.#metrics = metrics;
+    this.#alertCount = counterChildren(metrics.alerts);
   }
 
   /** The feature vectors of the last `score` call, row i at i × width (valid until the next call). */
@@ -135,7 +137,7 @@ export class BatchScorer {
     const crossings = kind === 'churn' ? state.churnCrossings.data : state.intentCrossings.data;
     const n = ++crossings[slot]!;
     if (suppressed) return undefined;
-    this.#metrics.alerts.labels(kind).inc();
+    this.#alertCount(kind).inc();
     const customerId = state.table.idOf(slot);
     const id = alertId(kind, customerId, n);
     return {

@@ -363,7 +363,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'answer-cache-ms',
     kind: 'number',
     describe:
-      'longest a customer answer is served from the main thread without asking its worker, if no event or rescore changed it; 0 = off (1000)',
+      'longest a customer answer is served from the main thread without asking its worker, if no event or rescore changed it; 0 = off (5000)',
   },
 ];
 
@@ -394,7 +394,7 @@ export function defaultConfig(cwd: string = process.cwd()): Static<typeof Config
     exportLimit: 10_000,
     rateLimit: 60_000,
     auditRetentionDays: 1096,
-    answerCacheMs: 1000,
+    answerCacheMs: 5000,
     auditMaxMb: 256,
     auditFlushMs: 10,
     batchLingerMs: 20,

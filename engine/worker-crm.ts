@@ -10,6 +10,7 @@ import { TagEvaluator } from '../operators/crm/tags.js';
 import { ACTIONS_PREFIX, actionBody, SEGMENT_CHANGES_SUBJECT, segmentChangeBody } from './crm-effects.js';
 import { compileCrmDefinition } from './crm-files.js';
 import type { PartitionFeed, WorkerContext } from './worker-context.js';
+import { counterChildren } from './worker-metrics.js';
 
 export class WorkerCrm {
   config: CrmConfig;
@@ -19,9 +20,13 @@ export class WorkerCrm {
   readonly #ctx: WorkerContext;
   #actions: Map<string, Readonly<Record<string, unknown>>>;
   readonly #latenessMs: number;
+  readonly #actionCount: ReturnType<typeof counterChildren>;
+  readonly #segmentCount: ReturnType<typeof counterChildren>;
 
   constructor(ctx: WorkerContext, definition: CrmFile, source: string) {
     this.#ctx = ctx;
+    this.#actionCount = counterChildren(ctx.metrics.actions);
+    this.#segmentCount = counterChildren(ctx.metrics.segmentChanges);
     this.config = compileCrmDefinition(definition, source);
     this.tags = new TagEvaluator(this.config.tags);
     this.#actions = new Map(this.config.rules.map((r) => [r.id, r.action]));
@@ -48,7 +53,7 @@ export class WorkerCrm {
   }
 
   publishAction(firing: Firing, now: number): Promise<unknown> {
-    this.#ctx.metrics.actions.labels(firing.rule_id).inc();
+    this.#actionCount(firing.rule_id).inc();
     const body = actionBody(firing, this.#actions.get(firing.rule_id) ?? {}, now);
     return this.#ctx.effects.publish(
       `${ACTIONS_PREFIX}.${firing.rule_id}`,
@@ -94,7 +99,7 @@ export class WorkerCrm {
     const firings = rules.onScores(slot, state.table.idOf(slot), now, crm.lookup);
     if (suppressed) return;
     if (change) {
-      this.#ctx.metrics.segmentChanges.labels(change.to).inc();
+      this.#segmentCount(change.to).inc();
       const body = segmentChangeBody(change.customer_id, change.from, change.to, now, cause, crm.rfmOf(slot));
       out.push(this.#ctx.effects.publish(SEGMENT_CHANGES_SUBJECT, JSON.stringify(body), body.change_id));
     }

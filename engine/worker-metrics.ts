@@ -32,6 +32,20 @@ export const STAGE_EFFECTS = 4;
 /** One message in this many has its per-event stages timed (a power of two). */
 export const STAGE_SAMPLE = 8;
 
+/**
+ * The children of a one-label counter, memoised: prom-client's `labels()` builds and hashes a
+ * label key on every call, which on the hot path (a segment change every few events) showed. The
+ * counter must never be `reset()` (that detaches the children).
+ */
+export function counterChildren(counter: Counter<string>): (value: string) => { inc(n?: number): void } {
+  const children = new Map<string, { inc(n?: number): void }>();
+  return (value) => {
+    let child = children.get(value);
+    if (child === undefined) children.set(value, (child = counter.labels(value)));
+    return child;
+  };
+}
+
 export function createWorkerMetrics(thread: string) {
   const registry = new Registry();
   registerThreadTime(registry, thread);
