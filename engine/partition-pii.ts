@@ -5,7 +5,7 @@
  * one decryption when it updates some of the customer's fields but not all). Records go into
  * checkpoints sealed and leave the worker sealed; the main thread opens them for the roles
  * allowed to see them (docs/security.md). Customers restored from checkpoints of before records
- * keep their per-field ciphertexts until their next profile event or re-seal.
+ * keep their per-field ciphertexts until their next profile event or a key rotation.
  */
 import { BellwetherError } from './errors.js';
 import { PERSONAL_FIELD_SET } from './security/masking.js';

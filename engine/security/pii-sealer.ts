@@ -5,7 +5,7 @@
  *
  * A customer's personal fields are one record (`bw2`, pii-cipher.ts). Checkpoints written before
  * records existed hold one `bw1` ciphertext per field; those open as they are and become a record
- * at the customer's next profile event or the next re-seal.
+ * at the customer's next profile event, or when a key rotation re-seals them.
  */
 import { BellwetherError } from '../errors.js';
 import {
@@ -59,11 +59,17 @@ export class PiiSealer {
   }
 
   /**
-   * The customer's fields as one record under the current key and cipher: the same record when it
-   * already is; fields of the per-field form are gathered into one.
+   * The customer's fields under the current key and cipher: the same ciphertexts when they already
+   * are; otherwise one record (per-field ciphertexts under an older key are gathered into one).
    */
-  resealPii(customerId: string, sealed: SealedPii): string {
-    if (typeof sealed === 'string' && this.#isCurrent(sealed)) return sealed;
+  resealPii(customerId: string, sealed: SealedPii): SealedPii {
+    if (typeof sealed === 'string') {
+      if (this.#isCurrent(sealed)) return sealed;
+    } else if (Object.values(sealed).every((text) => this.#isCurrent(text))) {
+      // Already under the current key: left for the customer's next profile event, so the first
+      // start on older checkpoints does not open every customer's fields at once.
+      return sealed;
+    }
     return this.sealRecord(customerId, this.openPii(customerId, sealed));
   }
 

@@ -59,6 +59,14 @@ describe('personal fields of a partition', () => {
     expect(counts(pii)).toEqual({ k1: 3 });
   });
 
+  it('leaves per-field ciphertexts already under the current key alone when it re-seals', () => {
+    const { pii, sealer } = setup();
+    const legacy = { phone: sealer().seal('c4', 'phone', '13160754916') };
+    pii.restore([[0, legacy]]);
+    expect(pii.reseal(() => 'c4')).toEqual({ resealed: 0, failed: 0 });
+    expect(pii.sealed(0)).toBe(legacy);
+  });
+
   it('re-seals records and per-field ciphertexts under a new key, and counts fields per key throughout', () => {
     const { pii, sealer, rekey } = setup();
     pii.onProfile(0, 'c0', { name: 'A', phone: '1' });
