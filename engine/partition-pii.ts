@@ -9,23 +9,11 @@
  */
 import { BellwetherError } from './errors.js';
 import { PERSONAL_FIELD_SET } from './security/masking.js';
-import { sealedKeyId } from './security/pii-cipher.js';
+import { recordFront, sealedKeyId } from './security/pii-cipher.js';
 import type { PiiSealer, SealedPii } from './security/pii-sealer.js';
 
 /** Longest personal value kept (characters); longer ones are dropped, not cut. */
 const MAX_VALUE_LENGTH = 1024;
-
-/**
- * The key id and field names of a record from its clear front, `bw2.<alg>.<key id>.<names>.`
- * (indexOf instead of split: this runs at every profile event); undefined for other text.
- */
-function recordFront(sealed: string): { keyId: string; names: string } | undefined {
-  if (!sealed.startsWith('bw2.')) return undefined;
-  const a = sealed.indexOf('.', 4);
-  const b = a < 0 ? -1 : sealed.indexOf('.', a + 1);
-  const c = b < 0 ? -1 : sealed.indexOf('.', b + 1);
-  return c < 0 ? undefined : { keyId: sealed.slice(a + 1, b), names: sealed.slice(b + 1, c) };
-}
 
 function namesOf(sealed: SealedPii): string[] {
   return typeof sealed === 'string' ? (recordFront(sealed)?.names.split(',') ?? []) : Object.keys(sealed);

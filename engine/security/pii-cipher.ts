@@ -197,6 +197,19 @@ export function sealRecord(
   return encrypt(keyring, plaintext, recordAad(customerId, list), RECORD_PREFIX, list);
 }
 
+/**
+ * The key id and comma-separated field names of a record, read from its clear front
+ * `bw2.<alg>.<key id>.<names>.` with indexOf (workers read it at every profile event; nothing is
+ * decrypted); undefined for other text.
+ */
+export function recordFront(sealed: string): { keyId: string; names: string } | undefined {
+  if (!sealed.startsWith(`${RECORD_PREFIX}.`)) return undefined;
+  const a = sealed.indexOf('.', RECORD_PREFIX.length + 1);
+  const b = a < 0 ? -1 : sealed.indexOf('.', a + 1);
+  const c = b < 0 ? -1 : sealed.indexOf('.', b + 1);
+  return c < 0 ? undefined : { keyId: sealed.slice(a + 1, b), names: sealed.slice(b + 1, c) };
+}
+
 /** The field names of a record, read from its clear part (nothing is decrypted); undefined for other text. */
 export function recordFields(sealed: string): string[] | undefined {
   const parts = sealed.split('.');
