@@ -33,5 +33,5 @@ RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 EXPOSE 8080 4222
 USER node
-ENTRYPOINT ["node", "dist/engine/cli.js"]
+ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["run"]

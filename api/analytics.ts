@@ -1,9 +1,9 @@
 /** CRM analytics routes: segments, funnels, paths, attribution, gathered from every worker. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { EVENT_TYPES } from '../engine/event-types.js';
+import { EVENT_TYPES } from '../contract/event-types.js';
+import type { EngineView } from '../engine/view.js';
 import { ATTRIBUTION_MODELS } from '../operators/analytics/attribution-report.js';
-import type { EngineView } from './engine-view.js';
 import { ErrorBody } from './schemas.js';
 
 const FunnelParams = Type.Object({ id: Type.String({ pattern: '^[a-z0-9_-]{1,64}$' }) });

@@ -8,10 +8,10 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { BellwetherError } from '../engine/errors.js';
-import { allows, type Permission, type Principal } from '../engine/security/api-keys.js';
-import type { AuditEntry } from '../engine/security/audit-log.js';
-import type { EngineSecurity, SecurityAlert } from '../engine/security/engine-security.js';
+import { BellwetherError } from '../contract/errors.js';
+import { allows, type Permission, type Principal } from '../security/api-keys.js';
+import type { AuditEntry } from '../security/audit-log.js';
+import type { EngineSecurity, SecurityAlert } from '../security/engine-security.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

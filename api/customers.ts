@@ -6,11 +6,10 @@
 import { Readable } from 'node:stream';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BellwetherError } from '../engine/errors.js';
-import type { EngineSecurity } from '../engine/security/engine-security.js';
-import type { CustomerAnswer } from '../engine/thread-messages.js';
+import { BellwetherError } from '../contract/errors.js';
+import type { CustomerAnswer, EngineView } from '../engine/view.js';
+import type { EngineSecurity } from '../security/engine-security.js';
 import { auditEntry, demand } from './auth.js';
-import type { EngineView } from './engine-view.js';
 import { answerFields, type PiiView, type PresentedAnswer, piiViewFor, presentAnswer } from './pii-view.js';
 import {
   CustomerAnswerSchema,

@@ -1,6 +1,6 @@
 /** One error handler: coded JSON bodies, no stack traces. */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { BellwetherError } from '../engine/errors.js';
+import { BellwetherError } from '../contract/errors.js';
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | BellwetherError, request, reply) => {

@@ -1,7 +1,7 @@
 /** Liveness, readiness and engine information. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { EngineView } from './engine-view.js';
+import type { EngineView } from '../engine/view.js';
 
 const Readiness = Type.Object({
   ready: Type.Boolean(),

@@ -1,7 +1,7 @@
 /** Model registry routes: list versions with their card metrics, reload without a restart. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { EngineView } from './engine-view.js';
+import type { EngineView } from '../engine/view.js';
 
 const Versions = Type.Record(Type.String(), Type.String());
 

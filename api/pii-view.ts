@@ -4,10 +4,10 @@
  * plain). The worker's ciphertexts are opened here and never leave the process as they are.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { BellwetherError } from '../engine/errors.js';
-import { allows, type Principal } from '../engine/security/api-keys.js';
-import type { EngineSecurity } from '../engine/security/engine-security.js';
-import type { CustomerAnswer } from '../engine/thread-messages.js';
+import { BellwetherError } from '../contract/errors.js';
+import type { CustomerAnswer } from '../engine/view.js';
+import { allows, type Principal } from '../security/api-keys.js';
+import type { EngineSecurity } from '../security/engine-security.js';
 
 export const PII_VIEWS = ['none', 'masked', 'plain'] as const;
 export type PiiView = (typeof PII_VIEWS)[number];

@@ -6,12 +6,12 @@
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { PACKAGE_VERSION } from '../engine/paths.js';
-import type { EngineSecurity } from '../engine/security/engine-security.js';
+import type { EngineView } from '../engine/view.js';
+import { PACKAGE_VERSION } from '../lib/paths.js';
+import type { EngineSecurity } from '../security/engine-security.js';
 import { analyticsRoutes } from './analytics.js';
 import { installAuth } from './auth.js';
 import { customerRoutes } from './customers.js';
-import type { EngineView } from './engine-view.js';
 import { installErrorHandler } from './errors.js';
 import { healthRoutes } from './health.js';
 import { lazyChildLogger } from './lazy-logger.js';

@@ -15,8 +15,8 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { EventSimulator } from '../engine/simulator.js';
-import { eventSubject } from '../engine/subjects.js';
+import { eventSubject } from '../contract/subjects.js';
+import { EventSimulator } from '../feeds/simulator.js';
 import { firstEventType } from './lib/event-mix.js';
 import { numberArg, report, runMain, sleep, stringArg } from './lib/report.js';
 

@@ -11,10 +11,10 @@
  *   memory.js --customers C [--partitions 16] [--dedupe 50000] [--active 200000]
  */
 import { parseArgs } from 'node:util';
-import { parseEvent } from '../engine/event-parse.js';
-import { PartitionState } from '../engine/partition-state.js';
-import { mulberry32 } from '../engine/random.js';
-import { partitionOfCustomer } from '../engine/subjects.js';
+import { parseEvent } from '../contract/event-parse.js';
+import { partitionOfCustomer } from '../contract/subjects.js';
+import { PartitionState } from '../engine/state/partition-state.js';
+import { mulberry32 } from '../lib/random.js';
 import { firstEventType as typeOf } from './lib/event-mix.js';
 import { numberArg, report, runMain } from './lib/report.js';
 

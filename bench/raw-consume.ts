@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { eventsStreamOf } from '../engine/streams.js';
+import { eventsStreamOf } from '../engine/nats/streams.js';
 import { numberArg, report, runMain, sleep, stringArg } from './lib/report.js';
 
 const MAX_ACK_PENDING = 10_000;

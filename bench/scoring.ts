@@ -11,14 +11,14 @@
 
 import { parseArgs } from 'node:util';
 import type { Tensor } from '@tensorflow/tfjs';
-import { parseEvent } from '../engine/event-parse.js';
-import { PACKAGE_ROOT } from '../engine/paths.js';
+import { parseEvent } from '../contract/event-parse.js';
+import { PACKAGE_ROOT } from '../lib/paths.js';
 import { inputIndexes, transformValue } from '../models/feature-spec.js';
 import { loadModelDir } from '../models/model-files.js';
 import { liveModelDir } from '../models/registry.js';
 import { ModelScorer } from '../models/scorer.js';
 import { loadTf } from '../models/tf-backend.js';
-import { FeatureTable } from '../operators/feature-table.js';
+import { FeatureTable } from '../operators/features/feature-table.js';
 import { numberArg, report, runMain } from './lib/report.js';
 import { median } from './lib/stats.js';
 

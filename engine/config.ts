@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import { BellwetherError } from './errors.js';
-import { PACKAGE_ROOT } from './paths.js';
-import { MASKS_PATTERN } from './security/masking.js';
-import { PII_CIPHERS } from './security/pii-keyring.js';
+import { BellwetherError } from '../contract/errors.js';
+import { PACKAGE_ROOT } from '../lib/paths.js';
+import { MASKS_PATTERN } from '../security/masking.js';
+import { PII_CIPHERS } from '../security/pii-keyring.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 

@@ -1,36 +1,39 @@
 /**
- * The engine process: NATS (embedded or external), the streams, the partition workers, the
- * optional simulated feed, and the HTTP server with metrics. `startEngine` resolves once HTTP is
- * listening; `stop` shuts everything down in reverse order.
+ * The engine: NATS (embedded or external), the streams, security, the partition workers and the
+ * {@link EngineView} the HTTP layer reads. It knows nothing of HTTP or of feeds: `cli/run.ts` wires
+ * the API server and the simulated feed around it. `openEngine` resolves with NATS and the streams
+ * ready; `startWorkers` starts the partitions (the caller brings HTTP up first so /healthz answers
+ * during catch-up); `stop` shuts everything down in reverse order.
  */
 import { watch } from 'node:fs';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { EngineInfo, EngineView } from '../api/engine-view.js';
-import { buildServer } from '../api/server.js';
+import { BellwetherError } from '../contract/errors.js';
+import { PACKAGE_VERSION } from '../lib/paths.js';
+import { registerThreadTime } from '../lib/thread-time.js';
 import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
 import { describeRegistry } from '../models/listing.js';
 import { MODEL_NAMES } from '../models/registry.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
+import { EngineSecurity } from '../security/engine-security.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
-import { BellwetherError } from './errors.js';
 import type { Logger } from './log.js';
-import { type EmbeddedNats, startEmbeddedNats } from './nats-embedded.js';
-import { PACKAGE_VERSION } from './paths.js';
-import { EngineSecurity } from './security/engine-security.js';
-import { startSimulatorWorker } from './simulator-host.js';
-import { ensureStreams } from './streams.js';
-import type { TestHooks, WorkerStatus } from './thread-messages.js';
-import { registerThreadTime } from './thread-time.js';
-import { WorkerPool } from './worker-pool.js';
+import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
+import { ensureStreams } from './nats/streams.js';
+import type { TestHooks, WorkerStatus } from './pool/thread-messages.js';
+import { WorkerPool } from './pool/worker-pool.js';
+import type { EngineInfo, EngineView } from './view.js';
 
-export interface RunningEngine {
-  httpUrl: string;
+export interface OpenEngine {
+  view: EngineView;
   natsUrl: string;
+  security: EngineSecurity;
+  /** Starts the partition workers, the model and CRM file watches. */
+  startWorkers(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,20 +51,16 @@ async function connectMain(url: string, log: Logger): Promise<NatsConnection> {
   }
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
 export interface EngineOptions {
   /** Test hooks: see TestHooks. */
   hooks?: TestHooks;
 }
 
-export async function startEngine(
+export async function openEngine(
   config: Config,
   log: Logger,
   options: EngineOptions = {},
-): Promise<RunningEngine> {
+): Promise<OpenEngine> {
   const cleanups: { step: string; run: () => Promise<void> }[] = [];
   const cleanup = async (): Promise<void> => {
     for (const { step, run } of cleanups.reverse()) {
@@ -109,7 +108,6 @@ export async function startEngine(
     const security = await EngineSecurity.start(config, nc, jetstream(nc), log);
     cleanups.push({ step: 'security', run: async () => security.close() });
 
-    // HTTP comes up before the workers, so /healthz answers and /readyz says 503 during catch-up.
     let pool: WorkerPool | undefined;
     const workers = (): WorkerPool => {
       if (!pool) throw new BellwetherError('BW_ERR_WORKER_FAILED', 'workers are starting');
@@ -196,132 +194,86 @@ export async function startEngine(
       natsConnected: () => natsConnected,
     };
 
-    const app = await buildServer(view, {
-      logger: log.child({ component: 'http' }),
-      security,
-      rateLimit: config.rateLimit,
-    });
-    let httpHost = config.httpHost;
-    if (security.apiKeys.size === 0 && !isLoopback(httpHost)) {
-      log.warn(
-        { component: 'security', asked: httpHost },
-        'no API keys (BW_API_KEYS, BW_API_KEYS_FILE): the API listens on 127.0.0.1 only',
-      );
-      httpHost = '127.0.0.1';
-    } else if (security.apiKeys.size === 0) {
-      log.warn({ component: 'security' }, 'no API keys: every local caller acts as admin (loopback only)');
-    }
-    await app.listen({ port: config.httpPort, host: httpHost });
-    const httpCleanup = { step: 'http', run: () => app.close() };
-    cleanups.push(httpCleanup);
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const host = httpHost.includes(':') ? `[${httpHost}]` : httpHost;
-    const httpUrl = `http://${host}:${port}`;
-    // Before the workers: /healthz and /metrics answer while the partitions catch up.
-    log.info({ component: 'http', http: httpUrl }, 'http listening');
-
-    const started = await WorkerPool.start(
-      config,
-      natsUrl,
-      log,
-      { crm, pii: security.keyringData, eventsLayout },
-      options.hooks,
-    );
-    pool = started;
-    security.watchKeyFile(config, (keyring) => started.rekey(keyring));
-    cleanups.push({ step: 'workers', run: () => started.stop() });
-    first = (await started.status())[0];
-
-    // A new model version on disk is picked up without a restart (debounced file watch). The
-    // registry's directories are watched one by one, not recursively: Node 20's recursive watch on
-    // Linux can throw when a watched subdirectory vanishes (a version written to a temporary
-    // directory and renamed into place).
-    let debounce: NodeJS.Timeout | undefined;
-    const onModelsChange = (): void => {
-      clearTimeout(debounce);
-      debounce = setTimeout(() => {
-        reload().catch((err: unknown) => log.error({ component: 'models', err }, 'model reload failed'));
-      }, 1000);
-    };
-    for (const dir of [
-      config.modelsDir,
-      ...[...MODEL_NAMES, CLV_PARAMS_DIRNAME].map((n) => path.join(config.modelsDir, n)),
-    ]) {
-      try {
-        const watcher = watch(dir, onModelsChange);
-        watcher.on('error', (err) =>
-          log.warn({ component: 'models', dir, err }, 'model directory watch failed'),
-        );
-        cleanups.push({
-          step: 'model-watch',
-          run: async () => {
-            clearTimeout(debounce);
-            watcher.close();
-          },
-        });
-      } catch (err) {
-        log.debug({ component: 'models', dir, err }, 'model directory not watched');
-      }
-    }
-
-    // Tag, rule and funnel files are reloaded on change; an invalid edit is logged and ignored.
-    const crmFiles = Object.values(crmFilesOf(config)).filter((f): f is string => f !== undefined);
-    let crmDebounce: NodeJS.Timeout | undefined;
-    for (const file of crmFiles) {
-      try {
-        // The directory is watched, not the file: editors often replace a file by renaming a new one.
-        const watcher = watch(path.dirname(file), (_event, name) => {
-          if (name !== path.basename(file)) return;
-          clearTimeout(crmDebounce);
-          crmDebounce = setTimeout(() => {
-            loadCrmDefinition(crmFilesOf(config))
-              .then((next) => started.reconfigureCrm(next))
-              .then(() => log.info({ component: 'crm', files: crmFiles }, 'crm configuration reloaded'))
-              .catch((err: unknown) =>
-                log.error({ component: 'crm', err }, 'crm configuration rejected; keeping the previous one'),
-              );
-          }, 300);
-        });
-        watcher.on('error', (err) => log.warn({ component: 'crm', file, err }, 'crm file watch failed'));
-        cleanups.push({
-          step: 'crm-watch',
-          run: async () => {
-            clearTimeout(crmDebounce);
-            watcher.close();
-          },
-        });
-      } catch (err) {
-        log.warn({ component: 'crm', file, err }, 'cannot watch a crm file');
-      }
-    }
-
-    if (config.simulate > 0) {
-      const sim = startSimulatorWorker({
+    const startWorkers = async (): Promise<void> => {
+      const started = await WorkerPool.start(
+        config,
         natsUrl,
-        rate: config.simulate,
-        customers: config.simulateCustomers,
-        seed: 42,
-        historyDays: 180,
-        badRate: 0.001,
-      });
-      sim.onError((err) => log.error({ component: 'simulator', err }, 'simulated feed failed'));
-      cleanups.push({ step: 'simulator', run: () => sim.stop() });
-    }
-    // On shutdown HTTP closes first (cleanups run in reverse).
-    cleanups.splice(cleanups.indexOf(httpCleanup), 1);
-    cleanups.push(httpCleanup);
-    log.info(
-      {
-        component: 'engine',
-        http: httpUrl,
-        nats: natsUrl,
-        workers: started.size,
-        partitions: config.partitions,
-      },
-      'engine started',
-    );
-    return { httpUrl, natsUrl, stop: cleanup };
+        log,
+        { crm, pii: security.keyringData, eventsLayout },
+        options.hooks,
+      );
+      pool = started;
+      security.watchKeyFile(config, (keyring) => started.rekey(keyring));
+      cleanups.push({ step: 'workers', run: () => started.stop() });
+      first = (await started.status())[0];
+
+      // A new model version on disk is picked up without a restart (debounced file watch). The
+      // registry's directories are watched one by one, not recursively: Node 20's recursive watch on
+      // Linux can throw when a watched subdirectory vanishes (a version written to a temporary
+      // directory and renamed into place).
+      let debounce: NodeJS.Timeout | undefined;
+      const onModelsChange = (): void => {
+        clearTimeout(debounce);
+        debounce = setTimeout(() => {
+          reload().catch((err: unknown) => log.error({ component: 'models', err }, 'model reload failed'));
+        }, 1000);
+      };
+      for (const dir of [
+        config.modelsDir,
+        ...[...MODEL_NAMES, CLV_PARAMS_DIRNAME].map((n) => path.join(config.modelsDir, n)),
+      ]) {
+        try {
+          const watcher = watch(dir, onModelsChange);
+          watcher.on('error', (err) =>
+            log.warn({ component: 'models', dir, err }, 'model directory watch failed'),
+          );
+          cleanups.push({
+            step: 'model-watch',
+            run: async () => {
+              clearTimeout(debounce);
+              watcher.close();
+            },
+          });
+        } catch (err) {
+          log.debug({ component: 'models', dir, err }, 'model directory not watched');
+        }
+      }
+
+      // Tag, rule and funnel files are reloaded on change; an invalid edit is logged and ignored.
+      const crmFiles = Object.values(crmFilesOf(config)).filter((f): f is string => f !== undefined);
+      let crmDebounce: NodeJS.Timeout | undefined;
+      for (const file of crmFiles) {
+        try {
+          // The directory is watched, not the file: editors often replace a file by renaming a new one.
+          const watcher = watch(path.dirname(file), (_event, name) => {
+            if (name !== path.basename(file)) return;
+            clearTimeout(crmDebounce);
+            crmDebounce = setTimeout(() => {
+              loadCrmDefinition(crmFilesOf(config))
+                .then((next) => started.reconfigureCrm(next))
+                .then(() => log.info({ component: 'crm', files: crmFiles }, 'crm configuration reloaded'))
+                .catch((err: unknown) =>
+                  log.error(
+                    { component: 'crm', err },
+                    'crm configuration rejected; keeping the previous one',
+                  ),
+                );
+            }, 300);
+          });
+          watcher.on('error', (err) => log.warn({ component: 'crm', file, err }, 'crm file watch failed'));
+          cleanups.push({
+            step: 'crm-watch',
+            run: async () => {
+              clearTimeout(crmDebounce);
+              watcher.close();
+            },
+          });
+        } catch (err) {
+          log.warn({ component: 'crm', file, err }, 'cannot watch a crm file');
+        }
+      }
+    };
+    return { view, natsUrl, security, startWorkers, stop: cleanup };
   } catch (err) {
     await cleanup();
     throw err;

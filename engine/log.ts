@@ -4,7 +4,7 @@
  * the same masks as the API, and credentials are redacted.
  */
 import { type Logger, pino } from 'pino';
-import { logRedaction, Masker } from './security/masking.js';
+import { logRedaction, Masker } from '../security/masking.js';
 
 export type { Logger } from 'pino';
 

@@ -7,7 +7,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { Ajv } from 'ajv';
-import { BellwetherError } from '../engine/errors.js';
+import { BellwetherError } from '../contract/errors.js';
 import { type FeatureSpec, FeatureSpecSchema } from './feature-spec.js';
 import type { Tf } from './tf-backend.js';
 

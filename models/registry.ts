@@ -4,7 +4,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BellwetherError } from '../engine/errors.js';
+import { BellwetherError } from '../contract/errors.js';
 
 export const MODEL_NAMES = ['churn', 'intent'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];

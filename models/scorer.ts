@@ -6,7 +6,7 @@
  * customer, so they are computed only where they are published (alerts).
  */
 import type { Tensor } from '@tensorflow/tfjs';
-import { gaussian, mulberry32 } from '../engine/random.js';
+import { gaussian, mulberry32 } from '../lib/random.js';
 import { type FeatureInput, inputIndexes, transformValue } from './feature-spec.js';
 import { compilePlan, type InferencePlan, PLAN_MAX_ROWS } from './inference-plan.js';
 import type { LoadedModel } from './model-files.js';

@@ -4,7 +4,7 @@
  * to the first poll at which every consumer has nothing pending and nothing awaiting an ack.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { eventsStreamOf } from '../../engine/streams.js';
+import { eventsStreamOf } from '../../engine/nats/streams.js';
 import { sleep } from './report.js';
 
 export interface ConsumerState {

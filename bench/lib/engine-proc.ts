@@ -1,5 +1,5 @@
 /**
- * The engine under test as a separate process: `node dist/engine/cli.js run` against the bench's
+ * The engine under test as a separate process: `node dist/cli/main.js run` against the bench's
  * nats-server. It logs at info (the "engine started" line carries the HTTP address); lines at warn
  * and above are kept and shown, the rest is dropped.
  */
@@ -8,8 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { stopChild } from '../../engine/child-process.js';
-import { distPath } from '../../engine/paths.js';
+import { stopChild } from '../../lib/child-process.js';
+import { distPath } from '../../lib/paths.js';
 
 const WARN = 40;
 
@@ -44,7 +44,7 @@ export async function startEngine(opts: EngineOptions, timeoutMs = 120_000): Pro
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'bw-bench-data-')));
   const spawnedAt = performance.now();
   const spawnedWall = Date.now();
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), distPath('engine', 'cli.js'), 'run'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), distPath('cli', 'main.js'), 'run'], {
     env: {
       ...process.env,
       BW_NATS_URL: opts.natsUrl,

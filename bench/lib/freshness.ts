@@ -6,7 +6,7 @@
  * and after, and quantiles are estimated from the bucket difference.
  */
 import http from 'node:http';
-import { eventSubject } from '../../engine/subjects.js';
+import { eventSubject } from '../../contract/subjects.js';
 import { waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
 import { CoreMeter } from './cpu.js';

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EVENTS_STREAM_PREFIX, eventsStreamOf } from '../../engine/streams.js';
+import { EVENTS_STREAM_PREFIX, eventsStreamOf } from '../../engine/nats/streams.js';
 import { AckWatch, steadyRate } from './acks.js';
 import type { BenchContext } from './context.js';
 import { processTicks, TICKS_PER_SECOND } from './cpu.js';

@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { stopChild } from '../../engine/child-process.js';
-import { natsServerConfig } from '../../engine/nats-embedded.js';
-import { freePort, waitForPort } from '../../engine/ports.js';
+import { natsServerConfig } from '../../engine/nats/embedded-server.js';
+import { stopChild } from '../../lib/child-process.js';
+import { freePort, waitForPort } from '../../lib/ports.js';
 
 export { freePort };
 

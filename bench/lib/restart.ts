@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EVENTS_STREAM_PREFIX } from '../../engine/streams.js';
+import { EVENTS_STREAM_PREFIX } from '../../engine/nats/streams.js';
 import { AckWatch } from './acks.js';
 import { waitDrained, waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';

@@ -1,7 +1,7 @@
 /** The result record written to bench/results/<timestamp>.json, and the table printed at the end. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { formatShares, formatStages, type ThreadShares } from './engine-times.js';
 import { fmt } from './progress.js';
 

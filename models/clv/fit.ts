@@ -12,8 +12,8 @@
  * and report standard errors from a numerical Hessian at the optimum (delta method to the natural
  * scale) when it is invertible.
  */
-import { BellwetherError } from '../../engine/errors.js';
-import { DAY_MS } from '../../operators/types.js';
+import { BellwetherError } from '../../contract/errors.js';
+import { DAY_MS } from '../../operators/features/types.js';
 import { type BgNbdParams, bgnbdLogLikelihood, type RfData } from './bgnbd.js';
 import { type GammaGammaParams, gammaGammaLogLikelihood, type SpendData } from './gamma-gamma.js';
 import { logParamStandardErrors, minimize } from './optimize.js';

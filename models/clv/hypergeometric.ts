@@ -9,7 +9,7 @@
  * `maxTerms` terms, or that overflows, throws instead of returning a wrong number. BG/NBD needs
  * z = t / (α + T + t) ∈ [0, 1) with positive a, b, c, where every term is positive.
  */
-import { BellwetherError } from '../../engine/errors.js';
+import { BellwetherError } from '../../contract/errors.js';
 
 export interface Hyp2f1Options {
   /** Relative accuracy of the sum (default 1e-15). */

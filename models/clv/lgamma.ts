@@ -6,7 +6,7 @@
  * x ≥ 0.5; below 0.5 the reflection formula Γ(x) Γ(1 − x) = π / sin(πx) is used. Everything stays in
  * log space, so large arguments (thousands of purchases) do not overflow.
  */
-import { BellwetherError } from '../../engine/errors.js';
+import { BellwetherError } from '../../contract/errors.js';
 
 const G = 7;
 const COEFFICIENTS = [

@@ -1,4 +1,4 @@
-import { fileLines } from '../../engine/file-lines.js';
+import { fileLines } from '../../lib/file-lines.js';
 import type { RetailEvent } from './online-retail.js';
 
 export interface CdnowStats {

@@ -2,7 +2,7 @@
  * One entry for the offline tools: a file in one of the input formats → its purchase/refund events
  * sorted by time, with the reader's counts.
  */
-import { BellwetherError } from '../../engine/errors.js';
+import { BellwetherError } from '../../contract/errors.js';
 import { type CdnowStats, emptyCdnowStats, readCdnow } from './cdnow.js';
 import { emptyNdjsonStats, type NdjsonStats, readNdjsonPurchases } from './ndjson.js';
 import { emptyReaderStats, type ReaderStats, type RetailEvent, readOnlineRetail } from './online-retail.js';

@@ -1,6 +1,6 @@
-import { BellwetherError } from '../../engine/errors.js';
-import { parseEventTime } from '../../engine/event-parse.js';
-import { fileLines } from '../../engine/file-lines.js';
+import { BellwetherError } from '../../contract/errors.js';
+import { parseEventTime } from '../../contract/event-parse.js';
+import { fileLines } from '../../lib/file-lines.js';
 import type { RetailEvent } from './online-retail.js';
 
 export interface NdjsonStats {

@@ -19,9 +19,9 @@
  * touch is credited by every purchase within its lookback. Credits accumulate in Float64Arrays
  * indexed by channel id; {@link AttributionTracker.snapshot} names them for the merge.
  */
-import { eventTypeIndex } from '../../engine/event-types.js';
-import type { Column, ColumnStore } from '../column-store.js';
-import { DAY_MS } from '../types.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS } from '../features/types.js';
+import type { Column, ColumnStore } from '../state/column-store.js';
 import type { AttributionSnapshot, ModelCredit } from './attribution-report.js';
 
 export const OTHER_CHANNEL = 'other';

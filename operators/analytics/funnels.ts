@@ -15,8 +15,8 @@
  * Events are taken in arrival order: an out-of-order event is applied as it arrives (a late
  * event can advance a journey; its time becomes the step's time even when older).
  */
-import { EVENT_TYPES, eventTypeIndex } from '../../engine/event-types.js';
-import type { Column, ColumnStore } from '../column-store.js';
+import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
+import type { Column, ColumnStore } from '../state/column-store.js';
 
 export interface FunnelSpec {
   /** `[a-z0-9_-]{1,64}`, unique; names the funnel's columns. */

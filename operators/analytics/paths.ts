@@ -9,8 +9,8 @@
  * `maxPaths` distinct paths (space-saving.ts); then t is shifted into the ring. A purchase that is
  * the customer's first event counts in `purchases` but has no path.
  */
-import { EVENT_TYPES, eventTypeIndex } from '../../engine/event-types.js';
-import type { Column, ColumnStore } from '../column-store.js';
+import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
+import type { Column, ColumnStore } from '../state/column-store.js';
 import { SpaceSaving, type SpaceSavingJSON } from './space-saving.js';
 
 const T = EVENT_TYPES.length;

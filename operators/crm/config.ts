@@ -11,9 +11,9 @@ import path from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
-import { BellwetherError } from '../../engine/errors.js';
-import { type EventType, eventTypeIndex, isEventType } from '../../engine/event-types.js';
-import { FEATURE_NAMES } from '../registry.js';
+import { BellwetherError } from '../../contract/errors.js';
+import { type EventType, eventTypeIndex, isEventType } from '../../contract/event-types.js';
+import { FEATURE_NAMES } from '../features/registry.js';
 import {
   type CrmFile,
   CrmFileSchema,

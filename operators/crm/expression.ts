@@ -10,7 +10,7 @@
  * is null. `and`/`or`/`not` use truthiness (null, 0, '' and false are false) and give booleans.
  * Grammar and precedence: docs/crm.md.
  */
-import { BellwetherError } from '../../engine/errors.js';
+import { BellwetherError } from '../../contract/errors.js';
 import {
   type ExpressionValue,
   K,

@@ -13,7 +13,7 @@
  * `condition:<event-id-or-time>`), so a trigger replayed after a restart yields the same message
  * id. The state is a plain JSON snapshot; see docs/crm.md.
  */
-import { BellwetherError } from '../../engine/errors.js';
+import { BellwetherError } from '../../contract/errors.js';
 import { AbsenceTimers, NO_TIMER } from './absence-timers.js';
 import type { CompiledRule, CrmRuleKind } from './config.js';
 import { CRM_SCORE_NAMES } from './config.js';

@@ -7,9 +7,9 @@
  * twice, and the rule engine restarted from a JSON snapshot halfway through. The engine's clock
  * is the watermark (highest event time seen) minus `graceMs`. Figures: docs/crm.md.
  */
-import { eventTypeIndex } from '../../engine/event-types.js';
-import { mulberry32 } from '../../engine/simulator-activities.js';
-import { DAY_MS, HOUR_MS } from '../types.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
+import { mulberry32 } from '../../lib/random.js';
+import { DAY_MS, HOUR_MS } from '../features/types.js';
 import { defaultCrmConfig } from './config.js';
 import { type Firing, RuleEngine, type RuleEngineSnapshot } from './rule-engine.js';
 

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventSubject } from '../../engine/subjects.js';
-import type { CustomerAnswer } from '../../engine/thread-messages.js';
+import { eventSubject } from '../../contract/subjects.js';
+import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
 import { type EngineProcess, waitFor } from '../support/engine-process.js';
 import { startStack, type TestStack } from '../support/stack.js';
 

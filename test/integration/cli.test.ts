@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { distPath } from '../../engine/paths.js';
+import { distPath } from '../../lib/paths.js';
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [distPath('engine', 'cli.js'), ...args], {
+  return spawnSync(process.execPath, [distPath('cli', 'main.js'), ...args], {
     env: { PATH: process.env['PATH'] ?? '', ...env },
     encoding: 'utf8',
     timeout: 30_000,

@@ -6,8 +6,8 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EffectPublisher } from '../../engine/effect-publisher.js';
-import { ensureStreams } from '../../engine/streams.js';
+import { EffectPublisher } from '../../engine/nats/effect-publisher.js';
+import { ensureStreams } from '../../engine/nats/streams.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
 import { readStream } from '../support/publish.js';
 

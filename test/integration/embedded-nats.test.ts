@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/log.js';
-import { startEmbeddedNats } from '../../engine/nats-embedded.js';
-import { freePort } from '../../engine/ports.js';
+import { startEmbeddedNats } from '../../engine/nats/embedded-server.js';
+import { freePort } from '../../lib/ports.js';
 
 describe('embedded nats-server', () => {
   it('creates a store key once and starts with keys of any shape', async () => {

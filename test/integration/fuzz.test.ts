@@ -6,9 +6,9 @@
 import { connect as tcpConnect } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_TYPES } from '../../engine/event-types.js';
-import { mulberry32 } from '../../engine/random.js';
-import { customerToken, eventSubject } from '../../engine/subjects.js';
+import { EVENT_TYPES } from '../../contract/event-types.js';
+import { customerToken, eventSubject } from '../../contract/subjects.js';
+import { mulberry32 } from '../../lib/random.js';
 import { type EngineProcess, waitFor } from '../support/engine-process.js';
 import { readStream } from '../support/publish.js';
 import { startStack, type TestStack } from '../support/stack.js';

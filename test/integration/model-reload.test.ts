@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CustomerAnswer } from '../../engine/thread-messages.js';
+import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { fixtureChurn, writeFixtureModels } from '../support/fixture-models.js';
 import { startNats, type TestNats } from '../support/nats-server.js';

@@ -5,9 +5,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventsStreamOf } from '../../engine/streams.js';
-import { partitionOfCustomer } from '../../engine/subjects.js';
-import type { CustomerAnswer } from '../../engine/thread-messages.js';
+import { partitionOfCustomer } from '../../contract/subjects.js';
+import { eventsStreamOf } from '../../engine/nats/streams.js';
+import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
 import { type EngineProcess, featureOf, waitFor } from '../support/engine-process.js';
 import type { TestNats } from '../support/nats-server.js';
 import { publishCore, purchaseRun, type TestEvent } from '../support/publish.js';

@@ -5,7 +5,7 @@ import {
   eventSubject,
   parsePartitionedSubject,
   partitionOfCustomer,
-} from '../../engine/subjects.js';
+} from '../../contract/subjects.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
 
 const PARTITIONS = 16;

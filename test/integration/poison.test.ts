@@ -4,8 +4,8 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CustomerAnswer } from '../../engine/thread-messages.js';
-import { POISON_CRASHES } from '../../engine/thread-messages.js';
+import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
+import { POISON_CRASHES } from '../../engine/pool/thread-messages.js';
 import { type EngineProcess, waitFor } from '../support/engine-process.js';
 import { openDeadLetter, publishCore, readStream, type TestEvent } from '../support/publish.js';
 import { startStack, type TestStack } from '../support/stack.js';

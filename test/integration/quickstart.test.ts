@@ -7,8 +7,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../../engine/paths.js';
-import { freePort, portOpen } from '../../engine/ports.js';
+import { PACKAGE_ROOT } from '../../lib/paths.js';
+import { freePort, portOpen } from '../../lib/ports.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { readStream } from '../support/publish.js';
 
@@ -21,7 +21,7 @@ beforeAll(async () => {
   const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
     scripts: { start: string };
   };
-  const args = pkg.scripts.start.split('cli.js run ')[1]!.split(' ');
+  const args = pkg.scripts.start.split('main.js run ')[1]!.split(' ');
   expect(args).toContain('--embedded');
   engine = await startEngineProcess({ BW_NATS_PORT: String(natsPort) }, args);
 });

@@ -7,11 +7,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventTypeIndex } from '../../engine/event-types.js';
-import { distPath } from '../../engine/paths.js';
-import type { CustomerAnswer } from '../../engine/thread-messages.js';
-import { FeatureTable } from '../../operators/feature-table.js';
-import { DAY_MS } from '../../operators/types.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
+import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
+import { distPath } from '../../lib/paths.js';
+import { FeatureTable } from '../../operators/features/feature-table.js';
+import { DAY_MS } from '../../operators/features/types.js';
 import { type EngineProcess, waitFor } from '../support/engine-process.js';
 import type { TestNats } from '../support/nats-server.js';
 import type { TestEvent } from '../support/publish.js';
@@ -43,7 +43,7 @@ function events(): TestEvent[] {
 function replay(file: string): void {
   const res = spawnSync(
     process.execPath,
-    [distPath('engine', 'cli.js'), 'replay', file, '--format', 'ndjson', '--nats-url', nats.url],
+    [distPath('cli', 'main.js'), 'replay', file, '--format', 'ndjson', '--nats-url', nats.url],
     {
       encoding: 'utf8',
       timeout: 60_000,

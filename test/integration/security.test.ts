@@ -12,9 +12,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { distPath } from '../../engine/paths.js';
-import { freePort } from '../../engine/ports.js';
-import { eventSubject } from '../../engine/subjects.js';
+import { eventSubject } from '../../contract/subjects.js';
+import { distPath } from '../../lib/paths.js';
+import { freePort } from '../../lib/ports.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { publishCore, readStream, type TestEvent } from '../support/publish.js';
 
@@ -265,7 +265,7 @@ describe('dead letters', () => {
       expect(text).not.toContain(ALICE.phone);
       expect(letter.headers['Bw-Sealed']).toBe('k1');
     }
-    const { stdout } = await run(process.execPath, [distPath('engine', 'cli.js'), 'dlq', 'read'], {
+    const { stdout } = await run(process.execPath, [distPath('cli', 'main.js'), 'dlq', 'read'], {
       env: {
         PATH: process.env['PATH'] ?? '',
         BW_NATS_URL: `nats://127.0.0.1:${natsPort}`,
@@ -378,7 +378,7 @@ describe('at rest and in the audit log', () => {
       expect.objectContaining({ actor: 'viewer', outcome: 'denied', status: 403 }),
     );
 
-    const cli = [distPath('engine', 'cli.js'), 'audit', 'verify', '--file', auditFile];
+    const cli = [distPath('cli', 'main.js'), 'audit', 'verify', '--file', auditFile];
     const ok = await run(process.execPath, cli);
     expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, records: records.length });
 

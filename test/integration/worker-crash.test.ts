@@ -4,7 +4,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CustomerAnswer } from '../../engine/thread-messages.js';
+import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
 import { type EngineProcess, featureOf, waitFor } from '../support/engine-process.js';
 import { publishCore, purchaseRun, type TestEvent } from '../support/publish.js';
 import { startStack, type TestStack } from '../support/stack.js';

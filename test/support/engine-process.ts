@@ -1,5 +1,5 @@
 /**
- * Runs the real engine (`dist/engine/cli.js run`) as a child process against a test nats-server,
+ * Runs the real engine (`dist/cli/main.js run`) as a child process against a test nats-server,
  * reads its HTTP address from the start-up log line, and stops it with a signal.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { stopChild } from '../../engine/child-process.js';
-import { distPath } from '../../engine/paths.js';
+import { stopChild } from '../../lib/child-process.js';
+import { distPath } from '../../lib/paths.js';
 
 export interface EngineProcess {
   httpUrl: string;
@@ -31,7 +31,7 @@ export async function startEngineProcess(
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'bw-data-'));
   // A data directory given by the test is the test's to remove; the temporary one is removed on stop.
   const dataDir = env['BW_DATA_DIR'] ?? tmpDir;
-  const child = spawn(process.execPath, [distPath('engine', 'cli.js'), 'run', ...args], {
+  const child = spawn(process.execPath, [distPath('cli', 'main.js'), 'run', ...args], {
     env: {
       PATH: process.env['PATH'] ?? '',
       BW_TF_BACKEND: 'wasm',

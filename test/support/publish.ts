@@ -1,9 +1,9 @@
 /** Helpers to publish events and read streams in integration tests. */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { openDeadLetterBody } from '../../engine/security/pii-cipher.js';
-import { loadKeyring } from '../../engine/security/pii-keyring.js';
-import { eventSubject, partitionOfCustomer } from '../../engine/subjects.js';
+import { eventSubject, partitionOfCustomer } from '../../contract/subjects.js';
+import { openDeadLetterBody } from '../../security/pii-cipher.js';
+import { loadKeyring } from '../../security/pii-keyring.js';
 
 export interface TestEvent {
   event_id: string;

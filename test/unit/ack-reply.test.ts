@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Delivery, readDelivery } from '../../engine/ack-reply.js';
+import { type Delivery, readDelivery } from '../../engine/nats/ack-reply.js';
 
 const fresh = (): Delivery => ({ seq: 0, arrivalMs: 0, consumerSeq: 0, pending: 0 });
 

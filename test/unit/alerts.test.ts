@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alertId, crossing, riskOf } from '../../engine/alerts.js';
+import { alertId, crossing, riskOf } from '../../engine/worker/alerts.js';
 
 describe('alert crossings', () => {
   it('fires once per upward crossing and re-arms 10 points below the threshold', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventTypeIndex } from '../../engine/event-types.js';
-import { mulberry32 } from '../../engine/random.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
+import { mulberry32 } from '../../lib/random.js';
 import { AttributionTracker } from '../../operators/analytics/attribution.js';
 import {
   type AttributionModel,
@@ -12,8 +12,8 @@ import {
   shapleyExact,
   shapleyValues,
 } from '../../operators/analytics/attribution-report.js';
-import { ColumnStore } from '../../operators/column-store.js';
-import { DAY_MS, HOUR_MS } from '../../operators/types.js';
+import { DAY_MS, HOUR_MS } from '../../operators/features/types.js';
+import { ColumnStore } from '../../operators/state/column-store.js';
 
 const P = Date.UTC(2026, 3, 20, 12, 0, 0);
 const PURCHASE = eventTypeIndex('purchase');

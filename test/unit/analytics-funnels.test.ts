@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventTypeIndex } from '../../engine/event-types.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
 import {
   type FunnelSpec,
   FunnelTracker,
@@ -7,8 +7,8 @@ import {
   mergeFunnelCounts,
   validateFunnels,
 } from '../../operators/analytics/funnels.js';
-import { ColumnStore } from '../../operators/column-store.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../operators/types.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../operators/features/types.js';
+import { ColumnStore } from '../../operators/state/column-store.js';
 
 const T0 = Date.UTC(2026, 2, 1, 9, 0, 0);
 const CHECKOUT: FunnelSpec = {

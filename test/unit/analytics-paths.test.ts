@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { eventTypeIndex } from '../../engine/event-types.js';
-import { mulberry32 } from '../../engine/random.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
+import { mulberry32 } from '../../lib/random.js';
 import { PathStats, PathTracker, pathKey, pathTypes } from '../../operators/analytics/paths.js';
 import { SpaceSaving } from '../../operators/analytics/space-saving.js';
-import { ColumnStore } from '../../operators/column-store.js';
+import { ColumnStore } from '../../operators/state/column-store.js';
 
 const JOURNEYS: [number, string[]][] = [
   [0, ['page_view', 'add_to_cart', 'checkout_start', 'purchase']],

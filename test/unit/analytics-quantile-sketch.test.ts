@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gaussian, mulberry32 } from '../../engine/random.js';
+import { gaussian, mulberry32 } from '../../lib/random.js';
 import { QuantileSketch } from '../../operators/analytics/quantile-sketch.js';
 
 const QS = [0, 0.001, 0.01, 0.05, 0.1, 0.2, 0.25, 0.4, 0.5, 0.6, 0.75, 0.8, 0.9, 0.95, 0.99, 0.999, 1];

@@ -5,8 +5,8 @@ import {
   bumpCustomer,
   bumpPartition,
   createAnswerVersions,
-} from '../../engine/answer-cache.js';
-import type { CustomerAnswer } from '../../engine/thread-messages.js';
+} from '../../engine/pool/answer-cache.js';
+import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
 
 const answer = (id: string) => ({ customer_id: id }) as unknown as CustomerAnswer;
 

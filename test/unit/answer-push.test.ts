@@ -1,10 +1,10 @@
 import type { MessagePort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { createAnswerVersions, markRead } from '../../engine/answer-cache.js';
-import { AnswerPush } from '../../engine/answer-push.js';
-import { PartitionState } from '../../engine/partition-state.js';
-import type { AnswersPush, CustomerAnswer } from '../../engine/thread-messages.js';
-import type { PartitionFeed } from '../../engine/worker-context.js';
+import { createAnswerVersions, markRead } from '../../engine/pool/answer-cache.js';
+import type { AnswersPush, CustomerAnswer } from '../../engine/pool/thread-messages.js';
+import { PartitionState } from '../../engine/state/partition-state.js';
+import { AnswerPush } from '../../engine/worker/answer-push.js';
+import type { PartitionFeed } from '../../engine/worker/context.js';
 
 const T0 = 1_800_000_000_000;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { piiViewFor } from '../../api/pii-view.js';
-import { ApiKeys, allows, createApiKey, hashKey, ROLES } from '../../engine/security/api-keys.js';
-import { ExportBudget } from '../../engine/security/export-budget.js';
+import { ApiKeys, allows, createApiKey, hashKey, ROLES } from '../../security/api-keys.js';
+import { ExportBudget } from '../../security/export-budget.js';
 
 describe('API keys', () => {
   it('reads inline keys and hashed key files, keeping only hashes', () => {

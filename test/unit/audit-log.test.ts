@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { PACKAGE_ROOT } from '../../lib/paths.js';
 import {
   type AuditEntry,
   AuditLog,
@@ -13,7 +13,7 @@ import {
   rotatedAuditFiles,
   verifyAuditChain,
   verifyAuditFile,
-} from '../../engine/security/audit-log.js';
+} from '../../security/audit-log.js';
 
 let dir: string;
 let file: string;
@@ -95,7 +95,7 @@ describe('audit log', () => {
     const record = JSON.parse(rehashed[3]!);
     record.customer_id = 'someone-else';
     const { hash: _h, ...body } = record;
-    const { recordHash } = await import('../../engine/security/audit-log.js');
+    const { recordHash } = await import('../../security/audit-log.js');
     record.hash = recordHash(record.prev, body);
     rehashed[3] = JSON.stringify(record);
     await writeFile(file, `${rehashed.join('\n')}\n`);
@@ -146,7 +146,7 @@ describe('audit log', () => {
 
   it('writes what it gathered when the process exits without closing it', async () => {
     const script = `
-      import { AuditLog } from ${JSON.stringify(pathToFileURL(path.join(PACKAGE_ROOT, 'dist/engine/security/audit-log.js')).href)};
+      import { AuditLog } from ${JSON.stringify(pathToFileURL(path.join(PACKAGE_ROOT, 'dist/security/audit-log.js')).href)};
       const log = AuditLog.open(${JSON.stringify(file)}, { flushMs: 60_000 });
       log.append(${JSON.stringify(entry(0))});
       throw new Error('crash before the interval ends');
@@ -198,7 +198,7 @@ describe('a torn last line', () => {
 
 describe('audit stream messages', () => {
   it('cut a large turn of records at line ends into pieces under 256 KiB', async () => {
-    const { auditPieces } = await import('../../engine/security/engine-security.js');
+    const { auditPieces } = await import('../../security/engine-security.js');
     const line = `${JSON.stringify({ seq: 1, detail: 'x'.repeat(900) })}\n`;
     const text = line.repeat(1000); // ~0.9 MB
     const pieces = auditPieces(text);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../engine/random.js';
-import { ADD_EXISTING, ADD_NEW, ADD_REFUSED, BucketLog } from '../../operators/bucket-log.js';
-import { ColumnStore } from '../../operators/column-store.js';
+import { mulberry32 } from '../../lib/random.js';
+import { ADD_EXISTING, ADD_NEW, ADD_REFUSED, BucketLog } from '../../operators/state/bucket-log.js';
+import { ColumnStore } from '../../operators/state/column-store.js';
 
 /** The dense ring the log replaces: head = newest bucket, buckets older than head - length + 1 dropped. */
 class ReferenceRing {

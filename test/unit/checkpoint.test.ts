@@ -2,16 +2,16 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventTypeIndex } from '../../contract/event-types.js';
 import {
   checkpointFile,
   readCheckpoint,
   restorePartition,
   snapshotPartition,
   writeCheckpoint,
-} from '../../engine/checkpoint.js';
-import { eventTypeIndex } from '../../engine/event-types.js';
-import { PartitionState } from '../../engine/partition-state.js';
-import { DAY_MS } from '../../operators/types.js';
+} from '../../engine/state/checkpoint.js';
+import { PartitionState } from '../../engine/state/partition-state.js';
+import { DAY_MS } from '../../operators/features/types.js';
 
 const NOW = Date.UTC(2026, 10, 20, 12);
 const ORIGIN = { stream: 'BW_EVENTS_3' };

@@ -2,7 +2,7 @@
  * Seeded simulation of customer bases from known BG/NBD and Gamma-Gamma parameters, for the
  * parameter-recovery tests (helper, not a test file).
  */
-import { mulberry32 } from '../../engine/random.js';
+import { mulberry32 } from '../../lib/random.js';
 import type { BgNbdParams } from '../../models/clv/bgnbd.js';
 import type { GammaGammaParams } from '../../models/clv/gamma-gamma.js';
 

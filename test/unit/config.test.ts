@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { BellwetherError } from '../../contract/errors.js';
 import { ConfigSchema, loadConfig, SETTINGS } from '../../engine/config.js';
-import { BellwetherError } from '../../engine/errors.js';
 
 describe('configuration', () => {
   it('has the documented defaults and is frozen', () => {

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { BellwetherError } from '../../engine/errors.js';
-import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { BellwetherError } from '../../contract/errors.js';
+import { PACKAGE_ROOT } from '../../lib/paths.js';
 import {
   compileCrmConfig,
   DEFAULT_CRM_FILE,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BellwetherError } from '../../engine/errors.js';
+import { BellwetherError } from '../../contract/errors.js';
 import {
   compileExpression,
   type ExpressionValue,

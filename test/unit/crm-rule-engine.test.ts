@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventTypeIndex } from '../../engine/event-types.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
 import { compileCrmConfig } from '../../operators/crm/config.js';
 import { type ExpressionValue, recordLookup } from '../../operators/crm/expression.js';
 import { type Firing, RuleEngine, type RuleEngineSnapshot } from '../../operators/crm/rule-engine.js';

@@ -3,14 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventTypeIndex } from '../../engine/event-types.js';
-import {
-  buildDataset,
-  type DatasetEvent,
-  type DatasetRow,
-  eventTypeOf,
-  lowerBound,
-} from '../../models/dataset.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
 import {
   emptyReaderStats,
   parseInvoiceDate,
@@ -19,7 +12,14 @@ import {
   readOnlineRetail,
   splitCsvLine,
 } from '../../models/datasets/online-retail.js';
-import { FeatureTable } from '../../operators/feature-table.js';
+import {
+  buildDataset,
+  type DatasetEvent,
+  type DatasetRow,
+  eventTypeOf,
+  lowerBound,
+} from '../../models/train/dataset.js';
+import { FeatureTable } from '../../operators/features/feature-table.js';
 
 const DAY = 86_400_000;
 const C1 = Date.UTC(2024, 2, 1);

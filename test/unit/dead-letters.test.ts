@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { deadLetter, MAX_DEAD_LETTER_BODY } from '../../engine/dead-letters.js';
-import {
-  deadLetterAad,
-  openDeadLetterBody,
-  openSealedBytes,
-  seal,
-} from '../../engine/security/pii-cipher.js';
-import { PiiKeyring } from '../../engine/security/pii-keyring.js';
+import { deadLetter, MAX_DEAD_LETTER_BODY } from '../../engine/nats/dead-letters.js';
+import { deadLetterAad, openDeadLetterBody, openSealedBytes, seal } from '../../security/pii-cipher.js';
+import { PiiKeyring } from '../../security/pii-keyring.js';
 
 const keyring = PiiKeyring.parse(`k1:${'a1'.repeat(32)}`, 'aes-256-gcm', 'test');
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BellwetherError, ERRORS } from '../../engine/errors.js';
-import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { BellwetherError, ERRORS } from '../../contract/errors.js';
+import { PACKAGE_ROOT } from '../../lib/paths.js';
 
 describe('error table', () => {
   it('documents every code in docs/errors.md and nothing else', () => {

@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatasetEvent } from '../../models/dataset.js';
-import { type EvalReport, evaluateModel, metricSet } from '../../models/evaluate.js';
-import { fitLogistic, predictLogistic } from '../../models/logistic.js';
-import { rocAuc } from '../../models/metrics.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
-import { type TrainReport, trainModel } from '../../models/train.js';
+import type { DatasetEvent } from '../../models/train/dataset.js';
+import { type EvalReport, evaluateModel, metricSet } from '../../models/train/evaluate.js';
+import { fitLogistic, predictLogistic } from '../../models/train/logistic.js';
+import { rocAuc } from '../../models/train/metrics.js';
+import { type TrainReport, trainModel } from '../../models/train/train.js';
 import { mulberry32 } from './clv-simulate.js';
 
 const DAY = 86_400_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseEvent, parseEventTime } from '../../engine/event-parse.js';
-import { customerToken, partitionOfCustomer } from '../../engine/subjects.js';
+import { parseEvent, parseEventTime } from '../../contract/event-parse.js';
+import { customerToken, partitionOfCustomer } from '../../contract/subjects.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12);
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type ParseResult, parseEvent, parseEventJson } from '../../engine/event-parse.js';
-import { scanEvent } from '../../engine/event-scan.js';
-import { mulberry32 } from '../../engine/random.js';
-import { EventSimulator } from '../../engine/simulator.js';
-import { partitionOfCustomer } from '../../engine/subjects.js';
+import { type ParseResult, parseEvent, parseEventJson } from '../../contract/event-parse.js';
+import { scanEvent } from '../../contract/event-scan.js';
+import { partitionOfCustomer } from '../../contract/subjects.js';
+import { EventSimulator } from '../../feeds/simulator.js';
+import { mulberry32 } from '../../lib/random.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12);
 const enc = new TextEncoder();

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { logRedaction, Masker, parseMasks } from '../../engine/security/masking.js';
+import { logRedaction, Masker, parseMasks } from '../../security/masking.js';
 
 describe('masks', () => {
   const masker = new Masker();

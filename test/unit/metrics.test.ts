@@ -7,7 +7,7 @@ import {
   prAuc,
   precisionAt,
   rocAuc,
-} from '../../models/metrics.js';
+} from '../../models/train/metrics.js';
 
 describe('rocAuc', () => {
   it('counts correctly ordered positive/negative pairs', () => {

@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runModelCommand } from '../../models/commands.js';
-import { datasetFeatureNames } from '../../models/dataset.js';
+import { runModelCommand } from '../../cli/model-commands.js';
+import { datasetFeatureNames } from '../../models/train/dataset.js';
 import { mulberry32 } from './clv-simulate.js';
 
 const DAY = 86_400_000;

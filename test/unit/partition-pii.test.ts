@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { PartitionPii } from '../../engine/partition-pii.js';
-import { recordFields, sealedKeyId } from '../../engine/security/pii-cipher.js';
-import { PiiKeyring } from '../../engine/security/pii-keyring.js';
-import { PiiSealer } from '../../engine/security/pii-sealer.js';
+import { PartitionPii } from '../../engine/state/partition-pii.js';
+import { recordFields, sealedKeyId } from '../../security/pii-cipher.js';
+import { PiiKeyring } from '../../security/pii-keyring.js';
+import { PiiSealer } from '../../security/pii-sealer.js';
 
 const K1 = `k1:${'11'.repeat(32)}`;
 const K2 = `k2:${'22'.repeat(32)}`;

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BellwetherError } from '../../engine/errors.js';
+import { BellwetherError } from '../../contract/errors.js';
 import {
   fieldAad,
   openRecord,
@@ -12,9 +12,9 @@ import {
   seal,
   sealedKeyId,
   sealRecord,
-} from '../../engine/security/pii-cipher.js';
-import { derivedKeyId, loadKeyring, PiiKeyring } from '../../engine/security/pii-keyring.js';
-import { PiiSealer } from '../../engine/security/pii-sealer.js';
+} from '../../security/pii-cipher.js';
+import { derivedKeyId, loadKeyring, PiiKeyring } from '../../security/pii-keyring.js';
+import { PiiSealer } from '../../security/pii-sealer.js';
 
 const K1 = `k1:${'11'.repeat(32)}`;
 const K2 = `k2:${Buffer.alloc(32, 2).toString('base64')}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../engine/random.js';
-import { fingerprint, RecentIds } from '../../engine/recent-ids.js';
+import { fingerprint, RecentIds } from '../../engine/state/recent-ids.js';
+import { mulberry32 } from '../../lib/random.js';
 
 /** What RecentIds promises, kept the obvious way: a Set and a ring of the ids. */
 class Reference {

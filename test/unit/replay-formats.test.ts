@@ -5,14 +5,14 @@ import { gzipSync } from 'node:zlib';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureStreams, eventsStreamOf } from '../../engine/nats/streams.js';
 import {
   createPacer,
   openReplaySource,
   type ReplayableEvent,
   readEvents,
   replayFile,
-} from '../../engine/replay.js';
-import { ensureStreams, eventsStreamOf } from '../../engine/streams.js';
+} from '../../feeds/replay.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
 import { readStream } from '../support/publish.js';
 

@@ -1,16 +1,16 @@
 import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eventTypeIndex } from '../../engine/event-types.js';
-import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
+import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { type FeatureInput, transformValue } from '../../models/feature-spec.js';
 import { PLAN_MAX_ROWS } from '../../models/inference-plan.js';
 import { type LoadedModel, loadModelDir } from '../../models/model-files.js';
 import { liveModelDir, MODEL_NAMES } from '../../models/registry.js';
 import { compileRowWriter, LOG1P_TABLE, ModelScorer } from '../../models/scorer.js';
 import { type LoadedTf, loadTf } from '../../models/tf-backend.js';
-import { FeatureTable } from '../../operators/feature-table.js';
-import { DAY_MS } from '../../operators/types.js';
+import { FeatureTable } from '../../operators/features/feature-table.js';
+import { DAY_MS } from '../../operators/features/types.js';
 
 const MODELS = path.join(PACKAGE_ROOT, 'models');
 const NOW = Date.UTC(2026, 5, 1);

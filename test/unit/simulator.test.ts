@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES } from '../../engine/event-types.js';
-import { EventSimulator, type SimEvent } from '../../engine/simulator.js';
-import { eventSubject } from '../../engine/subjects.js';
+import { EVENT_TYPES } from '../../contract/event-types.js';
+import { eventSubject } from '../../contract/subjects.js';
+import { EventSimulator, type SimEvent } from '../../feeds/simulator.js';
 
 const START = Date.UTC(2025, 0, 1);
 const DAY = 86_400_000;

@@ -6,7 +6,7 @@ import {
   fnv1a32,
   parsePartitionedSubject,
   partitionOfCustomer,
-} from '../../engine/subjects.js';
+} from '../../contract/subjects.js';
 
 describe('subjects and partitions', () => {
   it('uses plain ids as tokens and encodes the rest reversibly', () => {

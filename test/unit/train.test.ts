@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDataset, type DatasetEvent } from '../../models/dataset.js';
 import { inputIndexes, transformValue } from '../../models/feature-spec.js';
-import { rocAuc } from '../../models/metrics.js';
 import { loadModelDir } from '../../models/model-files.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
-import { type TrainReport, trainModel } from '../../models/train.js';
-import { FEATURE_NAMES } from '../../operators/registry.js';
+import { buildDataset, type DatasetEvent } from '../../models/train/dataset.js';
+import { rocAuc } from '../../models/train/metrics.js';
+import { type TrainReport, trainModel } from '../../models/train/train.js';
+import { FEATURE_NAMES } from '../../operators/features/registry.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);

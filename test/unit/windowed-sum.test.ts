@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { eventTypeIndex } from '../../engine/event-types.js';
-import { ColumnStore } from '../../operators/column-store.js';
-import { purchaseDays } from '../../operators/purchase-days.js';
-import { DAY_MS, HOUR_MS } from '../../operators/types.js';
-import { windowedSum } from '../../operators/windowed-sum.js';
+import { eventTypeIndex } from '../../contract/event-types.js';
+import { purchaseDays } from '../../operators/features/purchase-days.js';
+import { DAY_MS, HOUR_MS } from '../../operators/features/types.js';
+import { windowedSum } from '../../operators/features/windowed-sum.js';
+import { ColumnStore } from '../../operators/state/column-store.js';
 
 const PURCHASE = eventTypeIndex('purchase');
 const T0 = Date.UTC(2026, 0, 10); // a UTC midnight

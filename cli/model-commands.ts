@@ -1,0 +1,271 @@
+/**
+ * The offline model commands behind `bellwether dataset | train | eval | clv fit`:
+ *
+ *   dataset --input FILE [--format F] --cutoffs D,D,... --out FILE|- [--churn-days N] [--intent-days N]
+ *   train   --model churn|intent [--input FILE] [--format F] [--cutoffs D,...] … (train-cli.ts)
+ *   eval    --model DIR|churn|intent [--input FILE] [--format F] [--cutoff D] [--json] [--seed N]
+ *   clv fit [--input FILE] [--format F] --calibration-end D [--unit weeks|days] [--holdout-end D]
+ *           [--json] [--out DIR [--version V] [--force]]
+ *
+ * F is online-retail | cdnow | ndjson (guessed from the file name when absent); dates are
+ * YYYY-MM-DD (UTC midnight); `--input` defaults to ../shared/data/online_retail.csv.gz beside the
+ * package. Results go to stdout (JSON with --json), progress to stderr.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BellwetherError } from '../contract/errors.js';
+import { PACKAGE_ROOT } from '../lib/paths.js';
+import { fitClv } from '../models/clv/fit.js';
+import { holdoutCheck } from '../models/clv/holdout.js';
+import { CLV_PARAMS_DIRNAME, clvParamsRecord, nextClvVersion, writeClvParams } from '../models/clv/params.js';
+import { inputFormat, type LoadedEvents, loadEvents } from '../models/datasets/load.js';
+import { liveModelDir } from '../models/registry.js';
+import { buildDataset } from '../models/train/dataset.js';
+import { writeDataset } from '../models/train/dataset-export.js';
+import { type EvalReport, evaluateModel, type MetricSet } from '../models/train/evaluate.js';
+import { runTrainCli } from './train-command.js';
+
+export type ModelCommand = 'dataset' | 'train' | 'eval' | 'clv';
+
+export { MODEL_COMMANDS_USAGE } from './model-commands-usage.js';
+
+const DEFAULT_INPUT = path.resolve(PACKAGE_ROOT, '../shared/data/online_retail.csv.gz');
+
+function day(text: string, flag: string): number {
+  const t = Date.parse(`${text.trim()}T00:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text.trim()) || Number.isNaN(t)) {
+    throw new BellwetherError('BW_ERR_CLI_USAGE', `${flag} ${text}: want YYYY-MM-DD`);
+  }
+  return t;
+}
+
+function positiveInt(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new BellwetherError('BW_ERR_CLI_USAGE', `${flag} wants a positive integer`);
+  return n;
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '')
+    throw new BellwetherError('BW_ERR_CLI_USAGE', `${flag} is required`);
+  return value;
+}
+
+/** Runs a parseArgs call, turning its errors into BW_ERR_CLI_USAGE. */
+function parsed<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new BellwetherError('BW_ERR_CLI_USAGE', err instanceof Error ? err.message : String(err));
+  }
+}
+
+async function load(input: string | undefined, format: string | undefined): Promise<LoadedEvents> {
+  const file = input ? path.resolve(input) : DEFAULT_INPUT;
+  if (!existsSync(file)) throw new BellwetherError('BW_ERR_CLI_USAGE', `--input ${file} does not exist`);
+  const started = Date.now();
+  const loaded = await loadEvents(file, inputFormat(format, file));
+  process.stderr.write(
+    `read ${path.basename(file)} (${loaded.format}): ${JSON.stringify(loaded.stats)} → ${loaded.events.length} events in ${Date.now() - started} ms\n`,
+  );
+  return loaded;
+}
+
+async function datasetCommand(args: string[]): Promise<void> {
+  const { values } = parsed(() =>
+    parseArgs({
+      args: args,
+      options: {
+        input: { type: 'string' },
+        format: { type: 'string' },
+        cutoffs: { type: 'string' },
+        out: { type: 'string' },
+        'churn-days': { type: 'string' },
+        'intent-days': { type: 'string' },
+      },
+    }),
+  );
+  const cutoffs = required(values.cutoffs, '--cutoffs')
+    .split(',')
+    .map((d) => day(d, '--cutoffs'))
+    .sort((a, b) => a - b);
+  if (new Set(cutoffs).size !== cutoffs.length)
+    throw new BellwetherError('BW_ERR_CLI_USAGE', 'repeated cutoff');
+  const out = required(values.out, '--out');
+  const loaded = await load(required(values.input, '--input'), values.format);
+  const rows = buildDataset(loaded.events, cutoffs, {
+    churnDays: positiveInt(values['churn-days'], '--churn-days', 90),
+    intentDays: positiveInt(values['intent-days'], '--intent-days', 14),
+  });
+  const format = await writeDataset(out === '-' ? out : path.resolve(out), rows);
+  for (const c of cutoffs) {
+    const at = rows.filter((r) => r.cutoff === c);
+    const churn = at.reduce((s, r) => s + r.churn, 0);
+    const intent = at.reduce((s, r) => s + r.intent, 0);
+    process.stderr.write(
+      `${new Date(c).toISOString().slice(0, 10)}: ${at.length} rows, churn ${churn}, intent ${intent}\n`,
+    );
+  }
+  process.stderr.write(`wrote ${rows.length} rows (${format}) to ${out}\n`);
+}
+
+async function resolveModelDir(model: string): Promise<string> {
+  if (existsSync(model)) return path.resolve(model);
+  if (model === 'churn' || model === 'intent') {
+    return liveModelDir(process.env['BW_MODELS_DIR'] ?? path.join(PACKAGE_ROOT, 'models'), model);
+  }
+  throw new BellwetherError('BW_ERR_CLI_USAGE', `--model ${model}: no such directory`);
+}
+
+const f3 = (v: number | null) => (v === null || Number.isNaN(v) ? '   —  ' : v.toFixed(4));
+
+function metricLine(name: string, m: MetricSet): string {
+  return `  ${name.padEnd(22)} ${f3(m.roc_auc)}  ${f3(m.pr_auc)}  ${f3(m.brier)}  ${f3(m.log_loss)}  ${f3(m.precision_at['5%'])}  ${f3(m.precision_at['10%'])}`;
+}
+
+export function formatEvalReport(r: EvalReport): string {
+  const b = r.baselines;
+  const lines = [
+    `${r.model.name} ${r.model.version} (${r.model.label}) at ${r.cutoff.slice(0, 10)}: n ${r.n}, positives ${r.positives} (${(r.positive_rate * 100).toFixed(1)} %)`,
+    `out of time: ${r.out_of_time ? 'yes' : 'NO'} — ${r.out_of_time_note}`,
+    `  ${''.padEnd(22)} ROC AUC PR AUC  Brier   LogLoss P@5%    P@10%`,
+    metricLine('model', r),
+    metricLine('recency', b.recency),
+    metricLine('bgnbd_p_alive', b.bgnbd_p_alive),
+    metricLine('bgnbd_p_label', b.bgnbd_p_label),
+    ...(b.bgnbd_p_alive.note ? [`  (BG/NBD: ${b.bgnbd_p_alive.note})`] : []),
+    'skipped' in b.logistic
+      ? `  logistic               skipped: ${b.logistic.skipped}`
+      : metricLine('logistic', b.logistic),
+    `expected calibration error ${f3(r.expected_calibration_error)}`,
+    '',
+    r.random_split_70_30.label,
+    metricLine('random logistic', r.random_split_70_30.logistic),
+    metricLine('random model', r.random_split_70_30.model),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function evalCommand(args: string[]): Promise<void> {
+  const { values } = parsed(() =>
+    parseArgs({
+      args: args,
+      options: {
+        model: { type: 'string' },
+        input: { type: 'string' },
+        format: { type: 'string' },
+        cutoff: { type: 'string' },
+        seed: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    }),
+  );
+  const modelDir = await resolveModelDir(required(values.model, '--model'));
+  let cutoff: number;
+  if (values.cutoff !== undefined) {
+    cutoff = day(values.cutoff, '--cutoff');
+  } else {
+    const { readFile } = await import('node:fs/promises');
+    const card = JSON.parse(await readFile(path.join(modelDir, 'card.json'), 'utf8').catch(() => '{}')) as {
+      cutoffs?: { test?: string };
+    };
+    const test = card.cutoffs?.test ? Date.parse(card.cutoffs.test) : Number.NaN;
+    if (Number.isNaN(test))
+      throw new BellwetherError('BW_ERR_CLI_USAGE', '--cutoff is required (the card has no test cutoff)');
+    cutoff = test;
+  }
+  const loaded = await load(values.input, values.format);
+  const report = await evaluateModel({
+    modelDir,
+    events: loaded.events,
+    cutoff,
+    data: { file: path.basename(loaded.file), format: loaded.format },
+    seed: positiveInt(values.seed, '--seed', 42),
+  });
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatEvalReport(report));
+}
+
+async function clvCommand(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'fit') throw new BellwetherError('BW_ERR_CLI_USAGE', `clv ${sub ?? ''}: only "clv fit" exists`);
+  const { values } = parsed(() =>
+    parseArgs({
+      args: rest,
+      options: {
+        input: { type: 'string' },
+        format: { type: 'string' },
+        'calibration-end': { type: 'string' },
+        'holdout-end': { type: 'string' },
+        unit: { type: 'string', default: 'weeks' },
+        json: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        version: { type: 'string' },
+        force: { type: 'boolean', default: false },
+      },
+    }),
+  );
+  const unit = values.unit;
+  if (unit !== 'weeks' && unit !== 'days') throw new BellwetherError('BW_ERR_CLI_USAGE', '--unit weeks|days');
+  const calibrationEnd = day(required(values['calibration-end'], '--calibration-end'), '--calibration-end');
+  const holdoutEnd = values['holdout-end'] ? day(values['holdout-end'], '--holdout-end') : undefined;
+  if (holdoutEnd !== undefined && holdoutEnd <= calibrationEnd) {
+    throw new BellwetherError('BW_ERR_CLI_USAGE', '--holdout-end must be after --calibration-end');
+  }
+  const loaded = await load(values.input, values.format);
+  const started = Date.now();
+  const fit = fitClv({ events: loaded.events, calibrationEnd, unit });
+  process.stderr.write(`clv: fitted ${fit.customers} customers in ${Date.now() - started} ms\n`);
+  const holdout = holdoutEnd === undefined ? undefined : holdoutCheck(fit, loaded.events, holdoutEnd);
+  const data = { file: path.basename(loaded.file), format: loaded.format, events: loaded.events.length };
+  let written: string | undefined;
+  if (values.out !== undefined) {
+    const dir = path.resolve(values.out);
+    const version = values.version ?? (await nextClvVersion(dir));
+    const record = clvParamsRecord(fit, { version, data, ...(holdout ? { holdout } : {}) });
+    written = await writeClvParams(dir, record, { overwrite: values.force });
+    process.stderr.write(`clv: wrote ${written}\n`);
+  }
+  const { summaries: _summaries, ...result } = fit;
+  const out = { ...result, data, ...(holdout ? { holdout } : {}), ...(written ? { written } : {}) };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const bg = fit.bgnbd;
+  const gg = fit.gamma_gamma;
+  const se = (v: number | undefined) => (v === undefined ? '' : ` ± ${v.toPrecision(3)}`);
+  const lines = [
+    `CLV fit (${unit}, calibration end ${fit.calibration_end.slice(0, 10)}): ${fit.customers} customers, ${fit.repeat_customers} with repeat purchases`,
+    `BG/NBD       r ${bg.r.toPrecision(4)}${se(bg.se?.r)}  alpha ${bg.alpha.toPrecision(4)}${se(bg.se?.alpha)}  a ${bg.a.toPrecision(4)}${se(bg.se?.a)}  b ${bg.b.toPrecision(4)}${se(bg.se?.b)}  LL ${bg.log_likelihood.toFixed(2)}`,
+    ...(bg.at_bound ? [`             at the search bound: ${bg.at_bound.join(', ')}`] : []),
+    ...(bg.degenerate ? [`             note: ${bg.degenerate}`] : []),
+    `Gamma-Gamma  p ${gg.p.toPrecision(4)}${se(gg.se?.p)}  q ${gg.q.toPrecision(4)}${se(gg.se?.q)}  v ${gg.v.toPrecision(4)}${se(gg.se?.v)}  LL ${gg.log_likelihood.toFixed(2)} (${gg.customers} customers)`,
+  ];
+  if (holdout) {
+    const p = holdout.purchases;
+    lines.push(
+      `holdout to ${holdout.holdout_end.slice(0, 10)} (${holdout.length.toFixed(2)} ${unit}): purchases actual ${p.actual_total}, predicted ${p.predicted_total.toFixed(1)}, MAE ${p.mae.toFixed(3)}, r ${p.correlation.toFixed(3)}, buy-again ROC AUC ${p.buy_again_roc_auc.toFixed(3)}`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export async function runModelCommand(command: ModelCommand, args: string[]): Promise<void> {
+  switch (command) {
+    case 'dataset':
+      return datasetCommand(args);
+    case 'train':
+      return runTrainCli(args);
+    case 'eval':
+      return evalCommand(args);
+    case 'clv':
+      return clvCommand(args);
+    default:
+      throw new BellwetherError('BW_ERR_CLI_USAGE', `unknown model command ${String(command)}`);
+  }
+}
+
+export { CLV_PARAMS_DIRNAME };

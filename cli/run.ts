@@ -1,0 +1,94 @@
+/**
+ * `bellwether run`: wires the engine, the HTTP API over its view and, when asked, the simulated
+ * feed. HTTP listens before the workers start, so /healthz answers and /readyz says 503 during
+ * catch-up; on stop HTTP closes first, then the feed, then the engine.
+ */
+import { buildServer } from '../api/server.js';
+import type { Config } from '../engine/config.js';
+import { type EngineOptions, openEngine } from '../engine/engine.js';
+import type { Logger } from '../engine/log.js';
+import { startSimulatorWorker } from '../feeds/simulator-host.js';
+
+export interface RunningEngine {
+  httpUrl: string;
+  natsUrl: string;
+  stop(): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+export async function startRunning(
+  config: Config,
+  log: Logger,
+  options: EngineOptions = {},
+): Promise<RunningEngine> {
+  const engine = await openEngine(config, log, options);
+  const stops: { step: string; run: () => Promise<void> }[] = [];
+  const stop = async (): Promise<void> => {
+    for (const { step, run } of stops.splice(0)) {
+      try {
+        await run();
+      } catch (err) {
+        log.warn({ step, err }, 'shutdown step failed');
+      }
+    }
+    await engine.stop();
+  };
+  try {
+    const { security } = engine;
+    const app = await buildServer(engine.view, {
+      logger: log.child({ component: 'http' }),
+      security,
+      rateLimit: config.rateLimit,
+    });
+    let httpHost = config.httpHost;
+    if (security.apiKeys.size === 0 && !isLoopback(httpHost)) {
+      log.warn(
+        { component: 'security', asked: httpHost },
+        'no API keys (BW_API_KEYS, BW_API_KEYS_FILE): the API listens on 127.0.0.1 only',
+      );
+      httpHost = '127.0.0.1';
+    } else if (security.apiKeys.size === 0) {
+      log.warn({ component: 'security' }, 'no API keys: every local caller acts as admin (loopback only)');
+    }
+    await app.listen({ port: config.httpPort, host: httpHost });
+    stops.push({ step: 'http', run: () => app.close() });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.httpPort;
+    const host = httpHost.includes(':') ? `[${httpHost}]` : httpHost;
+    const httpUrl = `http://${host}:${port}`;
+    log.info({ component: 'http', http: httpUrl }, 'http listening');
+
+    await engine.startWorkers();
+
+    if (config.simulate > 0) {
+      const sim = startSimulatorWorker({
+        natsUrl: engine.natsUrl,
+        rate: config.simulate,
+        customers: config.simulateCustomers,
+        seed: 42,
+        historyDays: 180,
+        badRate: 0.001,
+      });
+      sim.onError((err) => log.error({ component: 'simulator', err }, 'simulated feed failed'));
+      stops.push({ step: 'simulator', run: () => sim.stop() });
+    }
+    const status = await engine.view.info();
+    log.info(
+      {
+        component: 'engine',
+        http: httpUrl,
+        nats: engine.natsUrl,
+        workers: status.workers,
+        partitions: config.partitions,
+      },
+      'engine started',
+    );
+    return { httpUrl, natsUrl: engine.natsUrl, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Trains a Bellwether model (by default on the UCI Online Retail data) and writes
+ * `<out>/<model>/<version>/`. Also `bellwether train` (models/commands.ts calls `runTrainCli`).
+ *
+ *   node dist/cli/train-command.js --model churn|intent [--input ../shared/data/online_retail.csv.gz]
+ *     [--format online-retail|cdnow|ndjson] [--out models] [--version V] [--seed N] [--force]
+ *     [--train-cutoffs 2011-03-01,2011-04-01] [--validation-cutoff 2011-06-01] [--test-cutoff 2011-09-01]
+ *
+ * `--cutoffs` is another name for `--train-cutoffs`. Relative paths resolve against the working
+ * directory; the defaults against the package root. Cutoffs are UTC midnights. Progress goes to
+ * stderr, the card's metrics to stdout as JSON. The default cutoffs fit the Online Retail dates:
+ * pass all three for other data.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BellwetherError } from '../contract/errors.js';
+import { PACKAGE_ROOT } from '../lib/paths.js';
+import { inputFormat, loadEvents } from '../models/datasets/load.js';
+import { listVersions } from '../models/registry.js';
+import { loadTf } from '../models/tf-backend.js';
+import { CHURN_DAYS, INTENT_DAYS } from '../models/train/dataset.js';
+import { type TrainableModel, trainModel } from '../models/train/train.js';
+
+interface Cutoffs {
+  train: string[];
+  validation: string;
+  test: string;
+}
+
+/**
+ * Defaults for the data (2010-12-01 → 2011-12-09). Every label window of the test cutoff lies
+ * inside the data, and the training and validation label windows end before the test cutoff, so
+ * nothing the test labels see is used for fitting or early stopping.
+ * - churn (90 days): train 2011-02-01 … 2011-05-15 (half-monthly), validation 2011-06-01
+ *   (labels to 2011-08-30), test 2011-09-01 (labels to 2011-11-30).
+ * - intent (14 days): train 2011-03-01 … 2011-08-15 (half-monthly), validation 2011-09-01, test
+ *   2011-11-01 (labels to 2011-11-15).
+ */
+const DEFAULT_CUTOFFS: Record<TrainableModel, Cutoffs> = {
+  churn: {
+    train: [
+      '2011-02-01',
+      '2011-02-15',
+      '2011-03-01',
+      '2011-03-15',
+      '2011-04-01',
+      '2011-04-15',
+      '2011-05-01',
+      '2011-05-15',
+    ],
+    validation: '2011-06-01',
+    test: '2011-09-01',
+  },
+  intent: {
+    train: [
+      '2011-03-01',
+      '2011-03-15',
+      '2011-04-01',
+      '2011-04-15',
+      '2011-05-01',
+      '2011-05-15',
+      '2011-06-01',
+      '2011-06-15',
+      '2011-07-01',
+      '2011-07-15',
+      '2011-08-01',
+      '2011-08-15',
+    ],
+    validation: '2011-09-01',
+    test: '2011-11-01',
+  },
+};
+
+export const TRAIN_USAGE =
+  'usage: train --model churn|intent [--input FILE] [--format online-retail|cdnow|ndjson] [--out DIR]' +
+  ' [--version V] [--seed N] [--force] [--train-cutoffs|--cutoffs D,D,...] [--validation-cutoff D]' +
+  ' [--test-cutoff D] [--max-epochs N]';
+
+function day(text: string): number {
+  const t = Date.parse(`${text.trim()}T00:00:00Z`);
+  if (Number.isNaN(t)) throw new BellwetherError('BW_ERR_CLI_USAGE', `bad date ${text} (want YYYY-MM-DD)`);
+  return t;
+}
+
+async function nextVersion(outDir: string, model: string): Promise<string> {
+  const numbers = (await listVersions(outDir, model)).map(Number).filter(Number.isInteger);
+  return String(Math.max(0, ...numbers) + 1);
+}
+
+/** `train` with command-line arguments (without the command name). */
+export async function runTrainCli(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      input: { type: 'string' },
+      format: { type: 'string' },
+      out: { type: 'string' },
+      version: { type: 'string' },
+      seed: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      'train-cutoffs': { type: 'string' },
+      cutoffs: { type: 'string' },
+      'validation-cutoff': { type: 'string' },
+      'test-cutoff': { type: 'string' },
+      'max-epochs': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${TRAIN_USAGE}\n`);
+    return;
+  }
+  const model = values.model;
+  if (model !== 'churn' && model !== 'intent') {
+    throw new BellwetherError('BW_ERR_CLI_USAGE', `--model churn|intent is required\n${TRAIN_USAGE}`);
+  }
+  const input = values.input
+    ? path.resolve(values.input)
+    : path.resolve(PACKAGE_ROOT, '../shared/data/online_retail.csv.gz');
+  const outDir = values.out ? path.resolve(values.out) : path.join(PACKAGE_ROOT, 'models');
+  const version = values.version ?? (await nextVersion(outDir, model));
+  const defaults = DEFAULT_CUTOFFS[model];
+  const format = inputFormat(values.format, input);
+  const trainCutoffs = ((values['train-cutoffs'] ?? values.cutoffs)?.split(',') ?? defaults.train).map(day);
+  const validationCutoff = day(values['validation-cutoff'] ?? defaults.validation);
+  const testCutoff = day(values['test-cutoff'] ?? defaults.test);
+
+  const tf = await loadTf(process.env['BW_TF_BACKEND'] === 'wasm' ? 'wasm' : 'auto');
+  process.stderr.write(`tfjs backend ${tf.backend} (${tf.package})\n`);
+  const started = Date.now();
+  const loaded = await loadEvents(input, format);
+  const events = loaded.events;
+  process.stderr.write(
+    `read ${format} ${JSON.stringify(loaded.stats)} → ${events.length} events in ${Date.now() - started} ms\n`,
+  );
+  const report = await trainModel({
+    model,
+    events,
+    trainCutoffs,
+    validationCutoff,
+    testCutoff,
+    outDir,
+    version,
+    seed: values.seed ? Number(values.seed) : 42,
+    ...(values['max-epochs'] ? { maxEpochs: Number(values['max-epochs']) } : {}),
+    overwrite: values.force,
+    data: loaded.format === 'online-retail' ? { file: input, stats: loaded.stats } : { file: input },
+    tf: tf.tf,
+  });
+  const card = report.card;
+  const out = {
+    model: card.model,
+    version: card.version,
+    dir: path.relative(process.cwd(), report.dir) || '.',
+    label: card['label'],
+    horizon_days: model === 'churn' ? CHURN_DAYS : INTENT_DAYS,
+    cutoffs: card['cutoffs'],
+    rows: card['rows'],
+    inputs: card['inputs'],
+    test: report.metrics,
+    expected_calibration_error_test: card['expected_calibration_error_test'],
+    reliability_test: card['reliability_test'],
+    training: card['training'],
+    total_ms: Date.now() - started,
+  };
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  runTrainCli(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,187 @@
+/**
+ * The JetStream consumer of each partition: created to deliver right after the state's last
+ * sequence, watched for loss and silence, recreated when needed.
+ *
+ * Lag comes from the deliveries themselves (each reply subject carries the consumer's pending
+ * count, ack-reply.ts), not from consumer-info requests: on nats-server 2.9 every info request
+ * (and every consumer creation) counts the pending messages by matching the filter against every
+ * subject in the stream (stored subjects used to carry customer tokens, one subject per customer).
+ * Polling all 16 partitions every second took ~38% of nats-server's CPU during a drain (pprof), on
+ * the two cores the engine shares with it. Info is now asked only of a partition that has had no
+ * delivery for QUIET_MS (its last delivery's count is stale if it is stalled), at most that often.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamManager,
+  type JsMsg,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { partitionFilter } from '../../contract/subjects.js';
+import type { PartitionFeed, WorkerContext } from '../worker/context.js';
+import { EVENTS_STREAM } from './streams.js';
+
+export interface PartitionConsumers {
+  attach(feed: PartitionFeed): Promise<void>;
+  reattach(feed: PartitionFeed): void;
+  poll(): Promise<void>;
+}
+
+/** A partition with no delivery for this long is asked for its info (at most that often). */
+const QUIET_MS = 10_000;
+/** Pending below this counts as caught up (the readiness check). */
+const CAUGHT_UP = 1000;
+
+export function partitionConsumers(
+  ctx: WorkerContext,
+  onMessage: (feed: PartitionFeed, msg: JsMsg) => void,
+  /** The partition's state counts sequences of another stream: forget it (rebuilt from the stream). */
+  onStale: (feed: PartitionFeed) => void,
+): PartitionConsumers {
+  const { config, log, metrics, feeds } = ctx;
+  const reattaching = new Set<number>();
+  // One manager for the worker's connection: each `jetstreamManager()` asks the server for the
+  // account info first.
+  let manager: JetStreamManager | undefined;
+  const jsManager = async (): Promise<JetStreamManager> => {
+    manager ??= await jetstreamManager(ctx.nc());
+    return manager;
+  };
+
+  async function attach(feed: PartitionFeed): Promise<void> {
+    const p = feed.state.partition;
+    const jsm = await jsManager();
+    const durable = `bw-p${p}`;
+    // A state's sequences count in one stream: resuming a checkpoint of another stream (the single
+    // stream of an earlier layout), or one past the stream's end (the stream deleted and created
+    // again), would skip events. Such a state is set aside (the file kept as .stale) and the
+    // partition rebuilt from its stream. (The stream's `created` time is not compared: it is not
+    // reliably kept across server restarts and stream updates.)
+    const stream = await jsm.streams.info(feed.stream);
+    const origin = feed.checkpointOrigin;
+    const last = feed.state.lastSequence;
+    if (
+      last > 0 &&
+      ((origin !== undefined && origin.stream !== feed.stream) || last > stream.state.last_seq)
+    ) {
+      log.error(
+        {
+          partition: p,
+          stream: feed.stream,
+          checkpoint: origin,
+          sequence: last,
+          stream_last: stream.state.last_seq,
+        },
+        'state is of another stream: rebuilding the partition from its stream',
+      );
+      onStale(feed);
+    }
+    feed.checkpointOrigin = { stream: feed.stream };
+    try {
+      const previous = await jsm.consumers.info(feed.stream, durable);
+      feed.replayUntil = Math.max(feed.replayUntil, previous.ack_floor.stream_seq);
+      await jsm.consumers.delete(feed.stream, durable);
+    } catch {
+      // no previous consumer
+    }
+    // Delivery resumes right after the state's last sequence (0 without a checkpoint: the whole stream).
+    const from = feed.state.lastSequence;
+    const info = await jsm.consumers.add(feed.stream, {
+      durable_name: durable,
+      // A partition's own stream needs no filter; the single stream of earlier versions does.
+      ...(feed.stream === EVENTS_STREAM ? { filter_subject: partitionFilter(p) } : {}),
+      ack_policy: AckPolicy.All,
+      ...(from > 0
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 }
+        : { deliver_policy: DeliverPolicy.All }),
+      max_ack_pending: config.maxAckPending,
+      ack_wait: 30_000_000_000,
+    });
+    // The new consumer's pending count comes with its creation; `consumers.get` would ask again.
+    const now = Date.now();
+    feed.pending = info.num_pending;
+    feed.infoAt = now;
+    feed.lastDeliveryMs = now;
+    feed.consumerGeneration++;
+    feed.delivered = 0;
+    feed.acked = 0;
+    const consumer = ctx.js().consumers.getConsumerFromInfo(info);
+    const messages = await consumer.consume({
+      max_messages: Math.min(1000, config.maxAckPending),
+      callback: (msg) => onMessage(feed, msg),
+    });
+    feed.messages = messages;
+    feed.attached = true;
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (s.type === 'consumer_not_found' || s.type === 'consumer_deleted') {
+          log.warn({ partition: p, status: s.type }, 'consumer lost, recreating it');
+          reattach(feed);
+        } else if (s.type === 'heartbeats_missed') {
+          feed.attached = false;
+          log.warn({ partition: p, missed: s.count }, 'consumer heartbeats missed');
+          if (s.count >= 3) reattach(feed);
+        } else if (s.type === 'next') {
+          feed.attached = true;
+        }
+      }
+    })();
+  }
+
+  /**
+   * Replaces a partition's consumer (deleted, not found, or silent): delivery restarts right after
+   * the state's last sequence, so nothing is skipped or folded twice. Retries until it succeeds.
+   */
+  function reattach(feed: PartitionFeed): void {
+    const p = feed.state.partition;
+    if (ctx.isStopping() || reattaching.has(p)) return;
+    reattaching.add(p);
+    feed.attached = false;
+    feed.messages?.stop();
+    ctx.flushPending();
+    const attempt = (): void => {
+      attach(feed).then(
+        () => {
+          reattaching.delete(p);
+          log.info({ partition: p, from: feed.state.lastSequence + 1 }, 'consumer recreated');
+        },
+        (err: unknown) => {
+          log.warn({ partition: p, err }, 'consumer recreation failed, retrying');
+          if (!ctx.isStopping()) setTimeout(attempt, 1000);
+          else reattaching.delete(p);
+        },
+      );
+    };
+    attempt();
+  }
+
+  /**
+   * Lag (`bellwether_consumer_pending`) and catch-up of every partition, from its deliveries; a
+   * partition quiet for QUIET_MS is asked for its consumer info instead.
+   */
+  async function poll(): Promise<void> {
+    if (ctx.isStopping()) return;
+    const now = Date.now();
+    for (const feed of feeds.values()) {
+      // Quiet: caught up, or stalled (say at max_ack_pending while effects fail) with a stale count
+      // from its last delivery; the info tells which.
+      const quiet = feed.attached && now - feed.lastDeliveryMs > QUIET_MS && now - feed.infoAt > QUIET_MS;
+      if (quiet) {
+        feed.infoAt = now;
+        try {
+          const jsm = await jsManager();
+          feed.pending = (await jsm.consumers.info(feed.stream, `bw-p${feed.state.partition}`)).num_pending;
+        } catch {
+          feed.attached = false;
+        }
+      }
+      if (feed.attached && feed.pending < CAUGHT_UP) feed.caughtUp = true;
+      metrics.pending.labels(String(feed.state.partition)).set(feed.pending);
+    }
+    let customers = 0;
+    for (const feed of feeds.values()) customers += feed.state.table.size;
+    metrics.customers.set(customers);
+  }
+
+  return { attach, reattach, poll };
+}

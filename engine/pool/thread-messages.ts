@@ -1,0 +1,157 @@
+/** Typed messages between the main thread and partition workers. */
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from '../../contract/errors.js';
+import type { Reason } from '../../models/scorer.js';
+import type { RfmCuts, RfmSketchesJSON } from '../../operators/analytics/rfm.js';
+import type { CrmFile } from '../../operators/crm/config.js';
+import type { PiiKeyringData } from '../../security/pii-keyring.js';
+import type { SealedPii } from '../../security/pii-sealer.js';
+import type { Config } from '../config.js';
+import type { EventsLayout } from '../nats/streams.js';
+import type { AnswerVersionsData } from './answer-cache.js';
+
+export interface WorkerData {
+  index: number;
+  /** Customer queries (`op: 'customer'`) and their replies; polled at safe points (worker-queries.ts). */
+  queryPort: MessagePort;
+  partitions: number[];
+  natsUrl: string;
+  /** Where the partitions' events are: a stream each, or the single stream of earlier versions. */
+  eventsLayout: EventsLayout;
+  config: Config;
+  /** 0 for the first thread of this index, +1 at each restart after a crash. */
+  generation: number;
+  /** Test hooks (crash recovery tests); never set in production. */
+  hooks: TestHooks;
+  /**
+   * Shared with the main thread: the stream sequence each owned partition is processing right now
+   * (0 between messages), indexed by partition. After a crash, the main thread reads it to find
+   * the message that was being processed.
+   */
+  inflight: Float64Array;
+  /** `partition:sequence` of messages that crashed the thread too often: dead-lettered unprocessed. */
+  poison: string[];
+  /** The CRM definition (tags, rules, funnels, segments), validated by the main thread. */
+  crm: { definition: CrmFile; source: string };
+  /** The PII keyring (the first key seals). */
+  pii: PiiKeyringData;
+  /** Version counters shared with the main thread's answer cache (answer-cache.ts). */
+  versions: AnswerVersionsData;
+}
+
+/** A message that was being processed during this many thread crashes is dead-lettered unprocessed. */
+export const POISON_CRASHES = 3;
+
+export interface TestHooks {
+  /** BW_TEST_CRASH_EVENT_ID: the thread exits abruptly when it folds the event with this id. */
+  crashOnEventId?: string | undefined;
+  /** BW_TEST_CRASH_ALWAYS=1: crash in every generation, not just the first (a poison message). */
+  crashAlways?: boolean | undefined;
+}
+
+export interface ScoreView {
+  probability: number;
+  risk: number;
+  model_version: string;
+  scored_at: string;
+  /** Top 3 contributing inputs (customer answers and alerts). */
+  reasons?: Reason[];
+}
+
+export interface CustomerAnswer {
+  customer_id: string;
+  partition: number;
+  segment: string | null;
+  rfm: { r: number; f: number; m: number } | null;
+  tags: string[];
+  features: Record<string, number | null>;
+  scores: {
+    churn: ScoreView | null;
+    purchase_intent: ScoreView | null;
+    p_alive: number | null;
+    expected_purchases_90d: number | null;
+    clv_365d: number | null;
+    clv_version: string | null;
+  };
+  last_event_at: string | null;
+  /**
+   * Personal fields sealed (one `bw2` record, or field → `bw1` ciphertext from older checkpoints),
+   * opened by the main thread for the roles that may see them; never sent as is.
+   */
+  sealed_pii?: SealedPii;
+}
+
+export interface CustomerSummary {
+  customer_id: string;
+  segment: string | null;
+  tags: string[];
+  scores: { churn: ScoreView | null; purchase_intent: ScoreView | null };
+  last_event_at: string | null;
+}
+
+export interface PartitionStatus {
+  partition: number;
+  attached: boolean;
+  caught_up: boolean;
+  pending: number;
+  ack_pending: number;
+  customers: number;
+  last_sequence: number;
+  watermark: string | null;
+}
+
+export interface WorkerStatus {
+  index: number;
+  tf_backend: string;
+  models: Record<string, string>;
+  /** TF.js tensors alive in the worker (flat across batches and reloads). */
+  tensors: number;
+  partitions: PartitionStatus[];
+}
+
+export type WorkerRequest =
+  /** `watch`: a single-customer read (the worker then pushes its fresh answers); bulk reads leave it off. */
+  | { id: number; op: 'customer'; customerId: string; watch?: boolean }
+  | { id: number; op: 'top'; minChurnRisk: number; limit: number; tag?: string; segment?: string }
+  | { id: number; op: 'cuts'; cuts: RfmCuts }
+  | { id: number; op: 'crm'; definition: CrmFile; source: string }
+  | { id: number; op: 'segments' }
+  | { id: number; op: 'funnels' }
+  | { id: number; op: 'paths' }
+  | { id: number; op: 'attribution' }
+  | { id: number; op: 'status' }
+  | { id: number; op: 'metrics' }
+  | { id: number; op: 'reload' }
+  | { id: number; op: 'keyring'; keyring: PiiKeyringData }
+  | { id: number; op: 'stop' };
+
+/** A fresh answer a worker pushes to the main thread's cache (answer-push.ts). */
+export interface PushedAnswer {
+  customerId: string;
+  answer: CustomerAnswer;
+  bucket: number;
+  epoch: number;
+  /** clockMs when it was computed. */
+  at: number;
+}
+
+/** Sent over a worker's query channel, beside the replies. */
+export interface AnswersPush {
+  kind: 'answers';
+  answers: PushedAnswer[];
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: SerializedError };
+
+export type WorkerNotice =
+  | { kind: 'ready'; index: number }
+  | { kind: 'rfm'; index: number; sketches: RfmSketchesJSON }
+  | { kind: 'fatal'; index: number; error: SerializedError };
+
+export type FromWorker = WorkerReply | WorkerNotice;
+
+export function isNotice(msg: FromWorker): msg is WorkerNotice {
+  return 'kind' in msg;
+}

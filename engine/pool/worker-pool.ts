@@ -1,0 +1,390 @@
+/**
+ * Main-thread side of the partition workers: spawns them (partition p goes to worker p mod W),
+ * sends typed requests and matches replies, and fans queries out. The hot path never waits on
+ * the main thread: workers consume NATS themselves; the main thread only asks questions.
+ */
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { BellwetherError } from '../../contract/errors.js';
+import { partitionOfCustomer } from '../../contract/subjects.js';
+import { distPath } from '../../lib/paths.js';
+import { type AttributionSnapshot, mergeAttribution } from '../../operators/analytics/attribution-report.js';
+import { type FunnelCounts, mergeFunnelCounts } from '../../operators/analytics/funnels.js';
+import { PathStats, type PathStatsJSON } from '../../operators/analytics/paths.js';
+import {
+  cutsFromSketches,
+  RfmSketches,
+  type RfmSketchesJSON,
+  SegmentStats,
+  type SegmentStatsJSON,
+} from '../../operators/analytics/rfm.js';
+import type { PiiKeyringData } from '../../security/pii-keyring.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { EventsLayout } from '../nats/streams.js';
+import {
+  AnswerCache,
+  type AnswerVersionsData,
+  bumpPartition,
+  clockMs,
+  createAnswerVersions,
+} from './answer-cache.js';
+import {
+  type AnswersPush,
+  type CustomerAnswer,
+  type CustomerSummary,
+  type FromWorker,
+  isNotice,
+  POISON_CRASHES,
+  type TestHooks,
+  type WorkerData,
+  type WorkerReply,
+  type WorkerRequest,
+  type WorkerStatus,
+} from './thread-messages.js';
+
+type Pending = {
+  worker: number;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+};
+type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export function partitionsOfWorker(worker: number, workers: number, partitions: number): number[] {
+  const owned: number[] = [];
+  for (let p = worker; p < partitions; p += workers) owned.push(p);
+  return owned;
+}
+
+export class WorkerPool {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #workers: Worker[] = [];
+  /** Whether worker i is up (ready and not exited): requests to a worker that is down fail at once. */
+  readonly #up: boolean[] = [];
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #stopping = false;
+
+  readonly #natsUrl: string;
+  /** Worker threads restarted after an unexpected exit. */
+  restarts = 0;
+
+  readonly #hooks: TestHooks;
+  /** Per partition, the sequence its worker is processing (shared memory, see WorkerData.inflight). */
+  readonly #inflight: Float64Array;
+  /** Crashes seen while a given `partition:sequence` was being processed. */
+  readonly #crashes = new Map<string, number>();
+  readonly #poison = new Set<string>();
+  readonly #sketches: (RfmSketchesJSON | undefined)[] = [];
+
+  #crm: WorkerData['crm'];
+  #pii: PiiKeyringData;
+  readonly #eventsLayout: EventsLayout;
+  readonly #versions: AnswerVersionsData;
+  readonly #queryPorts: MessagePort[] = [];
+  /** Recent customer answers, served while no event or rescore changed them (answer-cache.ts). */
+  readonly answers: AnswerCache;
+
+  private constructor(
+    config: Config,
+    log: Logger,
+    natsUrl: string,
+    shared: { crm: WorkerData['crm']; pii: PiiKeyringData; eventsLayout: EventsLayout },
+    hooks: TestHooks,
+  ) {
+    // Workers get the keyring apart; the secrets of the configuration stay in the main thread.
+    this.#config = Object.freeze({ ...config, apiKeys: undefined, piiKey: undefined });
+    this.#log = log;
+    this.#natsUrl = natsUrl;
+    this.#crm = shared.crm;
+    this.#pii = shared.pii;
+    this.#eventsLayout = shared.eventsLayout;
+    this.#hooks = hooks;
+    this.#inflight = new Float64Array(new SharedArrayBuffer(8 * config.partitions));
+    this.#versions = createAnswerVersions(config.partitions);
+    this.answers = new AnswerCache(this.#versions, { ttlMs: config.answerCacheMs, max: 100_000 });
+  }
+
+  /**
+   * A worker's RFM sketches from its sweep: merged with the others' latest into population
+   * quintiles, which every worker then scores against.
+   */
+  #onSketches(index: number, sketches: RfmSketchesJSON): void {
+    this.#sketches[index] = sketches;
+    const merged = new RfmSketches();
+    for (const s of this.#sketches) if (s) merged.merge(s);
+    if (merged.count === 0) return;
+    const cuts = cutsFromSketches(merged);
+    for (let i = 0; i < this.#workers.length; i++) {
+      if (!this.#up[i]) continue;
+      this.request(i, { op: 'cuts', cuts }).catch((err: unknown) =>
+        this.#log.warn({ component: 'pool', worker: i, err }, 'cannot send RFM cuts'),
+      );
+    }
+  }
+
+  /** Counts a crash against the message each of the worker's partitions was processing. */
+  #blame(partitions: readonly number[]): void {
+    for (const p of partitions) {
+      const seq = this.#inflight[p]!;
+      if (seq <= 0) continue;
+      const key = `${p}:${seq}`;
+      const crashes = (this.#crashes.get(key) ?? 0) + 1;
+      this.#crashes.set(key, crashes);
+      if (crashes >= POISON_CRASHES && !this.#poison.has(key)) {
+        this.#poison.add(key);
+        this.#log.error(
+          { component: 'pool', partition: p, sequence: seq, crashes },
+          'poison message: dead-lettering it',
+        );
+      }
+      this.#inflight[p] = 0;
+    }
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /** Starts the workers and resolves once every one has attached its consumers. */
+  static async start(
+    config: Config,
+    natsUrl: string,
+    log: Logger,
+    shared: { crm: WorkerData['crm']; pii: PiiKeyringData; eventsLayout: EventsLayout },
+    hooks: TestHooks = {},
+  ): Promise<WorkerPool> {
+    const pool = new WorkerPool(config, log, natsUrl, shared, hooks);
+    const count = Math.min(config.workers, config.partitions);
+    try {
+      await Promise.all(Array.from({ length: count }, (_, index) => pool.#spawn(index, count)));
+    } catch (err) {
+      await pool.terminate();
+      throw err;
+    }
+    return pool;
+  }
+
+  /**
+   * Starts worker `index`; resolves when it is ready. A worker that exits unexpectedly later is
+   * started again: it reloads its partitions' checkpoints and resumes from their sequences.
+   */
+  #spawn(index: number, count: number, generation = 0): Promise<void> {
+    // Customer queries have their own channel, which the worker also polls synchronously at safe
+    // points inside long batches (worker-queries.ts), so a read does not wait for a batch to end.
+    const channel = new MessageChannel();
+    this.#queryPorts[index] = channel.port1;
+    channel.port1.on('message', (msg: WorkerReply | AnswersPush) => {
+      if ('kind' in msg) {
+        // Threads' time origins can differ after a wall-clock step: never date an answer after its arrival.
+        const now = clockMs();
+        for (const a of msg.answers) this.answers.set(a.customerId, a.answer, a, Math.min(a.at, now));
+        return;
+      }
+      this.#settle(msg.id, msg.ok ? { value: msg.value } : { error: BellwetherError.from(msg.error) });
+    });
+    channel.port1.unref();
+    const data: WorkerData = {
+      index,
+      queryPort: channel.port2,
+      partitions: partitionsOfWorker(index, count, this.#config.partitions),
+      natsUrl: this.#natsUrl,
+      eventsLayout: this.#eventsLayout,
+      config: this.#config,
+      generation,
+      hooks: this.#hooks,
+      inflight: this.#inflight,
+      poison: [...this.#poison],
+      crm: this.#crm,
+      pii: this.#pii,
+      versions: this.#versions,
+    };
+    // A restarted worker rebuilds its partitions from checkpoints: cached answers of theirs are void.
+    if (generation > 0) for (const p of data.partitions) bumpPartition(this.#versions, p);
+    const worker = new Worker(distPath('engine', 'worker', 'entry.js'), {
+      workerData: data,
+      transferList: [channel.port2],
+    });
+    this.#workers[index] = worker;
+    const log = this.#log;
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (msg: FromWorker) => {
+        if (isNotice(msg)) {
+          if (msg.kind === 'ready') {
+            ready = true;
+            this.#up[index] = true;
+            resolve();
+          } else if (msg.kind === 'rfm') {
+            this.#onSketches(msg.index, msg.sketches);
+          } else reject(BellwetherError.from(msg.error));
+          return;
+        }
+        this.#settle(msg.id, msg.ok ? { value: msg.value } : { error: BellwetherError.from(msg.error) });
+      });
+      worker.on('error', (err) => {
+        log.error({ component: 'pool', worker: index, err }, 'worker thread error');
+        if (!ready) reject(err);
+      });
+      worker.on('exit', (code) => {
+        this.#up[index] = false;
+        channel.port1.close();
+        if (this.#stopping) return;
+        if (!ready && generation === 0) {
+          // The engine's first start fails as a whole.
+          reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited with ${code}`));
+          return;
+        }
+        // A restarted thread may crash again before it is ready (a poison message): restart it
+        // again, with a growing delay; the poison detection breaks the loop.
+        if (!ready) resolve();
+        log.error({ component: 'pool', worker: index, code }, 'worker thread exited; restarting it');
+        this.#blame(data.partitions);
+        for (const [id, pending] of this.#pending) {
+          if (pending.worker !== index) continue;
+          this.#settle(id, { error: new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited`) });
+        }
+        this.restarts++;
+        setTimeout(
+          () => {
+            if (this.#stopping) return;
+            this.#spawn(index, count, generation + 1).catch((err: unknown) =>
+              log.fatal({ component: 'pool', worker: index, err }, 'worker restart failed'),
+            );
+          },
+          Math.min(500 * 2 ** Math.min(generation, 4), 8000),
+        );
+      });
+    });
+  }
+
+  #settle(id: number, outcome: { value: unknown } | { error: Error }): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    if ('error' in outcome) pending.reject(outcome.error);
+    else pending.resolve(outcome.value);
+  }
+
+  /** Asks worker `worker`; customer queries go over its query channel (served at safe points). */
+  request<T>(worker: number, body: RequestBody, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+    const target = this.#workers[worker];
+    if (!target || !this.#up[worker]) {
+      return Promise.reject(new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${worker} is not running`));
+    }
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new BellwetherError('BW_ERR_WORKER_TIMEOUT', `worker ${worker} ${body.op}`));
+      }, timeoutMs);
+      this.#pending.set(id, { worker, resolve: resolve as (v: unknown) => void, reject, timer });
+      (body.op === 'customer' ? this.#queryPorts[worker]! : target).postMessage({
+        ...body,
+        id,
+      } as WorkerRequest);
+    });
+  }
+
+  all<T>(body: RequestBody): Promise<T[]> {
+    return Promise.all(this.#workers.map((_, i) => this.request<T>(i, body)));
+  }
+
+  workerOfCustomer(customerId: string): number {
+    return partitionOfCustomer(customerId, this.#config.partitions) % this.#workers.length;
+  }
+
+  async customer(customerId: string, opts: { bulk?: boolean } = {}): Promise<CustomerAnswer | null> {
+    const partition = partitionOfCustomer(customerId, this.#config.partitions);
+    const worker = partition % this.#workers.length;
+    if (!this.answers.enabled)
+      return this.request<CustomerAnswer | null>(worker, { op: 'customer', customerId });
+    const watch = opts.bulk !== true;
+    const at = clockMs();
+    const cached = this.answers.get(customerId, partition, at);
+    if (cached) return cached;
+    const stamp = this.answers.stamp(customerId, partition);
+    const answer = await this.request<CustomerAnswer | null>(worker, { op: 'customer', customerId, watch });
+    if (answer) this.answers.set(customerId, answer, stamp, at);
+    return answer;
+  }
+
+  async top(
+    minChurnRisk: number,
+    limit: number,
+    filter: { tag?: string | undefined; segment?: string | undefined } = {},
+  ): Promise<CustomerSummary[]> {
+    const lists = await this.all<CustomerSummary[]>({ op: 'top', minChurnRisk, limit, ...filter });
+    return lists
+      .flat()
+      .sort((a, b) => (b.scores.churn?.probability ?? -1) - (a.scores.churn?.probability ?? -1))
+      .slice(0, limit);
+  }
+
+  /** Segment counts and averages over every customer. */
+  async segments(): Promise<ReturnType<SegmentStats['summary']>> {
+    const stats = new SegmentStats();
+    for (const s of await this.all<SegmentStatsJSON>({ op: 'segments' })) stats.merge(s);
+    return stats.summary();
+  }
+
+  async funnels(): Promise<FunnelCounts[]> {
+    return mergeFunnelCounts(await this.all<FunnelCounts[]>({ op: 'funnels' }));
+  }
+
+  async paths(): Promise<PathStats> {
+    const paths = new PathStats();
+    for (const p of await this.all<PathStatsJSON>({ op: 'paths' })) paths.merge(p);
+    return paths;
+  }
+
+  async attribution(): Promise<AttributionSnapshot> {
+    return mergeAttribution(await this.all<AttributionSnapshot>({ op: 'attribution' }));
+  }
+
+  status(): Promise<WorkerStatus[]> {
+    return this.all<WorkerStatus>({ op: 'status' });
+  }
+
+  /** Every worker (and every later restart) takes a new CRM definition. */
+  async reconfigureCrm(crm: WorkerData['crm']): Promise<void> {
+    this.#crm = crm;
+    await this.all({ op: 'crm', definition: crm.definition, source: crm.source });
+  }
+
+  /**
+   * Every worker (and every later restart) takes a new PII keyring and re-seals the fields not under
+   * its current key; resolves with the fields re-sealed.
+   */
+  async rekey(pii: PiiKeyringData): Promise<number> {
+    this.#pii = pii;
+    const counts = await this.all<number>({ op: 'keyring', keyring: pii });
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Every worker loads the registry's current versions; resolves with each worker's versions. */
+  reload(): Promise<Record<string, string>[]> {
+    return this.all<Record<string, string>>({ op: 'reload' });
+  }
+
+  metrics(): Promise<object[]> {
+    return this.all<object>({ op: 'metrics' });
+  }
+
+  /** Asks every worker to stop consuming, flush and ack, then terminates the threads. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await Promise.allSettled(this.#workers.map((_, i) => this.request(i, { op: 'stop' }, 15_000)));
+    await this.terminate();
+  }
+
+  async terminate(): Promise<void> {
+    this.#stopping = true;
+    await Promise.allSettled(this.#workers.map((w) => w.terminate()));
+    this.#log.debug({ component: 'pool' }, 'workers terminated');
+  }
+}

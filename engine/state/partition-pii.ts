@@ -1,0 +1,158 @@
+/**
+ * The personal fields of a partition's customers (`props.name`, `props.phone`... of `profile`
+ * events), kept only sealed: one record per customer (pii-cipher.ts, `bw2`), the latest value of
+ * each field winning. A profile event costs one encryption however many fields it carries (plus
+ * one decryption when it updates some of the customer's fields but not all). Records go into
+ * checkpoints sealed and leave the worker sealed; the main thread opens them for the roles
+ * allowed to see them (docs/security.md). Customers restored from checkpoints of before records
+ * keep their per-field ciphertexts until their next profile event or a key rotation.
+ */
+import { BellwetherError } from '../../contract/errors.js';
+import { PERSONAL_FIELD_SET } from '../../security/masking.js';
+import { recordFront, sealedKeyId } from '../../security/pii-cipher.js';
+import type { PiiSealer, SealedPii } from '../../security/pii-sealer.js';
+
+/** Longest personal value kept (characters); longer ones are dropped, not cut. */
+const MAX_VALUE_LENGTH = 1024;
+
+function namesOf(sealed: SealedPii): string[] {
+  return typeof sealed === 'string' ? (recordFront(sealed)?.names.split(',') ?? []) : Object.keys(sealed);
+}
+
+function fieldCount(sealed: SealedPii): number {
+  if (typeof sealed !== 'string') return Object.keys(sealed).length;
+  const names = recordFront(sealed)?.names ?? '';
+  let n = 1;
+  for (let i = names.indexOf(','); i >= 0; i = names.indexOf(',', i + 1)) n++;
+  return n;
+}
+
+/** Fields per key id of a customer's sealed data, read from the clear parts. */
+function fieldsByKey(sealed: SealedPii, add: (keyId: string, fields: number) => void): void {
+  if (typeof sealed === 'string') {
+    add(recordFront(sealed)?.keyId ?? 'unknown', fieldCount(sealed));
+    return;
+  }
+  for (const text of Object.values(sealed)) add(sealedKeyId(text) ?? 'unknown', 1);
+}
+
+export class PartitionPii {
+  readonly #sealer: () => PiiSealer;
+  readonly #sealed: (SealedPii | undefined)[] = [];
+  /** Sealed fields per key id, kept as records change (metric `bellwether_pii_fields`). */
+  readonly #byKey = new Map<string, number>();
+  readonly #count = (keyId: string, fields: number): void => {
+    this.#byKey.set(keyId, (this.#byKey.get(keyId) ?? 0) + fields);
+  };
+  readonly #uncount = (keyId: string, fields: number): void => {
+    this.#byKey.set(keyId, (this.#byKey.get(keyId) ?? 0) - fields);
+  };
+
+  /** @param sealer the worker's current sealer (it changes when the keyring is reloaded) */
+  constructor(sealer: () => PiiSealer) {
+    this.#sealer = sealer;
+  }
+
+  /**
+   * Seals the personal fields of a profile event's props into the customer's record. Returns how
+   * many fields of the customer's earlier record were dropped because it no longer opens (its key
+   * was removed from the keyring): 0 but after such a removal.
+   */
+  onProfile(slot: number, customerId: string, props: Record<string, unknown>): number {
+    let incoming: Record<string, string> | undefined;
+    for (const key in props) {
+      if (!PERSONAL_FIELD_SET.has(key)) continue;
+      const value = props[key];
+      const text =
+        typeof value === 'string'
+          ? value
+          : typeof value === 'number' && Number.isFinite(value)
+            ? String(value)
+            : undefined;
+      if (text === undefined || text.length === 0 || text.length > MAX_VALUE_LENGTH) continue;
+      (incoming ??= {})[key] = text;
+    }
+    if (incoming === undefined) return 0;
+    const sealer = this.#sealer();
+    const current = this.#sealed[slot];
+    let dropped = 0;
+    if (current !== undefined && !coveredBy(current, incoming)) {
+      try {
+        incoming = { ...sealer.openPii(customerId, current), ...incoming };
+      } catch (err) {
+        if (!(err instanceof BellwetherError)) throw err;
+        dropped = fieldCount(current);
+      }
+    }
+    this.#set(slot, sealer.sealRecord(customerId, incoming));
+    return dropped;
+  }
+
+  #set(slot: number, sealed: SealedPii | undefined): void {
+    const old = this.#sealed[slot];
+    if (old !== undefined) fieldsByKey(old, this.#uncount);
+    this.#sealed[slot] = sealed;
+    if (sealed !== undefined) fieldsByKey(sealed, this.#count);
+  }
+
+  sealed(slot: number): SealedPii | undefined {
+    return this.#sealed[slot];
+  }
+
+  moveSlot(from: number, to: number): void {
+    this.#set(to, this.#sealed[from]);
+    this.#set(from, undefined);
+  }
+
+  removeSlot(slot: number): void {
+    this.#set(slot, undefined);
+  }
+
+  /**
+   * Re-seals what is not under the current key and cipher (after a key rotation), gathering
+   * per-field ciphertexts into records. Counts fields; those that do not open are kept as they are.
+   */
+  reseal(idOf: (slot: number) => string): { resealed: number; failed: number } {
+    const sealer = this.#sealer();
+    let resealed = 0;
+    let failed = 0;
+    this.#sealed.forEach((sealed, slot) => {
+      if (sealed === undefined) return;
+      try {
+        const next = sealer.resealPii(idOf(slot), sealed);
+        if (next !== sealed) {
+          this.#set(slot, next);
+          resealed += fieldCount(sealed);
+        }
+      } catch (err) {
+        if (!(err instanceof BellwetherError)) throw err;
+        failed += fieldCount(sealed);
+      }
+    });
+    return { resealed, failed };
+  }
+
+  /** Adds the sealed fields per key id into `into` (metric `bellwether_pii_fields`). */
+  countByKey(into: Map<string, number>): void {
+    for (const [keyId, n] of this.#byKey) if (n > 0) into.set(keyId, (into.get(keyId) ?? 0) + n);
+  }
+
+  /** [slot, record] (or [slot, field → ciphertext] for customers not yet in a record). */
+  snapshot(): [number, SealedPii][] {
+    const out: [number, SealedPii][] = [];
+    this.#sealed.forEach((sealed, slot) => {
+      if (sealed !== undefined) out.push([slot, sealed]);
+    });
+    return out;
+  }
+
+  restore(entries: [number, SealedPii][] | undefined): void {
+    for (const [slot, sealed] of entries ?? []) this.#set(slot, sealed);
+  }
+}
+
+/** True when the event carries every field the customer already has (nothing to carry over). */
+function coveredBy(current: SealedPii, incoming: Record<string, string>): boolean {
+  for (const name of namesOf(current)) if (!(name in incoming)) return false;
+  return true;
+}

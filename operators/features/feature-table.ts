@@ -1,0 +1,156 @@
+/**
+ * Per-customer feature state: a customer id → slot map over one ColumnStore, the bound operators,
+ * and a dispatch table from event type to the operators that step on it. The live engine and the
+ * offline dataset builder both use this class, so training and serving compute the same features.
+ */
+import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
+import { ColumnStore } from '../state/column-store.js';
+import { DERIVED_FEATURES, FEATURE_OPERATORS } from './registry.js';
+import type { BoundOperator, DerivedFeature, FoldInput, Operator } from './types.js';
+
+interface BoundDerived {
+  readonly feature: DerivedFeature;
+  readonly inputs: Int32Array;
+  readonly at: number;
+}
+
+export class FeatureTable {
+  readonly store: ColumnStore;
+  readonly names: readonly string[];
+  readonly #slots = new Map<string, number>();
+  readonly #ids: string[] = [];
+  readonly #bound: BoundOperator[];
+  readonly #offsets: number[];
+  readonly #dispatch: BoundOperator[][];
+  readonly #derived: BoundDerived[];
+  readonly #scratch: Float64Array;
+
+  constructor(
+    operators: readonly Operator[] = FEATURE_OPERATORS,
+    derived: readonly DerivedFeature[] = DERIVED_FEATURES,
+    initialCapacity = 1024,
+  ) {
+    this.store = new ColumnStore(initialCapacity);
+    this.#bound = operators.map((op) => op.bind(this.store));
+    const names: string[] = [];
+    this.#offsets = [];
+    for (const op of operators) {
+      this.#offsets.push(names.length);
+      names.push(...op.features);
+    }
+    this.#dispatch = EVENT_TYPES.map(() => []);
+    operators.forEach((op, i) => {
+      const bound = this.#bound[i]!;
+      const types = op.types.length === 0 ? EVENT_TYPES : op.types;
+      for (const t of types) this.#dispatch[eventTypeIndex(t)]!.push(bound);
+    });
+    const index = new Map(names.map((n, i) => [n, i]));
+    this.#derived = derived.map((feature, k) => {
+      const inputs = Int32Array.from(feature.inputs, (name) => {
+        const at = index.get(name);
+        if (at === undefined) throw new Error(`derived feature ${feature.name} needs unknown ${name}`);
+        return at;
+      });
+      return { feature, inputs, at: names.length + k };
+    });
+    for (const d of derived) names.push(d.name);
+    if (new Set(names).size !== names.length) throw new Error('feature names are not unique');
+    this.names = names;
+    this.#scratch = new Float64Array(Math.max(1, ...derived.map((d) => d.inputs.length)));
+  }
+
+  get size(): number {
+    return this.#ids.length;
+  }
+
+  slotOf(customerId: string): number | undefined {
+    return this.#slots.get(customerId);
+  }
+
+  /** The slot of a customer, allocated on first sight. */
+  slotFor(customerId: string): number {
+    let slot = this.#slots.get(customerId);
+    if (slot === undefined) {
+      slot = this.#ids.length;
+      this.store.ensure(slot);
+      this.#ids.push(customerId);
+      this.#slots.set(customerId, slot);
+    }
+    return slot;
+  }
+
+  /** Customer ids in slot order (for checkpoints). */
+  ids(): readonly string[] {
+    return this.#ids;
+  }
+
+  /** Re-creates the id → slot map of a restored table; columns are restored by the caller. */
+  restoreIds(ids: readonly string[]): void {
+    if (this.#ids.length > 0) throw new Error('restoreIds on a non-empty table');
+    if (ids.length > 0) this.store.ensure(ids.length - 1);
+    for (const id of ids) {
+      this.#slots.set(id, this.#ids.length);
+      this.#ids.push(id);
+    }
+  }
+
+  /**
+   * Forgets the customer in `slot`: the last slot's customer moves into it (so slots stay dense)
+   * and is returned with its old slot, or undefined when `slot` was the last one.
+   */
+  remove(slot: number): { moved: string; from: number } | undefined {
+    const last = this.#ids.length - 1;
+    const id = this.#ids[slot];
+    if (id === undefined) throw new Error(`no slot ${slot}`);
+    this.#slots.delete(id);
+    let moved: { moved: string; from: number } | undefined;
+    if (slot !== last) {
+      const movedId = this.#ids[last]!;
+      this.store.moveSlot(last, slot);
+      this.#ids[slot] = movedId;
+      this.#slots.set(movedId, slot);
+      moved = { moved: movedId, from: last };
+    }
+    this.#ids.pop();
+    this.store.clear(last);
+    return moved;
+  }
+
+  idOf(slot: number): string {
+    return this.#ids[slot]!;
+  }
+
+  fold(slot: number, input: FoldInput): void {
+    const ops = this.#dispatch[input.typeIndex];
+    if (!ops) return;
+    for (let i = 0; i < ops.length; i++) ops[i]!.step(slot, input);
+  }
+
+  /** Writes the full feature vector of `slot` at `now` into `out[offset .. offset + names.length)`. */
+  features(slot: number, now: number, out: Float64Array, offset = 0): void {
+    for (let i = 0; i < this.#bound.length; i++)
+      this.#bound[i]!.emit(slot, now, out, offset + this.#offsets[i]!);
+    const scratch = this.#scratch;
+    for (const d of this.#derived) {
+      for (let k = 0; k < d.inputs.length; k++) scratch[k] = out[offset + d.inputs[k]!]!;
+      out[offset + d.at] = d.feature.compute(scratch);
+    }
+  }
+
+  /** Features of `slot` as a name → value record (NaN → null), for answers and tests. */
+  featureRecord(slot: number, now: number): Record<string, number | null> {
+    const out = new Float64Array(this.names.length);
+    this.features(slot, now, out);
+    return this.recordOf(out);
+  }
+
+  /** A feature vector as a name → value record (NaN → null). */
+  recordOf(vector: Float64Array): Record<string, number | null> {
+    const record: Record<string, number | null> = {};
+    this.names.forEach((name, i) => {
+      const v = vector[i]!;
+      record[name] = Number.isNaN(v) ? null : v;
+    });
+    return record;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Trailing-window counts and sums over time buckets per customer slot.
+ *
+ * Each operator is one stream of the store's sparse bucket log (bucket-log.ts): a ring of `buckets`
+ * buckets of `bucketMs` each whose head is the newest bucket seen, holding only the buckets that
+ * received an event. An event lands in bucket floor(ts / bucketMs) whatever order it arrives in, as
+ * long as that bucket is still inside the ring; an event older than the ring counts in lifetime
+ * totals only (see lifetime.ts). A window of N buckets at `now` sums the buckets
+ * floor(now/bucketMs)-N+1 .. floor(now/bucketMs): window edges are aligned to bucket boundaries
+ * (docs/features.md).
+ *
+ * Counts saturate at 65535 per bucket; amounts are kept in integer cents (32-bit, saturating), so
+ * sums are exact to the cent.
+ */
+import { eventTypeIndex } from '../../contract/event-types.js';
+import type { BucketLog } from '../state/bucket-log.js';
+import type { ColumnStore } from '../state/column-store.js';
+import type { BoundOperator, FoldInput, Operator } from './types.js';
+
+const I32_MAX = 2147483647;
+const I32_MIN = -2147483647;
+const COUNT_MAX = 65535;
+
+export interface WindowSpec {
+  readonly feature: string;
+  /** Window length in buckets (≤ the ring length). */
+  readonly buckets: number;
+}
+
+export interface WindowedSumSpec {
+  readonly name: string;
+  readonly types: readonly string[];
+  readonly value: 'count' | 'amount';
+  readonly bucketMs: number;
+  readonly buckets: number;
+  readonly windows: readonly WindowSpec[];
+}
+
+class BoundWindowedSum implements BoundOperator {
+  readonly #log: BucketLog;
+  readonly #stream: number;
+  readonly #bucketMs: number;
+  readonly #windows: Int32Array;
+  readonly #isAmount: boolean;
+
+  constructor(spec: WindowedSumSpec, store: ColumnStore) {
+    this.#isAmount = spec.value === 'amount';
+    this.#log = store.bucketLog();
+    this.#stream = this.#log.stream(spec.name, spec.buckets);
+    this.#bucketMs = spec.bucketMs;
+    this.#windows = Int32Array.from(spec.windows, (w) => w.buckets);
+  }
+
+  step(slot: number, input: FoldInput): void {
+    const bucket = Math.floor(input.ts / this.#bucketMs);
+    if (this.#isAmount)
+      this.#log.add(slot, this.#stream, bucket, Math.round(input.amount * 100), I32_MIN, I32_MAX);
+    else this.#log.add(slot, this.#stream, bucket, 1, 0, COUNT_MAX);
+  }
+
+  emit(slot: number, now: number, out: Float64Array, offset: number): void {
+    this.#log.sums(slot, this.#stream, Math.floor(now / this.#bucketMs), this.#windows, out, offset);
+    if (this.#isAmount) for (let w = 0; w < this.#windows.length; w++) out[offset + w]! /= 100;
+  }
+}
+
+export function windowedSum(spec: WindowedSumSpec): Operator {
+  for (const w of spec.windows) {
+    if (w.buckets < 1 || w.buckets > spec.buckets)
+      throw new Error(`window ${w.feature} does not fit ring ${spec.name}`);
+  }
+  for (const t of spec.types) if (eventTypeIndex(t) < 0) throw new Error(`unknown event type ${t}`);
+  return {
+    name: spec.name,
+    features: spec.windows.map((w) => w.feature),
+    types: spec.types,
+    bind: (store) => new BoundWindowedSum(spec, store),
+  };
+}
