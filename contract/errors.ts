@@ -42,6 +42,19 @@ export const ERRORS = {
   BW_ERR_PII_DECRYPT: { message: 'a PII ciphertext cannot be opened', retryable: false, status: 500 },
   BW_ERR_API_KEYS: { message: 'API keys are invalid', retryable: false },
   BW_ERR_AUDIT_CHAIN: { message: 'the audit log’s hash chain is broken', retryable: false },
+  BW_ERR_CLUSTER_STORE: {
+    message: 'a cluster bucket in NATS cannot be opened or did not answer',
+    retryable: true,
+  },
+  BW_ERR_LEASE_LOST: { message: 'this instance no longer holds the partition’s lease', retryable: false },
+  BW_ERR_CHECKPOINT_FENCED: {
+    message: 'checkpoint write refused: a newer owner has claimed the partition',
+    retryable: false,
+  },
+  BW_ERR_CHECKPOINT_MISSING: {
+    message: 'the checkpoint object the index names cannot be read',
+    retryable: true,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
