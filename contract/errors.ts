@@ -55,6 +55,8 @@ export const ERRORS = {
     message: 'the checkpoint object the index names cannot be read',
     retryable: true,
   },
+  BW_ERR_NATS_SETTINGS: { message: 'NATS connection settings are invalid', retryable: false },
+  BW_ERR_NATS_AUTH: { message: 'the NATS server refused this client (credentials or TLS)', retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
