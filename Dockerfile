@@ -10,10 +10,15 @@ COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund --foreground-scripts \
     && node -e "require('@tensorflow/tfjs-node')"
 COPY tsconfig.json tsconfig.build.json ./
-COPY engine engine
+COPY contract contract
+COPY lib lib
 COPY operators operators
 COPY models models
+COPY security security
+COPY engine engine
 COPY api api
+COPY feeds feeds
+COPY cli cli
 COPY bench bench
 RUN npm run build && npm prune --omit=dev
 
