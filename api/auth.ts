@@ -30,7 +30,7 @@ declare module 'fastify' {
 }
 
 /** What a route's handler tells the audit hook about its answer. */
-export type AuditInfo = Pick<AuditEntry, 'customers' | 'fields' | 'pii'> &
+type AuditInfo = Pick<AuditEntry, 'customers' | 'fields' | 'pii'> &
   Partial<Pick<AuditEntry, 'customer_id' | 'detail' | 'outcome'>> & {
     /** Raise a security alert carrying the audit record's hash. */
     alert?: { kind: SecurityAlert['kind']; detail: string };
@@ -42,7 +42,7 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i;
 /** 401s from one address within a minute before a security alert. */
 const AUTH_FAILURE_ALERT = 20;
 
-export function routeOf(request: FastifyRequest): string {
+function routeOf(request: FastifyRequest): string {
   return request.routeOptions.url ?? 'unknown';
 }
 

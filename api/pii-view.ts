@@ -9,7 +9,7 @@ import type { CustomerAnswer } from '../engine/view.js';
 import { allows, type Principal } from '../security/api-keys.js';
 import type { EngineSecurity } from '../security/engine-security.js';
 
-export const PII_VIEWS = ['none', 'masked', 'plain'] as const;
+const PII_VIEWS = ['none', 'masked', 'plain'] as const;
 export type PiiView = (typeof PII_VIEWS)[number];
 
 /** The view a caller gets for `requested` (undefined: the role's default); BW_ERR_FORBIDDEN above its role. */

@@ -70,7 +70,7 @@ const PiiQuery = Type.Union([Type.Literal('none'), Type.Literal('masked'), Type.
 
 export const CustomerQuery = Type.Object({ pii: Type.Optional(PiiQuery) }, { additionalProperties: false });
 
-export const CustomerSummarySchema = Type.Object({
+const CustomerSummarySchema = Type.Object({
   customer_id: Type.String(),
   segment: Type.Union([Type.String(), Type.Null()]),
   tags: Type.Array(Type.String()),

@@ -27,8 +27,10 @@ export function securityHeaders(): Record<string, string> {
   return headers;
 }
 
-export function installSecurityHeaders(app: FastifyInstance): void {
-  const headers = securityHeaders();
+export function installSecurityHeaders(
+  app: FastifyInstance,
+  headers: Readonly<Record<string, string>>,
+): void {
   app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(headers);
     done();

@@ -5,7 +5,14 @@
  */
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { EngineView } from '../engine/view.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import type { EngineSecurity } from '../security/engine-security.js';
@@ -16,7 +23,7 @@ import { installErrorHandler } from './errors.js';
 import { healthRoutes } from './health.js';
 import { lazyChildLogger } from './lazy-logger.js';
 import { modelRoutes } from './models.js';
-import { installSecurityHeaders } from './security-headers.js';
+import { installSecurityHeaders, securityHeaders } from './security-headers.js';
 
 export interface ServerOptions {
   logger: FastifyBaseLogger | false;
@@ -28,6 +35,7 @@ export interface ServerOptions {
 const NoQuery = Type.Object({}, { additionalProperties: false });
 
 export async function buildServer(engine: EngineView, opts: ServerOptions): Promise<FastifyInstance> {
+  const headers = securityHeaders();
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.logger || undefined,
     // No log line per request: the request rate is a metric, not a log stream.
@@ -38,6 +46,14 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
     bodyLimit: 16 * 1024,
     routerOptions: { maxParamLength: 256 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } },
+    // A URL the router refuses before any route or hook (a path parameter longer than
+    // maxParamLength: 414; a malformed escape: 400) gets a coded body too.
+    frameworkErrors: (err: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      reply
+        .headers(headers)
+        .code(err.statusCode ?? 400)
+        .send({ error: { code: 'BW_ERR_BAD_REQUEST', message: err.message } });
+    },
   });
   await app.register(swagger, {
     openapi: {
@@ -53,7 +69,7 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
     route.schema = { ...route.schema };
     route.schema.querystring ??= NoQuery;
   });
-  installSecurityHeaders(app);
+  installSecurityHeaders(app, headers);
   await installAuth(app, opts.security, opts.rateLimit);
   customerRoutes(app, engine, opts.security);
   healthRoutes(app, engine);

@@ -18,7 +18,7 @@ import { BellwetherError } from '../contract/errors.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { fitClv } from '../models/clv/fit.js';
 import { holdoutCheck } from '../models/clv/holdout.js';
-import { CLV_PARAMS_DIRNAME, clvParamsRecord, nextClvVersion, writeClvParams } from '../models/clv/params.js';
+import { clvParamsRecord, nextClvVersion, writeClvParams } from '../models/clv/params.js';
 import { inputFormat, type LoadedEvents, loadEvents } from '../models/datasets/load.js';
 import { liveModelDir } from '../models/registry.js';
 import { buildDataset } from '../models/train/dataset.js';
@@ -27,8 +27,6 @@ import { type EvalReport, evaluateModel, type MetricSet } from '../models/train/
 import { runTrainCli } from './train-command.js';
 
 export type ModelCommand = 'dataset' | 'train' | 'eval' | 'clv';
-
-export { MODEL_COMMANDS_USAGE } from './model-commands-usage.js';
 
 const DEFAULT_INPUT = path.resolve(PACKAGE_ROOT, '../shared/data/online_retail.csv.gz');
 
@@ -126,7 +124,7 @@ function metricLine(name: string, m: MetricSet): string {
   return `  ${name.padEnd(22)} ${f3(m.roc_auc)}  ${f3(m.pr_auc)}  ${f3(m.brier)}  ${f3(m.log_loss)}  ${f3(m.precision_at['5%'])}  ${f3(m.precision_at['10%'])}`;
 }
 
-export function formatEvalReport(r: EvalReport): string {
+function formatEvalReport(r: EvalReport): string {
   const b = r.baselines;
   const lines = [
     `${r.model.name} ${r.model.version} (${r.model.label}) at ${r.cutoff.slice(0, 10)}: n ${r.n}, positives ${r.positives} (${(r.positive_rate * 100).toFixed(1)} %)`,
@@ -267,5 +265,3 @@ export async function runModelCommand(command: ModelCommand, args: string[]): Pr
       throw new BellwetherError('BW_ERR_CLI_USAGE', `unknown model command ${String(command)}`);
   }
 }
-
-export { CLV_PARAMS_DIRNAME };

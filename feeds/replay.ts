@@ -40,7 +40,7 @@ export interface ReplaySource {
   stats?: ReaderStats | CdnowStats;
 }
 
-export const REPLAY_FORMATS = ['ndjson', 'online-retail', 'cdnow'] as const;
+const REPLAY_FORMATS = ['ndjson', 'online-retail', 'cdnow'] as const;
 
 const CURRENCY = { 'online-retail': 'GBP', cdnow: 'USD' } as const;
 
@@ -64,7 +64,7 @@ async function* readNdjson(file: string): AsyncGenerator<ReplayableEvent> {
 }
 
 /** The event body of a data-set event: ISO `ts`, amount, quantity and the data set's currency. */
-export function toReplayEvent(e: RetailEvent, currency?: string): ReplayableEvent {
+function toReplayEvent(e: RetailEvent, currency?: string): ReplayableEvent {
   return {
     event_id: e.event_id,
     customer_id: e.customer_id,

@@ -22,7 +22,7 @@ import {
  * Share of each archetype among the customers. Everyone but the newcomers exists at the sim start
  * and comes with a compact past (see {@link CustomerPlanner.prehistory}).
  */
-export const ARCHETYPE_MIX: ReadonlyArray<readonly [Archetype, number]> = [
+const ARCHETYPE_MIX: ReadonlyArray<readonly [Archetype, number]> = [
   ['regular', 0.27],
   ['occasional', 0.225],
   ['drifter', 0.135],

@@ -17,7 +17,7 @@ export interface SimulatorWorkerData {
   badRate: number;
 }
 
-export interface SimulatorProgress {
+interface SimulatorProgress {
   kind: 'progress';
   /** Events published so far. */
   published: number;

@@ -29,8 +29,6 @@ import {
 } from './simulator-activities.js';
 import { CustomerPlanner } from './simulator-customers.js';
 
-export { mulberry32, simCustomerId } from './simulator-activities.js';
-export { ARCHETYPE_MIX } from './simulator-customers.js';
 export type { Archetype };
 
 export interface SimulatorOptions {

@@ -8,7 +8,7 @@ import { readlinkSync } from 'node:fs';
 import os from 'node:os';
 
 /** The calling thread's kernel id, or undefined where /proc/thread-self does not exist. */
-export function threadId(): number | undefined {
+function threadId(): number | undefined {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     return Number.isInteger(tid) && tid > 0 ? tid : undefined;

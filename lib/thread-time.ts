@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { Counter, type Registry } from 'prom-client';
 
-export interface ThreadTime {
+interface ThreadTime {
   /** Seconds on a core since the thread started. */
   cpu: number;
   /** Seconds runnable but waiting for a core since the thread started. */
@@ -21,7 +21,7 @@ export interface ThreadTime {
 }
 
 /** The calling thread's times, or undefined where the kernel does not report them. */
-export function threadTime(): ThreadTime | undefined {
+function threadTime(): ThreadTime | undefined {
   let text: string;
   try {
     text = readFileSync('/proc/thread-self/schedstat', 'latin1');

@@ -23,7 +23,7 @@ export type Permission =
   | 'export'
   | 'models_reload';
 
-export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
+const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   viewer: new Set(['read', 'metrics']),
   analyst: new Set(['read', 'metrics', 'pii_masked', 'export']),
   admin: new Set(['read', 'metrics', 'pii_masked', 'pii_plain', 'export', 'models_reload']),

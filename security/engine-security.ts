@@ -32,8 +32,8 @@ export interface SecuritySettings {
   auditMaxMb: number;
 }
 
-export const SECURITY_ALERTS_SUBJECT = 'bw.alerts.security';
-export const AUDIT_SUBJECT_PREFIX = 'bw.audit';
+const SECURITY_ALERTS_SUBJECT = 'bw.alerts.security';
+const AUDIT_SUBJECT_PREFIX = 'bw.audit';
 
 /** Largest audit stream message: well under nats-server's default 1 MB payload limit. */
 const AUDIT_MESSAGE_BYTES = 256 * 1024;

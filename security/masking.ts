@@ -13,8 +13,7 @@
 import { BellwetherError } from '../contract/errors.js';
 
 /** Personal fields of `profile` events (`props.<field>`): sealed at rest, masked or hidden in answers. */
-export const PERSONAL_FIELDS = ['name', 'phone', 'email', 'address', 'birthday', 'id_number'] as const;
-export type PersonalField = (typeof PERSONAL_FIELDS)[number];
+const PERSONAL_FIELDS = ['name', 'phone', 'email', 'address', 'birthday', 'id_number'] as const;
 export const PERSONAL_FIELD_SET: ReadonlySet<string> = new Set(PERSONAL_FIELDS);
 
 export interface MaskRule {
@@ -22,7 +21,7 @@ export interface MaskRule {
   last: number;
 }
 
-export const DEFAULT_MASKS: Readonly<Record<string, MaskRule>> = {
+const DEFAULT_MASKS: Readonly<Record<string, MaskRule>> = {
   phone: { first: 3, last: 4 },
   email: { first: 1, last: 0 },
   name: { first: 1, last: 0 },

@@ -121,10 +121,6 @@ export function sealedCipher(sealed: string): string | undefined {
   return sealed.split('.')[1];
 }
 
-export function isSealed(value: string): boolean {
-  return sealedKeyId(value) !== undefined;
-}
-
 /**
  * Decrypts the parts of a ciphertext: `[prefix, alg, key id, ...clear, iv, ciphertext, tag]`;
  * BW_ERR_PII_DECRYPT when the key is missing or authentication fails.

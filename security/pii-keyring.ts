@@ -136,7 +136,7 @@ export function keyringOrigin(source: KeyringSource): string {
   return generatedKeyFile(source.dataDir);
 }
 
-export function generatedKeyFile(dataDir: string): string {
+function generatedKeyFile(dataDir: string): string {
   return path.join(dataDir, 'pii.key');
 }
 

@@ -7,7 +7,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { eventsStreamOf } from '../../engine/nats/streams.js';
 import { sleep } from './report.js';
 
-export interface ConsumerState {
+interface ConsumerState {
   exists: boolean;
   /** Creation time, epoch ms (server clock; same machine). */
   created: number;
@@ -15,7 +15,7 @@ export interface ConsumerState {
   ackPending: number;
 }
 
-export async function consumerStates(
+async function consumerStates(
   jsm: JetStreamManager,
   durable: (partition: number) => string,
   partitions: number,

@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 /** Path of a compiled bench script (`dist/bench/<name>.js`). */
-export function benchScript(name: string): string {
+function benchScript(name: string): string {
   return path.join(HERE, '..', `${name}.js`);
 }
 
-export type Report = Record<string, unknown> & { bench: string };
+type Report = Record<string, unknown> & { bench: string };
 
 export interface BenchChild {
   child: ChildProcess;

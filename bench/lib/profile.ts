@@ -16,7 +16,7 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-export interface HotSpot {
+interface HotSpot {
   fn: string;
   where: string;
   self_ms: number;
@@ -52,7 +52,7 @@ function where(url: string, line: number): string {
   return `${short}:${line + 1}`;
 }
 
-export function summarise(profile: CpuProfile, top: number): Omit<ThreadProfile, 'file' | 'thread'> {
+function summarise(profile: CpuProfile, top: number): Omit<ThreadProfile, 'file' | 'thread'> {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<string, number>();
   const moduleUs = new Map<string, number>();

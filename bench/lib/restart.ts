@@ -39,7 +39,7 @@ interface PartitionStatus {
   customers: number;
 }
 
-export async function customersTracked(engine: EngineProc): Promise<number> {
+async function customersTracked(engine: EngineProc): Promise<number> {
   const info = await getJson<{ partition_status: PartitionStatus[] }>(`${engine.httpUrl}/v1/info`);
   return info.body.partition_status.reduce((sum, p) => sum + p.customers, 0);
 }

@@ -10,8 +10,6 @@ import { natsServerConfig } from '../../engine/nats/embedded-server.js';
 import { stopChild } from '../../lib/child-process.js';
 import { freePort, waitForPort } from '../../lib/ports.js';
 
-export { freePort };
-
 export interface TestNats {
   url: string;
   port: number;

@@ -15,7 +15,7 @@ export interface Node {
 }
 
 /** Nodes on (0, 1): u = 1 / (1 + e^{−2s}), s = (π/2) sinh t, t = k h for |t| ≤ tMax. */
-export function tanhSinhNodes(h = 1 / 32, tMax = 4.5): Node[] {
+function tanhSinhNodes(h = 1 / 32, tMax = 4.5): Node[] {
   const nodes: Node[] = [];
   for (let t = -tMax; t <= tMax + 1e-12; t += h) {
     const s = (Math.PI / 2) * Math.sinh(t);

@@ -47,7 +47,7 @@ export interface SimulatedCustomer {
  * One BG/NBD customer observed for T: exponential gaps at rate λ while alive, and after each repeat
  * purchase a drop-out with probability p.
  */
-export function simulateBgNbdCustomer(
+function simulateBgNbdCustomer(
   random: () => number,
   lambda: number,
   p: number,

@@ -1,0 +1,322 @@
+/**
+ * The HTTP API without an engine: `buildServer` (api/server.ts) over a fake EngineView that answers
+ * from tables the test fills, with a real EngineSecurity (keyring, API keys of every role, export
+ * budget, the hash-chained audit log on disk in a temporary directory). What the security layer
+ * would publish on NATS (audit copies, security alerts) is recorded instead of sent.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { vi } from 'vitest';
+import { buildServer } from '../../api/server.js';
+import type {
+  CustomerAnswer,
+  CustomerSummary,
+  EngineInfo,
+  EngineView,
+  ModelListing,
+  WorkerStatus,
+} from '../../engine/view.js';
+import type { AuditRecord } from '../../security/audit-log.js';
+import { EngineSecurity, type SecuritySettings } from '../../security/engine-security.js';
+
+const KEYS = {
+  viewer: 'viewer-key-000000000001',
+  analyst: 'analyst-key-00000000001',
+  admin: 'admin-key-0000000000001',
+  service: 'service-key-00000000001',
+} as const;
+export type TestRole = keyof typeof KEYS;
+
+export const auth = (role: TestRole): { authorization: string } => ({
+  authorization: `Bearer ${KEYS[role]}`,
+});
+
+/** Alice's personal fields, sealed into her answer with the harness's key. */
+export const ALICE_PII = { name: '张三丰', phone: '13812345678', email: 'zhang.san@example.com' };
+
+const PII_KEY = `k1:${'a1'.repeat(32)}`;
+const SCORED_AT = '2026-12-01T10:00:00.000Z';
+
+function score(probability: number, version: string) {
+  return { probability, risk: Math.round(probability * 100), model_version: version, scored_at: SCORED_AT };
+}
+
+/** A customer's answer as a worker gives it (scores, features, CRM state), without personal fields. */
+export function customerAnswer(
+  id: string,
+  churn: number,
+  opts: { segment?: string; tags?: string[]; partition?: number } = {},
+): CustomerAnswer {
+  return {
+    customer_id: id,
+    partition: opts.partition ?? 0,
+    segment: opts.segment ?? 'regular',
+    rfm: { r: 3, f: 2, m: 4 },
+    tags: opts.tags ?? [],
+    features: { purchases_30d: 2, spend_90d: 125.5, days_since_last_purchase: null },
+    scores: {
+      churn: score(churn, 'churn-v3'),
+      purchase_intent: score(1 - churn, 'intent-v2'),
+      p_alive: 0.8,
+      expected_purchases_90d: 1.7,
+      clv_365d: 310.25,
+      clv_version: 'clv-v1',
+    },
+    last_event_at: '2026-11-30T08:15:00.000Z',
+  };
+}
+
+export function summaryOf(answer: CustomerAnswer): CustomerSummary {
+  return {
+    customer_id: answer.customer_id,
+    segment: answer.segment,
+    tags: answer.tags,
+    scores: { churn: answer.scores.churn, purchase_intent: answer.scores.purchase_intent },
+    last_event_at: answer.last_event_at,
+  };
+}
+
+/**
+ * An EngineView over tables: `customers` answers `customer` and (riskiest first, filtered) `top`;
+ * the rest return what the test put there. Every call is recorded; `failure` makes every call
+ * but `natsConnected` throw it.
+ */
+export class FakeEngineView implements EngineView {
+  readonly customers = new Map<string, CustomerAnswer>();
+  readonly calls: { method: string; args: unknown[] }[] = [];
+  segmentsReport: unknown = {
+    segments: [{ segment: 'core', customers: 2, avg_spend_90d: 210, avg_churn_risk: 12 }],
+  };
+  funnels: Record<string, unknown> = {
+    checkout: { id: 'checkout', steps: [{ step: 'view', customers: 10 }], conversion: 0.3 },
+  };
+  pathsReport: unknown = { transitions: [{ to: 'add_to_cart', count: 7 }], to_purchase: [] };
+  attributionReport: unknown = { channels: [{ channel: 'email', credit: 3.5 }] };
+  listing: ModelListing = {
+    models: [
+      {
+        name: 'churn',
+        live: 'churn-v3',
+        shadow: null,
+        versions: [{ version: 'churn-v3', card: { roc_auc: 0.81 } }],
+      },
+    ],
+    loaded: [{ churn: 'churn-v3', intent: 'intent-v2' }],
+  };
+  reloaded: Record<string, string>[] = [{ churn: 'churn-v4', intent: 'intent-v2' }];
+  statuses: WorkerStatus[] = [
+    {
+      index: 0,
+      tf_backend: 'wasm',
+      models: { churn: 'churn-v3' },
+      tensors: 12,
+      partitions: [partitionStatus(1, 5), partitionStatus(0, 2)],
+    },
+  ];
+  engineInfo: EngineInfo = {
+    name: 'bellwether',
+    version: '0.1.0',
+    partitions: 2,
+    workers: 1,
+    clock: 'event',
+    nats: { url: 'nats://127.0.0.1:4222', embedded: true },
+    tf_backend: 'wasm',
+    models: { churn: 'churn-v3', intent: 'intent-v2' },
+    thresholds: { churn: 0.7, intent: 0.6 },
+  };
+  metrics =
+    '# HELP bellwether_events_total Events\n# TYPE bellwether_events_total counter\nbellwether_events_total{type="purchase"} 42\n';
+  readonly metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
+  natsUp = true;
+  failure: Error | undefined;
+
+  #call(method: string, ...args: unknown[]): void {
+    this.calls.push({ method, args });
+    if (this.failure) throw this.failure;
+  }
+
+  callsOf(method: string): unknown[][] {
+    return this.calls.filter((c) => c.method === method).map((c) => c.args);
+  }
+
+  async segments(): Promise<unknown> {
+    this.#call('segments');
+    return this.segmentsReport;
+  }
+  async funnel(id: string): Promise<unknown | undefined> {
+    this.#call('funnel', id);
+    return this.funnels[id];
+  }
+  async paths(from: string | undefined, limit: number): Promise<unknown> {
+    this.#call('paths', from, limit);
+    return this.pathsReport;
+  }
+  async attribution(model: string): Promise<unknown> {
+    this.#call('attribution', model);
+    return this.attributionReport;
+  }
+  async models(): Promise<ModelListing> {
+    this.#call('models');
+    return this.listing;
+  }
+  async reloadModels(): Promise<Record<string, string>[]> {
+    this.#call('reloadModels');
+    return this.reloaded;
+  }
+  async customer(id: string, opts?: { bulk?: boolean }): Promise<CustomerAnswer | null> {
+    this.#call('customer', id, opts);
+    return this.customers.get(id) ?? null;
+  }
+  async top(
+    minChurnRisk: number,
+    limit: number,
+    filter: { tag?: string | undefined; segment?: string | undefined },
+  ): Promise<CustomerSummary[]> {
+    this.#call('top', minChurnRisk, limit, filter);
+    return [...this.customers.values()]
+      .filter((a) => (a.scores.churn?.risk ?? 0) >= minChurnRisk)
+      .filter((a) => filter.tag === undefined || a.tags.includes(filter.tag))
+      .filter((a) => filter.segment === undefined || a.segment === filter.segment)
+      .sort((a, b) => (b.scores.churn?.risk ?? 0) - (a.scores.churn?.risk ?? 0))
+      .slice(0, limit)
+      .map(summaryOf);
+  }
+  async status(): Promise<WorkerStatus[]> {
+    this.#call('status');
+    return this.statuses;
+  }
+  async info(): Promise<EngineInfo> {
+    this.#call('info');
+    return this.engineInfo;
+  }
+  async metricsText(): Promise<string> {
+    this.#call('metricsText');
+    return this.metrics;
+  }
+  natsConnected(): boolean {
+    return this.natsUp;
+  }
+}
+
+export function partitionStatus(partition: number, pending: number) {
+  return {
+    partition,
+    attached: true,
+    caught_up: true,
+    pending,
+    ack_pending: 0,
+    customers: 3,
+    last_sequence: 100 + partition,
+    watermark: '2026-11-30T08:15:00.000Z',
+  };
+}
+
+export interface ApiHarness {
+  app: FastifyInstance;
+  view: FakeEngineView;
+  security: EngineSecurity;
+  /** What the security layer published: subject and payload. */
+  published: { subject: string; data: string }[];
+  /** Puts a customer in the view; `pii` is sealed into the answer as a worker seals it. */
+  addCustomer(answer: CustomerAnswer, pii?: Record<string, string>): CustomerAnswer;
+  /** Listens on a loopback port (once) and gives its base URL: for what only a real socket shows. */
+  url(): Promise<string>;
+  /** The audit log's records so far (waits until at least `atLeast` are on disk). */
+  auditRecords(atLeast?: number): Promise<AuditRecord[]>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** API keys of every role (default); false: no keys, every loopback caller is `local` admin. */
+  apiKeys?: boolean;
+  exportLimit?: number;
+  rateLimit?: number;
+  metricsPublic?: boolean;
+}
+
+export async function startApi(opts: HarnessOptions = {}): Promise<ApiHarness> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bw-api-'));
+  const auditFile = path.join(dir, 'audit', 'audit.ndjson');
+  const settings: SecuritySettings = {
+    dataDir: dir,
+    piiCipher: 'aes-256-gcm',
+    piiKey: PII_KEY,
+    apiKeys:
+      opts.apiKeys === false
+        ? undefined
+        : Object.entries(KEYS)
+            .map(([role, key]) => `${key}:${role}:${role}-key`)
+            .join(','),
+    metricsPublic: opts.metricsPublic ?? false,
+    exportLimit: opts.exportLimit ?? 1000,
+    auditFile,
+    auditFlushMs: 0,
+    auditMaxMb: 64,
+  };
+  const published: { subject: string; data: string }[] = [];
+  // The security layer calls these three methods of its NATS handles, nothing else.
+  const nc = {
+    isClosed: () => false,
+    publish: (subject: string, data: string) => void published.push({ subject, data }),
+  };
+  const js = {
+    publish: async (subject: string, data: string) => {
+      published.push({ subject, data });
+      return { stream: 'BW_ALERTS', seq: published.length, duplicate: false };
+    },
+  };
+  const security = await EngineSecurity.start(
+    settings,
+    nc as unknown as NatsConnection,
+    js as unknown as JetStreamClient,
+    pino({ level: 'silent' }),
+  );
+  const view = new FakeEngineView();
+  const app = await buildServer(view, { logger: false, security, rateLimit: opts.rateLimit ?? 0 });
+  await app.ready();
+  let listening: Promise<string> | undefined;
+  return {
+    app,
+    view,
+    security,
+    published,
+    addCustomer(answer, pii) {
+      const stored = pii
+        ? { ...answer, sealed_pii: security.sealer.sealRecord(answer.customer_id, pii) }
+        : answer;
+      view.customers.set(answer.customer_id, stored);
+      return stored;
+    },
+    url() {
+      listening ??= app.listen({ port: 0, host: '127.0.0.1' });
+      return listening;
+    },
+    async auditRecords(atLeast = 0) {
+      let records: AuditRecord[] = [];
+      await vi.waitFor(
+        async () => {
+          security.audit.flush();
+          const text = await readFile(auditFile, 'utf8');
+          records = text
+            .split('\n')
+            .filter((line) => line !== '')
+            .map((line) => JSON.parse(line) as AuditRecord);
+          if (records.length < atLeast)
+            throw new Error(`${records.length} audit records, waiting for ${atLeast}`);
+        },
+        { timeout: 2000, interval: 5 },
+      );
+      return records;
+    },
+    async close() {
+      await app.close();
+      security.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
