@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BellwetherError } from '../contract/errors.js';
+import { loadConfig } from '../engine/config.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { fitClv } from '../models/clv/fit.js';
 import { holdoutCheck } from '../models/clv/holdout.js';
@@ -113,7 +114,7 @@ async function datasetCommand(args: string[]): Promise<void> {
 async function resolveModelDir(model: string): Promise<string> {
   if (existsSync(model)) return path.resolve(model);
   if (model === 'churn' || model === 'intent') {
-    return liveModelDir(process.env['BW_MODELS_DIR'] ?? path.join(PACKAGE_ROOT, 'models'), model);
+    return liveModelDir(loadConfig(process.env).modelsDir, model);
   }
   throw new BellwetherError('BW_ERR_CLI_USAGE', `--model ${model}: no such directory`);
 }
