@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
  * The `bellwether` command: `run` starts the engine, `replay` publishes a file of events.
- * Flags of `run` mirror the BW_* environment variables (see `bellwether run --help`).
+ * Flags of `run` mirror the BW_* environment variables (see `bellwether run --help`); both come from
+ * the settings table (engine/config.ts). A bad command line or configuration exits with code 2.
  */
-import { parseArgs } from 'node:util';
-import { BellwetherError } from '../contract/errors.js';
+import { BellwetherError, ERRORS } from '../contract/errors.js';
 import { loadConfig, SETTINGS } from '../engine/config.js';
 import { createLogger } from '../engine/log.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
+import { parseCommandFlags } from './command-flags.js';
 import { MODEL_COMMANDS_USAGE } from './model-commands-usage.js';
 import { SECURITY_COMMANDS_USAGE } from './security-commands-usage.js';
+import { settingsHelp, settingsMarkdown, writeSettingsTable } from './settings-docs.js';
 
 const USAGE = `bellwether ${PACKAGE_VERSION}
 
@@ -19,10 +21,13 @@ Usage:
   bellwether dataset|train|eval|clv    offline model tools (below)
   bellwether audit|keys|dlq            security tools (below)
   bellwether help                      this text
+  bellwether help --settings-markdown [README.md]
+                                       the settings as a markdown table (written into the file's
+                                       settings section when one is given: npm run readme:settings)
 
-run flags (each also an environment variable):
-${SETTINGS.map((s) => `  ${(s.secret ? '(env only)' : `--${s.flag}`).padEnd(26)} ${s.env.padEnd(26)} ${s.describe}`).join('\n')}
-  --embedded                 ignore BW_NATS_URL and start an embedded nats-server
+run flags (each also an environment variable; flags win):
+${settingsHelp()}
+  --embedded                  ignore BW_NATS_URL and start an embedded nats-server
 
 replay flags:
   --format ndjson|online-retail|cdnow   input format (ndjson: one event JSON per line)
@@ -58,22 +63,40 @@ function banner(httpUrl: string, natsUrl: string, simulate: number): string {
   return lines.join('\n');
 }
 
+/** `--pii-key` for BW_PII_KEY: the flag a secret would have, to say why it has none. */
+const SECRET_FLAGS = new Map(
+  SETTINGS.filter((s) => s.secret).map((s) => [s.env.slice(3).toLowerCase().replaceAll('_', '-'), s.env]),
+);
+
+const RUN_FLAGS = {
+  ...Object.fromEntries(
+    SETTINGS.flatMap((s) => (s.flag === undefined ? [] : [[s.flag, { type: 'string' as const }]])),
+  ),
+  embedded: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const satisfies Record<string, { type: 'string' | 'boolean' }>;
+
 async function run(args: string[]): Promise<void> {
-  const options = Object.fromEntries(
-    SETTINGS.filter((s) => !s.secret).map((s) => [s.flag, { type: 'string' as const }]),
-  ) as Record<string, { type: 'string' }>;
-  const { values } = parseArgs({
+  const { values } = parseCommandFlags(
+    {
+      command: 'run',
+      options: RUN_FLAGS,
+      allowPositionals: false,
+      code: 'BW_ERR_CONFIG_INVALID',
+      unknownHint: (name) => {
+        const env = SECRET_FLAGS.get(name);
+        return env && `${env} is read from the environment only (a flag would show in ps)`;
+      },
+    },
     args,
-    options: { ...options, embedded: { type: 'boolean' }, help: { type: 'boolean' } },
-    allowPositionals: false,
-  });
+  );
   if (values['help']) {
     process.stdout.write(USAGE);
     return;
   }
+  const given = values as Readonly<Record<string, string | boolean | undefined>>;
   const flags: Record<string, string | undefined> = {};
-  const given = values as Record<string, string | boolean | undefined>;
-  for (const s of SETTINGS) flags[s.flag] = given[s.flag] as string | undefined;
+  for (const s of SETTINGS) if (s.flag !== undefined) flags[s.flag] = given[s.flag] as string | undefined;
   const env = { ...process.env };
   if (values['embedded']) delete env['BW_NATS_URL'];
   const config = loadConfig(env, flags);
@@ -114,17 +137,18 @@ async function run(args: string[]): Promise<void> {
   process.on('SIGTERM', onSignal);
 }
 
+const REPLAY_FLAGS = {
+  format: { type: 'string' },
+  'nats-url': { type: 'string' },
+  rate: { type: 'string' },
+  speedup: { type: 'string' },
+} as const;
+
 async function replay(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandFlags(
+    { command: 'replay', options: REPLAY_FLAGS, allowPositionals: true, code: 'BW_ERR_CLI_USAGE' },
     args,
-    options: {
-      format: { type: 'string', default: 'ndjson' },
-      'nats-url': { type: 'string' },
-      rate: { type: 'string' },
-      speedup: { type: 'string' },
-    },
-    allowPositionals: true,
-  });
+  );
   const file = positionals[0];
   if (!file) throw new BellwetherError('BW_ERR_CLI_USAGE', 'replay needs a FILE');
   const { replayFile } = await import('../feeds/replay.js');
@@ -134,10 +158,33 @@ async function replay(args: string[]): Promise<void> {
   await replayFile({
     file,
     format: values.format ?? 'ndjson',
-    natsUrl: values['nats-url'] ?? process.env['BW_NATS_URL'] ?? 'nats://127.0.0.1:4222',
+    natsUrl: values['nats-url'] ?? loadConfig(process.env).natsUrl ?? 'nats://127.0.0.1:4222',
     rate,
     speedup: values.speedup === undefined ? 0 : Number(values.speedup),
   });
+}
+
+/** `bellwether help [--settings-markdown [FILE]]`. */
+function help(args: string[]): void {
+  const { values, positionals } = parseCommandFlags(
+    {
+      command: 'help',
+      options: { 'settings-markdown': { type: 'boolean' } },
+      allowPositionals: true,
+      code: 'BW_ERR_CLI_USAGE',
+    },
+    args,
+  );
+  const file = positionals[0];
+  if (!values['settings-markdown']) {
+    if (file !== undefined) throw new BellwetherError('BW_ERR_CLI_USAGE', 'help takes no argument');
+    process.stdout.write(USAGE);
+  } else if (file === undefined) {
+    process.stdout.write(settingsMarkdown());
+  } else {
+    const changed = writeSettingsTable(file);
+    process.stderr.write(`${file}: settings table ${changed ? 'rewritten' : 'already up to date'}\n`);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -160,8 +207,9 @@ async function main(argv: string[]): Promise<void> {
       const { runModelCommand } = await import('./model-commands.js');
       return runModelCommand(command, rest);
     }
-    case undefined:
     case 'help':
+      return help(rest);
+    case undefined:
     case '--help':
     case '-h':
       process.stdout.write(USAGE);
@@ -171,14 +219,33 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** `--a --b …` in lines under 100 characters, each indented by four spaces. */
+function flagLines(flags: readonly string[]): string {
+  const lines: string[] = [];
+  for (const flag of flags) {
+    const last = lines.length - 1;
+    if (last >= 0 && (lines[last] ?? '').length + flag.length < 96) lines[last] += ` ${flag}`;
+    else lines.push(flag);
+  }
+  return lines.map((l) => `    ${l}\n`).join('');
+}
+
+/** Exit code 2: the command line or the configuration is wrong (nothing was started); 1: anything else. */
+const USAGE_CODES: ReadonlySet<string> = new Set(['BW_ERR_CONFIG_INVALID', 'BW_ERR_CLI_USAGE']);
+
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof BellwetherError) {
-    process.stderr.write(`bellwether: ${err.code}: ${err.message}\n`);
-    const violations = (err.data as { violations?: string[] } | undefined)?.violations;
-    if (violations) for (const v of violations) process.stderr.write(`  - ${v}\n`);
-    if (err.code === 'BW_ERR_CLI_USAGE') process.stderr.write(USAGE);
+    const data = err.data as { violations?: string[]; flags?: string[] } | undefined;
+    if (data?.violations) {
+      process.stderr.write(`bellwether: ${err.code}: ${ERRORS[err.code].message}\n`);
+      for (const v of data.violations) process.stderr.write(`  - ${v}\n`);
+    } else {
+      process.stderr.write(`bellwether: ${err.code}: ${err.message}\n`);
+    }
+    if (data?.flags) process.stderr.write(`  known flags:\n${flagLines(data.flags)}`);
+    else if (err.code === 'BW_ERR_CLI_USAGE') process.stderr.write(USAGE);
   } else {
     process.stderr.write(`bellwether: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   }
-  process.exit(err instanceof BellwetherError && err.code === 'BW_ERR_CONFIG_INVALID' ? 2 : 1);
+  process.exit(err instanceof BellwetherError && USAGE_CODES.has(err.code) ? 2 : 1);
 });

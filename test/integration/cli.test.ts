@@ -29,9 +29,42 @@ describe('bellwether command line', () => {
     const res = cli(['run', '--clock', 'sundial'], { BW_HTTP_PORT: '99999', BW_WORKERS: 'many' });
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('BW_ERR_CONFIG_INVALID');
-    expect(res.stderr).toMatch(/BW_CLOCK/);
-    expect(res.stderr).toMatch(/BW_HTTP_PORT/);
-    expect(res.stderr).toMatch(/BW_WORKERS/);
+    expect(res.stderr).toContain('--clock (BW_CLOCK) must be one of: wall, event (got "sundial")');
+    expect(res.stderr).toContain('BW_HTTP_PORT must be an integer from 0 to 65535 (got "99999")');
+    expect(res.stderr).toContain('BW_WORKERS must be an integer from 1 to 256 (got "many")');
+    expect(res.stderr).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
+  it('refuses a mistyped run flag with exit code 2, the nearest flag and the list of flags', () => {
+    const res = cli(['run', '--http-prot', '1', '--pii-key', 'k']);
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain('BW_ERR_CONFIG_INVALID');
+    expect(res.stderr).toContain('unknown flag --http-prot (did you mean --http-port?)');
+    expect(res.stderr).toContain(
+      '--pii-key is not a flag of run: BW_PII_KEY is read from the environment only',
+    );
+    expect(res.stderr).toContain('known flags:');
+    for (const flag of ['--http-port', '--nats-url', '--worker-nice', '--embedded']) {
+      expect(res.stderr).toContain(flag);
+    }
+    expect(res.stderr).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
+  it('refuses a mistyped replay flag with exit code 2 and the replay flags', () => {
+    const res = cli(['replay', 'events.ndjson', '--fromat', 'cdnow', '--rate']);
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain('BW_ERR_CLI_USAGE');
+    expect(res.stderr).toContain('unknown flag --fromat (did you mean --format?)');
+    expect(res.stderr).toContain('--rate needs a value');
+    expect(res.stderr).toMatch(/known flags:\s+--format --nats-url --rate --speedup/);
+  });
+
+  it('prints the settings table of the README', () => {
+    const res = cli(['help', '--settings-markdown']);
+    expect(res.status).toBe(0);
+    expect(res.stdout).toMatch(/^\| variable \| flag \| default \| meaning \|/);
+    expect(res.stdout).toContain('| `BW_CLOCK` | `--clock` | `wall` |');
+    expect(res.stdout).toContain('| `BW_PII_KEY` | (environment only) | unset |');
   });
 
   it('says how to get nats-server when it is missing', () => {
@@ -46,7 +79,7 @@ describe('bellwether command line', () => {
 
   it('rejects an unknown command', () => {
     const res = cli(['launch']);
-    expect(res.status).toBe(1);
+    expect(res.status).toBe(2);
     expect(res.stderr).toContain('BW_ERR_CLI_USAGE');
   });
 });
