@@ -29,7 +29,7 @@ export interface EmbeddedNats {
   stop(): Promise<void>;
 }
 
-export const NATS_MISSING_HINT =
+const NATS_MISSING_HINT =
   'install it with `apt-get install -y nats-server` (Debian/Ubuntu), or point Bellwether at a running server with BW_NATS_URL=nats://host:4222';
 
 /** nats-server configuration text for the embedded server (also documented for external servers). */

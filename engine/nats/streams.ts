@@ -32,9 +32,9 @@ export function eventsStreamOf(partition: number, layout: EventsLayout): string 
   return layout === 'single' ? EVENTS_STREAM : `${EVENTS_STREAM_PREFIX}_${partition}`;
 }
 export const DLQ_STREAM = 'BW_DLQ';
-export const ALERTS_STREAM = 'BW_ALERTS';
-export const CRM_STREAM = 'BW_CRM';
-export const AUDIT_STREAM = 'BW_AUDIT';
+const ALERTS_STREAM = 'BW_ALERTS';
+const CRM_STREAM = 'BW_CRM';
+const AUDIT_STREAM = 'BW_AUDIT';
 
 const NANOS_PER_MS = 1_000_000;
 const DAY_NS = 86_400_000 * NANOS_PER_MS;

@@ -16,11 +16,9 @@ import {
   type RfmCuts,
   type RfmScore,
   type RfmSketches,
-  type RfmSketchesJSON,
   SEGMENTS,
   type Segment,
   type SegmentStats,
-  type SegmentStatsJSON,
   scoreRfm,
 } from '../../operators/analytics/rfm.js';
 import type { CrmConfig } from '../../operators/crm/config.js';
@@ -314,5 +312,3 @@ export class PartitionCrm {
 function riskOrNull(probability: number): number | null {
   return Number.isNaN(probability) ? null : Math.round(probability * 100);
 }
-
-export type { RfmSketchesJSON, SegmentStatsJSON };
