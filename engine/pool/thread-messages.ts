@@ -6,9 +6,9 @@ import type { RfmCuts, RfmSketchesJSON } from '../../operators/analytics/rfm.js'
 import type { CrmFile } from '../../operators/crm/config.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { SealedPii } from '../../security/pii-sealer.js';
-import type { Config } from '../config.js';
 import type { EventsLayout } from '../nats/streams.js';
 import type { AnswerVersionsData } from './answer-cache.js';
+import type { WorkerSettings } from './worker-settings.js';
 
 export interface WorkerData {
   index: number;
@@ -18,7 +18,8 @@ export interface WorkerData {
   natsUrl: string;
   /** Where the partitions' events are: a stream each, or the single stream of earlier versions. */
   eventsLayout: EventsLayout;
-  config: Config;
+  /** The settings the worker reads (worker-settings.ts): no secrets. */
+  config: WorkerSettings;
   /** 0 for the first thread of this index, +1 at each restart after a crash. */
   generation: number;
   /** Test hooks (crash recovery tests); never set in production. */

@@ -41,6 +41,7 @@ import {
   type WorkerRequest,
   type WorkerStatus,
 } from './thread-messages.js';
+import { type WorkerSettings, workerSettings } from './worker-settings.js';
 
 type Pending = {
   worker: number;
@@ -60,6 +61,8 @@ export function partitionsOfWorker(worker: number, workers: number, partitions: 
 
 export class WorkerPool {
   readonly #config: Config;
+  /** What each worker thread gets of the configuration (no secrets; worker-settings.ts). */
+  readonly #settings: WorkerSettings;
   readonly #log: Logger;
   readonly #workers: Worker[] = [];
   /** Whether worker i is up (ready and not exited): requests to a worker that is down fail at once. */
@@ -95,8 +98,9 @@ export class WorkerPool {
     shared: { crm: WorkerData['crm']; pii: PiiKeyringData; eventsLayout: EventsLayout },
     hooks: TestHooks,
   ) {
+    this.#config = config;
     // Workers get the keyring apart; the secrets of the configuration stay in the main thread.
-    this.#config = Object.freeze({ ...config, apiKeys: undefined, piiKey: undefined });
+    this.#settings = workerSettings(config);
     this.#log = log;
     this.#natsUrl = natsUrl;
     this.#crm = shared.crm;
@@ -193,7 +197,7 @@ export class WorkerPool {
       partitions: partitionsOfWorker(index, count, this.#config.partitions),
       natsUrl: this.#natsUrl,
       eventsLayout: this.#eventsLayout,
-      config: this.#config,
+      config: this.#settings,
       generation,
       hooks: this.#hooks,
       inflight: this.#inflight,

@@ -6,7 +6,7 @@
 import type { ModelSet } from '../../models/model-set.js';
 import type { ModelScorer } from '../../models/scorer.js';
 import { lastEventAt } from '../../operators/features/recency.js';
-import type { Config } from '../config.js';
+import type { WorkerSettings } from '../pool/worker-settings.js';
 import type { PartitionState } from '../state/partition-state.js';
 import { type AlertBody, type AlertKind, alertId, crossing, riskOf } from './alerts.js';
 import { counterChildren, type WorkerMetrics } from './metrics.js';
@@ -20,7 +20,7 @@ export class BatchScorer {
   readonly models: ModelSet;
   readonly churn: ModelScorer;
   readonly intent: ModelScorer;
-  readonly #config: Config;
+  readonly #config: WorkerSettings;
   readonly #metrics: WorkerMetrics;
   readonly #width: number;
   #features = new Float64Array(0);
@@ -29,7 +29,7 @@ export class BatchScorer {
   #shadowOut = new Float32Array(1024);
   readonly #alertCount: ReturnType<typeof counterChildren>;
 
-  constructor(models: ModelSet, width: number, config: Config, metrics: WorkerMetrics) {
+  constructor(models: ModelSet, width: number, config: WorkerSettings, metrics: WorkerMetrics) {
     this.models = models;
     this.churn = models.churn;
     this.intent = models.intent;

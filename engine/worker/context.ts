@@ -4,9 +4,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventRoute } from '../../contract/event-parse.js';
 import type { RuleEngine } from '../../operators/crm/rule-engine.js';
 import type { PiiSealer } from '../../security/pii-sealer.js';
-import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { EffectPublisher } from '../nats/effect-publisher.js';
+import type { WorkerSettings } from '../pool/worker-settings.js';
 import type { StreamOrigin } from '../state/checkpoint.js';
 import type { PartitionCrm } from '../state/partition-crm.js';
 import type { PartitionState } from '../state/partition-state.js';
@@ -53,7 +53,7 @@ export interface PartitionFeed {
 }
 
 export interface WorkerContext {
-  readonly config: Config;
+  readonly config: WorkerSettings;
   readonly log: Logger;
   readonly metrics: WorkerMetrics;
   readonly feeds: Map<number, PartitionFeed>;
