@@ -6,7 +6,9 @@
  * boundaries, and JetStream drops the duplicate.
  */
 import { hash } from 'node:crypto';
+import { ALERTS_PREFIX } from '../../contract/subjects.js';
 import type { Reason } from '../../models/scorer.js';
+import type { EffectPublisher } from '../nats/effect-publisher.js';
 
 export const REARM_GAP = 10;
 export type AlertKind = 'churn' | 'intent';
@@ -40,4 +42,9 @@ export function alertId(kind: AlertKind, customerId: string, crossing: number): 
 export function riskOf(probability: number): number {
   const r = Math.round(probability * 100);
   return r < 0 ? 0 : Math.min(r, 100);
+}
+
+/** Publishes one alert on `bw.alerts.<kind>` with `Nats-Msg-Id` = alert_id (queued until the batch's commit). */
+export function alertPublisher(effects: EffectPublisher): (body: AlertBody) => Promise<unknown> {
+  return (body) => effects.publish(`${ALERTS_PREFIX}.${body.kind}`, JSON.stringify(body), body.alert_id);
 }

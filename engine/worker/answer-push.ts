@@ -13,7 +13,7 @@
  * next refresh, once, however many sweep chunks bumped it.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { type AnswerVersionsData, clockMs, lastRead, stampOf } from '../pool/answer-cache.js';
+import { type AnswerVersionsData, bumpPartition, clockMs, lastRead, stampOf } from '../pool/answer-cache.js';
 import type { AnswersPush, CustomerAnswer, PushedAnswer } from '../pool/thread-messages.js';
 import type { PartitionState } from '../state/partition-state.js';
 import type { PartitionFeed } from './context.js';
@@ -129,6 +129,17 @@ export class AnswerPush {
     if (this.#watched.size === 0) return;
     if (partition !== undefined) this.#dirty.add(partition);
     else for (const watched of this.#watched.values()) this.#dirty.add(watched.partition);
+  }
+
+  /**
+   * Every answer of a partition (or, without one, of every partition of the worker) may have
+   * changed (rescored, rebuilt from its stream, models, CRM or keyring changed): the main thread's
+   * cached answers of it are void, and its watched customers are pushed at the next refresh.
+   */
+  voidAnswers(partition?: number): void {
+    if (partition !== undefined) bumpPartition(this.#versions, partition);
+    else for (const p of this.#feeds.keys()) bumpPartition(this.#versions, p);
+    this.afterChange(partition);
   }
 
   #push(id: string, watched: Watched, now: number, out: PushedAnswer[]): void {

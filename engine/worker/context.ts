@@ -1,11 +1,18 @@
-/** What the pieces of a partition worker share: its partitions' feeds, NATS, config, log, metrics. */
+/**
+ * What the pieces of a partition worker share: its settings, log and metrics, its partitions'
+ * feeds, the effect publisher, the answer-cache counters shared with the main thread, and the
+ * thread's few changing facts (the PII sealer, the NATS connection, whether it is stopping). Every
+ * piece of the worker is built from one WorkerContext; nothing in engine/worker/ is module state.
+ */
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { BellwetherError } from '../../contract/errors.js';
 import type { EventRoute } from '../../contract/event-parse.js';
 import type { RuleEngine } from '../../operators/crm/rule-engine.js';
 import type { PiiSealer } from '../../security/pii-sealer.js';
 import type { Logger } from '../log.js';
-import type { EffectPublisher } from '../nats/effect-publisher.js';
+import { EffectPublisher } from '../nats/effect-publisher.js';
+import type { AnswerVersionsData } from '../pool/answer-cache.js';
 import type { WorkerSettings } from '../pool/worker-settings.js';
 import type { StreamOrigin } from '../state/checkpoint.js';
 import type { PartitionCrm } from '../state/partition-crm.js';
@@ -52,18 +59,89 @@ export interface PartitionFeed {
   rules: RuleEngine;
 }
 
-export interface WorkerContext {
+export interface WorkerContextOptions {
+  config: WorkerSettings;
+  log: Logger;
+  metrics: WorkerMetrics;
+  /** Version counters shared with the main thread's answer cache (answer-cache.ts). */
+  versions: AnswerVersionsData;
+  /** Seals with the PII keyring the worker was started with. */
+  sealer: PiiSealer;
+  /** Where effects go; by default through this context's NATS connection. */
+  effects?: EffectPublisher;
+}
+
+export class WorkerContext {
   readonly config: WorkerSettings;
   readonly log: Logger;
   readonly metrics: WorkerMetrics;
-  readonly feeds: Map<number, PartitionFeed>;
+  readonly feeds = new Map<number, PartitionFeed>();
   /** Queues effects (alerts, actions, segment changes, dead letters), sent per batch by `commit()`. */
   readonly effects: EffectPublisher;
-  /** Seals personal fields and dead-letter bodies with the current PII keyring. */
-  sealer(): PiiSealer;
-  nc(): NatsConnection;
-  js(): JetStreamClient;
-  isStopping(): boolean;
-  /** Folds, scores and publishes the batch in progress now, if there is one. */
-  flushPending(): void;
+  readonly versions: AnswerVersionsData;
+  #sealer: PiiSealer;
+  #nc: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+  #stopping = false;
+  #flushPending: () => void = () => {};
+
+  constructor(opts: WorkerContextOptions) {
+    this.config = opts.config;
+    this.log = opts.log;
+    this.metrics = opts.metrics;
+    this.versions = opts.versions;
+    this.#sealer = opts.sealer;
+    this.effects =
+      opts.effects ??
+      new EffectPublisher(
+        () => this.nc(),
+        () => this.js(),
+      );
+  }
+
+  /** Seals personal fields and dead-letter bodies with the current PII keyring (a stable function). */
+  readonly sealer = (): PiiSealer => this.#sealer;
+
+  /** A new PII keyring: what is sealed from now on uses it. */
+  setSealer(sealer: PiiSealer): void {
+    this.#sealer = sealer;
+  }
+
+  /** The worker's own NATS connection (BW_ERR_WORKER_FAILED before it is connected). */
+  nc(): NatsConnection {
+    if (this.#nc === undefined) throw new BellwetherError('BW_ERR_WORKER_FAILED', 'worker not connected');
+    return this.#nc;
+  }
+
+  js(): JetStreamClient {
+    if (this.#js === undefined) throw new BellwetherError('BW_ERR_WORKER_FAILED', 'worker not connected');
+    return this.#js;
+  }
+
+  connected(nc: NatsConnection, js: JetStreamClient): void {
+    this.#nc = nc;
+    this.#js = js;
+  }
+
+  isStopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** From now on nothing new starts (consumers are stopped, sweeps and reattaches give up). */
+  stopping(): void {
+    this.#stopping = true;
+  }
+
+  /** Scores, publishes and acks the batch in progress now, if there is one. */
+  flushPending(): void {
+    this.#flushPending();
+  }
+
+  /** Sets what `flushPending` runs (the batch flusher, batch.ts, once it is built). */
+  onFlushPending(flush: () => void): void {
+    this.#flushPending = flush;
+  }
+
+  /** Stream sequence at or below which a partition's effects were already published (a stable function). */
+  readonly replayUntil = (partition: number): number => this.feeds.get(partition)?.replayUntil ?? 0;
 }

@@ -8,7 +8,8 @@
 import { RfmSketches, type RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import { distinctPromises } from '../nats/effect-publisher.js';
 import type { PartitionState } from '../state/partition-state.js';
-import type { AlertPublisher, BatchScorer } from './batch-scorer.js';
+import { alertPublisher } from './alerts.js';
+import type { BatchScorer } from './batch-scorer.js';
 import type { WorkerContext } from './context.js';
 import type { WorkerCrm } from './crm.js';
 
@@ -18,8 +19,6 @@ const DAY_MS = 86_400_000;
 export interface SweepDeps {
   scorer(): BatchScorer;
   crm: WorkerCrm;
-  publishAlert: AlertPublisher;
-  replayUntil(partition: number): number;
   /** Hands the worker's RFM sketches to the main thread. */
   sketches(json: RfmSketchesJSON): void;
   /** Scores (and perhaps slots) of the partition changed: cached answers of it are void. */
@@ -28,6 +27,7 @@ export interface SweepDeps {
 
 export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
   const { config, metrics, log, feeds } = ctx;
+  const publishAlert = alertPublisher(ctx.effects);
   const states: PartitionState[] = [];
   const slots = new Int32Array(SWEEP_CHUNK);
   let running = false;
@@ -78,7 +78,7 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
       }
       const publishes: Promise<unknown>[] = [];
       const scorer = deps.scorer();
-      scorer.score(states, slots, n, 'sweep', deps.publishAlert, publishes, deps.replayUntil);
+      scorer.score(states, slots, n, 'sweep', publishAlert, publishes, ctx.replayUntil);
       const features = { buffer: scorer.features, offset: 0 };
       for (let i = 0; i < n; i++) {
         const state = states[i]!;

@@ -1,0 +1,93 @@
+/**
+ * Requests from the main thread (WorkerRequest, over the worker's parent port): lists and
+ * analytics over the worker's partitions, status and metrics, new RFM cuts, CRM definition, PII
+ * keyring or models, and stop. (One customer's answer comes over the query port: queries.ts.)
+ */
+import { BellwetherError } from '../../contract/errors.js';
+import type { WorkerRequest, WorkerStatus } from '../pool/thread-messages.js';
+import { analyticsAnswer, partitionStatuses } from './analytics.js';
+import type { AnswerPush } from './answer-push.js';
+import type { WorkerContext } from './context.js';
+import type { WorkerCrm } from './crm.js';
+import { riskiest } from './customer-answers.js';
+import type { WorkerModels } from './models.js';
+import type { OpenBatch } from './open-batch.js';
+import { rekey } from './reseal.js';
+
+export interface ControlDeps {
+  index: number;
+  models: WorkerModels;
+  crm: WorkerCrm;
+  push: AnswerPush;
+  batch: OpenBatch;
+  /** Stops consuming, flushes, acks and checkpoints (lifecycle.ts). */
+  stop(): Promise<void>;
+}
+
+export type ControlHandler = (req: WorkerRequest) => Promise<unknown>;
+
+export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHandler {
+  const { feeds, config, metrics } = ctx;
+  const { models, crm, push } = deps;
+
+  function status(): WorkerStatus {
+    return {
+      index: deps.index,
+      tf_backend: models.backend,
+      models: models.inUse(),
+      tensors: models.tensors(),
+      partitions: partitionStatuses(feeds.values()),
+    };
+  }
+
+  function metricsJson(): Promise<unknown> {
+    deps.batch.countProcessed();
+    const byKey = new Map<string, number>();
+    for (const feed of feeds.values()) feed.crm.pii.countByKey(byKey);
+    metrics.piiFields.reset();
+    for (const [keyId, n] of byKey) metrics.piiFields.labels(keyId).set(n);
+    return metrics.registry.getMetricsAsJSON();
+  }
+
+  return async function handle(req: WorkerRequest): Promise<unknown> {
+    // Events folded since the last flush are scored first, so a list never pairs fresh features
+    // with stale scores.
+    if (req.op === 'top') ctx.flushPending();
+    switch (req.op) {
+      case 'customer':
+        throw new BellwetherError('BW_ERR_WORKER_FAILED', 'customer queries go over the query port');
+      case 'top':
+        return riskiest(
+          feeds.values(),
+          { minChurnRisk: req.minChurnRisk, tag: req.tag, segment: req.segment },
+          req.limit,
+          models.versions(),
+          crm.tags,
+        );
+      case 'cuts':
+        crm.cuts = req.cuts;
+        push.voidAnswers();
+        return true;
+      case 'crm':
+        crm.reconfigure(req.definition, req.source);
+        push.voidAnswers();
+        return true;
+      case 'segments':
+      case 'funnels':
+      case 'paths':
+      case 'attribution':
+        return analyticsAnswer(req.op, feeds.values(), config.clock);
+      case 'status':
+        return status();
+      case 'metrics':
+        return metricsJson();
+      case 'reload':
+        return models.reload().finally(() => push.voidAnswers());
+      case 'keyring':
+        return rekey(ctx, push, req.keyring);
+      case 'stop':
+        await deps.stop();
+        return true;
+    }
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * One partition worker thread's pieces, built from its WorkerData around one WorkerContext and
+ * wired together: the hot path (ingest.ts) folds each message into the open batch (open-batch.ts),
+ * which is flushed (batch-flush.ts) once per linger; customer queries (queries.ts) and pushed
+ * answers (answer-push.ts) read the partitions' state; the rescore sweep (sweep.ts), checkpoints
+ * (checkpoints.ts) and the consumers (nats/consumers.ts) run beside; requests from the main thread
+ * are answered by control.ts; lifecycle.ts starts and stops it all.
+ */
+import path from 'node:path';
+import type { RfmSketchesJSON } from '../../operators/analytics/rfm.js';
+import { PiiKeyring } from '../../security/pii-keyring.js';
+import { PiiSealer } from '../../security/pii-sealer.js';
+import { createLogger } from '../log.js';
+import { partitionConsumers } from '../nats/consumers.js';
+import { clockMs } from '../pool/answer-cache.js';
+import type { WorkerData } from '../pool/thread-messages.js';
+import { AnswerPush } from './answer-push.js';
+import { BatchFlush } from './batch-flush.js';
+import { WorkerCheckpoints } from './checkpoints.js';
+import { type PartitionFeed, WorkerContext } from './context.js';
+import { type ControlHandler, workerControl } from './control.js';
+import { crashEventId } from './crash-hook.js';
+import { WorkerCrm } from './crm.js';
+import { customerAnswer } from './customer-answers.js';
+import { Ingest } from './ingest.js';
+import { type LifecycleParts, startWorker, stopWorker } from './lifecycle.js';
+import { createWorkerMetrics } from './metrics.js';
+import { WorkerModels } from './models.js';
+import { OpenBatch } from './open-batch.js';
+import { WorkerQueries } from './queries.js';
+import { rescoreSweep } from './sweep.js';
+
+export interface WorkerThread {
+  readonly ctx: WorkerContext;
+  /** Answers a request of the main thread. */
+  readonly handle: ControlHandler;
+  /** Starts the worker; resolves once its consumers are attached (then it is ready). */
+  start(tfBackend: 'auto' | 'wasm'): Promise<void>;
+}
+
+export function createWorkerThread(
+  data: WorkerData,
+  /** Hands the worker's RFM sketches to the main thread (merged into population quintiles). */
+  sketches: (json: RfmSketchesJSON) => void,
+): WorkerThread {
+  const config = data.config;
+  const ctx = new WorkerContext({
+    config,
+    log: createLogger(config.logLevel, { component: 'worker', worker: data.index }),
+    metrics: createWorkerMetrics(`worker-${data.index}`),
+    versions: data.versions,
+    sealer: new PiiSealer(PiiKeyring.fromData(data.pii)),
+  });
+  const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
+  const models = new WorkerModels(ctx);
+  const answerOf = (feed: PartitionFeed, slot: number) =>
+    customerAnswer(feed, slot, models.versions(), config.clock, models.explain, crm.tags);
+  const push = new AnswerPush(data.versions, data.queryPort, ctx.feeds, answerOf, {
+    ttlMs: config.answerCacheMs,
+    max: 4096,
+    idleMs: Math.max(5000, 5 * config.answerCacheMs),
+    onPushed: (n) => ctx.metrics.answersPushed.inc(n),
+  });
+  const queries = new WorkerQueries(
+    data.queryPort,
+    ctx.feeds,
+    answerOf,
+    () => flush.soon(),
+    (customerId, partition) => push.watch(customerId, partition, clockMs()),
+  );
+  const batch = new OpenBatch(ctx.metrics);
+  const flush = new BatchFlush(ctx, batch, { scorer: models.scorer, crm, push, queries });
+  ctx.onFlushPending(() => flush.flushIfScheduled());
+  const ingest = new Ingest(ctx, {
+    batch,
+    crm,
+    flush,
+    queries,
+    poison: new Set(data.poison),
+    inflight: data.inflight,
+    crashOnEventId: crashEventId(data.hooks, data.generation),
+  });
+  const checkpoints = new WorkerCheckpoints(ctx, path.join(config.dataDir, 'checkpoints'));
+  const consumers = partitionConsumers(ctx, ingest.onMessage, (feed) => {
+    checkpoints.discard(feed, crm, true);
+    // Effects already published were counted in the other stream's sequences.
+    feed.replayUntil = 0;
+    push.voidAnswers(feed.state.partition);
+  });
+  const sweep = rescoreSweep(ctx, {
+    scorer: models.scorer,
+    crm,
+    sketches,
+    rescored: (partition) => push.voidAnswers(partition),
+  });
+  const parts: LifecycleParts = {
+    index: data.index,
+    partitions: data.partitions,
+    eventsLayout: data.eventsLayout,
+    natsUrl: data.natsUrl,
+    crm,
+    models,
+    checkpoints,
+    consumers,
+    flush,
+    push,
+    queries,
+    sweep,
+  };
+  const handle = workerControl(ctx, {
+    index: data.index,
+    models,
+    crm,
+    push,
+    batch,
+    stop: () => stopWorker(ctx, parts),
+  });
+  return { ctx, handle, start: (tfBackend) => startWorker(ctx, parts, tfBackend) };
+}
