@@ -12,7 +12,7 @@ import type { WorkerSettings } from './worker-settings.js';
 
 export interface WorkerData {
   index: number;
-  /** Customer queries (`op: 'customer'`) and their replies; polled at safe points (worker-queries.ts). */
+  /** Customer queries (`op: 'customer'`) and their replies; polled at safe points (engine/worker/queries.ts). */
   queryPort: MessagePort;
   partitions: number[];
   natsUrl: string;

@@ -178,7 +178,7 @@ export class WorkerPool {
    */
   #spawn(index: number, count: number, generation = 0): Promise<void> {
     // Customer queries have their own channel, which the worker also polls synchronously at safe
-    // points inside long batches (worker-queries.ts), so a read does not wait for a batch to end.
+    // points inside long batches (engine/worker/queries.ts), so a read does not wait for a batch to end.
     const channel = new MessageChannel();
     this.#queryPorts[index] = channel.port1;
     channel.port1.on('message', (msg: WorkerReply | AnswersPush) => {

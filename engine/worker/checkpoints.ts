@@ -1,5 +1,5 @@
 /**
- * Writing and loading a worker's partition checkpoints (engine/checkpoint.ts holds the format):
+ * Writing and loading a worker's partition checkpoints (engine/state/checkpoint.ts holds the format):
  * the partition state plus its CRM counters and rule timers, written between two batches.
  */
 

@@ -74,7 +74,7 @@ export class Ingest {
       deps.crashOnEventId === undefined ? admit : crashingOn(deps.crashOnEventId, admit, ctx.log);
   }
 
-  /** The consumer callback (a stable function: partition-consumers.ts calls it per message). */
+  /** The consumer callback (a stable function: engine/nats/consumers.ts calls it per message). */
   readonly onMessage = (feed: PartitionFeed, msg: JsMsg): void => {
     const processed = this.#handle(feed, msg);
     this.#flush.schedule();
