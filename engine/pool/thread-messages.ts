@@ -7,7 +7,7 @@ import type { CrmFile } from '../../operators/crm/config.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { SealedPii } from '../../security/pii-sealer.js';
 import type { EventsLayout } from '../nats/streams.js';
-import type { AnswerVersionsData } from './answer-cache.js';
+import type { AnswerVersionsData } from './answer-versions.js';
 import type { WorkerSettings } from './worker-settings.js';
 
 export interface WorkerData {

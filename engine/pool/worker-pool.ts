@@ -21,13 +21,8 @@ import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { EventsLayout } from '../nats/streams.js';
-import {
-  AnswerCache,
-  type AnswerVersionsData,
-  bumpPartition,
-  clockMs,
-  createAnswerVersions,
-} from './answer-cache.js';
+import { AnswerCache } from './answer-cache.js';
+import { type AnswerVersionsData, bumpPartition, clockMs, createAnswerVersions } from './answer-versions.js';
 import {
   type AnswersPush,
   type CustomerAnswer,

@@ -13,7 +13,13 @@
  * next refresh, once, however many sweep chunks bumped it.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { type AnswerVersionsData, bumpPartition, clockMs, lastRead, stampOf } from '../pool/answer-cache.js';
+import {
+  type AnswerVersionsData,
+  bumpPartition,
+  clockMs,
+  lastRead,
+  stampOf,
+} from '../pool/answer-versions.js';
 import type { AnswersPush, CustomerAnswer, PushedAnswer } from '../pool/thread-messages.js';
 import type { PartitionState } from '../state/partition-state.js';
 import type { PartitionFeed } from './context.js';

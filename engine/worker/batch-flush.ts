@@ -16,7 +16,7 @@
  */
 
 import { distinctPromises } from '../nats/effect-publisher.js';
-import { bumpCustomer } from '../pool/answer-cache.js';
+import { bumpCustomer } from '../pool/answer-versions.js';
 import { alertPublisher } from './alerts.js';
 import type { AnswerPush } from './answer-push.js';
 import type { AlertPublisher, BatchScorer } from './batch-scorer.js';

@@ -12,7 +12,7 @@ import type { RuleEngine } from '../../operators/crm/rule-engine.js';
 import type { PiiSealer } from '../../security/pii-sealer.js';
 import type { Logger } from '../log.js';
 import { EffectPublisher } from '../nats/effect-publisher.js';
-import type { AnswerVersionsData } from '../pool/answer-cache.js';
+import type { AnswerVersionsData } from '../pool/answer-versions.js';
 import type { WorkerSettings } from '../pool/worker-settings.js';
 import type { StreamOrigin } from '../state/checkpoint.js';
 import type { PartitionCrm } from '../state/partition-crm.js';

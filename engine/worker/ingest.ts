@@ -15,7 +15,7 @@ import { type ParsedEvent, type ParseResult, parseEvent } from '../../contract/e
 import type { RejectReason } from '../../contract/event-schema.js';
 import { type Delivery, readDelivery } from '../nats/ack-reply.js';
 import { deadLetter } from '../nats/dead-letters.js';
-import { bumpPartition } from '../pool/answer-cache.js';
+import { bumpPartition } from '../pool/answer-versions.js';
 import { POISON_CRASHES } from '../pool/thread-messages.js';
 import type { PartitionState } from '../state/partition-state.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
@@ -74,7 +74,7 @@ export class Ingest {
       deps.crashOnEventId === undefined ? admit : crashingOn(deps.crashOnEventId, admit, ctx.log);
   }
 
-  /** The consumer callback (a stable function: engine/nats/consumers.ts calls it per message). */
+  /** The consumer callback (a stable function: engine/consumers.ts calls it per message). */
   readonly onMessage = (feed: PartitionFeed, msg: JsMsg): void => {
     const processed = this.#handle(feed, msg);
     this.#flush.schedule();

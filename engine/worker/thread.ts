@@ -3,7 +3,7 @@
  * wired together: the hot path (ingest.ts) folds each message into the open batch (open-batch.ts),
  * which is flushed (batch-flush.ts) once per linger; customer queries (queries.ts) and pushed
  * answers (answer-push.ts) read the partitions' state; the rescore sweep (sweep.ts), checkpoints
- * (checkpoints.ts) and the consumers (nats/consumers.ts) run beside; requests from the main thread
+ * (checkpoints.ts) and the consumers (consumers.ts) run beside; requests from the main thread
  * are answered by control.ts; lifecycle.ts starts and stops it all.
  */
 import path from 'node:path';
@@ -11,12 +11,12 @@ import type { RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import { PiiKeyring } from '../../security/pii-keyring.js';
 import { PiiSealer } from '../../security/pii-sealer.js';
 import { createLogger } from '../log.js';
-import { partitionConsumers } from '../nats/consumers.js';
-import { clockMs } from '../pool/answer-cache.js';
+import { clockMs } from '../pool/answer-versions.js';
 import type { WorkerData } from '../pool/thread-messages.js';
 import { AnswerPush } from './answer-push.js';
 import { BatchFlush } from './batch-flush.js';
 import { WorkerCheckpoints } from './checkpoints.js';
+import { partitionConsumers } from './consumers.js';
 import { type PartitionFeed, WorkerContext } from './context.js';
 import { type ControlHandler, workerControl } from './control.js';
 import { crashEventId } from './crash-hook.js';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { AnswerCache } from '../../engine/pool/answer-cache.js';
 import {
-  AnswerCache,
   bucketOf,
   bumpCustomer,
   bumpPartition,
   createAnswerVersions,
-} from '../../engine/pool/answer-cache.js';
+} from '../../engine/pool/answer-versions.js';
 import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
 
 const answer = (id: string) => ({ customer_id: id }) as unknown as CustomerAnswer;

@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { createAnswerVersions, markRead } from '../../engine/pool/answer-cache.js';
+import { createAnswerVersions, markRead } from '../../engine/pool/answer-versions.js';
 import type { AnswersPush, CustomerAnswer } from '../../engine/pool/thread-messages.js';
 import { PartitionState } from '../../engine/state/partition-state.js';
 import { AnswerPush } from '../../engine/worker/answer-push.js';

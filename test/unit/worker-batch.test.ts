@@ -1,6 +1,6 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { bucketOf } from '../../engine/pool/answer-cache.js';
+import { bucketOf } from '../../engine/pool/answer-versions.js';
 import type { CustomerAnswer, WorkerReply } from '../../engine/pool/thread-messages.js';
 import type { AlertBody } from '../../engine/worker/alerts.js';
 import { FLUSH_CUSTOMERS } from '../../engine/worker/batch-flush.js';

@@ -8,7 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { createLogger } from '../../engine/log.js';
-import { createAnswerVersions } from '../../engine/pool/answer-cache.js';
+import { createAnswerVersions } from '../../engine/pool/answer-versions.js';
 import type { WorkerSettings } from '../../engine/pool/worker-settings.js';
 import { AnswerPush } from '../../engine/worker/answer-push.js';
 import { BatchFlush } from '../../engine/worker/batch-flush.js';

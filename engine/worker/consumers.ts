@@ -18,8 +18,8 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { partitionFilter } from '../../contract/subjects.js';
-import type { PartitionFeed, WorkerContext } from '../worker/context.js';
-import { EVENTS_STREAM } from './streams.js';
+import { EVENTS_STREAM } from '../nats/streams.js';
+import type { PartitionFeed, WorkerContext } from './context.js';
 
 export interface PartitionConsumers {
   attach(feed: PartitionFeed): Promise<void>;
