@@ -8,6 +8,7 @@ import type { Config } from '../engine/config.js';
 import { type EngineOptions, openEngine } from '../engine/engine.js';
 import type { Logger } from '../engine/log.js';
 import { startSimulatorWorker } from '../feeds/simulator-host.js';
+import { natsSettingsOf } from '../lib/nats-connect-options.js';
 
 export interface RunningEngine {
   httpUrl: string;
@@ -65,7 +66,7 @@ export async function startRunning(
 
     if (config.simulate > 0) {
       const sim = startSimulatorWorker({
-        natsUrl: engine.natsUrl,
+        ...natsSettingsOf(config, engine.natsUrl),
         rate: config.simulate,
         customers: config.simulateCustomers,
         seed: 42,

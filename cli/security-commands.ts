@@ -6,10 +6,11 @@
  */
 import { parseArgs } from 'node:util';
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { BellwetherError } from '../contract/errors.js';
 import { loadConfig } from '../engine/config.js';
 import { DLQ_STREAM } from '../engine/nats/streams.js';
+import { connectNats } from '../lib/nats-connect.js';
+import { natsSettingsOf } from '../lib/nats-connect-options.js';
 import { createApiKey, ROLES, type Role } from '../security/api-keys.js';
 import { verifyAuditChain } from '../security/audit-log.js';
 import { openDeadLetterBody } from '../security/pii-cipher.js';
@@ -62,9 +63,8 @@ async function dlqCommand(args: string[]): Promise<void> {
     dataDir: config.dataDir,
   });
   const limit = values.limit === undefined ? Number.POSITIVE_INFINITY : Number(values.limit);
-  const nc = await connect({
-    servers: values['nats-url'] ?? config.natsUrl ?? `nats://127.0.0.1:${config.natsPort}`,
-  });
+  const natsUrl = values['nats-url'] ?? config.natsUrl ?? `nats://127.0.0.1:${config.natsPort}`;
+  const nc = await connectNats(natsSettingsOf(config, natsUrl), { name: 'bellwether-dlq' });
   try {
     const consumer = await jetstream(nc).consumers.get(DLQ_STREAM);
     let n = 0;

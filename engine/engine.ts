@@ -8,9 +8,11 @@
 import { watch } from 'node:fs';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { BellwetherError } from '../contract/errors.js';
+import { connectNats } from '../lib/nats-connect.js';
+import { describeNatsSettings, externalOnlySettings, natsSettingsOf } from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import { registerThreadTime } from '../lib/thread-time.js';
 import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
@@ -37,17 +39,37 @@ export interface OpenEngine {
   stop(): Promise<void>;
 }
 
-async function connectMain(url: string, log: Logger): Promise<NatsConnection> {
+/**
+ * The main thread's connection. `natsUrl` is BW_NATS_URL (a server list) or the embedded server's;
+ * credentials and TLS (BW_NATS_CREDS, BW_NATS_USER/_PASSWORD, BW_NATS_NKEY_SEED_FILE,
+ * BW_NATS_TLS_*) come from the config and apply to an external server only.
+ */
+async function connectMain(
+  config: Config,
+  natsUrl: string,
+  embedded: boolean,
+  log: Logger,
+): Promise<NatsConnection> {
+  const settings = natsSettingsOf(config, natsUrl);
+  const described = { component: 'nats', ...describeNatsSettings(settings) };
   try {
-    return await connect({
-      servers: url,
+    const external = externalOnlySettings(settings);
+    if (embedded && external.length > 0) {
+      throw new BellwetherError(
+        'BW_ERR_NATS_SETTINGS',
+        `${external.join(', ')} set without BW_NATS_URL: they are for an external server (the embedded nats-server has no accounts or TLS)`,
+      );
+    }
+    const nc = await connectNats(settings, {
       name: 'bellwether-main',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
     });
+    log.info(described, 'connected to NATS');
+    return nc;
   } catch (err) {
-    log.error({ component: 'nats', url }, 'cannot connect to NATS');
-    throw new BellwetherError('BW_ERR_NATS_CONNECT', url, { cause: err });
+    log.error({ ...described, err }, 'cannot connect to NATS');
+    throw err;
   }
 }
 
@@ -91,7 +113,7 @@ export async function openEngine(
         'external NATS: the server must map bw.events.*.* to bw.part.{{partition(N,2)}}.{{wildcard(1)}} (docs/nats.md; the earlier mapping with .{{wildcard(2)}} still works, slower)',
       );
     }
-    const nc = await connectMain(natsUrl, log);
+    const nc = await connectMain(config, natsUrl, embedded !== undefined, log);
     cleanups.push({ step: 'nats', run: () => nc.close() });
     let natsConnected = true;
     void (async () => {

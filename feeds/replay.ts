@@ -1,9 +1,10 @@
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { BellwetherError } from '../contract/errors.js';
 import { parseEventTime } from '../contract/event-parse.js';
 import { eventSubject } from '../contract/subjects.js';
 import { fileLines } from '../lib/file-lines.js';
+import { connectNats } from '../lib/nats-connect.js';
+import type { NatsConnectSettings } from '../lib/nats-connect-options.js';
 import { type CdnowStats, emptyCdnowStats, readCdnowSorted } from '../models/datasets/cdnow.js';
 import {
   emptyReaderStats,
@@ -12,10 +13,10 @@ import {
   readAllSorted,
 } from '../models/datasets/online-retail.js';
 
-export interface ReplayOptions {
+/** `natsUrl` and, for a secured server, the credential and TLS settings (lib/nats-connect-options.ts). */
+export interface ReplayOptions extends NatsConnectSettings {
   file: string;
   format: string;
-  natsUrl: string;
   /** Events per second; 0 = unlimited. */
   rate: number;
   /** Replay event-time gaps divided by this factor; 0 or absent = no event-time pacing. */
@@ -179,7 +180,7 @@ export async function replayFile(
   const summary = describeStats(opts.format, source.stats);
   if (!opts.quiet && summary) process.stderr.write(`${summary}\n`);
   const pace = createPacer({ rate: opts.rate, speedup });
-  const nc = await connect({ servers: opts.natsUrl, name: 'bellwether-replay' });
+  const nc = await connectNats(opts, { name: 'bellwether-replay' });
   const js = jetstream(nc);
   const started = Date.now();
   let published = 0;

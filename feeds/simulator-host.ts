@@ -4,10 +4,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import type { NatsConnectSettings } from '../lib/nats-connect-options.js';
 
-/** `workerData` of the simulator worker. */
-export interface SimulatorWorkerData {
-  natsUrl: string;
+/**
+ * `workerData` of the simulator worker: plain data. The NATS settings (`natsUrl` and, for a secured
+ * server, credentials and TLS) are turned into connection options in the worker's own thread.
+ */
+export interface SimulatorWorkerData extends NatsConnectSettings {
   /** Events per second to publish while sim time is behind the wall clock. */
   rate: number;
   customers: number;

@@ -7,7 +7,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '../lib/nats-connect.js';
 import { EventSimulator, type SimEvent } from './simulator.js';
 import type {
   SimulatorControlMessage,
@@ -109,8 +110,7 @@ function onMessage(msg: SimulatorControlMessage): void {
 async function main(): Promise<void> {
   port?.on('message', onMessage);
   progressTimer = setInterval(() => post({ kind: 'progress', published, simTime }), PROGRESS_MS);
-  const conn = await connect({
-    servers: opts.natsUrl,
+  const conn = await connectNats(opts, {
     name: 'bellwether-simulator',
     maxReconnectAttempts: -1,
     waitOnFirstConnect: true,
