@@ -31,12 +31,35 @@ export const EventSchema = Type.Object(
     channel: Type.Optional(Type.String({ maxLength: 128 })),
     session_id: Type.Optional(Type.String({ maxLength: 256 })),
     campaign: Type.Optional(Type.String({ maxLength: 256 })),
-    props: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    props: Type.Optional(
+      Type.Unsafe<Record<string, unknown>>(Type.Object({}, { additionalProperties: true })),
+    ),
   },
   { additionalProperties: true, $id: 'Event' },
 );
 
 export type EventBody = Static<typeof EventSchema>;
+
+/**
+ * The fields of a valid event that the engine reads, in the order of an {@link EventFields}
+ * object (one object shape whichever parse path built it); the others are checked and dropped.
+ * The byte scanner (event-fields.ts) derives its field table from the schema and this list.
+ */
+export const KEPT_FIELDS = [
+  'event_id',
+  'customer_id',
+  'type',
+  'amount',
+  'quantity',
+  'channel',
+  'campaign',
+  'props',
+] as const satisfies readonly (keyof EventBody)[];
+
+export type KeptField = (typeof KEPT_FIELDS)[number];
+
+/** The fields of a valid event that the engine reads (KEPT_FIELDS). */
+export type EventFields = Pick<EventBody, KeptField>;
 
 /** Reasons an event is dead-lettered; each is the last token of `bw.dlq.<reason>`. */
 export const REJECT_REASONS = [

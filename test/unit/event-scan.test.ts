@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FIELDS, FieldKind, fieldAt, UNKNOWN_FIELD } from '../../contract/event-fields.js';
 import { type ParseResult, parseEvent, parseEventJson } from '../../contract/event-parse.js';
 import { scanEvent } from '../../contract/event-scan.js';
 import { partitionOfCustomer } from '../../contract/subjects.js';
@@ -259,5 +260,49 @@ describe('event scanner (the fast path of event parsing)', () => {
       '{"event_id":"e","customer_id":"c","type":"purchase","ts":1}',
     ])
       expect(scanEvent(enc.encode(body), 'login'), body).toBeUndefined();
+  });
+
+  it('takes every field rule from the event schema and finds each field by its name alone', () => {
+    const rules = Object.fromEntries(
+      FIELDS.map((f) => [
+        f.name,
+        [FieldKind[f.kind], f.minLength, f.maxLength, f.ascii, f.slot, f.requiredBit > 0],
+      ]),
+    );
+    expect(rules).toEqual({
+      event_id: ['String', 1, 256, true, 0, true],
+      customer_id: ['String', 1, 256, true, 1, true],
+      type: ['Type', 0, Number.POSITIVE_INFINITY, true, 2, true],
+      ts: ['Time', 1, 64, true, -1, true],
+      amount: ['Number', 0, Number.POSITIVE_INFINITY, true, 3, false],
+      currency: ['String', 0, 8, false, -1, false],
+      quantity: ['Number', 0, Number.POSITIVE_INFINITY, true, 4, false],
+      sku: ['String', 0, 256, false, -1, false],
+      category: ['String', 0, 256, false, -1, false],
+      channel: ['String', 0, 128, true, 5, false],
+      session_id: ['String', 0, 256, false, -1, false],
+      campaign: ['String', 0, 256, true, 6, false],
+      props: ['Object', 0, Number.POSITIVE_INFINITY, true, 7, false],
+    });
+    const at = (name: string) => {
+      const bytes = enc.encode(`"${name}"`);
+      return fieldAt(bytes, 1, bytes.length - 1);
+    };
+    for (const field of FIELDS) expect(at(field.name)).toBe(field);
+    // Same lengths and the same looked-at bytes as real names, but other names.
+    for (const name of [
+      '',
+      't',
+      'ty',
+      'tx',
+      'typo',
+      'cuRrency',
+      'campaigN',
+      'event_ie',
+      'Event_id',
+      'props_',
+      'sessionid',
+    ])
+      expect(at(name), name).toBe(UNKNOWN_FIELD);
   });
 });
