@@ -16,11 +16,11 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { eventSubject } from '../contract/subjects.js';
+import { DAY_MS } from '../contract/time.js';
 import { EventSimulator } from '../feeds/simulator.js';
 import { firstEventType } from './lib/event-mix.js';
 import { numberArg, report, runMain, sleep, stringArg } from './lib/report.js';
 
-const DAY_MS = 86_400_000;
 const FLUSH_EVERY = 4000;
 const TICK_MS = 5;
 const ID_SAMPLE = 2000;

@@ -1,6 +1,7 @@
 /** The event body schema, shared by the engine's validator, the docs and producers. */
 import { type Static, Type } from '@sinclair/typebox';
 import { EVENT_TYPES, type EventType } from './event-types.js';
+import { DAY_MS } from './time.js';
 
 export const MAX_EVENT_BYTES = 64 * 1024;
 /**
@@ -8,10 +9,10 @@ export const MAX_EVENT_BYTES = 64 * 1024;
  * (year 1 or 1900) is a producer's bug, and the sparse windows compare buckets of a customer by
  * their 24-bit difference (operators/bucket-log.ts), exact up to 79 years of 5-minute buckets.
  */
-export const MAX_PAST_MS = 60 * 365.25 * 24 * 3600 * 1000;
+export const MAX_PAST_MS = 60 * 365.25 * DAY_MS;
 
 /** Events stamped more than this far ahead of the clock are rejected as `future_time`. */
-export const MAX_FUTURE_MS = 24 * 3600 * 1000;
+export const MAX_FUTURE_MS = DAY_MS;
 
 export const EventSchema = Type.Object(
   {

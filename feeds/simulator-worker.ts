@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { DAY_MS } from '../contract/time.js';
 import { connectNats } from '../lib/nats-connect.js';
 import { EventSimulator, type SimEvent } from './simulator.js';
 import type {
@@ -19,7 +20,6 @@ import type {
 const TICK_MS = 10;
 const PROGRESS_MS = 1_000;
 const DRAIN_TIMEOUT_MS = 5_000;
-const DAY_MS = 86_400_000;
 
 const port = parentPort;
 if (!port) throw new Error('simulator-worker must run in a worker thread');

@@ -5,6 +5,7 @@
  * within one interval. The sweep also forgets customers past BW_STATE_TTL_DAYS, sketches the RFM
  * inputs for the population quintiles, and fires absence timers that came due.
  */
+import { DAY_MS } from '../../contract/time.js';
 import { RfmSketches, type RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import { distinctPromises } from '../nats/effect-publisher.js';
 import type { PartitionState } from '../state/partition-state.js';
@@ -14,7 +15,6 @@ import type { WorkerContext } from './context.js';
 import type { WorkerCrm } from './crm.js';
 
 const SWEEP_CHUNK = 2048;
-const DAY_MS = 86_400_000;
 
 export interface SweepDeps {
   scorer(): BatchScorer;

@@ -13,7 +13,7 @@
  * scale) when it is invertible.
  */
 import { BellwetherError } from '../../contract/errors.js';
-import { DAY_MS } from '../../operators/features/types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { type BgNbdParams, bgnbdLogLikelihood, type RfData } from './bgnbd.js';
 import { type GammaGammaParams, gammaGammaLogLikelihood, type SpendData } from './gamma-gamma.js';
 import { logParamStandardErrors, minimize } from './optimize.js';

@@ -5,7 +5,7 @@
  * (2005): totals, the conditional expectation by calibration frequency, and the ranking of
  * who buys again.
  */
-import { DAY_MS } from '../../operators/features/types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { rocAuc } from '../train/metrics.js';
 import { conditionalExpectedPurchases, probNoPurchase } from './bgnbd.js';
 import { type ClvEvent, type ClvFit, UNIT_MS } from './fit.js';

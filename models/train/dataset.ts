@@ -11,9 +11,9 @@
  * `chooseInputs` / `toMatrix` turn rows into model inputs (the feature spec of train.ts).
  */
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { FeatureTable } from '../../operators/features/feature-table.js';
 import { FEATURE_NAMES } from '../../operators/features/registry.js';
-import { DAY_MS } from '../../operators/features/types.js';
 import type { RetailEvent } from '../datasets/online-retail.js';
 import { type FeatureInput, transformValue } from '../feature-spec.js';
 

@@ -20,8 +20,8 @@
  * are scored on the 30 %. It is NOT out of time and is reported only because CRM plans ask for it.
  */
 import { BellwetherError } from '../../contract/errors.js';
+import { DAY_MS } from '../../contract/time.js';
 import { mulberry32 } from '../../lib/random.js';
-import { DAY_MS } from '../../operators/features/types.js';
 import { pAlive, probNoPurchase } from '../clv/bgnbd.js';
 import { fitBgNbd, rfData, summarizeCustomers } from '../clv/fit.js';
 import { inputIndexes } from '../feature-spec.js';

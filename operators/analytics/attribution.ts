@@ -20,7 +20,7 @@
  * indexed by channel id; {@link AttributionTracker.snapshot} names them for the merge.
  */
 import { eventTypeIndex } from '../../contract/event-types.js';
-import { DAY_MS } from '../features/types.js';
+import { DAY_MS } from '../../contract/time.js';
 import type { Column, ColumnStore } from '../state/column-store.js';
 import type { AttributionSnapshot, ModelCredit } from './attribution-report.js';
 

@@ -1,12 +1,13 @@
 /** Durations in CRM files: one or more `<integer><unit>` groups, `30m`, `24h`, `7d`, `1d12h`. */
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../contract/time.js';
 
 const UNIT_MS: Readonly<Record<string, number>> = {
   ms: 1,
   s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
+  m: MINUTE_MS,
+  h: HOUR_MS,
+  d: DAY_MS,
+  w: 7 * DAY_MS,
 };
 
 const GROUP = /(\d+)(ms|s|m|h|d|w)/y;

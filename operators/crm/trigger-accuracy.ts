@@ -8,8 +8,8 @@
  * is the watermark (highest event time seen) minus `graceMs`. Figures: docs/crm.md.
  */
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS, HOUR_MS } from '../../contract/time.js';
 import { mulberry32 } from '../../lib/random.js';
-import { DAY_MS, HOUR_MS } from '../features/types.js';
 import { defaultCrmConfig } from './config.js';
 import { type Firing, RuleEngine, type RuleEngineSnapshot } from './rule-engine.js';
 

@@ -2,7 +2,7 @@
  * All events of a customer, whatever the type: over 1 hour (5-minute buckets), 24 hours (1-hour
  * buckets), 7 and 30 days (1-day UTC buckets). Feeds the activity trend.
  */
-import { DAY_MS, HOUR_MS, MINUTE_MS } from './types.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../contract/time.js';
 import { windowedSum } from './windowed-sum.js';
 
 export const activityRecent = windowedSum({

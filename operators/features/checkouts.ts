@@ -1,5 +1,5 @@
 /** `checkout_start` and `search` counts over 7 days (1-day UTC buckets): purchase-intent signals. */
-import { DAY_MS } from './types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { windowedSum } from './windowed-sum.js';
 
 export const checkouts = windowedSum({

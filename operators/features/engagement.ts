@@ -1,5 +1,5 @@
 /** Marketing engagement over 30 days (1-day UTC buckets): email opens, clicks and campaign touches. */
-import { DAY_MS } from './types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { windowedSum } from './windowed-sum.js';
 
 export const emailOpens = windowedSum({

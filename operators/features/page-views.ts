@@ -1,5 +1,5 @@
 /** Page views over the last 24 hours (1-hour buckets) and 7 days (1-day UTC buckets). */
-import { DAY_MS, HOUR_MS } from './types.js';
+import { DAY_MS, HOUR_MS } from '../../contract/time.js';
 import { windowedSum } from './windowed-sum.js';
 
 export const pageViewsHourly = windowedSum({

@@ -6,9 +6,10 @@
  * as a new day (documented approximation for out-of-order events more than 512 days late).
  */
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { ADD_EXISTING, type BucketLog } from '../state/bucket-log.js';
 import type { Column, ColumnStore } from '../state/column-store.js';
-import { type BoundOperator, DAY_MS, type FoldInput, type Operator } from './types.js';
+import type { BoundOperator, FoldInput, Operator } from './types.js';
 
 const PURCHASE = eventTypeIndex('purchase');
 const DAYS = 512;

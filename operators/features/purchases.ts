@@ -1,5 +1,5 @@
 /** Purchase counts over 7, 30 and 90 days (1-day UTC buckets, 90-day ring). */
-import { DAY_MS } from './types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { windowedSum } from './windowed-sum.js';
 
 export const purchases = windowedSum({

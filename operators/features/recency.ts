@@ -4,8 +4,9 @@
  * a customer who never purchased has `days_since_last_purchase` = NaN (null over HTTP).
  */
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS } from '../../contract/time.js';
 import type { Column, ColumnStore } from '../state/column-store.js';
-import { type BoundOperator, DAY_MS, type FoldInput, type Operator } from './types.js';
+import type { BoundOperator, FoldInput, Operator } from './types.js';
 
 const PURCHASE = eventTypeIndex('purchase');
 

@@ -1,5 +1,5 @@
 /** Refund counts over 90 days (1-day UTC buckets). */
-import { DAY_MS } from './types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { windowedSum } from './windowed-sum.js';
 
 export const refunds = windowedSum({

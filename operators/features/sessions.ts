@@ -1,5 +1,5 @@
 /** `session_start` counts over 7 and 30 days (1-day UTC buckets). */
-import { DAY_MS } from './types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { windowedSum } from './windowed-sum.js';
 
 export const sessions = windowedSum({

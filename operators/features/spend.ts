@@ -1,5 +1,5 @@
 /** Sum of purchase `amount` over 7, 30 and 90 days (1-day UTC buckets, integer cents). */
-import { DAY_MS } from './types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { windowedSum } from './windowed-sum.js';
 
 export const spend = windowedSum({

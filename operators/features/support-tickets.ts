@@ -1,5 +1,5 @@
 /** `support_ticket` counts over 30 days (1-day UTC buckets). */
-import { DAY_MS } from './types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { windowedSum } from './windowed-sum.js';
 
 export const supportTickets = windowedSum({

@@ -37,7 +37,3 @@ export interface DerivedFeature {
   readonly inputs: readonly string[];
   compute(inputs: Float64Array): number;
 }
-
-export const MINUTE_MS = 60_000;
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;

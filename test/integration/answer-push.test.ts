@@ -6,11 +6,11 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../../contract/time.js';
 import { waitFor } from '../support/engine-process.js';
 import { publishCore, type TestEvent } from '../support/publish.js';
 import { startStack, type TestStack } from '../support/stack.js';
 
-const DAY_MS = 86_400_000;
 let stack: TestStack;
 
 const purchase = (customer: string, n: number, amount: number): TestEvent => ({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS, HOUR_MS } from '../../contract/time.js';
 import { mulberry32 } from '../../lib/random.js';
 import { AttributionTracker } from '../../operators/analytics/attribution.js';
 import {
@@ -12,7 +13,6 @@ import {
   shapleyExact,
   shapleyValues,
 } from '../../operators/analytics/attribution-report.js';
-import { DAY_MS, HOUR_MS } from '../../operators/features/types.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
 
 const P = Date.UTC(2026, 3, 20, 12, 0, 0);

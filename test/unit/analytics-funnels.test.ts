@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../contract/time.js';
 import {
   type FunnelSpec,
   FunnelTracker,
@@ -7,7 +8,6 @@ import {
   mergeFunnelCounts,
   validateFunnels,
 } from '../../operators/analytics/funnels.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../operators/features/types.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
 
 const T0 = Date.UTC(2026, 2, 1, 9, 0, 0);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS } from '../../contract/time.js';
 import {
   checkpointFile,
   readCheckpoint,
@@ -11,7 +12,6 @@ import {
   writeCheckpoint,
 } from '../../engine/state/checkpoint.js';
 import { PartitionState } from '../../engine/state/partition-state.js';
-import { DAY_MS } from '../../operators/features/types.js';
 
 const NOW = Date.UTC(2026, 10, 20, 12);
 const ORIGIN = { stream: 'BW_EVENTS_3' };

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../../contract/time.js';
 import { conditionalExpectedPurchases, pAlive } from '../../models/clv/bgnbd.js';
 import { type ClvEvent, type ClvFit, fitClv, summarizeCustomers } from '../../models/clv/fit.js';
 import { expectedSpend } from '../../models/clv/gamma-gamma.js';
@@ -19,8 +20,7 @@ import {
 import { predictCustomer } from '../../models/clv/predict.js';
 import { betaVariate, gammaVariate, mulberry32 } from './clv-simulate.js';
 
-const DAY = 86_400_000;
-const WEEK = 7 * DAY;
+const WEEK = 7 * DAY_MS;
 const T0 = Date.UTC(2024, 0, 1);
 
 function ev(customer_id: string, ts: number, amount = 10, type = 'purchase'): ClvEvent {
@@ -202,10 +202,10 @@ describe('fitClv on a simulated purchase log', () => {
 
   it('refuses data without purchases', () => {
     expect(() =>
-      fitClv({ events: [ev('a', T0, 1, 'refund')], calibrationEnd: T0 + DAY, unit: 'days' }),
+      fitClv({ events: [ev('a', T0, 1, 'refund')], calibrationEnd: T0 + DAY_MS, unit: 'days' }),
     ).toThrow(/no purchases/);
     expect(() =>
-      fitClv({ events: [ev('a', T0), ev('b', T0)], calibrationEnd: T0 + DAY, unit: 'days' }),
+      fitClv({ events: [ev('a', T0), ev('b', T0)], calibrationEnd: T0 + DAY_MS, unit: 'days' }),
     ).toThrow(/repeat purchases/);
   });
 });

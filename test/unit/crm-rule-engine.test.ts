@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS as D, HOUR_MS as H } from '../../contract/time.js';
 import { compileCrmConfig } from '../../operators/crm/config.js';
 import { type ExpressionValue, recordLookup } from '../../operators/crm/expression.js';
 import { type Firing, RuleEngine, type RuleEngineSnapshot } from '../../operators/crm/rule-engine.js';
@@ -10,8 +11,6 @@ const PURCHASE = eventTypeIndex('purchase');
 const PAGE_VIEW = eventTypeIndex('page_view');
 const REFUND = eventTypeIndex('refund');
 const LOGIN = eventTypeIndex('login');
-const H = 3_600_000;
-const D = 24 * H;
 const T0 = Date.UTC(2026, 2, 1);
 
 const RULES = compileCrmConfig({
@@ -353,11 +352,11 @@ describe('max_age', () => {
       ],
     }).rules;
     const e = new RuleEngine(rules);
-    const now = T0 + 30 * 86_400_000;
+    const now = T0 + 30 * D;
     const old = e.onEvent(1, 'c1', SIGNUP, T0, 'old', none, now);
     expect(old.map((f) => f.rule_id)).toEqual(['any_age']);
     expect(e.pendingTimers).toBe(0);
-    const fresh = e.onEvent(2, 'c2', SIGNUP, now - 86_400_000, 'fresh', none, now);
+    const fresh = e.onEvent(2, 'c2', SIGNUP, now - D, 'fresh', none, now);
     expect(fresh.map((f) => f.rule_id).sort()).toEqual(['any_age', 'hello']);
     expect(e.pendingTimers).toBe(1);
     // Without a clock (offline tools), the event is its own now: never too old.

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS, HOUR_MS } from '../../contract/time.js';
 import {
   emptyReaderStats,
   parseInvoiceDate,
@@ -21,7 +22,6 @@ import {
 } from '../../models/train/dataset.js';
 import { FeatureTable } from '../../operators/features/feature-table.js';
 
-const DAY = 86_400_000;
 const C1 = Date.UTC(2024, 2, 1);
 const C2 = Date.UTC(2024, 3, 1);
 
@@ -35,23 +35,23 @@ function sorted(events: DatasetEvent[]): DatasetEvent[] {
 
 /** Pre-cutoff history shared by the label tests. */
 const HISTORY: DatasetEvent[] = [
-  ev('a', 'purchase', C1 - 40 * DAY, 25.5),
-  ev('a', 'refund', C1 - 20 * DAY, 5),
-  ev('a', 'purchase', C1 - 3 * DAY - 3600_000, 12.25),
-  ev('b', 'purchase', C1 - 100 * DAY, 99.99),
+  ev('a', 'purchase', C1 - 40 * DAY_MS, 25.5),
+  ev('a', 'refund', C1 - 20 * DAY_MS, 5),
+  ev('a', 'purchase', C1 - 3 * DAY_MS - HOUR_MS, 12.25),
+  ev('b', 'purchase', C1 - 100 * DAY_MS, 99.99),
   ev('c', 'purchase', C1 - 1, 1),
-  ev('f', 'purchase', C1 - 50 * DAY, 7),
-  ev('d', 'refund', C1 - 10 * DAY, 3), // refund only: not a buyer
+  ev('f', 'purchase', C1 - 50 * DAY_MS, 7),
+  ev('d', 'refund', C1 - 10 * DAY_MS, 3), // refund only: not a buyer
 ];
 
 const FUTURE: DatasetEvent[] = [
   ev('a', 'purchase', C1), // exactly at the cutoff: after it
-  ev('b', 'purchase', C1 + 90 * DAY), // exactly at cutoff + 90d: outside the churn window
-  ev('f', 'purchase', C1 + 14 * DAY), // exactly at cutoff + 14d: outside the intent window
-  ev('c', 'purchase', C1 + 90 * DAY - 1),
-  ev('c', 'purchase', C1 + 14 * DAY - 1),
-  ev('d', 'purchase', C1 + 2 * DAY),
-  ev('e', 'purchase', C1 + DAY), // first seen after the cutoff
+  ev('b', 'purchase', C1 + 90 * DAY_MS), // exactly at cutoff + 90d: outside the churn window
+  ev('f', 'purchase', C1 + 14 * DAY_MS), // exactly at cutoff + 14d: outside the intent window
+  ev('c', 'purchase', C1 + 90 * DAY_MS - 1),
+  ev('c', 'purchase', C1 + 14 * DAY_MS - 1),
+  ev('d', 'purchase', C1 + 2 * DAY_MS),
+  ev('e', 'purchase', C1 + DAY_MS), // first seen after the cutoff
 ];
 
 function byCustomer(rows: DatasetRow[], cutoff: number): Map<string, DatasetRow> {

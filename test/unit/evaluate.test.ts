@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../../contract/time.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
 import type { DatasetEvent } from '../../models/train/dataset.js';
 import { type EvalReport, evaluateModel, metricSet } from '../../models/train/evaluate.js';
@@ -10,11 +11,10 @@ import { rocAuc } from '../../models/train/metrics.js';
 import { type TrainReport, trainModel } from '../../models/train/train.js';
 import { mulberry32 } from './clv-simulate.js';
 
-const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);
-const TRAIN = [T0 + 60 * DAY, T0 + 75 * DAY, T0 + 90 * DAY];
-const VALIDATION = T0 + 120 * DAY;
-const TEST = T0 + 210 * DAY;
+const TRAIN = [T0 + 60 * DAY_MS, T0 + 75 * DAY_MS, T0 + 90 * DAY_MS];
+const VALIDATION = T0 + 120 * DAY_MS;
+const TEST = T0 + 210 * DAY_MS;
 
 /** 400 customers buying every 3–10 days; half stop at a random day between 60 and 300. */
 function syntheticEvents(): DatasetEvent[] {
@@ -26,7 +26,7 @@ function syntheticEvents(): DatasetEvent[] {
       events.push({
         customer_id: `c${c}`,
         type: 'purchase',
-        ts: T0 + Math.round(day * DAY),
+        ts: T0 + Math.round(day * DAY_MS),
         amount: 5 + random() * 50,
       });
     }
@@ -173,10 +173,10 @@ describe('evaluateModel', () => {
   });
 
   it('refuses a cutoff whose label window runs past the data, and flags in-sample cutoffs', async () => {
-    await expect(evaluateModel({ modelDir, events, cutoff: T0 + 300 * DAY, tf })).rejects.toMatchObject({
+    await expect(evaluateModel({ modelDir, events, cutoff: T0 + 300 * DAY_MS, tf })).rejects.toMatchObject({
       code: 'BW_ERR_CLI_USAGE',
     });
-    const early = await evaluateModel({ modelDir, events, cutoff: T0 + 150 * DAY, tf });
+    const early = await evaluateModel({ modelDir, events, cutoff: T0 + 150 * DAY_MS, tf });
     expect(early.out_of_time).toBe(false);
     expect(early.out_of_time_note).toMatch(/in-sample/);
     expect(early.baselines.logistic).toMatchObject({ train_cutoffs: [new Date(TRAIN[0]!).toISOString()] });

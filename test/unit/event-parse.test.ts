@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseEvent, parseEventTime } from '../../contract/event-parse.js';
 import { customerToken, partitionOfCustomer } from '../../contract/subjects.js';
+import { DAY_MS } from '../../contract/time.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12);
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
@@ -37,7 +38,7 @@ describe('event parsing', () => {
     ['bad_time', { ...good, ts: true }],
     ['future_time', { ...good, ts: NOW + 25 * 3600 * 1000 }],
     ['bad_time', { ...good, ts: '0001-01-01T00:00:00Z' }],
-    ['bad_time', { ...good, ts: NOW - 61 * 365.25 * 86_400_000 }],
+    ['bad_time', { ...good, ts: NOW - 61 * 365.25 * DAY_MS }],
     ['bad_amount', '{"event_id":"e","customer_id":"c1","type":"purchase","ts":1,"amount":1e999}'],
     ['bad_amount', { ...good, amount: 'NaN' }],
     ['invalid_field', { ...good, event_id: 7 }],

@@ -3,6 +3,7 @@ import { FIELDS, FieldKind, fieldAt, UNKNOWN_FIELD } from '../../contract/event-
 import { type ParseResult, parseEvent, parseEventJson } from '../../contract/event-parse.js';
 import { scanEvent } from '../../contract/event-scan.js';
 import { partitionOfCustomer } from '../../contract/subjects.js';
+import { DAY_MS } from '../../contract/time.js';
 import { EventSimulator } from '../../feeds/simulator.js';
 import { mulberry32 } from '../../lib/random.js';
 
@@ -38,7 +39,7 @@ function routeOf(customerId: string) {
 }
 
 function simulated(n: number, seed: number): Case[] {
-  const sim = new EventSimulator({ customers: 2000, seed, startMs: NOW - 7 * 86_400_000, badRate: 0.02 });
+  const sim = new EventSimulator({ customers: 2000, seed, startMs: NOW - 7 * DAY_MS, badRate: 0.02 });
   const cases: Case[] = [];
   for (let i = 0; i < n; i++) {
     const e = sim.next();

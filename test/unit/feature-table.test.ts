@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../contract/time.js';
 import { PartitionState } from '../../engine/state/partition-state.js';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { FeatureTable } from '../../operators/features/feature-table.js';
 import { FEATURE_NAMES } from '../../operators/features/registry.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../operators/features/types.js';
 
 const NOW = Date.UTC(2026, 5, 15, 12, 0, 0);
 const REQUIRED = [

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runModelCommand } from '../../cli/model-commands.js';
+import { DAY_MS } from '../../contract/time.js';
 import { datasetFeatureNames } from '../../models/train/dataset.js';
 import { mulberry32 } from './clv-simulate.js';
 
-const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);
-const date = (days: number) => new Date(T0 + days * DAY).toISOString().slice(0, 10);
+const date = (days: number) => new Date(T0 + days * DAY_MS).toISOString().slice(0, 10);
 
 /** 300 customers buying every 3–10 days (half stop early), with some page views to be skipped. */
 function ndjsonEvents(): string {
@@ -18,7 +18,7 @@ function ndjsonEvents(): string {
   for (let c = 0; c < 300; c++) {
     const stop = c % 2 === 0 ? 330 : 60 + random() * 240;
     for (let day = random() * 60, k = 0; day < stop; day += 3 + random() * 7, k++) {
-      const ts = new Date(T0 + Math.round(day * DAY)).toISOString();
+      const ts = new Date(T0 + Math.round(day * DAY_MS)).toISOString();
       lines.push(
         JSON.stringify({
           event_id: `p${c}-${k}`,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS } from '../../contract/time.js';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { type FeatureInput, transformValue } from '../../models/feature-spec.js';
 import { PLAN_MAX_ROWS } from '../../models/inference-plan.js';
@@ -10,7 +11,6 @@ import { liveModelDir, MODEL_NAMES } from '../../models/registry.js';
 import { compileRowWriter, LOG1P_TABLE, ModelScorer } from '../../models/scorer.js';
 import { type LoadedTf, loadTf } from '../../models/tf-backend.js';
 import { FeatureTable } from '../../operators/features/feature-table.js';
-import { DAY_MS } from '../../operators/features/types.js';
 
 const MODELS = path.join(PACKAGE_ROOT, 'models');
 const NOW = Date.UTC(2026, 5, 1);

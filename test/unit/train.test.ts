@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../../contract/time.js';
 import { inputIndexes, transformValue } from '../../models/feature-spec.js';
 import { loadModelDir } from '../../models/model-files.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
@@ -11,11 +12,10 @@ import { rocAuc } from '../../models/train/metrics.js';
 import { type TrainReport, trainModel } from '../../models/train/train.js';
 import { FEATURE_NAMES } from '../../operators/features/registry.js';
 
-const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);
-const TRAIN = [T0 + 120 * DAY, T0 + 135 * DAY, T0 + 150 * DAY];
-const VALIDATION = T0 + 180 * DAY;
-const TEST = T0 + 210 * DAY;
+const TRAIN = [T0 + 120 * DAY_MS, T0 + 135 * DAY_MS, T0 + 150 * DAY_MS];
+const VALIDATION = T0 + 180 * DAY_MS;
+const TEST = T0 + 210 * DAY_MS;
 
 /** A seeded PRNG so the synthetic data is the same on every run. */
 function rng(seed: number): () => number {
@@ -43,11 +43,11 @@ function syntheticEvents(): DatasetEvent[] {
       events.push({
         customer_id: id,
         type: 'purchase',
-        ts: T0 + Math.round(day * DAY),
+        ts: T0 + Math.round(day * DAY_MS),
         amount: 5 + random() * 50,
       });
       if (random() < 0.05)
-        events.push({ customer_id: id, type: 'refund', ts: T0 + Math.round((day + 1) * DAY), amount: 3 });
+        events.push({ customer_id: id, type: 'refund', ts: T0 + Math.round((day + 1) * DAY_MS), amount: 3 });
     }
   }
   return events.sort((a, b) => a.ts - b.ts);
@@ -171,7 +171,7 @@ describe('trainModel', () => {
         events,
         trainCutoffs: TRAIN,
         validationCutoff: VALIDATION,
-        testCutoff: T0 + 300 * DAY,
+        testCutoff: T0 + 300 * DAY_MS,
         outDir: dir,
         version: 't2',
         tf,

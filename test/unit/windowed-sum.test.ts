@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { eventTypeIndex } from '../../contract/event-types.js';
+import { DAY_MS, HOUR_MS } from '../../contract/time.js';
 import { purchaseDays } from '../../operators/features/purchase-days.js';
-import { DAY_MS, HOUR_MS } from '../../operators/features/types.js';
 import { windowedSum } from '../../operators/features/windowed-sum.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
 
