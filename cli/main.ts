@@ -7,6 +7,7 @@
 import { BellwetherError, ERRORS } from '../contract/errors.js';
 import { loadConfig, SETTINGS } from '../engine/config.js';
 import { createLogger } from '../engine/log.js';
+import { natsSettingsOf } from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import { parseCommandFlags } from './command-flags.js';
 import { MODEL_COMMANDS_USAGE } from './model-commands-usage.js';
@@ -152,13 +153,14 @@ async function replay(args: string[]): Promise<void> {
   const file = positionals[0];
   if (!file) throw new BellwetherError('BW_ERR_CLI_USAGE', 'replay needs a FILE');
   const { replayFile } = await import('../feeds/replay.js');
+  const config = loadConfig(process.env);
   const rate = values.rate === undefined ? 0 : Number(values.rate);
   if (!Number.isFinite(rate) || rate < 0)
     throw new BellwetherError('BW_ERR_CLI_USAGE', '--rate must be a number ≥ 0');
   await replayFile({
     file,
     format: values.format ?? 'ndjson',
-    natsUrl: values['nats-url'] ?? loadConfig(process.env).natsUrl ?? 'nats://127.0.0.1:4222',
+    ...natsSettingsOf(config, values['nats-url'] ?? config.natsUrl ?? 'nats://127.0.0.1:4222'),
     rate,
     speedup: values.speedup === undefined ? 0 : Number(values.speedup),
   });

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { BellwetherError } from '../contract/errors.js';
+import { CLUSTER_SETTINGS } from './settings-cluster.js';
 import { ENGINE_SETTINGS } from './settings-engine.js';
 import { SECURITY_SETTINGS } from './settings-security.js';
 import {
@@ -23,7 +24,7 @@ import {
 } from './settings-spec.js';
 
 /** Every setting, keyed by its field of `Config`, in the order of `bellwether help` and the README. */
-const SETTING_TABLE = { ...ENGINE_SETTINGS, ...SECURITY_SETTINGS };
+const SETTING_TABLE = { ...ENGINE_SETTINGS, ...CLUSTER_SETTINGS, ...SECURITY_SETTINGS };
 type SettingTable = typeof SETTING_TABLE;
 type ConfigKey = keyof SettingTable;
 

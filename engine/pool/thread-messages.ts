@@ -1,6 +1,7 @@
 /** Typed messages between the main thread and partition workers. */
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../../contract/errors.js';
+import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import type { Reason } from '../../models/scorer.js';
 import type { RfmCuts, RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import type { CrmFile } from '../../operators/crm/config.js';
@@ -15,7 +16,8 @@ export interface WorkerData {
   /** Customer queries (`op: 'customer'`) and their replies; polled at safe points (engine/worker/queries.ts). */
   queryPort: MessagePort;
   partitions: number[];
-  natsUrl: string;
+  /** How to reach NATS (server list, credentials, TLS files): the worker builds its options from it. */
+  nats: NatsConnectSettings;
   /** Where the partitions' events are: a stream each, or the single stream of earlier versions. */
   eventsLayout: EventsLayout;
   /** The settings the worker reads (worker-settings.ts): no secrets. */

@@ -6,6 +6,7 @@
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { BellwetherError } from '../../contract/errors.js';
 import { partitionOfCustomer } from '../../contract/subjects.js';
+import { natsSettingsOf } from '../../lib/nats-connect-options.js';
 import { distPath } from '../../lib/paths.js';
 import { type AttributionSnapshot, mergeAttribution } from '../../operators/analytics/attribution-report.js';
 import { type FunnelCounts, mergeFunnelCounts } from '../../operators/analytics/funnels.js';
@@ -113,6 +114,9 @@ export class WorkerPool {
    */
   #onSketches(index: number, sketches: RfmSketchesJSON): void {
     this.#sketches[index] = sketches;
+    // Cuts of part of the population would move every other worker's customers between segments
+    // (and back at the next round): wait until every running worker has sent its sketches.
+    for (let i = 0; i < this.#workers.length; i++) if (this.#up[i] && !this.#sketches[i]) return;
     const merged = new RfmSketches();
     for (const s of this.#sketches) if (s) merged.merge(s);
     if (merged.count === 0) return;
@@ -190,7 +194,7 @@ export class WorkerPool {
       index,
       queryPort: channel.port2,
       partitions: partitionsOfWorker(index, count, this.#config.partitions),
-      natsUrl: this.#natsUrl,
+      nats: natsSettingsOf(this.#config, this.#natsUrl),
       eventsLayout: this.#eventsLayout,
       config: this.#settings,
       generation,

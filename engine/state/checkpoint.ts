@@ -41,6 +41,8 @@ export interface PartitionSnapshot {
   columns: { name: string; kind: ColumnKind; width: number; bytes: Uint8Array }[];
   /** Other partition state (CRM counters, rule timers), plain JSON. */
   extra?: unknown;
+  /** When it was written (ISO time), for snapshots read back. */
+  writtenAt?: string;
 }
 
 interface Header {
@@ -182,6 +184,7 @@ export async function readCheckpoint(dir: string, partition: number): Promise<Pa
     dedupe,
     columns,
     extra: strings.extra ?? undefined,
+    writtenAt: header.written_at,
   };
 }
 

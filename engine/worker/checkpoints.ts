@@ -4,6 +4,7 @@
  */
 
 import { rename } from 'node:fs/promises';
+import type { RfmCuts } from '../../operators/analytics/rfm.js';
 import { RuleEngine, type RuleEngineSnapshot } from '../../operators/crm/rule-engine.js';
 import {
   checkpointFile,
@@ -20,16 +21,27 @@ import type { WorkerCrm } from './crm.js';
 interface Extra {
   crm?: CrmSnapshot;
   rules?: RuleEngineSnapshot;
+  /**
+   * The RFM cuts the partition's segments were last classified with: restored at start, so a
+   * restart classifies against them until the first sweep brings new ones (without them every
+   * customer's RFM read 0 until then and the segments flapped, republishing segment changes).
+   */
+  cuts?: RfmCuts;
 }
 
 export class WorkerCheckpoints {
   readonly #ctx: WorkerContext;
   readonly #dir: string;
   #writing: Promise<void> | undefined;
+  /** When the checkpoint whose cuts were restored was written. */
+  #cutsAt: string | undefined;
 
-  constructor(ctx: WorkerContext, dir: string) {
+  readonly #crm: WorkerCrm;
+
+  constructor(ctx: WorkerContext, dir: string, crm: WorkerCrm) {
     this.#ctx = ctx;
     this.#dir = dir;
+    this.#crm = crm;
   }
 
   /** Checkpoints every partition whose state moved since its last checkpoint, one at a time. */
@@ -39,9 +51,15 @@ export class WorkerCheckpoints {
       try {
         for (const feed of feeds.values()) {
           const state = feed.state;
-          if (state.lastSequence === feed.checkpointed) continue;
+          if (state.lastSequence === feed.checkpointed && !feed.sweptSinceCheckpoint) continue;
+          feed.sweptSinceCheckpoint = false;
           this.#ctx.flushPending();
-          const extra: Extra = { crm: feed.crm.snapshot(), rules: feed.rules.snapshot() };
+          const cuts = this.#crm.cuts;
+          const extra: Extra = {
+            crm: feed.crm.snapshot(),
+            rules: feed.rules.snapshot(),
+            ...(cuts ? { cuts } : {}),
+          };
           // The stream its sequences count in: the loaded checkpoint's until the consumer is attached.
           const snap = snapshotPartition(state, feed.checkpointOrigin ?? { stream: feed.stream }, extra);
           const started = performance.now();
@@ -83,6 +101,11 @@ export class WorkerCheckpoints {
       const extra = snap.extra as Extra | undefined;
       if (extra?.crm) feed.crm.restore(extra.crm);
       if (extra?.rules) feed.rules.restore(extra.rules);
+      // The newest cuts of the worker's checkpoints (they are the population's, whichever holds them).
+      if (extra?.cuts && (!crm.cuts || (snap.writtenAt ?? '') > (this.#cutsAt ?? ''))) {
+        crm.cuts = extra.cuts;
+        this.#cutsAt = snap.writtenAt;
+      }
       feed.checkpointed = snap.sequence;
       feed.checkpointOrigin = snap.origin;
       log.info({ partition: p, sequence: snap.sequence, customers: snap.ids.length }, 'checkpoint loaded');

@@ -53,6 +53,12 @@ export interface PartitionFeed {
   replayUntil: number;
   /** Stream sequence of the partition's last written checkpoint. */
   checkpointed: number;
+  /**
+   * The state changed without a new message since the last checkpoint (a rescore sweep moved
+   * segments, scores, alert arms or timers): checkpointed even though the sequence did not move, so a
+   * restart or a takeover resumes from what was already published and publishes it not again.
+   */
+  sweptSinceCheckpoint: boolean;
   /** CRM analytics, segments and tags of the partition's customers. */
   crm: PartitionCrm;
   /** The partition's rules with their keyed absence timers. */

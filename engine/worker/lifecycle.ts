@@ -6,7 +6,8 @@
  * stopped, the last batch flushed and acked, every partition checkpointed, the connection drained.
  */
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from '../../lib/nats-connect.js';
+import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import { lowerThreadPriority } from '../../lib/thread-priority.js';
 import { loadTf } from '../../models/tf-backend.js';
 import { RuleEngine } from '../../operators/crm/rule-engine.js';
@@ -44,6 +45,7 @@ export function newFeed(ctx: WorkerContext, p: number, layout: EventsLayout, crm
     publishes: [],
     replayUntil: 0,
     checkpointed: 0,
+    sweptSinceCheckpoint: false,
     // The CRM declares its columns before a checkpoint is restored into the store.
     crm: new PartitionCrm(state, crm.config, ctx.sealer),
     rules: new RuleEngine(crm.config.rules),
@@ -55,7 +57,7 @@ export interface LifecycleParts {
   index: number;
   partitions: readonly number[];
   eventsLayout: EventsLayout;
-  natsUrl: string;
+  nats: NatsConnectSettings;
   crm: WorkerCrm;
   models: WorkerModels;
   checkpoints: WorkerCheckpoints;
@@ -87,8 +89,7 @@ export async function startWorker(
   // A checkpoint written before a key rotation holds fields under the old key: re-seal them now.
   resealAll(ctx);
   await models.load(loaded, feeds.values().next().value!.state.table.names);
-  const nc = await connect({
-    servers: parts.natsUrl,
+  const nc = await connectNats(parts.nats, {
     name: `bellwether-worker-${parts.index}`,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

@@ -99,7 +99,10 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
       let last = -1;
       for (let i = 0; i < n; i++) {
         const p = states[i]!.partition;
-        if (p !== last) deps.rescored((last = p));
+        if (p === last) continue;
+        deps.rescored((last = p));
+        const feed = feeds.get(p);
+        if (feed) feed.sweptSinceCheckpoint = true;
       }
       ctx.effects.commit();
       if (publishes.length > 0) {

@@ -80,7 +80,7 @@ export function createWorkerThread(
     inflight: data.inflight,
     crashOnEventId: crashEventId(data.hooks, data.generation),
   });
-  const checkpoints = new WorkerCheckpoints(ctx, path.join(config.dataDir, 'checkpoints'));
+  const checkpoints = new WorkerCheckpoints(ctx, path.join(config.dataDir, 'checkpoints'), crm);
   const consumers = partitionConsumers(ctx, ingest.onMessage, (feed) => {
     checkpoints.discard(feed, crm, true);
     // Effects already published were counted in the other stream's sequences.
@@ -97,7 +97,7 @@ export function createWorkerThread(
     index: data.index,
     partitions: data.partitions,
     eventsLayout: data.eventsLayout,
-    natsUrl: data.natsUrl,
+    nats: data.nats,
     crm,
     models,
     checkpoints,

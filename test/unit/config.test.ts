@@ -41,6 +41,7 @@ function sample(s: Setting): { text: string; value: unknown } {
   const schema = s.schema as TSchema & Record<string, number | undefined>;
   const fallback = schemaDefault(s);
   if (s.key === 'piiMasks') return { text: 'phone:7:0', value: 'phone:7:0' };
+  if (s.key === 'instanceId') return { text: 'engine-a.eu', value: 'engine-a.eu' };
   const values = allowedValues(s);
   if (values) {
     const other = values.find((v) => v !== fallback) ?? '';
@@ -189,7 +190,7 @@ describe('settings table', () => {
 
   it('never takes a secret from a flag, nor shows one as a flag', () => {
     const secrets = SETTINGS.filter((s) => s.secret);
-    expect(secrets.map((s) => s.env).sort()).toEqual(['BW_API_KEYS', 'BW_PII_KEY']);
+    expect(secrets.map((s) => s.env).sort()).toEqual(['BW_API_KEYS', 'BW_NATS_PASSWORD', 'BW_PII_KEY']);
     for (const s of secrets) expect(s.flag).toBeUndefined();
     const config = loadConfig({}, { 'pii-key': 'x'.repeat(64), 'api-keys': 'k:admin' });
     expect(config.piiKey).toBeUndefined();
