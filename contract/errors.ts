@@ -57,6 +57,15 @@ export const ERRORS = {
   },
   BW_ERR_NATS_SETTINGS: { message: 'NATS connection settings are invalid', retryable: false },
   BW_ERR_NATS_AUTH: { message: 'the NATS server refused this client (credentials or TLS)', retryable: false },
+  BW_ERR_INVALID_ARGUMENT: { message: 'an argument is outside what the function allows', retryable: false },
+  BW_ERR_FEATURE_DEFINITION: {
+    message: 'a feature, window or state column is defined inconsistently',
+    retryable: false,
+  },
+  BW_ERR_STATE_MISMATCH: {
+    message: 'states built under different settings cannot be merged or restored',
+    retryable: false,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
