@@ -4,6 +4,7 @@
  * standardised with the training mean and standard deviation).
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { BellwetherError } from '../contract/errors.js';
 
 export const FeatureInputSchema = Type.Object({
   name: Type.String(),
@@ -49,7 +50,11 @@ export function inputIndexes(spec: FeatureSpec, names: readonly string[]): Int32
   const index = new Map(names.map((n, i) => [n, i]));
   return Int32Array.from(spec.inputs, (input) => {
     const at = index.get(input.name);
-    if (at === undefined) throw new Error(`model ${spec.model} reads unknown feature ${input.name}`);
+    if (at === undefined)
+      throw new BellwetherError(
+        'BW_ERR_MODEL_SHAPE',
+        `model ${spec.model} ${spec.version}: input ${input.name} is not one of the ${names.length} features computed here`,
+      );
     return at;
   });
 }

@@ -6,6 +6,7 @@
  * customer, so they are computed only where they are published (alerts).
  */
 import type { Tensor } from '@tensorflow/tfjs';
+import { BellwetherError } from '../contract/errors.js';
 import { gaussian, mulberry32 } from '../lib/random.js';
 import { type FeatureInput, inputIndexes, transformValue } from './feature-spec.js';
 import { compilePlan, type InferencePlan, PLAN_MAX_ROWS } from './inference-plan.js';
@@ -102,7 +103,10 @@ export class ModelScorer {
     this.#population = population ? featureNames.indexOf(population.feature) : -1;
     this.#populationMin = population?.min ?? 0;
     if (population && this.#population < 0) {
-      throw new Error(`model ${loaded.spec.model} population reads unknown feature ${population.feature}`);
+      throw new BellwetherError(
+        'BW_ERR_MODEL_SHAPE',
+        `model ${loaded.spec.model} ${loaded.spec.version}: population feature ${population.feature} is not one of the engine's ${featureNames.length} features`,
+      );
     }
     this.#fitSurrogate();
     this.inference = this.#preparePlan();

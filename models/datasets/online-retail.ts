@@ -15,6 +15,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
+import { BellwetherError } from '../../contract/errors.js';
 
 export interface RetailEvent {
   event_id: string;
@@ -159,7 +160,11 @@ export async function* readOnlineRetail(file: string, stats?: ReaderStats): Asyn
       if (header) {
         header = false;
         const names = splitCsvLine(raw.replace(/^\uFEFF/, ''));
-        if (names.join(',') !== HEADER.join(',')) throw new Error(`${file}: unexpected header ${raw}`);
+        if (names.join(',') !== HEADER.join(','))
+          throw new BellwetherError(
+            'BW_ERR_INPUT_FORMAT',
+            `${file}: the header must be ${HEADER.join(',')}, got ${raw.slice(0, 200)}`,
+          );
         continue;
       }
       if (raw.length === 0) continue;

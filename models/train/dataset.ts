@@ -10,7 +10,8 @@
  * Events must be sorted by ts and cutoffs ascending: one table is advanced through the cutoffs.
  * `chooseInputs` / `toMatrix` turn rows into model inputs (the feature spec of train.ts).
  */
-import { eventTypeIndex } from '../../contract/event-types.js';
+import { BellwetherError } from '../../contract/errors.js';
+import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
 import { DAY_MS } from '../../contract/time.js';
 import { FeatureTable } from '../../operators/features/feature-table.js';
 import { FEATURE_NAMES } from '../../operators/features/registry.js';
@@ -44,7 +45,11 @@ const PURCHASE = eventTypeIndex('purchase');
 /** EVENT_TYPES index of an event's type; throws on an unknown type. */
 export function eventTypeOf(event: { type: string }): number {
   const index = eventTypeIndex(event.type);
-  if (index < 0) throw new Error(`unknown event type ${event.type}`);
+  if (index < 0)
+    throw new BellwetherError(
+      'BW_ERR_INPUT_FORMAT',
+      `unknown event type ${event.type}: types must be among the ${EVENT_TYPES.length} of docs/events.md`,
+    );
   return index;
 }
 
@@ -86,10 +91,18 @@ export function buildDataset(
   const churnMs = (options.churnDays ?? CHURN_DAYS) * DAY_MS;
   const intentMs = (options.intentDays ?? INTENT_DAYS) * DAY_MS;
   for (let i = 1; i < cutoffs.length; i++) {
-    if (!(cutoffs[i]! > cutoffs[i - 1]!)) throw new Error('cutoffs must be strictly ascending');
+    if (!(cutoffs[i]! > cutoffs[i - 1]!))
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `cutoffs must be strictly ascending, got ${cutoffs[i - 1]} then ${cutoffs[i]}`,
+      );
   }
   for (let i = 1; i < events.length; i++) {
-    if (events[i]!.ts < events[i - 1]!.ts) throw new Error(`events are not sorted by ts (index ${i})`);
+    if (events[i]!.ts < events[i - 1]!.ts)
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `events must be sorted by ts, event ${i} is earlier than event ${i - 1}`,
+      );
   }
   const times = purchaseTimes(events);
   const table = new FeatureTable();

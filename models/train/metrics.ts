@@ -2,11 +2,16 @@
  * Binary classification metrics for model cards. Scores are "higher = more likely positive";
  * labels are 0/1. Probabilistic metrics (Brier, log loss, calibration) need scores in [0, 1].
  */
+import { BellwetherError } from '../../contract/errors.js';
 
 type Numbers = ArrayLike<number>;
 
 function check(scores: Numbers, labels: Numbers): number {
-  if (scores.length !== labels.length) throw new Error(`${scores.length} scores but ${labels.length} labels`);
+  if (scores.length !== labels.length)
+    throw new BellwetherError(
+      'BW_ERR_INVALID_ARGUMENT',
+      `scores and labels must have the same length, got ${scores.length} scores but ${labels.length} labels`,
+    );
   return scores.length;
 }
 

@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs';
+import { BellwetherError } from '../../contract/errors.js';
 import { DAY_MS } from '../../contract/time.js';
 import { mulberry32 } from '../../lib/random.js';
 import type { ReaderStats } from '../datasets/online-retail.js';
@@ -260,18 +261,27 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
   const label = LABELS[opts.model];
   const horizonMs = (opts.model === 'churn' ? CHURN_DAYS : INTENT_DAYS) * DAY_MS;
   const dir = path.join(opts.outDir, opts.model, opts.version);
-  if (existsSync(dir) && !opts.overwrite) throw new Error(`${dir} exists (pass overwrite to replace it)`);
+  if (existsSync(dir) && !opts.overwrite)
+    throw new BellwetherError(
+      'BW_ERR_CLI_USAGE',
+      `${dir} exists: pass --force (the overwrite option) to replace it`,
+    );
 
   const trainCutoffs = [...opts.trainCutoffs].sort((a, b) => a - b);
   const lastTrain = trainCutoffs.at(-1);
-  if (lastTrain === undefined) throw new Error('no training cutoffs');
+  if (lastTrain === undefined)
+    throw new BellwetherError('BW_ERR_CLI_USAGE', 'at least one training cutoff is needed');
   if (!(lastTrain < opts.validationCutoff && opts.validationCutoff < opts.testCutoff)) {
-    throw new Error('cutoffs must be ordered: train < validation < test');
+    throw new BellwetherError(
+      'BW_ERR_CLI_USAGE',
+      `cutoffs must be ordered train < validation < test, got last train ${iso(lastTrain)}, validation ${iso(opts.validationCutoff)}, test ${iso(opts.testCutoff)}`,
+    );
   }
   const lastTs = opts.events.at(-1)?.ts ?? Number.NEGATIVE_INFINITY;
   if (opts.testCutoff + horizonMs > lastTs) {
-    throw new Error(
-      `label window of the test cutoff ${iso(opts.testCutoff)} ends after the last event ${iso(lastTs)}`,
+    throw new BellwetherError(
+      'BW_ERR_CLI_USAGE',
+      `the test cutoff ${iso(opts.testCutoff)}: its label window must end by the last event ${Number.isFinite(lastTs) ? iso(lastTs) : '(none)'}, so the test cutoff must be at most ${Math.round(horizonMs / DAY_MS)} days before it`,
     );
   }
 
@@ -282,13 +292,18 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
   const valRows = rows.filter((r) => r.cutoff === opts.validationCutoff);
   const testRows = rows.filter((r) => r.cutoff === opts.testCutoff);
   if (trainRows.length === 0 || valRows.length === 0 || testRows.length === 0) {
-    throw new Error(
-      `empty split: train ${trainRows.length}, validation ${valRows.length}, test ${testRows.length}`,
+    throw new BellwetherError(
+      'BW_ERR_CLI_USAGE',
+      `every split needs customers with a purchase before its cutoff, got rows train ${trainRows.length}, validation ${valRows.length}, test ${testRows.length}`,
     );
   }
 
   const inputs = chooseInputs(trainRows, names);
-  if (inputs.length === 0) throw new Error('no feature varies in the training rows');
+  if (inputs.length === 0)
+    throw new BellwetherError(
+      'BW_ERR_CLI_USAGE',
+      'no feature varies in the training rows: the training cutoffs need more data',
+    );
   const index = new Map(names.map((n, i) => [n, i]));
   const at = Int32Array.from(inputs, (i) => index.get(i.name)!);
   const train = toMatrix(trainRows, inputs, at, opts.model);
@@ -322,7 +337,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
       fit ??= result;
     }
     mlp = members === 1 ? trained[0]! : averageModels(tf, trained, inputs.length);
-    if (!fit) throw new Error('no model trained');
+    if (!fit) throw new BellwetherError('BW_ERR_INTERNAL', 'the ensemble trained no member (ensemble ≥ 1)');
     const fitLogistic = await fitEarlyStopping(tf, logistic, train, val, {
       ...fitOptions,
       learningRate: 1e-2,

@@ -11,6 +11,7 @@
  * {@link shapleyExact} computes the textbook formula by enumerating every coalition (≤ 12
  * channels); the report uses it when the journeys involve ≤ 12 channels, the closed form otherwise.
  */
+import { BellwetherError } from '../../contract/errors.js';
 
 export const ATTRIBUTION_MODELS = ['last_touch', 'linear', 'time_decay', 'shapley'] as const;
 export type AttributionModel = (typeof ATTRIBUTION_MODELS)[number];
@@ -106,7 +107,10 @@ export function shapleyExact(journeys: readonly JourneySet[]): Map<string, [numb
   const names = [...new Set(journeys.flatMap((j) => j.channels))].sort();
   const n = names.length;
   if (n > MAX_EXACT_SHAPLEY_CHANNELS)
-    throw new Error(`exact Shapley is limited to ${MAX_EXACT_SHAPLEY_CHANNELS} channels`);
+    throw new BellwetherError(
+      'BW_ERR_INVALID_ARGUMENT',
+      `exact Shapley values take at most ${MAX_EXACT_SHAPLEY_CHANNELS} channels, got ${n}`,
+    );
   const bit = new Map(names.map((name, i) => [name, 1 << i]));
   const size = 1 << n;
   const vc = new Float64Array(size);
@@ -207,7 +211,10 @@ export function mergeAttribution(snapshots: readonly AttributionSnapshot[]): Att
   const unattributed = { conversions: 0, revenue: 0 };
   for (const s of snapshots) {
     if (s.lookback_days !== first.lookback_days || s.half_life_days !== first.half_life_days) {
-      throw new Error('cannot merge attribution with different lookback or half-life');
+      throw new BellwetherError(
+        'BW_ERR_STATE_MISMATCH',
+        `attribution merges only under one lookback and half-life: ${first.lookback_days} d / ${first.half_life_days} d and ${s.lookback_days} d / ${s.half_life_days} d`,
+      );
     }
     for (const key of ['last_touch', 'linear', 'time_decay', 'shapley_overflow'] as const) {
       const into = models[key];

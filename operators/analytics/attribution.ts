@@ -19,6 +19,7 @@
  * touch is credited by every purchase within its lookback. Credits accumulate in Float64Arrays
  * indexed by channel id; {@link AttributionTracker.snapshot} names them for the merge.
  */
+import { BellwetherError } from '../../contract/errors.js';
 import { eventTypeIndex } from '../../contract/event-types.js';
 import { DAY_MS } from '../../contract/time.js';
 import type { Column, ColumnStore } from '../state/column-store.js';
@@ -101,17 +102,29 @@ export class AttributionTracker {
     this.maxChannels = options.maxChannels ?? 64;
     this.maxJourneySets = options.maxJourneySets ?? 4096;
     if (!(this.lookbackDays > 0) || !(this.halfLifeDays > 0))
-      throw new RangeError('lookbackDays and halfLifeDays must be > 0');
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `attribution lookbackDays and halfLifeDays must be > 0, got ${this.lookbackDays} and ${this.halfLifeDays}`,
+      );
     if (!Number.isInteger(this.touches) || this.touches < 1 || this.touches > 32) {
-      throw new RangeError('touches must be an integer in [1, 32]');
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `attribution touches must be an integer in [1, 32], got ${this.touches}`,
+      );
     }
     if (!Number.isInteger(this.maxChannels) || this.maxChannels < 2 || this.maxChannels > 254) {
-      throw new RangeError('maxChannels must be an integer in [2, 254]');
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `attribution maxChannels must be an integer in [2, 254], got ${this.maxChannels}`,
+      );
     }
     this.#base = this.maxChannels + 1;
     // A journey set is coded exactly in a double: Σ (id + 1)·base^p over its ≤ `touches` sorted ids.
     if (this.#base ** Math.min(this.touches, this.maxChannels) > Number.MAX_SAFE_INTEGER) {
-      throw new RangeError('(maxChannels + 1)^touches must stay below 2^53');
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `attribution (maxChannels + 1)^touches must stay below 2^53, got (${this.maxChannels} + 1)^${this.touches}`,
+      );
     }
     this.#lookbackMs = this.lookbackDays * DAY_MS;
     this.#halfLifeMs = this.halfLifeDays * DAY_MS;
@@ -297,12 +310,21 @@ export class AttributionTracker {
    */
   restore(snapshot: AttributionSnapshot): void {
     if (this.#names.length > 0 || this.#conversions > 0)
-      throw new Error('restore on a used attribution tracker');
+      throw new BellwetherError(
+        'BW_ERR_INTERNAL',
+        'attribution restore needs a fresh tracker, this one has been used',
+      );
     if (snapshot.lookback_days !== this.lookbackDays || snapshot.half_life_days !== this.halfLifeDays) {
-      throw new Error('attribution snapshot has a different lookback or half-life');
+      throw new BellwetherError(
+        'BW_ERR_STATE_MISMATCH',
+        `attribution snapshot of lookback ${snapshot.lookback_days} d / half-life ${snapshot.half_life_days} d restores only under the same settings, these are ${this.lookbackDays} d / ${this.halfLifeDays} d`,
+      );
     }
     if (snapshot.channels.length > this.maxChannels)
-      throw new Error('attribution snapshot has too many channels');
+      throw new BellwetherError(
+        'BW_ERR_STATE_MISMATCH',
+        `attribution snapshot names ${snapshot.channels.length} channels, this tracker holds at most ${this.maxChannels}`,
+      );
     for (const name of snapshot.channels) this.#intern(name);
     this.#last.load(snapshot.last_touch);
     this.#linear.load(snapshot.linear);

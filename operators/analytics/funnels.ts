@@ -15,6 +15,7 @@
  * Events are taken in arrival order: an out-of-order event is applied as it arrives (a late
  * event can advance a journey; its time becomes the step's time even when older).
  */
+import { BellwetherError } from '../../contract/errors.js';
 import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
 import type { Column, ColumnStore } from '../state/column-store.js';
 
@@ -66,19 +67,27 @@ interface BoundFunnel {
   readonly entered: Float64Array;
 }
 
+/** A funnel that does not validate, coded as the CRM files' violations are (crm/config.ts). */
+function crmConfig(violation: string): BellwetherError {
+  return new BellwetherError('BW_ERR_CRM_CONFIG', violation, { data: { violations: [violation] } });
+}
+
 /** Throws on the first invalid funnel (ids, step types, counts, gap). */
 export function validateFunnels(funnels: readonly FunnelSpec[]): void {
   const ids = new Set<string>();
   for (const f of funnels) {
-    if (!ID_RE.test(f.id)) throw new Error(`funnel id '${f.id}' must match ${ID_RE.source}`);
-    if (ids.has(f.id)) throw new Error(`funnel id '${f.id}' is declared twice`);
+    if (!ID_RE.test(f.id)) throw crmConfig(`funnel id '${f.id}' must match ${ID_RE.source}`);
+    if (ids.has(f.id)) throw crmConfig(`funnel id '${f.id}' is declared twice: ids must be unique`);
     ids.add(f.id);
     if (f.steps.length < 2 || f.steps.length > MAX_FUNNEL_STEPS) {
-      throw new Error(`funnel ${f.id}: 2 to ${MAX_FUNNEL_STEPS} steps, got ${f.steps.length}`);
+      throw crmConfig(`funnel ${f.id} must have 2 to ${MAX_FUNNEL_STEPS} steps, got ${f.steps.length}`);
     }
     for (const t of f.steps)
-      if (eventTypeIndex(t) < 0) throw new Error(`funnel ${f.id}: unknown event type ${t}`);
-    if (!(f.maxGapMs > 0)) throw new Error(`funnel ${f.id}: maxGapMs must be > 0`);
+      if (eventTypeIndex(t) < 0)
+        throw crmConfig(
+          `funnel ${f.id}: unknown event type ${t} (steps must be event types, docs/events.md)`,
+        );
+    if (!(f.maxGapMs > 0)) throw crmConfig(`funnel ${f.id}: maxGapMs must be > 0, got ${f.maxGapMs}`);
   }
 }
 
@@ -131,7 +140,11 @@ export class FunnelTracker {
   /** The step a customer has reached in funnel `id` (0 = not in it), for answers and tests. */
   stepOf(id: string, slot: number): number {
     const f = this.#funnels.find((x) => x.spec.id === id);
-    if (!f) throw new Error(`unknown funnel ${id}`);
+    if (!f)
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `funnel id must be one of ${this.#funnels.map((x) => x.spec.id).join(', ') || '(none)'}, got ${id}`,
+      );
     return f.step.data[slot]!;
   }
 
@@ -176,7 +189,11 @@ export function mergeFunnelCounts(lists: readonly (readonly FunnelCounts[])[]): 
         merged.set(c.id, { id: c.id, steps: [...c.steps], entered: [...c.entered] });
         continue;
       }
-      if (!sameSteps(m.steps, c.steps)) throw new Error(`funnel ${c.id} has different steps in two workers`);
+      if (!sameSteps(m.steps, c.steps))
+        throw new BellwetherError(
+          'BW_ERR_STATE_MISMATCH',
+          `funnel ${c.id} counts ${m.steps.join('>')} in one worker and ${c.steps.join('>')} in another: counts merge only over the same steps`,
+        );
       for (let k = 0; k < m.entered.length; k++) m.entered[k]! += c.entered[k] ?? 0;
     }
   }

@@ -9,6 +9,7 @@
  * `maxPaths` distinct paths (space-saving.ts); then t is shifted into the ring. A purchase that is
  * the customer's first event counts in `purchases` but has no path.
  */
+import { BellwetherError } from '../../contract/errors.js';
 import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
 import type { Column, ColumnStore } from '../state/column-store.js';
 import { SpaceSaving, type SpaceSavingJSON } from './space-saving.js';
@@ -100,7 +101,11 @@ export class PathStats {
 
   merge(other: PathStats | PathStatsJSON): this {
     const transitions = other.transitions;
-    if (transitions.length !== T * T) throw new Error('path stats of a different event-type list');
+    if (transitions.length !== T * T)
+      throw new BellwetherError(
+        'BW_ERR_STATE_MISMATCH',
+        `path stats hold ${transitions.length} transitions, this engine's ${T} event types make ${T * T}: they merge only over the same event types`,
+      );
     for (let i = 0; i < T * T; i++) this.transitions[i]! += transitions[i]!;
     this.purchases += other.purchases;
     this.paths.merge(other.paths);

@@ -14,6 +14,7 @@
  * Two sketches with the same α, `minValue` and `maxBuckets` merge by adding bucket counts: the
  * merge of sketches of parts is bucket for bucket the sketch of the union (whatever the order).
  */
+import { BellwetherError } from '../../contract/errors.js';
 
 export interface QuantileSketchOptions {
   /** Relative accuracy α, in (0, 1); default 0.01. */
@@ -69,12 +70,22 @@ export class QuantileSketch {
     const alpha = options.alpha ?? DEFAULT_ALPHA;
     const maxBuckets = options.maxBuckets ?? DEFAULT_MAX_BUCKETS;
     const minValue = options.minValue ?? DEFAULT_MIN_VALUE;
-    if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha must be in (0, 1), got ${alpha}`);
+    if (!(alpha > 0 && alpha < 1))
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `quantile sketch alpha must be in (0, 1), got ${alpha}`,
+      );
     if (!Number.isInteger(maxBuckets) || maxBuckets < 2) {
-      throw new RangeError(`maxBuckets must be an integer ≥ 2, got ${maxBuckets}`);
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `quantile sketch maxBuckets must be an integer ≥ 2, got ${maxBuckets}`,
+      );
     }
     if (!(minValue > 0 && Number.isFinite(minValue))) {
-      throw new RangeError(`minValue must be a positive number, got ${minValue}`);
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `quantile sketch minValue must be a finite number > 0, got ${minValue}`,
+      );
     }
     this.alpha = alpha;
     this.maxBuckets = maxBuckets;
@@ -137,7 +148,10 @@ export class QuantileSketch {
   merge(other: QuantileSketch | QuantileSketchJSON): this {
     const o = other instanceof QuantileSketch ? other.toJSON() : other;
     if (o.alpha !== this.alpha || o.minValue !== this.minValue || o.maxBuckets !== this.maxBuckets) {
-      throw new Error('cannot merge quantile sketches with different alpha, minValue or maxBuckets');
+      throw new BellwetherError(
+        'BW_ERR_STATE_MISMATCH',
+        `quantile sketches merge only with the same alpha, minValue and maxBuckets: ${this.alpha}, ${this.minValue}, ${this.maxBuckets} and ${o.alpha}, ${o.minValue}, ${o.maxBuckets}`,
+      );
     }
     if (!(o.count > 0)) return this;
     this.#count += o.count;

@@ -12,6 +12,7 @@
  * type has the same shape as `CrmSegments`, so `crm.segments` can be passed as is.
  */
 
+import { BellwetherError } from '../../contract/errors.js';
 import { type CrmSegments, DEFAULT_SEGMENTS } from '../crm/config-schema.js';
 import { QuantileSketch, type QuantileSketchJSON, type QuantileSketchOptions } from './quantile-sketch.js';
 
@@ -243,7 +244,11 @@ export class SegmentStats {
   /** Counts one customer. `churnRisk` NaN or null = not scored; a NaN spend counts as 0. */
   add(segment: Segment, spend90d: number, churnRisk: number | null): void {
     const i = SEGMENT_INDEX.get(segment);
-    if (i === undefined) throw new Error(`unknown segment ${segment}`);
+    if (i === undefined)
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `segment must be one of ${SEGMENTS.join(', ')}, got ${segment}`,
+      );
     this.#customers[i]!++;
     if (Number.isFinite(spend90d)) this.#spend[i]! += spend90d;
     if (churnRisk !== null && Number.isFinite(churnRisk)) {
@@ -262,7 +267,11 @@ export class SegmentStats {
     const o = other instanceof SegmentStats ? other.toJSON() : other;
     for (const s of o.segments) {
       const i = SEGMENT_INDEX.get(s.segment);
-      if (i === undefined) throw new Error(`unknown segment ${s.segment}`);
+      if (i === undefined)
+        throw new BellwetherError(
+          'BW_ERR_STATE_MISMATCH',
+          `segment stats name segment ${s.segment}: segments must be among ${SEGMENTS.join(', ')}`,
+        );
       this.#customers[i]! += s.customers;
       this.#spend[i]! += s.spend_90d_sum;
       this.#churn[i]! += s.churn_risk_sum;

@@ -14,6 +14,7 @@
  * may have been evicted with up to that count), in both count and error; the `capacity` largest
  * counts are kept. Summaries that never filled up merge exactly.
  */
+import { BellwetherError } from '../../contract/errors.js';
 
 export interface SpaceSavingJSON {
   readonly capacity: number;
@@ -43,7 +44,10 @@ export class SpaceSaving {
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
-      throw new RangeError(`capacity must be ≥ 1, got ${capacity}`);
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `space-saving capacity must be an integer ≥ 1, got ${capacity}`,
+      );
     this.capacity = capacity;
     this.#keys = new Float64Array(capacity);
     this.#counts = new Float64Array(capacity);

@@ -83,7 +83,8 @@ export class RuleEngine {
   readonly #timers = new AbsenceTimers();
 
   constructor(rules: readonly CompiledRule[]) {
-    if (rules.length > 0xffff) throw new RangeError('at most 65535 rules');
+    if (rules.length > 0xffff)
+      throw new BellwetherError('BW_ERR_CRM_CONFIG', `at most 65535 rules, got ${rules.length}`);
     this.rules = rules;
     const byType = (): number[][] => Array.from({ length: 256 }, () => []);
     this.#eventByType = byType();
@@ -325,7 +326,8 @@ export class RuleEngine {
   }
 
   #ensureSlot(slot: number): void {
-    if (!Number.isInteger(slot) || slot < 0) throw new RangeError(`bad slot ${slot}`);
+    if (!Number.isInteger(slot) || slot < 0)
+      throw new BellwetherError('BW_ERR_INVALID_ARGUMENT', `slot must be an integer ≥ 0, got ${slot}`);
     if (slot < this.#slotCap) return;
     let cap = Math.max(64, this.#slotCap);
     while (cap <= slot) cap *= 2;

@@ -4,6 +4,7 @@
  * the file. The engine owns per-slot storage (a `u32` column of width `words`) and calls
  * `evaluateInto` when a customer's features or scores change.
  */
+import { BellwetherError } from '../../contract/errors.js';
 import type { CrmTag } from './config.js';
 import { MAX_TAGS } from './config-schema.js';
 import type { ExpressionLookup } from './expression.js';
@@ -20,7 +21,8 @@ export class TagEvaluator {
   readonly #index: ReadonlyMap<string, number>;
 
   constructor(tags: readonly CrmTag[]) {
-    if (tags.length > MAX_TAGS) throw new RangeError(`at most ${MAX_TAGS} tags, got ${tags.length}`);
+    if (tags.length > MAX_TAGS)
+      throw new BellwetherError('BW_ERR_CRM_CONFIG', `at most ${MAX_TAGS} tags, got ${tags.length}`);
     this.tags = tags;
     this.words = Math.max(1, Math.ceil(tags.length / 32));
     this.#index = new Map(tags.map((tag, i) => [tag.id, i]));

@@ -3,6 +3,7 @@
  * and a dispatch table from event type to the operators that step on it. The live engine and the
  * offline dataset builder both use this class, so training and serving compute the same features.
  */
+import { BellwetherError } from '../../contract/errors.js';
 import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
 import { ColumnStore } from '../state/column-store.js';
 import { DERIVED_FEATURES, FEATURE_OPERATORS } from './registry.js';
@@ -48,13 +49,22 @@ export class FeatureTable {
     this.#derived = derived.map((feature, k) => {
       const inputs = Int32Array.from(feature.inputs, (name) => {
         const at = index.get(name);
-        if (at === undefined) throw new Error(`derived feature ${feature.name} needs unknown ${name}`);
+        if (at === undefined)
+          throw new BellwetherError(
+            'BW_ERR_FEATURE_DEFINITION',
+            `derived feature ${feature.name} reads ${name}: inputs must be features of the operators`,
+          );
         return at;
       });
       return { feature, inputs, at: names.length + k };
     });
     for (const d of derived) names.push(d.name);
-    if (new Set(names).size !== names.length) throw new Error('feature names are not unique');
+    const twice = names.filter((n, i) => names.indexOf(n) !== i);
+    if (twice.length > 0)
+      throw new BellwetherError(
+        'BW_ERR_FEATURE_DEFINITION',
+        `feature names must be unique: ${[...new Set(twice)].join(', ')} declared twice`,
+      );
     this.names = names;
     this.#scratch = new Float64Array(Math.max(1, ...derived.map((d) => d.inputs.length)));
   }
@@ -86,7 +96,11 @@ export class FeatureTable {
 
   /** Re-creates the id → slot map of a restored table; columns are restored by the caller. */
   restoreIds(ids: readonly string[]): void {
-    if (this.#ids.length > 0) throw new Error('restoreIds on a non-empty table');
+    if (this.#ids.length > 0)
+      throw new BellwetherError(
+        'BW_ERR_INTERNAL',
+        `restoreIds needs an empty table, this one holds ${this.#ids.length} customers`,
+      );
     if (ids.length > 0) this.store.ensure(ids.length - 1);
     for (const id of ids) {
       this.#slots.set(id, this.#ids.length);
@@ -101,7 +115,11 @@ export class FeatureTable {
   remove(slot: number): { moved: string; from: number } | undefined {
     const last = this.#ids.length - 1;
     const id = this.#ids[slot];
-    if (id === undefined) throw new Error(`no slot ${slot}`);
+    if (id === undefined)
+      throw new BellwetherError(
+        'BW_ERR_INVALID_ARGUMENT',
+        `slot must be an integer in [0, ${this.#ids.length - 1}], got ${slot}`,
+      );
     this.#slots.delete(id);
     let moved: { moved: string; from: number } | undefined;
     if (slot !== last) {

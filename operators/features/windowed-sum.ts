@@ -12,6 +12,7 @@
  * Counts saturate at 65535 per bucket; amounts are kept in integer cents (32-bit, saturating), so
  * sums are exact to the cent.
  */
+import { BellwetherError } from '../../contract/errors.js';
 import { eventTypeIndex } from '../../contract/event-types.js';
 import type { BucketLog } from '../state/bucket-log.js';
 import type { ColumnStore } from '../state/column-store.js';
@@ -67,9 +68,17 @@ class BoundWindowedSum implements BoundOperator {
 export function windowedSum(spec: WindowedSumSpec): Operator {
   for (const w of spec.windows) {
     if (w.buckets < 1 || w.buckets > spec.buckets)
-      throw new Error(`window ${w.feature} does not fit ring ${spec.name}`);
+      throw new BellwetherError(
+        'BW_ERR_FEATURE_DEFINITION',
+        `window ${w.feature} must span 1 to ${spec.buckets} buckets of ring ${spec.name}, got ${w.buckets}`,
+      );
   }
-  for (const t of spec.types) if (eventTypeIndex(t) < 0) throw new Error(`unknown event type ${t}`);
+  for (const t of spec.types)
+    if (eventTypeIndex(t) < 0)
+      throw new BellwetherError(
+        'BW_ERR_FEATURE_DEFINITION',
+        `${spec.name} counts event type ${t}: types must be among EVENT_TYPES (docs/events.md)`,
+      );
   return {
     name: spec.name,
     features: spec.windows.map((w) => w.feature),

@@ -14,6 +14,7 @@
  * which is exact while two buckets of a stream are less than 2^23 buckets apart (80 years of
  * 5-minute buckets).
  */
+import { BellwetherError } from '../../contract/errors.js';
 import type { ColumnKind } from './column-store.js';
 
 const BUCKET_BITS = 24;
@@ -74,12 +75,22 @@ export class BucketLog {
     const at = this.#streams.findIndex((s) => s.name === name);
     if (at >= 0) {
       if (this.#streams[at]!.length !== length)
-        throw new Error(`stream ${name} declared twice with different lengths`);
+        throw new BellwetherError(
+          'BW_ERR_FEATURE_DEFINITION',
+          `bucket stream ${name} is declared with ${this.#streams[at]!.length} and ${length} buckets: declarations of one name must agree`,
+        );
       return at;
     }
-    if (this.#streams.length >= MAX_STREAMS) throw new Error('too many bucket streams');
+    if (this.#streams.length >= MAX_STREAMS)
+      throw new BellwetherError(
+        'BW_ERR_FEATURE_DEFINITION',
+        `bucket stream ${name}: a bucket log holds at most ${MAX_STREAMS} streams`,
+      );
     if (!(length >= 1 && length < 2 ** (BUCKET_BITS - 2)))
-      throw new Error(`stream ${name}: bad length ${length}`);
+      throw new BellwetherError(
+        'BW_ERR_FEATURE_DEFINITION',
+        `bucket stream ${name} must have 1 to ${2 ** (BUCKET_BITS - 2) - 1} buckets, got ${length}`,
+      );
     this.#streams.push({ name, length });
     return this.#streams.length - 1;
   }
@@ -264,7 +275,10 @@ export class BucketLog {
     const keys = new Uint32Array(aligned(keyBytes));
     const vals = new Int32Array(aligned(valBytes));
     if (len.length < slots)
-      throw new Error(`bucket log ${this.name}: ${len.length} slots saved, ${slots} expected`);
+      throw new BellwetherError(
+        'BW_ERR_CHECKPOINT_CORRUPT',
+        `bucket log ${this.name} holds ${len.length} slots, the checkpoint's customer count is ${slots}`,
+      );
     this.ensure(slots);
     let at = 0;
     for (let s = 0; s < slots; s++) {
@@ -296,7 +310,10 @@ export class BucketLog {
     const cls = this.#cls[slot]!;
     const next = cls === 0 ? 1 : cls + 1;
     if (next > MAX_CLASS)
-      throw new Error(`bucket log ${this.name}: slot ${slot} outgrew ${1 << MAX_CLASS} entries`);
+      throw new BellwetherError(
+        'BW_ERR_INTERNAL',
+        `bucket log ${this.name}: slot ${slot} needs more than ${1 << MAX_CLASS} buckets, the most a slot holds (the streams' ring lengths must sum to less)`,
+      );
     const off = this.#alloc(next);
     const n = this.#len[slot]!;
     if (n > 0) {

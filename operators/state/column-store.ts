@@ -3,6 +3,7 @@
  * typed array, grown by doubling. Operators hold `Column` handles (not the arrays), so growth
  * never leaves them with a stale array.
  */
+import { BellwetherError } from '../../contract/errors.js';
 import { BucketLog, type LogExport } from './bucket-log.js';
 
 export type ColumnKind = 'u8' | 'u16' | 'i32' | 'u32' | 'f32' | 'f64';
@@ -50,7 +51,10 @@ export class ColumnStore {
     const existing = this.#columns.get(spec.name);
     if (existing) {
       if (existing.spec.kind !== spec.kind || existing.spec.width !== spec.width) {
-        throw new Error(`column ${spec.name} declared twice with different shapes`);
+        throw new BellwetherError(
+          'BW_ERR_FEATURE_DEFINITION',
+          `column ${spec.name} is declared as ${existing.spec.kind}×${existing.spec.width} and as ${spec.kind}×${spec.width}: declarations of one name must agree`,
+        );
       }
       return existing;
     }

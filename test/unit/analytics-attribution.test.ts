@@ -15,6 +15,10 @@ import {
 } from '../../operators/analytics/attribution-report.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 const P = Date.UTC(2026, 3, 20, 12, 0, 0);
 const PURCHASE = eventTypeIndex('purchase');
 const TOUCH = eventTypeIndex('campaign_touch');
@@ -157,9 +161,9 @@ describe('attribution tracker', () => {
     a.onPurchase(5, P + DAY_MS, 12);
     b.onPurchase(5, P + DAY_MS, 12);
     expect(b.snapshot()).toEqual(a.snapshot());
-    expect(() => b.restore(saved.snap)).toThrow(/used/);
+    expect(() => b.restore(saved.snap)).toThrow(coded('BW_ERR_INTERNAL', /fresh tracker/));
     expect(() => new AttributionTracker(new ColumnStore(), { lookbackDays: 7 }).restore(saved.snap)).toThrow(
-      /lookback/,
+      coded('BW_ERR_STATE_MISMATCH', /lookback 30 d .* restores only under the same settings, these are 7 d/),
     );
   });
 
@@ -180,10 +184,14 @@ describe('attribution tracker', () => {
   });
 
   it('validates its options', () => {
-    expect(() => new AttributionTracker(new ColumnStore(), { maxChannels: 255 })).toThrow(RangeError);
-    expect(() => new AttributionTracker(new ColumnStore(), { touches: 0 })).toThrow(RangeError);
+    expect(() => new AttributionTracker(new ColumnStore(), { maxChannels: 255 })).toThrow(
+      coded('BW_ERR_INVALID_ARGUMENT', /maxChannels must be an integer in \[2, 254\], got 255/),
+    );
+    expect(() => new AttributionTracker(new ColumnStore(), { touches: 0 })).toThrow(
+      coded('BW_ERR_INVALID_ARGUMENT', /touches must be an integer in \[1, 32\], got 0/),
+    );
     expect(() => new AttributionTracker(new ColumnStore(), { maxChannels: 254, touches: 8 })).toThrow(
-      /2\^53/,
+      coded('BW_ERR_INVALID_ARGUMENT', /below 2\^53, got \(254 \+ 1\)\^8/),
     );
     expect(isAttributionModel('shapley')).toBe(true);
     expect(isAttributionModel('first_touch')).toBe(false);
@@ -249,7 +257,9 @@ describe('Shapley values', () => {
       journeys.reduce((s, j) => s + j.conversions, 0),
       9,
     ); // efficiency: the values add up to v(N)
-    expect(() => shapleyExact([...journeys, { channels: ['m'], conversions: 1, revenue: 1 }])).toThrow(/12/);
+    expect(() => shapleyExact([...journeys, { channels: ['m'], conversions: 1, revenue: 1 }])).toThrow(
+      coded('BW_ERR_INVALID_ARGUMENT', /at most 12 channels, got 13/),
+    );
   });
 });
 
@@ -272,6 +282,8 @@ describe('attribution merge', () => {
     }
     expect(mergeAttribution([])).toMatchObject({ conversions: 0, channels: [] });
     const odd = new AttributionTracker(new ColumnStore(), { halfLifeDays: 3 }).snapshot();
-    expect(() => mergeAttribution([merged, odd])).toThrow(/half-life/);
+    expect(() => mergeAttribution([merged, odd])).toThrow(
+      coded('BW_ERR_STATE_MISMATCH', /30 d \/ 7 d and 30 d \/ 3 d/),
+    );
   });
 });

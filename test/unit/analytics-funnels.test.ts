@@ -10,6 +10,10 @@ import {
 } from '../../operators/analytics/funnels.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 const T0 = Date.UTC(2026, 2, 1, 9, 0, 0);
 const CHECKOUT: FunnelSpec = {
   id: 'checkout',
@@ -152,7 +156,7 @@ describe('funnel tracker', () => {
     restored.restoreCounts(merged);
     expect(restored.counts()).toEqual(merged);
     const other = [{ id: 'checkout', steps: ['page_view', 'purchase'], entered: [1, 1] }];
-    expect(() => mergeFunnelCounts([merged, other])).toThrow(/different steps/);
+    expect(() => mergeFunnelCounts([merged, other])).toThrow(coded('BW_ERR_STATE_MISMATCH', /same steps/));
     restored.restoreCounts(other); // skipped: the steps changed
     expect(restored.counts()).toEqual(merged);
     expect(funnelReport({ id: 'x', steps: ['login', 'purchase'], entered: [0, 0] })).toMatchObject({
@@ -164,10 +168,18 @@ describe('funnel tracker', () => {
   it('validates the declarations', () => {
     const ok = { id: 'a', steps: ['login', 'purchase'], maxGapMs: 1 };
     expect(() => validateFunnels([ok])).not.toThrow();
-    expect(() => validateFunnels([{ ...ok, steps: ['login'] }])).toThrow(/steps/);
-    expect(() => validateFunnels([{ ...ok, steps: ['login', 'teleport'] }])).toThrow(/unknown event type/);
-    expect(() => validateFunnels([ok, ok])).toThrow(/twice/);
-    expect(() => validateFunnels([{ ...ok, id: 'A B' }])).toThrow(/id/);
-    expect(() => validateFunnels([{ ...ok, maxGapMs: 0 }])).toThrow(/maxGapMs/);
+    expect(() => validateFunnels([{ ...ok, steps: ['login'] }])).toThrow(
+      coded('BW_ERR_CRM_CONFIG', /2 to 32 steps, got 1/),
+    );
+    expect(() => validateFunnels([{ ...ok, steps: ['login', 'teleport'] }])).toThrow(
+      coded('BW_ERR_CRM_CONFIG', /unknown event type teleport/),
+    );
+    expect(() => validateFunnels([ok, ok])).toThrow(coded('BW_ERR_CRM_CONFIG', /twice/));
+    expect(() => validateFunnels([{ ...ok, id: 'A B' }])).toThrow(
+      coded('BW_ERR_CRM_CONFIG', /id 'A B' must match/),
+    );
+    expect(() => validateFunnels([{ ...ok, maxGapMs: 0 }])).toThrow(
+      coded('BW_ERR_CRM_CONFIG', /maxGapMs must be > 0, got 0/),
+    );
   });
 });

@@ -5,6 +5,10 @@ import { PathStats, PathTracker, pathKey, pathTypes } from '../../operators/anal
 import { SpaceSaving } from '../../operators/analytics/space-saving.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 const JOURNEYS: [number, string[]][] = [
   [0, ['page_view', 'add_to_cart', 'checkout_start', 'purchase']],
   [1, ['page_view', 'page_view', 'add_to_cart', 'purchase', 'page_view']],
@@ -103,6 +107,12 @@ describe('path tracker', () => {
     const [first] = tracker.stats.topPathsToPurchase(1);
     expect(first!.path).toEqual(['page_view', 'add_to_cart', 'checkout_start']);
     expect(first!.count - first!.error).toBeGreaterThan(150);
+  });
+
+  it('refuses to merge stats of another event-type list', () => {
+    const stats = new PathStats();
+    const other = { ...stats.toJSON(), transitions: [1, 2, 3, 4] };
+    expect(() => stats.merge(other)).toThrow(coded('BW_ERR_STATE_MISMATCH', /hold 4 transitions/));
   });
 });
 

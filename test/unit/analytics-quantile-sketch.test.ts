@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { gaussian, mulberry32 } from '../../lib/random.js';
 import { QuantileSketch } from '../../operators/analytics/quantile-sketch.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 const QS = [0, 0.001, 0.01, 0.05, 0.1, 0.2, 0.25, 0.4, 0.5, 0.6, 0.75, 0.8, 0.9, 0.95, 0.99, 0.999, 1];
 
 /** Exact quantile with the sketch's rank convention: sorted[⌊q·(n − 1)⌋]. */
@@ -134,10 +138,18 @@ describe('quantile sketch (DDSketch)', () => {
   });
 
   it('refuses to merge sketches of different accuracy and invalid settings', () => {
-    expect(() => new QuantileSketch({ alpha: 0.01 }).merge(new QuantileSketch({ alpha: 0.02 }))).toThrow();
-    expect(() => new QuantileSketch({ alpha: 0 })).toThrow(RangeError);
-    expect(() => new QuantileSketch({ alpha: 1 })).toThrow(RangeError);
-    expect(() => new QuantileSketch({ maxBuckets: 1 })).toThrow(RangeError);
-    expect(() => new QuantileSketch({ minValue: 0 })).toThrow(RangeError);
+    expect(() => new QuantileSketch({ alpha: 0.01 }).merge(new QuantileSketch({ alpha: 0.02 }))).toThrow(
+      coded('BW_ERR_STATE_MISMATCH', /same alpha/),
+    );
+    expect(() => new QuantileSketch({ alpha: 0 })).toThrow(
+      coded('BW_ERR_INVALID_ARGUMENT', /alpha must be in \(0, 1\), got 0/),
+    );
+    expect(() => new QuantileSketch({ alpha: 1 })).toThrow(coded('BW_ERR_INVALID_ARGUMENT', /got 1$/));
+    expect(() => new QuantileSketch({ maxBuckets: 1 })).toThrow(
+      coded('BW_ERR_INVALID_ARGUMENT', /maxBuckets must be an integer ≥ 2, got 1/),
+    );
+    expect(() => new QuantileSketch({ minValue: 0 })).toThrow(
+      coded('BW_ERR_INVALID_ARGUMENT', /minValue must be a finite number > 0, got 0/),
+    );
   });
 });

@@ -14,6 +14,10 @@ import {
   segmentIndex,
 } from '../../operators/analytics/rfm.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 const CUTS: RfmCuts = { r: [5, 10, 30, 60], f: [1, 2, 3, 5], m: [50, 100, 200, 500] };
 
 function inputs(
@@ -178,6 +182,8 @@ describe('segment stats', () => {
     });
     merged.reset();
     expect(merged.total).toBe(0);
-    expect(() => w1.add('vip' as 'core', 1, 1)).toThrow();
+    expect(() => w1.add('vip' as 'core', 1, 1)).toThrow(
+      coded('BW_ERR_INVALID_ARGUMENT', /segment must be one of .*, got vip/),
+    );
   });
 });

@@ -3,6 +3,10 @@ import { mulberry32 } from '../../lib/random.js';
 import { ADD_EXISTING, ADD_NEW, ADD_REFUSED, BucketLog } from '../../operators/state/bucket-log.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 /** The dense ring the log replaces: head = newest bucket, buckets older than head - length + 1 dropped. */
 class ReferenceRing {
   head: number | undefined;
@@ -160,5 +164,19 @@ describe('bucket log', () => {
     restored.bucketLog().sums(0, t, 10, Int32Array.of(30), out, 0);
     expect(out[0]).toBe(0);
     expect(restored.bucketLog().entries(0)).toBe(0);
+  });
+
+  it('refuses streams and columns declared twice with different shapes, and rings out of range', () => {
+    const log = new BucketLog('t', 1);
+    expect(log.stream('a', 30)).toBe(log.stream('a', 30));
+    expect(() => log.stream('a', 60)).toThrow(coded('BW_ERR_FEATURE_DEFINITION', /with 30 and 60 buckets/));
+    expect(() => log.stream('b', 0)).toThrow(
+      coded('BW_ERR_FEATURE_DEFINITION', /1 to 4194303 buckets, got 0/),
+    );
+    const store = new ColumnStore(4);
+    store.column({ name: 'x', kind: 'f64', width: 2 });
+    expect(() => store.column({ name: 'x', kind: 'f32', width: 2 })).toThrow(
+      coded('BW_ERR_FEATURE_DEFINITION', /x is declared as f64×2 and as f32×2/),
+    );
   });
 });

@@ -3,6 +3,10 @@ import { compileCrmConfig, defaultCrmConfig } from '../../operators/crm/config.j
 import { recordLookup } from '../../operators/crm/expression.js';
 import { TagEvaluator } from '../../operators/crm/tags.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 describe('tag evaluator', () => {
   const tags = new TagEvaluator(defaultCrmConfig().tags);
 
@@ -60,7 +64,7 @@ describe('tag evaluator', () => {
     expect([...all]).toEqual([0xffffffff, 0xffffffff]);
     expect(evaluator.names(all).at(-1)).toBe('t63');
     const tags65 = [...evaluator.tags, { ...evaluator.tags[0]!, id: 't64', index: 64 }];
-    expect(() => new TagEvaluator(tags65)).toThrow(RangeError);
+    expect(() => new TagEvaluator(tags65)).toThrow(coded('BW_ERR_CRM_CONFIG', /at most 64 tags, got 65/));
     expect(() => compileCrmConfig({ tags: [...many, { id: 't64', kind: 'basic', when: 'true' }] })).toThrow(
       'tags: must NOT have more than 64 items',
     );

@@ -22,6 +22,10 @@ import {
 } from '../../models/train/dataset.js';
 import { FeatureTable } from '../../operators/features/feature-table.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 const C1 = Date.UTC(2024, 2, 1);
 const C2 = Date.UTC(2024, 3, 1);
 
@@ -148,10 +152,12 @@ describe('buildDataset features', () => {
   });
 
   it('rejects unsorted events, unsorted cutoffs and unknown types', () => {
-    expect(() => buildDataset([ev('a', 'purchase', 2), ev('a', 'purchase', 1)], [C1])).toThrow(/sorted/);
-    expect(() => buildDataset([], [C2, C1])).toThrow(/ascending/);
+    expect(() => buildDataset([ev('a', 'purchase', 2), ev('a', 'purchase', 1)], [C1])).toThrow(
+      coded('BW_ERR_INVALID_ARGUMENT', /sorted by ts, event 1 is earlier/),
+    );
+    expect(() => buildDataset([], [C2, C1])).toThrow(coded('BW_ERR_INVALID_ARGUMENT', /strictly ascending/));
     expect(() => buildDataset([{ customer_id: 'a', type: 'nope', ts: 1, amount: 0 }], [C1])).toThrow(
-      /unknown/,
+      coded('BW_ERR_INPUT_FORMAT', /unknown event type nope/),
     );
     expect(eventTypeOf({ type: 'refund' })).toBe(eventTypeIndex('refund'));
   });

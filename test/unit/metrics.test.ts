@@ -9,6 +9,10 @@ import {
   rocAuc,
 } from '../../models/train/metrics.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 describe('rocAuc', () => {
   it('counts correctly ordered positive/negative pairs', () => {
     // pairs (pos, neg): (0.35, 0.1) ok, (0.35, 0.4) wrong, (0.8, 0.1) ok, (0.8, 0.4) ok → 3/4
@@ -33,7 +37,7 @@ describe('rocAuc', () => {
   });
 
   it('rejects mismatched lengths', () => {
-    expect(() => rocAuc([0.1], [0, 1])).toThrow(/labels/);
+    expect(() => rocAuc([0.1], [0, 1])).toThrow(coded('BW_ERR_INVALID_ARGUMENT', /1 scores but 2 labels/));
   });
 });
 

@@ -177,7 +177,7 @@ describe('trainModel', () => {
         tf,
         log: () => {},
       }),
-    ).rejects.toThrow(/label window/);
+    ).rejects.toMatchObject({ code: 'BW_ERR_CLI_USAGE', message: expect.stringMatching(/label window/) });
   });
 
   it('loads back and separates the classes on the test cutoff', async () => {
@@ -188,6 +188,15 @@ describe('trainModel', () => {
       expect(loaded.model.inputs[0]!.shape[1]).toBe(loaded.spec.inputs.length);
       const rows = buildDataset(events, [TEST]);
       const at = inputIndexes(loaded.spec, FEATURE_NAMES);
+      const missing = loaded.spec.inputs[0]!.name;
+      expect(() =>
+        inputIndexes(
+          loaded.spec,
+          FEATURE_NAMES.filter((n) => n !== missing),
+        ),
+      ).toThrow(
+        expect.objectContaining({ code: 'BW_ERR_MODEL_SHAPE', message: expect.stringContaining(missing) }),
+      );
       const d = at.length;
       const x = new Float32Array(rows.length * d);
       rows.forEach((r, i) => {

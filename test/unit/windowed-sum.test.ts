@@ -5,6 +5,10 @@ import { purchaseDays } from '../../operators/features/purchase-days.js';
 import { windowedSum } from '../../operators/features/windowed-sum.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
 
+/** An error with code `code` whose message matches `message`. */
+const coded = (code: string, message: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(message) });
+
 const PURCHASE = eventTypeIndex('purchase');
 const T0 = Date.UTC(2026, 0, 10); // a UTC midnight
 const day = (d: number, h = 12) => T0 + d * DAY_MS + h * HOUR_MS;
@@ -168,5 +172,17 @@ describe('distinct purchase days', () => {
     // Days 0, -3, 200 and -400 (now older than the 512-day ring, so its second purchase counts again).
     expect(out[0]).toBe(5);
     expect(out[1]).toBe(600 + 10 / 24);
+  });
+});
+
+describe('windowed sum definitions', () => {
+  it('refuses windows longer than the ring and unknown event types', () => {
+    const spec = { name: 'w', types: ['purchase'], value: 'count', bucketMs: DAY_MS, buckets: 7 } as const;
+    expect(() => windowedSum({ ...spec, windows: [{ feature: 'w_30d', buckets: 30 }] })).toThrow(
+      coded('BW_ERR_FEATURE_DEFINITION', /w_30d must span 1 to 7 buckets of ring w, got 30/),
+    );
+    expect(() =>
+      windowedSum({ ...spec, types: ['teleport'], windows: [{ feature: 'w_7d', buckets: 7 }] }),
+    ).toThrow(coded('BW_ERR_FEATURE_DEFINITION', /counts event type teleport/));
   });
 });
