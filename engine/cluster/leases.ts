@@ -6,8 +6,9 @@
  *   this observer has seen the key's revision stay the same for longer than the lease on its own
  *   monotonic clock (never a comparison of clocks across hosts). Each new owner writes epoch + 1.
  *   Two instances acquiring at once both write against the same revision: exactly one wins.
- * - renew: every leaseSeconds/3 the holder writes again against its last revision; a write refused
- *   because the revision moved means the lease was taken ('lost', reason 'taken').
+ * - renew: every leaseSeconds/3 the holder writes again against its last revision (every second
+ *   while writes fail, e.g. during a stream leader election); a write refused because the revision
+ *   moved means the lease was taken ('lost', reason 'taken').
  * - release(p): writes {owner: null, epoch} against the holder's revision; the next owner can
  *   take it at once.
  * - Self-fencing: the holder counts its lease valid only until the local time at which it sent

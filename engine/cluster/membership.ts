@@ -257,6 +257,8 @@ export class Membership {
         this.liveSet.delete(id);
         this.log.info({ member: id, silentMs: Math.round(silentMs) }, 'member expired');
         this.emit({ type: 'leave', instanceId: id, reason: 'expired' });
+      } else if (!this.liveSet.has(id) && silentMs > 4 * leaseMs) {
+        this.table.forget(id); // its entry has aged out of the bucket by now
       }
     }
     const oldest = this.unwatched[0];

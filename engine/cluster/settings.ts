@@ -1,7 +1,14 @@
 /** Settings shared by the cluster pieces: instance ids and lease timings, checked once. */
 import { BellwetherError } from '../../contract/errors.js';
 
-export const DEFAULT_LEASE_SECONDS = 10;
+/**
+ * 20 s: long enough to outlast a stream leader election on a 3-node nats-server 2.9 cluster
+ * (renewals blocked 6-8 s after the leases bucket's leader was killed, once more than 8 s, in
+ * test/integration/cluster-replicated.test.ts), since a holder stays valid for lease − margin
+ * after its last renewal (16 s) and retries every second while renewals fail. It is also how
+ * long a killed instance's partitions wait before another instance takes them.
+ */
+export const DEFAULT_LEASE_SECONDS = 20;
 
 /** Instance ids are KV keys: letters, digits and `-_=`, dot-separated tokens. */
 export function checkInstanceId(id: string): void {

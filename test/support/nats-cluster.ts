@@ -15,7 +15,7 @@ import { partitionMapping } from '../../contract/subjects.js';
 import { stopChild } from '../../lib/child-process.js';
 import { freePort, waitForPort } from '../../lib/ports.js';
 
-export interface ClusterNode {
+interface ClusterNode {
   name: string;
   port: number;
   clusterPort: number;
