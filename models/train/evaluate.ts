@@ -47,7 +47,7 @@ import {
   precisionAt,
   rocAuc,
 } from './metrics.js';
-import { predict } from './train.js';
+import { predict } from './training-loop.js';
 
 export interface MetricSet {
   roc_auc: number;
