@@ -57,7 +57,7 @@ export const KEPT_FIELDS = [
   'props',
 ] as const satisfies readonly (keyof EventBody)[];
 
-export type KeptField = (typeof KEPT_FIELDS)[number];
+type KeptField = (typeof KEPT_FIELDS)[number];
 
 /** The fields of a valid event that the engine reads (KEPT_FIELDS). */
 export type EventFields = Pick<EventBody, KeptField>;

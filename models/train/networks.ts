@@ -12,7 +12,7 @@ export interface MlpShape {
   l2: number;
 }
 
-export function describeMlp(m: MlpShape): string {
+function describeMlp(m: MlpShape): string {
   const layers = m.hidden.map(
     (u, i) => `Dense(${u}, relu)${i === 0 && m.dropout > 0 ? ` → Dropout(${m.dropout})` : ''}`,
   );
