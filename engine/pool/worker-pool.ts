@@ -49,7 +49,7 @@ type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Om
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
-export function partitionsOfWorker(worker: number, workers: number, partitions: number): number[] {
+function partitionsOfWorker(worker: number, workers: number, partitions: number): number[] {
   const owned: number[] = [];
   for (let p = worker; p < partitions; p += workers) owned.push(p);
   return owned;

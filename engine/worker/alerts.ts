@@ -10,7 +10,7 @@ import { ALERTS_PREFIX } from '../../contract/subjects.js';
 import type { Reason } from '../../models/scorer.js';
 import type { EffectPublisher } from '../nats/effect-publisher.js';
 
-export const REARM_GAP = 10;
+const REARM_GAP = 10;
 export type AlertKind = 'churn' | 'intent';
 
 export interface AlertBody {

@@ -20,7 +20,7 @@ export interface ModelVersions {
  * days, recency t_x and age T measured from the first purchase, in the fit's unit; monetary value is
  * the customer's mean purchase amount. Null without a fit or before the first purchase.
  */
-export function clvScores(
+function clvScores(
   features: Record<string, number | null>,
   clv: ModelVersions['clv'],
 ): { p_alive: number | null; expected_purchases_90d: number | null; clv_365d: number | null } {
@@ -46,7 +46,7 @@ export function clvScores(
   };
 }
 
-export function scoreView(prob: number, version: string, at: number): ScoreView | null {
+function scoreView(prob: number, version: string, at: number): ScoreView | null {
   if (Number.isNaN(prob)) return null;
   return {
     probability: Math.round(prob * 1e6) / 1e6,
@@ -66,7 +66,7 @@ export interface PartitionView {
   crm: PartitionCrm;
 }
 
-export function customerSummary(
+function customerSummary(
   view: PartitionView,
   slot: number,
   versions: ModelVersions,

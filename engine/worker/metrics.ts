@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registerThreadTime } from '../../lib/thread-time.js';
 
-export const EVENT_TO_SCORE_BUCKETS = [
+const EVENT_TO_SCORE_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 ];
 
@@ -23,7 +23,7 @@ export const EVENT_TO_SCORE_BUCKETS = [
  * Per-event stages are timed on one message in {@link STAGE_SAMPLE} and scaled; batch stages on
  * every batch. Wall time: under a saturated machine it includes waiting for a core.
  */
-export const STAGES = ['parse', 'fold', 'crm', 'score', 'effects'] as const;
+const STAGES = ['parse', 'fold', 'crm', 'score', 'effects'] as const;
 export const STAGE_PARSE = 0;
 export const STAGE_FOLD = 1;
 export const STAGE_CRM = 2;
