@@ -6,7 +6,7 @@
  * who buys again.
  */
 import { DAY_MS } from '../../contract/time.js';
-import { rocAuc } from '../train/metrics.js';
+import { rocAuc } from '../metrics.js';
 import { conditionalExpectedPurchases, probNoPurchase } from './bgnbd.js';
 import { type ClvEvent, type ClvFit, UNIT_MS } from './fit.js';
 import { expectedSpend } from './gamma-gamma.js';

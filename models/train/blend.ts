@@ -3,10 +3,10 @@
  * the same inputs, the weight chosen on the validation cutoff, both held in one TF.js model.
  */
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
+import { logLoss } from '../metrics.js';
 import type { Tf } from '../tf-backend.js';
 import type { Matrix } from './dataset.js';
 import { fitLogistic, predictLogistic } from './logistic.js';
-import { logLoss } from './metrics.js';
 import { predict } from './training-loop.js';
 
 export interface BlendChoice {

@@ -25,6 +25,16 @@ import { mulberry32 } from '../../lib/random.js';
 import { pAlive, probNoPurchase } from '../clv/bgnbd.js';
 import { fitBgNbd, rfData, summarizeCustomers } from '../clv/fit.js';
 import { inputIndexes } from '../feature-spec.js';
+import {
+  brier,
+  type CalibrationBin,
+  calibrationBins,
+  expectedCalibrationError,
+  logLoss,
+  prAuc,
+  precisionAt,
+  rocAuc,
+} from '../metrics.js';
 import { type LoadedModel, loadModelDir } from '../model-files.js';
 import { loadTf, type Tf } from '../tf-backend.js';
 import {
@@ -37,16 +47,6 @@ import {
   toMatrix,
 } from './dataset.js';
 import { fitLogistic, predictLogistic } from './logistic.js';
-import {
-  brier,
-  type CalibrationBin,
-  calibrationBins,
-  expectedCalibrationError,
-  logLoss,
-  prAuc,
-  precisionAt,
-  rocAuc,
-} from './metrics.js';
 import { predict } from './training-loop.js';
 
 export interface MetricSet {

@@ -26,12 +26,12 @@ import type { LayersModel } from '@tensorflow/tfjs';
 import { BellwetherError } from '../../contract/errors.js';
 import type { ReaderStats } from '../datasets/online-retail.js';
 import type { FeatureSpec } from '../feature-spec.js';
+import { calibrationBins, expectedCalibrationError, type ScoreMetrics, summarize } from '../metrics.js';
 import { type ModelCard, saveModelDir } from '../model-files.js';
 import { loadTf, type Tf } from '../tf-backend.js';
 import { type BlendChoice, blendModels, chooseBlend } from './blend.js';
 import { CHURN_DAYS, type DatasetEvent, INTENT_DAYS, type Matrix } from './dataset.js';
 import { predictLogistic } from './logistic.js';
-import { calibrationBins, expectedCalibrationError, type ScoreMetrics, summarize } from './metrics.js';
 import {
   averageModels,
   buildLogistic,
@@ -44,7 +44,7 @@ import { trainingSplits } from './splits.js';
 import { type FitResult, fitEarlyStopping, predict } from './training-loop.js';
 
 export type TrainableModel = 'churn' | 'intent';
-export type { ScoreMetrics } from './metrics.js';
+export type { ScoreMetrics } from '../metrics.js';
 
 export interface TrainOptions {
   model: TrainableModel;

@@ -4,9 +4,9 @@
  */
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { mulberry32 } from '../../lib/random.js';
+import { logLoss } from '../metrics.js';
 import type { Tf } from '../tf-backend.js';
 import type { Matrix } from './dataset.js';
-import { logLoss } from './metrics.js';
 
 export interface FitResult {
   epochs: number;

@@ -15,7 +15,7 @@
  * 5-minute buckets).
  */
 import { BellwetherError } from '../../contract/errors.js';
-import type { ColumnKind } from './column-store.js';
+import type { ColumnKind } from './column-kind.js';
 
 const BUCKET_BITS = 24;
 const BUCKET_MASK = 0xffffff;

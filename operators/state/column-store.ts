@@ -5,8 +5,9 @@
  */
 import { BellwetherError } from '../../contract/errors.js';
 import { BucketLog, type LogExport } from './bucket-log.js';
+import type { ColumnKind } from './column-kind.js';
 
-export type ColumnKind = 'u8' | 'u16' | 'i32' | 'u32' | 'f32' | 'f64';
+export type { ColumnKind } from './column-kind.js';
 
 export interface ColumnSpec {
   readonly name: string;

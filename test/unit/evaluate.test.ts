@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../contract/time.js';
+import { rocAuc } from '../../models/metrics.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
 import type { DatasetEvent } from '../../models/train/dataset.js';
 import { type EvalReport, evaluateModel, metricSet } from '../../models/train/evaluate.js';
 import { fitLogistic, predictLogistic } from '../../models/train/logistic.js';
-import { rocAuc } from '../../models/train/metrics.js';
 import { type TrainReport, trainModel } from '../../models/train/train.js';
 import { mulberry32 } from './clv-simulate.js';
 

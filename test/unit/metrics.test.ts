@@ -7,7 +7,7 @@ import {
   prAuc,
   precisionAt,
   rocAuc,
-} from '../../models/train/metrics.js';
+} from '../../models/metrics.js';
 
 /** An error with code `code` whose message matches `message`. */
 const coded = (code: string, message: RegExp) =>

@@ -5,10 +5,10 @@ import type { Tensor } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../contract/time.js';
 import { inputIndexes, transformValue } from '../../models/feature-spec.js';
+import { rocAuc } from '../../models/metrics.js';
 import { loadModelDir } from '../../models/model-files.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
 import { buildDataset, type DatasetEvent } from '../../models/train/dataset.js';
-import { rocAuc } from '../../models/train/metrics.js';
 import { type TrainReport, trainModel } from '../../models/train/train.js';
 import { FEATURE_NAMES } from '../../operators/features/registry.js';
 

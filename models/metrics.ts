@@ -2,7 +2,7 @@
  * Binary classification metrics for model cards. Scores are "higher = more likely positive";
  * labels are 0/1. Probabilistic metrics (Brier, log loss, calibration) need scores in [0, 1].
  */
-import { BellwetherError } from '../../contract/errors.js';
+import { BellwetherError } from '../contract/errors.js';
 
 type Numbers = ArrayLike<number>;
 
