@@ -30,7 +30,6 @@ const ajv = new Ajv({ allErrors: false, strict: false });
 const validateBody = ajv.compile<EventBody>(EventSchema);
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
-export type { EventFields };
 export { parseEventTime };
 
 export interface ParsedEvent {

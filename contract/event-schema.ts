@@ -63,7 +63,7 @@ type KeptField = (typeof KEPT_FIELDS)[number];
 export type EventFields = Pick<EventBody, KeptField>;
 
 /** Reasons an event is dead-lettered; each is the last token of `bw.dlq.<reason>`. */
-export const REJECT_REASONS = [
+const REJECT_REASONS = [
   'oversized',
   'not_json',
   'missing_field',

@@ -6,8 +6,8 @@
  */
 import type { EventType } from './event-types.js';
 
-export const EVENTS_PREFIX = 'bw.events';
-export const PARTITIONED_PREFIX = 'bw.part';
+const EVENTS_PREFIX = 'bw.events';
+const PARTITIONED_PREFIX = 'bw.part';
 export const DLQ_PREFIX = 'bw.dlq';
 export const ALERTS_PREFIX = 'bw.alerts';
 
@@ -56,7 +56,7 @@ export function fnv1a32(text: string): number {
   return hash >>> 0;
 }
 
-export function partitionOfToken(token: string, partitions: number): number {
+function partitionOfToken(token: string, partitions: number): number {
   return fnv1a32(token) % partitions;
 }
 

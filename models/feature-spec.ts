@@ -6,7 +6,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { BellwetherError } from '../contract/errors.js';
 
-export const FeatureInputSchema = Type.Object({
+const FeatureInputSchema = Type.Object({
   name: Type.String(),
   transform: Type.Union([Type.Literal('identity'), Type.Literal('log1p')]),
   /** Value used when the feature is missing (NaN), before the transform. */
@@ -22,7 +22,7 @@ export const FeatureInputSchema = Type.Object({
  * The customers a model was trained on: rows whose `feature` is below `min` are outside it and get
  * no score (e.g. churn is defined for customers with at least one purchase).
  */
-export const PopulationSchema = Type.Object({ feature: Type.String(), min: Type.Number() });
+const PopulationSchema = Type.Object({ feature: Type.String(), min: Type.Number() });
 
 export const FeatureSpecSchema = Type.Object({
   model: Type.String(),
@@ -34,7 +34,6 @@ export const FeatureSpecSchema = Type.Object({
 
 export type FeatureInput = Static<typeof FeatureInputSchema>;
 export type FeatureSpec = Static<typeof FeatureSpecSchema>;
-export type Population = Static<typeof PopulationSchema>;
 
 /** Maps one feature value to the model input of `input`. */
 export function transformValue(input: FeatureInput, value: number): number {

@@ -82,7 +82,7 @@ export function summarizeCustomers(
   return out;
 }
 
-export interface FitDiagnostics {
+interface FitDiagnostics {
   iterations: number;
   evaluations: number;
   converged: boolean;
@@ -119,7 +119,7 @@ export function rfData(customers: readonly Pick<CustomerRfm, 'x' | 't_x' | 'T'>[
   };
 }
 
-export function spendData(customers: readonly Pick<CustomerRfm, 'x' | 'monetary'>[]): SpendData {
+function spendData(customers: readonly Pick<CustomerRfm, 'x' | 'monetary'>[]): SpendData {
   const used = customers.filter((c) => c.x > 0 && c.monetary > 0);
   return { x: Float64Array.from(used, (c) => c.x), m: Float64Array.from(used, (c) => c.monetary) };
 }
@@ -135,7 +135,7 @@ function toParams<K extends string>(keys: readonly K[], phi: readonly number[]):
 const NO_DROPOUT = 1e-4;
 
 /** Log-parameters are searched in [−LOG_BOUND, LOG_BOUND] (θ between 6e-6 and 1.6e5). */
-export const LOG_BOUND = 12;
+const LOG_BOUND = 12;
 /** A log-parameter this close to the bound counts as at the bound. */
 const AT_BOUND = 0.05;
 

@@ -11,7 +11,7 @@ import { conditionalExpectedPurchases, probNoPurchase } from './bgnbd.js';
 import { type ClvEvent, type ClvFit, UNIT_MS } from './fit.js';
 import { expectedSpend } from './gamma-gamma.js';
 
-export interface FrequencyRow {
+interface FrequencyRow {
   /** Calibration repeat purchases ("7+" groups the rest). */
   x: string;
   customers: number;

@@ -18,7 +18,7 @@ export const CLV_PARAMS_DIRNAME = 'clv-params';
 
 const Positive = Type.Number({ exclusiveMinimum: 0 });
 
-export const ClvParamsFileSchema = Type.Object(
+const ClvParamsFileSchema = Type.Object(
   {
     kind: Type.Literal('bellwether.clv-params'),
     version: Type.String({ minLength: 1 }),

@@ -7,10 +7,10 @@ import { type CdnowStats, emptyCdnowStats, readCdnow } from './cdnow.js';
 import { emptyNdjsonStats, type NdjsonStats, readNdjsonPurchases } from './ndjson.js';
 import { emptyReaderStats, type ReaderStats, type RetailEvent, readOnlineRetail } from './online-retail.js';
 
-export const INPUT_FORMATS = ['online-retail', 'cdnow', 'ndjson'] as const;
+const INPUT_FORMATS = ['online-retail', 'cdnow', 'ndjson'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
 
-export type LoadStats =
+type LoadStats =
   | { format: 'online-retail'; stats: ReaderStats }
   | { format: 'cdnow'; stats: CdnowStats }
   | { format: 'ndjson'; stats: NdjsonStats };

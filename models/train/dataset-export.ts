@@ -11,7 +11,7 @@ import { type DatasetRow, datasetFeatureNames } from './dataset.js';
 export type DatasetFileFormat = 'ndjson' | 'csv';
 
 /** CSV when the name ends in `.csv`, NDJSON otherwise. */
-export function datasetFileFormat(file: string): DatasetFileFormat {
+function datasetFileFormat(file: string): DatasetFileFormat {
   return file.toLowerCase().endsWith('.csv') ? 'csv' : 'ndjson';
 }
 
@@ -20,7 +20,7 @@ function csvField(text: string): string {
 }
 
 /** One output line (with its newline) of `row`. */
-export function formatDatasetRow(row: DatasetRow, format: DatasetFileFormat): string {
+function formatDatasetRow(row: DatasetRow, format: DatasetFileFormat): string {
   const names = datasetFeatureNames();
   const cutoff = new Date(row.cutoff).toISOString();
   if (format === 'csv') {

@@ -44,7 +44,6 @@ import { trainingSplits } from './splits.js';
 import { type FitResult, fitEarlyStopping, predict } from './training-loop.js';
 
 export type TrainableModel = 'churn' | 'intent';
-export type { ScoreMetrics } from '../metrics.js';
 
 export interface TrainOptions {
   model: TrainableModel;

@@ -48,7 +48,7 @@ export interface AttributionSnapshot {
   readonly unattributed: { readonly conversions: number; readonly revenue: number };
 }
 
-export interface ChannelCredit {
+interface ChannelCredit {
   readonly channel: string;
   readonly conversions: number;
   readonly revenue: number;
@@ -70,7 +70,7 @@ export function isAttributionModel(name: string): name is AttributionModel {
   return (ATTRIBUTION_MODELS as readonly string[]).includes(name);
 }
 
-export const MAX_EXACT_SHAPLEY_CHANNELS = 12;
+const MAX_EXACT_SHAPLEY_CHANNELS = 12;
 
 function addCredit(
   into: Map<string, [number, number]>,
@@ -165,7 +165,7 @@ function popcount(x: number): number {
 const emptyCredit = (): { conversions: number[]; revenue: number[] } => ({ conversions: [], revenue: [] });
 
 /** An empty snapshot (the identity of {@link mergeAttribution}). */
-export function emptyAttribution(lookbackDays = 30, halfLifeDays = 7): AttributionSnapshot {
+function emptyAttribution(lookbackDays = 30, halfLifeDays = 7): AttributionSnapshot {
   return {
     lookback_days: lookbackDays,
     half_life_days: halfLifeDays,

@@ -25,7 +25,7 @@ import { DAY_MS } from '../../contract/time.js';
 import type { Column, ColumnStore } from '../state/column-store.js';
 import type { AttributionSnapshot, ModelCredit } from './attribution-report.js';
 
-export const OTHER_CHANNEL = 'other';
+const OTHER_CHANNEL = 'other';
 const PURCHASE = eventTypeIndex('purchase');
 const CAMPAIGN_TOUCH = eventTypeIndex('campaign_touch');
 const EMAIL_CLICK = eventTypeIndex('email_click');

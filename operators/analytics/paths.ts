@@ -19,8 +19,8 @@ const NONE = 255;
 /** Path keys are base-(T + 1) numbers of the types + 1, oldest first (0 = no type). */
 const BASE = T + 1;
 const PURCHASE = eventTypeIndex('purchase');
-export const PATH_LENGTH = 3;
-export const DEFAULT_MAX_PATHS = 1000;
+const PATH_LENGTH = 3;
+const DEFAULT_MAX_PATHS = 1000;
 
 export interface PathStatsJSON {
   /** T × T row-major: transitions[from * T + to], T = EVENT_TYPES.length. */

@@ -39,7 +39,7 @@ export interface RfmSketchesJSON {
 }
 
 /** True when the customer has a purchase: a finite recency and a frequency > 0. */
-export function hasPurchase(recencyDays: number, frequency: number): boolean {
+function hasPurchase(recencyDays: number, frequency: number): boolean {
   return Number.isFinite(recencyDays) && frequency > 0;
 }
 

@@ -3,25 +3,28 @@
  * `CrmFile` type comes from it. Meaning of each field, defaults and examples: docs/crm.md.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { MAX_FUNNEL_STEPS } from '../analytics/funnels.js';
 
-export const CRM_TAG_KINDS = ['basic', 'behaviour', 'value', 'predictive'] as const;
+const CRM_TAG_KINDS = ['basic', 'behaviour', 'value', 'predictive'] as const;
 export type CrmTagKind = (typeof CRM_TAG_KINDS)[number];
 
 /** Ids of tags, rules and funnels: they appear in NATS subjects (`bw.actions.<rule_id>`). */
-export const CRM_ID_PATTERN = '^[a-z0-9_-]{1,64}$';
+const CRM_ID_PATTERN = '^[a-z0-9_-]{1,64}$';
 
-/** At most this many tags (a slot's tags are a 64-bit set), rules and funnels per file. */
+/**
+ * At most this many tags (a slot's tags are a 64-bit set), rules and funnels per file; a funnel has
+ * at most MAX_FUNNEL_STEPS steps, the funnel operator's limit.
+ */
 export const MAX_TAGS = 64;
-export const MAX_RULES = 1000;
-export const MAX_FUNNELS = 100;
-export const MAX_FUNNEL_STEPS = 32;
+const MAX_RULES = 1000;
+const MAX_FUNNELS = 100;
 
 const Id = Type.String({ pattern: CRM_ID_PATTERN });
 const Text = Type.String({ minLength: 1, maxLength: 2000 });
 const Duration = Type.String({ minLength: 1, maxLength: 32 });
 const EventName = Type.String({ minLength: 1, maxLength: 64 });
 
-export const CrmTagSchema = Type.Object(
+const CrmTagSchema = Type.Object(
   {
     id: Id,
     kind: Type.Unsafe<CrmTagKind>({ type: 'string', enum: [...CRM_TAG_KINDS] }),
@@ -31,7 +34,7 @@ export const CrmTagSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const CrmRuleSchema = Type.Object(
+const CrmRuleSchema = Type.Object(
   {
     id: Id,
     on: Type.Optional(EventName),
@@ -47,10 +50,10 @@ export const CrmRuleSchema = Type.Object(
 );
 
 /** When a funnel's first step restarts a journey in progress (operators/analytics/funnels.ts). */
-export const CRM_FUNNEL_RESTARTS = ['when_idle', 'always'] as const;
+const CRM_FUNNEL_RESTARTS = ['when_idle', 'always'] as const;
 export type CrmFunnelRestart = (typeof CRM_FUNNEL_RESTARTS)[number];
 
-export const CrmFunnelSchema = Type.Object(
+const CrmFunnelSchema = Type.Object(
   {
     id: Id,
     steps: Type.Array(EventName, { minItems: 2, maxItems: MAX_FUNNEL_STEPS }),
@@ -63,7 +66,7 @@ export const CrmFunnelSchema = Type.Object(
 
 const RfmScore = Type.Integer({ minimum: 1, maximum: 5 });
 
-export const CrmSegmentsSchema = Type.Object(
+const CrmSegmentsSchema = Type.Object(
   {
     new_days: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3650 })),
     dormant_days: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3650 })),
@@ -102,9 +105,6 @@ export const CrmFileSchema = Type.Object(
 );
 
 export type CrmFile = Static<typeof CrmFileSchema>;
-export type CrmTagDefinition = Static<typeof CrmTagSchema>;
-export type CrmRuleDefinition = Static<typeof CrmRuleSchema>;
-export type CrmFunnelDefinition = Static<typeof CrmFunnelSchema>;
 
 /** Segment settings with every default filled in. */
 export interface CrmSegments {
@@ -131,9 +131,6 @@ export const DEFAULT_SEGMENTS: CrmSegments = Object.freeze({
   // The plans' "at risk": formerly valuable (F or M in the top two quintiles), recency slipping.
   at_risk_rfm: Object.freeze({ r_max: 2, fm_min: 4 }),
 });
-
-/** Segment names, in the order they are tried (the first that matches wins; `regular` otherwise). */
-export const SEGMENT_NAMES = ['new', 'dormant', 'at_risk', 'core', 'potential', 'regular'] as const;
 
 /** The built-in CRM file, used when no file is given (docs/crm.md). */
 export const DEFAULT_CRM_FILE: CrmFile = {

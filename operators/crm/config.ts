@@ -64,7 +64,7 @@ export interface CompiledRule {
   readonly description: string;
 }
 
-export interface CrmFunnel {
+interface CrmFunnel {
   readonly id: string;
   readonly steps: readonly EventType[];
   readonly stepIndexes: readonly number[];
@@ -98,10 +98,10 @@ export const CRM_SCORE_NAMES: readonly string[] = [
 ];
 
 /** Names accepted by default: every feature of docs/features.md and {@link CRM_SCORE_NAMES}. */
-export const DEFAULT_CRM_NAMES: readonly string[] = [...FEATURE_NAMES, ...CRM_SCORE_NAMES];
+const DEFAULT_CRM_NAMES: readonly string[] = [...FEATURE_NAMES, ...CRM_SCORE_NAMES];
 
 /** `profile.<field>`: a non-personal field of the customer's latest `profile` events (basic tags). */
-export const PROFILE_NAME = /^profile\.[A-Za-z0-9_]{1,64}$/;
+const PROFILE_NAME = /^profile\.[A-Za-z0-9_]{1,64}$/;
 
 export interface CrmConfigOptions {
   /** Names expressions may read; null accepts any name (unknown names are null at run time). */

@@ -7,7 +7,7 @@ export type ExpressionValue = number | string | boolean | null;
 
 /** Longest expression accepted, in characters, and deepest nesting. */
 export const MAX_EXPRESSION_LENGTH = 2000;
-export const MAX_DEPTH = 64;
+const MAX_DEPTH = 64;
 
 export const K = {
   Lit: 0,

@@ -22,7 +22,7 @@ const I32_MAX = 2147483647;
 const I32_MIN = -2147483647;
 const COUNT_MAX = 65535;
 
-export interface WindowSpec {
+interface WindowSpec {
   readonly feature: string;
   /** Window length in buckets (≤ the ring length). */
   readonly buckets: number;
