@@ -28,6 +28,17 @@ interface Cutoffs {
   test: string;
 }
 
+/** The 1st and the 15th of each month from `first` to `last` (YYYY-MM, both included), as YYYY-MM-DD. */
+function halfMonthly(first: string, last: string): string[] {
+  const dates: string[] = [];
+  const month = new Date(`${first}-01T00:00:00Z`);
+  for (let ym = first; ym <= last; ym = month.toISOString().slice(0, 7)) {
+    dates.push(`${ym}-01`, `${ym}-15`);
+    month.setUTCMonth(month.getUTCMonth() + 1);
+  }
+  return dates;
+}
+
 /**
  * Defaults for the data (2010-12-01 → 2011-12-09). Every label window of the test cutoff lies
  * inside the data, and the training and validation label windows end before the test cutoff, so
@@ -38,38 +49,8 @@ interface Cutoffs {
  *   2011-11-01 (labels to 2011-11-15).
  */
 const DEFAULT_CUTOFFS: Record<TrainableModel, Cutoffs> = {
-  churn: {
-    train: [
-      '2011-02-01',
-      '2011-02-15',
-      '2011-03-01',
-      '2011-03-15',
-      '2011-04-01',
-      '2011-04-15',
-      '2011-05-01',
-      '2011-05-15',
-    ],
-    validation: '2011-06-01',
-    test: '2011-09-01',
-  },
-  intent: {
-    train: [
-      '2011-03-01',
-      '2011-03-15',
-      '2011-04-01',
-      '2011-04-15',
-      '2011-05-01',
-      '2011-05-15',
-      '2011-06-01',
-      '2011-06-15',
-      '2011-07-01',
-      '2011-07-15',
-      '2011-08-01',
-      '2011-08-15',
-    ],
-    validation: '2011-09-01',
-    test: '2011-11-01',
-  },
+  churn: { train: halfMonthly('2011-02', '2011-05'), validation: '2011-06-01', test: '2011-09-01' },
+  intent: { train: halfMonthly('2011-03', '2011-08'), validation: '2011-09-01', test: '2011-11-01' },
 };
 
 export const TRAIN_USAGE =

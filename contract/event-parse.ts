@@ -62,8 +62,8 @@ export function parseEvent(
   route: EventRoute,
   clockNow: number,
 ): ParseResult {
-  if (data.length > MAX_EVENT_BYTES) return reject('oversized', `${data.length} bytes > ${MAX_EVENT_BYTES}`);
-  const typeIndex = eventTypeIndex(subjectType);
+  // An oversized body skips the scanner: parseEventJson rejects it.
+  const typeIndex = data.length > MAX_EVENT_BYTES ? -1 : eventTypeIndex(subjectType);
   const scanned = typeIndex >= 0 ? scanEvent(data, subjectType as EventType) : undefined;
   if (scanned !== undefined)
     return checked(scanned.body, typeIndex, scanned.ts, subjectType, route, clockNow);
