@@ -28,6 +28,7 @@ describe('event parsing', () => {
 
   it.each([
     ['oversized', 'x'.repeat(70_000)],
+    ['oversized', { ...good, props: { note: 'x'.repeat(70_000) } }],
     ['not_json', '{"event_id":'],
     ['not_json', '[1,2]'],
     ['missing_field', { customer_id: 'c1', type: 'purchase', ts: NOW }],
