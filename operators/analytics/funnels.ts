@@ -17,6 +17,7 @@
  */
 import { BellwetherError } from '../../contract/errors.js';
 import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
+import { MAX_FUNNEL_STEPS } from '../crm/config-schema.js';
 import type { Column, ColumnStore } from '../state/column-store.js';
 
 export interface FunnelSpec {
@@ -53,7 +54,6 @@ export interface FunnelReport {
   }[];
 }
 
-export const MAX_FUNNEL_STEPS = 32;
 const ID_RE = /^[a-z0-9_-]{1,64}$/;
 
 interface BoundFunnel {

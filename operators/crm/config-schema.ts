@@ -3,7 +3,6 @@
  * `CrmFile` type comes from it. Meaning of each field, defaults and examples: docs/crm.md.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { MAX_FUNNEL_STEPS } from '../analytics/funnels.js';
 
 const CRM_TAG_KINDS = ['basic', 'behaviour', 'value', 'predictive'] as const;
 export type CrmTagKind = (typeof CRM_TAG_KINDS)[number];
@@ -12,12 +11,13 @@ export type CrmTagKind = (typeof CRM_TAG_KINDS)[number];
 const CRM_ID_PATTERN = '^[a-z0-9_-]{1,64}$';
 
 /**
- * At most this many tags (a slot's tags are a 64-bit set), rules and funnels per file; a funnel has
- * at most MAX_FUNNEL_STEPS steps, the funnel operator's limit.
+ * At most this many tags (a slot's tags are a 64-bit set), rules and funnels per file, and steps per
+ * funnel (the funnel operator's limit too).
  */
 export const MAX_TAGS = 64;
 const MAX_RULES = 1000;
 const MAX_FUNNELS = 100;
+export const MAX_FUNNEL_STEPS = 32;
 
 const Id = Type.String({ pattern: CRM_ID_PATTERN });
 const Text = Type.String({ minLength: 1, maxLength: 2000 });
