@@ -13,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { parseEvent } from '../contract/event-parse.js';
 import { partitionOfCustomer } from '../contract/subjects.js';
+import { DAY_MS } from '../contract/time.js';
 import { PartitionState } from '../engine/state/partition-state.js';
 import { mulberry32 } from '../lib/random.js';
 import { firstEventType as typeOf } from './lib/event-mix.js';
@@ -43,9 +44,9 @@ interface Pass {
 /** Events of customer `i`: one (the headline pass), or a 90-day history (the active pass). */
 type History = (i: number) => { type: string; ts: number }[];
 
-const DAY = 86_400_000;
-
-const oneEvent: History = (i) => [{ type: typeOf(i), ts: Date.now() - 3 * DAY + ((i * 7919) % (3 * DAY)) }];
+const oneEvent: History = (i) => [
+  { type: typeOf(i), ts: Date.now() - 3 * DAY_MS + ((i * 7919) % (3 * DAY_MS)) },
+];
 
 function activeHistory(): History {
   const random = mulberry32(12345);
@@ -56,7 +57,7 @@ function activeHistory(): History {
     for (let k = 0; k < count; k++)
       events.push({
         type: typeOf(Math.floor(random() * 1e9) + i),
-        ts: now - Math.floor(random() * 90 * DAY),
+        ts: now - Math.floor(random() * 90 * DAY_MS),
       });
     return events;
   };

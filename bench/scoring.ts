@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import type { Tensor } from '@tensorflow/tfjs';
 import { parseEvent } from '../contract/event-parse.js';
+import { DAY_MS } from '../contract/time.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { inputIndexes, transformValue } from '../models/feature-spec.js';
 import { loadModelDir } from '../models/model-files.js';
@@ -32,7 +33,7 @@ function featureRows(table: FeatureTable, rows: number, now: number): Float64Arr
     const events = 2 + (c % 12);
     for (let k = 0; k < events; k++) {
       const type = k === 0 ? 'purchase' : TYPES[(c * 31 + k * 7) % TYPES.length]!;
-      const ts = new Date(now - (((c * 7 + k * 13) % 80) + k * 0.1) * 86_400_000).toISOString();
+      const ts = new Date(now - (((c * 7 + k * 13) % 80) + k * 0.1) * DAY_MS).toISOString();
       const amount = type === 'purchase' ? `,"amount":${10 + ((c * k) % 200)}` : '';
       const body = `{"event_id":"e${c}-${k}","customer_id":"${id}","type":"${type}","ts":"${ts}"${amount}}`;
       const parsed = parseEvent(encoder.encode(body), type, id, now);

@@ -3,12 +3,10 @@
  * subscription renewal) expands into timed events, plus the shared customer record and catalog.
  */
 import type { EventType } from '../contract/event-types.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../contract/time.js';
 
 export type Archetype = 'regular' | 'occasional' | 'drifter' | 'riser' | 'newcomer' | 'dormant' | 'lapsed';
 
-export const MIN = 60_000;
-export const HOUR = 3_600_000;
-export const DAY = 86_400_000;
 /** Activity kinds in the order of `Customer.rates`. */
 export const KINDS = ['buy', 'browse', 'login', 'email', 'support', 'feedback', 'profile'] as const;
 export type Kind = (typeof KINDS)[number];
@@ -97,7 +95,8 @@ export class ActivityPlanner {
       }
       case 'support': {
         this.add(c, t, 'support_ticket', { channel: 'chat', props: { topic: this.pick(TOPICS) } });
-        if (r() < 0.2) this.add(c, t + Math.floor((1 + r() * 47) * HOUR), 'complaint', { channel: 'email' });
+        if (r() < 0.2)
+          this.add(c, t + Math.floor((1 + r() * 47) * HOUR_MS), 'complaint', { channel: 'email' });
         return t;
       }
       case 'feedback':
@@ -132,9 +131,9 @@ export class ActivityPlanner {
     const r = this.rand;
     this.add(c, t, 'campaign_touch', { campaign, channel });
     if (channel !== 'email')
-      return r() < 0.1 ? this.session(c, t + Math.floor((1 + r() * 59) * MIN), false) : t;
+      return r() < 0.1 ? this.session(c, t + Math.floor((1 + r() * 59) * MINUTE_MS), false) : t;
     if (r() >= openP) return t;
-    t += Math.floor((5 + r() * 355) * MIN);
+    t += Math.floor((5 + r() * 355) * MINUTE_MS);
     this.add(c, t, 'email_open', { campaign, channel });
     if (r() >= clickP) return t;
     t += this.gap();
@@ -217,7 +216,7 @@ export class ActivityPlanner {
   refund(c: Customer, t: number, paid: number, sku: string): void {
     const r = this.rand;
     const amount = r() < 0.6 ? paid : Math.min(paid, money(paid * (0.2 + r() * 0.8)));
-    this.add(c, t + Math.floor((1 + r() * 19) * DAY), 'refund', { sku, amount, currency: 'EUR' });
+    this.add(c, t + Math.floor((1 + r() * 19) * DAY_MS), 'refund', { sku, amount, currency: 'EUR' });
   }
 
   /** Decides a due renewal: emits it (and plans the next) or turns it into a cancellation. */
@@ -230,7 +229,7 @@ export class ActivityPlanner {
       return true;
     }
     p.fields = { amount: SUBSCRIPTION_PRICE, currency: 'EUR', props: { plan: 'monthly' } };
-    this.add(c, p.ts + 30 * DAY, 'subscription_renew', undefined);
+    this.add(c, p.ts + 30 * DAY_MS, 'subscription_renew', undefined);
     return true;
   }
 

@@ -3,16 +3,14 @@
  * customer runs a piecewise-constant Poisson process over activity kinds; its rates change when it
  * enters the next phase of its archetype (a drifter starts to fade, an intent riser ramps up).
  */
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../contract/time.js';
 import {
   ActivityPlanner,
   type Archetype,
   CATEGORIES,
   type Customer,
-  DAY,
-  HOUR,
   KINDS,
   type Kind,
-  MIN,
   type Planned,
   simCustomerId,
   TOPICS,
@@ -102,15 +100,15 @@ export class CustomerPlanner {
     const last = this.prehistory(c);
     if (arch === 'lapsed') {
       // Their mail process starts in the past; nothing else ever happens.
-      this.sampleNext(c, last + Math.floor((7 + r() * 23) * DAY), this.startMs);
+      this.sampleNext(c, last + Math.floor((7 + r() * 23) * DAY_MS), this.startMs);
       return c;
     }
-    const t0 = this.startMs + Math.floor(r() * 2 * DAY);
+    const t0 = this.startMs + Math.floor(r() * 2 * DAY_MS);
     const from = r() < 0.6 ? this.act.plan(c, 'login', t0) : this.act.barePurchase(c, t0);
     const subP = { regular: 0.5, occasional: 0.15, drifter: 0.6, riser: 0.1, dormant: 0 }[arch];
     if (r() < subP) {
       c.subscribed = true;
-      this.act.add(c, t0 + Math.floor((0.5 + r() * 29.5) * DAY), 'subscription_renew', undefined);
+      this.act.add(c, t0 + Math.floor((0.5 + r() * 29.5) * DAY_MS), 'subscription_renew', undefined);
     }
     this.sampleNext(c, from, this.startMs);
     return c;
@@ -131,23 +129,23 @@ export class CustomerPlanner {
     const days = lapsed
       ? u(LAPSED_MIN, TENURE_MAX)
       : TENURE_MIN - TENURE_SCALE * Math.log(1 - r() * (1 - Math.exp(-span / TENURE_SCALE)));
-    const t0 = start - Math.floor(days * DAY);
+    const t0 = start - Math.floor(days * DAY_MS);
     const channel = (): string => (r() < 0.3 ? 'store' : c.device);
     let t = t0;
     if (r() < (lapsed ? 0.8 : 0.7)) {
       const signedUp = this.act.signup(c, t0);
       // Some risers have never bought anything yet.
       if (c.arch === 'riser' && r() < 0.5) return signedUp;
-      t = signedUp + Math.floor(u(0.05, 14) * DAY);
+      t = signedUp + Math.floor(u(0.05, 14) * DAY_MS);
     }
     t = this.act.barePurchase(c, t, channel(), lapsed);
     if (lapsed) {
-      if (r() < 0.3) t = this.act.barePurchase(c, t + Math.floor(u(3, 28) * DAY), channel(), true);
+      if (r() < 0.3) t = this.act.barePurchase(c, t + Math.floor(u(3, 28) * DAY_MS), channel(), true);
       return t;
     }
     const rate = c.rates[0]!;
     for (;;) {
-      const next = rate > 0 ? t + Math.floor((-Math.log(1 - r()) / rate) * DAY) : start;
+      const next = rate > 0 ? t + Math.floor((-Math.log(1 - r()) / rate) * DAY_MS) : start;
       if (next >= start) return t;
       t = this.act.barePurchase(c, next, channel());
     }
@@ -176,27 +174,28 @@ export class CustomerPlanner {
         break;
       case 'drifter:0':
         set(regular(), 0.45, 0.3);
-        next = this.startMs + Math.floor(u(20, 60) * DAY);
+        next = this.startMs + Math.floor(u(20, 60) * DAY_MS);
         break;
       case 'drifter:1': {
         // Fading: no more purchases, a support case or two, maybe a cancellation.
         set([0, 0.08, 0.1, 0.15, 0, 0, 0], 0.1, 0.03);
-        next = t + Math.floor(u(5, 12) * DAY);
-        const ticket = t + Math.floor(u(0, 4) * DAY);
+        next = t + Math.floor(u(5, 12) * DAY_MS);
+        const ticket = t + Math.floor(u(0, 4) * DAY_MS);
         this.act.add(c, ticket, 'support_ticket', {
           channel: 'chat',
           props: { topic: this.act.pick(TOPICS) },
         });
         if (r() < 0.6)
-          this.act.add(c, ticket + Math.floor(u(1, 24) * HOUR), 'complaint', { channel: 'email' });
-        if (r() < 0.4) this.act.add(c, t + Math.floor(u(2, 8) * DAY), 'support_ticket', { channel: 'phone' });
+          this.act.add(c, ticket + Math.floor(u(1, 24) * HOUR_MS), 'complaint', { channel: 'email' });
+        if (r() < 0.4)
+          this.act.add(c, t + Math.floor(u(2, 8) * DAY_MS), 'support_ticket', { channel: 'phone' });
         if (r() < 0.5)
-          this.act.add(c, t + Math.floor(u(0, 8) * DAY), 'feedback', {
+          this.act.add(c, t + Math.floor(u(0, 8) * DAY_MS), 'feedback', {
             props: { rating: r() < 0.5 ? 1 : 2 },
           });
         if (c.subscribed) {
           c.subscribed = false;
-          this.act.add(c, t + Math.floor(u(1, 10) * DAY), 'subscription_cancel', { channel: 'web' });
+          this.act.add(c, t + Math.floor(u(1, 10) * DAY_MS), 'subscription_cancel', { channel: 'web' });
         }
         break;
       }
@@ -207,7 +206,7 @@ export class CustomerPlanner {
         set([0.004, 0.06, 0.05, 0.15, 0.002, 0.004, 0.003], 0.15, 0.05);
         c.cartP = 0.05;
         c.checkoutP = 0.02;
-        next = this.startMs + Math.floor(u(5, 60) * DAY);
+        next = this.startMs + Math.floor(u(5, 60) * DAY_MS);
         break;
       case 'riser:1':
         // Rising intent: frequent, search-heavy sessions with carts and abandoned checkouts.
@@ -215,7 +214,7 @@ export class CustomerPlanner {
         c.cartP = 0.6;
         c.checkoutP = 0.35;
         c.searchP = 0.5;
-        next = t + Math.floor(u(2, 6) * DAY);
+        next = t + Math.floor(u(2, 6) * DAY_MS);
         break;
       case 'riser:2':
         end = this.act.plan(c, 'buy', t);
@@ -226,14 +225,14 @@ export class CustomerPlanner {
         break;
       case 'newcomer:0':
         set([0, 0, 0, 0, 0, 0, 0], 0, 0);
-        next = this.startMs + Math.floor(u(0, 90) * DAY);
+        next = this.startMs + Math.floor(u(0, 90) * DAY_MS);
         break;
       case 'newcomer:1':
         end = this.act.signup(c, t);
-        this.act.emailFunnel(c, end + Math.floor(u(10, 60) * MIN), 'welcome', 'email', 0.7, 0.4);
-        if (c.converter) this.act.plan(c, 'buy', t + Math.floor(u(0.2, 10) * DAY));
+        this.act.emailFunnel(c, end + Math.floor(u(10, 60) * MINUTE_MS), 'welcome', 'email', 0.7, 0.4);
+        if (c.converter) this.act.plan(c, 'buy', t + Math.floor(u(0.2, 10) * DAY_MS));
         set([0, 0.4, 0.3, 0.2, 0.01, 0, 0.01], 0.5, 0.25);
-        next = t + 14 * DAY;
+        next = t + 14 * DAY_MS;
         break;
       case 'newcomer:2':
         if (c.converter) set([1 / u(10, 60), 0.25, 0.3, 0.25, 0.008, 0.015, 0.004], 0.35, 0.2);
@@ -244,7 +243,7 @@ export class CustomerPlanner {
         break;
       case 'dormant:0':
         set([0.05, 0.2, 0.3, 0.2, 0, 0, 0], 0.2, 0.1);
-        next = this.startMs + Math.floor(u(3, 15) * DAY);
+        next = this.startMs + Math.floor(u(3, 15) * DAY_MS);
         break;
       default:
         set([0, 0, 0, 0, 0, 0, 0], 0, 0);
@@ -256,7 +255,7 @@ export class CustomerPlanner {
   /** Samples the next activity start after `from`, crossing phase boundaries (memoryless). */
   private sampleNext(c: Customer, from: number, now: number): void {
     for (;;) {
-      const t = c.total > 0 ? from + Math.floor((-Math.log(1 - this.rand()) / c.total) * DAY) : Infinity;
+      const t = c.total > 0 ? from + Math.floor((-Math.log(1 - this.rand()) / c.total) * DAY_MS) : Infinity;
       if (t < c.phaseEnd) {
         c.nextAt = t;
         return;

@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { BellwetherError } from '../contract/errors.js';
 import { DAY_MS } from '../contract/time.js';
 import { connectNats } from '../lib/nats-connect.js';
 import { EventSimulator, type SimEvent } from './simulator.js';
@@ -22,7 +23,11 @@ const PROGRESS_MS = 1_000;
 const DRAIN_TIMEOUT_MS = 5_000;
 
 const port = parentPort;
-if (!port) throw new Error('simulator-worker must run in a worker thread');
+if (!port)
+  throw new BellwetherError(
+    'BW_ERR_INTERNAL',
+    'simulator-worker must run in a worker thread (started by startSimulatorWorker), not on the main thread',
+  );
 const opts = workerData as SimulatorWorkerData;
 const rate = Math.max(0, opts.rate);
 /** The bucket holds at most 100 ms of events, so a pause never turns into a large burst. */

@@ -18,15 +18,8 @@
  */
 
 import { eventSubject } from '../contract/subjects.js';
-import {
-  type Archetype,
-  type Customer,
-  DAY,
-  HOUR,
-  MIN,
-  mulberry32,
-  type Planned,
-} from './simulator-activities.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../contract/time.js';
+import { type Archetype, type Customer, mulberry32, type Planned } from './simulator-activities.js';
 import { CustomerPlanner } from './simulator-customers.js';
 
 export type { Archetype };
@@ -148,14 +141,14 @@ export class EventSimulator {
   /** ISO-8601 UTC text of `ts`, reusing the date part within a day. */
   private iso(ts: number): string {
     let ms = ts - this.isoDay;
-    if (!(ms >= 0 && ms < DAY)) {
-      this.isoDay = ts - (((ts % DAY) + DAY) % DAY);
+    if (!(ms >= 0 && ms < DAY_MS)) {
+      this.isoDay = ts - (((ts % DAY_MS) + DAY_MS) % DAY_MS);
       this.isoPrefix = new Date(this.isoDay).toISOString().slice(0, 11);
       ms = ts - this.isoDay;
     }
-    const h = Math.floor(ms / HOUR);
-    const m = Math.floor((ms % HOUR) / MIN);
-    const sec = Math.floor((ms % MIN) / 1000);
+    const h = Math.floor(ms / HOUR_MS);
+    const m = Math.floor((ms % HOUR_MS) / MINUTE_MS);
+    const sec = Math.floor((ms % MINUTE_MS) / 1000);
     return `${this.isoPrefix}${TWO[h]}:${TWO[m]}:${TWO[sec]}.${THREE[ms % 1000]}Z`;
   }
 

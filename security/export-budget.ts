@@ -2,7 +2,7 @@
  * How many customers each API key has taken out through list and export routes in the last hour
  * (BW_EXPORT_LIMIT). An answer that would take a key over the limit is refused whole.
  */
-const HOUR_MS = 3_600_000;
+import { HOUR_MS } from '../contract/time.js';
 
 export class ExportBudget {
   readonly limit: number;
