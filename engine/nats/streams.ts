@@ -18,6 +18,7 @@
  */
 import type { JetStreamManager, StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import { BellwetherError } from '../../contract/errors.js';
+import { DAY_MS, HOUR_MS } from '../../contract/time.js';
 
 /** The single events stream of deployments created before 2026-11-23 (layout `single`). */
 export const EVENTS_STREAM = 'BW_EVENTS';
@@ -37,7 +38,7 @@ const CRM_STREAM = 'BW_CRM';
 const AUDIT_STREAM = 'BW_AUDIT';
 
 const NANOS_PER_MS = 1_000_000;
-const DAY_NS = 86_400_000 * NANOS_PER_MS;
+const DAY_NS = DAY_MS * NANOS_PER_MS;
 
 export function partitionsDescription(partitions: number): string {
   return `bellwether events; partitions=${partitions}`;
@@ -144,21 +145,21 @@ export async function ensureStreams(
       'bellwether dead letters: original body, headers Bw-Reason, Bw-Error-Code, Bw-Subject, Bw-Error',
     subjects: ['bw.dlq.>'],
     max_age: 30 * DAY_NS,
-    duplicate_window: 3_600_000 * NANOS_PER_MS,
+    duplicate_window: HOUR_MS * NANOS_PER_MS,
   });
   await ensureStream(jsm, {
     name: ALERTS_STREAM,
     description: 'bellwether risk alerts',
     subjects: ['bw.alerts.>'],
     max_age: 30 * DAY_NS,
-    duplicate_window: 3_600_000 * NANOS_PER_MS,
+    duplicate_window: HOUR_MS * NANOS_PER_MS,
   });
   await ensureStream(jsm, {
     name: CRM_STREAM,
     description: 'bellwether rule actions and segment changes',
     subjects: ['bw.actions.>', 'bw.segments.>'],
     max_age: 30 * DAY_NS,
-    duplicate_window: 3_600_000 * NANOS_PER_MS,
+    duplicate_window: HOUR_MS * NANOS_PER_MS,
   });
   await ensureStream(jsm, {
     name: AUDIT_STREAM,
