@@ -204,9 +204,13 @@ function fillSegments(raw: unknown): CrmSegments {
       r_min: num(potential['r_min'], DEFAULT_SEGMENTS.potential.r_min),
       m_max: num(potential['m_max'], DEFAULT_SEGMENTS.potential.m_max),
     }),
-    at_risk_rfm: isPlain(atRisk)
-      ? Object.freeze({ r_max: num(atRisk['r_max'], 1), fm_min: num(atRisk['fm_min'], 5) })
-      : null,
+    // Absent: the built-in test; `null`: off.
+    at_risk_rfm:
+      atRisk === undefined
+        ? DEFAULT_SEGMENTS.at_risk_rfm
+        : isPlain(atRisk)
+          ? Object.freeze({ r_max: num(atRisk['r_max'], 1), fm_min: num(atRisk['fm_min'], 5) })
+          : null,
   });
 }
 

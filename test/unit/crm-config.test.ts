@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BellwetherError } from '../../contract/errors.js';
+import { loadCrmDefinition } from '../../engine/crm-files.js';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import {
   compileCrmConfig,
@@ -96,6 +97,29 @@ describe('CRM file loader', () => {
     const config = await loadCrmConfig(json);
     expect(config.source).toBe(json);
     expect(config.rules.map((r) => r.id)).toEqual(defaultCrmConfig().rules.map((r) => r.id));
+  });
+
+  it('keeps the built-in at_risk_rfm test in a file that does not set it, and turns it off only on null', async () => {
+    const builtIn = { r_max: 2, fm_min: 4 };
+    const rulesOnly = write(
+      'rules-only.yaml',
+      'rules:\n  - { id: big_order, on: purchase, when: spend_7d > 200 }\n',
+    );
+    const otherSegments = write('dormant-only.yaml', 'segments:\n  dormant_days: 120\n');
+    const off = write('at-risk-off.yaml', 'segments:\n  at_risk_rfm: null\n');
+    for (const file of [rulesOnly, otherSegments]) {
+      const config = await loadCrmConfig(file);
+      expect(config.segments.at_risk_rfm).toEqual(builtIn);
+      expect(compileCrmConfig(structuredClone(config.definition), 'worker').segments.at_risk_rfm).toEqual(
+        builtIn,
+      );
+    }
+    const config = await loadCrmConfig(off);
+    expect(config.segments.at_risk_rfm).toBeNull();
+    expect(compileCrmConfig(structuredClone(config.definition), 'worker').segments.at_risk_rfm).toBeNull();
+    // As BW_RULES_FILE: the engine takes its segment settings from the rules file.
+    expect((await loadCrmDefinition({ rules: rulesOnly })).definition.segments?.at_risk_rfm).toEqual(builtIn);
+    expect((await loadCrmDefinition({ rules: off })).definition.segments?.at_risk_rfm).toBeNull();
   });
 
   it('reports every violation of a file at once, each with file and place', async () => {
