@@ -25,7 +25,7 @@ export type LeaseLostReason = 'taken' | 'expired' | 'released';
 export type LeaseEvent =
   | { type: 'acquired'; partition: number; epoch: number }
   | { type: 'lost'; partition: number; epoch: number; reason: LeaseLostReason }
-  /** Another instance's write to a lease was seen (a release shows as owner null). */
+  /** A lease changed hands or was released by another instance (owner null), as seen here. */
   | { type: 'observed'; partition: number; owner: string | null; epoch: number };
 
 export type AcquireResult =

@@ -278,7 +278,11 @@ export class PartitionLeases {
     if (left <= 0) return this.drop(partition, held, 'expired');
     const value = this.valueOf(this.opts.instanceId, held.epoch);
     try {
-      const timeout = Math.max(1, Math.min(CLUSTER_REQUEST_TIMEOUT_MS, left));
+      // Short enough that a request lost with a dying server is tried again well before the deadline.
+      const timeout = Math.max(
+        1,
+        Math.min(CLUSTER_REQUEST_TIMEOUT_MS, Math.max(1000, this.renewMs / 3), left),
+      );
       const revision = await this.kv.update(
         leaseKey(partition),
         JSON.stringify(value),
@@ -324,20 +328,24 @@ export class PartitionLeases {
   /** A write sent at `sentAt` succeeded: valid until sentAt + lease − margin. */
   private extend(partition: number, held: HeldLease, revision: number, sentAt: number): void {
     if (held.failedAt !== undefined) {
-      this.log.info(
-        { partition, epoch: held.epoch, failingMs: Math.round(this.now() - held.failedAt) },
-        'lease renewed again',
-      );
+      const gapMs = Math.round(sentAt - held.renewedAt);
+      this.log.info({ partition, epoch: held.epoch, gapMs }, 'lease renewed again');
     }
     held.revision = revision;
     held.renewedAt = sentAt;
     held.failedAt = undefined;
     held.validUntil = sentAt + this.leaseMs - this.marginMs;
+    this.armExpiry(partition, held);
+  }
+
+  /** Fires 'lost' (expired) at the deadline; a timer that fires early (Node's cached loop time) is set again. */
+  private armExpiry(partition: number, held: HeldLease): void {
     clearTimeout(held.timer);
     held.timer = setTimeout(
       () => {
-        if (this.holding.get(partition) === held && this.now() >= held.validUntil)
-          this.drop(partition, held, 'expired');
+        if (this.holding.get(partition) !== held) return;
+        if (this.now() >= held.validUntil) this.drop(partition, held, 'expired');
+        else this.armExpiry(partition, held);
       },
       Math.max(0, held.validUntil - this.now()) + 1,
     );
@@ -368,6 +376,7 @@ export class PartitionLeases {
       return;
     }
     const value = leaseOf(entry);
+    const before = this.table.get(entry.key)?.value;
     const seen = this.observe(partition, entry.revision, value);
     if (seen !== 'new' && seen !== 'changed') return;
     const held = this.holding.get(partition);
@@ -378,7 +387,9 @@ export class PartitionLeases {
     ) {
       this.drop(partition, held, 'taken');
     }
-    if (value.owner !== this.opts.instanceId) {
+    // A change of hands or a release; another holder's plain renewals are not events.
+    const changedHands = before?.owner !== value.owner || before?.epoch !== value.epoch;
+    if (value.owner !== this.opts.instanceId && changedHands) {
       this.listeners.emit({ type: 'observed', partition, owner: value.owner, epoch: value.epoch });
     }
   }

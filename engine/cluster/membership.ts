@@ -20,7 +20,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { BellwetherError } from '../../contract/errors.js';
 import type { Logger } from '../log.js';
 import { BucketWatch, readBucket } from './bucket-watch.js';
-import { clusterJetStream, openKvBucket, parseJson, type ReplicaOptions } from './buckets.js';
+import {
+  CLUSTER_REQUEST_TIMEOUT_MS,
+  clusterJetStream,
+  openKvBucket,
+  parseJson,
+  type ReplicaOptions,
+} from './buckets.js';
 import { FreshnessTable, type MonotonicClock, monotonicNow } from './freshness.js';
 import { Listeners } from './listeners.js';
 import { checkInstanceId, DEFAULT_LEASE_SECONDS, leaseTimings } from './settings.js';
@@ -204,7 +210,8 @@ export class Membership {
   private async heartbeat(first: boolean): Promise<void> {
     const at = this.now();
     try {
-      const revision = await this.kv.put(this.opts.instanceId, JSON.stringify(this.info));
+      const timeout = Math.min(CLUSTER_REQUEST_TIMEOUT_MS, Math.max(1000, this.leaseMs / 9));
+      const revision = await this.kv.put(this.opts.instanceId, JSON.stringify(this.info), { timeout });
       // The watch may have delivered it before the put's answer arrived.
       if (revision <= this.watchedOwnRevision) this.completeAt = Math.max(this.completeAt, at);
       else this.unwatched.push({ revision, at });

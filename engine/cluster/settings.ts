@@ -2,13 +2,15 @@
 import { BellwetherError } from '../../contract/errors.js';
 
 /**
- * 20 s: long enough to outlast a stream leader election on a 3-node nats-server 2.9 cluster
- * (renewals blocked 6-8 s after the leases bucket's leader was killed, once more than 8 s, in
- * test/integration/cluster-replicated.test.ts), since a holder stays valid for lease − margin
- * after its last renewal (16 s) and retries every second while renewals fail. It is also how
- * long a killed instance's partitions wait before another instance takes them.
+ * 30 s. A holder stays valid for lease − margin (24 s) after its last renewal, and a node of a
+ * 3-node nats-server 2.9.10 cluster killed in test/integration/cluster-replicated.test.ts left
+ * renewals without an answer for 4-8 s (one stream leader election; the server's election
+ * timeout is several seconds); with a renewal up to lease/3 (10 s) before the kill, the longest
+ * gap between successful renewals seen was 12.7 s. 30 s leaves room for a second election
+ * round. It is also how long a killed instance's partitions wait before another instance takes
+ * them; a graceful stop hands them over at once.
  */
-export const DEFAULT_LEASE_SECONDS = 20;
+export const DEFAULT_LEASE_SECONDS = 30;
 
 /** Instance ids are KV keys: letters, digits and `-_=`, dot-separated tokens. */
 export function checkInstanceId(id: string): void {

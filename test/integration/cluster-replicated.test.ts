@@ -10,6 +10,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monotonicNow } from '../../engine/cluster/freshness.js';
 import { leaseKey } from '../../engine/cluster/lease-value.js';
+import { DEFAULT_LEASE_SECONDS } from '../../engine/cluster/settings.js';
 import { waitFor } from '../support/engine-process.js';
 import { startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
 import { type Instance, openInstance, waitForBalanced } from './cluster-instances.js';
@@ -83,7 +84,8 @@ describe('partition leases on a 3-node cluster, replicas 3', () => {
 });
 
 describe('a 3-node cluster losing a node', () => {
-  const leaseSeconds = 20;
+  const leaseSeconds = DEFAULT_LEASE_SECONDS;
+  const validMs = leaseSeconds * 800; // lease − the default margin of a fifth
   let a: Instance;
   let b: Instance;
   let observer: NatsConnection;
@@ -105,7 +107,7 @@ describe('a 3-node cluster losing a node', () => {
     await observer?.close();
   });
 
-  /** Kills a node, checks leases renew and checkpoints work for 2.5 leases, starts it again. */
+  /** Kills a node, checks leases renew and checkpoints work past every lease deadline, starts it again. */
   async function survive(index: number, label: string): Promise<void> {
     const kv = await new Kvm(observer).open('BW_LEASES');
     const before = await Promise.all(Array.from({ length: 16 }, (_, p) => kv.get(leaseKey(p))));
@@ -147,9 +149,9 @@ describe('a 3-node cluster losing a node', () => {
       );
     }
 
-    // More than a lease with the node down (a lease not renewed would have been lost by now):
-    // nobody lost or moved a partition.
-    await new Promise((r) => setTimeout(r, leaseSeconds * 1200 - (monotonicNow() - killedAt)));
+    // Past the deadline of any lease not renewed since the kill (a lease not renewed would have
+    // been lost by now): nobody lost or moved a partition.
+    await new Promise((r) => setTimeout(r, validMs + 2000 - (monotonicNow() - killedAt)));
     expect([a.leases.held(), b.leases.held()]).toEqual(heldBefore);
     expect([a, b].map((i) => i.leaseEvents.filter((r) => r.event.type === 'lost').length)).toEqual(
       lostBefore,
@@ -160,7 +162,7 @@ describe('a 3-node cluster losing a node', () => {
     );
     clearInterval(sampler);
     console.log(
-      `${label}: every lease renewed ${renewedAfter} ms after the kill; none lost; least time left before a self-fencing deadline ${Math.round(headroom)} ms of ${leaseSeconds * 800} ms`,
+      `${label}: every lease renewed ${renewedAfter} ms after the kill; none lost; least time left before a self-fencing deadline ${Math.round(headroom)} ms of ${validMs} ms`,
     );
 
     await cluster.restart(index);
