@@ -9,6 +9,8 @@ const Readiness = Type.Object({
   partitions: Type.Integer(),
   attached: Type.Integer(),
   caught_up: Type.Integer(),
+  /** Partitions assigned to this instance that it does not run yet (a cluster member waiting for a lease). */
+  awaited: Type.Integer(),
   pending: Type.Integer(),
 });
 
@@ -31,7 +33,8 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView): void {
     {
       config: { public: true },
       schema: {
-        summary: 'Ready when NATS is connected and every partition consumer is attached and caught up',
+        summary:
+          'Ready when NATS is connected and every partition this instance should run is run here, attached and caught up',
         tags: ['ops'],
         response: { 200: Readiness, 503: Readiness },
       },
@@ -42,14 +45,21 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView): void {
       const attached = parts.filter((p) => p.attached).length;
       const caughtUp = parts.filter((p) => p.caught_up).length;
       const natsConnected = engine.natsConnected();
+      // In a cluster: every partition the assignment gives this instance is run here already.
+      const waiting = engine.partitionsAwaited();
       const ready =
-        natsConnected && attached === parts.length && caughtUp === parts.length && parts.length > 0;
+        natsConnected &&
+        waiting === 0 &&
+        attached === parts.length &&
+        caughtUp === parts.length &&
+        parts.length > 0;
       const body = {
         ready,
         nats_connected: natsConnected,
         partitions: parts.length,
         attached,
         caught_up: caughtUp,
+        awaited: waiting,
         pending: parts.reduce((sum, p) => sum + p.pending, 0),
       };
       return reply.code(ready ? 200 : 503).send(body);

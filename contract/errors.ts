@@ -46,6 +46,16 @@ export const ERRORS = {
     message: 'a cluster bucket in NATS cannot be opened or did not answer',
     retryable: true,
   },
+  BW_ERR_PARTITION_MOVING: {
+    message: 'the partition has no live owner right now (it is moving between instances)',
+    retryable: true,
+    status: 503,
+  },
+  BW_ERR_INSTANCE_UNREACHABLE: {
+    message: 'the instance that owns the partition did not answer',
+    retryable: true,
+    status: 503,
+  },
   BW_ERR_LEASE_LOST: { message: 'this instance no longer holds the partition’s lease', retryable: false },
   BW_ERR_CHECKPOINT_FENCED: {
     message: 'checkpoint write refused: a newer owner has claimed the partition',

@@ -11,6 +11,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { BellwetherError } from '../contract/errors.js';
+import { partitionOfCustomer } from '../contract/subjects.js';
 import { connectNats } from '../lib/nats-connect.js';
 import { describeNatsSettings, externalOnlySettings, natsSettingsOf } from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
@@ -21,14 +22,16 @@ import { MODEL_NAMES } from '../models/registry.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
 import { EngineSecurity } from '../security/engine-security.js';
+import { EngineMember } from './cluster/engine-member.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import type { Logger } from './log.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
 import { ensureStreams } from './nats/streams.js';
+import type { GatherBody } from './pool/population.js';
 import type { TestHooks, WorkerStatus } from './pool/thread-messages.js';
 import { WorkerPool } from './pool/worker-pool.js';
-import type { EngineInfo, EngineView } from './view.js';
+import type { CustomerAnswer, EngineInfo, EngineView } from './view.js';
 
 export interface OpenEngine {
   view: EngineView;
@@ -126,11 +129,15 @@ export async function openEngine(
       partitions: config.partitions,
       eventsMaxAgeDays: config.eventsMaxAgeDays,
       auditRetentionDays: config.auditRetentionDays,
+      replicas: config.replicas,
     });
     const security = await EngineSecurity.start(config, nc, jetstream(nc), log);
     cleanups.push({ step: 'security', run: async () => security.close() });
 
     let pool: WorkerPool | undefined;
+    const leased = embedded === undefined;
+    let member: EngineMember | undefined;
+    const startedAt = new Date().toISOString();
     const workers = (): WorkerPool => {
       if (!pool) throw new BellwetherError('BW_ERR_WORKER_FAILED', 'workers are starting');
       return pool;
@@ -177,22 +184,26 @@ export async function openEngine(
         loaded: (await workers().status()).map((s) => s.models),
       }),
       reloadModels: reload,
-      customer: (id, opts) => workers().customer(id, opts),
-      top: (min, limit, filter) => workers().top(min, limit, filter),
-      segments: async () => ({ segments: await workers().segments() }),
+      customer: async (id, opts) => {
+        const partition = partitionOfCustomer(id, config.partitions);
+        if (!member || workers().owns(partition)) return workers().customer(id, opts);
+        return (await member.forwardCustomer(partition, id, opts ?? {})) as CustomerAnswer | null;
+      },
+      top: (min, limit, filter) => workers().population.top(min, limit, filter),
+      segments: async () => ({ segments: await workers().population.segments() }),
       funnel: async (id) => {
-        const counts = (await workers().funnels()).find((f) => f.id === id);
+        const counts = (await workers().population.funnels()).find((f) => f.id === id);
         return counts ? funnelReport(counts) : undefined;
       },
       paths: async (from, limit) => {
-        const paths = await workers().paths();
+        const paths = await workers().population.paths();
         return {
           ...(from ? { transitions: paths.next(from) ?? { from, total: 0, next: [] } } : {}),
           top_paths_to_purchase: paths.topPathsToPurchase(limit),
         };
       },
       attribution: async (model) =>
-        attributionReport(await workers().attribution(), model as AttributionModel),
+        attributionReport(await workers().population.attribution(), model as AttributionModel),
       status: async () => (pool ? pool.status() : []),
       info: async (): Promise<EngineInfo> => ({
         name: 'bellwether',
@@ -204,6 +215,15 @@ export async function openEngine(
         tf_backend: first?.tf_backend ?? 'unknown',
         models: first?.models ?? {},
         thresholds: { churn: config.churnAlertThreshold, intent: config.intentAlertThreshold },
+        cluster: member
+          ? member.info()
+          : {
+              instance_id: config.instanceId,
+              members: [{ instance_id: config.instanceId, started_at: startedAt, lease_seconds: 0 }],
+              partitions: Object.fromEntries(
+                Array.from({ length: config.partitions }, (_, p) => [String(p), config.instanceId]),
+              ),
+            },
       }),
       metricsText: async () => {
         const aggregated = AggregatorRegistry.aggregate<typeof mainRegistry.contentType>([
@@ -214,20 +234,49 @@ export async function openEngine(
       },
       metricsContentType: mainRegistry.contentType,
       natsConnected: () => natsConnected,
+      partitionsAwaited: () => (member && pool ? member.awaited(pool) : 0),
     };
 
     const startWorkers = async (): Promise<void> => {
+      const checkpointsDir = path.join(config.dataDir, 'checkpoints');
       const started = await WorkerPool.start(
         config,
         natsUrl,
         log,
-        { crm, pii: security.keyringData, eventsLayout },
+        {
+          crm,
+          pii: security.keyringData,
+          eventsLayout,
+          // With an external NATS the partitions are leased and their checkpoints kept in NATS, so
+          // another instance can take them over; the embedded single node runs them all from files.
+          ownership: leased ? 'leased' : 'static',
+          checkpoints: leased
+            ? { kind: 'nats', replicas: config.replicas, instanceId: config.instanceId, dir: checkpointsDir }
+            : { kind: 'file', dir: checkpointsDir },
+        },
         options.hooks,
       );
       pool = started;
       security.watchKeyFile(config, (keyring) => started.rekey(keyring));
       cleanups.push({ step: 'workers', run: () => started.stop() });
       first = (await started.status())[0];
+      if (leased) {
+        const reads = {
+          customer: (id: string, opts: { bulk?: boolean }) => {
+            const partition = partitionOfCustomer(id, config.partitions);
+            if (!started.owns(partition))
+              throw new BellwetherError('BW_ERR_PARTITION_MOVING', `partition ${partition}`);
+            return started.customer(id, opts);
+          },
+          gather: (body: { op: string }) => started.population.local(body as GatherBody),
+        };
+        const joined = await EngineMember.start(nc, config, started, reads, log, mainRegistry);
+        member = joined;
+        started.population.setRemote((body) => joined.gatherOthers(body));
+        // Cleanups run in reverse: the partitions are handed off (checkpointed, leases released)
+        // before the workers stop.
+        cleanups.push({ step: 'cluster', run: () => joined.stop() });
+      }
 
       // A new model version on disk is picked up without a restart (debounced file watch). The
       // registry's directories are watched one by one, not recursively: Node 20's recursive watch on

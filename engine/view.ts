@@ -3,6 +3,8 @@ import type { CustomerAnswer, CustomerSummary, WorkerStatus } from './pool/threa
 
 export type { CustomerAnswer, CustomerSummary, WorkerStatus };
 
+import type { ClusterInfo } from './cluster/engine-member.js';
+
 export interface EngineInfo {
   name: 'bellwether';
   version: string;
@@ -13,6 +15,8 @@ export interface EngineInfo {
   tf_backend: string;
   models: Record<string, string>;
   thresholds: { churn: number; intent: number };
+  /** The instances sharing the partitions, and who runs each (one instance on the embedded default). */
+  cluster: ClusterInfo;
 }
 
 export interface ModelListing {
@@ -45,4 +49,9 @@ export interface EngineView {
   metricsText(): Promise<string>;
   metricsContentType: string;
   natsConnected(): boolean;
+  /**
+   * Partitions assigned to this instance that it does not run yet (a lease not acquired: another
+   * instance's still valid, say after a kill -9); 0 on a single node.
+   */
+  partitionsAwaited(): number;
 }

@@ -15,6 +15,10 @@ interface ConsumerState {
   ackPending: number;
 }
 
+/**
+ * The newest consumer of a partition's stream named `durable(p)`, or `durable(p)-e<epoch>` (the
+ * engine's consumer under a partition lease, with an external NATS).
+ */
 async function consumerStates(
   jsm: JetStreamManager,
   durable: (partition: number) => string,
@@ -22,17 +26,19 @@ async function consumerStates(
 ): Promise<ConsumerState[]> {
   return Promise.all(
     Array.from({ length: partitions }, async (_, p) => {
+      const base = durable(p);
+      let newest: ConsumerState = { exists: false, created: Number.NaN, pending: 0, ackPending: 0 };
       try {
-        const info = await jsm.consumers.info(eventsStreamOf(p, 'partitioned'), durable(p));
-        return {
-          exists: true,
-          created: Date.parse(info.created),
-          pending: info.num_pending,
-          ackPending: info.num_ack_pending,
-        };
+        for await (const info of await jsm.consumers.list(eventsStreamOf(p, 'partitioned'))) {
+          if (info.name !== base && !info.name.startsWith(`${base}-e`)) continue;
+          const created = Date.parse(info.created);
+          if (newest.exists && created <= newest.created) continue;
+          newest = { exists: true, created, pending: info.num_pending, ackPending: info.num_ack_pending };
+        }
       } catch {
-        return { exists: false, created: Number.NaN, pending: 0, ackPending: 0 };
+        // the stream or its consumers not there (yet)
       }
+      return newest;
     }),
   );
 }

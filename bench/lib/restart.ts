@@ -4,15 +4,18 @@
  * after them; without checkpoints it rebuilds everything from the stream (README "Guarantees").
  * Both are timed from spawn to `/readyz` 200 and to fully caught up (readiness allows up to 1,000
  * undelivered messages per partition and is re-evaluated once a second):
- * - cold: a new data directory, the whole stream replayed;
- * - warm: stopped (SIGTERM, which writes checkpoints) and started again on the same directory.
+ * - cold: a new data directory and no checkpoint in NATS (the engine runs against the bench's own
+ *   nats-server, so its checkpoints live in the BW_CHECKPOINTS object store: deleted first), the
+ *   whole stream replayed;
+ * - warm: stopped (SIGTERM, which writes checkpoints and releases the partitions' leases) and
+ *   started again.
  * The warm engine keeps running for the next phases.
  */
 import { readFileSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { EVENTS_STREAM_PREFIX } from '../../engine/nats/streams.js';
 import { AckWatch } from './acks.js';
+import { checkpointStoreBytes, deleteClusterBuckets } from './checkpoint-store.js';
 import { waitDrained, waitEngineIdle } from './consumers.js';
 import type { BenchContext } from './context.js';
 import { type EngineProc, getJson, startEngine } from './engine-proc.js';
@@ -69,16 +72,6 @@ async function caughtUpAt(ctx: BenchContext, spawnedWall: number): Promise<numbe
   );
 }
 
-async function dirBytes(dir: string): Promise<number> {
-  try {
-    let total = 0;
-    for (const f of await readdir(dir)) total += (await stat(path.join(dir, f))).size;
-    return total;
-  } catch {
-    return 0;
-  }
-}
-
 export async function restart(
   ctx: BenchContext,
   previous: EngineProc,
@@ -96,6 +89,7 @@ export async function restart(
     onWarning: (line: string) => progress.note(`engine: ${line.slice(0, 200)}`),
   };
 
+  await deleteClusterBuckets(ctx.jsm);
   const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM_PREFIX, 'bw-p');
   const cold = await startEngine(engineOpts);
   const coldSeconds = await untilReady(ctx, cold, 'cold');
@@ -105,7 +99,7 @@ export async function restart(
   watch.stop();
   const coldAllAcked = (watch.lastAt - cold.spawnedAt) / 1000;
   await cold.stop();
-  const checkpointBytes = await dirBytes(path.join(dataDir, 'checkpoints'));
+  const checkpointBytes = await checkpointStoreBytes(ctx.nc);
 
   const spawnedWall = Date.now();
   const warm = await startEngine(engineOpts);
@@ -181,7 +175,7 @@ export async function restartAtScale(
   const baseSeconds = (performance.now() - started) / 1000;
   await previous.stop();
   const dataDir = path.join(ctx.tmp, 'engine-data');
-  const checkpointBytes = await dirBytes(path.join(dataDir, 'checkpoints'));
+  const checkpointBytes = await checkpointStoreBytes(ctx.nc);
   const spawnedWall = Date.now();
   const engine = await startEngine({
     natsUrl: ctx.nats.url,

@@ -87,8 +87,15 @@ function recordedPartitions(info: StreamInfo): number {
  */
 export async function ensureStreams(
   jsm: JetStreamManager,
-  opts: { partitions: number; eventsMaxAgeDays: number; auditRetentionDays: number },
+  opts: {
+    partitions: number;
+    eventsMaxAgeDays: number;
+    auditRetentionDays: number;
+    /** Copies of every stream (BW_REPLICAS): 3 on a 3-node NATS cluster. Default 1. */
+    replicas?: number;
+  },
 ): Promise<EventsLayout> {
+  const num_replicas = opts.replicas ?? 1;
   const names: string[] = [];
   for await (const name of jsm.streams.names()) if (name.startsWith(EVENTS_STREAM_PREFIX)) names.push(name);
   const layout: EventsLayout = names.includes(EVENTS_STREAM) ? 'single' : 'partitioned';
@@ -112,6 +119,7 @@ export async function ensureStreams(
   const events = {
     max_age: Math.round(opts.eventsMaxAgeDays * DAY_NS),
     duplicate_window: 120_000 * NANOS_PER_MS,
+    num_replicas,
   };
   if (layout === 'single') {
     await ensureStream(
@@ -142,10 +150,11 @@ export async function ensureStreams(
   await ensureStream(jsm, {
     name: DLQ_STREAM,
     description:
-      'bellwether dead letters: original body, headers Bw-Reason, Bw-Error-Code, Bw-Subject, Bw-Error',
+      'bellwether dead letters: sealed original body, headers Bw-Reason, Bw-Error-Code, Bw-Subject, Bw-Error',
     subjects: ['bw.dlq.>'],
     max_age: 30 * DAY_NS,
     duplicate_window: HOUR_MS * NANOS_PER_MS,
+    num_replicas,
   });
   await ensureStream(jsm, {
     name: ALERTS_STREAM,
@@ -153,6 +162,7 @@ export async function ensureStreams(
     subjects: ['bw.alerts.>'],
     max_age: 30 * DAY_NS,
     duplicate_window: HOUR_MS * NANOS_PER_MS,
+    num_replicas,
   });
   await ensureStream(jsm, {
     name: CRM_STREAM,
@@ -160,6 +170,7 @@ export async function ensureStreams(
     subjects: ['bw.actions.>', 'bw.segments.>'],
     max_age: 30 * DAY_NS,
     duplicate_window: HOUR_MS * NANOS_PER_MS,
+    num_replicas,
   });
   await ensureStream(jsm, {
     name: AUDIT_STREAM,
@@ -168,6 +179,7 @@ export async function ensureStreams(
     max_age: Math.round(opts.auditRetentionDays * DAY_NS),
     deny_delete: true,
     deny_purge: true,
+    num_replicas,
   });
   return layout;
 }

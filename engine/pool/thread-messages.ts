@@ -11,11 +11,33 @@ import type { EventsLayout } from '../nats/streams.js';
 import type { AnswerVersionsData } from './answer-versions.js';
 import type { WorkerSettings } from './worker-settings.js';
 
+/** A partition this instance owns, with the epoch of its lease (0 for the embedded single node). */
+export interface OwnedPartition {
+  partition: number;
+  epoch: number;
+}
+
+export type CheckpointPlace =
+  | { kind: 'file'; dir: string }
+  /** `dir`: local checkpoint files of an earlier version, read once where the store has none. */
+  | { kind: 'nats'; replicas: number; instanceId: string; dir: string };
+
+/** Why a worker stops running a partition: handed off on purpose, or its lease lost (fenced). */
+export type DisownMode = 'handoff' | 'lost';
+
 export interface WorkerData {
   index: number;
   /** Customer queries (`op: 'customer'`) and their replies; polled at safe points (engine/worker/queries.ts). */
   queryPort: MessagePort;
-  partitions: number[];
+  /** The partitions the worker runs from the start, with this instance's lease epoch on each. */
+  partitions: OwnedPartition[];
+  /** Where partition checkpoints live (checkpoint-backends.ts). */
+  checkpoints: CheckpointPlace;
+  /**
+   * Shared with the main thread, indexed by partition: until when (epoch ms) this instance's lease
+   * on each partition is valid (Infinity without leases). The worker fences a partition past it.
+   */
+  leaseUntil: Float64Array;
   /** How to reach NATS (server list, credentials, TLS files): the worker builds its options from it. */
   nats: NatsConnectSettings;
   /** Where the partitions' events are: a stream each, or the single stream of earlier versions. */
@@ -126,7 +148,14 @@ export type WorkerRequest =
   | { id: number; op: 'metrics' }
   | { id: number; op: 'reload' }
   | { id: number; op: 'keyring'; keyring: PiiKeyringData }
-  | { id: number; op: 'stop' };
+  | { id: number; op: 'stop' }
+  /** Start running a partition (its lease acquired with `epoch`): load its checkpoint, consume. */
+  | { id: number; op: 'own'; partition: number; epoch: number }
+  /**
+   * Stop running a partition. `handoff`: stop consuming, flush and ack, checkpoint, forget it.
+   * `lost`: stop consuming and forget it at once; no further ack, checkpoint or effect for it.
+   */
+  | { id: number; op: 'disown'; partition: number; mode: DisownMode };
 
 /** A fresh answer a worker pushes to the main thread's cache (answer-push.ts). */
 export interface PushedAnswer {

@@ -8,29 +8,23 @@ import { BellwetherError } from '../../contract/errors.js';
 import { partitionOfCustomer } from '../../contract/subjects.js';
 import { natsSettingsOf } from '../../lib/nats-connect-options.js';
 import { distPath } from '../../lib/paths.js';
-import { type AttributionSnapshot, mergeAttribution } from '../../operators/analytics/attribution-report.js';
-import { type FunnelCounts, mergeFunnelCounts } from '../../operators/analytics/funnels.js';
-import { PathStats, type PathStatsJSON } from '../../operators/analytics/paths.js';
-import {
-  cutsFromSketches,
-  RfmSketches,
-  type RfmSketchesJSON,
-  SegmentStats,
-  type SegmentStatsJSON,
-} from '../../operators/analytics/rfm.js';
+import { cutsFromSketches, RfmSketches, type RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { EventsLayout } from '../nats/streams.js';
 import { AnswerCache } from './answer-cache.js';
 import { type AnswerVersionsData, bumpPartition, clockMs, createAnswerVersions } from './answer-versions.js';
+import { CrashBlame } from './crash-blame.js';
+import { Ownership } from './ownership.js';
+import { PopulationReads } from './population.js';
 import {
   type AnswersPush,
+  type CheckpointPlace,
   type CustomerAnswer,
-  type CustomerSummary,
+  type DisownMode,
   type FromWorker,
   isNotice,
-  POISON_CRASHES,
   type TestHooks,
   type WorkerData,
   type WorkerReply,
@@ -46,13 +40,22 @@ type Pending = {
   timer: NodeJS.Timeout;
 };
 type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
-
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Owning a partition loads its checkpoint (up to a few hundred MB from the object store). */
+const OWN_TIMEOUT_MS = 120_000;
 
-function partitionsOfWorker(worker: number, workers: number, partitions: number): number[] {
-  const owned: number[] = [];
-  for (let p = worker; p < partitions; p += workers) owned.push(p);
-  return owned;
+/** What the pool's workers share, besides the configuration. */
+export interface PoolShared {
+  crm: WorkerData['crm'];
+  pii: PiiKeyringData;
+  eventsLayout: EventsLayout;
+  /** Where partition checkpoints live. */
+  checkpoints: CheckpointPlace;
+  /**
+   * `static`: this instance runs every partition from the start (the embedded single node).
+   * `leased`: none until the cluster coordinator hands them over with `own` (engine/cluster/).
+   */
+  ownership: 'static' | 'leased';
 }
 
 export class WorkerPool {
@@ -72,11 +75,8 @@ export class WorkerPool {
   restarts = 0;
 
   readonly #hooks: TestHooks;
-  /** Per partition, the sequence its worker is processing (shared memory, see WorkerData.inflight). */
-  readonly #inflight: Float64Array;
-  /** Crashes seen while a given `partition:sequence` was being processed. */
-  readonly #crashes = new Map<string, number>();
-  readonly #poison = new Set<string>();
+  /** Which message crashed a worker thread (crash-blame.ts). */
+  readonly #blame: CrashBlame;
   readonly #sketches: (RfmSketchesJSON | undefined)[] = [];
 
   #crm: WorkerData['crm'];
@@ -84,16 +84,17 @@ export class WorkerPool {
   readonly #eventsLayout: EventsLayout;
   readonly #versions: AnswerVersionsData;
   readonly #queryPorts: MessagePort[] = [];
+  /** Lists and analytics merged over every worker (and, in a cluster, every instance). */
+  readonly population = new PopulationReads((body) => this.all(body));
+  /** The partitions this instance runs and their leases (ownership.ts). */
+  readonly #ownership: Ownership;
+  /** Worker threads (partition p runs in worker p mod count). */
+  #count = 0;
+  readonly #checkpoints: CheckpointPlace;
   /** Recent customer answers, served while no event or rescore changed them (answer-cache.ts). */
   readonly answers: AnswerCache;
 
-  private constructor(
-    config: Config,
-    log: Logger,
-    natsUrl: string,
-    shared: { crm: WorkerData['crm']; pii: PiiKeyringData; eventsLayout: EventsLayout },
-    hooks: TestHooks,
-  ) {
+  private constructor(config: Config, log: Logger, natsUrl: string, shared: PoolShared, hooks: TestHooks) {
     this.#config = config;
     // Workers get the keyring apart; the secrets of the configuration stay in the main thread.
     this.#settings = workerSettings(config);
@@ -102,8 +103,10 @@ export class WorkerPool {
     this.#crm = shared.crm;
     this.#pii = shared.pii;
     this.#eventsLayout = shared.eventsLayout;
+    this.#checkpoints = shared.checkpoints;
+    this.#ownership = new Ownership(config.partitions, shared.ownership);
     this.#hooks = hooks;
-    this.#inflight = new Float64Array(new SharedArrayBuffer(8 * config.partitions));
+    this.#blame = new CrashBlame(config.partitions, log);
     this.#versions = createAnswerVersions(config.partitions);
     this.answers = new AnswerCache(this.#versions, { ttlMs: config.answerCacheMs, max: 100_000 });
   }
@@ -129,25 +132,6 @@ export class WorkerPool {
     }
   }
 
-  /** Counts a crash against the message each of the worker's partitions was processing. */
-  #blame(partitions: readonly number[]): void {
-    for (const p of partitions) {
-      const seq = this.#inflight[p]!;
-      if (seq <= 0) continue;
-      const key = `${p}:${seq}`;
-      const crashes = (this.#crashes.get(key) ?? 0) + 1;
-      this.#crashes.set(key, crashes);
-      if (crashes >= POISON_CRASHES && !this.#poison.has(key)) {
-        this.#poison.add(key);
-        this.#log.error(
-          { component: 'pool', partition: p, sequence: seq, crashes },
-          'poison message: dead-lettering it',
-        );
-      }
-      this.#inflight[p] = 0;
-    }
-  }
-
   get size(): number {
     return this.#workers.length;
   }
@@ -157,11 +141,12 @@ export class WorkerPool {
     config: Config,
     natsUrl: string,
     log: Logger,
-    shared: { crm: WorkerData['crm']; pii: PiiKeyringData; eventsLayout: EventsLayout },
+    shared: PoolShared,
     hooks: TestHooks = {},
   ): Promise<WorkerPool> {
     const pool = new WorkerPool(config, log, natsUrl, shared, hooks);
     const count = Math.min(config.workers, config.partitions);
+    pool.#count = count;
     try {
       await Promise.all(Array.from({ length: count }, (_, index) => pool.#spawn(index, count)));
     } catch (err) {
@@ -193,20 +178,22 @@ export class WorkerPool {
     const data: WorkerData = {
       index,
       queryPort: channel.port2,
-      partitions: partitionsOfWorker(index, count, this.#config.partitions),
+      partitions: this.#ownership.of(index, count),
+      checkpoints: this.#checkpoints,
+      leaseUntil: this.#ownership.leaseUntil,
       nats: natsSettingsOf(this.#config, this.#natsUrl),
       eventsLayout: this.#eventsLayout,
       config: this.#settings,
       generation,
       hooks: this.#hooks,
-      inflight: this.#inflight,
-      poison: [...this.#poison],
+      inflight: this.#blame.inflight,
+      poison: this.#blame.poison(),
       crm: this.#crm,
       pii: this.#pii,
       versions: this.#versions,
     };
     // A restarted worker rebuilds its partitions from checkpoints: cached answers of theirs are void.
-    if (generation > 0) for (const p of data.partitions) bumpPartition(this.#versions, p);
+    if (generation > 0) for (const { partition } of data.partitions) bumpPartition(this.#versions, partition);
     const worker = new Worker(distPath('engine', 'worker', 'entry.js'), {
       workerData: data,
       transferList: [channel.port2],
@@ -245,7 +232,7 @@ export class WorkerPool {
         // again, with a growing delay; the poison detection breaks the loop.
         if (!ready) resolve();
         log.error({ component: 'pool', worker: index, code }, 'worker thread exited; restarting it');
-        this.#blame(data.partitions);
+        this.#blame.blame(this.#ownership.of(index, count).map((o) => o.partition));
         for (const [id, pending] of this.#pending) {
           if (pending.worker !== index) continue;
           this.#settle(id, { error: new BellwetherError('BW_ERR_WORKER_FAILED', `worker ${index} exited`) });
@@ -262,6 +249,49 @@ export class WorkerPool {
         );
       });
     });
+  }
+
+  /** The partitions this instance runs now. */
+  owned(): number[] {
+    return this.#ownership.partitions();
+  }
+
+  owns(partition: number): boolean {
+    return this.#ownership.has(partition);
+  }
+
+  /** Until when (epoch ms) the lease on `partition` is valid; the worker fences the partition past it. */
+  setLeaseUntil(partition: number, untilMs: number): void {
+    this.#ownership.leaseUntil[partition] = untilMs;
+  }
+
+  /** Starts running a partition under its lease `epoch` (checkpoint loaded, consumer attached). */
+  async own(partition: number, epoch: number): Promise<void> {
+    this.#ownership.add(partition, epoch);
+    bumpPartition(this.#versions, partition);
+    try {
+      await this.request(this.#workerOf(partition), { op: 'own', partition, epoch }, OWN_TIMEOUT_MS);
+    } catch (err) {
+      if (this.#ownership.epochOf(partition) === epoch) this.#ownership.remove(partition);
+      throw err;
+    }
+  }
+
+  /** Stops running a partition: `handoff` checkpoints it first, `lost` fences it at once. */
+  async disown(partition: number, mode: DisownMode): Promise<void> {
+    if (!this.#ownership.remove(partition)) return;
+    const leaseUntil = this.#ownership.leaseUntil;
+    if (mode === 'lost') leaseUntil[partition] = 0;
+    bumpPartition(this.#versions, partition);
+    try {
+      await this.request(this.#workerOf(partition), { op: 'disown', partition, mode }, OWN_TIMEOUT_MS);
+    } finally {
+      leaseUntil[partition] = 0;
+    }
+  }
+
+  #workerOf(partition: number): number {
+    return partition % this.#count;
   }
 
   #settle(id: number, outcome: { value: unknown } | { error: Error }): void {
@@ -314,39 +344,6 @@ export class WorkerPool {
     const answer = await this.request<CustomerAnswer | null>(worker, { op: 'customer', customerId, watch });
     if (answer) this.answers.set(customerId, answer, stamp, at);
     return answer;
-  }
-
-  async top(
-    minChurnRisk: number,
-    limit: number,
-    filter: { tag?: string | undefined; segment?: string | undefined } = {},
-  ): Promise<CustomerSummary[]> {
-    const lists = await this.all<CustomerSummary[]>({ op: 'top', minChurnRisk, limit, ...filter });
-    return lists
-      .flat()
-      .sort((a, b) => (b.scores.churn?.probability ?? -1) - (a.scores.churn?.probability ?? -1))
-      .slice(0, limit);
-  }
-
-  /** Segment counts and averages over every customer. */
-  async segments(): Promise<ReturnType<SegmentStats['summary']>> {
-    const stats = new SegmentStats();
-    for (const s of await this.all<SegmentStatsJSON>({ op: 'segments' })) stats.merge(s);
-    return stats.summary();
-  }
-
-  async funnels(): Promise<FunnelCounts[]> {
-    return mergeFunnelCounts(await this.all<FunnelCounts[]>({ op: 'funnels' }));
-  }
-
-  async paths(): Promise<PathStats> {
-    const paths = new PathStats();
-    for (const p of await this.all<PathStatsJSON>({ op: 'paths' })) paths.merge(p);
-    return paths;
-  }
-
-  async attribution(): Promise<AttributionSnapshot> {
-    return mergeAttribution(await this.all<AttributionSnapshot>({ op: 'attribution' }));
   }
 
   status(): Promise<WorkerStatus[]> {

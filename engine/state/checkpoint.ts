@@ -81,8 +81,11 @@ export function snapshotPartition(
   };
 }
 
-export async function writeCheckpoint(dir: string, snap: PartitionSnapshot): Promise<number> {
-  await mkdir(dir, { recursive: true });
+/**
+ * The checkpoint's bytes (the format above: magic, header line, body), as chunks to write back to
+ * back: to a file or to an object of the cluster's checkpoint store.
+ */
+export function encodeCheckpoint(snap: PartitionSnapshot): Uint8Array[] {
   const strings = Buffer.from(
     JSON.stringify({
       ids: snap.ids,
@@ -112,24 +115,32 @@ export async function writeCheckpoint(dir: string, snap: PartitionSnapshot): Pro
     written_at: new Date().toISOString(),
     stream: snap.origin.stream,
   };
+  return [Buffer.from(`${MAGIC}\n${JSON.stringify(header)}\n`), ...snap.columns.map((c) => c.bytes), strings];
+}
+
+/** Bytes of the state in a checkpoint's chunks (the header line left out). */
+export function checkpointBytes(chunks: readonly Uint8Array[]): number {
+  return chunks.slice(1).reduce((n, c) => n + c.byteLength, 0);
+}
+
+/** Writes a partition's checkpoint file atomically; returns the bytes of state written. */
+export async function writeCheckpoint(dir: string, snap: PartitionSnapshot): Promise<number> {
+  await mkdir(dir, { recursive: true });
+  const chunks = encodeCheckpoint(snap);
   const file = checkpointFile(dir, snap.partition);
   const tmp = `${file}.tmp-${process.pid}`;
   const handle = await open(tmp, 'w');
   try {
-    await handle.writev([
-      Buffer.from(`${MAGIC}\n${JSON.stringify(header)}\n`),
-      ...snap.columns.map((c) => c.bytes),
-      strings,
-    ]);
+    await handle.writev(chunks);
     await handle.sync();
   } finally {
     await handle.close();
   }
   await rename(tmp, file);
-  return strings.byteLength + snap.columns.reduce((n, c) => n + c.bytes.byteLength, 0);
+  return checkpointBytes(chunks);
 }
 
-/** Reads a partition's checkpoint; undefined when there is none. */
+/** Reads a partition's checkpoint file; undefined when there is none. */
 export async function readCheckpoint(dir: string, partition: number): Promise<PartitionSnapshot | undefined> {
   const file = checkpointFile(dir, partition);
   let raw: Buffer;
@@ -139,7 +150,16 @@ export async function readCheckpoint(dir: string, partition: number): Promise<Pa
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const corrupt = (why: string) => new BellwetherError('BW_ERR_CHECKPOINT_CORRUPT', `${file}: ${why}`);
+  return decodeCheckpoint(raw, partition, file);
+}
+
+/**
+ * A checkpoint from its bytes; `where` names it in errors (a file, an object). Refused with
+ * BW_ERR_CHECKPOINT_CORRUPT when its shape or checksum does not match, or it holds another partition.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, partition: number, where: string): PartitionSnapshot {
+  const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const corrupt = (why: string) => new BellwetherError('BW_ERR_CHECKPOINT_CORRUPT', `${where}: ${why}`);
   const first = raw.indexOf(10);
   const second = first < 0 ? -1 : raw.indexOf(10, first + 1);
   const magic = first < 0 ? '' : raw.subarray(0, first).toString();

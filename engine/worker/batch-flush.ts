@@ -100,6 +100,9 @@ export class BatchFlush {
   flush(): void {
     if (!this.#scheduled) return; // already flushed by an earlier trigger
     this.#scheduled = false;
+    // A partition whose lease ran out publishes and acks nothing more (its replayUntil is infinite).
+    const now = Date.now();
+    for (const feed of this.#ctx.feeds.values()) this.#ctx.leaseValid(feed, now);
     this.#clearLinger();
     const stageSeconds = this.#ctx.metrics.stageSeconds;
     const batch = this.#batch;
@@ -210,6 +213,7 @@ export class BatchFlush {
     const msg = feed.lastMsg;
     if (!msg) return;
     feed.lastMsg = undefined;
+    if (feed.fenced) return;
     const delivered = feed.delivered;
     const generation = feed.consumerGeneration;
     const publishes = feed.publishes;

@@ -1,20 +1,14 @@
 /**
- * Writing and loading a worker's partition checkpoints (engine/state/checkpoint.ts holds the format):
- * the partition state plus its CRM counters and rule timers, written between two batches.
+ * Writing and loading a worker's partition checkpoints (engine/state/checkpoint.ts holds the format,
+ * checkpoint-backends.ts where they live): the partition state plus its CRM counters, rule timers
+ * and RFM cuts, written between two batches, under the partition's lease epoch.
  */
-
-import { rename } from 'node:fs/promises';
 import type { RfmCuts } from '../../operators/analytics/rfm.js';
 import { RuleEngine, type RuleEngineSnapshot } from '../../operators/crm/rule-engine.js';
-import {
-  checkpointFile,
-  readCheckpoint,
-  restorePartition,
-  snapshotPartition,
-  writeCheckpoint,
-} from '../state/checkpoint.js';
+import { restorePartition, snapshotPartition } from '../state/checkpoint.js';
 import { type CrmSnapshot, PartitionCrm } from '../state/partition-crm.js';
 import { PartitionState } from '../state/partition-state.js';
+import type { CheckpointBackend } from './checkpoint-backends.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
 import type { WorkerCrm } from './crm.js';
 
@@ -31,55 +25,67 @@ interface Extra {
 
 export class WorkerCheckpoints {
   readonly #ctx: WorkerContext;
-  readonly #dir: string;
+  readonly #backend: CheckpointBackend;
   #writing: Promise<void> | undefined;
   /** When the checkpoint whose cuts were restored was written. */
   #cutsAt: string | undefined;
 
   readonly #crm: WorkerCrm;
 
-  constructor(ctx: WorkerContext, dir: string, crm: WorkerCrm) {
+  constructor(ctx: WorkerContext, backend: CheckpointBackend, crm: WorkerCrm) {
     this.#ctx = ctx;
-    this.#dir = dir;
+    this.#backend = backend;
     this.#crm = crm;
   }
 
   /** Checkpoints every partition whose state moved since its last checkpoint, one at a time. */
   writeAll(): Promise<void> {
-    const { feeds, metrics, log } = this.#ctx;
     this.#writing ??= (async () => {
       try {
-        for (const feed of feeds.values()) {
-          const state = feed.state;
-          if (state.lastSequence === feed.checkpointed && !feed.sweptSinceCheckpoint) continue;
-          feed.sweptSinceCheckpoint = false;
-          this.#ctx.flushPending();
-          const cuts = this.#crm.cuts;
-          const extra: Extra = {
-            crm: feed.crm.snapshot(),
-            rules: feed.rules.snapshot(),
-            ...(cuts ? { cuts } : {}),
-          };
-          // The stream its sequences count in: the loaded checkpoint's until the consumer is attached.
-          const snap = snapshotPartition(state, feed.checkpointOrigin ?? { stream: feed.stream }, extra);
-          const started = performance.now();
-          const bytes = await writeCheckpoint(this.#dir, snap);
-          if (feed.state !== state) {
-            // Discarded while it was written (discard()): that file must not be resumed from.
-            await this.#setAside(state.partition);
-            continue;
-          }
-          feed.checkpointed = snap.sequence;
-          metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
-          metrics.checkpointBytes.labels(String(state.partition)).set(bytes);
-        }
-      } catch (err) {
-        log.error({ err }, 'checkpoint failed');
+        for (const feed of [...this.#ctx.feeds.values()]) await this.#write(feed);
       } finally {
         this.#writing = undefined;
       }
     })();
     return this.#writing;
+  }
+
+  /** Checkpoints one partition (after the writes under way): its handoff to another instance. */
+  async writeOne(feed: PartitionFeed): Promise<void> {
+    await this.settled();
+    await this.#write(feed);
+  }
+
+  async #write(feed: PartitionFeed): Promise<void> {
+    const { metrics, log } = this.#ctx;
+    const state = feed.state;
+    if (feed.fenced) return;
+    if (state.lastSequence === feed.checkpointed && !feed.sweptSinceCheckpoint) return;
+    feed.sweptSinceCheckpoint = false;
+    this.#ctx.flushPending();
+    const cuts = this.#crm.cuts;
+    const extra: Extra = {
+      crm: feed.crm.snapshot(),
+      rules: feed.rules.snapshot(),
+      ...(cuts ? { cuts } : {}),
+    };
+    // The stream its sequences count in: the loaded checkpoint's until the consumer is attached.
+    const snap = snapshotPartition(state, feed.checkpointOrigin ?? { stream: feed.stream }, extra);
+    const started = performance.now();
+    try {
+      const bytes = await this.#backend.write(snap, feed.epoch);
+      if (feed.state !== state) {
+        // Discarded while it was written (discard()): that checkpoint must not be resumed from.
+        await this.#setAside(state.partition);
+        return;
+      }
+      feed.checkpointed = snap.sequence;
+      metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
+      metrics.checkpointBytes.labels(String(state.partition)).set(bytes);
+    } catch (err) {
+      feed.sweptSinceCheckpoint = true;
+      log.error({ partition: state.partition, epoch: feed.epoch, err }, 'checkpoint failed');
+    }
   }
 
   /** Resolves when the checkpoint being written (if any) is done. */
@@ -95,7 +101,7 @@ export class WorkerCheckpoints {
     const { log } = this.#ctx;
     const p = feed.state.partition;
     try {
-      const snap = await readCheckpoint(this.#dir, p);
+      const snap = await this.#backend.read(p, feed.epoch);
       if (!snap) return;
       restorePartition(feed.state, snap);
       const extra = snap.extra as Extra | undefined;
@@ -110,6 +116,9 @@ export class WorkerCheckpoints {
       feed.checkpointOrigin = snap.origin;
       log.info({ partition: p, sequence: snap.sequence, customers: snap.ids.length }, 'checkpoint loaded');
     } catch (err) {
+      // Another owner's newer claim, or the store not reachable: not this worker's partition to run.
+      const code = (err as { code?: string }).code;
+      if (code === 'BW_ERR_CHECKPOINT_FENCED' || code === 'BW_ERR_CLUSTER_STORE') throw err;
       log.error({ partition: p, err }, 'checkpoint unreadable, rebuilding partition from the stream');
       this.discard(feed, crm);
     }
@@ -129,19 +138,17 @@ export class WorkerCheckpoints {
     if (keepFile) void this.#setAside(p);
   }
 
-  /** Renames a partition's checkpoint to `<file>.stale-<time>` (nothing when there is none). */
+  /** Keeps a partition's unusable checkpoint aside (a file renamed `.stale-<time>`). */
   async #setAside(partition: number): Promise<void> {
-    const file = checkpointFile(this.#dir, partition);
-    const aside = `${file}.stale-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     try {
-      await rename(file, aside);
-      this.#ctx.log.error(
-        { partition, file: aside },
-        'checkpoint set aside: the partition is rebuilt from its stream',
-      );
+      const aside = await this.#backend.setAside(partition);
+      if (aside)
+        this.#ctx.log.error(
+          { partition, file: aside },
+          'checkpoint set aside: the partition is rebuilt from its stream',
+        );
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-        this.#ctx.log.error({ partition, err }, 'could not set the checkpoint aside');
+      this.#ctx.log.error({ partition, err }, 'could not set the checkpoint aside');
     }
   }
 }

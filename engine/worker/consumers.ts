@@ -27,6 +27,20 @@ export interface PartitionConsumers {
   poll(): Promise<void>;
 }
 
+/**
+ * The durable consumer of a partition: `bw-p<p>` on a single node; `bw-p<p>-e<epoch>` under a lease,
+ * so the acks of an owner fenced off (say paused past its lease) reach a consumer that no longer
+ * exists instead of the new owner's.
+ */
+function durableName(partition: number, epoch: number): string {
+  return epoch > 0 ? `bw-p${partition}-e${epoch}` : `bw-p${partition}`;
+}
+
+/** Whether `name` is a durable consumer of the partition under any epoch. */
+function isDurableOf(name: string, partition: number): boolean {
+  return name === `bw-p${partition}` || name.startsWith(`bw-p${partition}-e`);
+}
+
 /** A partition with no delivery for this long is asked for its info (at most that often). */
 const QUIET_MS = 10_000;
 /** Pending below this counts as caught up (the readiness check). */
@@ -51,7 +65,7 @@ export function partitionConsumers(
   async function attach(feed: PartitionFeed): Promise<void> {
     const p = feed.state.partition;
     const jsm = await jsManager();
-    const durable = `bw-p${p}`;
+    const durable = durableName(p, feed.epoch);
     // A state's sequences count in one stream: resuming a checkpoint of another stream (the single
     // stream of an earlier layout), or one past the stream's end (the stream deleted and created
     // again), would skip events. Such a state is set aside (the file kept as .stale) and the
@@ -77,12 +91,17 @@ export function partitionConsumers(
       onStale(feed);
     }
     feed.checkpointOrigin = { stream: feed.stream };
-    try {
-      const previous = await jsm.consumers.info(feed.stream, durable);
+    // The partition's earlier consumers (this instance's, or a previous owner's under another
+    // epoch): what they acked was published, so it is not published again; then they go.
+    for await (const previous of await jsm.consumers.list(feed.stream)) {
+      const name = previous.config.durable_name ?? previous.name;
+      if (!isDurableOf(name, p)) continue;
       feed.replayUntil = Math.max(feed.replayUntil, previous.ack_floor.stream_seq);
-      await jsm.consumers.delete(feed.stream, durable);
-    } catch {
-      // no previous consumer
+      try {
+        await jsm.consumers.delete(feed.stream, name);
+      } catch {
+        // deleted meanwhile
+      }
     }
     // Delivery resumes right after the state's last sequence (0 without a checkpoint: the whole stream).
     const from = feed.state.lastSequence;
@@ -134,7 +153,9 @@ export function partitionConsumers(
    */
   function reattach(feed: PartitionFeed): void {
     const p = feed.state.partition;
-    if (ctx.isStopping() || reattaching.has(p)) return;
+    // A partition fenced or handed off is not this worker's to consume any more.
+    const owned = (): boolean => !feed.fenced && feeds.get(p) === feed;
+    if (ctx.isStopping() || reattaching.has(p) || !owned()) return;
     reattaching.add(p);
     feed.attached = false;
     feed.messages?.stop();
@@ -147,7 +168,7 @@ export function partitionConsumers(
         },
         (err: unknown) => {
           log.warn({ partition: p, err }, 'consumer recreation failed, retrying');
-          if (!ctx.isStopping()) setTimeout(attempt, 1000);
+          if (!ctx.isStopping() && owned()) setTimeout(attempt, 1000);
           else reattaching.delete(p);
         },
       );
@@ -170,7 +191,9 @@ export function partitionConsumers(
         feed.infoAt = now;
         try {
           const jsm = await jsManager();
-          feed.pending = (await jsm.consumers.info(feed.stream, `bw-p${feed.state.partition}`)).num_pending;
+          feed.pending = (
+            await jsm.consumers.info(feed.stream, durableName(feed.state.partition, feed.epoch))
+          ).num_pending;
         } catch {
           feed.attached = false;
         }

@@ -53,6 +53,14 @@ export interface PartitionFeed {
   replayUntil: number;
   /** Stream sequence of the partition's last written checkpoint. */
   checkpointed: number;
+  /** Epoch of this instance's lease on the partition (0 without leases): checkpoints are written under it. */
+  epoch: number;
+  /**
+   * The partition's lease ran out before the main thread could hand it off (a lost lease, or this
+   * process paused past it): from then on nothing of the partition is folded, acked, checkpointed or
+   * published (its replayUntil is infinite) until the main thread takes the partition away.
+   */
+  fenced: boolean;
   /**
    * The state changed without a new message since the last checkpoint (a rescore sweep moved
    * segments, scores, alert arms or timers): checkpointed even though the sequence did not move, so a
@@ -75,6 +83,11 @@ export interface WorkerContextOptions {
   sealer: PiiSealer;
   /** Where effects go; by default through this context's NATS connection. */
   effects?: EffectPublisher;
+  /**
+   * Shared with the main thread, indexed by partition: until when (epoch ms, wall clock) this
+   * instance's lease on the partition is valid; Infinity without leases. Omitted: always valid.
+   */
+  leaseUntil?: Float64Array;
 }
 
 export class WorkerContext {
@@ -97,12 +110,35 @@ export class WorkerContext {
     this.metrics = opts.metrics;
     this.versions = opts.versions;
     this.#sealer = opts.sealer;
+    this.#leaseUntil = opts.leaseUntil;
     this.effects =
       opts.effects ??
       new EffectPublisher(
         () => this.nc(),
         () => this.js(),
       );
+  }
+
+  readonly #leaseUntil: Float64Array | undefined;
+
+  /**
+   * Whether the partition may still act (fold, ack, checkpoint, publish): false once its lease ran
+   * out, and then the feed is fenced for good (see PartitionFeed.fenced).
+   */
+  leaseValid(feed: PartitionFeed, now = Date.now()): boolean {
+    if (feed.fenced) return false;
+    const until = this.#leaseUntil?.[feed.state.partition] ?? Number.POSITIVE_INFINITY;
+    if (now <= until) return true;
+    feed.fenced = true;
+    feed.replayUntil = Number.POSITIVE_INFINITY;
+    feed.messages?.stop();
+    feed.attached = false;
+    this.metrics.fenced.inc();
+    this.log.warn(
+      { partition: feed.state.partition, epoch: feed.epoch, lease_until: new Date(until).toISOString() },
+      'partition lease ran out: nothing more is acked, checkpointed or published for it here',
+    );
+    return false;
   }
 
   /** Seals personal fields and dead-letter bodies with the current PII keyring (a stable function). */
@@ -127,6 +163,10 @@ export class WorkerContext {
   connected(nc: NatsConnection, js: JetStreamClient): void {
     this.#nc = nc;
     this.#js = js;
+  }
+
+  isConnected(): boolean {
+    return this.#nc !== undefined;
   }
 
   isStopping(): boolean {

@@ -4,7 +4,7 @@
  * keyring or models, and stop. (One customer's answer comes over the query port: queries.ts.)
  */
 import { BellwetherError } from '../../contract/errors.js';
-import type { WorkerRequest, WorkerStatus } from '../pool/thread-messages.js';
+import type { DisownMode, WorkerRequest, WorkerStatus } from '../pool/thread-messages.js';
 import { analyticsAnswer, partitionStatuses } from './analytics.js';
 import type { AnswerPush } from './answer-push.js';
 import type { WorkerContext } from './context.js';
@@ -22,6 +22,10 @@ export interface ControlDeps {
   batch: OpenBatch;
   /** Stops consuming, flushes, acks and checkpoints (lifecycle.ts). */
   stop(): Promise<void>;
+  /** Starts running a partition under a lease epoch (lifecycle.ts). */
+  own(partition: number, epoch: number): Promise<void>;
+  /** Stops running a partition: handed off (checkpointed) or lost (fenced). */
+  disown(partition: number, mode: DisownMode): Promise<void>;
 }
 
 export type ControlHandler = (req: WorkerRequest) => Promise<unknown>;
@@ -87,6 +91,12 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
         return rekey(ctx, push, req.keyring);
       case 'stop':
         await deps.stop();
+        return true;
+      case 'own':
+        await deps.own(req.partition, req.epoch);
+        return true;
+      case 'disown':
+        await deps.disown(req.partition, req.mode);
         return true;
     }
   };

@@ -113,7 +113,7 @@ export class WorkerCrm {
 
   /** Fires the absence timers due on the partition's clock, held back by the allowed lateness. */
   advanceTimers(feed: PartitionFeed, out: Promise<unknown>[]): void {
-    if (feed.rules.pendingTimers === 0) return;
+    if (feed.rules.pendingTimers === 0 || feed.fenced) return;
     const now = feed.state.now(this.#ctx.config.clock) - this.#latenessMs;
     for (const firing of feed.rules.advance(now)) out.push(this.publishAction(firing, Date.now()));
   }

@@ -76,6 +76,8 @@ export class Ingest {
 
   /** The consumer callback (a stable function: engine/consumers.ts calls it per message). */
   readonly onMessage = (feed: PartitionFeed, msg: JsMsg): void => {
+    // Messages still buffered for a partition fenced or handed off are not this worker's any more.
+    if (feed.fenced || this.#ctx.feeds.get(feed.state.partition) !== feed) return;
     const processed = this.#handle(feed, msg);
     this.#flush.schedule();
     if (processed && ++this.#sinceQueries >= QUERY_SAFE_POINT) {

@@ -1,9 +1,11 @@
 /**
- * Start and stop of a partition worker. Start: the thread's priority lowered, TF.js loaded, a feed
- * made for each owned partition and restored from its checkpoint (personal fields re-sealed under
- * the current key), the models loaded, NATS connected, the partitions' consumers attached, and the
- * periodic work set (consumer poll, rescore sweep, answer push, checkpoints). Stop: consumers
- * stopped, the last batch flushed and acked, every partition checkpointed, the connection drained.
+ * Start and stop of a partition worker, and of one partition in it. Start: the thread's priority
+ * lowered, TF.js and the models loaded, NATS connected, each partition it starts with owned, and the
+ * periodic work set (consumer poll, rescore sweep, answer push, checkpoints). Owning a partition: a
+ * feed made and restored from its checkpoint (personal fields re-sealed under the current key), its
+ * consumer attached. Disowning one: its consumer stopped and, on a handoff, its last batch flushed,
+ * acked and checkpointed. Stop: consumers stopped, the last batch flushed and acked, every partition
+ * checkpointed, the connection drained.
  */
 import { jetstream } from '@nats-io/jetstream';
 import { connectNats } from '../../lib/nats-connect.js';
@@ -12,6 +14,7 @@ import { lowerThreadPriority } from '../../lib/thread-priority.js';
 import { loadTf } from '../../models/tf-backend.js';
 import { RuleEngine } from '../../operators/crm/rule-engine.js';
 import { type EventsLayout, eventsStreamOf } from '../nats/streams.js';
+import type { DisownMode, OwnedPartition } from '../pool/thread-messages.js';
 import { PartitionCrm } from '../state/partition-crm.js';
 import { PartitionState } from '../state/partition-state.js';
 import type { AnswerPush } from './answer-push.js';
@@ -22,10 +25,15 @@ import type { PartitionFeed, WorkerContext } from './context.js';
 import type { WorkerCrm } from './crm.js';
 import type { WorkerModels } from './models.js';
 import type { WorkerQueries } from './queries.js';
-import { resealAll } from './reseal.js';
 
 /** A fresh, empty feed of partition `p` (its consumer not attached yet). */
-export function newFeed(ctx: WorkerContext, p: number, layout: EventsLayout, crm: WorkerCrm): PartitionFeed {
+export function newFeed(
+  ctx: WorkerContext,
+  p: number,
+  epoch: number,
+  layout: EventsLayout,
+  crm: WorkerCrm,
+): PartitionFeed {
   const state = new PartitionState(p, ctx.config.dedupeIdsPerPartition);
   return {
     state,
@@ -46,6 +54,8 @@ export function newFeed(ctx: WorkerContext, p: number, layout: EventsLayout, crm
     replayUntil: 0,
     checkpointed: 0,
     sweptSinceCheckpoint: false,
+    epoch,
+    fenced: false,
     // The CRM declares its columns before a checkpoint is restored into the store.
     crm: new PartitionCrm(state, crm.config, ctx.sealer),
     rules: new RuleEngine(crm.config.rules),
@@ -55,7 +65,7 @@ export function newFeed(ctx: WorkerContext, p: number, layout: EventsLayout, crm
 /** The worker's pieces that start and stop with it. */
 export interface LifecycleParts {
   index: number;
-  partitions: readonly number[];
+  partitions: readonly OwnedPartition[];
   eventsLayout: EventsLayout;
   nats: NatsConnectSettings;
   crm: WorkerCrm;
@@ -76,7 +86,7 @@ export async function startWorker(
   tfBackend: 'auto' | 'wasm',
 ): Promise<void> {
   const { config, log, feeds } = ctx;
-  const { crm, models, checkpoints, consumers, push } = parts;
+  const { models, checkpoints, consumers, push } = parts;
   let nice: number | undefined;
   try {
     nice = lowerThreadPriority(config.workerNice);
@@ -84,11 +94,7 @@ export async function startWorker(
     log.warn({ err }, 'could not lower the worker thread priority (BW_WORKER_NICE)');
   }
   const loaded = await loadTf(tfBackend);
-  for (const p of parts.partitions) feeds.set(p, newFeed(ctx, p, parts.eventsLayout, crm));
-  for (const feed of feeds.values()) await checkpoints.load(feed, crm);
-  // A checkpoint written before a key rotation holds fields under the old key: re-seal them now.
-  resealAll(ctx);
-  await models.load(loaded, feeds.values().next().value!.state.table.names);
+  await models.load(loaded, new PartitionState(0, 0).table.names);
   const nc = await connectNats(parts.nats, {
     name: `bellwether-worker-${parts.index}`,
     maxReconnectAttempts: -1,
@@ -98,7 +104,7 @@ export async function startWorker(
     noAsyncTraces: true,
   });
   ctx.connected(nc, jetstream(nc));
-  for (const feed of feeds.values()) await consumers.attach(feed);
+  for (const { partition, epoch } of parts.partitions) await ownPartition(ctx, parts, partition, epoch);
   await consumers.poll();
   setInterval(() => {
     consumers.poll().catch((err: unknown) => log.warn({ err }, 'consumer poll failed'));
@@ -106,7 +112,7 @@ export async function startWorker(
   const scorer = models.scorer();
   log.info(
     {
-      partitions: parts.partitions,
+      partitions: [...feeds.keys()],
       tf_backend: models.backend,
       nice,
       churn: scorer.churn.version,
@@ -132,4 +138,73 @@ export async function stopWorker(ctx: WorkerContext, parts: LifecycleParts): Pro
   await parts.checkpoints.settled();
   await parts.checkpoints.writeAll();
   await ctx.nc().drain();
+}
+
+/**
+ * Starts running a partition under its lease `epoch`: its checkpoint loaded (claimed for the epoch
+ * where checkpoints live in NATS), personal fields re-sealed under the current key, its consumer
+ * attached right after the checkpoint's sequence. A partition already run here keeps running.
+ */
+export async function ownPartition(
+  ctx: WorkerContext,
+  parts: LifecycleParts,
+  partition: number,
+  epoch: number,
+): Promise<void> {
+  const running = ctx.feeds.get(partition);
+  if (running && !running.fenced && running.epoch === epoch) return;
+  if (running) await disownPartition(ctx, parts, partition, 'lost');
+  const feed = newFeed(ctx, partition, epoch, parts.eventsLayout, parts.crm);
+  await parts.checkpoints.load(feed, parts.crm);
+  const resealed = feed.crm.pii.reseal((slot) => feed.state.table.idOf(slot));
+  if (resealed.failed > 0)
+    ctx.log.error(
+      { partition, fields: resealed.failed },
+      'personal fields do not open with the current keyring',
+    );
+  ctx.feeds.set(partition, feed);
+  try {
+    await parts.consumers.attach(feed);
+  } catch (err) {
+    ctx.feeds.delete(partition);
+    throw err;
+  }
+  parts.push.voidAnswers(partition);
+  // Lag and catch-up from the new consumer's pending count now, not at the next poll.
+  if (ctx.isConnected()) await parts.consumers.poll();
+  ctx.log.info({ partition, epoch, sequence: feed.state.lastSequence }, 'partition owned');
+}
+
+/**
+ * Stops running a partition. `handoff`: its consumer stopped, the open batch flushed and acked,
+ * its state checkpointed, then forgotten. `lost`: fenced and forgotten at once; nothing more of it
+ * is acked, checkpointed or published here.
+ */
+export async function disownPartition(
+  ctx: WorkerContext,
+  parts: LifecycleParts,
+  partition: number,
+  mode: DisownMode,
+): Promise<void> {
+  const feed = ctx.feeds.get(partition);
+  if (!feed) return;
+  feed.messages?.stop();
+  feed.attached = false;
+  if (mode === 'lost') {
+    feed.fenced = true;
+    feed.replayUntil = Number.POSITIVE_INFINITY;
+  }
+  // The open batch may hold the partition's customers: flushed now, while its feed is still known.
+  parts.flush.flushIfScheduled();
+  if (mode === 'handoff') {
+    await parts.flush.acked();
+    await parts.checkpoints.writeOne(feed);
+  }
+  ctx.feeds.delete(partition);
+  ctx.metrics.pending.remove(String(partition));
+  parts.push.voidAnswers(partition);
+  ctx.log.info(
+    { partition, epoch: feed.epoch, mode, sequence: feed.state.lastSequence },
+    'partition disowned',
+  );
 }

@@ -144,6 +144,11 @@ export function createWorkerMetrics(thread: string) {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers: [registry],
     }),
+    fenced: new Counter({
+      name: 'bellwether_partitions_fenced_total',
+      help: 'Partitions whose lease ran out before they were handed off: stopped at once, nothing more acked, checkpointed or published for them here',
+      registers: [registry],
+    }),
     checkpointBytes: new Gauge({
       name: 'bellwether_checkpoint_bytes',
       help: 'Size of the latest checkpoint of a partition',

@@ -9,7 +9,7 @@ import type { AnswerPush } from './answer-push.js';
 import type { WorkerContext } from './context.js';
 
 /** Re-seals every personal field not under the current key; returns how many were. */
-export function resealAll(ctx: WorkerContext): number {
+function resealAll(ctx: WorkerContext): number {
   let resealed = 0;
   for (const feed of ctx.feeds.values()) {
     const result = feed.crm.pii.reseal((slot) => feed.state.table.idOf(slot));

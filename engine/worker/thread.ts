@@ -6,7 +6,6 @@
  * (checkpoints.ts) and the consumers (consumers.ts) run beside; requests from the main thread
  * are answered by control.ts; lifecycle.ts starts and stops it all.
  */
-import path from 'node:path';
 import type { RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import { PiiKeyring } from '../../security/pii-keyring.js';
 import { PiiSealer } from '../../security/pii-sealer.js';
@@ -15,6 +14,7 @@ import { clockMs } from '../pool/answer-versions.js';
 import type { WorkerData } from '../pool/thread-messages.js';
 import { AnswerPush } from './answer-push.js';
 import { BatchFlush } from './batch-flush.js';
+import { fileCheckpoints, natsCheckpoints } from './checkpoint-backends.js';
 import { WorkerCheckpoints } from './checkpoints.js';
 import { partitionConsumers } from './consumers.js';
 import { type PartitionFeed, WorkerContext } from './context.js';
@@ -23,7 +23,7 @@ import { crashEventId } from './crash-hook.js';
 import { WorkerCrm } from './crm.js';
 import { customerAnswer } from './customer-answers.js';
 import { Ingest } from './ingest.js';
-import { type LifecycleParts, startWorker, stopWorker } from './lifecycle.js';
+import { disownPartition, type LifecycleParts, ownPartition, startWorker, stopWorker } from './lifecycle.js';
 import { createWorkerMetrics } from './metrics.js';
 import { WorkerModels } from './models.js';
 import { OpenBatch } from './open-batch.js';
@@ -50,6 +50,7 @@ export function createWorkerThread(
     metrics: createWorkerMetrics(`worker-${data.index}`),
     versions: data.versions,
     sealer: new PiiSealer(PiiKeyring.fromData(data.pii)),
+    leaseUntil: data.leaseUntil,
   });
   const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
   const models = new WorkerModels(ctx);
@@ -80,7 +81,17 @@ export function createWorkerThread(
     inflight: data.inflight,
     crashOnEventId: crashEventId(data.hooks, data.generation),
   });
-  const checkpoints = new WorkerCheckpoints(ctx, path.join(config.dataDir, 'checkpoints'), crm);
+  const place = data.checkpoints;
+  const backend =
+    place.kind === 'file'
+      ? fileCheckpoints(place.dir)
+      : natsCheckpoints(ctx, {
+          replicas: place.replicas,
+          instanceId: place.instanceId,
+          log: ctx.log,
+          migrateFrom: place.dir,
+        });
+  const checkpoints = new WorkerCheckpoints(ctx, backend, crm);
   const consumers = partitionConsumers(ctx, ingest.onMessage, (feed) => {
     checkpoints.discard(feed, crm, true);
     // Effects already published were counted in the other stream's sequences.
@@ -114,6 +125,8 @@ export function createWorkerThread(
     push,
     batch,
     stop: () => stopWorker(ctx, parts),
+    own: (partition, epoch) => ownPartition(ctx, parts, partition, epoch),
+    disown: (partition, mode) => disownPartition(ctx, parts, partition, mode),
   });
   return { ctx, handle, start: (tfBackend) => startWorker(ctx, parts, tfBackend) };
 }

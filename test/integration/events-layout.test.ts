@@ -13,7 +13,7 @@ import { partitionOfCustomer } from '../../contract/subjects.js';
 import { EVENTS_STREAM, eventsStreamOf, partitionsDescription } from '../../engine/nats/streams.js';
 import { type EngineProcess, featureOf, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
-import { publishCore, purchaseRun } from '../support/publish.js';
+import { partitionConsumer, publishCore, purchaseRun } from '../support/publish.js';
 
 const PARTITIONS = 4;
 const END = Date.now() - 3_600_000;
@@ -69,7 +69,7 @@ describe('events layout', () => {
       const stream = await jsm.streams.info(eventsStreamOf(p, 'partitioned'));
       expect(stream.config.subjects).toEqual([`bw.part.${p}.>`]);
       expect(stream.state.messages).toBe(12);
-      const consumer = await jsm.consumers.info(eventsStreamOf(p, 'partitioned'), `bw-p${p}`);
+      const consumer = await partitionConsumer(jsm, eventsStreamOf(p, 'partitioned'), p);
       expect(consumer.config.filter_subject ?? '').toBe('');
       expect(consumer.num_pending).toBe(0);
     } finally {
@@ -105,7 +105,7 @@ describe('events layout', () => {
       const names = (await jsm.streams.names().next()).filter((n) => n.startsWith('BW_EVENTS'));
       expect(names).toEqual([EVENTS_STREAM]);
       const p = partitionOfCustomer('bo', PARTITIONS);
-      const consumer = await jsm.consumers.info(EVENTS_STREAM, `bw-p${p}`);
+      const consumer = await partitionConsumer(jsm, EVENTS_STREAM, p);
       expect(consumer.config.filter_subject).toBe(`bw.part.${p}.>`);
     } finally {
       await nc.close();
@@ -117,18 +117,16 @@ describe('events layout', () => {
     try {
       // An earlier deployment: the single stream, 30 purchases, checkpoints written at the stop.
       nats = await startNats(PARTITIONS);
-      let nc = await connect({ servers: nats.url });
+      const nc = await connect({ servers: nats.url });
       await addSingleStream(nc);
       engine = await startEngine({ BW_DATA_DIR: dataDir });
       await publishCore(nc, purchases('cy', 0, 30));
       await lifetimeOf('cy', 30);
       expect(await engine.stop('SIGTERM')).toBe(0);
       engine = undefined;
-      await nc.close();
-      await nats.stop();
-      // The migration: a new NATS store (per-partition streams), the same data directory.
-      nats = await startNats(PARTITIONS);
-      nc = await connect({ servers: nats.url });
+      // The migration: the single stream goes (per-partition streams are made at the next start);
+      // the checkpoints (in the server's BW_CHECKPOINTS object store) and the data directory stay.
+      await (await jetstreamManager(nc)).streams.delete(EVENTS_STREAM);
       try {
         engine = await startEngine({ BW_DATA_DIR: dataDir });
         await publishCore(nc, purchases('cy', 100, 3));

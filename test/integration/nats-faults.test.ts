@@ -10,7 +10,7 @@ import { eventsStreamOf } from '../../engine/nats/streams.js';
 import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
 import { type EngineProcess, featureOf, waitFor } from '../support/engine-process.js';
 import type { TestNats } from '../support/nats-server.js';
-import { publishCore, purchaseRun, type TestEvent } from '../support/publish.js';
+import { partitionConsumer, publishCore, purchaseRun, type TestEvent } from '../support/publish.js';
 import { startStack, type TestStack } from '../support/stack.js';
 
 const T = Date.UTC(2026, 6, 1);
@@ -49,7 +49,8 @@ describe('NATS faults', () => {
   it('reconnects after nats-server restarts and loses nothing', async () => {
     await withClient((nc) => publishCore(nc, purchases('ivy', 0, 50)));
     await waitFor(async () => ((await lifetime('ivy')) === 50 ? true : undefined), 20_000, 'first half');
-    expect((await engine.get('/readyz')).status).toBe(200);
+    const r0 = await engine.get('/readyz');
+    expect(r0.status, JSON.stringify(r0.body)).toBe(200);
 
     await nats.restart();
     // Right after the restart the engine may still be reconnecting; it must come back by itself.
@@ -92,7 +93,10 @@ describe('NATS faults', () => {
     await withClient(async (nc) => {
       const jsm = await jetstreamManager(nc);
       const p = partitionOfCustomer('jon', 4);
-      await jsm.consumers.delete(eventsStreamOf(p, 'partitioned'), `bw-p${p}`);
+      await jsm.consumers.delete(
+        eventsStreamOf(p, 'partitioned'),
+        (await partitionConsumer(jsm, eventsStreamOf(p, 'partitioned'), p)).name,
+      );
     });
     await withClient((nc) => publishCore(nc, purchases('jon', 20, 20)));
     await waitFor(

@@ -21,6 +21,7 @@ import { connectNats } from '../../lib/nats-connect.js';
 import { distPath, PACKAGE_ROOT } from '../../lib/paths.js';
 import { startEngineProcess, waitFor } from '../support/engine-process.js';
 import { type ConfiguredNats, startConfiguredNats } from '../support/nats-configured-server.js';
+import { partitionConsumer } from '../support/publish.js';
 
 /** The engine permissions block of docs/nats-security.md, as nats-server configuration. */
 function documentedEnginePermissions(): { publish: string[]; subscribe: string[] } {
@@ -114,7 +115,7 @@ describe('the engine as a user allowed only the documented subjects', () => {
     const floors = await Promise.all(
       Array.from(
         { length: PARTITIONS },
-        async (_, p) => (await jsm.consumers.info(`BW_EVENTS_${p}`, `bw-p${p}`)).ack_floor.stream_seq,
+        async (_, p) => (await partitionConsumer(jsm, `BW_EVENTS_${p}`, p)).ack_floor.stream_seq,
       ),
     );
     for (const floor of floors) expect(floor).toBeGreaterThan(0);
@@ -125,15 +126,13 @@ describe('the engine as a user allowed only the documented subjects', () => {
     );
     await waitFor(
       async () =>
-        (await jsm.consumers.info('BW_EVENTS_0', 'bw-p0')).ack_floor.stream_seq > floors[0]!
-          ? true
-          : undefined,
+        (await partitionConsumer(jsm, 'BW_EVENTS_0', 0)).ack_floor.stream_seq > floors[0]! ? true : undefined,
       30_000,
       'acks after the restart',
     );
     expect(await second.stop('SIGTERM', { keepDataDir: true })).toBe(0);
     expect((await jsm.streams.info('BW_EVENTS_0')).config.max_age).toBe(400 * 86_400 * 1e9);
-    expect((await jsm.consumers.info('BW_EVENTS_0', 'bw-p0')).config.max_ack_pending).toBe(3000);
+    expect((await partitionConsumer(jsm, 'BW_EVENTS_0', 0)).config.max_ack_pending).toBe(3000);
 
     const { stdout } = await promisify(execFile)(
       process.execPath,

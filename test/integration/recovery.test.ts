@@ -60,6 +60,8 @@ function engineEnv(): Record<string, string> {
     BW_DATA_DIR: dataDir,
     BW_MODELS_DIR: modelsDir,
     BW_CHECKPOINT_SECONDS: '0.5',
+    // A restart after a kill -9 waits for the killed instance's partition leases to run out.
+    BW_LEASE_SECONDS: '2',
     BW_CHURN_ALERT_THRESHOLD: '50',
   };
 }
@@ -110,6 +112,8 @@ describe('recovery after kill -9', () => {
     const live = engine;
     await waitFor(
       async () => {
+        // Every partition run here (the killed instance's leases ran out), attached and caught up.
+        if ((await live.get('/readyz')).status !== 200) return undefined;
         const res = await live.get('/v1/info');
         const parts = (
           res.body as { partition_status: { pending: number; ack_pending: number; caught_up: boolean }[] }

@@ -128,6 +128,11 @@ export class FakeEngineView implements EngineView {
     tf_backend: 'wasm',
     models: { churn: 'churn-v3', intent: 'intent-v2' },
     thresholds: { churn: 0.7, intent: 0.6 },
+    cluster: {
+      instance_id: 'engine-a',
+      members: [{ instance_id: 'engine-a', started_at: '2026-12-07T00:00:00.000Z', lease_seconds: 10 }],
+      partitions: { '0': 'engine-a', '1': 'engine-a' },
+    },
   };
   metrics =
     '# HELP bellwether_events_total Events\n# TYPE bellwether_events_total counter\nbellwether_events_total{type="purchase"} 42\n';
@@ -200,6 +205,10 @@ export class FakeEngineView implements EngineView {
   }
   natsConnected(): boolean {
     return this.natsUp;
+  }
+  awaited = 0;
+  partitionsAwaited(): number {
+    return this.awaited;
   }
 }
 

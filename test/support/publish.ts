@@ -1,5 +1,5 @@
 /** Helpers to publish events and read streams in integration tests. */
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type ConsumerInfo, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { eventSubject, partitionOfCustomer } from '../../contract/subjects.js';
 import { openDeadLetterBody } from '../../security/pii-cipher.js';
@@ -101,4 +101,22 @@ export async function openDeadLetter(letter: StoredMessage, dataDir: string): Pr
     Number(letter.headers['Bw-Stream-Seq']),
     letter.headers['Bw-Stream'],
   ).toString('utf8');
+}
+
+/**
+ * The engine's durable consumer on a partition's stream: `bw-p<p>`, or `bw-p<p>-e<epoch>` under a
+ * partition lease (an external NATS); the newest when there are several.
+ */
+export async function partitionConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  partition: number,
+): Promise<ConsumerInfo> {
+  let newest: ConsumerInfo | undefined;
+  for await (const info of await jsm.consumers.list(stream)) {
+    if (info.name !== `bw-p${partition}` && !info.name.startsWith(`bw-p${partition}-e`)) continue;
+    if (!newest || Date.parse(info.created) > Date.parse(newest.created)) newest = info;
+  }
+  if (!newest) throw new Error(`no consumer of partition ${partition} on ${stream}`);
+  return newest;
 }

@@ -43,8 +43,17 @@ describe('GET /healthz and /readyz', () => {
       partitions: 2,
       attached: 2,
       caught_up: 2,
+      awaited: 0,
       pending: 7,
     });
+  });
+
+  it('answers 503 while a partition assigned to this cluster member is not run here yet', async () => {
+    api.view.awaited = 3;
+    const res = await api.app.inject({ url: '/readyz' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ ready: false, attached: 2, caught_up: 2, awaited: 3 });
+    api.view.awaited = 0;
   });
 
   it('answers 503 with the counts while NATS is down, a partition lags, or none is attached', async () => {
@@ -68,6 +77,7 @@ describe('GET /healthz and /readyz', () => {
       partitions: 0,
       attached: 0,
       caught_up: 0,
+      awaited: 0,
       pending: 0,
     });
   });

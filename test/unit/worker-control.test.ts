@@ -17,6 +17,12 @@ async function controlled() {
     stop: async () => {
       stopped.push('stop');
     },
+    own: async (p, epoch) => {
+      stopped.push(`own ${p}@${epoch}`);
+    },
+    disown: async (p, mode) => {
+      stopped.push(`disown ${p} ${mode}`);
+    },
   });
   return { ...f, handle, stopped };
 }

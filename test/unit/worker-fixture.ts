@@ -162,7 +162,7 @@ export function ingestFixture(opts: FixtureOptions = {}) {
   });
   ctx.connected(nats.nc, nats.js);
   const crm = new WorkerCrm(ctx, DEFAULT_CRM_FILE, '<default>');
-  for (const p of opts.partitions ?? [0]) ctx.feeds.set(p, newFeed(ctx, p, 'partitioned', crm));
+  for (const p of opts.partitions ?? [0]) ctx.feeds.set(p, newFeed(ctx, p, 0, 'partitioned', crm));
   const batch = new OpenBatch(ctx.metrics);
   const counts = { scheduled: 0, polled: 0 };
   const inflight = new Float64Array(settings.partitions);
@@ -194,7 +194,7 @@ export async function batchFixture(opts: FixtureOptions = {}) {
   });
   ctx.connected(nats.nc, nats.js);
   const crm = new WorkerCrm(ctx, DEFAULT_CRM_FILE, '<default>');
-  for (const p of opts.partitions ?? [0]) ctx.feeds.set(p, newFeed(ctx, p, 'partitioned', crm));
+  for (const p of opts.partitions ?? [0]) ctx.feeds.set(p, newFeed(ctx, p, 0, 'partitioned', crm));
   const models = new WorkerModels(ctx);
   await models.load(await loadTf('wasm'), ctx.feeds.values().next().value!.state.table.names);
   // The main thread's end of the query channel, and the worker's.

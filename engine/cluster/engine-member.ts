@@ -1,0 +1,269 @@
+/**
+ * This engine as a member of the cluster, on the main thread (engine.ts starts it whenever the
+ * engine uses an external NATS): it announces itself (membership.ts), holds partition leases
+ * (leases.ts) and lets the coordinator (coordinator.ts) move partitions in and out of the local
+ * workers: `own` on a lease acquired, `disown('handoff')` before a release, `disown('lost')` when a
+ * lease is lost. Every 100 ms it copies each held lease's self-fencing deadline into the memory the
+ * workers share, so a worker stops acting for a partition past it even when this thread is late
+ * (or the whole process was paused). It also answers the other members' reads over NATS
+ * request-reply (`bw.rpc.<instance>.customer`, `bw.rpc.<instance>.gather`) and forwards this
+ * instance's reads of partitions it does not own.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { BellwetherError } from '../../contract/errors.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { DisownMode } from '../pool/thread-messages.js';
+import { PartitionCoordinator } from './coordinator.js';
+import type { LeaseLostReason } from './lease-value.js';
+import { PartitionLeases } from './leases.js';
+import { type MemberInfo, Membership } from './membership.js';
+
+/** What the member moves partitions in and out of (the worker pool). */
+export interface PartitionRunner {
+  own(partition: number, epoch: number): Promise<void>;
+  disown(partition: number, mode: DisownMode): Promise<void>;
+  setLeaseUntil(partition: number, untilMs: number): void;
+  owned(): number[];
+}
+
+/** What the member answers for the others: one customer, and the local workers' list answers. */
+export interface LocalReads {
+  customer(id: string, opts: { bulk?: boolean }): Promise<unknown>;
+  gather(body: { op: string }): Promise<unknown[]>;
+}
+
+export interface ClusterInfo {
+  instance_id: string;
+  members: MemberInfo[];
+  /** Partition → its lease holder (null while it moves). */
+  partitions: Record<string, string | null>;
+}
+
+const RPC_TIMEOUT_MS = 5_000;
+const FENCE_SYNC_MS = 100;
+
+function rpcSubject(instanceId: string, method: 'customer' | 'gather'): string {
+  return `bw.rpc.${instanceId}.${method}`;
+}
+
+export class EngineMember {
+  readonly instanceId: string;
+  readonly #nc: NatsConnection;
+  readonly #partitions: number;
+  readonly #membership: Membership;
+  readonly #leases: PartitionLeases;
+  readonly #coordinator: PartitionCoordinator;
+  readonly #runner: PartitionRunner;
+  readonly #log: Logger;
+  readonly #handoffs: Counter<'reason'>;
+  #fenceTimer: NodeJS.Timeout | undefined;
+  #subscription: Subscription | undefined;
+
+  private constructor(
+    nc: NatsConnection,
+    config: Config,
+    membership: Membership,
+    leases: PartitionLeases,
+    runner: PartitionRunner,
+    log: Logger,
+    registry: Registry,
+  ) {
+    this.instanceId = config.instanceId;
+    this.#nc = nc;
+    this.#partitions = config.partitions;
+    this.#membership = membership;
+    this.#leases = leases;
+    this.#runner = runner;
+    this.#log = log.child({ component: 'cluster', instance: config.instanceId });
+    this.#handoffs = new Counter({
+      name: 'bellwether_partition_handoffs_total',
+      help: 'Partitions this instance started or stopped running, by reason: acquired, handoff (released on purpose: rebalance or shutdown), taken (another instance holds a newer lease), expired (not renewed in time)',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'bellwether_cluster_members',
+      help: 'Live instances of the cluster as this instance sees them (itself included)',
+      registers: [registry],
+      collect() {
+        this.set(new Set([...membership.liveIds(), config.instanceId]).size);
+      },
+    });
+    new Gauge({
+      name: 'bellwether_partitions_owned',
+      help: 'Partitions this instance runs now (holds the lease of)',
+      registers: [registry],
+      collect() {
+        this.set(runner.owned().length);
+      },
+    });
+    this.#coordinator = new PartitionCoordinator({
+      partitions: config.partitions,
+      membership,
+      leases,
+      log,
+      hooks: {
+        started: (partition, epoch) => this.#started(partition, epoch),
+        stopping: (partition) => this.#stopping(partition),
+        lost: (partition, epoch, reason) => this.#lost(partition, epoch, reason),
+      },
+    });
+  }
+
+  /** Joins the cluster: announces the instance, starts the leases, answers the others' reads. */
+  static async start(
+    nc: NatsConnection,
+    config: Config,
+    runner: PartitionRunner,
+    reads: LocalReads,
+    log: Logger,
+    registry: Registry,
+  ): Promise<EngineMember> {
+    const common = {
+      instanceId: config.instanceId,
+      leaseSeconds: config.leaseSeconds,
+      replicas: config.replicas,
+      log,
+    };
+    const membership = await Membership.open(nc, common);
+    const leases = await PartitionLeases.open(nc, common);
+    const member = new EngineMember(nc, config, membership, leases, runner, log, registry);
+    member.#serve(reads);
+    await membership.start();
+    await leases.start();
+    member.#fenceTimer = setInterval(() => member.#syncFences(), FENCE_SYNC_MS);
+    member.#fenceTimer.unref();
+    member.#coordinator.start();
+    // The engine says it started once it runs its share: at once when the partitions are free, after
+    // the previous holder's lease ran out when it died (capped: /readyz tells the rest).
+    const deadline = Date.now() + (config.leaseSeconds * 2 + 5) * 1000;
+    await member.#coordinator.schedule();
+    while (member.awaited(runner) > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      await member.#coordinator.schedule();
+    }
+    return member;
+  }
+
+  /** The lease holder of each partition, as this instance sees the leases bucket. */
+  owners(): (string | null)[] {
+    return this.#leases.owners(this.#partitions);
+  }
+
+  /** Partitions the assignment gives this instance that `runner` does not run yet. */
+  awaited(runner: PartitionRunner): number {
+    const owned = new Set(runner.owned());
+    return this.#coordinator.target().filter((owner, p) => owner === this.instanceId && !owned.has(p)).length;
+  }
+
+  info(): ClusterInfo {
+    const owners = this.owners();
+    const members = this.#membership.live();
+    return {
+      instance_id: this.instanceId,
+      members: members.some((m) => m.instance_id === this.instanceId)
+        ? members
+        : [{ instance_id: this.instanceId, started_at: '', lease_seconds: 0 }, ...members],
+      partitions: Object.fromEntries(owners.map((o, p) => [String(p), o])),
+    };
+  }
+
+  /** One customer's answer from the instance that owns its partition. */
+  async forwardCustomer(partition: number, id: string, opts: { bulk?: boolean }): Promise<unknown> {
+    const owner = this.owners()[partition];
+    if (!owner || owner === this.instanceId)
+      throw new BellwetherError('BW_ERR_PARTITION_MOVING', `partition ${partition}`);
+    return this.#request(owner, 'customer', { id, ...opts });
+  }
+
+  /** The other live members' workers' answers to a list or analytics request. */
+  async gatherOthers(body: { op: string }): Promise<unknown[]> {
+    const others = [...new Set(this.owners().filter((o): o is string => o !== null))].filter(
+      (o) => o !== this.instanceId,
+    );
+    const answers = await Promise.all(others.map((o) => this.#request(o, 'gather', body)));
+    return answers.flat() as unknown[];
+  }
+
+  /** Stops every partition (checkpointed), releases its leases and leaves the cluster. */
+  async stop(): Promise<void> {
+    clearInterval(this.#fenceTimer);
+    await this.#coordinator.stop();
+    this.#subscription?.unsubscribe();
+    await this.#membership.leave();
+    await this.#leases.close();
+  }
+
+  async #request(instance: string, method: 'customer' | 'gather', body: unknown): Promise<unknown> {
+    let reply: { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
+    try {
+      const msg = await this.#nc.request(rpcSubject(instance, method), JSON.stringify(body), {
+        timeout: RPC_TIMEOUT_MS,
+      });
+      reply = msg.json();
+    } catch (err) {
+      throw new BellwetherError('BW_ERR_INSTANCE_UNREACHABLE', `${instance} (${method})`, { cause: err });
+    }
+    if (reply.ok) return reply.value;
+    throw BellwetherError.from(reply.error as never);
+  }
+
+  #serve(reads: LocalReads): void {
+    const sub = this.#nc.subscribe(`bw.rpc.${this.instanceId}.*`, {
+      callback: (err, msg) => {
+        if (err) return;
+        const method = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+        const answer = async (): Promise<unknown> => {
+          const body = msg.json<Record<string, unknown>>();
+          if (method === 'customer')
+            return reads.customer(String(body['id']), { bulk: body['bulk'] === true });
+          if (method === 'gather') return reads.gather(body as { op: string });
+          throw new BellwetherError('BW_ERR_BAD_REQUEST', `unknown cluster method ${method}`);
+        };
+        answer().then(
+          (value) => msg.respond(JSON.stringify({ ok: true, value: value ?? null })),
+          (e: unknown) => {
+            const error =
+              e instanceof BellwetherError ? e : new BellwetherError('BW_ERR_INTERNAL', String(e));
+            msg.respond(JSON.stringify({ ok: false, error: error.toJSON() }));
+          },
+        );
+      },
+    });
+    this.#subscription = sub;
+  }
+
+  /** Each held lease's self-fencing deadline, as wall-clock ms, into the workers' shared memory. */
+  #syncFences(): void {
+    const nowMono = performance.now();
+    const nowWall = Date.now();
+    for (const p of this.#runner.owned()) {
+      const until = this.#leases.validUntil(p);
+      this.#runner.setLeaseUntil(p, until === undefined ? 0 : nowWall + (until - nowMono));
+    }
+  }
+
+  async #started(partition: number, epoch: number): Promise<void> {
+    const until = this.#leases.validUntil(partition);
+    this.#runner.setLeaseUntil(partition, until === undefined ? 0 : Date.now() + (until - performance.now()));
+    await this.#runner.own(partition, epoch);
+    this.#handoffs.labels('acquired').inc();
+    this.#log.info({ partition, epoch }, 'partition acquired');
+  }
+
+  async #stopping(partition: number): Promise<void> {
+    await this.#runner.disown(partition, 'handoff');
+    this.#handoffs.labels('handoff').inc();
+    this.#log.info({ partition }, 'partition handed off');
+  }
+
+  #lost(partition: number, epoch: number, reason: LeaseLostReason): void {
+    this.#handoffs.labels(reason).inc();
+    this.#log.warn({ partition, epoch, reason }, 'partition lease lost: partition stopped at once');
+    this.#runner.disown(partition, 'lost').catch((err: unknown) => {
+      this.#log.error({ partition, err }, 'could not stop a lost partition');
+    });
+  }
+}

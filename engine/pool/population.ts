@@ -1,0 +1,73 @@
+/**
+ * Lists and analytics over the whole population: each request goes to every local worker and, in a
+ * cluster, to every other instance (engine/cluster/engine-member.ts answers with its own workers'
+ * answers); the answers are merged here.
+ */
+import { type AttributionSnapshot, mergeAttribution } from '../../operators/analytics/attribution-report.js';
+import { type FunnelCounts, mergeFunnelCounts } from '../../operators/analytics/funnels.js';
+import { PathStats, type PathStatsJSON } from '../../operators/analytics/paths.js';
+import { SegmentStats, type SegmentStatsJSON } from '../../operators/analytics/rfm.js';
+import type { CustomerSummary, WorkerRequest } from './thread-messages.js';
+
+type Body<R> = R extends WorkerRequest ? Omit<R, 'id'> : never;
+/** The requests whose answers are gathered over every worker and instance. */
+export type GatherBody = Body<
+  Extract<WorkerRequest, { op: 'top' | 'segments' | 'funnels' | 'paths' | 'attribution' }>
+>;
+
+export class PopulationReads {
+  readonly #local: (body: GatherBody) => Promise<unknown[]>;
+  #remote: ((body: GatherBody) => Promise<unknown[]>) | undefined;
+
+  constructor(local: (body: GatherBody) => Promise<unknown[]>) {
+    this.#local = local;
+  }
+
+  /** How the other instances of a cluster are asked for their workers' answers. */
+  setRemote(remote: (body: GatherBody) => Promise<unknown[]>): void {
+    this.#remote = remote;
+  }
+
+  /** This instance's workers' answers, unmerged (what another instance gathers). */
+  local(body: GatherBody): Promise<unknown[]> {
+    return this.#local(body);
+  }
+
+  async #gather<T>(body: GatherBody): Promise<T[]> {
+    const [local, remote] = await Promise.all([this.#local(body), this.#remote?.(body) ?? []]);
+    return [...local, ...remote] as T[];
+  }
+
+  async top(
+    minChurnRisk: number,
+    limit: number,
+    filter: { tag?: string | undefined; segment?: string | undefined } = {},
+  ): Promise<CustomerSummary[]> {
+    const lists = await this.#gather<CustomerSummary[]>({ op: 'top', minChurnRisk, limit, ...filter });
+    return lists
+      .flat()
+      .sort((a, b) => (b.scores.churn?.probability ?? -1) - (a.scores.churn?.probability ?? -1))
+      .slice(0, limit);
+  }
+
+  /** Segment counts and averages over every customer. */
+  async segments(): Promise<ReturnType<SegmentStats['summary']>> {
+    const stats = new SegmentStats();
+    for (const s of await this.#gather<SegmentStatsJSON>({ op: 'segments' })) stats.merge(s);
+    return stats.summary();
+  }
+
+  async funnels(): Promise<FunnelCounts[]> {
+    return mergeFunnelCounts(await this.#gather<FunnelCounts[]>({ op: 'funnels' }));
+  }
+
+  async paths(): Promise<PathStats> {
+    const paths = new PathStats();
+    for (const p of await this.#gather<PathStatsJSON>({ op: 'paths' })) paths.merge(p);
+    return paths;
+  }
+
+  async attribution(): Promise<AttributionSnapshot> {
+    return mergeAttribution(await this.#gather<AttributionSnapshot>({ op: 'attribution' }));
+  }
+}
