@@ -273,6 +273,7 @@ export async function openEngine(
         const joined = await EngineMember.start(nc, config, started, reads, log, mainRegistry);
         member = joined;
         started.population.setRemote((body) => joined.gatherOthers(body));
+        started.rfmCuts.share((local) => joined.populationSketches(local));
         // Cleanups run in reverse: the partitions are handed off (checkpointed, leases released)
         // before the workers stop.
         cleanups.push({ step: 'cluster', run: () => joined.stop() });

@@ -9,12 +9,16 @@
  * request-reply (`bw.rpc.<instance>.customer`, `bw.rpc.<instance>.gather`) and forwards this
  * instance's reads of partitions it does not own.
  */
+
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { BellwetherError } from '../../contract/errors.js';
+import type { RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { DisownMode } from '../pool/thread-messages.js';
+import { clusterJetStream, openKvBucket } from './buckets.js';
 import { PartitionCoordinator } from './coordinator.js';
 import type { LeaseLostReason } from './lease-value.js';
 import { PartitionLeases } from './leases.js';
@@ -42,6 +46,8 @@ export interface ClusterInfo {
 }
 
 const RPC_TIMEOUT_MS = 5_000;
+/** Each instance's latest RFM sketches, merged into the population's cuts by every instance. */
+const RFM_BUCKET = 'BW_RFM';
 const FENCE_SYNC_MS = 100;
 
 function rpcSubject(instanceId: string, method: 'customer' | 'gather'): string {
@@ -59,6 +65,8 @@ export class EngineMember {
   readonly #log: Logger;
   readonly #handoffs: Counter<'reason'>;
   #fenceTimer: NodeJS.Timeout | undefined;
+  #rfm: Promise<KV> | undefined;
+  readonly #replicas: number;
   #subscription: Subscription | undefined;
 
   private constructor(
@@ -73,6 +81,7 @@ export class EngineMember {
     this.instanceId = config.instanceId;
     this.#nc = nc;
     this.#partitions = config.partitions;
+    this.#replicas = config.replicas;
     this.#membership = membership;
     this.#leases = leases;
     this.#runner = runner;
@@ -185,6 +194,29 @@ export class EngineMember {
     );
     const answers = await Promise.all(others.map((o) => this.#request(o, 'gather', body)));
     return answers.flat() as unknown[];
+  }
+
+  /**
+   * Shares this instance's RFM sketches (its partitions' customers) in the BW_RFM bucket and returns
+   * every live member's latest, its own included: the population the RFM cuts are taken from.
+   */
+  async populationSketches(local: RfmSketchesJSON): Promise<RfmSketchesJSON[]> {
+    this.#rfm ??= openKvBucket(
+      clusterJetStream(this.#nc),
+      { name: RFM_BUCKET, description: 'bellwether RFM sketches of each instance', replicas: this.#replicas },
+      this.#log,
+    );
+    const kv = await this.#rfm;
+    await kv.put(this.instanceId, JSON.stringify(local));
+    const live = new Set([...this.#membership.liveIds(), this.instanceId]);
+    const all: RfmSketchesJSON[] = [local];
+    for (const id of live) {
+      if (id === this.instanceId) continue;
+      const entry = await kv.get(id);
+      if (entry && entry.operation === 'PUT' && entry.value.length > 0)
+        all.push(entry.json<RfmSketchesJSON>());
+    }
+    return all;
   }
 
   /** Stops every partition (checkpointed), releases its leases and leaves the cluster. */

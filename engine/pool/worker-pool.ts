@@ -8,7 +8,6 @@ import { BellwetherError } from '../../contract/errors.js';
 import { partitionOfCustomer } from '../../contract/subjects.js';
 import { natsSettingsOf } from '../../lib/nats-connect-options.js';
 import { distPath } from '../../lib/paths.js';
-import { cutsFromSketches, RfmSketches, type RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -18,6 +17,7 @@ import { type AnswerVersionsData, bumpPartition, clockMs, createAnswerVersions }
 import { CrashBlame } from './crash-blame.js';
 import { Ownership } from './ownership.js';
 import { PopulationReads } from './population.js';
+import { RfmCutsMaker } from './rfm-cuts.js';
 import {
   type AnswersPush,
   type CheckpointPlace,
@@ -77,7 +77,8 @@ export class WorkerPool {
   readonly #hooks: TestHooks;
   /** Which message crashed a worker thread (crash-blame.ts). */
   readonly #blame: CrashBlame;
-  readonly #sketches: (RfmSketchesJSON | undefined)[] = [];
+  /** RFM cuts of the population, from the workers' sketches (rfm-cuts.ts). */
+  readonly rfmCuts: RfmCutsMaker;
 
   #crm: WorkerData['crm'];
   #pii: PiiKeyringData;
@@ -107,29 +108,20 @@ export class WorkerPool {
     this.#ownership = new Ownership(config.partitions, shared.ownership);
     this.#hooks = hooks;
     this.#blame = new CrashBlame(config.partitions, log);
+    this.rfmCuts = new RfmCutsMaker(
+      {
+        count: () => this.#workers.length,
+        up: (i) => this.#up[i] === true,
+        send: (i, cuts) => {
+          this.request(i, { op: 'cuts', cuts }).catch((err: unknown) =>
+            this.#log.warn({ component: 'pool', worker: i, err }, 'cannot send RFM cuts'),
+          );
+        },
+      },
+      log,
+    );
     this.#versions = createAnswerVersions(config.partitions);
     this.answers = new AnswerCache(this.#versions, { ttlMs: config.answerCacheMs, max: 100_000 });
-  }
-
-  /**
-   * A worker's RFM sketches from its sweep: merged with the others' latest into population
-   * quintiles, which every worker then scores against.
-   */
-  #onSketches(index: number, sketches: RfmSketchesJSON): void {
-    this.#sketches[index] = sketches;
-    // Cuts of part of the population would move every other worker's customers between segments
-    // (and back at the next round): wait until every running worker has sent its sketches.
-    for (let i = 0; i < this.#workers.length; i++) if (this.#up[i] && !this.#sketches[i]) return;
-    const merged = new RfmSketches();
-    for (const s of this.#sketches) if (s) merged.merge(s);
-    if (merged.count === 0) return;
-    const cuts = cutsFromSketches(merged);
-    for (let i = 0; i < this.#workers.length; i++) {
-      if (!this.#up[i]) continue;
-      this.request(i, { op: 'cuts', cuts }).catch((err: unknown) =>
-        this.#log.warn({ component: 'pool', worker: i, err }, 'cannot send RFM cuts'),
-      );
-    }
   }
 
   get size(): number {
@@ -209,7 +201,7 @@ export class WorkerPool {
             this.#up[index] = true;
             resolve();
           } else if (msg.kind === 'rfm') {
-            this.#onSketches(msg.index, msg.sketches);
+            this.rfmCuts.onSketches(msg.index, msg.sketches);
           } else reject(BellwetherError.from(msg.error));
           return;
         }
