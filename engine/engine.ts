@@ -183,7 +183,12 @@ export async function openEngine(
         models: await describeRegistry(config.modelsDir),
         loaded: (await workers().status()).map((s) => s.models),
       }),
-      reloadModels: reload,
+      // A reload asked over HTTP is cluster-wide: every instance loads the registry's versions.
+      reloadModels: async () => {
+        const versions = await reload();
+        await member?.reloadOthers();
+        return versions;
+      },
       customer: async (id, opts) => {
         const partition = partitionOfCustomer(id, config.partitions);
         if (!member || workers().owns(partition)) return workers().customer(id, opts);
@@ -269,6 +274,7 @@ export async function openEngine(
             return started.customer(id, opts);
           },
           gather: (body: { op: string }) => started.population.local(body as GatherBody),
+          reload,
         };
         const joined = await EngineMember.start(nc, config, started, reads, log, mainRegistry);
         member = joined;

@@ -36,6 +36,8 @@ export interface PartitionRunner {
 export interface LocalReads {
   customer(id: string, opts: { bulk?: boolean }): Promise<unknown>;
   gather(body: { op: string }): Promise<unknown[]>;
+  /** Loads the registry's current model versions (a reload asked of another instance). */
+  reload(): Promise<unknown>;
 }
 
 export interface ClusterInfo {
@@ -50,7 +52,9 @@ const RPC_TIMEOUT_MS = 5_000;
 const RFM_BUCKET = 'BW_RFM';
 const FENCE_SYNC_MS = 100;
 
-function rpcSubject(instanceId: string, method: 'customer' | 'gather'): string {
+type RpcMethod = 'customer' | 'gather' | 'reload';
+
+function rpcSubject(instanceId: string, method: RpcMethod): string {
   return `bw.rpc.${instanceId}.${method}`;
 }
 
@@ -219,6 +223,12 @@ export class EngineMember {
     return all;
   }
 
+  /** Asks every other live member to reload its models (a reload is cluster-wide). */
+  async reloadOthers(): Promise<void> {
+    const others = this.#membership.liveIds().filter((id) => id !== this.instanceId);
+    await Promise.all(others.map((id) => this.#request(id, 'reload', {})));
+  }
+
   /** Stops every partition (checkpointed), releases its leases and leaves the cluster. */
   async stop(): Promise<void> {
     clearInterval(this.#fenceTimer);
@@ -228,7 +238,7 @@ export class EngineMember {
     await this.#leases.close();
   }
 
-  async #request(instance: string, method: 'customer' | 'gather', body: unknown): Promise<unknown> {
+  async #request(instance: string, method: RpcMethod, body: unknown): Promise<unknown> {
     let reply: { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
     try {
       const msg = await this.#nc.request(rpcSubject(instance, method), JSON.stringify(body), {
@@ -252,6 +262,7 @@ export class EngineMember {
           if (method === 'customer')
             return reads.customer(String(body['id']), { bulk: body['bulk'] === true });
           if (method === 'gather') return reads.gather(body as { op: string });
+          if (method === 'reload') return reads.reload();
           throw new BellwetherError('BW_ERR_BAD_REQUEST', `unknown cluster method ${method}`);
         };
         answer().then(

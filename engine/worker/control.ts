@@ -22,6 +22,8 @@ export interface ControlDeps {
   batch: OpenBatch;
   /** Stops consuming, flushes, acks and checkpoints (lifecycle.ts). */
   stop(): Promise<void>;
+  /** Starts a rescore sweep (sweep.ts). */
+  sweep(): void;
   /** Starts running a partition under a lease epoch (lifecycle.ts). */
   own(partition: number, epoch: number): Promise<void>;
   /** Stops running a partition: handed off (checkpointed) or lost (fenced). */
@@ -68,10 +70,15 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
           models.versions(),
           crm.tags,
         );
-      case 'cuts':
+      case 'cuts': {
+        // The first cuts of this thread: segments are classified against them now, not at the next
+        // sweep (until then every customer's RFM read 0).
+        const first = crm.cuts === undefined;
         crm.cuts = req.cuts;
         push.voidAnswers();
+        if (first) deps.sweep();
         return true;
+      }
       case 'crm':
         crm.reconfigure(req.definition, req.source);
         push.voidAnswers();

@@ -106,8 +106,18 @@ export async function startWorker(
   ctx.connected(nc, jetstream(nc));
   for (const { partition, epoch } of parts.partitions) await ownPartition(ctx, parts, partition, epoch);
   await consumers.poll();
+  // Without RFM cuts (a first start, a replay from the stream) every customer's RFM reads 0 until a
+  // sweep brings them: the first sweep runs as soon as every partition here has caught up.
+  let early = config.rescoreSeconds > 0 && parts.crm.cuts === undefined;
   setInterval(() => {
-    consumers.poll().catch((err: unknown) => log.warn({ err }, 'consumer poll failed'));
+    consumers
+      .poll()
+      .then(() => {
+        if (!early || feeds.size === 0 || ![...feeds.values()].every((f) => f.caughtUp)) return;
+        early = false;
+        if (parts.crm.cuts === undefined) parts.sweep();
+      })
+      .catch((err: unknown) => log.warn({ err }, 'consumer poll failed'));
   }, 1000).unref();
   const scorer = models.scorer();
   log.info(

@@ -125,6 +125,7 @@ export function createWorkerThread(
     push,
     batch,
     stop: () => stopWorker(ctx, parts),
+    sweep,
     own: (partition, epoch) => ownPartition(ctx, parts, partition, epoch),
     disown: (partition, mode) => disownPartition(ctx, parts, partition, mode),
   });

@@ -15,7 +15,7 @@ import {
   waitForExact,
   waitForOwners,
 } from '../support/cluster-engines.js';
-import type { EngineProcess } from '../support/engine-process.js';
+import { type EngineProcess, waitFor } from '../support/engine-process.js';
 import { startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
 import { readStream } from '../support/publish.js';
 
@@ -71,6 +71,11 @@ describe('engines sharing a 3-node NATS cluster', () => {
     const viaA = (await a.get('/v1/customers/k7')).body;
     const viaB = (await b.get('/v1/customers/k7')).body;
     expect((viaA as { features: unknown }).features).toEqual((viaB as { features: unknown }).features);
+    // A model reload asked of one instance reloads every instance.
+    const reloadsOfB = () => b.logs.filter((l) => l.includes('"models reloaded"')).length;
+    const before = reloadsOfB();
+    expect((await fetch(`${a.httpUrl}/v1/models/reload`, { method: 'POST' })).status).toBe(200);
+    await waitFor(async () => (reloadsOfB() === before + 1 ? true : undefined), 10_000, 'B reloaded');
 
     // Mid-stream: engine A and one NATS node die at once.
     const second = purchases('k', 60, 4, 3);

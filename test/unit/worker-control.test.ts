@@ -17,6 +17,9 @@ async function controlled() {
     stop: async () => {
       stopped.push('stop');
     },
+    sweep: () => {
+      stopped.push('sweep');
+    },
     own: async (p, epoch) => {
       stopped.push(`own ${p}@${epoch}`);
     },
@@ -63,6 +66,10 @@ describe('worker control requests', () => {
     await f.handle({ id: 1, op: 'cuts', cuts: { r: [1, 2, 3, 4], f: [1, 2, 3, 4], m: [1, 2, 3, 4] } });
     expect(f.crm.cuts).toBeDefined();
     expect(f.versions.epochs[0]).toBe(before + 1);
+    // The first cuts classify the segments at once (a sweep); later ones wait for the next sweep.
+    expect(f.stopped).toEqual(['sweep']);
+    await f.handle({ id: 2, op: 'cuts', cuts: { r: [1, 2, 3, 5], f: [1, 2, 3, 5], m: [1, 2, 3, 5] } });
+    expect(f.stopped).toEqual(['sweep']);
   });
 
   it('counts the events processed since the last batch in its metrics', async () => {
