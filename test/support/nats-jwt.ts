@@ -49,6 +49,16 @@ function signJwt(issuer: KeyPair, subject: string, name: string, nats: Record<st
 interface SubjectPermissions {
   publish: string[];
   subscribe: string[];
+  /** `allow_responses: true` of a server configuration: one reply to each request, within 2 min. */
+  allowResponses?: boolean;
+}
+
+/** A user JWT's `resp` as `allow_responses: true` means: one message, 2 minutes (in nanoseconds). */
+const ALLOW_RESPONSES = { max: 1, ttl: 120_000_000_000 };
+
+/** A JWT's pub or sub rule allowing exactly `subjects`: none at all is a deny of `>` (an empty allow list allows all). */
+function subjectRule(subjects: string[]): { allow: string[] } | { deny: string[] } {
+  return subjects.length > 0 ? { allow: subjects } : { deny: ['>'] };
 }
 
 export interface OperatorSetup {
@@ -129,8 +139,9 @@ export function makeOperator(opts: { mappings?: Record<string, string> } = {}): 
       const user = nkeys.createUser();
       const jwt = signJwt(account, user.getPublicKey(), name, {
         type: 'user',
-        pub: permissions ? { allow: permissions.publish } : {},
-        sub: permissions ? { allow: permissions.subscribe } : {},
+        pub: permissions ? subjectRule(permissions.publish) : {},
+        sub: permissions ? subjectRule(permissions.subscribe) : {},
+        ...(permissions?.allowResponses ? { resp: ALLOW_RESPONSES } : {}),
         subs: UNLIMITED,
         data: UNLIMITED,
         payload: UNLIMITED,
