@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --profile]`: starts its own nats-server, the engine and a load
  * generator as separate processes, measures ingest, freshness, HTTP, memory, scoring and restart,
- * each beside its raw limit on this machine, writes bench/results/<timestamp>.json and prints a
- * table. Progress goes to stderr, the table to stdout. See bench/README.md.
+ * each beside its raw limit on this machine, then two engines on a 3-node NATS cluster (ingest
+ * against the single engine's, and failover after a kill -9), writes
+ * bench/results/<timestamp>.json and prints a table. Progress goes to stderr, the table to stdout. See bench/README.md.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,9 +13,11 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { ensureStreams } from '../engine/nats/streams.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
+import { type ClusterBench, clusterIngest, startClusterBench } from './lib/cluster.js';
 import { type BenchContext, benchOptions } from './lib/context.js';
 import { cpuSnapshot, foreignShare } from './lib/cpu.js';
 import { type EngineProc, getJson } from './lib/engine-proc.js';
+import { failover } from './lib/failover.js';
 import { freshness } from './lib/freshness.js';
 import { httpBench } from './lib/http-bench.js';
 import { engineIngest, preload, rawIngest } from './lib/ingest.js';
@@ -137,6 +140,7 @@ runMain(async () => {
   progress.done(nats.url);
   const ctx: BenchContext = { opts, progress, nats, nc, jsm, tmp };
   let engine: EngineProc | undefined;
+  let cluster: ClusterBench | undefined;
   let profiles: ThreadProfile[] | undefined;
   // Share of the CPU used by other processes during each phase.
   const foreign: Record<string, number> = {};
@@ -174,6 +178,15 @@ runMain(async () => {
     await nats.stop();
     const mem = await phase('memory', () => memory(ctx));
     const score = await phase('scoring', () => scoring(ctx));
+    // Last: two engines on a 3-node NATS cluster, the cost of clustering and failover time.
+    cluster = await phase('cluster_preload', () => startClusterBench(opts, progress, tmp));
+    const clustered = cluster;
+    const clusterIngested = await phase('cluster_ingest', () =>
+      clusterIngest(clustered, ingested.result.eps),
+    );
+    const failedOver = await phase('failover', () => failover(clustered));
+    await cluster.stop();
+    cluster = undefined;
     const cpus = os.cpus();
     const result: BenchResult = {
       machine: {
@@ -205,6 +218,11 @@ runMain(async () => {
       scoring: score,
       // Headline: the restart with the customer base; `at_ingest_scale` the warm/cold pair before it.
       restart: { ...atScale, at_ingest_scale: restarted.result },
+      cluster: {
+        ingest: clusterIngested,
+        failover: failedOver,
+        preload: { ...clustered.loaded, ids: undefined },
+      },
       ...(profiles ? { profile: profiles } : {}),
     };
     result.seconds = (performance.now() - t0) / 1000;
@@ -219,6 +237,7 @@ runMain(async () => {
       );
   } finally {
     await engine?.stop().catch(() => {});
+    await cluster?.stop().catch(() => {});
     if (!nc.isClosed()) await nc.close().catch(() => {});
     await nats.stop().catch(() => {});
     await rm(tmp, { recursive: true, force: true });

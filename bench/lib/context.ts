@@ -21,6 +21,11 @@ export interface BenchOptions {
   restartCustomers: number;
   scoringSeconds: number;
   scoringRounds: number;
+  /** BW_LEASE_SECONDS of the cluster phase's engines: takeover after a kill -9 waits for it. */
+  clusterLeaseSeconds: number;
+  /** Kills timed in the failover phase, and the live load meanwhile (events/s). */
+  failoverKills: number;
+  failoverRate: number;
 }
 
 export interface BenchContext {
@@ -50,6 +55,9 @@ export function benchOptions(quick: boolean, profile: boolean): BenchOptions {
         restartCustomers: 100_000,
         scoringSeconds: 0.25,
         scoringRounds: 1,
+        clusterLeaseSeconds: 5,
+        failoverKills: 2,
+        failoverRate: 1000,
       }
     : {
         quick,
@@ -66,5 +74,8 @@ export function benchOptions(quick: boolean, profile: boolean): BenchOptions {
         restartCustomers: 1_000_000,
         scoringSeconds: 1,
         scoringRounds: 3,
+        clusterLeaseSeconds: 5,
+        failoverKills: 5,
+        failoverRate: 1000,
       };
 }

@@ -21,6 +21,8 @@ export interface EngineOptions {
   nodeArgs?: string[];
   /** BW_DATA_DIR (checkpoints); kept when given, otherwise a temporary one removed on stop. */
   dataDir?: string;
+  /** More environment for the engine (e.g. BW_INSTANCE_ID, BW_REPLICAS, BW_LEASE_SECONDS). */
+  env?: Record<string, string>;
   onWarning?: (line: string) => void;
   /** Called right after the process is spawned (before it has started). */
   onSpawn?: (child: ChildProcess) => void;
@@ -56,6 +58,7 @@ export async function startEngine(opts: EngineOptions, timeoutMs = 120_000): Pro
       // Per-key rate limiting is a policy, not a cost to measure: autocannon's one caller would hit it.
       // Every read is still authenticated (no keys: the loopback `local` caller) and audited.
       BW_RATE_LIMIT: '0',
+      ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

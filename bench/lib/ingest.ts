@@ -112,9 +112,9 @@ export interface DrainCpu {
   nats_cpu_us_per_event: number;
 }
 
-class DrainCpuMeter {
-  readonly #pid: () => number | undefined;
-  readonly #natsPid: number;
+export class DrainCpuMeter {
+  readonly #pids: () => (number | undefined)[];
+  readonly #natsPids: number[];
   readonly #total: number;
   readonly #acked: () => number;
   readonly #timer: NodeJS.Timeout;
@@ -123,21 +123,30 @@ class DrainCpuMeter {
   /**
    * Polls every 20 ms on its own timer, from construction on: the engine's "started" line can come
    * seconds into its drain (its main thread shares the saturated cores), so polling from the wait
-   * loop that follows `startEngine` saw only the tail of the drain and under-counted.
+   * loop that follows `startEngine` saw only the tail of the drain and under-counted. `pids` are the
+   * consumer processes (summed: one engine, or the engines of a cluster), `natsPids` the servers.
    */
-  constructor(pid: () => number | undefined, natsPid: number, total: number, acked: () => number) {
-    this.#pid = pid;
-    this.#natsPid = natsPid;
+  constructor(pids: () => (number | undefined)[], natsPids: number[], total: number, acked: () => number) {
+    this.#pids = pids;
+    this.#natsPids = natsPids;
     this.#total = total;
     this.#acked = acked;
     this.#timer = setInterval(() => this.#poll(), 20);
   }
 
+  #ticks(): number {
+    return this.#pids().reduce<number>((sum, pid) => sum + processTicks(pid), 0);
+  }
+
+  #natsTicks(): number {
+    return this.#natsPids.reduce((sum, pid) => sum + processTicks(pid), 0);
+  }
+
   #poll(): void {
     const acked = this.#acked();
     if (this.#from || acked < 0.1 * this.#total) return;
-    const ticks = processTicks(this.#pid());
-    if (!Number.isNaN(ticks)) this.#from = { acked, ticks, nats: processTicks(this.#natsPid) };
+    const ticks = this.#ticks();
+    if (!Number.isNaN(ticks)) this.#from = { acked, ticks, nats: this.#natsTicks() };
   }
 
   /** Call once every message is acked. */
@@ -148,8 +157,8 @@ class DrainCpuMeter {
       return { cpu_us_per_event: Number.NaN, nats_cpu_us_per_event: Number.NaN };
     const per = (ticks: number) => (ticks / TICKS_PER_SECOND / (this.#total - from.acked)) * 1e6;
     return {
-      cpu_us_per_event: per(processTicks(this.#pid()) - from.ticks),
-      nats_cpu_us_per_event: per(processTicks(this.#natsPid) - from.nats),
+      cpu_us_per_event: per(this.#ticks() - from.ticks),
+      nats_cpu_us_per_event: per(this.#natsTicks() - from.nats),
     };
   }
 }
@@ -165,7 +174,7 @@ export interface DrainResult {
   spawn_to_all_acked_s: number;
 }
 
-function drainResult(total: number, watch: AckWatch, spawnedAt: number): DrainResult {
+export function drainResult(total: number, watch: AckWatch, spawnedAt: number): DrainResult {
   const seconds = (watch.lastAt - watch.firstAt) / 1000;
   return {
     eps: total / seconds,
@@ -204,8 +213,8 @@ export async function rawIngest(
     failure = err;
   });
   const cpu = new DrainCpuMeter(
-    () => raw.child.pid,
-    ctx.nats.pid,
+    () => [raw.child.pid],
+    [ctx.nats.pid],
     total,
     () => watch.total,
   );
@@ -247,7 +256,7 @@ export interface EngineIngestResult extends DrainResult, DrainCpu, EngineCounter
   stages_from: '10% acked' | 'engine start';
 }
 
-interface EngineCounters {
+export interface EngineCounters {
   processed: number;
   rejected: number;
   duplicates: number;
@@ -261,7 +270,7 @@ interface EngineCounters {
 }
 
 /** Totals from the engine's /metrics. */
-async function engineCounters(engine: EngineProc): Promise<EngineCounters> {
+export async function engineCounters(engine: EngineProc): Promise<EngineCounters> {
   const samples = parsePrometheus(await getText(`${engine.httpUrl}/metrics`));
   return {
     processed: sumOf(samples, 'bellwether_events_processed_total'),
@@ -287,8 +296,8 @@ export async function engineIngest(
   const watch = await AckWatch.start(ctx.nc, EVENTS_STREAM_PREFIX, 'bw-p');
   let pid: number | undefined;
   const cpu = new DrainCpuMeter(
-    () => pid,
-    ctx.nats.pid,
+    () => [pid],
+    [ctx.nats.pid],
     total,
     () => watch.total,
   );

@@ -2,7 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
+import type { ClusterIngestResult } from './cluster.js';
 import { formatShares, formatStages, type ThreadShares } from './engine-times.js';
+import type { FailoverResult } from './failover.js';
 import { fmt } from './progress.js';
 
 export interface BenchResult {
@@ -26,6 +28,8 @@ export interface BenchResult {
   memory: { customers: number; bytes_per_customer: number; [k: string]: unknown };
   scoring: { engine_rows_per_s: number; standalone_rows_per_s: number; [k: string]: unknown };
   restart: { customers: number; seconds: number; [k: string]: unknown };
+  /** Two engines on a 3-node NATS cluster: their drain beside the single engine's, and failover. */
+  cluster?: { ingest: ClusterIngestResult; failover: FailoverResult; [k: string]: unknown };
   [k: string]: unknown;
 }
 
@@ -110,6 +114,28 @@ function freshnessRow(label: string, t: FreshnessPoint, target: string): string[
   ];
 }
 
+function clusterRows(c: BenchResult['cluster']): string[][] {
+  if (!c) return [];
+  const { ingest: i, failover: f } = c;
+  const s = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
+  return [
+    [
+      'cluster ingest',
+      `${fmt(i.eps)} ev/s, ${i.engines} engines × ${i.workers_per_engine} worker, ${i.nodes}-node NATS (R${i.replicas})`,
+      `${fmt(i.single_engine_eps)} ev/s one engine, ${i.engines * i.workers_per_engine} workers, one server`,
+      ratio(i.ratio),
+      '(cost of clustering)',
+    ],
+    [
+      'failover',
+      `owned again: median ${s(f.owned_median_s)} s, max ${s(f.owned_max_s)} s; caught up: median ${s(f.caught_up_median_s)} s, max ${s(f.caught_up_max_s)} s`,
+      `${f.kills.length} × kill -9 of 1 of 2 engines, lease ${f.lease_seconds} s, ${fmt(f.load_eps)} ev/s live`,
+      '',
+      '(≈ the lease + catch-up)',
+    ],
+  ];
+}
+
 export function formatTable(r: BenchResult): string {
   const f = r.freshness;
   const s = r.scoring;
@@ -159,6 +185,7 @@ export function formatTable(r: BenchResult): string {
       '',
       '≤ 10 s @ 1M customers',
     ],
+    ...clusterRows(r.cluster),
   ];
   const head =
     `Bellwether bench (${r.mode}) — ${r.machine.cores} cores, Node ${r.machine.node}, TF ${r.machine.tf_backend}, ` +
@@ -194,6 +221,11 @@ function whereTimeWent(r: BenchResult): string {
     `freshness threads: ${formatShares(r.freshness['threads'] as ThreadShares | undefined)}`,
     ...(third ? [`freshness ⅓ threads: ${formatShares(third.threads)}`] : []),
     `http threads (under ingest): ${formatShares(r.http['threads'] as ThreadShares | undefined)}`,
+    ...(r.cluster
+      ? [
+          `cluster ingest: both engines ${us(r.cluster.ingest.cpu_us_per_event)} µs CPU/event, the three nats-servers ${us(r.cluster.ingest.nats_cpu_us_per_event)}`,
+        ]
+      : []),
   ];
   return `Where the engine's time went (cores used + cores' worth of waiting for a CPU):\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }
