@@ -58,6 +58,20 @@ function rpcSubject(instanceId: string, method: RpcMethod): string {
   return `bw.rpc.${instanceId}.${method}`;
 }
 
+/** Runs `step` until it succeeds, for at most a minute (then BW_ERR_CLUSTER_STORE). */
+async function retrying(what: string, log: Logger, step: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (Date.now() > deadline) throw new BellwetherError('BW_ERR_CLUSTER_STORE', what, { cause: err });
+      log.warn({ component: 'cluster', attempt, err: String(err) }, `cannot ${what} yet; retrying`);
+      await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
+    }
+  }
+}
+
 export class EngineMember {
   readonly instanceId: string;
   readonly #nc: NatsConnection;
@@ -144,8 +158,9 @@ export class EngineMember {
     const leases = await PartitionLeases.open(nc, common);
     const member = new EngineMember(nc, config, membership, leases, runner, log, registry);
     member.#serve(reads);
-    await membership.start();
-    await leases.start();
+    // A JetStream cluster electing a stream leader answers late or not at all for a few seconds.
+    await retrying('join the cluster', log, () => membership.start());
+    await retrying('read the partition leases', log, () => leases.start());
     member.#fenceTimer = setInterval(() => member.#syncFences(), FENCE_SYNC_MS);
     member.#fenceTimer.unref();
     member.#coordinator.start();

@@ -141,8 +141,13 @@ export class Membership {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    await this.heartbeat(true);
-    await this.catchUp();
+    try {
+      await this.heartbeat(true);
+      await this.catchUp();
+    } catch (err) {
+      this.started = false;
+      throw err;
+    }
     this.watch.start();
     this.timer = setInterval(() => this.tick(), Math.max(50, Math.min(250, this.leaseMs / 12)));
     this.log.info({ leaseSeconds: this.leaseMs / 1000 }, 'joined the cluster');
