@@ -276,7 +276,15 @@ export async function openEngine(
           gather: (body: { op: string }) => started.population.local(body as GatherBody),
           reload,
         };
-        const joined = await EngineMember.start(nc, config, started, reads, log, mainRegistry);
+        const joined = await EngineMember.start(
+          nc,
+          config,
+          started,
+          reads,
+          log,
+          mainRegistry,
+          security.keyringData,
+        );
         member = joined;
         started.population.setRemote((body) => joined.gatherOthers(body));
         started.rfmCuts.share((local) => joined.populationSketches(local));

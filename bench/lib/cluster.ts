@@ -6,6 +6,7 @@
  * started together drain it, timed exactly as the single engine is (acks on `$JS.ACK.>`, first ack
  * → last ack). The two engines keep running for the failover phase (failover.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { EVENTS_STREAM_PREFIX, ensureStreams, eventsStreamOf } from '../../engine/nats/streams.js';
@@ -109,6 +110,8 @@ export async function startClusterBench(
       tmp,
     };
     const loaded = await preload(ctx);
+    // The instances of a cluster share their PII keys (one generated for this run).
+    const piiKey = `bench:${randomBytes(32).toString('hex')}`;
     const start = async (
       id: string,
       onSpawn?: (pid: number | undefined) => void,
@@ -120,6 +123,7 @@ export async function startClusterBench(
         workers: 1,
         env: {
           BW_INSTANCE_ID: id,
+          BW_PII_KEY: piiKey,
           BW_REPLICAS: String(CLUSTER_REPLICAS),
           BW_LEASE_SECONDS: String(opts.clusterLeaseSeconds),
         },

@@ -10,11 +10,13 @@
  * instance's reads of partitions it does not own.
  */
 
+import { createHash } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { BellwetherError } from '../../contract/errors.js';
 import type { RfmSketchesJSON } from '../../operators/analytics/rfm.js';
+import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { DisownMode } from '../pool/thread-messages.js';
@@ -56,6 +58,25 @@ type RpcMethod = 'customer' | 'gather' | 'reload';
 
 function rpcSubject(instanceId: string, method: RpcMethod): string {
   return `bw.rpc.${instanceId}.${method}`;
+}
+
+type KeyPrint = { id: string; sha256: string };
+
+/** Each PII key's id and a digest of it (never the key): what members compare. */
+function keyFingerprints(pii: PiiKeyringData): KeyPrint[] {
+  return pii.keys.map((k) => ({
+    id: k.id,
+    sha256: createHash('sha256').update('bellwether pii key').update(k.secret).digest('hex').slice(0, 32),
+  }));
+}
+
+/** Whether the other member's sealing key (its first) is one of ours, or ours one of its. */
+function sharesKey(mine: KeyPrint[], theirs: unknown): boolean {
+  if (!Array.isArray(theirs)) return true; // an instance of a version that does not announce keys
+  const has = (list: KeyPrint[], k: KeyPrint | undefined) =>
+    k !== undefined && list.some((x) => x.id === k.id && x.sha256 === k.sha256);
+  const other = theirs as KeyPrint[];
+  return has(mine, other[0]) || has(other, mine[0]);
 }
 
 /** Runs `step` until it succeeds, for at most a minute (then BW_ERR_CLUSTER_STORE). */
@@ -147,6 +168,7 @@ export class EngineMember {
     reads: LocalReads,
     log: Logger,
     registry: Registry,
+    pii: PiiKeyringData,
   ): Promise<EngineMember> {
     const common = {
       instanceId: config.instanceId,
@@ -154,12 +176,23 @@ export class EngineMember {
       replicas: config.replicas,
       log,
     };
-    const membership = await Membership.open(nc, common);
+    const keys = keyFingerprints(pii);
+    const membership = await Membership.open(nc, { ...common, extra: { pii_keys: keys } });
     const leases = await PartitionLeases.open(nc, common);
     const member = new EngineMember(nc, config, membership, leases, runner, log, registry);
     member.#serve(reads);
     // A JetStream cluster electing a stream leader answers late or not at all for a few seconds.
     await retrying('join the cluster', log, () => membership.start());
+    const stranger = membership
+      .live()
+      .find((m) => m.instance_id !== config.instanceId && !sharesKey(keys, m['pii_keys']));
+    if (stranger) {
+      await membership.leave();
+      throw new BellwetherError(
+        'BW_ERR_CONFIG_INVALID',
+        `instance ${stranger.instance_id} seals personal fields with a PII key this instance does not have: every instance of a cluster needs the same keys (BW_PII_KEY or BW_PII_KEY_FILE; a key generated in each data directory differs), or partitions that move could not open their customers' personal fields`,
+      );
+    }
     await retrying('read the partition leases', log, () => leases.start());
     member.#fenceTimer = setInterval(() => member.#syncFences(), FENCE_SYNC_MS);
     member.#fenceTimer.unref();

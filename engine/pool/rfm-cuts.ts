@@ -45,7 +45,10 @@ export class RfmCutsMaker {
     for (let i = 0; i < workers.count(); i++) if (workers.up(i) && !this.#sketches[i]) return;
     const merged = new RfmSketches();
     for (const s of this.#sketches) if (s) merged.merge(s);
-    if (!this.#exchange) return this.#send(merged);
+    if (!this.#exchange) {
+      this.#send(merged);
+      return;
+    }
     this.#exchange(merged.toJSON()).then(
       (all) => {
         const population = new RfmSketches();

@@ -35,7 +35,10 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
   return function start(): void {
     if (running || ctx.isStopping()) return;
     running = true;
-    const targetFeeds = [...feeds.values()].filter((f) => f.caughtUp);
+    // A partition whose lease ran out (say this process was paused past it) is not rescored here: its
+    // alerts and segment changes are the new owner's to publish.
+    const now = Date.now();
+    const targetFeeds = [...feeds.values()].filter((f) => f.caughtUp && ctx.leaseValid(f, now));
     const targets = targetFeeds.map((f) => f.state);
     ctx.flushPending();
     const ttlMs = config.stateTtlDays * DAY_MS;
@@ -64,11 +67,13 @@ export function rescoreSweep(ctx: WorkerContext, deps: SweepDeps): () => void {
         return;
       }
       let n = 0;
+      const stepNow = Date.now();
       while (n < SWEEP_CHUNK && t < targets.length) {
         const state = targets[t]!;
         // A partition whose state was replaced since the sweep began (rebuilt from its stream, at a
         // consumer's re-creation) is left for the next sweep: its slots mean other customers now.
-        if (slot >= state.table.size || feeds.get(state.partition)?.state !== state) {
+        const feed = feeds.get(state.partition);
+        if (slot >= state.table.size || feed?.state !== state || !ctx.leaseValid(feed, stepNow)) {
           t++;
           slot = 0;
           continue;

@@ -123,6 +123,13 @@ describe('engines sharing a 3-node NATS cluster', () => {
     await waitForExact(b, expected);
   }, 240_000);
 
+  it('refuses to join with a PII key the other instances do not have', async () => {
+    const other = `other:${'ab'.repeat(32)}`;
+    await expect(startClusterEngine(cluster!, 'engine-x', { BW_PII_KEY: other })).rejects.toThrow(
+      /exited with 2[\s\S]*BW_ERR_CONFIG_INVALID[\s\S]*PII key/,
+    );
+  }, 120_000);
+
   it('fences an instance paused past its lease, and it rejoins without corrupting anything', async () => {
     const b = engines.find((e) => e.child.exitCode === null && e.child.signalCode === null)!;
     const e = await start('engine-e');

@@ -3,6 +3,7 @@
  * id, short leases and streams at 3 replicas; events published with JetStream (acknowledged, with
  * `Nats-Msg-Id`, retried through a node failure) so the truth of every test is known.
  */
+import { randomBytes } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { eventSubject } from '../../contract/subjects.js';
@@ -12,6 +13,7 @@ import type { TestEvent } from './publish.js';
 
 export const CLUSTER_PARTITIONS = 8;
 export const LEASE_SECONDS = 10;
+const CLUSTER_PII_KEY = `test:${randomBytes(32).toString('hex')}`;
 
 export function startClusterEngine(
   cluster: TestNatsCluster,
@@ -25,6 +27,8 @@ export function startClusterEngine(
       BW_WORKERS: '1',
       BW_REPLICAS: '3',
       BW_INSTANCE_ID: id,
+      // The instances of a cluster share their PII keys.
+      BW_PII_KEY: CLUSTER_PII_KEY,
       BW_LEASE_SECONDS: String(LEASE_SECONDS),
       BW_CHECKPOINT_SECONDS: '1',
       BW_RESCORE_SECONDS: '0',

@@ -88,6 +88,25 @@ describe('worker batch flush', () => {
     expect(f.feed().acked).toBe(2);
   });
 
+  it('publishes, acks and checkpoints nothing for a partition whose lease ran out, and folds no more of it', async () => {
+    const leaseUntil = new Float64Array([Date.now() + 60_000, Date.now() + 60_000]);
+    const f = await batchFixture({ partitions: [0, 1], leaseUntil });
+    const bob = message(0, 1, purchase('bob', 'b-1', T - 200 * DAY));
+    f.ingest.onMessage(f.feed(0), bob);
+    // The lease of partition 0 runs out before the batch is flushed (this process paused past it).
+    leaseUntil[0] = Date.now() - 1;
+    f.flush.flush();
+    await f.flush.acked();
+    expect(alertsOf(f, 'churn')).toEqual([]);
+    expect(bob.acks).toBe(0);
+    expect(f.feed(0).fenced).toBe(true);
+    // Messages still buffered for it are dropped unfolded.
+    f.ingest.onMessage(f.feed(0), message(0, 2, purchase('bob', 'b-2', T)));
+    expect(f.feed(0).state.lastSequence).toBe(1);
+    expect(f.feed(1).fenced).toBe(false);
+    expect((await metricJson(f, 'bellwether_partitions_fenced_total')).values[0]?.value).toBe(1);
+  });
+
   it('leaves a batch whose effects are given up unacked, and the next stored batch acks it', async () => {
     const f = await batchFixture();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });

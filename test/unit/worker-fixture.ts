@@ -146,6 +146,8 @@ export interface FixtureOptions {
   partitions?: number[];
   poison?: string[];
   crashOnEventId?: string;
+  /** Shared lease deadlines by partition (WorkerData.leaseUntil); omitted: always valid. */
+  leaseUntil?: Float64Array;
 }
 
 /** The context and the per-message pieces, with counters in place of the flush and the query port. */
@@ -191,6 +193,7 @@ export async function batchFixture(opts: FixtureOptions = {}) {
     metrics: createWorkerMetrics('test'),
     versions,
     sealer: new PiiSealer(keyring),
+    ...(opts.leaseUntil ? { leaseUntil: opts.leaseUntil } : {}),
   });
   ctx.connected(nats.nc, nats.js);
   const crm = new WorkerCrm(ctx, DEFAULT_CRM_FILE, '<default>');
