@@ -27,9 +27,9 @@ import { fmt, type Progress } from './progress.js';
 import { sleep } from './report.js';
 import { parsePrometheus, type Sample, sumOf } from './stats.js';
 
-export const CLUSTER_NODES = 3;
-export const CLUSTER_REPLICAS = 3;
-export const CLUSTER_ENGINES = 2;
+const CLUSTER_NODES = 3;
+const CLUSTER_REPLICAS = 3;
+const CLUSTER_ENGINES = 2;
 
 /** One engine of the cluster: its instance id and its process. */
 export interface ClusterEngine {
@@ -256,7 +256,7 @@ export async function clusterIngest(
   return result;
 }
 
-export function formatHandoffs(handoffs: Record<string, number>): string {
+function formatHandoffs(handoffs: Record<string, number>): string {
   const parts = Object.entries(handoffs).map(([reason, n]) => `${reason} ${fmt(n)}`);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }

@@ -17,7 +17,7 @@ import { median } from './stats.js';
 const POLL_MS = 50;
 const TIMEOUT_MS = 120_000;
 
-export interface FailoverKill {
+interface FailoverKill {
   killed: string;
   survivor: string;
   /** Kill → every partition's lease held by the survivor, as its /v1/info shows. */

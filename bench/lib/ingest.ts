@@ -256,7 +256,7 @@ export interface EngineIngestResult extends DrainResult, DrainCpu, EngineCounter
   stages_from: '10% acked' | 'engine start';
 }
 
-export interface EngineCounters {
+interface EngineCounters {
   processed: number;
   rejected: number;
   duplicates: number;
@@ -270,7 +270,7 @@ export interface EngineCounters {
 }
 
 /** Totals from the engine's /metrics. */
-export async function engineCounters(engine: EngineProc): Promise<EngineCounters> {
+async function engineCounters(engine: EngineProc): Promise<EngineCounters> {
   const samples = parsePrometheus(await getText(`${engine.httpUrl}/metrics`));
   return {
     processed: sumOf(samples, 'bellwether_events_processed_total'),
