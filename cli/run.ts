@@ -9,6 +9,7 @@ import { type EngineOptions, openEngine } from '../engine/engine.js';
 import type { Logger } from '../engine/log.js';
 import { startSimulatorWorker } from '../feeds/simulator-host.js';
 import { natsSettingsOf } from '../lib/nats-connect-options.js';
+import { ShutdownSteps } from '../lib/shutdown-steps.js';
 
 export interface RunningEngine {
   httpUrl: string;
@@ -26,17 +27,13 @@ export async function startRunning(
   options: EngineOptions = {},
 ): Promise<RunningEngine> {
   const engine = await openEngine(config, log, options);
-  const stops: { step: string; run: () => Promise<void> }[] = [];
-  const stop = async (): Promise<void> => {
-    for (const { step, run } of stops.splice(0)) {
-      try {
-        await run();
-      } catch (err) {
-        log.warn({ step, err }, 'shutdown step failed');
-      }
-    }
-    await engine.stop();
-  };
+  // HTTP closes first, then the feed, then the engine (last added, first run).
+  const stops = new ShutdownSteps(log);
+  stops.push('engine', () => engine.stop());
+  // The feed starts after HTTP but stops before the engine and after HTTP.
+  let sim: ReturnType<typeof startSimulatorWorker> | undefined;
+  stops.push('simulator', async () => sim?.stop());
+  const stop = (): Promise<void> => stops.run();
   try {
     const { security } = engine;
     const app = await buildServer(engine.view, {
@@ -55,7 +52,7 @@ export async function startRunning(
       log.warn({ component: 'security' }, 'no API keys: every local caller acts as admin (loopback only)');
     }
     await app.listen({ port: config.httpPort, host: httpHost });
-    stops.push({ step: 'http', run: () => app.close() });
+    stops.push('http', () => app.close());
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const host = httpHost.includes(':') ? `[${httpHost}]` : httpHost;
@@ -65,7 +62,7 @@ export async function startRunning(
     await engine.startWorkers();
 
     if (config.simulate > 0) {
-      const sim = startSimulatorWorker({
+      sim = startSimulatorWorker({
         ...natsSettingsOf(config, engine.natsUrl),
         rate: config.simulate,
         customers: config.simulateCustomers,
@@ -74,7 +71,6 @@ export async function startRunning(
         badRate: 0.001,
       });
       sim.onError((err) => log.error({ component: 'simulator', err }, 'simulated feed failed'));
-      stops.push({ step: 'simulator', run: () => sim.stop() });
     }
     const status = await engine.view.info();
     log.info(

@@ -15,6 +15,7 @@ import { partitionOfCustomer } from '../contract/subjects.js';
 import { connectNats } from '../lib/nats-connect.js';
 import { describeNatsSettings, externalOnlySettings, natsSettingsOf } from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
+import { ShutdownSteps } from '../lib/shutdown-steps.js';
 import { registerThreadTime } from '../lib/thread-time.js';
 import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
 import { describeRegistry } from '../models/listing.js';
@@ -86,17 +87,8 @@ export async function openEngine(
   log: Logger,
   options: EngineOptions = {},
 ): Promise<OpenEngine> {
-  const cleanups: { step: string; run: () => Promise<void> }[] = [];
-  const cleanup = async (): Promise<void> => {
-    for (const { step, run } of cleanups.reverse()) {
-      try {
-        await run();
-      } catch (err) {
-        log.warn({ step, err }, 'shutdown step failed');
-      }
-    }
-    cleanups.length = 0;
-  };
+  const cleanups = new ShutdownSteps(log);
+  const cleanup = (): Promise<void> => cleanups.run();
   try {
     // Tag, rule and funnel files are validated before anything starts.
     const crm = await loadCrmDefinition(crmFilesOf(config));
@@ -108,7 +100,7 @@ export async function openEngine(
         { dir: path.join(config.dataDir, 'nats'), port: config.natsPort, partitions: config.partitions },
         log,
       );
-      cleanups.push({ step: 'nats-server', run: () => embedded!.stop() });
+      cleanups.push('nats-server', () => embedded!.stop());
       natsUrl = embedded.url;
     } else {
       log.warn(
@@ -117,7 +109,7 @@ export async function openEngine(
       );
     }
     const nc = await connectMain(config, natsUrl, embedded !== undefined, log);
-    cleanups.push({ step: 'nats', run: () => nc.close() });
+    cleanups.push('nats', () => nc.close());
     let natsConnected = true;
     void (async () => {
       for await (const s of nc.status()) {
@@ -132,7 +124,7 @@ export async function openEngine(
       replicas: config.replicas,
     });
     const security = await EngineSecurity.start(config, nc, jetstream(nc), log);
-    cleanups.push({ step: 'security', run: async () => security.close() });
+    cleanups.push('security', async () => security.close());
 
     let pool: WorkerPool | undefined;
     const leased = embedded === undefined;
@@ -263,7 +255,7 @@ export async function openEngine(
       );
       pool = started;
       security.watchKeyFile(config, (keyring) => started.rekey(keyring));
-      cleanups.push({ step: 'workers', run: () => started.stop() });
+      cleanups.push('workers', () => started.stop());
       first = (await started.status())[0];
       if (leased) {
         const reads = {
@@ -290,7 +282,7 @@ export async function openEngine(
         started.rfmCuts.share((local) => joined.populationSketches(local));
         // Cleanups run in reverse: the partitions are handed off (checkpointed, leases released)
         // before the workers stop.
-        cleanups.push({ step: 'cluster', run: () => joined.stop() });
+        cleanups.push('cluster', () => joined.stop());
       }
 
       // A new model version on disk is picked up without a restart (debounced file watch). The
@@ -313,12 +305,9 @@ export async function openEngine(
           watcher.on('error', (err) =>
             log.warn({ component: 'models', dir, err }, 'model directory watch failed'),
           );
-          cleanups.push({
-            step: 'model-watch',
-            run: async () => {
-              clearTimeout(debounce);
-              watcher.close();
-            },
+          cleanups.push('model-watch', async () => {
+            clearTimeout(debounce);
+            watcher.close();
           });
         } catch (err) {
           log.debug({ component: 'models', dir, err }, 'model directory not watched');
@@ -347,12 +336,9 @@ export async function openEngine(
             }, 300);
           });
           watcher.on('error', (err) => log.warn({ component: 'crm', file, err }, 'crm file watch failed'));
-          cleanups.push({
-            step: 'crm-watch',
-            run: async () => {
-              clearTimeout(crmDebounce);
-              watcher.close();
-            },
+          cleanups.push('crm-watch', async () => {
+            clearTimeout(crmDebounce);
+            watcher.close();
           });
         } catch (err) {
           log.warn({ component: 'crm', file, err }, 'cannot watch a crm file');
