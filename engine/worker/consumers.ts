@@ -37,7 +37,7 @@ function durableName(partition: number, epoch: number): string {
 }
 
 /** Whether `name` is a durable consumer of the partition under any epoch. */
-function isDurableOf(name: string, partition: number): boolean {
+export function isDurableOf(name: string, partition: number): boolean {
   return name === `bw-p${partition}` || name.startsWith(`bw-p${partition}-e`);
 }
 

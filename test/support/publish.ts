@@ -2,6 +2,7 @@
 import { type ConsumerInfo, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { eventSubject, partitionOfCustomer } from '../../contract/subjects.js';
+import { isDurableOf } from '../../engine/worker/consumers.js';
 import { openDeadLetterBody } from '../../security/pii-cipher.js';
 import { loadKeyring } from '../../security/pii-keyring.js';
 
@@ -114,7 +115,7 @@ export async function partitionConsumer(
 ): Promise<ConsumerInfo> {
   let newest: ConsumerInfo | undefined;
   for await (const info of await jsm.consumers.list(stream)) {
-    if (info.name !== `bw-p${partition}` && !info.name.startsWith(`bw-p${partition}-e`)) continue;
+    if (!isDurableOf(info.name, partition)) continue;
     if (!newest || Date.parse(info.created) > Date.parse(newest.created)) newest = info;
   }
   if (!newest) throw new Error(`no consumer of partition ${partition} on ${stream}`);

@@ -150,9 +150,8 @@ export interface FixtureOptions {
   leaseUntil?: Float64Array;
 }
 
-/** The context and the per-message pieces, with counters in place of the flush and the query port. */
-export function ingestFixture(opts: FixtureOptions = {}) {
-  const settings = testSettings(opts.settings);
+/** A worker context on a fake NATS connection, with the CRM and a fresh feed per partition. */
+function connectedContext(settings: WorkerSettings, opts: FixtureOptions) {
   const nats = new FakeNats();
   const versions = createAnswerVersions(settings.partitions);
   const ctx = new WorkerContext({
@@ -161,10 +160,18 @@ export function ingestFixture(opts: FixtureOptions = {}) {
     metrics: createWorkerMetrics('test'),
     versions,
     sealer: new PiiSealer(keyring),
+    ...(opts.leaseUntil ? { leaseUntil: opts.leaseUntil } : {}),
   });
   ctx.connected(nats.nc, nats.js);
   const crm = new WorkerCrm(ctx, DEFAULT_CRM_FILE, '<default>');
   for (const p of opts.partitions ?? [0]) ctx.feeds.set(p, newFeed(ctx, p, 0, 'partitioned', crm));
+  return { nats, versions, ctx, crm };
+}
+
+/** The context and the per-message pieces, with counters in place of the flush and the query port. */
+export function ingestFixture(opts: FixtureOptions = {}) {
+  const settings = testSettings(opts.settings);
+  const { nats, versions, ctx, crm } = connectedContext(settings, opts);
   const batch = new OpenBatch(ctx.metrics);
   const counts = { scheduled: 0, polled: 0 };
   const inflight = new Float64Array(settings.partitions);
@@ -185,19 +192,7 @@ export function ingestFixture(opts: FixtureOptions = {}) {
 export async function batchFixture(opts: FixtureOptions = {}) {
   const modelsDir = await writeFixtureModels();
   const settings = testSettings({ modelsDir, ...opts.settings });
-  const nats = new FakeNats();
-  const versions = createAnswerVersions(settings.partitions);
-  const ctx = new WorkerContext({
-    config: settings,
-    log: createLogger('silent'),
-    metrics: createWorkerMetrics('test'),
-    versions,
-    sealer: new PiiSealer(keyring),
-    ...(opts.leaseUntil ? { leaseUntil: opts.leaseUntil } : {}),
-  });
-  ctx.connected(nats.nc, nats.js);
-  const crm = new WorkerCrm(ctx, DEFAULT_CRM_FILE, '<default>');
-  for (const p of opts.partitions ?? [0]) ctx.feeds.set(p, newFeed(ctx, p, 0, 'partitioned', crm));
+  const { nats, versions, ctx, crm } = connectedContext(settings, opts);
   const models = new WorkerModels(ctx);
   await models.load(await loadTf('wasm'), ctx.feeds.values().next().value!.state.table.names);
   // The main thread's end of the query channel, and the worker's.
