@@ -51,8 +51,12 @@ export const KEPT_FIELDS = [
   'customer_id',
   'type',
   'amount',
+  'currency',
   'quantity',
+  'sku',
+  'category',
   'channel',
+  'session_id',
   'campaign',
   'props',
 ] as const satisfies readonly (keyof EventBody)[];

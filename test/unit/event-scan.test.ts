@@ -276,14 +276,14 @@ describe('event scanner (the fast path of event parsing)', () => {
       type: ['Type', 0, Number.POSITIVE_INFINITY, true, 2, true],
       ts: ['Time', 1, 64, true, -1, true],
       amount: ['Number', 0, Number.POSITIVE_INFINITY, true, 3, false],
-      currency: ['String', 0, 8, false, -1, false],
-      quantity: ['Number', 0, Number.POSITIVE_INFINITY, true, 4, false],
-      sku: ['String', 0, 256, false, -1, false],
-      category: ['String', 0, 256, false, -1, false],
-      channel: ['String', 0, 128, true, 5, false],
-      session_id: ['String', 0, 256, false, -1, false],
-      campaign: ['String', 0, 256, true, 6, false],
-      props: ['Object', 0, Number.POSITIVE_INFINITY, true, 7, false],
+      currency: ['String', 0, 8, true, 4, false],
+      quantity: ['Number', 0, Number.POSITIVE_INFINITY, true, 5, false],
+      sku: ['String', 0, 256, true, 6, false],
+      category: ['String', 0, 256, true, 7, false],
+      channel: ['String', 0, 128, true, 8, false],
+      session_id: ['String', 0, 256, true, 9, false],
+      campaign: ['String', 0, 256, true, 10, false],
+      props: ['Object', 0, Number.POSITIVE_INFINITY, true, 11, false],
     });
     const at = (name: string) => {
       const bytes = enc.encode(`"${name}"`);
