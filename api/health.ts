@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { EngineView } from '../engine/view.js';
+import type { HttpMetrics } from './http-metrics.js';
 
 const Readiness = Type.Object({
   ready: Type.Boolean(),
@@ -14,7 +15,7 @@ const Readiness = Type.Object({
   pending: Type.Integer(),
 });
 
-export function healthRoutes(app: FastifyInstance, engine: EngineView): void {
+export function healthRoutes(app: FastifyInstance, engine: EngineView, httpMetrics: HttpMetrics): void {
   app.get(
     '/healthz',
     {
@@ -91,8 +92,8 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView): void {
       schema: { summary: 'Prometheus metrics, aggregated across workers', tags: ['ops'] },
     },
     async (_request, reply) => {
-      const text = await engine.metricsText();
-      return reply.type(engine.metricsContentType).send(text);
+      const [text, http] = await Promise.all([engine.metricsText(), httpMetrics.text()]);
+      return reply.type(engine.metricsContentType).send(`${text}\n${http}`);
     },
   );
 }

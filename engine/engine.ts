@@ -138,6 +138,14 @@ export async function openEngine(
 
     const mainRegistry = new Registry();
     collectDefaultMetrics({ register: mainRegistry });
+    // Gauges named like counters, which `promtool check metrics` flags; each is the sum of the
+    // labelled gauge of the same name without `_total` (nodejs_active_handles{type} ...).
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ])
+      mainRegistry.removeSingleMetric(name);
     // The main thread's times join the workers' series of the same names (thread-time.ts).
     const mainThreadRegistry = new Registry();
     registerThreadTime(mainThreadRegistry, 'main');

@@ -60,7 +60,10 @@ export class WorkerCheckpoints {
     const { metrics, log } = this.#ctx;
     const state = feed.state;
     if (feed.fenced) return;
-    if (state.lastSequence === feed.checkpointed && !feed.sweptSinceCheckpoint) return;
+    if (state.lastSequence === feed.checkpointed && !feed.sweptSinceCheckpoint) {
+      feed.checkpointedAt = Date.now();
+      return;
+    }
     feed.sweptSinceCheckpoint = false;
     this.#ctx.flushPending();
     const cuts = this.#crm.cuts;
@@ -80,6 +83,7 @@ export class WorkerCheckpoints {
         return;
       }
       feed.checkpointed = snap.sequence;
+      feed.checkpointedAt = Date.now();
       metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
       metrics.checkpointBytes.labels(String(state.partition)).set(bytes);
     } catch (err) {

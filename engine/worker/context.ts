@@ -53,6 +53,8 @@ export interface PartitionFeed {
   replayUntil: number;
   /** Stream sequence of the partition's last written checkpoint. */
   checkpointed: number;
+  /** Date.now() when the state last matched a checkpoint (written, or found current): checkpoint age. */
+  checkpointedAt: number;
   /** Epoch of this instance's lease on the partition (0 without leases): checkpoints are written under it. */
   epoch: number;
   /**

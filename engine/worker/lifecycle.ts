@@ -53,6 +53,7 @@ export function newFeed(
     publishes: [],
     replayUntil: 0,
     checkpointed: 0,
+    checkpointedAt: Date.now(),
     sweptSinceCheckpoint: false,
     epoch,
     fenced: false,

@@ -28,6 +28,7 @@ import { createWorkerMetrics } from './metrics.js';
 import { WorkerModels } from './models.js';
 import { OpenBatch } from './open-batch.js';
 import { WorkerQueries } from './queries.js';
+import { registerStateMetrics } from './state-metrics.js';
 import { rescoreSweep } from './sweep.js';
 
 export interface WorkerThread {
@@ -54,6 +55,7 @@ export function createWorkerThread(
   });
   const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
   const models = new WorkerModels(ctx);
+  registerStateMetrics(ctx, () => models.inUse());
   const answerOf = (feed: PartitionFeed, slot: number) =>
     customerAnswer(feed, slot, models.versions(), config.clock, models.explain, crm.tags);
   const push = new AnswerPush(data.versions, data.queryPort, ctx.feeds, answerOf, {

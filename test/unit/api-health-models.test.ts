@@ -110,7 +110,17 @@ describe('GET /metrics', () => {
     const res = await api.app.inject({ url: '/metrics', headers: auth('viewer') });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
-    expect(res.body).toBe(api.view.metrics);
+    expect(res.body.startsWith(api.view.metrics)).toBe(true);
+  });
+
+  it('adds the HTTP latency of earlier requests by route pattern, never by URL', async () => {
+    await api.app.inject({ url: '/v1/customers/c-secret-42', headers: auth('viewer') });
+    const res = await api.app.inject({ url: '/metrics', headers: auth('viewer') });
+    expect(res.body).toContain('# TYPE bellwether_http_request_duration_seconds histogram');
+    expect(res.body).toMatch(
+      /bellwether_http_request_duration_seconds_count\{method="GET",route="\/v1\/customers\/:id",status_code="\d{3}"\} [1-9]/,
+    );
+    expect(res.body).not.toContain('c-secret-42');
   });
 
   it('needs a key unless BW_METRICS_PUBLIC is set', async () => {

@@ -1,5 +1,5 @@
 /**
- * docker-compose.yml and deploy/nats/ cannot run here (no Docker engine), so this checks what can be
+ * deploy/docker-compose.yml and deploy/nats/ cannot run here (no Docker engine), so this checks what can be
  * checked without one: the compose file parses (with the YAML merge keys compose reads), the files
  * it mounts exist or are written by deploy/secrets.sh, every variable the NATS configuration takes
  * from the environment reaches the NATS services, the engines list every node and share the
@@ -17,7 +17,7 @@ import { PACKAGE_ROOT } from '../../lib/paths.js';
 
 interface Service {
   image?: string;
-  build?: string;
+  build?: { context: string };
   command?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
@@ -35,7 +35,7 @@ interface Compose {
 }
 
 const read = (file: string): string => readFileSync(path.join(PACKAGE_ROOT, file), 'utf8');
-const compose = parse(read('docker-compose.yml'), { merge: true }) as Compose;
+const compose = parse(read('deploy/docker-compose.yml'), { merge: true }) as Compose;
 const services = Object.entries(compose.services);
 const natsServices = services.filter(([, s]) => s.image?.startsWith('nats:'));
 const engines = services.filter(([, s]) => s.build !== undefined);
@@ -87,7 +87,7 @@ function environmentVariables(): string[] {
   return [...names].sort();
 }
 
-describe('docker-compose.yml and deploy/', () => {
+describe('deploy/docker-compose.yml and deploy/', () => {
   it('has three NATS nodes, each with its configuration file and store, and two engines', () => {
     expect(natsServices.map(([name]) => name)).toEqual(['nats-1', 'nats-2', 'nats-3']);
     for (const [name, s] of natsServices) {
@@ -97,12 +97,12 @@ describe('docker-compose.yml and deploy/', () => {
       expect(readFileSync(path.join(natsDir, `${name}.conf`), 'utf8')).toMatch(
         new RegExp(`server_name: ${name}\\ninclude ./cluster.conf`),
       );
-      expect(s.volumes).toEqual(['./deploy/nats:/etc/nats:ro', `${name}:/data`]);
+      expect(s.volumes).toEqual(['./nats:/etc/nats:ro', `${name}:/data`]);
       expect(natsConfig[0]).toContain(`"nats-route://${name}:6222"`);
     }
     expect(engines.map(([name]) => name)).toEqual(['engine-a', 'engine-b']);
     for (const [, s] of engines) {
-      expect(s.build).toBe('.');
+      expect(s.build).toEqual({ context: '..' });
       expect(existsSync(path.join(PACKAGE_ROOT, 'Dockerfile'))).toBe(true);
       expect(s.healthcheck?.test.join(' ')).toContain('http://127.0.0.1:8080/healthz');
       expect(Number.parseInt(s.stop_grace_period!, 10)).toBeGreaterThan(30);
@@ -168,7 +168,7 @@ describe('docker-compose.yml and deploy/', () => {
     }
     for (const name of needed) expect(script).toContain(`echo "${name}=$(secret `);
     for (const { file } of Object.values(compose.secrets)) {
-      expect(file.startsWith('./deploy/secrets/')).toBe(true);
+      expect(file.startsWith('./secrets/')).toBe(true);
       expect(script).toContain(`>${file.slice(2)}`);
     }
   });
@@ -180,6 +180,7 @@ describe('docker-compose.yml and deploy/', () => {
       for (const v of s.volumes ?? []) {
         const source = v.split(':')[0]!;
         if (!source.startsWith('.')) expect(compose.volumes).toHaveProperty(source);
+        else expect(existsSync(path.join(PACKAGE_ROOT, 'deploy', source)), v).toBe(true);
       }
     }
   });
@@ -194,5 +195,50 @@ describe('docker-compose.yml and deploy/', () => {
       expect(run.stderr).toContain(`configuration file ${path.join(natsDir, `${name}.conf`)} is valid`);
       expect(run.status).toBe(0);
     }
+  });
+
+  it('runs Prometheus with the rules and a viewer key, and Grafana with the dashboard provisioned', () => {
+    const prometheus = compose.services['prometheus']!;
+    expect(prometheus.volumes).toEqual(
+      expect.arrayContaining([
+        './prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro',
+        './prometheus/rules.yml:/etc/prometheus/rules.yml:ro',
+      ]),
+    );
+    expect(prometheus.secrets).toEqual(['prometheus-token']);
+    const scrape = parse(read('deploy/prometheus/prometheus.yml')) as {
+      rule_files: string[];
+      scrape_configs: {
+        authorization: { credentials_file: string };
+        static_configs: { targets: string[] }[];
+      }[];
+    };
+    expect(scrape.rule_files).toEqual(['/etc/prometheus/rules.yml']);
+    expect(scrape.scrape_configs[0]!.authorization.credentials_file).toBe('/run/secrets/prometheus-token');
+    expect(scrape.scrape_configs[0]!.static_configs[0]!.targets).toEqual(
+      engines.map(([name]) => `${name}:8080`),
+    );
+    // The token is a viewer key (metrics, no customer data) whose hash deploy/secrets.sh adds to api-keys.
+    expect(read('deploy/secrets.sh')).toContain("printf 'prometheus viewer sha256:%s");
+    const grafana = compose.services['grafana']!;
+    expect(grafana.volumes).toEqual(
+      expect.arrayContaining([
+        './grafana/provisioning:/etc/grafana/provisioning:ro',
+        './grafana/dashboards:/var/lib/grafana/dashboards:ro',
+      ]),
+    );
+    const datasources = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as {
+      datasources: { uid: string; url: string }[];
+    };
+    expect(datasources.datasources[0]).toMatchObject({ uid: 'prometheus', url: 'http://prometheus:9090' });
+    const providers = parse(read('deploy/grafana/provisioning/dashboards/bellwether.yml')) as {
+      providers: { options: { path: string } }[];
+    };
+    expect(providers.providers[0]!.options.path).toBe('/var/lib/grafana/dashboards');
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/bellwether.json')) as {
+      panels: { datasource?: { uid: string } }[];
+    };
+    for (const panel of dashboard.panels)
+      if (panel.datasource) expect(panel.datasource.uid).toBe('prometheus');
   });
 });
