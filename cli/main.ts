@@ -101,7 +101,7 @@ async function run(args: string[]): Promise<void> {
   const env = { ...process.env };
   if (values['embedded']) delete env['BW_NATS_URL'];
   const config = loadConfig(env, flags);
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, {}, config.logFormat);
   const { startRunning } = await import('./run.js');
   // BW_TEST_CRASH_* are test hooks for crash recovery, not settings.
   const hooks = {

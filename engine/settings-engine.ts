@@ -108,6 +108,14 @@ export const ENGINE_SETTINGS = {
     ),
     help: `pino level: ${LOG_LEVELS.join(', ')}`,
   },
+  logFormat: {
+    env: 'BW_LOG_FORMAT',
+    flag: 'log-format',
+    schema: Type.Union([Type.Literal('json'), Type.Literal('pretty')]),
+    computeDefault: () => (process.stdout.isTTY ? 'pretty' : 'json'),
+    defaultText: '`pretty` on a terminal, `json` otherwise',
+    help: 'log lines: `json` (one pino object per line, for collectors) or `pretty` (coloured, one readable line per entry)',
+  },
   dedupeIdsPerPartition: {
     env: 'BW_DEDUPE_IDS',
     flag: 'dedupe-ids',

@@ -17,6 +17,7 @@ export const WORKER_SETTING_KEYS = [
   'dataDir',
   'dedupeIdsPerPartition',
   'intentAlertThreshold',
+  'logFormat',
   'logLevel',
   'maxAckPending',
   'modelsDir',

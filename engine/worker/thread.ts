@@ -47,7 +47,7 @@ export function createWorkerThread(
   const config = data.config;
   const ctx = new WorkerContext({
     config,
-    log: createLogger(config.logLevel, { component: 'worker', worker: data.index }),
+    log: createLogger(config.logLevel, { component: 'worker', worker: data.index }, config.logFormat),
     metrics: createWorkerMetrics(`worker-${data.index}`),
     versions: data.versions,
     sealer: new PiiSealer(PiiKeyring.fromData(data.pii)),

@@ -43,6 +43,7 @@ function testSettings(over: Partial<WorkerSettings> = {}): WorkerSettings {
     clock: 'event',
     dataDir: '/nonexistent/bellwether-test',
     dedupeIdsPerPartition: 1000,
+    logFormat: 'json',
     intentAlertThreshold: 80,
     logLevel: 'silent',
     maxAckPending: 1000,
