@@ -1,15 +1,22 @@
 /**
  * Customer routes: one customer's features, scores and (by role) personal fields; the riskiest
- * customers; and the bulk export. Every answer is audited; list and export answers count against
- * the key's hourly export limit (BW_EXPORT_LIMIT).
+ * customers; and the bulk export. Every answer is audited, and every customer it carries is
+ * charged to the key's hourly budget of distinct customers (BW_EXPORT_LIMIT, customer-budget.ts).
  */
 import { Readable } from 'node:stream';
 import type { Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { BellwetherError } from '../contract/errors.js';
 import type { CustomerAnswer, EngineView } from '../engine/view.js';
 import type { EngineSecurity } from '../security/engine-security.js';
 import { auditEntry, demand } from './auth.js';
+import {
+  budgetKey,
+  chargeCustomer,
+  chargeCustomers,
+  checkCustomer,
+  watchEnumeration,
+} from './customer-budget.js';
 import { answerFields, type PiiView, type PresentedAnswer, piiViewFor, presentAnswer } from './pii-view.js';
 import {
   CustomerAnswerSchema,
@@ -32,26 +39,6 @@ const serialized = new WeakMap<CustomerAnswer, Map<PiiView, { body: string; fiel
 /** Answers fetched from the workers at once during an export. */
 const EXPORT_CHUNK = 256;
 
-/**
- * Takes `customers` from the caller's hourly export budget, or refuses the whole answer
- * (BW_ERR_EXPORT_LIMIT: audited as refused and raised on `bw.alerts.security`).
- */
-function takeBudget(request: FastifyRequest, security: EngineSecurity, customers: number): void {
-  const who = request.principal?.name ?? 'anonymous';
-  const used = security.exportBudget.used(who);
-  if (security.exportBudget.take(who, customers)) return;
-  const detail = `${customers} customers asked, ${used} taken in the last hour, limit ${security.exportBudget.limit}`;
-  request.auditInfo = {
-    customers: 0,
-    fields: [],
-    pii: 'none',
-    outcome: 'refused',
-    detail,
-    alert: { kind: 'export_limit', detail },
-  };
-  throw new BellwetherError('BW_ERR_EXPORT_LIMIT', detail);
-}
-
 export function customerRoutes(app: FastifyInstance, engine: EngineView, security: EngineSecurity): void {
   app.get<{ Params: Static<typeof CustomerParams>; Querystring: Static<typeof CustomerQuery> }>(
     '/v1/customers/:id',
@@ -62,14 +49,22 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
         tags: ['customers'],
         params: CustomerParams,
         querystring: CustomerQuery,
-        response: { 200: CustomerAnswerSchema, 403: ErrorBody, 404: ErrorBody },
+        response: { 200: CustomerAnswerSchema, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
       },
     },
     async (request, reply) => {
       const view = piiViewFor(demand(request, 'read'), request.query.pii);
-      request.auditInfo = { customers: 0, fields: [], pii: view, customer_id: request.params.id };
-      const answer = await engine.customer(request.params.id);
-      if (!answer) throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
+      const id = request.params.id;
+      request.auditInfo = { customers: 0, fields: [], pii: view, customer_id: id };
+      watchEnumeration(request, security.enumeration.read(budgetKey(request), id));
+      checkCustomer(request, security, id);
+      const answer = await engine.customer(id);
+      if (!answer) {
+        watchEnumeration(request, security.enumeration.miss(budgetKey(request), id));
+        throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
+      }
+      // Charged when found, synchronously with the check: concurrent reads cannot overtake it.
+      chargeCustomer(request, security, id);
       let views = serialized.get(answer);
       let sent = views?.get(view);
       if (!sent) {
@@ -102,7 +97,11 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
     async (request) => {
       const { min_churn_risk, limit, tag, segment } = request.query;
       const customers = await engine.top(min_churn_risk ?? 0, limit ?? 50, { tag, segment });
-      takeBudget(request, security, customers.length);
+      chargeCustomers(
+        request,
+        security,
+        customers.map((c) => c.customer_id),
+      );
       request.auditInfo = { customers: customers.length, fields: ['scores', 'segment', 'tags'], pii: 'none' };
       return { customers, count: customers.length };
     },
@@ -125,7 +124,11 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       const { min_churn_risk, limit, tag, segment, pii } = request.query;
       const view = piiViewFor(demand(request, 'export'), pii);
       const summaries = await engine.top(min_churn_risk ?? 0, limit ?? 1000, { tag, segment });
-      takeBudget(request, security, summaries.length);
+      chargeCustomers(
+        request,
+        security,
+        summaries.map((c) => c.customer_id),
+      );
       // A record before the first byte: even an export cut off by a crash leaves a trace.
       request.auditInfo = {
         customers: summaries.length,

@@ -7,6 +7,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (err instanceof BellwetherError) {
       const status = err.status ?? 500;
       if (status === 401) reply.header('www-authenticate', 'Bearer');
+      const retryAfter = (err.data as { retry_after_seconds?: unknown } | undefined)?.retry_after_seconds;
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       if (status === 503) request.log.warn({ code: err.code }, 'request refused: worker unavailable');
       else if (status >= 500) request.log.error({ err }, 'request failed');
       return reply.code(status).send({ error: { code: err.code, message: err.message } });

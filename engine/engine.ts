@@ -26,6 +26,7 @@ import { EngineSecurity } from '../security/engine-security.js';
 import { EngineMember } from './cluster/engine-member.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
+import { CustomerBudgetStore } from './customer-budget-store.js';
 import type { Logger } from './log.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
 import { ensureStreams } from './nats/streams.js';
@@ -146,6 +147,13 @@ export async function openEngine(
       'nodejs_active_resources_total',
     ])
       mainRegistry.removeSingleMetric(name);
+    // The customer budget of the last hour is read from NATS before the engine answers anything.
+    const budgetStore = await CustomerBudgetStore.start(nc, security.customerBudget, {
+      replicas: config.replicas,
+      log,
+      registry: mainRegistry,
+    });
+    cleanups.push('customer-budget', () => budgetStore.stop());
     // The main thread's times join the workers' series of the same names (thread-time.ts).
     const mainThreadRegistry = new Registry();
     registerThreadTime(mainThreadRegistry, 'main');

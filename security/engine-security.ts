@@ -1,7 +1,8 @@
 /**
  * The engine's security state in the main thread: the PII keyring (reloaded when its file changes,
  * then handed to the workers, which re-seal), masks, API keys, the audit log and its stream copy,
- * the export budget, and security alerts on `bw.alerts.security`.
+ * the customer budget (BW_EXPORT_LIMIT) and the enumeration detector, and security alerts on
+ * `bw.alerts.security`.
  */
 import { watch } from 'node:fs';
 import os from 'node:os';
@@ -11,7 +12,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { type ApiKeys, loadApiKeys } from './api-keys.js';
 import { type AuditEntry, AuditLog, type AuditRecord } from './audit-log.js';
-import { ExportBudget } from './export-budget.js';
+import { CustomerBudget } from './customer-budget.js';
+import { EnumerationDetector } from './enumeration-detector.js';
 import { Masker, parseMasks } from './masking.js';
 import { keyringOrigin, loadKeyring, type PiiKeyring, type PiiKeyringData } from './pii-keyring.js';
 import { PiiSealer } from './pii-sealer.js';
@@ -61,7 +63,7 @@ export function auditPieces(lines: string): string[] {
 }
 
 export interface SecurityAlert {
-  kind: 'export_limit' | 'auth_failures';
+  kind: 'export_limit' | 'auth_failures' | 'enumeration';
   actor: string;
   role: string | null;
   route: string;
@@ -76,7 +78,9 @@ export class EngineSecurity {
   readonly masker: Masker;
   readonly apiKeys: ApiKeys;
   readonly audit: AuditLog;
-  readonly exportBudget: ExportBudget;
+  /** Distinct customers per key and hour, every customer-data route (BW_EXPORT_LIMIT). */
+  readonly customerBudget: CustomerBudget;
+  readonly enumeration = new EnumerationDetector();
   readonly metricsPublic: boolean;
   #sealer: PiiSealer;
   readonly #js: JetStreamClient;
@@ -90,7 +94,7 @@ export class EngineSecurity {
     this.masker = new Masker(parseMasks(config.piiMasks));
     this.apiKeys = parts.apiKeys;
     this.audit = parts.audit;
-    this.exportBudget = new ExportBudget(config.exportLimit);
+    this.customerBudget = new CustomerBudget(config.exportLimit);
     this.metricsPublic = config.metricsPublic;
     this.#sealer = new PiiSealer(parts.keyring);
     this.#js = parts.js;

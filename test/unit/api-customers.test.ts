@@ -170,21 +170,30 @@ describe('GET /v1/customers', () => {
   });
 
   it('refuses a list over the hourly export limit, audits the refusal and raises an alert', async () => {
+    for (const [id, churn] of [
+      ['dave', 0.5],
+      ['erin', 0.6],
+      ['fay', 0.7],
+    ] as const)
+      api.addCustomer(customerAnswer(id, churn));
     expect((await get('/v1/customers?limit=3', 'analyst')).body.count).toBe(3);
-    const refused = await get('/v1/customers?limit=3', 'analyst');
+    // The same customers again cost nothing: the budget counts distinct customers.
+    expect((await get('/v1/customers?limit=3', 'analyst')).body.count).toBe(3);
+    const refused = await get('/v1/customers?limit=6', 'analyst');
     expect(refused).toMatchObject({
       status: 429,
       body: {
         error: {
           code: 'BW_ERR_EXPORT_LIMIT',
           message:
-            'hourly export limit of this API key reached: 3 customers asked, 3 taken in the last hour, limit 5',
+            'hourly export limit of this API key reached: 6 customers asked, 3 taken in the last hour, limit 5',
         },
       },
     });
+    expect(Number(refused.headers['retry-after'])).toBe(3600);
     // Another key has its own budget.
     expect((await get('/v1/customers?limit=3', 'viewer')).body.count).toBe(3);
-    const records = await api.auditRecords(3);
+    const records = await api.auditRecords(4);
     const record = records.find((r) => r.status === 429)!;
     expect(record).toMatchObject({ actor: 'analyst-key', outcome: 'refused', customers: 0, pii: 'none' });
     const alerts = api.published
@@ -197,7 +206,7 @@ describe('GET /v1/customers', () => {
         role: 'analyst',
         route: '/v1/customers',
         ip: '127.0.0.1',
-        detail: '3 customers asked, 3 taken in the last hour, limit 5',
+        detail: '6 customers asked, 3 taken in the last hour, limit 5',
         audit_hash: record.hash,
         at: record.ts,
       },
@@ -257,16 +266,23 @@ describe('GET /v1/export/customers', () => {
     expect(api.view.callsOf('top')).toEqual([]);
   });
 
-  it('counts the customers an export carried against the hourly limit', async () => {
+  it('counts the distinct customers an export carried against the hourly limit', async () => {
+    for (const [id, churn] of [
+      ['dave', 0.5],
+      ['erin', 0.6],
+      ['fay', 0.7],
+    ] as const)
+      api.addCustomer(customerAnswer(id, churn));
     expect((await exportAs('analyst', '?limit=2')).lines).toHaveLength(2);
-    // 2 + 3 = the limit of 5: still served.
-    expect((await exportAs('analyst')).lines).toHaveLength(3);
-    const refused = await api.app.inject({ url: '/v1/export/customers?limit=1', headers: auth('analyst') });
+    // carol and alice again, and 3 more: 5, the limit, still served.
+    expect((await exportAs('analyst', '?limit=5')).lines).toHaveLength(5);
+    const refused = await api.app.inject({ url: '/v1/export/customers?limit=6', headers: auth('analyst') });
     expect(refused.statusCode).toBe(429);
+    expect(refused.headers['retry-after']).toBe('3600');
     expect(refused.json().error).toEqual({
       code: 'BW_ERR_EXPORT_LIMIT',
       message:
-        'hourly export limit of this API key reached: 1 customers asked, 5 taken in the last hour, limit 5',
+        'hourly export limit of this API key reached: 6 customers asked, 5 taken in the last hour, limit 5',
     });
   });
 });

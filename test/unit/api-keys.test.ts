@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { piiViewFor } from '../../api/pii-view.js';
 import { ApiKeys, allows, createApiKey, hashKey, ROLES } from '../../security/api-keys.js';
-import { ExportBudget } from '../../security/export-budget.js';
 
 describe('API keys', () => {
   it('reads inline keys and hashed key files, keeping only hashes', () => {
@@ -62,20 +61,5 @@ describe('roles', () => {
     expect(piiViewFor({ name: 'r', role: 'admin' }, 'plain')).toBe('plain');
     expect(() => piiViewFor({ name: 'a', role: 'analyst' }, 'plain')).toThrow(/may not read plain/);
     expect(() => piiViewFor({ name: 'v', role: 'viewer' }, 'masked')).toThrow(/may not read personal/);
-  });
-});
-
-describe('export budget', () => {
-  it('counts customers per key over a sliding hour and refuses an answer that would go over', () => {
-    const budget = new ExportBudget(100);
-    const t = 1_000_000;
-    expect(budget.take('a', 60, t)).toBe(true);
-    expect(budget.take('a', 41, t + 1000)).toBe(false);
-    expect(budget.used('a', t + 1000)).toBe(60);
-    expect(budget.take('b', 100, t)).toBe(true);
-    expect(budget.take('a', 40, t + 2000)).toBe(true);
-    expect(budget.take('a', 1, t + 3000)).toBe(false);
-    expect(budget.take('a', 60, t + 3_600_000)).toBe(true);
-    expect(budget.used('a', t + 3_600_000)).toBe(100);
   });
 });
