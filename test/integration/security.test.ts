@@ -3,7 +3,7 @@
  * SM4 sealing with a key file, API keys of every role, a small export limit and rate limit. Each
  * role sees exactly what it may; plaintext personal data is absent from every file the engine
  * wrote and from its logs; the audit chain verifies and breaks when a line is edited; the export
- * limit fires an alert; keys rotate without a restart.
+ * limit (distinct customers, single reads included) fires an alert; keys rotate without a restart.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -241,11 +241,31 @@ describe('bulk export', () => {
     expect(lines.find((l) => l.customer_id === 'alice')?.pii?.['phone']).toBe('138****5678');
     expect(res.text).not.toContain(ALICE.phone);
 
-    // 8 taken of 10 this hour: a list of 3 more is refused whole.
-    const refused = await engine.get('/v1/customers?limit=3', auth('analyst'));
+    // The same customers again cost nothing: the budget counts distinct customers.
+    expect((await engine.get('/v1/customers?limit=3', auth('analyst'))).status).toBe(200);
+    // 8 taken of 10 this hour: 3 new customers arrive, and a list carrying them is refused whole.
+    const now = Date.now();
+    await publishCore(
+      nc,
+      ['ivan', 'judy', 'kate'].map((c) => ({ event_id: `${c}-l1`, customer_id: c, type: 'login', ts: now })),
+    );
+    await waitFor(
+      async () => {
+        const res = await engine.get('/v1/segments', auth('admin'));
+        const segments = (res.body as { segments?: { customers: number }[] }).segments ?? [];
+        return segments.reduce((sum, x) => sum + x.customers, 0) === CUSTOMERS.length + 3 ? true : undefined;
+      },
+      20_000,
+      'three more customers',
+    );
+    const refused = await engine.get('/v1/customers?limit=100', auth('analyst'));
     expect(refused.status).toBe(429);
     expect((refused.body as { error: { code: string } }).error.code).toBe('BW_ERR_EXPORT_LIMIT');
-    expect((await engine.get('/v1/customers?limit=2', auth('analyst'))).status).toBe(200);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Single reads draw from the same budget: two more, then no more.
+    expect((await engine.get('/v1/customers/ivan', auth('analyst'))).status).toBe(200);
+    expect((await engine.get('/v1/customers/judy', auth('analyst'))).status).toBe(200);
+    expect((await engine.get('/v1/customers/kate', auth('analyst'))).status).toBe(429);
     const alert = await waitFor(async () => {
       const msgs = (await readStream(nc, 'BW_ALERTS'))
         .filter((m) => m.subject === 'bw.alerts.security')
