@@ -23,7 +23,7 @@ export type BudgetAnswer = { ok: true } | { ok: false; used: number; retryAfterM
 const OK: BudgetAnswer = { ok: true };
 /** Refused answers raise at most one security alert per key in this time. */
 const ALERT_EVERY_MS = 60_000;
-/** Charges kept for the store while it cannot write them (NATS away); the oldest go first. */
+/** Charges kept for the store while it cannot write them (NATS away); the oldest half goes first. */
 const PENDING_MAX = 1_000_000;
 
 /** One key's charges: customer → charged at, and the same in time order (for expiry). */
@@ -102,7 +102,8 @@ export class CustomerBudget {
     w.charged.set(customer, now);
     w.push(customer, now);
     if (!this.#tracking) return;
-    if (this.#pending.length >= PENDING_MAX) this.#pending.shift();
+    // Full (NATS away for long): the older half goes at once, not one shift per charge.
+    if (this.#pending.length >= PENDING_MAX) this.#pending = this.#pending.slice(PENDING_MAX / 2);
     this.#pending.push({ key, customer, at: now });
   }
 

@@ -19,21 +19,32 @@ export const MISS_ALERT = 50;
 export const MISS_WINDOW_MS = 10 * 60_000;
 const ALERT_EVERY_MS = 10 * 60_000;
 
-/** The id with its trailing number moved by `delta`, keeping a zero-padded width; undefined without one. */
+/**
+ * The id with its trailing number moved by `delta`, keeping a zero-padded width (`c000100` →
+ * `c000099`, `c10` → `c9`); undefined without a trailing number, or below 0. Works on the
+ * characters (no number parsing): it runs twice on every single read.
+ */
 export function neighbourId(id: string, delta: 1 | -1): string | undefined {
-  let start = id.length;
+  const end = id.length;
+  let start = end;
   while (start > 0) {
     const c = id.charCodeAt(start - 1);
     if (c < 48 || c > 57) break;
     start--;
   }
-  const digits = id.length - start;
-  if (digits === 0 || digits > 15) return undefined;
-  const n = Number(id.slice(start)) + delta;
-  if (n < 0) return undefined;
-  const text = String(n);
-  const padded = id.charCodeAt(start) === 48 && text.length < digits ? text.padStart(digits, '0') : text;
-  return id.slice(0, start) + padded;
+  const digits = end - start;
+  if (digits === 0) return undefined;
+  // The last digit that does not carry ('9' going up, '0' going down), and the carried ones after it.
+  const carries = delta === 1 ? 57 : 48;
+  let i = end - 1;
+  while (i >= start && id.charCodeAt(i) === carries) i--;
+  if (i < start) return delta === 1 ? `${id.slice(0, start)}1${'0'.repeat(digits)}` : undefined;
+  const digit = String.fromCharCode(id.charCodeAt(i) + delta);
+  const tail = (delta === 1 ? '0' : '9').repeat(end - 1 - i);
+  // `10` → `9`, not `09`: a number written without padding loses its leading digit.
+  if (i === start && digit === '0' && digits > 1 && id.charCodeAt(start) !== 48)
+    return id.slice(0, start) + tail;
+  return id.slice(0, i) + digit + tail;
 }
 
 class KeyReads {

@@ -120,6 +120,12 @@ describe('enumeration detector', () => {
     expect(neighbourId('c000041', -1)).toBe('c000040');
     expect(neighbourId('c000100', -1)).toBe('c000099');
     expect(neighbourId('c10', -1)).toBe('c9');
+    expect(neighbourId('c99', 1)).toBe('c100');
+    expect(neighbourId('c099', 1)).toBe('c100');
+    expect(neighbourId('c009', 1)).toBe('c010');
+    expect(neighbourId('c100', -1)).toBe('c99');
+    expect(neighbourId('c1', -1)).toBe('c0');
+    expect(neighbourId('x-19', 1)).toBe('x-20');
     expect(neighbourId('42', 1)).toBe('43');
     expect(neighbourId('c0', -1)).toBeUndefined();
     expect(neighbourId('alice', 1)).toBeUndefined();
