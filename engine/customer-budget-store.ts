@@ -22,7 +22,7 @@ import { BucketWatch, readBucket } from './cluster/bucket-watch.js';
 import { clusterJetStream, isRevisionConflict, openKvBucket, parseJson } from './cluster/buckets.js';
 import type { Logger } from './log.js';
 
-export const BUDGET_BUCKET = 'BW_BUDGET';
+const BUDGET_BUCKET = 'BW_BUDGET';
 const SLICE_MS = MINUTE_MS;
 const FLUSH_MS = 250;
 /** Largest value of one entry; well under nats-server's default 1 MB payload limit. */

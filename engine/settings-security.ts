@@ -70,7 +70,7 @@ export const SECURITY_SETTINGS = {
     env: 'BW_EXPORT_LIMIT',
     flag: 'export-limit',
     schema: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 10_000 }),
-    help: 'customers per API key and hour through list and export routes',
+    help: 'distinct customers per API key and sliding hour, over every route that returns customer data (single reads, lists, export)',
   },
   rateLimit: {
     env: 'BW_RATE_LIMIT',

@@ -14,9 +14,9 @@
  */
 
 export const SEQUENTIAL_WINDOW = 256;
-export const SEQUENTIAL_ALERT = 160;
+const SEQUENTIAL_ALERT = 160;
 export const MISS_ALERT = 50;
-export const MISS_WINDOW_MS = 10 * 60_000;
+const MISS_WINDOW_MS = 10 * 60_000;
 const ALERT_EVERY_MS = 10 * 60_000;
 
 /**
