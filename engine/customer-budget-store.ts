@@ -132,7 +132,9 @@ export class CustomerBudgetStore {
     const name = keyName(token);
     const now = Date.now();
     let fresh = 0;
-    for (const [customer, at] of chargesOf(value)) if (this.#budget.merge(name, customer, at, now)) fresh++;
+    // Oldest first: the window keeps its charges in time order, and appending is cheapest.
+    const charges = [...chargesOf(value)].sort((x, y) => x[1] - y[1]);
+    for (const [customer, at] of charges) if (this.#budget.merge(name, customer, at, now)) fresh++;
     if (fresh > 0) this.#synced.inc({ direction: 'in' }, fresh);
   }
 
