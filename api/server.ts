@@ -16,6 +16,7 @@ import Fastify, {
 import type { EngineView } from '../engine/view.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import type { EngineSecurity } from '../security/engine-security.js';
+import { aggregateRoutes } from './aggregate.js';
 import { analyticsRoutes } from './analytics.js';
 import { installAuth } from './auth.js';
 import { customerRoutes } from './customers.js';
@@ -77,6 +78,7 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
   healthRoutes(app, engine, httpMetrics);
   modelRoutes(app, engine);
   analyticsRoutes(app, engine);
+  aggregateRoutes(app, engine);
   app.get('/docs', { config: { permission: 'read' }, schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -76,6 +76,21 @@ export const ERRORS = {
     message: 'states built under different settings cannot be merged or restored',
     retryable: false,
   },
+  BW_ERR_AGGREGATE_QUERY: {
+    message: 'aggregate query is invalid',
+    retryable: false,
+    status: 400,
+  },
+  BW_ERR_AGGREGATE_GROUPS: {
+    message: 'aggregate query has too many groups',
+    retryable: false,
+    status: 422,
+  },
+  BW_ERR_AGGREGATE_DEADLINE: {
+    message: 'aggregate query did not finish within its time limit',
+    retryable: true,
+    status: 503,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

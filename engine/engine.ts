@@ -217,6 +217,8 @@ export async function openEngine(
       },
       attribution: async (model) =>
         attributionReport(await workers().population.attribution(), model as AttributionModel),
+      aggregate: (spec, deadline) => workers().population.aggregate(spec, deadline),
+      daily: (spec) => workers().population.daily(spec),
       status: async () => (pool ? pool.status() : []),
       info: async (): Promise<EngineInfo> => ({
         name: 'bellwether',

@@ -1,7 +1,18 @@
 /** What the HTTP layer needs from the engine; the engine implements it, tests may too. */
+import type { AggregateAnswer } from '../operators/analytics/aggregate.js';
+import type { AggregateSpec } from '../operators/analytics/aggregate-spec.js';
+import type { DailyGroup, DailySpec } from '../operators/analytics/daily-cube.js';
 import type { CustomerAnswer, CustomerSummary, WorkerStatus } from './pool/thread-messages.js';
 
-export type { CustomerAnswer, CustomerSummary, WorkerStatus };
+export type {
+  AggregateAnswer,
+  AggregateSpec,
+  CustomerAnswer,
+  CustomerSummary,
+  DailyGroup,
+  DailySpec,
+  WorkerStatus,
+};
 
 import type { ClusterInfo } from './cluster/engine-member.js';
 
@@ -35,6 +46,13 @@ export interface EngineView {
   funnel(id: string): Promise<unknown | undefined>;
   paths(from: string | undefined, limit: number): Promise<unknown>;
   attribution(model: string): Promise<unknown>;
+  /**
+   * An aggregate over every customer's current state, gathered from every worker and instance
+   * (docs/analytics.md); BW_ERR_AGGREGATE_DEADLINE past `deadline` (epoch ms).
+   */
+  aggregate(spec: AggregateSpec, deadline: number): Promise<AggregateAnswer>;
+  /** The daily cube's groups (per-day counters by segment × event type × channel) over every partition. */
+  daily(spec: DailySpec): Promise<{ groups: DailyGroup[]; dropped: number }>;
   models(): Promise<ModelListing>;
   reloadModels(): Promise<Record<string, string>[]>;
   /** One customer's answer; `opts.bulk` for exports (the worker does not start pushing its answers). */

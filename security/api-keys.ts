@@ -21,13 +21,14 @@ export type Permission =
   | 'pii_masked'
   | 'pii_plain'
   | 'export'
-  | 'models_reload';
+  | 'models_reload'
+  | 'aggregate'; // GET /v1/aggregate and /v1/aggregate/daily: population-wide aggregates
 
 const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   viewer: new Set(['read', 'metrics']),
-  analyst: new Set(['read', 'metrics', 'pii_masked', 'export']),
-  admin: new Set(['read', 'metrics', 'pii_masked', 'pii_plain', 'export', 'models_reload']),
-  service: new Set(['read', 'metrics', 'export', 'models_reload']),
+  analyst: new Set(['read', 'metrics', 'pii_masked', 'export', 'aggregate']),
+  admin: new Set(['read', 'metrics', 'pii_masked', 'pii_plain', 'export', 'models_reload', 'aggregate']),
+  service: new Set(['read', 'metrics', 'export', 'models_reload', 'aggregate']),
 };
 
 export function allows(role: Role, permission: Permission): boolean {

@@ -3,16 +3,37 @@
  * cluster, to every other instance (engine/cluster/engine-member.ts answers with its own workers'
  * answers); the answers are merged here.
  */
+
+import { BellwetherError } from '../../contract/errors.js';
+import {
+  type AggregateAnswer,
+  type AggregatePartialJSON,
+  finishAggregate,
+  mergeAggregates,
+} from '../../operators/analytics/aggregate.js';
+import type { AggregateSpec } from '../../operators/analytics/aggregate-spec.js';
 import { type AttributionSnapshot, mergeAttribution } from '../../operators/analytics/attribution-report.js';
+import {
+  DailyAccumulator,
+  type DailyGroup,
+  type DailyPartialJSON,
+  type DailySpec,
+} from '../../operators/analytics/daily-cube.js';
 import { type FunnelCounts, mergeFunnelCounts } from '../../operators/analytics/funnels.js';
 import { PathStats, type PathStatsJSON } from '../../operators/analytics/paths.js';
 import { SegmentStats, type SegmentStatsJSON } from '../../operators/analytics/rfm.js';
 import type { CustomerSummary, WorkerRequest } from './thread-messages.js';
 
+/** How long past its deadline an aggregate waits for the workers' own deadline errors. */
+const DEADLINE_GRACE_MS = 250;
+
 type Body<R> = R extends WorkerRequest ? Omit<R, 'id'> : never;
 /** The requests whose answers are gathered over every worker and instance. */
 export type GatherBody = Body<
-  Extract<WorkerRequest, { op: 'top' | 'segments' | 'funnels' | 'paths' | 'attribution' }>
+  Extract<
+    WorkerRequest,
+    { op: 'top' | 'segments' | 'funnels' | 'paths' | 'attribution' | 'aggregate' | 'daily' }
+  >
 >;
 
 export class PopulationReads {
@@ -69,5 +90,33 @@ export class PopulationReads {
 
   async attribution(): Promise<AttributionSnapshot> {
     return mergeAttribution(await this.#gather<AttributionSnapshot>({ op: 'attribution' }));
+  }
+
+  /** An aggregate over every customer: each worker's partial, merged (docs/analytics.md). */
+  async aggregate(spec: AggregateSpec, deadline: number): Promise<AggregateAnswer> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      // A worker busy with a long batch reads the request late: the answer is due at the deadline anyway.
+      timer = setTimeout(
+        () =>
+          reject(new BellwetherError('BW_ERR_AGGREGATE_DEADLINE', 'the workers did not all answer in time')),
+        Math.max(0, deadline - Date.now()) + DEADLINE_GRACE_MS,
+      );
+    });
+    try {
+      const gathered = this.#gather<AggregatePartialJSON>({ op: 'aggregate', spec, deadline });
+      gathered.catch(() => {});
+      const partials = await Promise.race([gathered, late]);
+      return finishAggregate(spec, mergeAggregates(spec, partials));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The daily cube's groups over every partition. */
+  async daily(spec: DailySpec): Promise<{ groups: DailyGroup[]; dropped: number }> {
+    const acc = new DailyAccumulator(spec);
+    for (const p of await this.#gather<DailyPartialJSON>({ op: 'daily', spec })) acc.merge(p);
+    return acc.finish();
   }
 }

@@ -3,6 +3,8 @@ import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../../contract/errors.js';
 import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import type { Reason } from '../../models/scorer.js';
+import type { AggregateSpec } from '../../operators/analytics/aggregate-spec.js';
+import type { DailySpec } from '../../operators/analytics/daily-cube.js';
 import type { RfmCuts, RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import type { CrmFile } from '../../operators/crm/config.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
@@ -144,6 +146,10 @@ export type WorkerRequest =
   | { id: number; op: 'funnels' }
   | { id: number; op: 'paths' }
   | { id: number; op: 'attribution' }
+  /** A partial of an aggregate query over the worker's customers, due by `deadline` (epoch ms). */
+  | { id: number; op: 'aggregate'; spec: AggregateSpec; deadline: number }
+  /** A partial of a daily-cube query over the worker's partitions. */
+  | { id: number; op: 'daily'; spec: DailySpec }
   | { id: number; op: 'status' }
   | { id: number; op: 'metrics' }
   | { id: number; op: 'reload' }

@@ -9,6 +9,8 @@ import type { ParsedEvent } from '../../contract/event-parse.js';
 import { eventTypeIndex } from '../../contract/event-types.js';
 import { AttributionTracker } from '../../operators/analytics/attribution.js';
 import type { AttributionSnapshot } from '../../operators/analytics/attribution-report.js';
+import { DailyCube, type DailyCubeJSON } from '../../operators/analytics/daily-cube.js';
+import { hashId } from '../../operators/analytics/distinct-sketch.js';
 import { type FunnelCounts, FunnelTracker } from '../../operators/analytics/funnels.js';
 import { type PathStatsJSON, PathTracker } from '../../operators/analytics/paths.js';
 import {
@@ -53,6 +55,8 @@ export interface CrmSnapshot {
   pii?: [number, SealedPii][];
   paths: PathStatsJSON;
   attribution: AttributionSnapshot;
+  /** The daily cube (absent in checkpoints written before 2026-12-07: it starts empty). */
+  daily?: DailyCubeJSON;
 }
 
 export class PartitionCrm {
@@ -60,6 +64,8 @@ export class PartitionCrm {
   funnels: FunnelTracker;
   readonly paths: PathTracker;
   readonly attribution: AttributionTracker;
+  /** Per-day counters by segment × event type × channel (daily-cube.ts). */
+  readonly daily = new DailyCube();
   readonly segment: Column;
   readonly rfm: Column;
   readonly tags: Column;
@@ -110,6 +116,14 @@ export class PartitionCrm {
       event.amount,
       event.body.channel,
       event.body.campaign,
+    );
+    this.daily.add(
+      event.ts,
+      this.segment.data[slot]!,
+      event.typeIndex,
+      event.body.channel,
+      event.amount,
+      hashId(event.body.customer_id),
     );
     return dropped;
   }
@@ -297,6 +311,7 @@ export class PartitionCrm {
       funnels: this.funnels.counts(),
       paths: this.paths.stats.toJSON(),
       attribution: this.attribution.snapshot(),
+      daily: this.daily.toJSON(),
     };
   }
 
@@ -306,6 +321,7 @@ export class PartitionCrm {
     this.funnels.restoreCounts(snap.funnels);
     this.paths.stats.merge(snap.paths);
     this.attribution.restore(snap.attribution);
+    if (snap.daily) this.daily.restore(snap.daily);
   }
 }
 

@@ -14,8 +14,12 @@ import { pino } from 'pino';
 import { vi } from 'vitest';
 import { buildServer } from '../../api/server.js';
 import type {
+  AggregateAnswer,
+  AggregateSpec,
   CustomerAnswer,
   CustomerSummary,
+  DailyGroup,
+  DailySpec,
   EngineInfo,
   EngineView,
   ModelListing,
@@ -164,6 +168,22 @@ export class FakeEngineView implements EngineView {
   async attribution(model: string): Promise<unknown> {
     this.#call('attribution', model);
     return this.attributionReport;
+  }
+  aggregateAnswer: AggregateAnswer = {
+    groups: [{ key: { segment: 'core' }, count: 2, 'avg:spend_90d': 105.25 }],
+    customers: 2,
+  };
+  dailyAnswer: { groups: DailyGroup[]; dropped: number } = {
+    groups: [{ key: { day: '2026-10-01' }, events: 3, customers: 2, amount: 42.5 }],
+    dropped: 0,
+  };
+  async aggregate(spec: AggregateSpec, deadline: number): Promise<AggregateAnswer> {
+    this.#call('aggregate', spec, deadline);
+    return this.aggregateAnswer;
+  }
+  async daily(spec: DailySpec): Promise<{ groups: DailyGroup[]; dropped: number }> {
+    this.#call('daily', spec);
+    return this.dailyAnswer;
   }
   async models(): Promise<ModelListing> {
     this.#call('models');

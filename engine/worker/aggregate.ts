@@ -1,0 +1,103 @@
+/**
+ * A worker's share of the population-wide aggregates (docs/analytics.md): `aggregate` walks every
+ * customer slot of the worker's partitions (filter, group key, metrics read through the partition's
+ * CRM lookup, so a feature vector is computed only for customers whose filter, group or metrics read
+ * a feature) into one partial; `daily` collects its partitions' daily cubes. The main thread merges
+ * the workers' partials (engine/pool/population.ts).
+ */
+import { BellwetherError } from '../../contract/errors.js';
+import {
+  AggregateAccumulator,
+  type AggregatePartialJSON,
+  type AggregateRow,
+} from '../../operators/analytics/aggregate.js';
+import type { AggregateSpec } from '../../operators/analytics/aggregate-spec.js';
+import {
+  DailyAccumulator,
+  type DailyPartialJSON,
+  type DailySpec,
+} from '../../operators/analytics/daily-cube.js';
+import { lifecycleStage } from '../../operators/analytics/lifecycle.js';
+import { compileExpression, type ExpressionValue } from '../../operators/crm/expression.js';
+import type { TagEvaluator } from '../../operators/crm/tags.js';
+import type { PartitionCrm } from '../state/partition-crm.js';
+import type { PartitionState } from '../state/partition-state.js';
+
+/** Slots between two looks at the clock. */
+const DEADLINE_STRIDE = 1024;
+
+interface PartitionView {
+  state: PartitionState;
+  crm: PartitionCrm;
+}
+
+const num = (v: ExpressionValue | undefined): number | null => (typeof v === 'number' ? v : null);
+
+/** A row over the prepared slot of `crm`, with `lifecycle` and tags besides the CRM's names. */
+function rowOf(crm: PartitionCrm, tags: TagEvaluator, slotRef: { slot: number }): AggregateRow {
+  const lookup = crm.lookup;
+  return {
+    lookup: (name) =>
+      name === 'lifecycle'
+        ? lifecycleStage(
+            num(lookup('purchases_lifetime')),
+            num(lookup('days_since_first_purchase')),
+            num(lookup('days_since_last_purchase')),
+          )
+        : lookup(name),
+    hasTag: (id) => {
+      const i = tags.indexOf(id);
+      const bits = crm.tags.data as Uint32Array;
+      return ((bits[slotRef.slot * 2 + (i >>> 5)]! >>> (i & 31)) & 1) === 1;
+    },
+  };
+}
+
+/**
+ * This worker's partial of an aggregate query. Throws BW_ERR_AGGREGATE_QUERY for a tag the CRM
+ * does not define, BW_ERR_AGGREGATE_GROUPS past the group limit, BW_ERR_AGGREGATE_DEADLINE past
+ * `deadline` (epoch ms).
+ */
+export function aggregatePartial(
+  spec: AggregateSpec,
+  views: Iterable<PartitionView>,
+  tags: TagEvaluator,
+  clock: 'wall' | 'event',
+  deadline: number,
+): AggregatePartialJSON {
+  for (const d of spec.group_by) {
+    if (d.kind === 'tag' && tags.indexOf(d.tag) < 0) {
+      const known = tags.tags.map((t) => t.id);
+      throw new BellwetherError(
+        'BW_ERR_AGGREGATE_QUERY',
+        `group_by: no tag '${d.tag}'; tags: ${known.length > 0 ? known.join(', ') : '(none defined)'}`,
+      );
+    }
+  }
+  const filter = spec.filter === null ? null : compileExpression(spec.filter, 'filter');
+  const acc = new AggregateAccumulator(spec);
+  for (const { state, crm } of views) {
+    const now = state.now(clock);
+    const where = { slot: 0 };
+    const row = rowOf(crm, tags, where);
+    for (let slot = 0; slot < state.table.size; slot++) {
+      if (slot % DEADLINE_STRIDE === DEADLINE_STRIDE - 1 && Date.now() > deadline)
+        throw new BellwetherError(
+          'BW_ERR_AGGREGATE_DEADLINE',
+          `partition ${state.partition} was not done by the deadline`,
+        );
+      where.slot = slot;
+      crm.prepare(slot, now);
+      if (filter && !filter.evaluate(row.lookup)) continue;
+      acc.add(row);
+    }
+  }
+  return acc.toJSON();
+}
+
+/** This worker's partial of a daily query. */
+export function dailyPartial(spec: DailySpec, views: Iterable<PartitionView>): DailyPartialJSON {
+  const acc = new DailyAccumulator(spec);
+  for (const { crm } of views) crm.daily.collect(spec, acc);
+  return acc.toJSON();
+}
