@@ -195,6 +195,8 @@ describe('routes, documents and failures', () => {
       '/healthz',
       '/metrics',
       '/readyz',
+      '/v1/aggregate',
+      '/v1/aggregate/daily',
       '/v1/attribution',
       '/v1/customers',
       '/v1/customers/{id}',
