@@ -26,6 +26,7 @@ import {
 import type { CrmConfig } from '../../operators/crm/config.js';
 import type { ExpressionValue } from '../../operators/crm/expression.js';
 import type { TagEvaluator } from '../../operators/crm/tags.js';
+import type { FeaturePlan } from '../../operators/features/feature-table.js';
 import type { Column } from '../../operators/state/column-store.js';
 import { PERSONAL_FIELD_SET } from '../../security/masking.js';
 import type { PiiSealer, SealedPii } from '../../security/pii-sealer.js';
@@ -80,6 +81,8 @@ export class PartitionCrm {
   #now = 0;
   /** The vector is computed on the first feature lookup after {@link prepare}. */
   #stale = true;
+  /** Only these features are computed on a lookup (an aggregate query's): {@link preparePlanned}. */
+  #plan: FeaturePlan | undefined;
 
   constructor(state: PartitionState, config: CrmConfig, sealer: () => PiiSealer) {
     this.#state = state;
@@ -173,6 +176,7 @@ export class PartitionCrm {
   prepare(slot: number, now: number, source?: Float64Array, offset = 0): void {
     this.#slot = slot;
     this.#now = now;
+    this.#plan = undefined;
     this.#stale = source === undefined;
     if (source) {
       const v = this.#vector;
@@ -180,9 +184,21 @@ export class PartitionCrm {
     }
   }
 
+  /**
+   * Like {@link prepare}, but a lookup computes only the features of `plan` (the others read as
+   * whatever an earlier slot left: look up only what the plan names).
+   */
+  preparePlanned(slot: number, now: number, plan: FeaturePlan): void {
+    this.#slot = slot;
+    this.#now = now;
+    this.#plan = plan;
+    this.#stale = true;
+  }
+
   #vectorOf(): Float64Array {
     if (this.#stale) {
-      this.#state.table.features(this.#slot, this.#now, this.#vector);
+      if (this.#plan) this.#state.table.planned(this.#plan, this.#slot, this.#now, this.#vector);
+      else this.#state.table.features(this.#slot, this.#now, this.#vector);
       this.#stale = false;
     }
     return this.#vector;

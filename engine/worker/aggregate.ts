@@ -17,7 +17,7 @@ import {
   type DailyPartialJSON,
   type DailySpec,
 } from '../../operators/analytics/daily-cube.js';
-import { lifecycleStage } from '../../operators/analytics/lifecycle.js';
+import { LIFECYCLE_INPUTS, lifecycleStage } from '../../operators/analytics/lifecycle.js';
 import { compileExpression, type ExpressionValue } from '../../operators/crm/expression.js';
 import type { TagEvaluator } from '../../operators/crm/tags.js';
 import type { PartitionCrm } from '../state/partition-crm.js';
@@ -53,6 +53,17 @@ function rowOf(crm: PartitionCrm, tags: TagEvaluator, slotRef: { slot: number })
   };
 }
 
+/** The names a query reads (lifecycle reads three features). */
+function namesRead(spec: AggregateSpec, filterNames: readonly string[]): string[] {
+  const names = [...filterNames, ...spec.metrics.map((m) => m.source)];
+  for (const d of spec.group_by) {
+    if (d.kind === 'bucket') names.push(d.source);
+    else if (d.kind !== 'tag') names.push(d.name);
+  }
+  if (names.includes('lifecycle')) names.push(...LIFECYCLE_INPUTS);
+  return names;
+}
+
 /**
  * This worker's partial of an aggregate query. Throws BW_ERR_AGGREGATE_QUERY for a tag the CRM
  * does not define, BW_ERR_AGGREGATE_GROUPS past the group limit, BW_ERR_AGGREGATE_DEADLINE past
@@ -76,8 +87,10 @@ export function aggregatePartial(
   }
   const filter = spec.filter === null ? null : compileExpression(spec.filter, 'filter');
   const acc = new AggregateAccumulator(spec);
+  const names = namesRead(spec, filter?.names ?? []);
   for (const { state, crm } of views) {
     const now = state.now(clock);
+    const plan = state.table.plan(names);
     const where = { slot: 0 };
     const row = rowOf(crm, tags, where);
     for (let slot = 0; slot < state.table.size; slot++) {
@@ -87,7 +100,7 @@ export function aggregatePartial(
           `partition ${state.partition} was not done by the deadline`,
         );
       where.slot = slot;
-      crm.prepare(slot, now);
+      crm.preparePlanned(slot, now, plan);
       if (filter && !filter.evaluate(row.lookup)) continue;
       acc.add(row);
     }

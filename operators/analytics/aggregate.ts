@@ -112,7 +112,8 @@ class SourceAcc {
 interface Group {
   key: KeyValue[];
   count: number;
-  sources: Map<string, SourceAcc>;
+  /** In the order of the accumulator's source names. */
+  accs: SourceAcc[];
 }
 
 /** Metric sources of a spec: each read once per customer, with a sketch when a quantile asks. */
@@ -129,11 +130,24 @@ function tooMany(): BellwetherError {
   );
 }
 
-/** The label of `v`'s bucket among increasing `edges`: `(-inf,e0)`, `[e_i,e_i+1)`, `[e_k,inf)`. */
+/** The labels of the buckets of increasing `edges`: `(-inf,e0)`, `[e_i,e_i+1)`, …, `[e_k,inf)`. */
+function bucketLabels(edges: readonly number[]): string[] {
+  const labels = [`(-inf,${edges[0]})`];
+  for (let i = 1; i < edges.length; i++) labels.push(`[${edges[i - 1]},${edges[i]})`);
+  labels.push(`[${edges[edges.length - 1]},inf)`);
+  return labels;
+}
+
+/** The index of `v`'s bucket among increasing `edges` (0: below the first edge). */
+function bucketIndex(edges: readonly number[], v: number): number {
+  let i = 0;
+  while (i < edges.length && v >= edges[i]!) i++;
+  return i;
+}
+
+/** The label of `v`'s bucket among increasing `edges`. */
 export function bucketLabel(edges: readonly number[], v: number): string {
-  if (v < edges[0]!) return `(-inf,${edges[0]})`;
-  for (let i = 1; i < edges.length; i++) if (v < edges[i]!) return `[${edges[i - 1]},${edges[i]})`;
-  return `[${edges[edges.length - 1]},inf)`;
+  return bucketLabels(edges)[bucketIndex(edges, v)]!;
 }
 
 /** What the accumulator reads of one customer. */
@@ -144,7 +158,7 @@ export interface AggregateRow {
   hasTag(id: string): boolean;
 }
 
-function keyValueOf(dim: Dimension, row: AggregateRow): KeyValue {
+function keyValueOf(dim: Dimension, row: AggregateRow, labels: readonly string[] | null): KeyValue {
   switch (dim.kind) {
     case 'tag':
       return row.hasTag(dim.tag);
@@ -154,7 +168,7 @@ function keyValueOf(dim: Dimension, row: AggregateRow): KeyValue {
     }
     case 'bucket': {
       const v = row.lookup(dim.source);
-      return typeof v === 'number' && !Number.isNaN(v) ? bucketLabel(dim.edges, v) : null;
+      return typeof v === 'number' && !Number.isNaN(v) ? labels![bucketIndex(dim.edges, v)]! : null;
     }
     default:
       return row.lookup(dim.name) ?? null;
@@ -164,13 +178,17 @@ function keyValueOf(dim: Dimension, row: AggregateRow): KeyValue {
 export class AggregateAccumulator {
   readonly #spec: AggregateSpec;
   readonly #sources: Map<string, boolean>;
+  readonly #names: string[];
   readonly #groups = new Map<string, Group>();
   readonly #key: KeyValue[];
+  readonly #labels: (string[] | null)[];
   #customers = 0;
 
   constructor(spec: AggregateSpec) {
     this.#spec = spec;
+    this.#labels = spec.group_by.map((d) => (d.kind === 'bucket' ? bucketLabels(d.edges) : null));
     this.#sources = sourcesOf(spec.metrics);
+    this.#names = [...this.#sources.keys()];
     this.#key = new Array<KeyValue>(spec.group_by.length);
   }
 
@@ -184,21 +202,25 @@ export class AggregateAccumulator {
     const dims = this.#spec.group_by;
     let text = '';
     for (let i = 0; i < dims.length; i++) {
-      const v = keyValueOf(dims[i]!, row);
+      const v = keyValueOf(dims[i]!, row, this.#labels[i]!);
       this.#key[i] = v;
       text += `${typeof v === 'string' ? 's' : typeof v === 'number' ? 'n' : String(v)}${v}\u0000`;
     }
     let group = this.#groups.get(text);
     if (!group) {
       if (this.#groups.size >= MAX_GROUPS) throw tooMany();
-      group = { key: [...this.#key], count: 0, sources: new Map() };
-      for (const [name, quantiles] of this.#sources) group.sources.set(name, new SourceAcc(quantiles));
+      group = {
+        key: [...this.#key],
+        count: 0,
+        accs: [...this.#sources.values()].map((q) => new SourceAcc(q)),
+      };
       this.#groups.set(text, group);
     }
     group.count++;
-    for (const [name, acc] of group.sources) {
-      const v = row.lookup(name);
-      if (typeof v === 'number' && Number.isFinite(v)) acc.add(v);
+    const names = this.#names;
+    for (let i = 0; i < names.length; i++) {
+      const v = row.lookup(names[i]!);
+      if (typeof v === 'number' && Number.isFinite(v)) group.accs[i]!.add(v);
     }
   }
 
@@ -208,7 +230,7 @@ export class AggregateAccumulator {
       groups: [...this.#groups.values()].map((g) => ({
         key: g.key,
         count: g.count,
-        sources: Object.fromEntries([...g.sources].map(([name, acc]) => [name, acc.toJSON()])),
+        sources: Object.fromEntries(this.#names.map((name, i) => [name, g.accs[i]!.toJSON()])),
       })),
     };
   }

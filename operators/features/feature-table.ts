@@ -9,6 +9,12 @@ import { ColumnStore } from '../state/column-store.js';
 import { DERIVED_FEATURES, FEATURE_OPERATORS } from './registry.js';
 import type { BoundOperator, DerivedFeature, FoldInput, Operator } from './types.js';
 
+/** The operators and derived features some features need ({@link FeatureTable.plan}). */
+export interface FeaturePlan {
+  readonly ops: Int32Array;
+  readonly derived: readonly unknown[];
+}
+
 interface BoundDerived {
   readonly feature: DerivedFeature;
   readonly inputs: Int32Array;
@@ -152,6 +158,44 @@ export class FeatureTable {
     for (const d of this.#derived) {
       for (let k = 0; k < d.inputs.length; k++) scratch[k] = out[offset + d.inputs[k]!]!;
       out[offset + d.at] = d.feature.compute(scratch);
+    }
+  }
+
+  /**
+   * What computing only the features `names` takes: their operators, and the derived features among
+   * them with their inputs' operators. Unknown names are left out.
+   */
+  plan(names: Iterable<string>): FeaturePlan {
+    const wanted = new Set(names);
+    const ops = new Set<number>();
+    const operatorOf = (at: number): number => {
+      let op = 0;
+      while (op + 1 < this.#offsets.length && this.#offsets[op + 1]! <= at) op++;
+      return op;
+    };
+    const derived: BoundDerived[] = [];
+    this.names.forEach((name, at) => {
+      if (!wanted.has(name)) return;
+      const d = this.#derived.find((x) => x.at === at);
+      if (d) {
+        derived.push(d);
+        for (const input of d.inputs) ops.add(operatorOf(input));
+      } else ops.add(operatorOf(at));
+    });
+    return { ops: Int32Array.from([...ops].sort((a, b) => a - b)), derived };
+  }
+
+  /** Like {@link features}, but only what `plan` names is written (the rest of `out` is left as is). */
+  planned(plan: FeaturePlan, slot: number, now: number, out: Float64Array): void {
+    const ops = plan.ops;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      this.#bound[op]!.emit(slot, now, out, this.#offsets[op]!);
+    }
+    const scratch = this.#scratch;
+    for (const d of plan.derived as BoundDerived[]) {
+      for (let k = 0; k < d.inputs.length; k++) scratch[k] = out[d.inputs[k]!]!;
+      out[d.at] = d.feature.compute(scratch);
     }
   }
 
