@@ -145,3 +145,21 @@ describe('state lifetime', () => {
     expect(t.featureRecord(t.slotOf('old-1')!, NOW)['purchases_lifetime']).toBe(0);
   });
 });
+
+describe('feature plans', () => {
+  it('compute the named features (derived ones with their inputs) exactly as the full vector does', () => {
+    const t = new FeatureTable();
+    fold(t, 'p', 'purchase', NOW - 3 * DAY_MS, 40);
+    fold(t, 'p', 'purchase', NOW - 40 * DAY_MS, 10);
+    fold(t, 'p', 'page_view', NOW - HOUR_MS);
+    const slot = t.slotOf('p')!;
+    const full = new Float64Array(t.names.length);
+    t.features(slot, NOW, full);
+    const names = ['days_since_last_purchase', 'avg_order_value_90d', 'purchase_overdue_ratio'];
+    const planned = new Float64Array(t.names.length).fill(-1);
+    t.planned(t.plan([...names, 'no_such_feature']), slot, NOW, planned);
+    for (const name of names) expect(planned[t.names.indexOf(name)]).toBe(full[t.names.indexOf(name)]);
+    // Features of operators the plan does not name are not computed.
+    expect(planned[t.names.indexOf('sessions_7d')]).toBe(-1);
+  });
+});
