@@ -13,6 +13,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { ensureStreams } from '../engine/nats/streams.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
+import { type AggregatesResult, aggregates } from './lib/aggregates.js';
 import { type ClusterBench, clusterIngest, startClusterBench } from './lib/cluster.js';
 import { type BenchContext, benchOptions } from './lib/context.js';
 import { cpuSnapshot, foreignShare } from './lib/cpu.js';
@@ -171,8 +172,12 @@ runMain(async () => {
     const http = await phase('http', () => httpBench(ctx, running, rate, loaded.ids));
     // Stops the engine (after restarting it on the checkpoints of the larger customer base).
     engine = undefined;
+    // The aggregates are timed on the restarted engine with the whole customer base (1M in the full run).
+    let agg: AggregatesResult | undefined;
     const atScale = await phase('restart_at_scale', () =>
-      restartAtScale(ctx, running, opts.restartCustomers),
+      restartAtScale(ctx, running, opts.restartCustomers, async (e) => {
+        agg = await aggregates(ctx, e, rate, opts.aggregateSeconds);
+      }),
     );
     await nc.close();
     await nats.stop();
@@ -218,6 +223,7 @@ runMain(async () => {
       scoring: score,
       // Headline: the restart with the customer base; `at_ingest_scale` the warm/cold pair before it.
       restart: { ...atScale, at_ingest_scale: restarted.result },
+      ...(agg ? { aggregates: agg } : {}),
       cluster: {
         ingest: clusterIngested,
         failover: failedOver,

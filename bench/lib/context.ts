@@ -19,6 +19,8 @@ export interface BenchOptions {
   memoryCustomers: number;
   /** Customers added before the restart measured at scale. */
   restartCustomers: number;
+  /** Seconds of aggregate queries on the engine with that customer base, while ingesting. */
+  aggregateSeconds: number;
   scoringSeconds: number;
   scoringRounds: number;
   /** BW_LEASE_SECONDS of the cluster phase's engines: takeover after a kill -9 waits for it. */
@@ -53,6 +55,7 @@ export function benchOptions(quick: boolean, profile: boolean): BenchOptions {
         httpConnections: 10,
         memoryCustomers: 100_000,
         restartCustomers: 100_000,
+        aggregateSeconds: 5,
         scoringSeconds: 0.25,
         scoringRounds: 1,
         clusterLeaseSeconds: 5,
@@ -72,6 +75,7 @@ export function benchOptions(quick: boolean, profile: boolean): BenchOptions {
         httpConnections: 10,
         memoryCustomers: 1_000_000,
         restartCustomers: 1_000_000,
+        aggregateSeconds: 20,
         scoringSeconds: 1,
         scoringRounds: 3,
         clusterLeaseSeconds: 5,

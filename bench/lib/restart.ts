@@ -159,6 +159,8 @@ export async function restartAtScale(
   ctx: BenchContext,
   previous: EngineProc,
   customers: number,
+  /** Run on the restarted engine (with the whole customer base) before it stops. */
+  atScale?: (engine: EngineProc) => Promise<void>,
 ): Promise<ScaleRestartResult> {
   const { opts, progress } = ctx;
   progress.phase(`restart at scale: ${fmt(customers)} more customers, then a restart on their checkpoints`);
@@ -201,6 +203,7 @@ export async function restartAtScale(
     progress.done(
       `${seconds.toFixed(2)} s to ready with ${fmt(tracked)} customers (checkpoints ${fmt(checkpointBytes / 1e6, 1)} MB, engine RSS ${fmt(result.engine_rss_bytes / 1e6)} MB)`,
     );
+    await atScale?.(engine);
     return result;
   } finally {
     await engine.stop();

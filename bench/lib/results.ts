@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
+import type { AggregatesResult } from './aggregates.js';
 import type { ClusterIngestResult } from './cluster.js';
 import { formatShares, formatStages, type ThreadShares } from './engine-times.js';
 import type { FailoverResult } from './failover.js';
@@ -28,6 +29,8 @@ export interface BenchResult {
   memory: { customers: number; bytes_per_customer: number; [k: string]: unknown };
   scoring: { engine_rows_per_s: number; standalone_rows_per_s: number; [k: string]: unknown };
   restart: { customers: number; seconds: number; [k: string]: unknown };
+  /** Aggregate queries at the restart's customer base while ingesting (aggregates.ts). */
+  aggregates?: AggregatesResult;
   /** Two engines on a 3-node NATS cluster: their drain beside the single engine's, and failover. */
   cluster?: { ingest: ClusterIngestResult; failover: FailoverResult; [k: string]: unknown };
   [k: string]: unknown;
@@ -185,6 +188,17 @@ export function formatTable(r: BenchResult): string {
       '',
       '≤ 10 s @ 1M customers',
     ],
+    ...(r.aggregates
+      ? [
+          [
+            'aggregate',
+            `p99 ${fmt(r.aggregates.p99_ms)} ms, p50 ${fmt(r.aggregates.p50_ms)} ms @ ${fmt(r.aggregates.customers)} customers`,
+            `${r.aggregates.queries} queries while loading at ${fmt(r.aggregates.rate_eps)} ev/s`,
+            '',
+            'p99 ≤ 1 s @ 1M customers',
+          ],
+        ]
+      : []),
     ...clusterRows(r.cluster),
   ];
   const head =

@@ -45,6 +45,21 @@ const NONE_SEGMENT = SEGMENTS.length;
 const TYPES = EVENT_TYPES.length;
 /** Channel indexes: 0 `none`, 1..MAX_CHANNELS first seen, MAX_CHANNELS + 1 `other`. */
 const CHANNEL_SLOTS = MAX_CHANNELS + 2;
+/** Cell keys of one day: (segment · TYPES + type) · CHANNEL_SLOTS + channel. */
+const CELL_KEYS = (SEGMENTS.length + 1) * TYPES * CHANNEL_SLOTS;
+
+/**
+ * A cell's key (`day` part above CELL_KEYS, 1-based from the query's first day, when grouped by
+ * day) with the dimensions not grouped by set to 0.
+ */
+function groupKey(key: number, dims: readonly DailyDimension[]): number {
+  const day = Math.floor(key / CELL_KEYS);
+  const cell = key % CELL_KEYS;
+  const ch = dims.includes('channel') ? cell % CHANNEL_SLOTS : 0;
+  const type = dims.includes('type') ? Math.floor(cell / CHANNEL_SLOTS) % TYPES : 0;
+  const seg = dims.includes('segment') ? Math.floor(cell / CHANNEL_SLOTS / TYPES) : 0;
+  return day * CELL_KEYS + (seg * TYPES + type) * CHANNEL_SLOTS + ch;
+}
 
 /** [day, segment, type, channel, events, cents, customers] with indexes into the snapshot's names. */
 type CellJSON = [number, number, number, number, number, number, DistinctSketchJSON];
@@ -144,26 +159,40 @@ export class DailyCube {
     return n;
   }
 
-  /** Adds this partition's cells of the query's days to `into`. */
+  /**
+   * Adds this partition's cells of the query's days to `into`: grouped first by a numeric key (no
+   * strings per cell), then named once per group.
+   */
   collect(spec: DailySpec, into: DailyAccumulator): void {
     into.dropped += this.#dropped;
+    const dims = spec.group_by;
+    const customers = spec.metrics.includes('customers');
+    const local = new Map<number, { events: number; cents: number; sketch: DistinctSketch | undefined }>();
     for (const [day, cells] of this.#days) {
       if (day < spec.from || day > spec.to) continue;
       for (const [key, cell] of cells) {
-        const ch = key % CHANNEL_SLOTS;
-        const type = Math.floor(key / CHANNEL_SLOTS) % TYPES;
-        const seg = Math.floor(key / CHANNEL_SLOTS / TYPES);
-        const names = spec.group_by.map((d) =>
-          d === 'day'
-            ? dayName(day)
-            : d === 'segment'
-              ? SEGMENT_NAMES[seg]!
-              : d === 'type'
-                ? EVENT_TYPES[type]!
-                : this.#channelName(ch),
-        );
-        into.add(names, cell.events, cell.cents, cell.customers);
+        let group = key; // segment, type and channel packed as in the cube
+        for (const d of dims) if (d === 'day') group += (day - spec.from + 1) * CELL_KEYS;
+        const packed = groupKey(group, dims);
+        let g = local.get(packed);
+        if (!g) local.set(packed, (g = { events: 0, cents: 0, sketch: undefined }));
+        g.events += cell.events;
+        g.cents += cell.cents;
+        if (customers) (g.sketch ??= new DistinctSketch()).merge(cell.customers);
       }
+    }
+    for (const [packed, g] of local) {
+      const key = packed % CELL_KEYS;
+      const names = dims.map((d) =>
+        d === 'day'
+          ? dayName(spec.from + Math.floor(packed / CELL_KEYS) - 1)
+          : d === 'segment'
+            ? SEGMENT_NAMES[Math.floor(key / CHANNEL_SLOTS / TYPES)]!
+            : d === 'type'
+              ? EVENT_TYPES[Math.floor(key / CHANNEL_SLOTS) % TYPES]!
+              : this.#channelName(key % CHANNEL_SLOTS),
+      );
+      into.add(names, g.events, g.cents, g.sketch);
     }
   }
 
