@@ -16,8 +16,8 @@ import { BellwetherError } from '../../contract/errors.js';
 import { compileExpression } from '../crm/expression.js';
 import { FEATURE_NAMES } from '../features/registry.js';
 
-export const MAX_DIMENSIONS = 4;
-export const MAX_METRICS = 16;
+const MAX_DIMENSIONS = 4;
+const MAX_METRICS = 16;
 const MAX_EDGES = 32;
 
 /** Numeric names a metric, a bucket or a filter may read besides features and profile fields. */
@@ -28,8 +28,8 @@ const FILTER_NAMES: ReadonlySet<string> = new Set([...NUMERIC_NAMES, 'segment', 
 const PROFILE = /^profile\.([A-Za-z0-9_]{1,64})$/;
 const TAG = /^tag:([a-z0-9_-]{1,64})$/;
 
-export const METRIC_OPS = ['sum', 'avg', 'min', 'max', 'p50', 'p90', 'p99'] as const;
-export type MetricOp = (typeof METRIC_OPS)[number];
+const METRIC_OPS = ['sum', 'avg', 'min', 'max', 'p50', 'p90', 'p99'] as const;
+type MetricOp = (typeof METRIC_OPS)[number];
 
 export type Dimension =
   | { readonly kind: 'segment' | 'lifecycle'; readonly name: string }

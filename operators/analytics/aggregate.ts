@@ -40,7 +40,7 @@ export interface AggregatePartialJSON {
   groups: { key: KeyValue[]; count: number; sources: Record<string, SourceJSON> }[];
 }
 
-export interface AggregateGroup {
+interface AggregateGroup {
   key: Record<string, KeyValue>;
   count: number;
   [metric: string]: number | null | Record<string, KeyValue>;

@@ -18,7 +18,7 @@ import { SEGMENTS } from './rfm.js';
 export const MAX_DAYS = 400;
 export const MAX_CHANNELS = 16;
 /** Groups a daily answer may hold. */
-export const MAX_DAILY_GROUPS = 10_000;
+const MAX_DAILY_GROUPS = 10_000;
 const DAY_MS = 86_400_000;
 
 export const DAILY_DIMENSIONS = ['day', 'segment', 'type', 'channel'] as const;

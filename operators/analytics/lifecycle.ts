@@ -9,11 +9,11 @@
  * | `active` | last purchase at most {@link LAPSED_DAYS} days ago |
  * | `lapsed` | last purchase more than {@link LAPSED_DAYS} days ago |
  */
-export const LIFECYCLE_STAGES = ['prospect', 'new', 'active', 'lapsed'] as const;
+const LIFECYCLE_STAGES = ['prospect', 'new', 'active', 'lapsed'] as const;
 export type LifecycleStage = (typeof LIFECYCLE_STAGES)[number];
 
-export const NEW_DAYS = 30;
-export const LAPSED_DAYS = 90;
+const NEW_DAYS = 30;
+const LAPSED_DAYS = 90;
 
 /** The names of the features the stage reads. */
 export const LIFECYCLE_INPUTS = [

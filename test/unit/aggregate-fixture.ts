@@ -21,7 +21,7 @@ export const DAY = 86_400_000;
 
 const sealer = new PiiSealer(PiiKeyring.parse(`k1:${'a1'.repeat(32)}`, 'aes-256-gcm', 'test'));
 
-export const CRM = compileCrmConfig({ tags: [{ id: 'big', kind: 'value', when: 'spend_lifetime >= 100' }] });
+const CRM = compileCrmConfig({ tags: [{ id: 'big', kind: 'value', when: 'spend_lifetime >= 100' }] });
 export const TAGS = new TagEvaluator(CRM.tags);
 
 let eventSeq = 0;
@@ -35,7 +35,7 @@ export interface EventText {
   props?: Record<string, unknown>;
 }
 
-export function parsed(e: EventText): ParsedEvent {
+function parsed(e: EventText): ParsedEvent {
   const body = {
     event_id: `e${++eventSeq}`,
     customer_id: e.customer,
