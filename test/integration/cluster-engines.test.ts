@@ -81,6 +81,13 @@ describe('engines sharing a 3-node NATS cluster', () => {
     const viaA = (await a.get('/v1/customers/k7')).body;
     const viaB = (await b.get('/v1/customers/k7')).body;
     expect((viaA as { features: unknown }).features).toEqual((viaB as { features: unknown }).features);
+    // Either instance aggregates every customer: its own partitions' and the other's (gathered).
+    const everyone = '/v1/aggregate?metrics=sum:purchases_lifetime&filter=purchases_lifetime%20%3E%3D%201';
+    for (const engine of [a, b])
+      expect((await engine.get(everyone)).body).toMatchObject({
+        customers: 60,
+        groups: [{ key: {}, count: 60, 'sum:purchases_lifetime': 180 }],
+      });
     // A model reload asked of one instance reloads every instance.
     const reloadsOfB = () => b.logs.filter((l) => l.includes('"models reloaded"')).length;
     const before = reloadsOfB();
