@@ -37,7 +37,15 @@ export interface DailySpec {
 interface Cell {
   events: number;
   cents: number;
-  customers: DistinctSketch;
+  /** The first customer's hash; a sketch only from the second distinct customer on (most cells have one). */
+  first: number;
+  customers: DistinctSketch | undefined;
+}
+
+/** Adds a cell's customers to `sketch`. */
+function addCustomers(sketch: DistinctSketch, cell: Cell): void {
+  if (cell.customers) sketch.merge(cell.customers);
+  else sketch.add(cell.first);
 }
 
 const SEGMENT_NAMES: readonly string[] = [...SEGMENTS, 'none'];
@@ -131,10 +139,15 @@ export class DailyCube {
     const seg = segment >= 0 && segment < NONE_SEGMENT ? segment : NONE_SEGMENT;
     const key = (seg * TYPES + typeIndex) * CHANNEL_SLOTS + this.#channelIndex(channel);
     let cell = cells.get(key);
-    if (!cell) cells.set(key, (cell = { events: 0, cents: 0, customers: new DistinctSketch() }));
+    if (!cell) cells.set(key, (cell = { events: 0, cents: 0, first: customer, customers: undefined }));
     cell.events++;
     if (amount !== 0 && Number.isFinite(amount)) cell.cents += Math.round(amount * 100);
-    cell.customers.add(customer);
+    if (cell.customers) cell.customers.add(customer);
+    else if (customer !== cell.first) {
+      cell.customers = new DistinctSketch();
+      cell.customers.add(cell.first);
+      cell.customers.add(customer);
+    }
   }
 
   #channelIndex(channel: string | undefined): number {
@@ -178,7 +191,7 @@ export class DailyCube {
         if (!g) local.set(packed, (g = { events: 0, cents: 0, sketch: undefined }));
         g.events += cell.events;
         g.cents += cell.cents;
-        if (customers) (g.sketch ??= new DistinctSketch()).merge(cell.customers);
+        if (customers) addCustomers((g.sketch ??= new DistinctSketch()), cell);
       }
     }
     for (const [packed, g] of local) {
@@ -203,7 +216,15 @@ export class DailyCube {
         const ch = key % CHANNEL_SLOTS;
         const type = Math.floor(key / CHANNEL_SLOTS) % TYPES;
         const seg = Math.floor(key / CHANNEL_SLOTS / TYPES);
-        cells.push([day, seg, type, ch, cell.events, cell.cents, cell.customers.toJSON()]);
+        cells.push([
+          day,
+          seg,
+          type,
+          ch,
+          cell.events,
+          cell.cents,
+          cell.customers ? cell.customers.toJSON() : { h: [cell.first] },
+        ]);
       }
     }
     const channels = this.#channelNames.slice();
@@ -232,12 +253,19 @@ export class DailyCube {
       const key = ((segment < 0 ? NONE_SEGMENT : segment) * TYPES + typeIndex) * CHANNEL_SLOTS + channel;
       let cells = this.#days.get(day);
       if (!cells) this.#days.set(day, (cells = new Map()));
-      const cell = cells.get(key);
-      if (cell) {
-        cell.events += events;
-        cell.cents += cents;
-        cell.customers.merge(customers);
-      } else cells.set(key, { events, cents, customers: DistinctSketch.fromJSON(customers) });
+      let cell = cells.get(key);
+      if (!cell) {
+        const single = 'h' in customers && customers.h.length === 1 ? customers.h[0]! : undefined;
+        if (single !== undefined) {
+          cells.set(key, { events, cents, first: single, customers: undefined });
+          continue;
+        }
+        cells.set(key, (cell = { events: 0, cents: 0, first: 0, customers: new DistinctSketch() }));
+      }
+      cell.events += events;
+      cell.cents += cents;
+      const sketch = cell.customers ?? new DistinctSketch().add(cell.first);
+      cell.customers = sketch.merge(customers);
     }
   }
 }

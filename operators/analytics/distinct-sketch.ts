@@ -37,15 +37,16 @@ export class DistinctSketch {
   #registers: Uint8Array | undefined;
 
   /** Adds a 32-bit hash. */
-  add(hash: number): void {
+  add(hash: number): this {
     const exact = this.#exact;
     if (exact) {
-      if (exact.includes(hash)) return;
+      if (exact.includes(hash)) return this;
       exact.push(hash);
       if (exact.length > EXACT_MAX) this.#toRegisters();
-      return;
+      return this;
     }
     this.#set(hash);
+    return this;
   }
 
   #set(hash: number): void {
