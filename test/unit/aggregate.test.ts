@@ -4,6 +4,7 @@
  * quantile sketches against exact quantiles; the query parser and its coded refusals.
  */
 import { describe, expect, it } from 'vitest';
+import { PopulationReads } from '../../engine/pool/population.js';
 import { aggregatePartial } from '../../engine/worker/aggregate.js';
 import { mulberry32 } from '../../lib/random.js';
 import {
@@ -278,5 +279,28 @@ describe('aggregate query text', () => {
     [{ filter: 'wallet > 3' }, /filter: unknown name 'wallet'/],
   ])('refuses %j with BW_ERR_AGGREGATE_QUERY', (query, message) => {
     expect(() => spec(query)).toThrow(coded('BW_ERR_AGGREGATE_QUERY', message));
+  });
+});
+
+describe('population-wide aggregates on the main thread', () => {
+  it('merge this instance’s workers’ partials with the other instances’', async () => {
+    const s = spec({ group_by: 'segment', metrics: 'sum:spend_lifetime' });
+    const [p0, p1] = population();
+    const reads = new PopulationReads(async (body) => {
+      expect(body).toMatchObject({ op: 'aggregate', spec: s });
+      return [aggregatePartial(s, [p0!], TAGS, 'event', Date.now() + 60_000)];
+    });
+    // Another instance answers over NATS: its partials come back as JSON.
+    reads.setRemote(async () => JSON.parse(JSON.stringify(partials(s, [p1!]))));
+    expect(await reads.aggregate(s, Date.now() + 60_000)).toEqual(
+      answer({ group_by: 'segment', metrics: 'sum:spend_lifetime' }),
+    );
+  });
+
+  it('stop waiting for a worker that does not answer by the deadline', async () => {
+    const reads = new PopulationReads(() => new Promise<unknown[]>(() => {}));
+    await expect(reads.aggregate(spec({}), Date.now() + 20)).rejects.toThrow(
+      coded('BW_ERR_AGGREGATE_DEADLINE', /did not all answer in time/),
+    );
   });
 });
