@@ -64,18 +64,24 @@ function namesRead(spec: AggregateSpec, filterNames: readonly string[]): string[
   return names;
 }
 
+/** A query's pass over partitions, one at a time ({@link aggregateWalk}). */
+export interface AggregateWalk {
+  /** Adds one partition's customers; throws BW_ERR_AGGREGATE_GROUPS or BW_ERR_AGGREGATE_DEADLINE. */
+  add(view: PartitionView): void;
+  result(): AggregatePartialJSON;
+}
+
 /**
- * This worker's partial of an aggregate query. Throws BW_ERR_AGGREGATE_QUERY for a tag the CRM
- * does not define, BW_ERR_AGGREGATE_GROUPS past the group limit, BW_ERR_AGGREGATE_DEADLINE past
- * `deadline` (epoch ms).
+ * Starts this worker's partial of an aggregate query. Throws BW_ERR_AGGREGATE_QUERY for a tag the
+ * CRM does not define; `add` throws BW_ERR_AGGREGATE_GROUPS past the group limit and
+ * BW_ERR_AGGREGATE_DEADLINE past `deadline` (epoch ms).
  */
-export function aggregatePartial(
+export function aggregateWalk(
   spec: AggregateSpec,
-  views: Iterable<PartitionView>,
   tags: TagEvaluator,
   clock: 'wall' | 'event',
   deadline: number,
-): AggregatePartialJSON {
+): AggregateWalk {
   for (const d of spec.group_by) {
     if (d.kind === 'tag' && tags.indexOf(d.tag) < 0) {
       const known = tags.tags.map((t) => t.id);
@@ -88,24 +94,39 @@ export function aggregatePartial(
   const filter = spec.filter === null ? null : compileExpression(spec.filter, 'filter');
   const acc = new AggregateAccumulator(spec);
   const names = namesRead(spec, filter?.names ?? []);
-  for (const { state, crm } of views) {
-    const now = state.now(clock);
-    const plan = state.table.plan(names);
-    const where = { slot: 0 };
-    const row = rowOf(crm, tags, where);
-    for (let slot = 0; slot < state.table.size; slot++) {
-      if (slot % DEADLINE_STRIDE === DEADLINE_STRIDE - 1 && Date.now() > deadline)
-        throw new BellwetherError(
-          'BW_ERR_AGGREGATE_DEADLINE',
-          `partition ${state.partition} was not done by the deadline`,
-        );
-      where.slot = slot;
-      crm.preparePlanned(slot, now, plan);
-      if (filter && !filter.evaluate(row.lookup)) continue;
-      acc.add(row);
-    }
-  }
-  return acc.toJSON();
+  return {
+    add({ state, crm }) {
+      const now = state.now(clock);
+      const plan = state.table.plan(names);
+      const where = { slot: 0 };
+      const row = rowOf(crm, tags, where);
+      for (let slot = 0; slot < state.table.size; slot++) {
+        if (slot % DEADLINE_STRIDE === DEADLINE_STRIDE - 1 && Date.now() > deadline)
+          throw new BellwetherError(
+            'BW_ERR_AGGREGATE_DEADLINE',
+            `partition ${state.partition} was not done by the deadline`,
+          );
+        where.slot = slot;
+        crm.preparePlanned(slot, now, plan);
+        if (filter && !filter.evaluate(row.lookup)) continue;
+        acc.add(row);
+      }
+    },
+    result: () => acc.toJSON(),
+  };
+}
+
+/** This worker's partial of an aggregate query over `views`, in one go ({@link aggregateWalk}). */
+export function aggregatePartial(
+  spec: AggregateSpec,
+  views: Iterable<PartitionView>,
+  tags: TagEvaluator,
+  clock: 'wall' | 'event',
+  deadline: number,
+): AggregatePartialJSON {
+  const walk = aggregateWalk(spec, tags, clock, deadline);
+  for (const view of views) walk.add(view);
+  return walk.result();
 }
 
 /** This worker's partial of a daily query. */

@@ -5,7 +5,7 @@
  */
 import { BellwetherError } from '../../contract/errors.js';
 import type { DisownMode, WorkerRequest, WorkerStatus } from '../pool/thread-messages.js';
-import { aggregatePartial, dailyPartial } from './aggregate.js';
+import { aggregateWalk, dailyPartial } from './aggregate.js';
 import { analyticsAnswer, partitionStatuses } from './analytics.js';
 import type { AnswerPush } from './answer-push.js';
 import type { WorkerContext } from './context.js';
@@ -59,7 +59,7 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
   return async function handle(req: WorkerRequest): Promise<unknown> {
     // Events folded since the last flush are scored first, so a list never pairs fresh features
     // with stale scores.
-    if (req.op === 'top' || req.op === 'aggregate') ctx.flushPending();
+    if (req.op === 'top') ctx.flushPending();
     switch (req.op) {
       case 'customer':
         throw new BellwetherError('BW_ERR_WORKER_FAILED', 'customer queries go over the query port');
@@ -89,8 +89,18 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
       case 'paths':
       case 'attribution':
         return analyticsAnswer(req.op, feeds.values(), config.clock);
-      case 'aggregate':
-        return aggregatePartial(req.spec, feeds.values(), crm.tags, config.clock, req.deadline);
+      case 'aggregate': {
+        const walk = aggregateWalk(req.spec, crm.tags, config.clock, req.deadline);
+        for (const feed of [...feeds.values()]) {
+          // Events go on being folded between partitions: a long query holds none of the worker's
+          // partitions back for more than its own pass. Each partition's pending batch is scored first.
+          await new Promise((resolve) => setImmediate(resolve));
+          if (feeds.get(feed.state.partition) !== feed) continue;
+          ctx.flushPending();
+          walk.add(feed);
+        }
+        return walk.result();
+      }
       case 'daily':
         return dailyPartial(req.spec, feeds.values());
       case 'status':

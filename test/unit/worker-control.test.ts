@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { CustomerSummary, WorkerStatus } from '../../engine/pool/thread-messages.js';
 import { workerControl } from '../../engine/worker/control.js';
+import type { AggregatePartialJSON } from '../../operators/analytics/aggregate.js';
+import { parseAggregateQuery } from '../../operators/analytics/aggregate-spec.js';
+import type { DailyPartialJSON } from '../../operators/analytics/daily-cube.js';
 import { PiiKeyring } from '../../security/pii-keyring.js';
 import { fixtureChurn } from '../support/fixture-models.js';
 import { batchFixture, DAY, message, purchase, T } from './worker-fixture.js';
@@ -39,6 +42,32 @@ describe('worker control requests', () => {
     expect(top.map((c) => c.customer_id)).toEqual(['bob']);
     expect(top[0]!.scores.churn?.risk).toBe(Math.round(fixtureChurn(200) * 100));
     expect(f.flush.scheduled).toBe(false);
+  });
+
+  it('scores the batch in progress before aggregating, and answers its partial and the daily cube', async () => {
+    const f = await controlled();
+    f.ingest.onMessage(f.feed(), message(0, 1, purchase('bob', 'b-1', T - 200 * DAY)));
+    f.ingest.onMessage(f.feed(), message(0, 2, purchase('ann', 'a-1', T)));
+    const spec = parseAggregateQuery({ metrics: 'sum:purchases_lifetime,max:churn.risk' }, () => false);
+    const partial = (await f.handle({
+      id: 1,
+      op: 'aggregate',
+      spec,
+      deadline: Date.now() + 60_000,
+    })) as AggregatePartialJSON;
+    expect(partial.customers).toBe(2);
+    const [group] = partial.groups;
+    expect(group!.sources['purchases_lifetime']!.sum).toBe(2);
+    // Scored before the pass: bob's churn risk is there.
+    expect(group!.sources['churn.risk']!.max).toBe(Math.round(fixtureChurn(200) * 100));
+    expect(f.flush.scheduled).toBe(false);
+    const day = Math.floor(T / DAY);
+    const daily = (await f.handle({
+      id: 2,
+      op: 'daily',
+      spec: { from: day - 300, to: day, group_by: ['type'], metrics: ['events'] },
+    })) as DailyPartialJSON;
+    expect(daily.groups).toEqual([{ key: ['purchase'], events: 2, cents: expect.any(Number) }]);
   });
 
   it('says which partitions, models and backend the worker has', async () => {
