@@ -59,7 +59,7 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
   return async function handle(req: WorkerRequest): Promise<unknown> {
     // Events folded since the last flush are scored first, so a list never pairs fresh features
     // with stale scores.
-    if (req.op === 'top') ctx.flushPending();
+    if (req.op === 'top' || req.op === 'aggregate') ctx.flushPending();
     switch (req.op) {
       case 'customer':
         throw new BellwetherError('BW_ERR_WORKER_FAILED', 'customer queries go over the query port');
@@ -90,15 +90,11 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
       case 'attribution':
         return analyticsAnswer(req.op, feeds.values(), config.clock);
       case 'aggregate': {
+        // One pass over every partition, after the batch in progress was scored (above): yielding to
+        // ingest between partitions made the answer wait behind whole batches under load (at 36k
+        // ev/s the workers missed the 5 s deadline; in one pass the answer takes ~0.3 s per worker).
         const walk = aggregateWalk(req.spec, crm.tags, config.clock, req.deadline);
-        for (const feed of [...feeds.values()]) {
-          // Events go on being folded between partitions: a long query holds none of the worker's
-          // partitions back for more than its own pass. Each partition's pending batch is scored first.
-          await new Promise((resolve) => setImmediate(resolve));
-          if (feeds.get(feed.state.partition) !== feed) continue;
-          ctx.flushPending();
-          walk.add(feed);
-        }
+        for (const feed of feeds.values()) walk.add(feed);
         return walk.result();
       }
       case 'daily':
