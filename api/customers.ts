@@ -27,6 +27,8 @@ import {
   CustomerQuery,
   ErrorBody,
   ExportQuery,
+  NoQuery,
+  RecommendationAnswer,
 } from './schemas.js';
 
 /**
@@ -79,6 +81,29 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       request.auditInfo = { ...request.auditInfo, customers: 1, fields: sent.fields };
       // A string with a JSON content type is sent as it is (already serialized by the route's schema).
       return reply.type('application/json; charset=utf-8').send(sent.body);
+    },
+  );
+
+  app.get<{ Params: Static<typeof CustomerParams> }>(
+    '/v1/customers/:id/recommendations',
+    {
+      config: { permission: 'read', audit: true },
+      schema: {
+        summary:
+          "A customer's next-best categories and skus, scored with its partition's association rules (docs/analytics.md)",
+        tags: ['customers'],
+        params: CustomerParams,
+        querystring: NoQuery,
+        response: { 200: RecommendationAnswer, 403: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      demand(request, 'read');
+      request.auditInfo = { customers: 0, fields: [], pii: 'none', customer_id: request.params.id };
+      const answer = await engine.customer(request.params.id);
+      if (!answer) throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
+      request.auditInfo = { ...request.auditInfo, customers: 1, fields: ['recommendations'] };
+      return { customer_id: answer.customer_id, ...answer.recommendations };
     },
   );
 

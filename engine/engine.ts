@@ -20,6 +20,7 @@ import { registerThreadTime } from '../lib/thread-time.js';
 import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
 import { describeRegistry } from '../models/listing.js';
 import { MODEL_NAMES } from '../models/registry.js';
+import { associationRules } from '../operators/analytics/association-rules.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
 import { EngineSecurity } from '../security/engine-security.js';
@@ -215,6 +216,8 @@ export async function openEngine(
           top_paths_to_purchase: paths.topPathsToPurchase(limit),
         };
       },
+      associationRules: async (level, query) =>
+        associationRules(await workers().population.baskets(level), level, query),
       attribution: async (model) =>
         attributionReport(await workers().population.attribution(), model as AttributionModel),
       status: async () => (pool ? pool.status() : []),

@@ -1,4 +1,6 @@
 /** What the HTTP layer needs from the engine; the engine implements it, tests may too. */
+import type { AssociationRules, RuleQuery } from '../operators/analytics/association-rules.js';
+import type { BasketLevel } from '../operators/analytics/basket-stats.js';
 import type { CustomerAnswer, CustomerSummary, WorkerStatus } from './pool/thread-messages.js';
 
 export type { CustomerAnswer, CustomerSummary, WorkerStatus };
@@ -35,6 +37,8 @@ export interface EngineView {
   funnel(id: string): Promise<unknown | undefined>;
   paths(from: string | undefined, limit: number): Promise<unknown>;
   attribution(model: string): Promise<unknown>;
+  /** Association rules mined from every partition's baskets (docs/analytics.md#association-rules). */
+  associationRules(level: BasketLevel, query: RuleQuery): Promise<AssociationRules>;
   models(): Promise<ModelListing>;
   reloadModels(): Promise<Record<string, string>[]>;
   /** One customer's answer; `opts.bulk` for exports (the worker does not start pushing its answers). */

@@ -4,6 +4,12 @@
  * answers); the answers are merged here.
  */
 import { type AttributionSnapshot, mergeAttribution } from '../../operators/analytics/attribution-report.js';
+import {
+  type BasketLevel,
+  BasketStats,
+  type LevelCounts,
+  type LevelCountsJSON,
+} from '../../operators/analytics/basket-stats.js';
 import { type FunnelCounts, mergeFunnelCounts } from '../../operators/analytics/funnels.js';
 import { PathStats, type PathStatsJSON } from '../../operators/analytics/paths.js';
 import { SegmentStats, type SegmentStatsJSON } from '../../operators/analytics/rfm.js';
@@ -12,7 +18,7 @@ import type { CustomerSummary, WorkerRequest } from './thread-messages.js';
 type Body<R> = R extends WorkerRequest ? Omit<R, 'id'> : never;
 /** The requests whose answers are gathered over every worker and instance. */
 export type GatherBody = Body<
-  Extract<WorkerRequest, { op: 'top' | 'segments' | 'funnels' | 'paths' | 'attribution' }>
+  Extract<WorkerRequest, { op: 'top' | 'segments' | 'funnels' | 'paths' | 'attribution' | 'baskets' }>
 >;
 
 export class PopulationReads {
@@ -65,6 +71,13 @@ export class PopulationReads {
     const paths = new PathStats();
     for (const p of await this.#gather<PathStatsJSON>({ op: 'paths' })) paths.merge(p);
     return paths;
+  }
+
+  /** Basket counts at `level` over every partition (counts add; Space-Saving bounds add too). */
+  async baskets(level: BasketLevel): Promise<LevelCounts> {
+    const counts = new BasketStats().level(level);
+    for (const c of await this.#gather<LevelCountsJSON>({ op: 'baskets', level })) counts.merge(c);
+    return counts;
   }
 
   async attribution(): Promise<AttributionSnapshot> {

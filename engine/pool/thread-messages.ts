@@ -3,11 +3,13 @@ import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../../contract/errors.js';
 import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import type { Reason } from '../../models/scorer.js';
+import type { BasketLevel } from '../../operators/analytics/basket-stats.js';
 import type { RfmCuts, RfmSketchesJSON } from '../../operators/analytics/rfm.js';
 import type { CrmFile } from '../../operators/crm/config.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { SealedPii } from '../../security/pii-sealer.js';
 import type { EventsLayout } from '../nats/streams.js';
+import type { CustomerRecommendation } from '../state/partition-baskets.js';
 import type { AnswerVersionsData } from './answer-versions.js';
 import type { WorkerSettings } from './worker-settings.js';
 
@@ -99,6 +101,8 @@ export interface CustomerAnswer {
     clv_version: string | null;
   };
   last_event_at: string | null;
+  /** Next-best categories and skus (docs/analytics.md#next-best-category). */
+  recommendations: CustomerRecommendation;
   /**
    * Personal fields sealed (one `bw2` record, or field → `bw1` ciphertext from older checkpoints),
    * opened by the main thread for the roles that may see them; never sent as is.
@@ -143,6 +147,8 @@ export type WorkerRequest =
   | { id: number; op: 'segments' }
   | { id: number; op: 'funnels' }
   | { id: number; op: 'paths' }
+  /** The worker's basket counts at one level (LevelCountsJSON), merged over its partitions. */
+  | { id: number; op: 'baskets'; level: BasketLevel }
   | { id: number; op: 'attribution' }
   | { id: number; op: 'status' }
   | { id: number; op: 'metrics' }

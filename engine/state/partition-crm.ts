@@ -27,6 +27,7 @@ import type { TagEvaluator } from '../../operators/crm/tags.js';
 import type { Column } from '../../operators/state/column-store.js';
 import { PERSONAL_FIELD_SET } from '../../security/masking.js';
 import type { PiiSealer, SealedPii } from '../../security/pii-sealer.js';
+import { type BasketsSnapshot, PartitionBaskets } from './partition-baskets.js';
 import { PartitionPii } from './partition-pii.js';
 import type { PartitionState } from './partition-state.js';
 
@@ -53,6 +54,8 @@ export interface CrmSnapshot {
   pii?: [number, SealedPii][];
   paths: PathStatsJSON;
   attribution: AttributionSnapshot;
+  /** Basket counts, open baskets, category names (absent in checkpoints before 2026-12-07). */
+  baskets?: BasketsSnapshot;
 }
 
 export class PartitionCrm {
@@ -60,6 +63,8 @@ export class PartitionCrm {
   funnels: FunnelTracker;
   readonly paths: PathTracker;
   readonly attribution: AttributionTracker;
+  /** Baskets, association rules and next-best categories. */
+  readonly baskets: PartitionBaskets;
   readonly segment: Column;
   readonly rfm: Column;
   readonly tags: Column;
@@ -83,6 +88,7 @@ export class PartitionCrm {
     this.funnels = new FunnelTracker(config.funnels, store);
     this.paths = new PathTracker(store);
     this.attribution = new AttributionTracker(store);
+    this.baskets = new PartitionBaskets(store);
     this.segment = store.column({ name: 'crm.segment', kind: 'u8', width: 1, initial: NO_SEGMENT });
     this.rfm = store.column({ name: 'crm.rfm', kind: 'u8', width: 3 });
     this.tags = store.column({ name: 'crm.tags', kind: 'u32', width: TAG_WORDS });
@@ -111,6 +117,7 @@ export class PartitionCrm {
       event.body.channel,
       event.body.campaign,
     );
+    this.baskets.onEvent(slot, event);
     return dropped;
   }
 
@@ -134,11 +141,13 @@ export class PartitionCrm {
     this.#profiles[to] = this.#profiles[from];
     this.#profiles[from] = undefined;
     this.pii.moveSlot(from, to);
+    this.baskets.moveSlot(from, to);
   }
 
   removeSlot(slot: number): void {
     this.#profiles[slot] = undefined;
     this.pii.removeSlot(slot);
+    this.baskets.removeSlot(slot);
   }
 
   segmentOf(slot: number): Segment | null {
@@ -174,7 +183,7 @@ export class PartitionCrm {
     return this.#vector;
   }
 
-  /** Expression names: features, `churn.risk`, `intent.risk`, `segment`, `rfm.r|f|m`. */
+  /** Expression names: features, `churn.risk`, `intent.risk`, `segment`, `rfm.r|f|m`, `likely_to_buy`. */
   readonly lookup = (name: string): ExpressionValue => {
     const at = this.#featureIndex.get(name);
     if (at !== undefined) {
@@ -195,6 +204,8 @@ export class PartitionCrm {
         return this.rfm.data[slot * 3 + 1]!;
       case 'rfm.m':
         return this.rfm.data[slot * 3 + 2]!;
+      case 'likely_to_buy':
+        return this.baskets.likelyToBuy(slot);
       default:
         return name.startsWith('profile.') ? (this.#profiles[slot]?.[name.slice(8)] ?? null) : null;
     }
@@ -297,6 +308,7 @@ export class PartitionCrm {
       funnels: this.funnels.counts(),
       paths: this.paths.stats.toJSON(),
       attribution: this.attribution.snapshot(),
+      baskets: this.baskets.snapshot(),
     };
   }
 
@@ -306,6 +318,7 @@ export class PartitionCrm {
     this.funnels.restoreCounts(snap.funnels);
     this.paths.stats.merge(snap.paths);
     this.attribution.restore(snap.attribution);
+    this.baskets.restore(snap.baskets);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { BellwetherError } from '../../contract/errors.js';
 import type { DisownMode, WorkerRequest, WorkerStatus } from '../pool/thread-messages.js';
-import { analyticsAnswer, partitionStatuses } from './analytics.js';
+import { analyticsAnswer, basketCounts, partitionStatuses } from './analytics.js';
 import type { AnswerPush } from './answer-push.js';
 import type { WorkerContext } from './context.js';
 import type { WorkerCrm } from './crm.js';
@@ -88,6 +88,8 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
       case 'paths':
       case 'attribution':
         return analyticsAnswer(req.op, feeds.values(), config.clock);
+      case 'baskets':
+        return basketCounts(req.level, feeds.values());
       case 'status':
         return status();
       case 'metrics':

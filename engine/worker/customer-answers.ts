@@ -126,6 +126,7 @@ export function customerAnswer(
     features,
     scores: { ...scores, ...clvScores(features, versions.clv), clv_version: versions.clv?.version ?? null },
     last_event_at,
+    recommendations: crm.baskets.recommend(slot, state.now(clock)),
     ...(sealed ? { sealed_pii: typeof sealed === 'string' ? sealed : { ...sealed } } : {}),
   };
 }

@@ -21,6 +21,8 @@ import type {
   ModelListing,
   WorkerStatus,
 } from '../../engine/view.js';
+import type { AssociationRules, RuleQuery } from '../../operators/analytics/association-rules.js';
+import type { BasketLevel } from '../../operators/analytics/basket-stats.js';
 import type { AuditRecord } from '../../security/audit-log.js';
 import { EngineSecurity, type SecuritySettings } from '../../security/engine-security.js';
 
@@ -68,6 +70,15 @@ export function customerAnswer(
       clv_version: 'clv-v1',
     },
     last_event_at: '2026-11-30T08:15:00.000Z',
+    recommendations: {
+      next_best_category: 'filters',
+      tag: 'likely_to_buy:filters',
+      categories: [{ category: 'filters', score: 0.75 }],
+      skus: [{ sku: 'FIL-1', category: 'filters', baskets: 3 }],
+      recent: [{ category: 'coffee', weight: 5 }],
+      just_bought: ['coffee'],
+      baskets: 4,
+    },
   };
 }
 
@@ -97,6 +108,14 @@ export class FakeEngineView implements EngineView {
   };
   pathsReport: unknown = { transitions: [{ to: 'add_to_cart', count: 7 }], to_purchase: [] };
   attributionReport: unknown = { channels: [{ channel: 'email', credit: 3.5 }] };
+  rules: AssociationRules = {
+    level: 'category',
+    baskets: 5,
+    exact: true,
+    rules: [
+      { antecedent: 'coffee', consequent: 'filters', count: 3, support: 0.6, confidence: 0.75, lift: 1.25 },
+    ],
+  };
   listing: ModelListing = {
     models: [
       {
@@ -164,6 +183,10 @@ export class FakeEngineView implements EngineView {
   async attribution(model: string): Promise<unknown> {
     this.#call('attribution', model);
     return this.attributionReport;
+  }
+  async associationRules(level: BasketLevel, query: RuleQuery): Promise<AssociationRules> {
+    this.#call('associationRules', level, query);
+    return { ...this.rules, level };
   }
   async models(): Promise<ModelListing> {
     this.#call('models');
