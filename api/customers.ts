@@ -27,7 +27,6 @@ import {
   CustomerQuery,
   ErrorBody,
   ExportQuery,
-  NoQuery,
   RecommendationAnswer,
 } from './schemas.js';
 
@@ -93,7 +92,6 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
           "A customer's next-best categories and skus, scored with its partition's association rules (docs/analytics.md)",
         tags: ['customers'],
         params: CustomerParams,
-        querystring: NoQuery,
         response: { 200: RecommendationAnswer, 403: ErrorBody, 404: ErrorBody },
       },
     },

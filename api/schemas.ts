@@ -65,9 +65,6 @@ export const RecommendationAnswer = Type.Composite([
   RecommendationSchema,
 ]);
 
-/** A route that takes no query fields. */
-export const NoQuery = Type.Object({}, { additionalProperties: false });
-
 export const CustomerAnswerSchema = Type.Object({
   customer_id: Type.String(),
   partition: Type.Integer(),

@@ -308,7 +308,7 @@ describe('audit records of customer reads (over a real socket)', () => {
       outcome: 'ok',
       customers: 1,
       customer_id: 'alice',
-      fields: ['features', 'scores', 'segment', 'tags', 'pii.email', 'pii.name', 'pii.phone'],
+      fields: ['features', 'recommendations', 'scores', 'segment', 'tags', 'pii.email', 'pii.name', 'pii.phone'],
       pii: 'masked',
       ip: '127.0.0.1',
     });
