@@ -308,7 +308,16 @@ describe('audit records of customer reads (over a real socket)', () => {
       outcome: 'ok',
       customers: 1,
       customer_id: 'alice',
-      fields: ['features', 'recommendations', 'scores', 'segment', 'tags', 'pii.email', 'pii.name', 'pii.phone'],
+      fields: [
+        'features',
+        'recommendations',
+        'scores',
+        'segment',
+        'tags',
+        'pii.email',
+        'pii.name',
+        'pii.phone',
+      ],
       pii: 'masked',
       ip: '127.0.0.1',
     });
@@ -334,7 +343,12 @@ describe('audit records of customer reads (over a real socket)', () => {
     const records = await api.auditRecords(2);
     expect(records.map((r) => [r.outcome, r.customers, r.fields, r.pii])).toEqual([
       ['started', 2, [], 'masked'],
-      ['ok', 2, ['features', 'pii.email', 'pii.name', 'pii.phone', 'scores', 'segment', 'tags'], 'masked'],
+      [
+        'ok',
+        2,
+        ['features', 'pii.email', 'pii.name', 'pii.phone', 'recommendations', 'scores', 'segment', 'tags'],
+        'masked',
+      ],
     ]);
     expect(records[0]!.detail).toBe('export of up to 2 customers started');
     expect(records[1]!.route).toBe('/v1/export/customers');
