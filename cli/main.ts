@@ -209,6 +209,10 @@ async function main(argv: string[]): Promise<void> {
       const { runModelCommand } = await import('./model-commands.js');
       return runModelCommand(command, rest);
     }
+    case 'baskets': {
+      const { runBasketCommand } = await import('./basket-commands.js');
+      return runBasketCommand(rest);
+    }
     case 'help':
       return help(rest);
     case undefined:
