@@ -23,7 +23,7 @@ export const RECOMMENDATIONS = 5;
 export interface BasketsSnapshot {
   counts: BasketStatsJSON;
   open: OpenBasketJSON[];
-  /** [id, name] of the categories the customers' interest columns hold. */
+  /** The category dictionary the customers' interest columns index: [id, name] in index order. */
   categories: [number, string][];
 }
 
@@ -96,7 +96,7 @@ export class PartitionBaskets {
     return {
       counts: this.baskets.stats.toJSON(),
       open: this.baskets.snapshot(),
-      categories: this.nextBest.snapshotNames(),
+      categories: this.nextBest.dictionary(),
     };
   }
 
@@ -105,7 +105,7 @@ export class PartitionBaskets {
     if (!snap) return;
     this.baskets.stats.merge(snap.counts);
     this.baskets.restore(snap.open);
-    this.nextBest.restoreNames(snap.categories);
+    this.nextBest.restoreDictionary(snap.categories);
     this.#model = undefined;
   }
 }

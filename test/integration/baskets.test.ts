@@ -169,9 +169,16 @@ describe('baskets on the live stream', () => {
     expect(fired).toEqual(['zoe']);
   });
 
-  it('keeps the basket counts across a restart from the checkpoints', async () => {
+  it("keeps the basket counts and the customers' interest across a restart from the checkpoints", async () => {
     expect(await engine.stop('SIGTERM')).toBe(0);
     engine = await startEngineProcess(env);
     expect(await rules()).toEqual(EXPECTED);
+    // zoe's interest columns and the category dictionary they index came back too
+    const recs = (await engine.get('/v1/customers/zoe/recommendations')).body;
+    expect(recs).toMatchObject({
+      next_best_category: 'B',
+      just_bought: ['A'],
+      recent: [{ category: 'A', weight: 5 }],
+    });
   });
 });
