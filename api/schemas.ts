@@ -41,7 +41,7 @@ const Rfm = Type.Union([
 ]);
 
 /** A customer's next-best categories (docs/analytics.md#next-best-category). */
-export const RecommendationSchema = Type.Object({
+const RecommendationSchema = Type.Object({
   next_best_category: Type.Union([Type.String(), Type.Null()]),
   tag: Type.Union([Type.String(), Type.Null()], {
     description: '`likely_to_buy:<category>`, the predictive tag; rules read the category as `likely_to_buy`',

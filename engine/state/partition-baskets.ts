@@ -18,7 +18,7 @@ import type { ColumnStore } from '../../operators/state/column-store.js';
 
 const PURCHASE = eventTypeIndex('purchase');
 /** Categories and skus in a customer's recommendations. */
-export const RECOMMENDATIONS = 5;
+const RECOMMENDATIONS = 5;
 
 export interface BasketsSnapshot {
   counts: BasketStatsJSON;

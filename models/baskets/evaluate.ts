@@ -34,9 +34,9 @@ export const BASKET_EVAL_METHODS = [
   'popularity',
   'bought_together',
 ] as const;
-export type BasketEvalMethod = (typeof BASKET_EVAL_METHODS)[number];
+type BasketEvalMethod = (typeof BASKET_EVAL_METHODS)[number];
 
-export interface HitRates {
+interface HitRates {
   /** Customers evaluated. */
   readonly customers: number;
   readonly hit_at_5: number;

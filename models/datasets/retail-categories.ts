@@ -11,7 +11,7 @@
  */
 
 /** [category, words separated by `|`]: a word or phrase matches at word boundaries. */
-export const CATEGORY_KEYWORDS: readonly (readonly [string, string])[] = [
+const CATEGORY_KEYWORDS: readonly (readonly [string, string])[] = [
   ['christmas', 'CHRISTMAS|XMAS|ADVENT|SANTA|REINDEER|NATIVITY|BAUBLE|SNOWFLAKE|SLEIGH'],
   ['easter', 'EASTER|BUNNY|CHICK|HEN'],
   ['lunch', 'LUNCH|SNACK|PICNIC'],
@@ -82,7 +82,7 @@ export const CATEGORY_KEYWORDS: readonly (readonly [string, string])[] = [
   ],
 ];
 
-export const OTHER_CATEGORY = 'other';
+const OTHER_CATEGORY = 'other';
 
 const MATCHERS = CATEGORY_KEYWORDS.map(
   ([category, words]) =>

@@ -11,7 +11,7 @@
  */
 import { type BasketLevel, type LevelCounts, pairIds } from './basket-stats.js';
 
-export interface AssociationRule {
+interface AssociationRule {
   readonly antecedent: string;
   readonly consequent: string;
   /** Baskets holding both (lower bound). */

@@ -15,7 +15,7 @@
  */
 import { SpaceSaving, type SpaceSavingJSON } from './space-saving.js';
 
-export const BASKET_LEVELS = ['category', 'sku'] as const;
+const BASKET_LEVELS = ['category', 'sku'] as const;
 export type BasketLevel = (typeof BASKET_LEVELS)[number];
 
 const ID_BITS = 26;
@@ -51,7 +51,7 @@ export interface BasketCapacity {
 }
 
 /** Per partition: 256 categories and 4,096 category pairs; 2,048 skus and 4,096 sku pairs. */
-export const DEFAULT_CAPACITY: Readonly<Record<BasketLevel, BasketCapacity>> = {
+const DEFAULT_CAPACITY: Readonly<Record<BasketLevel, BasketCapacity>> = {
   category: { items: 256, pairs: 4096 },
   sku: { items: 2048, pairs: 4096 },
 };

@@ -15,7 +15,7 @@ import { BellwetherError } from '../../contract/errors.js';
 import { type BasketCapacity, type BasketLevel, BasketStats, type LevelCounts } from './basket-stats.js';
 
 /** Distinct items per level kept in one basket (32 items make 496 pairs). */
-export const MAX_BASKET_ITEMS = 32;
+const MAX_BASKET_ITEMS = 32;
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 
 export interface OpenBasketJSON {

@@ -36,7 +36,7 @@ const WEIGHT = new Map<number, number>([
 ]);
 const PURCHASE = eventTypeIndex('purchase');
 
-export interface ScoredCategory {
+interface ScoredCategory {
   readonly category: string;
   readonly score: number;
 }
