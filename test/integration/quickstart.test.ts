@@ -69,6 +69,30 @@ describe('quickstart', () => {
     expect(metrics.text).toMatch(/bellwether_events_processed_total\{type="purchase"\} [1-9]/);
   });
 
+  it('mines the simulated orders into the planted rules and recommends a category', async () => {
+    const rules = await waitFor(
+      async () => {
+        const res = await engine.get('/v1/association-rules?min_support=0.001&min_confidence=0.3&limit=1000');
+        const body = res.body as {
+          baskets: number;
+          rules: { antecedent: string; consequent: string; lift: number }[];
+        };
+        const found = body.rules.some((r) => r.antecedent === 'baby' && r.consequent === 'diapers');
+        return found ? body : undefined;
+      },
+      60_000,
+      'the rule baby → diapers',
+    );
+    const rule = rules.rules.find((r) => r.antecedent === 'baby' && r.consequent === 'diapers');
+    expect(rule?.lift).toBeGreaterThan(1);
+    const customer = (await engine.get('/v1/customers?limit=1')).body as {
+      customers: { customer_id: string }[];
+    };
+    const recs = await engine.get(`/v1/customers/${customer.customers[0]!.customer_id}/recommendations`);
+    expect(recs.status).toBe(200);
+    expect(typeof (recs.body as { next_best_category: unknown }).next_best_category).toBe('string');
+  });
+
   it('without API keys serves loopback Host names only (no DNS rebinding) and shows masked personal data', async () => {
     const status = (host: string) =>
       new Promise<number>((resolve, reject) => {
