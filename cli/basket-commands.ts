@@ -29,6 +29,12 @@ function table(report: BasketEvalReport): string {
     '| method | hit@5 | hit@10 | hit@5 new | hit@10 new |',
     '|---|---|---|---|---|',
     ...rows,
+    '',
+    '| skus | hit@5 | hit@10 |',
+    '|---|---|---|',
+    ...(['next_best', 'popularity', 'bought_together'] as const).map(
+      (m) => `| ${m} | ${pct(report.skus[m].hit_at_5)} | ${pct(report.skus[m].hit_at_10)} |`,
+    ),
   ].join('\n');
 }
 

@@ -16,10 +16,14 @@
  * - `popularity`: the categories in most training baskets;
  * - `bought_together`: the categories most often in a basket with those of the customer's last
  *   basket (Σ over its categories of n(l, c)), not in it, then by popularity.
+ *
+ * At the sku level (`skus`): the skus the recommender serves (the most bought skus of its top
+ * categories), the most popular skus, and the skus most often bought with the last basket's skus
+ * (not in it), all from the engine's bounded sku summaries.
  */
 import { eventTypeIndex } from '../../contract/event-types.js';
 import { CategoryModel } from '../../operators/analytics/association-rules.js';
-import { itemId } from '../../operators/analytics/basket-stats.js';
+import { itemId, type LevelCounts, pairIds } from '../../operators/analytics/basket-stats.js';
 import { BasketTracker } from '../../operators/analytics/baskets.js';
 import { NextBestTracker } from '../../operators/analytics/next-best.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
@@ -50,11 +54,17 @@ export interface BasketEvalReport {
   /** Mean distinct categories per target basket. */
   readonly target_categories_mean: number;
   readonly methods: Record<BasketEvalMethod, { readonly all: HitRates; readonly novel: HitRates }>;
+  /** The same customers, at the sku level: any sku of the next basket among the k recommended. */
+  readonly skus: Record<SkuMethod, HitRates>;
 }
+
+const SKU_METHODS = ['next_best', 'popularity', 'bought_together'] as const;
+type SkuMethod = (typeof SKU_METHODS)[number];
 
 interface Invoice {
   readonly ts: number;
   readonly categories: Set<number>;
+  readonly skus: Set<number>;
 }
 
 /** Each customer's invoices in time order, split at the cutoff. */
@@ -64,8 +74,9 @@ function invoicesByCustomer(lines: readonly RetailLine[]): Map<string, Map<strin
     let invoices = out.get(line.customer);
     if (!invoices) out.set(line.customer, (invoices = new Map()));
     let inv = invoices.get(line.invoice);
-    if (!inv) invoices.set(line.invoice, (inv = { ts: line.ts, categories: new Set() }));
+    if (!inv) invoices.set(line.invoice, (inv = { ts: line.ts, categories: new Set(), skus: new Set() }));
     inv.categories.add(itemId(line.category));
+    inv.skus.add(itemId(line.sku));
   }
   return out;
 }
@@ -101,6 +112,24 @@ function boughtTogether(model: CategoryModel, last: ReadonlySet<number>, limit: 
   return scored.slice(0, limit).map((x) => x.c);
 }
 
+/** Skus most often bought with those of `last` (pair counts at their lower bound), then by popularity. */
+function skusTogether(
+  counts: LevelCounts,
+  popular: readonly number[],
+  last: ReadonlySet<number>,
+  limit: number,
+): number[] {
+  const score = new Map<number, number>();
+  for (const { key, count, error } of counts.pairs.top()) {
+    const [a, b] = pairIds(key);
+    if (last.has(a) && !last.has(b)) score.set(b, (score.get(b) ?? 0) + count - error);
+    if (last.has(b) && !last.has(a)) score.set(a, (score.get(a) ?? 0) + count - error);
+  }
+  const ranked = [...score].sort((x, y) => y[1] - x[1]).map(([id]) => id);
+  for (const id of popular) if (ranked.length < limit && !last.has(id) && !score.has(id)) ranked.push(id);
+  return ranked.slice(0, limit);
+}
+
 /** Runs the evaluation over basket lines (any order; sorted by time here, stable). */
 export function evaluateBaskets(input: readonly RetailLine[], cutoff: number): BasketEvalReport {
   const lines = [...input].sort((a, b) => a.ts - b.ts);
@@ -116,6 +145,9 @@ export function evaluateBaskets(input: readonly RetailLine[], cutoff: number): B
   }
   tracker.closeExpired(Number.POSITIVE_INFINITY);
   const model = new CategoryModel(tracker.stats.category);
+  const skuTop = tracker.stats.sku.items.top();
+  const popularSkus = skuTop.slice(0, 10).map((s) => s.key);
+  const skuTallies = Object.fromEntries(SKU_METHODS.map((m) => [m, new Tally()])) as Record<SkuMethod, Tally>;
   const tallies = Object.fromEntries(
     BASKET_EVAL_METHODS.map((m) => [m, { all: new Tally(), novel: new Tally() }]),
   ) as Record<BasketEvalMethod, { all: Tally; novel: Tally }>;
@@ -143,6 +175,13 @@ export function evaluateBaskets(input: readonly RetailLine[], cutoff: number): B
       tallies[m].all.add(ranked[m], target);
       tallies[m].novel.add(ranked[m], novel);
     }
+    const served = next.recommend(slot, model, tracker.stats.sku, skuTop, cutoff, 10).skus;
+    skuTallies.next_best.add(
+      served.map((s) => itemId(s.sku)),
+      after.skus,
+    );
+    skuTallies.popularity.add(popularSkus, after.skus);
+    skuTallies.bought_together.add(skusTogether(tracker.stats.sku, popularSkus, last.skus, 10), after.skus);
   }
   const methods = Object.fromEntries(
     BASKET_EVAL_METHODS.map((m) => [m, { all: tallies[m].all.rates(), novel: tallies[m].novel.rates() }]),
@@ -153,5 +192,6 @@ export function evaluateBaskets(input: readonly RetailLine[], cutoff: number): B
     categories: model.ids.length,
     target_categories_mean: targets > 0 ? Math.round((targetCategories / targets) * 100) / 100 : 0,
     methods,
+    skus: Object.fromEntries(SKU_METHODS.map((m) => [m, skuTallies[m].rates()])) as BasketEvalReport['skus'],
   };
 }

@@ -8,7 +8,8 @@
  *
  * next_best: u1 bought A and B last → only C is left → miss; u3 bought A and C → B
  * (½ · 2/3 + 0.005) → hit. popularity: A, B, C → both hit. bought_together: u1's last basket
- * {A, B} → C (n(AC) + n(BC) = 1) → miss; u3's {A, C} → B (n(AB) + n(CB) = 2) → hit.
+ * {A, B} → C (n(AC) + n(BC) = 1) → miss; u3's {A, C} → B (n(AB) + n(CB) = 2) → hit. One sku per
+ * category: the sku hits are the same.
  */
 import { describe, expect, it } from 'vitest';
 import { evaluateBaskets } from '../../models/baskets/evaluate.js';
@@ -67,5 +68,7 @@ describe('basket evaluation', () => {
       popularity: { all: all(1), novel: novel(1) },
       bought_together: { all: all(0.5), novel: novel(1) },
     });
+    // skus are one per category here (A-1, B-1, C-1), so the sku hits follow the category ones
+    expect(report.skus).toEqual({ next_best: all(0.5), popularity: all(1), bought_together: all(0.5) });
   });
 });
