@@ -92,14 +92,22 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
           "A customer's next-best categories and skus, scored with its partition's association rules (docs/analytics.md)",
         tags: ['customers'],
         params: CustomerParams,
-        response: { 200: RecommendationAnswer, 403: ErrorBody, 404: ErrorBody },
+        response: { 200: RecommendationAnswer, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
       },
     },
     async (request) => {
       demand(request, 'read');
-      request.auditInfo = { customers: 0, fields: [], pii: 'none', customer_id: request.params.id };
-      const answer = await engine.customer(request.params.id);
-      if (!answer) throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
+      const id = request.params.id;
+      request.auditInfo = { customers: 0, fields: [], pii: 'none', customer_id: id };
+      // The customer budget and the enumeration detector as for the customer's answer.
+      watchEnumeration(request, security.enumeration.read(budgetKey(request), id));
+      checkCustomer(request, security, id);
+      const answer = await engine.customer(id);
+      if (!answer) {
+        watchEnumeration(request, security.enumeration.miss(budgetKey(request), id));
+        throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
+      }
+      chargeCustomer(request, security, id);
       request.auditInfo = { ...request.auditInfo, customers: 1, fields: ['recommendations'] };
       return { customer_id: answer.customer_id, ...answer.recommendations };
     },

@@ -96,6 +96,23 @@ describe('GET /v1/customers/:id/recommendations', () => {
     });
   });
 
+  it("charges the customer to the key's hourly budget, as the customer's answer does", async () => {
+    const limited = await startApi({ exportLimit: 1 });
+    try {
+      limited.addCustomer(customerAnswer('alice', 0.2));
+      limited.addCustomer(customerAnswer('bob', 0.3));
+      const read = (id: string) =>
+        limited.app.inject({ url: `/v1/customers/${id}/recommendations`, headers: auth('viewer') });
+      expect((await read('alice')).statusCode).toBe(200);
+      expect((await read('alice')).statusCode).toBe(200); // the same customer again is free
+      const refused = await read('bob');
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json().error.code).toBe('BW_ERR_EXPORT_LIMIT');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('is listed in /docs with its query and response schemas', async () => {
     const res = await api.app.inject({ url: '/docs', headers: auth('viewer') });
     const paths = res.json().paths;
