@@ -61,7 +61,15 @@ export class PartitionBaskets {
     const built = this.#model?.baskets ?? -1;
     if (!this.#model || counts.baskets - built >= Math.max(1, built / 20)) {
       this.#model = new CategoryModel(counts);
-      this.#skuTop = this.baskets.stats.sku.items.top();
+      // Only the first RECOMMENDATIONS skus of each category can be served: an answer filters these.
+      const skus = this.baskets.stats.sku;
+      const taken = new Map<number, number>();
+      this.#skuTop = skus.items.top().filter(({ key }) => {
+        const category = skus.categories.get(key) ?? 0;
+        const n = taken.get(category) ?? 0;
+        taken.set(category, n + 1);
+        return n < RECOMMENDATIONS;
+      });
     }
     return this.#model;
   }

@@ -120,7 +120,9 @@ export class CategoryModel {
       this.#row(b).set(a, both);
     }
     this.ids = [...this.#count.keys()].sort(
-      (x, y) => this.count(y) - this.count(x) || this.nameOf(x).localeCompare(this.nameOf(y)),
+      (x, y) =>
+        this.count(y) - this.count(x) ||
+        (this.nameOf(x) < this.nameOf(y) ? -1 : this.nameOf(x) > this.nameOf(y) ? 1 : 0),
     );
   }
 

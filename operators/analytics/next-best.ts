@@ -36,6 +36,9 @@ const WEIGHT = new Map<number, number>([
 ]);
 const PURCHASE = eventTypeIndex('purchase');
 
+/** Code-unit order (a stable tie-break, cheaper than localeCompare). */
+const byName = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+
 interface ScoredCategory {
   readonly category: string;
   readonly score: number;
@@ -201,9 +204,7 @@ export class NextBestTracker {
       if (score > 0) scored.push({ id, score });
     }
     if (saved) bought.set(saved, slot * K);
-    scored.sort(
-      (a, b) => b.score - a.score || this.nameOf(a.id, model).localeCompare(this.nameOf(b.id, model)),
-    );
+    scored.sort((a, b) => b.score - a.score || byName(this.nameOf(a.id, model), this.nameOf(b.id, model)));
     return scored.slice(0, limit);
   }
 

@@ -16,6 +16,7 @@ import { associationRules, CategoryModel } from '../../operators/analytics/assoc
 import { BasketStats, itemId, pairIds, pairKey } from '../../operators/analytics/basket-stats.js';
 import { BasketTracker } from '../../operators/analytics/baskets.js';
 import { NextBestTracker } from '../../operators/analytics/next-best.js';
+import { SpaceSaving } from '../../operators/analytics/space-saving.js';
 import { ColumnStore } from '../../operators/state/column-store.js';
 
 const MIN = 60_000;
@@ -111,6 +112,26 @@ describe('association rules', () => {
     const ab = mined.rules.find((r) => r.antecedent === 'A' && r.consequent === 'B');
     expect(ab?.count).toBeLessThanOrEqual(3);
     expect(ab?.count).toBeGreaterThan(0);
+  });
+
+  it('keeps Space-Saving bounds and its minimum with the heap over many evictions', () => {
+    const s = new SpaceSaving(64);
+    const truth = new Map<number, number>();
+    let x = 7;
+    for (let i = 0; i < 20_000; i++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      const key = (x >>> 8) % 5 === 0 ? x % 8 : x % 3000; // 8 heavy keys in a long tail
+      truth.set(key, (truth.get(key) ?? 0) + 1);
+      s.add(key);
+    }
+    const top = s.top();
+    expect(top).toHaveLength(64);
+    expect(s.min).toBe(Math.min(...top.map((t) => t.count)));
+    for (const { key, count, error } of top) {
+      expect(count).toBeGreaterThanOrEqual(truth.get(key) ?? 0);
+      expect(count - error).toBeLessThanOrEqual(truth.get(key) ?? 0);
+    }
+    for (const [key, n] of truth) if (n > 20_000 / 64) expect(s.count(key)).toBeGreaterThan(0);
   });
 
   it('packs a pair of 26-bit ids into one exact number', () => {
