@@ -19,6 +19,10 @@ export const ERRORS = {
   },
   BW_ERR_EVENT_SCHEMA: { message: 'event does not match the event schema', retryable: false },
   BW_ERR_CHECKPOINT_CORRUPT: { message: 'checkpoint file is corrupt', retryable: false },
+  BW_ERR_IDENTITY_CONFLICT: {
+    message: 'anonymous id is already linked to another customer',
+    retryable: false,
+  },
   BW_ERR_MODEL_LOAD: { message: 'model cannot be loaded', retryable: false },
   BW_ERR_MODEL_SHAPE: { message: 'model input does not match its feature spec', retryable: false },
   BW_ERR_WORKER_FAILED: { message: 'partition worker failed', retryable: true, status: 503 },

@@ -23,12 +23,14 @@ import { MODEL_NAMES } from '../models/registry.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
 import { EngineSecurity } from '../security/engine-security.js';
+import { clusterJetStream, openKvBucket } from './cluster/buckets.js';
 import { EngineMember } from './cluster/engine-member.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import { CustomerBudgetStore } from './customer-budget-store.js';
 import type { Logger } from './log.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
+import { identityBucketSpec } from './nats/identity-links.js';
 import { ensureStreams } from './nats/streams.js';
 import type { GatherBody } from './pool/population.js';
 import type { TestHooks, WorkerStatus } from './pool/thread-messages.js';
@@ -124,6 +126,8 @@ export async function openEngine(
       auditRetentionDays: config.auditRetentionDays,
       replicas: config.replicas,
     });
+    // The link table of identity resolution; the workers open it (engine/worker/identity.ts).
+    await openKvBucket(clusterJetStream(nc), identityBucketSpec(config.replicas), log);
     const security = await EngineSecurity.start(config, nc, jetstream(nc), log);
     cleanups.push('security', async () => security.close());
 

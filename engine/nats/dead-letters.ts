@@ -22,6 +22,11 @@ export interface DeadLetter {
   headers: MsgHdrs;
 }
 
+function errorCodeOf(reason: RejectReason): string {
+  if (reason === 'poison' || reason === 'processing_error') return 'BW_ERR_WORKER_FAILED';
+  return reason === 'identity_conflict' ? 'BW_ERR_IDENTITY_CONFLICT' : 'BW_ERR_EVENT_SCHEMA';
+}
+
 export function deadLetter(
   msg: { subject: string; seq: number; data: Uint8Array },
   reason: RejectReason,
@@ -32,10 +37,7 @@ export function deadLetter(
 ): DeadLetter {
   const h = headers();
   h.set('Bw-Reason', reason);
-  h.set(
-    'Bw-Error-Code',
-    reason === 'poison' || reason === 'processing_error' ? 'BW_ERR_WORKER_FAILED' : 'BW_ERR_EVENT_SCHEMA',
-  );
+  h.set('Bw-Error-Code', errorCodeOf(reason));
   h.set('Bw-Subject', msg.subject);
   h.set('Bw-Error', detail.replace(/[\r\n]/g, ' ').slice(0, 512));
   h.set('Bw-Stream', stream);

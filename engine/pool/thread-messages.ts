@@ -99,6 +99,12 @@ export interface CustomerAnswer {
     clv_version: string | null;
   };
   last_event_at: string | null;
+  /** Anonymous ids linked to this customer (docs/events.md, Identity). */
+  identities: string[];
+  /** Present (true) when this is an anonymous profile: events with only this anonymous_id. */
+  anonymous?: true;
+  /** The customer this anonymous id is linked to: the API answers 308 to that customer. */
+  linked_to?: string;
   /**
    * Personal fields sealed (one `bw2` record, or field → `bw1` ciphertext from older checkpoints),
    * opened by the main thread for the roles that may see them; never sent as is.

@@ -7,6 +7,7 @@ import type { RfmCuts } from '../../operators/analytics/rfm.js';
 import { RuleEngine, type RuleEngineSnapshot } from '../../operators/crm/rule-engine.js';
 import { restorePartition, snapshotPartition } from '../state/checkpoint.js';
 import { type CrmSnapshot, PartitionCrm } from '../state/partition-crm.js';
+import type { IdentitySnapshot } from '../state/partition-identity.js';
 import { PartitionState } from '../state/partition-state.js';
 import type { CheckpointBackend } from './checkpoint-backends.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
@@ -21,6 +22,8 @@ interface Extra {
    * customer's RFM read 0 until then and the segments flapped, republishing segment changes).
    */
   cuts?: RfmCuts;
+  /** Anonymous histories, links and merge positions (partition-identity.ts). */
+  identity?: IdentitySnapshot;
 }
 
 export class WorkerCheckpoints {
@@ -70,6 +73,7 @@ export class WorkerCheckpoints {
     const extra: Extra = {
       crm: feed.crm.snapshot(),
       rules: feed.rules.snapshot(),
+      identity: state.identity.snapshot(),
       ...(cuts ? { cuts } : {}),
     };
     // The stream its sequences count in: the loaded checkpoint's until the consumer is attached.
@@ -111,6 +115,7 @@ export class WorkerCheckpoints {
       const extra = snap.extra as Extra | undefined;
       if (extra?.crm) feed.crm.restore(extra.crm);
       if (extra?.rules) feed.rules.restore(extra.rules);
+      if (extra?.identity) feed.state.identity.restore(extra.identity);
       // The newest cuts of the worker's checkpoints (they are the population's, whichever holds them).
       if (extra?.cuts && (!crm.cuts || (snap.writtenAt ?? '') > (this.#cutsAt ?? ''))) {
         crm.cuts = extra.cuts;

@@ -21,6 +21,7 @@ import type { PartitionState } from '../state/partition-state.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
 import { type AdmitStep, crashingOn } from './crash-hook.js';
 import type { WorkerCrm } from './crm.js';
+import type { WorkerIdentity } from './identity.js';
 import { STAGE_CRM, STAGE_FOLD, STAGE_PARSE, STAGE_SAMPLE } from './metrics.js';
 import type { OpenBatch } from './open-batch.js';
 
@@ -38,6 +39,8 @@ export interface IngestDeps {
   poison: ReadonlySet<string>;
   /** Shared with the main thread: the sequence each partition is processing now (WorkerData.inflight). */
   inflight: Float64Array;
+  /** Anonymous profiles, links and forwarded history (identity.ts). */
+  identity: WorkerIdentity;
   /** Set by the crash-recovery tests only: the thread exits when it is about to fold this event id. */
   crashOnEventId?: string | undefined;
 }
@@ -46,6 +49,7 @@ export class Ingest {
   readonly #ctx: WorkerContext;
   readonly #batch: OpenBatch;
   readonly #crm: WorkerCrm;
+  readonly #identity: WorkerIdentity;
   readonly #flush: { schedule(): void };
   readonly #queries: { poll(): void };
   readonly #poison: ReadonlySet<string>;
@@ -64,6 +68,7 @@ export class Ingest {
     this.#ctx = ctx;
     this.#batch = deps.batch;
     this.#crm = deps.crm;
+    this.#identity = deps.identity;
     this.#flush = deps.flush;
     this.#queries = deps.queries;
     this.#poison = deps.poison;
@@ -156,13 +161,21 @@ export class Ingest {
     feed.publishes.push(ctx.effects.publish(letter.subject, letter.body, letter.msgID, letter.headers));
   }
 
-  /** A valid event: counted once per event_id (dedupe), then folded; a failure dead-letters it. */
+  /**
+   * A valid event: counted once per event_id (dedupe), then folded (unless identity resolution
+   * forwards it to its customer, identity.ts); a failure dead-letters it.
+   */
   #admit(feed: PartitionFeed, msg: JsMsg, event: ParsedEvent, seq: number, t0: number): void {
     const state = feed.state;
     if (state.seen(event.body.event_id)) {
       this.#ctx.metrics.duplicates.inc();
       return;
     }
+    if (
+      (event.anonymous || event.body.anonymous_id !== undefined) &&
+      !this.#identity.admit(feed, msg, event, seq)
+    )
+      return;
     try {
       const slot = this.#fold(state, event, seq);
       if (t0 > 0) {

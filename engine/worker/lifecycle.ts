@@ -23,6 +23,7 @@ import type { WorkerCheckpoints } from './checkpoints.js';
 import type { PartitionConsumers } from './consumers.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
 import type { WorkerCrm } from './crm.js';
+import type { WorkerIdentity } from './identity.js';
 import type { WorkerModels } from './models.js';
 import type { WorkerQueries } from './queries.js';
 
@@ -76,6 +77,7 @@ export interface LifecycleParts {
   flush: BatchFlush;
   push: AnswerPush;
   queries: WorkerQueries;
+  identity: WorkerIdentity;
   /** Starts a rescore sweep (sweep.ts). */
   sweep(): void;
 }
@@ -105,6 +107,7 @@ export async function startWorker(
     noAsyncTraces: true,
   });
   ctx.connected(nc, jetstream(nc));
+  await parts.identity.open();
   for (const { partition, epoch } of parts.partitions) await ownPartition(ctx, parts, partition, epoch);
   await consumers.poll();
   // Without RFM cuts (a first start, a replay from the stream) every customer's RFM reads 0 until a
@@ -175,8 +178,10 @@ export async function ownPartition(
     );
   ctx.feeds.set(partition, feed);
   try {
+    await parts.identity.watch(feed);
     await parts.consumers.attach(feed);
   } catch (err) {
+    parts.identity.unwatch(partition);
     ctx.feeds.delete(partition);
     throw err;
   }
@@ -201,6 +206,7 @@ export async function disownPartition(
   if (!feed) return;
   feed.messages?.stop();
   feed.attached = false;
+  parts.identity.unwatch(partition);
   if (mode === 'lost') {
     feed.fenced = true;
     feed.replayUntil = Number.POSITIVE_INFINITY;

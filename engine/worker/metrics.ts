@@ -196,6 +196,22 @@ export function createWorkerMetrics(thread: string) {
       help: 'Customers rescored by the periodic sweep (time passing moves churn risk without events)',
       registers: [registry],
     }),
+    identityLinks: new Counter({
+      name: 'bellwether_identity_links_total',
+      help: 'Anonymous ids linked to a customer (links written to the BW_IDENTITY bucket by an identifying event)',
+      registers: [registry],
+    }),
+    identityMerges: new Counter({
+      name: 'bellwether_identity_merges_total',
+      help: "Anonymous profiles whose history was forwarded whole to their customer's partition",
+      registers: [registry],
+    }),
+    identityMergeSeconds: new Histogram({
+      name: 'bellwether_identity_merge_seconds',
+      help: "Time from a link being written to the anonymous history stored on the customer's partition",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
     batches: new Histogram({
       name: 'bellwether_batch_size',
       help: 'Events per processing batch (one scoring pass)',

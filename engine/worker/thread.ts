@@ -22,6 +22,7 @@ import { type ControlHandler, workerControl } from './control.js';
 import { crashEventId } from './crash-hook.js';
 import { WorkerCrm } from './crm.js';
 import { customerAnswer } from './customer-answers.js';
+import { WorkerIdentity } from './identity.js';
 import { Ingest } from './ingest.js';
 import { disownPartition, type LifecycleParts, ownPartition, startWorker, stopWorker } from './lifecycle.js';
 import { createWorkerMetrics } from './metrics.js';
@@ -74,9 +75,11 @@ export function createWorkerThread(
   const batch = new OpenBatch(ctx.metrics);
   const flush = new BatchFlush(ctx, batch, { scorer: models.scorer, crm, push, queries });
   ctx.onFlushPending(() => flush.flushIfScheduled());
+  const identity = new WorkerIdentity(ctx);
   const ingest = new Ingest(ctx, {
     batch,
     crm,
+    identity,
     flush,
     queries,
     poison: new Set(data.poison),
@@ -99,6 +102,8 @@ export function createWorkerThread(
     // Effects already published were counted in the other stream's sequences.
     feed.replayUntil = 0;
     push.voidAnswers(feed.state.partition);
+    // The fresh state learns the partition's links again.
+    identity.watch(feed).catch((err: unknown) => ctx.log.warn({ err }, 'identity link watch not restarted'));
   });
   const sweep = rescoreSweep(ctx, {
     scorer: models.scorer,
@@ -118,6 +123,7 @@ export function createWorkerThread(
     flush,
     push,
     queries,
+    identity,
     sweep,
   };
   const handle = workerControl(ctx, {

@@ -68,6 +68,7 @@ export function customerAnswer(
       clv_version: 'clv-v1',
     },
     last_event_at: '2026-11-30T08:15:00.000Z',
+    identities: [],
   };
 }
 

@@ -15,6 +15,7 @@ import { BatchFlush } from '../../engine/worker/batch-flush.js';
 import { type PartitionFeed, WorkerContext } from '../../engine/worker/context.js';
 import { WorkerCrm } from '../../engine/worker/crm.js';
 import { customerAnswer } from '../../engine/worker/customer-answers.js';
+import { WorkerIdentity } from '../../engine/worker/identity.js';
 import { Ingest } from '../../engine/worker/ingest.js';
 import { newFeed } from '../../engine/worker/lifecycle.js';
 import { createWorkerMetrics } from '../../engine/worker/metrics.js';
@@ -179,6 +180,7 @@ export function ingestFixture(opts: FixtureOptions = {}) {
   const ingest = new Ingest(ctx, {
     batch,
     crm,
+    identity: new WorkerIdentity(ctx),
     flush: { schedule: () => counts.scheduled++ },
     queries: { poll: () => counts.polled++ },
     poison: new Set(opts.poison ?? []),
@@ -215,6 +217,7 @@ export async function batchFixture(opts: FixtureOptions = {}) {
   const ingest = new Ingest(ctx, {
     batch,
     crm,
+    identity: new WorkerIdentity(ctx),
     flush,
     queries,
     poison: new Set(opts.poison ?? []),
