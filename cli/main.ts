@@ -107,6 +107,7 @@ async function run(args: string[]): Promise<void> {
   const hooks = {
     crashOnEventId: process.env['BW_TEST_CRASH_EVENT_ID'],
     crashAlways: process.env['BW_TEST_CRASH_ALWAYS'] === '1',
+    killAfterForwards: Number(process.env['BW_TEST_KILL_AFTER_FORWARDS'] ?? '') || undefined,
   };
   const engine = await startRunning(config, log, { hooks });
   process.stderr.write(banner(engine.httpUrl, engine.natsUrl, config.simulate));

@@ -72,6 +72,8 @@ export interface TestHooks {
   crashOnEventId?: string | undefined;
   /** BW_TEST_CRASH_ALWAYS=1: crash in every generation, not just the first (a poison message). */
   crashAlways?: boolean | undefined;
+  /** BW_TEST_KILL_AFTER_FORWARDS: the process kills itself (SIGKILL) after forwarding this many anonymous events. */
+  killAfterForwards?: number | undefined;
 }
 
 export interface ScoreView {

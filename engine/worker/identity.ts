@@ -56,9 +56,12 @@ export class WorkerIdentity {
   #scheduled = false;
   #running = false;
   #retry: NodeJS.Timeout | undefined;
+  /** Test hook (BW_TEST_KILL_AFTER_FORWARDS): forwards left before the process kills itself. */
+  #killAfter: number;
 
-  constructor(ctx: WorkerContext) {
+  constructor(ctx: WorkerContext, killAfterForwards?: number) {
     this.#ctx = ctx;
+    this.#killAfter = killAfterForwards ?? Number.POSITIVE_INFINITY;
   }
 
   /** Opens the link bucket (the main thread created it). */
@@ -245,6 +248,10 @@ export class WorkerIdentity {
           if (feed.state !== state || !this.#current(feed)) return true;
           if (data !== undefined)
             await this.#publishForward(feed.stream, seq, data, anonymousId, link.customerId);
+          if (--this.#killAfter <= 0) {
+            ctx.log.error({ partition: state.partition, seq }, 'test hook: killing the engine process');
+            process.kill(process.pid, 'SIGKILL');
+          }
         } catch (err) {
           ctx.log.warn(
             { partition: state.partition, seq, err },

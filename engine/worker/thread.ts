@@ -75,7 +75,7 @@ export function createWorkerThread(
   const batch = new OpenBatch(ctx.metrics);
   const flush = new BatchFlush(ctx, batch, { scorer: models.scorer, crm, push, queries });
   ctx.onFlushPending(() => flush.flushIfScheduled());
-  const identity = new WorkerIdentity(ctx);
+  const identity = new WorkerIdentity(ctx, data.hooks.killAfterForwards);
   const ingest = new Ingest(ctx, {
     batch,
     crm,
