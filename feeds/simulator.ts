@@ -15,12 +15,17 @@
  * comes first in the stream: a signup (and profile) or a first purchase 60-720 days earlier, then
  * only purchases at the archetype's pace (and the odd refund) - about 10 events per customer, no
  * sessions - so the engine starts from a realistic customer base, long-lapsed customers included.
+ *
+ * Identity: newcomers browse anonymously (only an `anonymous_id`, on one or two devices) until they
+ * sign up; the signup and their next logins carry both ids and link the devices
+ * (simulator-identity.ts).
  */
 
 import { eventSubject } from '../contract/subjects.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../contract/time.js';
 import { type Archetype, type Customer, mulberry32, type Planned } from './simulator-activities.js';
 import { CustomerPlanner } from './simulator-customers.js';
+import { type EventIds, idsOf } from './simulator-identity.js';
 
 export type { Archetype };
 
@@ -60,6 +65,8 @@ export class EventSimulator {
   private lastTs: number;
   private isoDay = Number.NaN;
   private isoPrefix = '';
+  /** The ids of the event being emitted (simulator-identity.ts), one object reused. */
+  private readonly ids: EventIds = { customerId: undefined, anonymousId: undefined };
 
   constructor(opts: SimulatorOptions) {
     if (!(opts.customers >= 1)) throw new RangeError('customers must be >= 1');
@@ -133,9 +140,13 @@ export class EventSimulator {
       return this.malformed({ event_id: eventId, customer_id: c.id, type: p.type }, iso, p);
     }
     // Hand-built head (ids and types never need escaping); JSON.stringify for the variable part.
-    const head = `{"event_id":"${eventId}","customer_id":"${c.id}","type":"${p.type}","ts":"${iso}"`;
+    const { customerId, anonymousId } = idsOf(c, p.type, this.ids);
+    const who =
+      (customerId === undefined ? '' : `"customer_id":"${customerId}",`) +
+      (anonymousId === undefined ? '' : `"anonymous_id":"${anonymousId}",`);
+    const head = `{"event_id":"${eventId}",${who}"type":"${p.type}","ts":"${iso}"`;
     const body = p.fields === undefined ? `${head}}` : `${head},${JSON.stringify(p.fields).slice(1)}`;
-    return { subject: eventSubject(p.type, c.id), body, ts: p.ts };
+    return { subject: eventSubject(p.type, customerId ?? anonymousId!), body, ts: p.ts };
   }
 
   /** ISO-8601 UTC text of `ts`, reusing the date part within a day. */
