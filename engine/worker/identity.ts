@@ -1,6 +1,6 @@
 /**
  * Identity resolution in a partition worker (docs/events.md, Identity; the state is
- * engine/state/partition-identity.ts, the link table engine/nats/identity-links.ts).
+ * engine/state/partition-identity.ts, the link table engine/cluster/identity-links.ts).
  *
  * On the hot path (`admit`, synchronous): an anonymous-only event folds into its anonymous profile,
  * or, once its id is linked, is queued for forwarding instead; a forwarded event is folded unless
@@ -24,7 +24,6 @@ import type { ParsedEvent } from '../../contract/event-parse.js';
 import { eventTypeIndex } from '../../contract/event-types.js';
 import { eventSubject } from '../../contract/subjects.js';
 import { isRevisionConflict } from '../cluster/buckets.js';
-import { deadLetter } from '../nats/dead-letters.js';
 import {
   anonymousIdOfKey,
   IDENTITY_BUCKET,
@@ -34,7 +33,8 @@ import {
   ORIGIN_SEQ_HEADER,
   ORIGIN_STREAM_HEADER,
   parseLink,
-} from '../nats/identity-links.js';
+} from '../cluster/identity-links.js';
+import { deadLetter } from '../nats/dead-letters.js';
 import { bumpCustomer } from '../pool/answer-versions.js';
 import type { PendingLink } from '../state/partition-identity.js';
 import type { PartitionFeed, WorkerContext } from './context.js';

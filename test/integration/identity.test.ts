@@ -14,7 +14,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventSubject, partitionOfCustomer } from '../../contract/subjects.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../contract/time.js';
-import { ORIGIN_SEQ_HEADER } from '../../engine/nats/identity-links.js';
+import { ORIGIN_SEQ_HEADER } from '../../engine/cluster/identity-links.js';
 import type { CustomerAnswer } from '../../engine/pool/thread-messages.js';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { writeFixtureModels } from '../support/fixture-models.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anonymousIdOfKey, linkKey, parseLink } from '../../engine/nats/identity-links.js';
+import { anonymousIdOfKey, linkKey, parseLink } from '../../engine/cluster/identity-links.js';
 import { ANONYMOUS_HISTORY, PartitionIdentity } from '../../engine/state/partition-identity.js';
 
 describe('partition identity state', () => {

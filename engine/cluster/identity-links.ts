@@ -9,7 +9,7 @@
  * headers below, naming the message they copy.
  */
 import { customerIdFromToken, customerToken, partitionOfCustomer } from '../../contract/subjects.js';
-import { type KvBucketSpec, parseJson } from '../cluster/buckets.js';
+import { type KvBucketSpec, parseJson } from './buckets.js';
 
 export const IDENTITY_BUCKET = 'BW_IDENTITY';
 
