@@ -69,6 +69,22 @@ describe('quickstart', () => {
     expect(metrics.text).toMatch(/bellwether_events_processed_total\{type="purchase"\} [1-9]/);
   });
 
+  it('shows anonymous browsing that merges into the customers who sign up', async () => {
+    // Newcomers browse under a device id, then sign up with both ids (feeds/simulator-identity.ts).
+    const metric = (text: string, name: string): number =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const text = await waitFor(
+      async () => {
+        const body = (await engine.get('/metrics')).text;
+        return metric(body, 'bellwether_identity_merges_total') > 0 ? body : undefined;
+      },
+      90_000,
+      'a merged anonymous history',
+    );
+    expect(metric(text, 'bellwether_identity_links_total')).toBeGreaterThan(0);
+    expect(metric(text, 'bellwether_identity_merge_seconds_count')).toBeGreaterThan(0);
+  }, 120_000);
+
   it('without API keys serves loopback Host names only (no DNS rebinding) and shows masked personal data', async () => {
     const status = (host: string) =>
       new Promise<number>((resolve, reject) => {
