@@ -83,11 +83,22 @@ class FakeNats {
     },
   } as unknown as NatsConnection;
 
+  /** Messages the partitions' streams hold, by `<stream>:<seq>` (read back by getMessage). */
+  readonly stored = new Map<string, Uint8Array>();
+
   readonly js = {
     publish: (subject: string, data: Uint8Array | string, opts?: { msgID?: string; headers?: MsgHdrs }) => {
       this.published.push({ subject, data: String(data), msgID: opts?.msgID, headers: opts?.headers });
       return this.jsOutcome();
     },
+    jetstreamManager: async () => ({
+      streams: {
+        getMessage: async (stream: string, q: { seq: number }) => {
+          const data = this.stored.get(`${stream}:${q.seq}`);
+          return data === undefined ? null : { subject: `bw.part.0.page_view`, seq: q.seq, data };
+        },
+      },
+    }),
   } as unknown as JetStreamClient;
 
   subjects(): string[] {
@@ -105,7 +116,7 @@ export function message(
   p: number,
   seq: number,
   body: Record<string, unknown> | string,
-  opts: { type?: string; arrivalMs?: number; pending?: number } = {},
+  opts: { type?: string; arrivalMs?: number; pending?: number; headers?: MsgHdrs } = {},
 ): TestMsg {
   const type = opts.type ?? (typeof body === 'string' ? 'purchase' : String(body['type']));
   const ns = BigInt(Math.round(opts.arrivalMs ?? T)) * 1_000_000n;
@@ -113,6 +124,7 @@ export function message(
     subject: `bw.part.${p}.${type}`,
     data: new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body)),
     reply: `$JS.ACK.BW_EVENTS_${p}.bw-p${p}.1.${seq}.${seq}.${ns}.${opts.pending ?? 0}`,
+    headers: opts.headers,
     acks: 0,
     ack() {
       msg.acks++;
