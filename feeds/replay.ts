@@ -26,6 +26,7 @@ export interface ReplayOptions extends NatsConnectSettings {
 
 export interface ReplayableEvent {
   event_id: string;
+  /** The customer; an ndjson line may carry only an `anonymous_id` instead (docs/events.md, Identity). */
   customer_id: string;
   type: string;
   ts: string | number;
@@ -57,11 +58,19 @@ async function* readNdjson(file: string): AsyncGenerator<ReplayableEvent> {
     } catch {
       throw new BellwetherError('BW_ERR_INPUT_FORMAT', `${file}:${n} is not JSON`);
     }
-    if (typeof event.type !== 'string' || typeof event.customer_id !== 'string') {
-      throw new BellwetherError('BW_ERR_INPUT_FORMAT', `${file}:${n} lacks type or customer_id`);
+    if (typeof event.type !== 'string' || typeof routingId(event) !== 'string') {
+      throw new BellwetherError(
+        'BW_ERR_INPUT_FORMAT',
+        `${file}:${n} lacks type, or customer_id and anonymous_id`,
+      );
     }
     yield event;
   }
+}
+
+/** The id an event is routed by: its customer_id, or its anonymous_id when it has none. */
+function routingId(event: ReplayableEvent): string {
+  return (event.customer_id as string | undefined) ?? (event['anonymous_id'] as string);
 }
 
 /** The event body of a data-set event: ISO `ts`, amount, quantity and the data set's currency. */
@@ -192,7 +201,7 @@ export async function replayFile(
       eventTs = parseEventTime(event.ts);
       if (opts.rate > 0 || speedup > 0) await pace(eventTs);
       inflight.push(
-        js.publish(eventSubject(event.type, event.customer_id), JSON.stringify(event), {
+        js.publish(eventSubject(event.type, routingId(event)), JSON.stringify(event), {
           msgID: event.event_id,
         }),
       );
