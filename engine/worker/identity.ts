@@ -37,6 +37,7 @@ import {
 import { deadLetter } from '../nats/dead-letters.js';
 import { bumpCustomer } from '../pool/answer-versions.js';
 import type { PendingLink } from '../state/partition-identity.js';
+import type { PartitionState } from '../state/partition-state.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
 
 /** Event types that link an anonymous id to a customer when they carry both ids. */
@@ -51,8 +52,11 @@ export class WorkerIdentity {
   readonly #ctx: WorkerContext;
   #kv: KV | undefined;
   readonly #watches = new Map<number, QueuedIterator<unknown>>();
-  /** Bodies of live events queued for forwarding, by `<stream>:<seq>` (saves reading them back). */
-  readonly #bodies = new Map<string, Uint8Array>();
+  /**
+   * Bodies of live events queued for forwarding, per partition state and sequence (saves reading
+   * them back); forgotten with the state when the partition is disowned or rebuilt.
+   */
+  readonly #bodies = new WeakMap<PartitionState, Map<number, Uint8Array>>();
   #scheduled = false;
   #running = false;
   #retry: NodeJS.Timeout | undefined;
@@ -78,7 +82,9 @@ export class WorkerIdentity {
     const body = event.body;
     if (event.anonymous) {
       if (identity.anonymousEvent(body.customer_id, seq)) return true;
-      this.#bodies.set(`${feed.stream}:${seq}`, msg.data);
+      let bodies = this.#bodies.get(feed.state);
+      if (bodies === undefined) this.#bodies.set(feed.state, (bodies = new Map()));
+      bodies.set(seq, msg.data);
       this.#schedule();
       return false;
     }
@@ -238,9 +244,8 @@ export class WorkerIdentity {
     for (const [anonymousId, link, seqs] of state.identity.toForward()) {
       while (seqs.length > 0) {
         const seq = seqs[0]!;
-        const key = `${feed.stream}:${seq}`;
         try {
-          let data = this.#bodies.get(key);
+          let data = this.#bodies.get(state)?.get(seq);
           if (data === undefined) {
             const jsm = await ctx.js().jetstreamManager();
             data = (await jsm.streams.getMessage(feed.stream, { seq }).catch(notFound))?.data;
@@ -260,7 +265,7 @@ export class WorkerIdentity {
           return false;
         }
         if (feed.state !== state) return true;
-        this.#bodies.delete(key);
+        this.#bodies.get(state)?.delete(seq);
         feed.sweptSinceCheckpoint = true;
         if (state.identity.forwarded(anonymousId, seq)) {
           ctx.metrics.identityMerges.inc();
