@@ -44,6 +44,8 @@ function banner(httpUrl: string, natsUrl: string, simulate: number): string {
     '',
     `  Bellwether is running.  HTTP ${httpUrl}   NATS ${natsUrl}`,
     '',
+    `  Console: ${httpUrl}/ui/   (live alerts, customer 360, segments and journeys, models)`,
+    '',
     `  curl '${httpUrl}/v1/customers?min_churn_risk=0&limit=5'   riskiest customers`,
     `  curl ${httpUrl}/v1/customers/<id>                        one customer's features and scores`,
     `  curl ${httpUrl}/v1/customers/<id>?pii=plain              ...with personal fields in plain (audited)`,

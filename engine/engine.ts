@@ -10,6 +10,7 @@ import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { createAlertsFeed } from './alerts-feed.js';
 import { BellwetherError } from '../contract/errors.js';
 import { partitionOfCustomer } from '../contract/subjects.js';
 import { connectNats } from '../lib/nats-connect.js';
@@ -126,6 +127,8 @@ export async function openEngine(
     });
     const security = await EngineSecurity.start(config, nc, jetstream(nc), log);
     cleanups.push('security', async () => security.close());
+    const alerts = createAlertsFeed(nc, log);
+    cleanups.push('alerts feed', async () => alerts.close());
 
     let pool: WorkerPool | undefined;
     const leased = embedded === undefined;
@@ -248,6 +251,7 @@ export async function openEngine(
       metricsContentType: mainRegistry.contentType,
       natsConnected: () => natsConnected,
       partitionsAwaited: () => (member && pool ? member.awaited(pool) : 0),
+      alerts,
     };
 
     const startWorkers = async (): Promise<void> => {
