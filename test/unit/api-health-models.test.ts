@@ -195,6 +195,8 @@ describe('routes, documents and failures', () => {
       '/healthz',
       '/metrics',
       '/readyz',
+      '/v1/alerts',
+      '/v1/alerts/stream',
       '/v1/attribution',
       '/v1/customers',
       '/v1/customers/{id}',
@@ -205,6 +207,7 @@ describe('routes, documents and failures', () => {
       '/v1/models/reload',
       '/v1/paths',
       '/v1/segments',
+      '/v1/whoami',
     ]);
     expect(doc.paths['/v1/models/reload'].post.tags).toEqual(['models']);
   });
