@@ -79,6 +79,8 @@ const REJECT_REASONS = [
   'subject_mismatch',
   'processing_error',
   'poison',
+  'outlier',
+  'near_duplicate',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -24,6 +24,7 @@ import { MODEL_NAMES } from '../models/registry.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
 import { EngineSecurity } from '../security/engine-security.js';
+import { loadCleansingDefinition, watchCleansingFile } from './cleansing-file.js';
 import { EngineMember } from './cluster/engine-member.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
@@ -95,6 +96,8 @@ export async function openEngine(
     // Tag, rule and funnel files are validated before anything starts.
     const crm = await loadCrmDefinition(crmFilesOf(config));
     log.info({ component: 'crm', source: crm.source }, 'crm configuration loaded');
+    const cleansing = await loadCleansingDefinition(config.cleansingFile);
+    log.info({ component: 'cleansing', source: cleansing.source }, 'cleansing rules loaded');
     let embedded: EmbeddedNats | undefined;
     let natsUrl = config.natsUrl;
     if (!natsUrl) {
@@ -262,6 +265,7 @@ export async function openEngine(
         log,
         {
           crm,
+          cleansing,
           pii: security.keyringData,
           eventsLayout,
           // With an external NATS the partitions are leased and their checkpoints kept in NATS, so
@@ -333,6 +337,8 @@ export async function openEngine(
           log.debug({ component: 'models', dir, err }, 'model directory not watched');
         }
       }
+
+      watchCleansingFile(config.cleansingFile, (next) => started.reconfigureCleansing(next), log, cleanups);
 
       // Tag, rule and funnel files are reloaded on change; an invalid edit is logged and ignored.
       const crmFiles = Object.values(crmFilesOf(config)).filter((f): f is string => f !== undefined);

@@ -166,6 +166,13 @@ export const ENGINE_SETTINGS = {
     defaultText: 'built-in',
     help: 'rules and segment settings, YAML or JSON',
   },
+  cleansingFile: {
+    env: 'BW_CLEANSING_FILE',
+    flag: 'cleansing-file',
+    schema: Type.Optional(Type.String({ minLength: 1 })),
+    defaultText: 'built-in',
+    help: 'cleansing rules (missing values, standardisation, outliers, near-duplicates), YAML or JSON; reloaded on change (docs/cleansing.md)',
+  },
   funnelsFile: {
     env: 'BW_FUNNELS_FILE',
     flag: 'funnels-file',

@@ -32,10 +32,7 @@ export function deadLetter(
 ): DeadLetter {
   const h = headers();
   h.set('Bw-Reason', reason);
-  h.set(
-    'Bw-Error-Code',
-    reason === 'poison' || reason === 'processing_error' ? 'BW_ERR_WORKER_FAILED' : 'BW_ERR_EVENT_SCHEMA',
-  );
+  h.set('Bw-Error-Code', errorCodeOf(reason));
   h.set('Bw-Subject', msg.subject);
   h.set('Bw-Error', detail.replace(/[\r\n]/g, ' ').slice(0, 512));
   h.set('Bw-Stream', stream);
@@ -52,4 +49,10 @@ export function deadLetter(
     msgID: `dlq-${stream}-${msg.seq}`,
     headers: h,
   };
+}
+
+function errorCodeOf(reason: RejectReason): string {
+  if (reason === 'poison' || reason === 'processing_error') return 'BW_ERR_WORKER_FAILED';
+  if (reason === 'outlier' || reason === 'near_duplicate') return 'BW_ERR_EVENT_QUARANTINED';
+  return 'BW_ERR_EVENT_SCHEMA';
 }

@@ -47,6 +47,7 @@ const OWN_TIMEOUT_MS = 120_000;
 /** What the pool's workers share, besides the configuration. */
 export interface PoolShared {
   crm: WorkerData['crm'];
+  cleansing: WorkerData['cleansing'];
   pii: PiiKeyringData;
   eventsLayout: EventsLayout;
   /** Where partition checkpoints live. */
@@ -81,6 +82,7 @@ export class WorkerPool {
   readonly rfmCuts: RfmCutsMaker;
 
   #crm: WorkerData['crm'];
+  #cleansing: WorkerData['cleansing'];
   #pii: PiiKeyringData;
   readonly #eventsLayout: EventsLayout;
   readonly #versions: AnswerVersionsData;
@@ -102,6 +104,7 @@ export class WorkerPool {
     this.#log = log;
     this.#natsUrl = natsUrl;
     this.#crm = shared.crm;
+    this.#cleansing = shared.cleansing;
     this.#pii = shared.pii;
     this.#eventsLayout = shared.eventsLayout;
     this.#checkpoints = shared.checkpoints;
@@ -181,6 +184,7 @@ export class WorkerPool {
       inflight: this.#blame.inflight,
       poison: this.#blame.poison(),
       crm: this.#crm,
+      cleansing: this.#cleansing,
       pii: this.#pii,
       versions: this.#versions,
     };
@@ -346,6 +350,12 @@ export class WorkerPool {
   async reconfigureCrm(crm: WorkerData['crm']): Promise<void> {
     this.#crm = crm;
     await this.all({ op: 'crm', definition: crm.definition, source: crm.source });
+  }
+
+  /** Every worker (and every later restart) takes new cleansing rules; the partitions' cleansing state is kept. */
+  async reconfigureCleansing(cleansing: WorkerData['cleansing']): Promise<void> {
+    this.#cleansing = cleansing;
+    await this.all({ op: 'cleansing', definition: cleansing.definition, source: cleansing.source });
   }
 
   /**

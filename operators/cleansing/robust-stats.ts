@@ -1,0 +1,113 @@
+/**
+ * Streaming robust statistics of positive values on log scale, per key (a currency's amounts, a
+ * category's quantities): each key's values go into a quantile sketch (DDSketch, 1% relative
+ * accuracy), and every `refreshEvery` values its median and spread are read back from it:
+ * centre = ln(q50), spread = (ln q75 − ln q25) / 1.349 (the interquartile range of a normal law is
+ * 1.349 σ). A value's distance is |ln v − centre| / max(spread, minScale) robust standard deviations.
+ *
+ * Deterministic: the answer depends only on the values observed, in their order, so a partition
+ * restored from its checkpoint and fed the same events judges them the same way. Judging allocates
+ * nothing; a key is created (a Map entry and a sketch) the first time it is observed.
+ */
+import { QuantileSketch, type QuantileSketchJSON } from '../analytics/quantile-sketch.js';
+
+const IQR_TO_SIGMA = 1.349;
+const SKETCH = { alpha: 0.01, maxBuckets: 2048, minValue: 1e-9 } as const;
+
+interface Distribution {
+  readonly sketch: QuantileSketch;
+  /** ln of the median at the last refresh; NaN before the first. */
+  centre: number;
+  /** Robust spread on log scale at the last refresh (not yet floored by minScale). */
+  spread: number;
+  /** Values observed since the last refresh. */
+  since: number;
+}
+
+export interface DistributionJSON {
+  key: string;
+  sketch: QuantileSketchJSON;
+  centre: number | null;
+  spread: number | null;
+  since: number;
+}
+
+export class RobustStats {
+  readonly #byKey = new Map<string, Distribution>();
+  #maxKeys: number;
+  #refreshEvery: number;
+
+  constructor(maxKeys: number, refreshEvery: number) {
+    this.#maxKeys = maxKeys;
+    this.#refreshEvery = refreshEvery;
+  }
+
+  /** New limits from reloaded rules (the distributions are kept). */
+  configure(maxKeys: number, refreshEvery: number): void {
+    this.#maxKeys = maxKeys;
+    this.#refreshEvery = refreshEvery;
+  }
+
+  get keys(): number {
+    return this.#byKey.size;
+  }
+
+  /** Values observed under `key`. */
+  count(key: string): number {
+    return this.#byKey.get(key)?.sketch.count ?? 0;
+  }
+
+  /**
+   * How many robust standard deviations `v` lies from the key's median on log scale; 0 while the key
+   * has seen fewer than `minCount` values (warm-up), for a non-positive value, or an unknown key.
+   */
+  distance(key: string, v: number, minCount: number, minScale: number): number {
+    if (!(v > 0)) return 0;
+    const d = this.#byKey.get(key);
+    if (d === undefined || d.sketch.count < minCount) return 0;
+    if (d.since >= this.#refreshEvery || Number.isNaN(d.centre)) refresh(d);
+    return Math.abs(Math.log(v) - d.centre) / Math.max(d.spread, minScale);
+  }
+
+  /** Learns `v` under `key` (non-positive values and keys past `maxKeys` are not learnt). */
+  observe(key: string, v: number): void {
+    if (!(v > 0) || !Number.isFinite(v)) return;
+    let d = this.#byKey.get(key);
+    if (d === undefined) {
+      if (this.#byKey.size >= this.#maxKeys) return;
+      d = { sketch: new QuantileSketch(SKETCH), centre: Number.NaN, spread: Number.NaN, since: 0 };
+      this.#byKey.set(key, d);
+    }
+    d.sketch.add(v);
+    d.since++;
+  }
+
+  toJSON(): DistributionJSON[] {
+    return [...this.#byKey].map(([key, d]) => ({
+      key,
+      sketch: d.sketch.toJSON(),
+      centre: Number.isNaN(d.centre) ? null : d.centre,
+      spread: Number.isNaN(d.spread) ? null : d.spread,
+      since: d.since,
+    }));
+  }
+
+  restore(json: readonly DistributionJSON[]): void {
+    this.#byKey.clear();
+    for (const j of json) {
+      this.#byKey.set(j.key, {
+        sketch: QuantileSketch.fromJSON(j.sketch),
+        centre: j.centre ?? Number.NaN,
+        spread: j.spread ?? Number.NaN,
+        since: j.since,
+      });
+    }
+  }
+}
+
+function refresh(d: Distribution): void {
+  const s = d.sketch;
+  d.centre = Math.log(s.quantile(0.5));
+  d.spread = (Math.log(s.quantile(0.75)) - Math.log(s.quantile(0.25))) / IQR_TO_SIGMA;
+  d.since = 0;
+}
