@@ -11,7 +11,7 @@
  */
 import type { EventFields } from '../../contract/event-schema.js';
 import { NearDuplicates } from './near-duplicates.js';
-import { type DistributionJSON, RobustStats } from './robust-stats.js';
+import { RobustStats, type RobustStatsJSON } from './robust-stats.js';
 import { type CleansingRules, foldText } from './rules.js';
 
 /** Rules, in the order of the count array: the `rule` label of `bellwether_events_cleansed_total`. */
@@ -56,8 +56,8 @@ export interface CleansingEvent {
 }
 
 export interface CleanserSnapshot {
-  amounts: DistributionJSON[];
-  quantities: DistributionJSON[];
+  amounts: RobustStatsJSON;
+  quantities: RobustStatsJSON;
   near?: { keys: string; ts: string; window_ms: number; capacity: number };
 }
 
@@ -80,7 +80,8 @@ export class EventCleanser {
     this.#rules = rules;
     this.#counts = counts;
     this.#amounts = new RobustStats(rules.maxKeys, rules.refreshEvery);
-    this.#quantities = new RobustStats(rules.maxKeys, rules.refreshEvery);
+    // A category still warming up is judged against all the partition's quantities (one scale).
+    this.#quantities = new RobustStats(rules.maxKeys, rules.refreshEvery, true);
     this.#near = nearMemory(rules, undefined);
   }
 

@@ -5,6 +5,10 @@
  * centre = ln(q50), spread = (ln q75 − ln q25) / 1.349 (the interquartile range of a normal law is
  * 1.349 σ). A value's distance is |ln v − centre| / max(spread, minScale) robust standard deviations.
  *
+ * With `pooled`, every value also goes into one distribution of all keys, which judges the values
+ * of a key still warming up (fewer than `minCount` values): a category's quantities are judged from
+ * its first event on against the partition's, once the partition has seen `minCount` quantities.
+ *
  * Deterministic: the answer depends only on the values observed, in their order, so a partition
  * restored from its checkpoint and fed the same events judges them the same way. Judging allocates
  * nothing; a key is created (a Map entry and a sketch) the first time it is observed.
@@ -32,12 +36,42 @@ export interface DistributionJSON {
   since: number;
 }
 
+function newDistribution(): Distribution {
+  return { sketch: new QuantileSketch(SKETCH), centre: Number.NaN, spread: Number.NaN, since: 0 };
+}
+
+function distributionJSON(key: string, d: Distribution): DistributionJSON {
+  return {
+    key,
+    sketch: d.sketch.toJSON(),
+    centre: Number.isNaN(d.centre) ? null : d.centre,
+    spread: Number.isNaN(d.spread) ? null : d.spread,
+    since: d.since,
+  };
+}
+
+function fromJSON(j: DistributionJSON): Distribution {
+  return {
+    sketch: QuantileSketch.fromJSON(j.sketch),
+    centre: j.centre ?? Number.NaN,
+    spread: j.spread ?? Number.NaN,
+    since: j.since,
+  };
+}
+
+export interface RobustStatsJSON {
+  keys: DistributionJSON[];
+  pooled?: DistributionJSON;
+}
+
 export class RobustStats {
   readonly #byKey = new Map<string, Distribution>();
+  readonly #pooled: Distribution | undefined;
   #maxKeys: number;
   #refreshEvery: number;
 
-  constructor(maxKeys: number, refreshEvery: number) {
+  constructor(maxKeys: number, refreshEvery: number, pooled = false) {
+    this.#pooled = pooled ? newDistribution() : undefined;
     this.#maxKeys = maxKeys;
     this.#refreshEvery = refreshEvery;
   }
@@ -63,7 +97,8 @@ export class RobustStats {
    */
   distance(key: string, v: number, minCount: number, minScale: number): number {
     if (!(v > 0)) return 0;
-    const d = this.#byKey.get(key);
+    let d = this.#byKey.get(key);
+    if (d === undefined || d.sketch.count < minCount) d = this.#pooled;
     if (d === undefined || d.sketch.count < minCount) return 0;
     if (d.since >= this.#refreshEvery || Number.isNaN(d.centre)) refresh(d);
     return Math.abs(Math.log(v) - d.centre) / Math.max(d.spread, minScale);
@@ -72,36 +107,31 @@ export class RobustStats {
   /** Learns `v` under `key` (non-positive values and keys past `maxKeys` are not learnt). */
   observe(key: string, v: number): void {
     if (!(v > 0) || !Number.isFinite(v)) return;
+    const pooled = this.#pooled;
+    if (pooled !== undefined) {
+      pooled.sketch.add(v);
+      pooled.since++;
+    }
     let d = this.#byKey.get(key);
     if (d === undefined) {
       if (this.#byKey.size >= this.#maxKeys) return;
-      d = { sketch: new QuantileSketch(SKETCH), centre: Number.NaN, spread: Number.NaN, since: 0 };
+      d = newDistribution();
       this.#byKey.set(key, d);
     }
     d.sketch.add(v);
     d.since++;
   }
 
-  toJSON(): DistributionJSON[] {
-    return [...this.#byKey].map(([key, d]) => ({
-      key,
-      sketch: d.sketch.toJSON(),
-      centre: Number.isNaN(d.centre) ? null : d.centre,
-      spread: Number.isNaN(d.spread) ? null : d.spread,
-      since: d.since,
-    }));
+  toJSON(): RobustStatsJSON {
+    const keys = [...this.#byKey].map(([key, d]) => distributionJSON(key, d));
+    return this.#pooled ? { keys, pooled: distributionJSON('', this.#pooled) } : { keys };
   }
 
-  restore(json: readonly DistributionJSON[]): void {
+  restore(json: RobustStatsJSON): void {
     this.#byKey.clear();
-    for (const j of json) {
-      this.#byKey.set(j.key, {
-        sketch: QuantileSketch.fromJSON(j.sketch),
-        centre: j.centre ?? Number.NaN,
-        spread: j.spread ?? Number.NaN,
-        since: j.since,
-      });
-    }
+    for (const j of json.keys) this.#byKey.set(j.key, fromJSON(j));
+    const pooled = this.#pooled;
+    if (pooled !== undefined && json.pooled !== undefined) Object.assign(pooled, fromJSON(json.pooled));
   }
 }
 

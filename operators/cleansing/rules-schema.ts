@@ -103,7 +103,6 @@ const CHANNEL_TYPES: EventType[] = [
   'purchase',
   'support_ticket',
   'complaint',
-  'feedback',
 ];
 
 /** The built-in rules, every field filled (a file's values are laid over these). */
@@ -154,14 +153,14 @@ export const DEFAULT_CLEANSING_FILE = {
       enabled: true,
       types: ['add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase', 'refund'] as EventType[],
       threshold: 5,
-      min_count: 200,
-      min_scale: 0.25,
+      min_count: 50,
+      min_scale: 0.5,
     },
     quantity: {
       enabled: true,
       types: ['add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase'] as EventType[],
       threshold: 5,
-      min_count: 200,
+      min_count: 100,
       min_scale: 0.5,
     },
     refresh_every: 64,
