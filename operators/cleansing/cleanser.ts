@@ -47,7 +47,7 @@ export const VERDICT_OUTLIER = 1;
 export const VERDICT_NEAR_DUPLICATE = 2;
 export type Verdict = 0 | 1 | 2;
 
-/** Rule (CLEANSING_RULES index) of the last quarantine verdict's cause. */
+/** The parsed event as the cleanser reads it (contract/event-parse.ts ParsedEvent fits). */
 export interface CleansingEvent {
   readonly body: EventFields;
   readonly typeIndex: number;
@@ -75,6 +75,8 @@ export class EventCleanser {
   lastRule = -1;
   /** Robust distance of the last outlier verdict. */
   lastDistance = 0;
+  /** The near-duplicate memory was checked for the event last judged (learn remembers it). */
+  #checked = false;
 
   constructor(rules: CleansingRules, counts: Float64Array) {
     this.#rules = rules;
@@ -109,6 +111,7 @@ export class EventCleanser {
   judge(event: CleansingEvent): Verdict {
     const rules = this.#rules;
     const body = event.body;
+    this.#checked = false;
     if (rules.standardise) this.#standardise(body);
     if (body.currency === undefined && body.amount !== undefined && rules.missingCurrency !== null) {
       body.currency = rules.missingCurrency;
@@ -138,7 +141,14 @@ export class EventCleanser {
       if (d > quantity.threshold) return this.#outlier(RULE_OUTLIER_QUANTITY, d);
     }
     const near = this.#near;
-    if (near !== undefined && rules.nearDuplicates!.types[event.typeIndex] === 1) {
+    const nearRule = rules.nearDuplicates;
+    if (
+      near !== undefined &&
+      nearRule !== null &&
+      nearRule.types[event.typeIndex] === 1 &&
+      (body.sku !== undefined || !nearRule.requireSku)
+    ) {
+      this.#checked = true;
       if (near.check(body.customer_id, event.typeIndex, event.amount, body.sku, body.event_id, event.ts)) {
         this.lastRule = RULE_NEAR_DUPLICATE;
         return VERDICT_NEAR_DUPLICATE;
@@ -166,12 +176,9 @@ export class EventCleanser {
       )
         this.#quantities.observe(body.category ?? '', body.quantity);
     }
-    if (
-      this.#near !== undefined &&
-      verdict !== VERDICT_OUTLIER &&
-      rules.nearDuplicates!.types[event.typeIndex] === 1
-    )
-      this.#near.remember(event.ts);
+    // Remembered only after the memory was checked for this very event (judge).
+    if (this.#checked && this.#near !== undefined) this.#near.remember(event.ts);
+    this.#checked = false;
   }
 
   snapshot(): CleanserSnapshot {

@@ -78,6 +78,8 @@ export const CleansingFileSchema = Type.Object(
           enabled: Type.Optional(Type.Boolean()),
           types: Type.Optional(Type.Array(EventName, { maxItems: 32 })),
           window: Type.Optional(Duration),
+          /** Judge only events with an sku: without one, two orders of one amount are often two real orders. */
+          require_sku: Type.Optional(Type.Boolean()),
           /** Events remembered per partition (oldest forgotten first within a hash set). */
           max_entries: Type.Optional(Type.Integer({ minimum: 64, maximum: 4_194_304 })),
         },
@@ -170,6 +172,7 @@ export const DEFAULT_CLEANSING_FILE = {
     enabled: true,
     types: ['purchase', 'refund'] as EventType[],
     window: '10m',
+    require_sku: true,
     max_entries: 32768,
   },
 } satisfies CleansingFile;

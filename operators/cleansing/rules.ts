@@ -47,6 +47,7 @@ export interface CleansingRules {
   readonly nearDuplicates: {
     readonly types: Uint8Array;
     readonly windowMs: number;
+    readonly requireSku: boolean;
     readonly maxEntries: number;
   } | null;
 }
@@ -161,7 +162,12 @@ export function compileCleansingRules(file: unknown, source: string): CleansingR
     refreshEvery: def.outliers.refresh_every,
     maxKeys: def.outliers.max_keys,
     nearDuplicates: def.near_duplicates.enabled
-      ? { types: nearTypes, windowMs: windowMs!, maxEntries: def.near_duplicates.max_entries }
+      ? {
+          types: nearTypes,
+          windowMs: windowMs!,
+          requireSku: def.near_duplicates.require_sku,
+          maxEntries: def.near_duplicates.max_entries,
+        }
       : null,
   });
 }
