@@ -15,6 +15,13 @@ import type { PiiKeyring } from '../../security/pii-keyring.js';
  */
 export const MAX_DEAD_LETTER_BODY = 512 * 1024;
 
+/**
+ * Header of a dead letter re-published by `bellwether dlq replay`: its value is the reason it was
+ * quarantined for, and an event carrying it is admitted even when a cleansing rule would quarantine
+ * it again (docs/cleansing.md).
+ */
+export const REVIEWED_HEADER = 'Bw-Reviewed';
+
 export interface DeadLetter {
   subject: string;
   body: string;

@@ -25,7 +25,7 @@ import {
   type Verdict,
 } from '../../operators/cleansing/cleanser.js';
 import { type Delivery, readDelivery } from '../nats/ack-reply.js';
-import { deadLetter } from '../nats/dead-letters.js';
+import { deadLetter, REVIEWED_HEADER } from '../nats/dead-letters.js';
 import { bumpPartition } from '../pool/answer-versions.js';
 import { POISON_CRASHES } from '../pool/thread-messages.js';
 import type { PartitionState } from '../state/partition-state.js';
@@ -34,12 +34,6 @@ import { type AdmitStep, crashingOn } from './crash-hook.js';
 import type { WorkerCrm } from './crm.js';
 import { STAGE_CRM, STAGE_FOLD, STAGE_PARSE, STAGE_SAMPLE } from './metrics.js';
 import type { OpenBatch } from './open-batch.js';
-
-/**
- * Header of a dead letter re-published by `bellwether dlq replay`: its value is the reason it was
- * quarantined for, and an event carrying it is admitted even when a cleansing rule would quarantine it.
- */
-export const REVIEWED_HEADER = 'Bw-Reviewed';
 
 /** Messages between two safe points at which waiting customer queries are answered. */
 export const QUERY_SAFE_POINT = 256;
