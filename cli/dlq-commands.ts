@@ -111,7 +111,10 @@ interface ReplayOptions {
 async function replay(nc: NatsConnection, keyring: PiiKeyring, opts: ReplayOptions): Promise<void> {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  const consumer = await js.consumers.get(DLQ_STREAM, { filter_subjects: [`bw.dlq.${opts.reason}`] });
+  const consumer = await js.consumers.get(DLQ_STREAM, {
+    // One subject as a string: a single filter_subject, which nats-server before 2.10 understands.
+    filter_subjects: `bw.dlq.${opts.reason}`,
+  });
   let replayed = 0;
   let skipped = 0;
   while (replayed + skipped < opts.limit) {

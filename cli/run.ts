@@ -69,6 +69,9 @@ export async function startRunning(
         seed: 42,
         historyDays: 180,
         badRate: 0.001,
+        // Data-quality faults for the cleansing rules to catch (docs/cleansing.md): outliers land on
+        // bw.dlq.outlier, near-duplicates on bw.dlq.near_duplicate, repairs in the metrics.
+        faultRate: 0.002,
       });
       sim.onError((err) => log.error({ component: 'simulator', err }, 'simulated feed failed'));
     }

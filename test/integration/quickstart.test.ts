@@ -60,13 +60,30 @@ describe('quickstart', () => {
       const alert = alerts[0]!.json<{ risk: number; kind: string }>();
       expect(alert.kind).toBe('churn');
       expect(alert.risk).toBeGreaterThanOrEqual(80);
-      const dlq = await readStream(nc, 'BW_DLQ');
-      expect(dlq.length).toBeGreaterThan(0);
+      // Malformed events, and the injected outliers and near-duplicates the cleansing caught.
+      const dlq = await waitFor(
+        async () => {
+          const msgs = await readStream(nc, 'BW_DLQ');
+          const subjects = new Set(msgs.map((m) => m.subject));
+          return subjects.has('bw.dlq.outlier') && subjects.has('bw.dlq.near_duplicate') ? msgs : undefined;
+        },
+        60_000,
+        'an outlier and a near-duplicate quarantined',
+      );
+      expect(dlq.some((m) => m.subject === 'bw.dlq.not_json' || m.subject === 'bw.dlq.missing_field')).toBe(
+        true,
+      );
     } finally {
       await nc.close();
     }
     const metrics = await engine.get('/metrics');
     expect(metrics.text).toMatch(/bellwether_events_processed_total\{type="purchase"\} [1-9]/);
+    expect(metrics.text).toMatch(
+      /bellwether_events_cleansed_total\{rule="missing_channel",action="repaired"\} [1-9]/,
+    );
+    expect(metrics.text).toMatch(
+      /bellwether_events_cleansed_total\{rule="outlier_amount",action="quarantined"\} [1-9]/,
+    );
   });
 
   it('without API keys serves loopback Host names only (no DNS rebinding) and shows masked personal data', async () => {
