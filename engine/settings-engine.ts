@@ -171,7 +171,7 @@ export const ENGINE_SETTINGS = {
     flag: 'cleansing-file',
     schema: Type.Optional(Type.String({ minLength: 1 })),
     defaultText: 'built-in',
-    help: 'cleansing rules (missing values, standardisation, outliers, near-duplicates), YAML or JSON; reloaded on change (docs/cleansing.md)',
+    help: 'cleansing rules (missing values, standardisation, outliers, near-duplicates), YAML or JSON; reloaded on change ([docs/cleansing.md](docs/cleansing.md))',
   },
   funnelsFile: {
     env: 'BW_FUNNELS_FILE',

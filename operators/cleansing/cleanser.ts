@@ -28,14 +28,14 @@ export const CLEANSING_RULES = [
 /** Actions: the `action` label. `reviewed`: would be quarantined, admitted as reviewed (Bw-Reviewed). */
 export const CLEANSING_ACTIONS = ['repaired', 'standardised', 'quarantined', 'reviewed'] as const;
 
-export const RULE_MISSING_CURRENCY = 0;
-export const RULE_MISSING_CHANNEL = 1;
-export const RULE_CURRENCY = 2;
-export const RULE_CHANNEL = 3;
-export const RULE_CATEGORY = 4;
+const RULE_MISSING_CURRENCY = 0;
+const RULE_MISSING_CHANNEL = 1;
+const RULE_CURRENCY = 2;
+const RULE_CHANNEL = 3;
+const RULE_CATEGORY = 4;
 export const RULE_OUTLIER_AMOUNT = 5;
-export const RULE_OUTLIER_QUANTITY = 6;
-export const RULE_NEAR_DUPLICATE = 7;
+const RULE_OUTLIER_QUANTITY = 6;
+const RULE_NEAR_DUPLICATE = 7;
 const REPAIRED = 0;
 const STANDARDISED = 1;
 export const ACTION_QUARANTINED = 2;

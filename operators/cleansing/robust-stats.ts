@@ -28,7 +28,7 @@ interface Distribution {
   since: number;
 }
 
-export interface DistributionJSON {
+interface DistributionJSON {
   key: string;
   sketch: QuantileSketchJSON;
   centre: number | null;

@@ -15,12 +15,10 @@ import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
 import { parseDuration } from '../crm/duration.js';
 import { type CleansingFile, CleansingFileSchema, DEFAULT_CLEANSING_FILE } from './rules-schema.js';
 
-export { type CleansingFile, DEFAULT_CLEANSING_FILE } from './rules-schema.js';
-
 /** The merged definition: every field filled. */
 export type CleansingDefinition = typeof DEFAULT_CLEANSING_FILE;
 
-export interface OutlierRule {
+interface OutlierRule {
   /** 1 at the index (EVENT_TYPES) of each type judged. */
   readonly types: Uint8Array;
   readonly threshold: number;
