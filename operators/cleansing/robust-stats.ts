@@ -2,8 +2,11 @@
  * Streaming robust statistics of positive values on log scale, per key (a currency's amounts, a
  * category's quantities): each key's values go into a quantile sketch (DDSketch, 1% relative
  * accuracy), and every `refreshEvery` values its median and spread are read back from it:
- * centre = ln(q50), spread = (ln q75 − ln q25) / 1.349 (the interquartile range of a normal law is
- * 1.349 σ). A value's distance is |ln v − centre| / max(spread, minScale) robust standard deviations.
+ * centre = ln(q50), and a spread on each side: below = (ln q50 − ln q25) / 0.6745 and above =
+ * (ln q75 − ln q50) / 0.6745 (a quartile of a normal law lies 0.6745 σ from its median). A value's
+ * distance is |ln v − centre| / max(spread of its side, minScale) robust standard deviations: real
+ * amounts are skewed even on log scale (many small orders, few large ones), and one spread for
+ * both sides flags the long side's ordinary values.
  *
  * With `pooled`, every value also goes into one distribution of all keys, which judges the values
  * of a key still warming up (fewer than `minCount` values): a category's quantities are judged from
@@ -15,15 +18,16 @@
  */
 import { QuantileSketch, type QuantileSketchJSON } from '../analytics/quantile-sketch.js';
 
-const IQR_TO_SIGMA = 1.349;
+const QUARTILE_TO_SIGMA = 0.6745;
 const SKETCH = { alpha: 0.01, maxBuckets: 2048, minValue: 1e-9 } as const;
 
 interface Distribution {
   readonly sketch: QuantileSketch;
   /** ln of the median at the last refresh; NaN before the first. */
   centre: number;
-  /** Robust spread on log scale at the last refresh (not yet floored by minScale). */
-  spread: number;
+  /** Robust spreads on log scale below and above the median at the last refresh (not yet floored by minScale). */
+  below: number;
+  above: number;
   /** Values observed since the last refresh. */
   since: number;
 }
@@ -32,12 +36,13 @@ interface DistributionJSON {
   key: string;
   sketch: QuantileSketchJSON;
   centre: number | null;
-  spread: number | null;
+  below: number | null;
+  above: number | null;
   since: number;
 }
 
 function newDistribution(): Distribution {
-  return { sketch: new QuantileSketch(SKETCH), centre: Number.NaN, spread: Number.NaN, since: 0 };
+  return { sketch: new QuantileSketch(SKETCH), centre: Number.NaN, below: Number.NaN, above: Number.NaN, since: 0 };
 }
 
 function distributionJSON(key: string, d: Distribution): DistributionJSON {
@@ -45,7 +50,8 @@ function distributionJSON(key: string, d: Distribution): DistributionJSON {
     key,
     sketch: d.sketch.toJSON(),
     centre: Number.isNaN(d.centre) ? null : d.centre,
-    spread: Number.isNaN(d.spread) ? null : d.spread,
+    below: Number.isNaN(d.below) ? null : d.below,
+    above: Number.isNaN(d.above) ? null : d.above,
     since: d.since,
   };
 }
@@ -54,7 +60,8 @@ function fromJSON(j: DistributionJSON): Distribution {
   return {
     sketch: QuantileSketch.fromJSON(j.sketch),
     centre: j.centre ?? Number.NaN,
-    spread: j.spread ?? Number.NaN,
+    below: j.below ?? Number.NaN,
+    above: j.above ?? Number.NaN,
     since: j.since,
   };
 }
@@ -101,7 +108,8 @@ export class RobustStats {
     if (d === undefined || d.sketch.count < minCount) d = this.#pooled;
     if (d === undefined || d.sketch.count < minCount) return 0;
     if (d.since >= this.#refreshEvery || Number.isNaN(d.centre)) refresh(d);
-    return Math.abs(Math.log(v) - d.centre) / Math.max(d.spread, minScale);
+    const x = Math.log(v) - d.centre;
+    return x < 0 ? -x / Math.max(d.below, minScale) : x / Math.max(d.above, minScale);
   }
 
   /** Learns `v` under `key` (non-positive values and keys past `maxKeys` are not learnt). */
@@ -138,6 +146,7 @@ export class RobustStats {
 function refresh(d: Distribution): void {
   const s = d.sketch;
   d.centre = Math.log(s.quantile(0.5));
-  d.spread = (Math.log(s.quantile(0.75)) - Math.log(s.quantile(0.25))) / IQR_TO_SIGMA;
+  d.below = (d.centre - Math.log(s.quantile(0.25))) / QUARTILE_TO_SIGMA;
+  d.above = (Math.log(s.quantile(0.75)) - d.centre) / QUARTILE_TO_SIGMA;
   d.since = 0;
 }

@@ -154,14 +154,14 @@ export const DEFAULT_CLEANSING_FILE = {
     amount: {
       enabled: true,
       types: ['add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase', 'refund'] as EventType[],
-      threshold: 5,
+      threshold: 6,
       min_count: 50,
       min_scale: 0.5,
     },
     quantity: {
       enabled: true,
       types: ['add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase'] as EventType[],
-      threshold: 5,
+      threshold: 6,
       min_count: 100,
       min_scale: 0.5,
     },
