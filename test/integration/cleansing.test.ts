@@ -130,6 +130,20 @@ describe('cleansing end to end', () => {
     expect(await metric('near_duplicate', 'quarantined')).toBe(1);
     expect(await metric('missing_channel', 'repaired')).toBeGreaterThanOrEqual(1);
 
+    // `dlq read` shows both with their bodies opened; `dlq replay` needs a reason.
+    const read = (await dlq(['read', '--limit', '5'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(read.map((l: { reason: string }) => l.reason).sort()).toEqual(['near_duplicate', 'outlier']);
+    expect(read.find((l: { reason: string }) => l.reason === 'near_duplicate').body).toContain(
+      '"event_id":"n-2"',
+    );
+    await expect(dlq(['replay'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('BW_ERR_CLI_USAGE'),
+    });
+
     // A dry run says what it would do and changes nothing.
     const dry = await dlq(['replay', '--reason', 'outlier', '--dry-run']);
     expect(
