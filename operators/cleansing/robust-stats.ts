@@ -42,7 +42,13 @@ interface DistributionJSON {
 }
 
 function newDistribution(): Distribution {
-  return { sketch: new QuantileSketch(SKETCH), centre: Number.NaN, below: Number.NaN, above: Number.NaN, since: 0 };
+  return {
+    sketch: new QuantileSketch(SKETCH),
+    centre: Number.NaN,
+    below: Number.NaN,
+    above: Number.NaN,
+    since: 0,
+  };
 }
 
 function distributionJSON(key: string, d: Distribution): DistributionJSON {
