@@ -27,6 +27,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 let nats: TestNats;
 let nc: NatsConnection;
 let engine: EngineProcess;
+let rules: string;
 
 function purchase(id: string, customer: string, ts: number, amount: number, sku: string): TestEvent {
   return {
@@ -68,7 +69,7 @@ beforeAll(async () => {
   nats = await startNats(PARTITIONS);
   nc = await connect({ servers: nats.url });
   const dir = await mkdtemp(path.join(tmpdir(), 'bw-cleansing-it-'));
-  const rules = path.join(dir, 'cleansing.yaml');
+  rules = path.join(dir, 'cleansing.yaml');
   // Judged after 20 amounts per currency in a partition, so a short test warms up.
   await writeFile(rules, 'outliers:\n  amount:\n    min_count: 20\nnear_duplicates:\n  window: 10m\n');
   engine = await startEngineProcess({
@@ -170,5 +171,28 @@ describe('cleansing end to end', () => {
     expect(await metric('outlier_amount', 'reviewed')).toBe(1);
     // Nothing left to replay for that reason.
     expect((await dlq(['replay', '--reason', 'outlier'])).stdout.trim()).toBe('');
+  }, 120_000);
+
+  it('reloads the rules file on change, keeping the previous rules after an invalid edit', async () => {
+    const logged = (text: string) =>
+      waitFor(async () => (engine.logs.some((l) => l.includes(text)) ? true : undefined), 15_000, text);
+    await writeFile(rules, 'outliers:\n  amount:\n    threshold: -1\n');
+    await logged('cleansing rules rejected; keeping the previous ones');
+    await publishCore(nc, [purchase('o-2', 'owen', T - DAY_MS, 6_000_000, 'SKU-w')]);
+    await waitFor(
+      async () =>
+        (await readStream(nc, 'BW_DLQ')).filter((m) => m.subject === 'bw.dlq.outlier').length === 1
+          ? true
+          : undefined,
+      15_000,
+      'the outlier quarantined under the previous rules',
+    );
+    // Amounts no longer judged: another wild one is admitted.
+    await writeFile(rules, 'outliers:\n  amount:\n    enabled: false\n');
+    await logged('"cleansing rules reloaded"');
+    await publishCore(nc, [purchase('o-3', 'oscar', T - DAY_MS, 9_000_000, 'SKU-x')]);
+    const oscar = await waitFor(() => answer('oscar'), 30_000, 'oscar admitted');
+    expect(oscar.features['spend_lifetime']).toBe(9_000_000);
+    expect(await answer('owen')).toBeUndefined();
   }, 120_000);
 });
