@@ -18,7 +18,7 @@ const EVENT_TO_SCORE_BUCKETS = [
 /**
  * Stages of a worker's event-loop time, for `bellwether_worker_busy_seconds_total{stage}`:
  * - `parse`: bytes → validated event (JSON, schema, time and routing checks);
- * - `fold`: dedupe and the feature operators;
+ * - `fold`: cleansing (operators/cleansing/), dedupe and the feature operators;
  * - `crm`: the CRM's per-event work (personal fields sealed, rules, tags, funnels, paths,
  *   attribution) and, after scoring, segments, alerts and timers;
  * - `score`: feature vectors and the models, per batch;
