@@ -20,6 +20,7 @@ import { connectNats } from '../lib/nats-connect.js';
 import { natsSettingsOf } from '../lib/nats-connect-options.js';
 import { openDeadLetterBody } from '../security/pii-cipher.js';
 import { loadKeyring, type PiiKeyring } from '../security/pii-keyring.js';
+import { toolNatsSettings } from './tool-nats-settings.js';
 
 const USAGE = 'dlq read [--limit N] | dlq replay --reason R [--limit N] [--dry-run] [--keep]';
 const REASON = /^[a-z_]{1,32}$/;
@@ -60,8 +61,10 @@ function letterOf(m: JsMsg, keyring: PiiKeyring): Letter {
 }
 
 async function connect(config: Config, url: string | undefined): Promise<NatsConnection> {
-  const natsUrl = url ?? config.natsUrl ?? `nats://127.0.0.1:${config.natsPort}`;
-  return connectNats(natsSettingsOf(config, natsUrl), { name: 'bellwether-dlq' });
+  // Against the embedded server: its `engine` user (reading and deleting dead letters, publishing
+  // reviewed events back, need the JetStream API).
+  const nats = toolNatsSettings(config, 'engine', url);
+  return connectNats(nats.settings, { ...nats.client, name: 'bellwether-dlq' });
 }
 
 function limitOf(text: string | undefined): number {

@@ -7,18 +7,23 @@
 import { BellwetherError, ERRORS } from '../contract/errors.js';
 import { loadConfig, SETTINGS } from '../engine/config.js';
 import { createLogger } from '../engine/log.js';
-import { natsSettingsOf } from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import { parseCommandFlags } from './command-flags.js';
 import { MODEL_COMMANDS_USAGE } from './model-commands-usage.js';
 import { SECURITY_COMMANDS_USAGE } from './security-commands-usage.js';
 import { settingsHelp, settingsMarkdown, writeSettingsTable } from './settings-docs.js';
+import { toolNatsSettings } from './tool-nats-settings.js';
 
 const USAGE = `bellwether ${PACKAGE_VERSION}
 
 Usage:
   bellwether run [flags]               start the engine
   bellwether replay FILE [flags]       publish a file of events to NATS
+  bellwether tail SUBJECT [--limit N] [--nats-url URL]
+                                       print alerts (bw.alerts.>), rule actions (bw.actions.>),
+                                       segment changes (bw.segments.>) or dead letters (bw.dlq.>)
+                                       as they come, one JSON line each, until Ctrl-C or N messages;
+                                       the embedded server's tail user of BW_DATA_DIR, or BW_NATS_URL
   bellwether dataset|train|eval|clv    offline model tools (below)
   bellwether audit|keys|dlq            security tools (below)
   bellwether help                      this text
@@ -32,28 +37,36 @@ ${settingsHelp()}
 
 replay flags:
   --format ndjson|online-retail|cdnow   input format (ndjson: one event JSON per line)
-  --nats-url URL                        NATS server (default nats://127.0.0.1:4222 or BW_NATS_URL)
+  --nats-url URL                        NATS server (default BW_NATS_URL, else the embedded server
+                                        of BW_DATA_DIR at 127.0.0.1:BW_NATS_PORT as its tail user)
   --rate N                              at most N events per second (default: as fast as possible)
   --speedup X                           keep the file's event-time gaps, divided by X
 
 ${MODEL_COMMANDS_USAGE}
 ${SECURITY_COMMANDS_USAGE}`;
 
-function banner(httpUrl: string, natsUrl: string, simulate: number): string {
+/**
+ * What `bellwether run` prints once it serves. With API keys on, the curl lines carry the
+ * Authorization header (the key itself is the caller's: `$BW_API_KEY` stands for it).
+ */
+function banner(engine: { httpUrl: string; natsUrl: string; apiKeys: boolean }, simulate: number): string {
+  const { httpUrl, natsUrl } = engine;
+  const curl = engine.apiKeys ? `curl -H "Authorization: Bearer $BW_API_KEY"` : 'curl';
   const lines = [
     '',
     `  Bellwether is running.  HTTP ${httpUrl}   NATS ${natsUrl}`,
     '',
     `  Console: ${httpUrl}/ui/   (live alerts, customer 360, segments and journeys, models)`,
     '',
-    `  curl '${httpUrl}/v1/customers?min_churn_risk=0&limit=5'   riskiest customers`,
-    `  curl ${httpUrl}/v1/customers/<id>                        one customer's features and scores`,
-    `  curl ${httpUrl}/v1/customers/<id>?pii=plain              ...with personal fields in plain (audited)`,
-    `  curl ${httpUrl}/v1/info     ${httpUrl}/readyz     ${httpUrl}/metrics     ${httpUrl}/docs`,
-    `  curl ${httpUrl}/v1/segments   ${httpUrl}/v1/funnels/checkout   ${httpUrl}/v1/attribution?model=shapley`,
-    `  nats sub --server ${natsUrl} 'bw.alerts.>'                 churn and intent alerts`,
-    `  nats sub --server ${natsUrl} 'bw.actions.>'                rule actions (and bw.segments.changed)`,
+    `  ${curl} '${httpUrl}/v1/customers?min_churn_risk=0&limit=5'   riskiest customers`,
+    `  ${curl} ${httpUrl}/v1/customers/<id>                        one customer's features and scores`,
+    `  ${curl} ${httpUrl}/v1/customers/<id>?pii=plain              ...with personal fields in plain (audited)`,
+    `  ${curl} ${httpUrl}/v1/info     ${httpUrl}/readyz     ${httpUrl}/metrics     ${httpUrl}/docs`,
+    `  ${curl} ${httpUrl}/v1/segments   ${httpUrl}/v1/funnels/checkout   ${httpUrl}/v1/attribution?model=shapley`,
+    `  bellwether tail 'bw.alerts.>'                     churn and intent alerts (also bw.actions.>, bw.segments.>, bw.dlq.>)`,
+    `  bellwether tail 'bw.actions.>'                    rule actions`,
   ];
+  if (engine.apiKeys) lines.push('', '  (set BW_API_KEY to one of your API keys for the curl lines)');
   if (simulate > 0) {
     lines.push(
       '',
@@ -111,7 +124,7 @@ async function run(args: string[]): Promise<void> {
     crashAlways: process.env['BW_TEST_CRASH_ALWAYS'] === '1',
   };
   const engine = await startRunning(config, log, { hooks });
-  process.stderr.write(banner(engine.httpUrl, engine.natsUrl, config.simulate));
+  process.stderr.write(banner(engine, config.simulate));
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -159,10 +172,13 @@ async function replay(args: string[]): Promise<void> {
   const rate = values.rate === undefined ? 0 : Number(values.rate);
   if (!Number.isFinite(rate) || rate < 0)
     throw new BellwetherError('BW_ERR_CLI_USAGE', '--rate must be a number ≥ 0');
+  // Against the embedded server: its `tail` user, which may publish events and nothing else.
+  const nats = toolNatsSettings(config, 'tail', values['nats-url']);
   await replayFile({
     file,
     format: values.format ?? 'ndjson',
-    ...natsSettingsOf(config, values['nats-url'] ?? config.natsUrl ?? 'nats://127.0.0.1:4222'),
+    ...nats.settings,
+    ...(nats.client.inboxPrefix ? { inboxPrefix: nats.client.inboxPrefix } : {}),
     rate,
     speedup: values.speedup === undefined ? 0 : Number(values.speedup),
   });
@@ -198,6 +214,10 @@ async function main(argv: string[]): Promise<void> {
       return run(rest);
     case 'replay':
       return replay(rest);
+    case 'tail': {
+      const { tailCommand } = await import('./tail-command.js');
+      return tailCommand(rest);
+    }
     case 'audit':
     case 'keys':
     case 'dlq': {

@@ -14,7 +14,12 @@ import { createAlertsFeed } from './alerts-feed.js';
 import { BellwetherError } from '../contract/errors.js';
 import { partitionOfCustomer } from '../contract/subjects.js';
 import { connectNats } from '../lib/nats-connect.js';
-import { describeNatsSettings, externalOnlySettings, natsSettingsOf } from '../lib/nats-connect-options.js';
+import {
+  describeNatsSettings,
+  externalOnlySettings,
+  type NatsConnectSettings,
+  natsSettingsOf,
+} from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import { ShutdownSteps } from '../lib/shutdown-steps.js';
 import { registerThreadTime } from '../lib/thread-time.js';
@@ -40,6 +45,8 @@ import type { CustomerAnswer, EngineInfo, EngineView } from './view.js';
 export interface OpenEngine {
   view: EngineView;
   natsUrl: string;
+  /** How the engine connects (the embedded server: its `engine` user); the simulated feed uses it too. */
+  natsSettings: NatsConnectSettings;
   security: EngineSecurity;
   /** Starts the partition workers, the model and CRM file watches. */
   startWorkers(): Promise<void>;
@@ -47,26 +54,28 @@ export interface OpenEngine {
 }
 
 /**
- * The main thread's connection. `natsUrl` is BW_NATS_URL (a server list) or the embedded server's;
- * credentials and TLS (BW_NATS_CREDS, BW_NATS_USER/_PASSWORD, BW_NATS_NKEY_SEED_FILE,
- * BW_NATS_TLS_*) come from the config and apply to an external server only.
+ * How every connection of the engine reaches NATS. An external server (BW_NATS_URL, a server list):
+ * the configured credentials and TLS (BW_NATS_CREDS, BW_NATS_USER/_PASSWORD,
+ * BW_NATS_NKEY_SEED_FILE, BW_NATS_TLS_*). The embedded server: its `engine` user's seed file;
+ * configured credentials are refused there (BW_ERR_NATS_SETTINGS).
  */
-async function connectMain(
-  config: Config,
-  natsUrl: string,
-  embedded: boolean,
-  log: Logger,
-): Promise<NatsConnection> {
+function engineNatsSettings(config: Config, natsUrl: string, embedded: EmbeddedNats | undefined) {
   const settings = natsSettingsOf(config, natsUrl);
+  if (!embedded) return settings;
+  const external = externalOnlySettings(settings);
+  if (external.length > 0) {
+    throw new BellwetherError(
+      'BW_ERR_NATS_SETTINGS',
+      `${external.join(', ')} set without BW_NATS_URL: they are for an external server (the embedded nats-server has its own generated users and no TLS)`,
+    );
+  }
+  return { natsUrl, natsNkeySeedFile: embedded.seedFiles.engine };
+}
+
+/** The main thread's connection. */
+async function connectMain(settings: NatsConnectSettings, log: Logger): Promise<NatsConnection> {
   const described = { component: 'nats', ...describeNatsSettings(settings) };
   try {
-    const external = externalOnlySettings(settings);
-    if (embedded && external.length > 0) {
-      throw new BellwetherError(
-        'BW_ERR_NATS_SETTINGS',
-        `${external.join(', ')} set without BW_NATS_URL: they are for an external server (the embedded nats-server has no accounts or TLS)`,
-      );
-    }
     const nc = await connectNats(settings, {
       name: 'bellwether-main',
       maxReconnectAttempts: -1,
@@ -113,7 +122,8 @@ export async function openEngine(
         'external NATS: the server must map bw.events.*.* to bw.part.{{partition(N,2)}}.{{wildcard(1)}} (docs/nats.md; the earlier mapping with .{{wildcard(2)}} still works, slower)',
       );
     }
-    const nc = await connectMain(config, natsUrl, embedded !== undefined, log);
+    const natsSettings = engineNatsSettings(config, natsUrl, embedded);
+    const nc = await connectMain(natsSettings, log);
     cleanups.push('nats', () => nc.close());
     let natsConnected = true;
     void (async () => {
@@ -261,7 +271,7 @@ export async function openEngine(
       const checkpointsDir = path.join(config.dataDir, 'checkpoints');
       const started = await WorkerPool.start(
         config,
-        natsUrl,
+        natsSettings,
         log,
         {
           crm,
@@ -371,7 +381,7 @@ export async function openEngine(
         }
       }
     };
-    return { view, natsUrl, security, startWorkers, stop: cleanup };
+    return { view, natsUrl, natsSettings, security, startWorkers, stop: cleanup };
   } catch (err) {
     await cleanup();
     throw err;

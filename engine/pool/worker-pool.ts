@@ -6,7 +6,7 @@
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { BellwetherError } from '../../contract/errors.js';
 import { partitionOfCustomer } from '../../contract/subjects.js';
-import { natsSettingsOf } from '../../lib/nats-connect-options.js';
+import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import { distPath } from '../../lib/paths.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { Config } from '../config.js';
@@ -71,7 +71,8 @@ export class WorkerPool {
   #nextId = 1;
   #stopping = false;
 
-  readonly #natsUrl: string;
+  /** How the workers connect (the engine's own settings: the embedded server's `engine` user). */
+  readonly #nats: NatsConnectSettings;
   /** Worker threads restarted after an unexpected exit. */
   restarts = 0;
 
@@ -97,12 +98,18 @@ export class WorkerPool {
   /** Recent customer answers, served while no event or rescore changed them (answer-cache.ts). */
   readonly answers: AnswerCache;
 
-  private constructor(config: Config, log: Logger, natsUrl: string, shared: PoolShared, hooks: TestHooks) {
+  private constructor(
+    config: Config,
+    log: Logger,
+    nats: NatsConnectSettings,
+    shared: PoolShared,
+    hooks: TestHooks,
+  ) {
     this.#config = config;
     // Workers get the keyring apart; the secrets of the configuration stay in the main thread.
     this.#settings = workerSettings(config);
     this.#log = log;
-    this.#natsUrl = natsUrl;
+    this.#nats = nats;
     this.#crm = shared.crm;
     this.#cleansing = shared.cleansing;
     this.#pii = shared.pii;
@@ -134,12 +141,12 @@ export class WorkerPool {
   /** Starts the workers and resolves once every one has attached its consumers. */
   static async start(
     config: Config,
-    natsUrl: string,
+    nats: NatsConnectSettings,
     log: Logger,
     shared: PoolShared,
     hooks: TestHooks = {},
   ): Promise<WorkerPool> {
-    const pool = new WorkerPool(config, log, natsUrl, shared, hooks);
+    const pool = new WorkerPool(config, log, nats, shared, hooks);
     const count = Math.min(config.workers, config.partitions);
     pool.#count = count;
     try {
@@ -176,7 +183,7 @@ export class WorkerPool {
       partitions: this.#ownership.of(index, count),
       checkpoints: this.#checkpoints,
       leaseUntil: this.#ownership.leaseUntil,
-      nats: natsSettingsOf(this.#config, this.#natsUrl),
+      nats: this.#nats,
       eventsLayout: this.#eventsLayout,
       config: this.#settings,
       generation,
