@@ -36,10 +36,12 @@ import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import { CustomerBudgetStore } from './customer-budget-store.js';
 import type { Logger } from './log.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
-import { ensureStreams } from './nats/streams.js';
+import { StreamWatch } from './nats/stream-watch.js';
+import { ensureStreams, streamConfigs } from './nats/streams.js';
 import type { GatherBody } from './pool/population.js';
 import type { TestHooks, WorkerStatus } from './pool/thread-messages.js';
 import { WorkerPool } from './pool/worker-pool.js';
+import { securityMetrics } from './security-metrics.js';
 import type { CustomerAnswer, EngineInfo, EngineView } from './view.js';
 
 export interface OpenEngine {
@@ -132,14 +134,30 @@ export async function openEngine(
         else if (s.type === 'reconnect') natsConnected = true;
       }
     })();
-    const eventsLayout = await ensureStreams(await jetstreamManager(nc), {
+    const streamOptions = {
       partitions: config.partitions,
       eventsMaxAgeDays: config.eventsMaxAgeDays,
       auditRetentionDays: config.auditRetentionDays,
       replicas: config.replicas,
-    });
-    const security = await EngineSecurity.start(config, nc, jetstream(nc), log);
-    cleanups.push('security', async () => security.close());
+    };
+    const jsm = await jetstreamManager(nc);
+    const eventsLayout = await ensureStreams(jsm, streamOptions);
+    const mainRegistry = new Registry();
+    const metrics = securityMetrics(mainRegistry);
+    const security = await EngineSecurity.start(config, nc, jetstream(nc), log, metrics.auditCopy);
+    cleanups.push('security', () => security.close());
+    // Its own streams, watched: one deleted or altered is recreated or set back, and alerted.
+    if (config.streamCheckSeconds > 0) {
+      const watch = new StreamWatch(
+        jsm,
+        jetstream(nc),
+        streamConfigs(streamOptions, eventsLayout),
+        { intervalMs: config.streamCheckSeconds * 1000, onRepair: metrics.streamRepaired },
+        log,
+      );
+      watch.start();
+      cleanups.push('stream-watch', () => watch.stop());
+    }
     const alerts = createAlertsFeed(nc, log);
     cleanups.push('alerts feed', async () => alerts.close());
 
@@ -153,7 +171,6 @@ export async function openEngine(
     };
     let first: WorkerStatus | undefined;
 
-    const mainRegistry = new Registry();
     collectDefaultMetrics({ register: mainRegistry });
     // Gauges named like counters, which `promtool check metrics` flags; each is the sum of the
     // labelled gauge of the same name without `_total` (nodejs_active_handles{type} ...).

@@ -14,7 +14,12 @@ import { partitionMapping } from '../../contract/subjects.js';
 import { stopChild } from '../../lib/child-process.js';
 import { waitForPort } from '../../lib/ports.js';
 import type { Logger } from '../log.js';
-import { authorizationBlock, type EmbeddedUser, embeddedSeedFile, embeddedUserKeys } from './embedded-users.js';
+import {
+  authorizationBlock,
+  type EmbeddedUser,
+  embeddedSeedFile,
+  embeddedUserKeys,
+} from './embedded-users.js';
 
 export interface EmbeddedNatsOptions {
   dir: string;

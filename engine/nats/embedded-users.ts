@@ -74,7 +74,8 @@ export async function embeddedUserKeys(dir: string): Promise<Record<EmbeddedUser
   };
 }
 
-const list = (subjects: readonly string[]): string => `[${subjects.map((s) => JSON.stringify(s)).join(', ')}]`;
+const list = (subjects: readonly string[]): string =>
+  `[${subjects.map((s) => JSON.stringify(s)).join(', ')}]`;
 
 /** The `authorization` block of the embedded server's configuration: these two users, nobody else. */
 export function authorizationBlock(keys: Record<EmbeddedUser, string>): string[] {

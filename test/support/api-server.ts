@@ -292,7 +292,8 @@ export async function startApi(opts: HarnessOptions = {}): Promise<ApiHarness> {
     auditMaxMb: 64,
   };
   const published: { subject: string; data: string }[] = [];
-  // The security layer calls these three methods of its NATS handles, nothing else.
+  // The security layer calls these three methods of its NATS handles, nothing else (the audit copy
+  // and the alerts go through `js.publish`).
   const nc = {
     isClosed: () => false,
     publish: (subject: string, data: string) => void published.push({ subject, data }),
@@ -348,7 +349,7 @@ export async function startApi(opts: HarnessOptions = {}): Promise<ApiHarness> {
     },
     async close() {
       await app.close();
-      security.close();
+      await security.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
