@@ -5,11 +5,15 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { freePort, portOpen } from '../../lib/ports.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import {
+  connectEmbedded,
+  type EngineProcess,
+  startEngineProcess,
+  waitFor,
+} from '../support/engine-process.js';
 import { readStream } from '../support/publish.js';
 
 let engine: EngineProcess;
@@ -46,7 +50,7 @@ describe('quickstart', () => {
     );
     expect(list.customers).toHaveLength(5);
 
-    const nc = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
+    const nc = await connectEmbedded(engine.dataDir, natsPort);
     try {
       const alerts = await waitFor(
         async () => {
