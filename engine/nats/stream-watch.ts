@@ -118,7 +118,14 @@ export class StreamWatch {
     // An events stream continues its sequence: partition state and consumers count on it.
     const firstSeq = config.name.startsWith(EVENTS_STREAM_PREFIX) && last > 0 ? { first_seq: last + 1 } : {};
     try {
-      await this.#jsm.streams.add({ ...config, ...firstSeq });
+      try {
+        await this.#jsm.streams.add({ ...config, ...firstSeq });
+      } catch (err) {
+        // Servers before 2.10 have no first_seq: the stream starts at 1 and the partition's worker
+        // rebuilds its state from what the stream holds (engine/worker/consumers.ts).
+        if (!('first_seq' in firstSeq && /first_seq/.test(String(err)))) throw err;
+        await this.#jsm.streams.add(config);
+      }
       this.#repaired(config.name, 'recreated', 'deleted');
     } catch (err) {
       // Another engine of the cluster may have recreated it first.

@@ -74,9 +74,18 @@ export function partitionConsumers(
     const stream = await jsm.streams.info(feed.stream);
     const origin = feed.checkpointOrigin;
     const last = feed.state.lastSequence;
+    // Within this worker's life a stream created anew (deleted, then recreated by the engine's
+    // stream watch) shows a new `created`. Unless it continued the sequence (first_seq, nats-server
+    // 2.10 on), it restarted at 1, and events published into it before this attach may sit at or
+    // below the state's sequence.
+    const recreated =
+      feed.streamCreated !== undefined &&
+      feed.streamCreated !== stream.created &&
+      stream.state.first_seq <= last;
+    feed.streamCreated = stream.created;
     if (
       last > 0 &&
-      ((origin !== undefined && origin.stream !== feed.stream) || last > stream.state.last_seq)
+      (recreated || (origin !== undefined && origin.stream !== feed.stream) || last > stream.state.last_seq)
     ) {
       log.error(
         {

@@ -40,6 +40,7 @@ export function newFeed(
     state,
     stream: eventsStreamOf(p, layout),
     checkpointOrigin: undefined,
+    streamCreated: undefined,
     messages: undefined,
     attached: false,
     caughtUp: false,
