@@ -94,6 +94,16 @@ describe('bellwether command line', () => {
     expect(res.stderr).toContain('BW_NATS_URL');
   });
 
+  it('tail needs a subject, and the seed file of an embedded server in the data directory', () => {
+    const usage = cli(['tail']);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('tail SUBJECT');
+    const missing = cli(['tail', 'bw.alerts.>'], { BW_DATA_DIR: '/tmp/bw-cli-no-such-dir' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('BW_ERR_NATS_SETTINGS');
+    expect(missing.stderr).toContain('/tmp/bw-cli-no-such-dir/nats/tail.nkey does not exist');
+  });
+
   it('rejects an unknown command', () => {
     const res = cli(['launch']);
     expect(res.status).toBe(2);
