@@ -18,7 +18,7 @@ import { toolNatsSettings } from './tool-nats-settings.js';
 const TAIL_FLAGS = { limit: { type: 'string' }, 'nats-url': { type: 'string' } } as const;
 
 /** One message as its output line. */
-export function tailLine(m: Msg): string {
+function tailLine(m: Msg): string {
   const line: Record<string, unknown> = { subject: m.subject };
   if (m.headers) {
     const headers: Record<string, string> = {};

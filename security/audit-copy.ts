@@ -14,7 +14,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 
 /** Longest pause between two attempts at one message. */
-export const MAX_RETRY_MS = 5_000;
+const MAX_RETRY_MS = 5_000;
 const FIRST_RETRY_MS = 100;
 /** Longest wait for one acknowledgement. */
 const ACK_TIMEOUT_MS = 5_000;

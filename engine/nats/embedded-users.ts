@@ -15,8 +15,7 @@ import path from 'node:path';
 import { nkeys } from '@nats-io/transport-node';
 import { BellwetherError } from '../../contract/errors.js';
 
-export const EMBEDDED_USERS = ['engine', 'tail'] as const;
-export type EmbeddedUser = (typeof EMBEDDED_USERS)[number];
+export type EmbeddedUser = 'engine' | 'tail';
 
 /** The seed file of an embedded user, in the embedded server's directory (`<data dir>/nats`). */
 export function embeddedSeedFile(natsDir: string, user: EmbeddedUser): string {
