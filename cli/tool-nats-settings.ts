@@ -4,7 +4,8 @@
  * those settings, as the engine uses them. Otherwise the tool talks to the embedded nats-server of
  * the data directory (BW_DATA_DIR, default `./.bellwether`) at `127.0.0.1:BW_NATS_PORT` (or the
  * tool's `--nats-url`) as one of its generated users, whose seed file the engine wrote there on
- * its first start (engine/nats/embedded-users.ts).
+ * its first start (engine/nats/embedded-users.ts). A `--nats-url` with no such seed file in the
+ * data directory connects without credentials, as before.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -29,6 +30,8 @@ export function toolNatsSettings(config: Config, user: EmbeddedUser, urlFlag?: s
   const configured = settings.natsCreds || settings.natsNkeySeedFile || settings.natsUser;
   if (config.natsUrl !== undefined || configured) return { settings, client: {} };
   const file = embeddedSeedFile(path.join(config.dataDir, 'nats'), user);
+  // A server named with --nats-url and no embedded server's seed here: that server, as configured.
+  if (!existsSync(file) && urlFlag !== undefined) return { settings, client: {} };
   if (!existsSync(file)) {
     throw new BellwetherError(
       'BW_ERR_NATS_SETTINGS',
