@@ -28,7 +28,7 @@ export interface PartitionFeed {
   stream: string;
   /** The stream the loaded checkpoint's sequence counts in; checked against `stream` at attach. */
   checkpointOrigin: StreamOrigin | undefined;
-  /** When the stream was created, as read at this worker's last attach (a later difference: recreated). */
+  /** `<server id> <stream created>` at this worker's last attach (a later difference on the same server: recreated). */
   streamCreated: string | undefined;
   messages: ConsumerMessages | undefined;
   attached: boolean;

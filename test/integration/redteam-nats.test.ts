@@ -198,7 +198,7 @@ async function purchasesOf(id: string): Promise<number | undefined> {
 }
 
 describe('a deleted events stream', () => {
-  it('is recreated continuing its sequence, and its partition goes on folding events', async () => {
+  it('is recreated, and its partition goes on folding the events published after', async () => {
     const jsm = await jetstreamManager(nc);
     const id = 'redteam-seq';
     const purchase = (n: number) =>
