@@ -5,7 +5,7 @@
  * the settings table (engine/config.ts). A bad command line or configuration exits with code 2.
  */
 import { BellwetherError, ERRORS } from '../contract/errors.js';
-import { loadConfig, SETTINGS } from '../engine/config.js';
+import { defaultConfig, loadConfig, SETTINGS } from '../engine/config.js';
 import { createLogger } from '../engine/log.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import { parseCommandFlags } from './command-flags.js';
@@ -49,8 +49,13 @@ ${SECURITY_COMMANDS_USAGE}`;
  * What `bellwether run` prints once it serves. With API keys on, the curl lines carry the
  * Authorization header (the key itself is the caller's: `$BW_API_KEY` stands for it).
  */
-function banner(engine: { httpUrl: string; natsUrl: string; apiKeys: boolean }, simulate: number): string {
+function banner(
+  engine: { httpUrl: string; natsUrl: string; apiKeys: boolean },
+  simulate: number,
+  tailEnv: string,
+): string {
   const { httpUrl, natsUrl } = engine;
+  const tail = `${tailEnv}bellwether tail`;
   const curl = engine.apiKeys ? `curl -H "Authorization: Bearer $BW_API_KEY"` : 'curl';
   const lines = [
     '',
@@ -63,8 +68,8 @@ function banner(engine: { httpUrl: string; natsUrl: string; apiKeys: boolean }, 
     `  ${curl} ${httpUrl}/v1/customers/<id>?pii=plain              ...with personal fields in plain (audited)`,
     `  ${curl} ${httpUrl}/v1/info     ${httpUrl}/readyz     ${httpUrl}/metrics     ${httpUrl}/docs`,
     `  ${curl} ${httpUrl}/v1/segments   ${httpUrl}/v1/funnels/checkout   ${httpUrl}/v1/attribution?model=shapley`,
-    `  bellwether tail 'bw.alerts.>'                     churn and intent alerts (also bw.actions.>, bw.segments.>, bw.dlq.>)`,
-    `  bellwether tail 'bw.actions.>'                    rule actions`,
+    `  ${tail} 'bw.alerts.>'                     churn and intent alerts (also bw.segments.>, bw.dlq.>)`,
+    `  ${tail} 'bw.actions.>'                    rule actions`,
   ];
   if (engine.apiKeys) lines.push('', '  (set BW_API_KEY to one of your API keys for the curl lines)');
   if (simulate > 0) {
@@ -124,7 +129,15 @@ async function run(args: string[]): Promise<void> {
     crashAlways: process.env['BW_TEST_CRASH_ALWAYS'] === '1',
   };
   const engine = await startRunning(config, log, { hooks });
-  process.stderr.write(banner(engine, config.simulate));
+  // `bellwether tail` finds the embedded server through these two settings: shown when not the defaults.
+  const defaults = defaultConfig();
+  const tailEnv = config.natsUrl
+    ? ''
+    : [
+        config.dataDir === defaults.dataDir ? '' : `BW_DATA_DIR=${config.dataDir} `,
+        config.natsPort === defaults.natsPort ? '' : `BW_NATS_PORT=${config.natsPort} `,
+      ].join('');
+  process.stderr.write(banner(engine, config.simulate, tailEnv));
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
