@@ -11,12 +11,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { freePort } from '../../lib/ports.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import {
+  connectEmbedded,
+  type EngineProcess,
+  startEngineProcess,
+  waitFor,
+} from '../support/engine-process.js';
 import { publishCore } from '../support/publish.js';
 
 /** Debian's chromium package: /usr/bin/chromium is a shell wrapper around this binary. */
@@ -70,7 +75,7 @@ beforeAll(async () => {
     ['--embedded', '--simulate', '500', '--clock', 'event', '--rescore-seconds', '5'],
   );
   base = engine.httpUrl;
-  nc = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
+  nc = await connectEmbedded(engine.dataDir, natsPort);
   const now = Date.now();
   await publishCore(nc, [
     { event_id: 'console-1', customer_id: CUSTOMER, type: 'signup', ts: now - 3_600_000 },
