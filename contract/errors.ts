@@ -34,6 +34,11 @@ export const ERRORS = {
   BW_ERR_INPUT_FORMAT: { message: 'input file cannot be read in the given format', retryable: false },
   BW_ERR_CLI_USAGE: { message: 'command line is invalid', retryable: false },
   BW_ERR_CRM_CONFIG: { message: 'tag, rule, funnel or segment configuration is invalid', retryable: false },
+  BW_ERR_CLEANSING_CONFIG: { message: 'cleansing rules file is invalid', retryable: false },
+  BW_ERR_EVENT_QUARANTINED: {
+    message: 'a valid event was quarantined by a cleansing rule (outlier, near-duplicate)',
+    retryable: false,
+  },
   BW_ERR_UNAUTHORIZED: { message: 'missing or unknown API key', retryable: false, status: 401 },
   BW_ERR_FORBIDDEN: { message: 'the API key’s role does not allow this', retryable: false, status: 403 },
   BW_ERR_RATE_LIMITED: { message: 'too many requests for this API key', retryable: true, status: 429 },

@@ -94,6 +94,8 @@ const REJECT_REASONS = [
   'subject_mismatch',
   'processing_error',
   'poison',
+  'outlier',
+  'near_duplicate',
   'identity_conflict',
 ] as const;
 

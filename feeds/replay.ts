@@ -22,6 +22,8 @@ export interface ReplayOptions extends NatsConnectSettings {
   /** Replay event-time gaps divided by this factor; 0 or absent = no event-time pacing. */
   speedup?: number;
   quiet?: boolean;
+  /** Inbox prefix of the connection (the embedded server's `tail` user has its own). */
+  inboxPrefix?: string;
 }
 
 export interface ReplayableEvent {
@@ -189,7 +191,10 @@ export async function replayFile(
   const summary = describeStats(opts.format, source.stats);
   if (!opts.quiet && summary) process.stderr.write(`${summary}\n`);
   const pace = createPacer({ rate: opts.rate, speedup });
-  const nc = await connectNats(opts, { name: 'bellwether-replay' });
+  const nc = await connectNats(opts, {
+    name: 'bellwether-replay',
+    ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
+  });
   const js = jetstream(nc);
   const started = Date.now();
   let published = 0;

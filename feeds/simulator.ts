@@ -25,6 +25,7 @@ import { eventSubject } from '../contract/subjects.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../contract/time.js';
 import { type Archetype, type Customer, mulberry32, type Planned } from './simulator-activities.js';
 import { CustomerPlanner } from './simulator-customers.js';
+import { FaultInjector, type FaultKind } from './simulator-faults.js';
 import { type EventIds, idsOf } from './simulator-identity.js';
 
 export type { Archetype };
@@ -36,6 +37,12 @@ export interface SimulatorOptions {
   startMs: number;
   /** Fraction of events replaced by a malformed one (default 0). */
   badRate?: number;
+  /**
+   * Fraction of valid events given a data-quality fault for the cleansing rules to catch
+   * (simulator-faults.ts; default 0), and which faults (default all).
+   */
+  faultRate?: number;
+  faultKinds?: readonly FaultKind[];
 }
 
 export interface SimEvent {
@@ -43,6 +50,8 @@ export interface SimEvent {
   body: Uint8Array | string;
   /** Event time, epoch ms. */
   ts: number;
+  /** The data-quality fault injected into this event (known truth for the cleansing rules), if any. */
+  fault?: FaultKind;
 }
 
 const BAD_TYPES = ['teleport', 'page_veiw', 'purchased'];
@@ -53,6 +62,9 @@ export class EventSimulator {
   private readonly planner: CustomerPlanner;
   private readonly badRand: () => number;
   private readonly badRate: number;
+  private readonly faults: FaultInjector | undefined;
+  /** A near-duplicate copy to emit right after its original. */
+  private queued: SimEvent | undefined;
   private readonly seed: number;
   private readonly customers: Customer[] = [];
   private readonly key: Float64Array;
@@ -77,6 +89,8 @@ export class EventSimulator {
     this.badRate = Math.min(1, Math.max(0, opts.badRate ?? 0));
     this.planner = new CustomerPlanner(mulberry32(this.seed), startMs);
     this.badRand = mulberry32(this.seed ^ 0x9e3779b9);
+    this.faults =
+      (opts.faultRate ?? 0) > 0 ? new FaultInjector(this.seed, opts.faultRate!, opts.faultKinds) : undefined;
     this.key = new Float64Array(opts.customers);
     for (let i = 0; i < opts.customers; i++) {
       const c = this.planner.create(i);
@@ -112,6 +126,11 @@ export class EventSimulator {
 
   /** The next event in non-decreasing time order. */
   next(): SimEvent {
+    const queued = this.queued;
+    if (queued !== undefined) {
+      this.queued = undefined;
+      return queued;
+    }
     for (;;) {
       const i = this.heap[0];
       if (i === undefined) throw new Error('simulated feed is exhausted');
@@ -138,6 +157,18 @@ export class EventSimulator {
     const iso = this.iso(p.ts);
     if (this.badRate > 0 && this.badRand() < this.badRate) {
       return this.malformed({ event_id: eventId, customer_id: c.id, type: p.type }, iso, p);
+    }
+    if (this.faults?.draw()) {
+      const fault = this.faults.inject(
+        { event_id: eventId, customer_id: c.id, type: p.type, ts: iso, ...p.fields },
+        p.ts,
+      );
+      if (fault !== undefined) {
+        const subject = eventSubject(p.type, c.id);
+        if (fault.copy === undefined)
+          return { subject, body: JSON.stringify(fault.body), ts: p.ts, fault: fault.kind };
+        this.queued = { subject, body: JSON.stringify(fault.copy), ts: p.ts, fault: fault.kind };
+      }
     }
     // Hand-built head (ids and types never need escaping); JSON.stringify for the variable part.
     const { customerId, anonymousId } = idsOf(c, p.type, this.ids);

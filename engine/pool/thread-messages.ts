@@ -4,6 +4,7 @@ import type { SerializedError } from '../../contract/errors.js';
 import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import type { Reason } from '../../models/scorer.js';
 import type { RfmCuts, RfmSketchesJSON } from '../../operators/analytics/rfm.js';
+import type { CleansingDefinition } from '../../operators/cleansing/rules.js';
 import type { CrmFile } from '../../operators/crm/config.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { SealedPii } from '../../security/pii-sealer.js';
@@ -58,6 +59,8 @@ export interface WorkerData {
   poison: string[];
   /** The CRM definition (tags, rules, funnels, segments), validated by the main thread. */
   crm: { definition: CrmFile; source: string };
+  /** The cleansing rules (BW_CLEANSING_FILE merged over the built-in ones), validated by the main thread. */
+  cleansing: { definition: CleansingDefinition; source: string };
   /** The PII keyring (the first key seals). */
   pii: PiiKeyringData;
   /** Version counters shared with the main thread's answer cache (answer-cache.ts). */
@@ -148,6 +151,7 @@ export type WorkerRequest =
   | { id: number; op: 'top'; minChurnRisk: number; limit: number; tag?: string; segment?: string }
   | { id: number; op: 'cuts'; cuts: RfmCuts }
   | { id: number; op: 'crm'; definition: CrmFile; source: string }
+  | { id: number; op: 'cleansing'; definition: CleansingDefinition; source: string }
   | { id: number; op: 'segments' }
   | { id: number; op: 'funnels' }
   | { id: number; op: 'paths' }

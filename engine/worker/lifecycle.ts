@@ -12,6 +12,7 @@ import { connectNats } from '../../lib/nats-connect.js';
 import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import { lowerThreadPriority } from '../../lib/thread-priority.js';
 import { loadTf } from '../../models/tf-backend.js';
+import { EventCleanser } from '../../operators/cleansing/cleanser.js';
 import { RuleEngine } from '../../operators/crm/rule-engine.js';
 import { type EventsLayout, eventsStreamOf } from '../nats/streams.js';
 import type { DisownMode, OwnedPartition } from '../pool/thread-messages.js';
@@ -40,6 +41,7 @@ export function newFeed(
     state,
     stream: eventsStreamOf(p, layout),
     checkpointOrigin: undefined,
+    streamCreated: undefined,
     messages: undefined,
     attached: false,
     caughtUp: false,
@@ -61,6 +63,7 @@ export function newFeed(
     // The CRM declares its columns before a checkpoint is restored into the store.
     crm: new PartitionCrm(state, crm.config, ctx.sealer),
     rules: new RuleEngine(crm.config.rules),
+    cleanser: new EventCleanser(ctx.cleansing(), ctx.metrics.cleansed),
   };
 }
 

@@ -7,6 +7,7 @@
  * are answered by control.ts; lifecycle.ts starts and stops it all.
  */
 import type { RfmSketchesJSON } from '../../operators/analytics/rfm.js';
+import { compileCleansingRules } from '../../operators/cleansing/rules.js';
 import { PiiKeyring } from '../../security/pii-keyring.js';
 import { PiiSealer } from '../../security/pii-sealer.js';
 import { createLogger } from '../log.js';
@@ -53,6 +54,7 @@ export function createWorkerThread(
     versions: data.versions,
     sealer: new PiiSealer(PiiKeyring.fromData(data.pii)),
     leaseUntil: data.leaseUntil,
+    cleansing: compileCleansingRules(data.cleansing.definition, data.cleansing.source),
   });
   const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
   const models = new WorkerModels(ctx);
