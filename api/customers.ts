@@ -27,6 +27,7 @@ import {
   CustomerQuery,
   ErrorBody,
   ExportQuery,
+  LinkedAnswer,
   RecommendationAnswer,
 } from './schemas.js';
 
@@ -50,7 +51,13 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
         tags: ['customers'],
         params: CustomerParams,
         querystring: CustomerQuery,
-        response: { 200: CustomerAnswerSchema, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
+        response: {
+          200: CustomerAnswerSchema,
+          308: LinkedAnswer,
+          403: ErrorBody,
+          404: ErrorBody,
+          429: ErrorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -66,6 +73,12 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       }
       // Charged when found, synchronously with the check: concurrent reads cannot overtake it.
       chargeCustomer(request, security, id);
+      if (answer.linked_to !== undefined) {
+        // A linked anonymous id: its history is the customer's now (docs/events.md, Identity).
+        const query = request.query.pii === undefined ? '' : `?pii=${request.query.pii}`;
+        const location = `/v1/customers/${encodeURIComponent(answer.linked_to)}${query}`;
+        return reply.code(308).header('location', location).send({ customer_id: answer.linked_to });
+      }
       let views = serialized.get(answer);
       let sent = views?.get(view);
       if (!sent) {

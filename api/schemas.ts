@@ -82,12 +82,25 @@ export const CustomerAnswerSchema = Type.Object({
   }),
   last_event_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   recommendations: RecommendationSchema,
+  identities: Type.Array(Type.String(), {
+    description: 'Anonymous ids (devices, cookies) linked to this customer (docs/events.md, Identity)',
+  }),
+  anonymous: Type.Optional(
+    Type.Boolean({
+      description: 'true for an anonymous profile: events that carried only this anonymous_id',
+    }),
+  ),
   pii: Type.Optional(
     Type.Record(Type.String(), Type.String(), {
       description:
         'Personal fields: masked for analysts, plain for admins asking ?pii=plain; absent for viewers and services',
     }),
   ),
+});
+
+/** The 308 answer for a linked anonymous id (its Location header names the customer's answer). */
+export const LinkedAnswer = Type.Object({
+  customer_id: Type.String({ description: 'The customer the anonymous id is linked to' }),
 });
 
 const PiiQuery = Type.Union([Type.Literal('none'), Type.Literal('masked'), Type.Literal('plain')], {

@@ -5,7 +5,10 @@ import type { CustomerAnswer, CustomerSummary, WorkerStatus } from './pool/threa
 
 export type { CustomerAnswer, CustomerSummary, WorkerStatus };
 
+import type { AlertsView } from './alerts-feed.js';
 import type { ClusterInfo } from './cluster/engine-member.js';
+
+export type { AlertRecord, AlertsView } from './alerts-feed.js';
 
 export interface EngineInfo {
   name: 'bellwether';
@@ -58,4 +61,6 @@ export interface EngineView {
    * instance's still valid, say after a kill -9); 0 on a single node.
    */
   partitionsAwaited(): number;
+  /** Alerts and rule actions: the recent ones from the alerts stream, and live ones as they come. */
+  alerts: AlertsView;
 }

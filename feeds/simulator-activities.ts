@@ -113,6 +113,15 @@ export interface Customer {
   cartP: number;
   checkoutP: number;
   searchP: number;
+  /**
+   * Anonymous ids (devices, cookies) a newcomer browses under before signing up; empty for
+   * everyone else (simulator-identity.ts).
+   */
+  readonly devices: readonly string[];
+  /** Devices linked so far (the signup links the first, later logins the others). */
+  linked: number;
+  /** The device of the newcomer's current anonymous session. */
+  device_at: number;
 }
 
 export { mulberry32 } from '../lib/random.js';

@@ -5,6 +5,7 @@ import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import type { Reason } from '../../models/scorer.js';
 import type { BasketLevel } from '../../operators/analytics/basket-stats.js';
 import type { RfmCuts, RfmSketchesJSON } from '../../operators/analytics/rfm.js';
+import type { CleansingDefinition } from '../../operators/cleansing/rules.js';
 import type { CrmFile } from '../../operators/crm/config.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { SealedPii } from '../../security/pii-sealer.js';
@@ -60,6 +61,8 @@ export interface WorkerData {
   poison: string[];
   /** The CRM definition (tags, rules, funnels, segments), validated by the main thread. */
   crm: { definition: CrmFile; source: string };
+  /** The cleansing rules (BW_CLEANSING_FILE merged over the built-in ones), validated by the main thread. */
+  cleansing: { definition: CleansingDefinition; source: string };
   /** The PII keyring (the first key seals). */
   pii: PiiKeyringData;
   /** Version counters shared with the main thread's answer cache (answer-cache.ts). */
@@ -74,6 +77,8 @@ export interface TestHooks {
   crashOnEventId?: string | undefined;
   /** BW_TEST_CRASH_ALWAYS=1: crash in every generation, not just the first (a poison message). */
   crashAlways?: boolean | undefined;
+  /** BW_TEST_KILL_AFTER_FORWARDS: the process kills itself (SIGKILL) after forwarding this many anonymous events. */
+  killAfterForwards?: number | undefined;
 }
 
 export interface ScoreView {
@@ -103,6 +108,12 @@ export interface CustomerAnswer {
   last_event_at: string | null;
   /** Next-best categories and skus (docs/analytics.md#next-best-category). */
   recommendations: CustomerRecommendation;
+  /** Anonymous ids linked to this customer (docs/events.md, Identity). */
+  identities: string[];
+  /** Present (true) when this is an anonymous profile: events with only this anonymous_id. */
+  anonymous?: true;
+  /** The customer this anonymous id is linked to: the API answers 308 to that customer. */
+  linked_to?: string;
   /**
    * Personal fields sealed (one `bw2` record, or field → `bw1` ciphertext from older checkpoints),
    * opened by the main thread for the roles that may see them; never sent as is.
@@ -144,6 +155,7 @@ export type WorkerRequest =
   | { id: number; op: 'top'; minChurnRisk: number; limit: number; tag?: string; segment?: string }
   | { id: number; op: 'cuts'; cuts: RfmCuts }
   | { id: number; op: 'crm'; definition: CrmFile; source: string }
+  | { id: number; op: 'cleansing'; definition: CleansingDefinition; source: string }
   | { id: number; op: 'segments' }
   | { id: number; op: 'funnels' }
   | { id: number; op: 'paths' }

@@ -107,6 +107,9 @@ export class PartitionCrm {
       this.#profile(slot, event.body.props);
       dropped = this.pii.onProfile(slot, event.body.customer_id, event.body.props);
     }
+    // An anonymous profile's events enter funnels, paths and attribution once, with its customer's
+    // after the merge (docs/events.md, Identity): these counts are cumulative and cannot be undone.
+    if (event.anonymous) return dropped;
     this.funnels.onEvent(slot, event.typeIndex, event.ts);
     this.paths.onEvent(slot, event.typeIndex);
     this.attribution.onEvent(

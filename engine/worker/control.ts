@@ -4,6 +4,7 @@
  * keyring or models, and stop. (One customer's answer comes over the query port: queries.ts.)
  */
 import { BellwetherError } from '../../contract/errors.js';
+import { compileCleansingRules } from '../../operators/cleansing/rules.js';
 import type { DisownMode, WorkerRequest, WorkerStatus } from '../pool/thread-messages.js';
 import { analyticsAnswer, basketCounts, partitionStatuses } from './analytics.js';
 import type { AnswerPush } from './answer-push.js';
@@ -82,6 +83,12 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
       case 'crm':
         crm.reconfigure(req.definition, req.source);
         push.voidAnswers();
+        return true;
+      case 'cleansing':
+        // Between two batches: the events of the open one were judged under the previous rules.
+        ctx.flushPending();
+        ctx.setCleansing(compileCleansingRules(req.definition, req.source));
+        ctx.log.info({ source: req.source }, 'cleansing rules reloaded');
         return true;
       case 'segments':
       case 'funnels':

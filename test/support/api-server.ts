@@ -14,6 +14,8 @@ import { pino } from 'pino';
 import { vi } from 'vitest';
 import { buildServer } from '../../api/server.js';
 import type {
+  AlertRecord,
+  AlertsView,
   CustomerAnswer,
   CustomerSummary,
   EngineInfo,
@@ -79,6 +81,7 @@ export function customerAnswer(
       just_bought: ['coffee'],
       baskets: 4,
     },
+    identities: [],
   };
 }
 
@@ -158,6 +161,28 @@ export class FakeEngineView implements EngineView {
   readonly metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
   natsUp = true;
   failure: Error | undefined;
+  /** What `alerts.recent` answers from (oldest first); `emitAlert` reaches `alerts.watch` listeners. */
+  recentAlerts: AlertRecord[] = [];
+  readonly #alertListeners = new Set<(record: AlertRecord) => void>();
+  readonly alerts: AlertsView = {
+    recent: async (kind, limit) => {
+      this.#call('alerts.recent', kind, limit);
+      return this.recentAlerts.filter((a) => kind === undefined || a.kind === kind).slice(-limit);
+    },
+    watch: (listener) => {
+      this.#call('alerts.watch');
+      this.#alertListeners.add(listener);
+      return () => this.#alertListeners.delete(listener);
+    },
+  };
+
+  emitAlert(record: AlertRecord): void {
+    for (const listener of this.#alertListeners) listener(record);
+  }
+
+  get alertListeners(): number {
+    return this.#alertListeners.size;
+  }
 
   #call(method: string, ...args: unknown[]): void {
     this.calls.push({ method, args });
@@ -291,7 +316,8 @@ export async function startApi(opts: HarnessOptions = {}): Promise<ApiHarness> {
     auditMaxMb: 64,
   };
   const published: { subject: string; data: string }[] = [];
-  // The security layer calls these three methods of its NATS handles, nothing else.
+  // The security layer calls these three methods of its NATS handles, nothing else (the audit copy
+  // and the alerts go through `js.publish`).
   const nc = {
     isClosed: () => false,
     publish: (subject: string, data: string) => void published.push({ subject, data }),
@@ -347,7 +373,7 @@ export async function startApi(opts: HarnessOptions = {}): Promise<ApiHarness> {
     },
     async close() {
       await app.close();
-      security.close();
+      await security.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

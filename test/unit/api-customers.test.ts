@@ -60,6 +60,24 @@ describe('GET /v1/customers/:id', () => {
     expect((await get('/v1/customers/alice?pii=none', 'admin')).body).toEqual(presented(alice));
   });
 
+  it('answers 308 to the customer for a linked anonymous id, keeping the pii view asked', async () => {
+    api.addCustomer({ ...customerAnswer('dev-1', 0.2), linked_to: 'alice' });
+    const res = await get('/v1/customers/dev-1?pii=masked', 'analyst');
+    expect(res.status).toBe(308);
+    expect(res.headers['location']).toBe('/v1/customers/alice?pii=masked');
+    expect(res.body).toEqual({ customer_id: 'alice' });
+    // An anonymous profile not linked yet answers for itself, marked anonymous; a customer lists its devices.
+    api.addCustomer({ ...customerAnswer('dev-2', 0.2), anonymous: true });
+    expect((await get('/v1/customers/dev-2', 'viewer')).body).toMatchObject({
+      anonymous: true,
+      identities: [],
+    });
+    api.addCustomer({ ...customerAnswer('dora', 0.2), identities: ['dev-1', 'dev-3'] });
+    expect((await get('/v1/customers/dora', 'viewer')).body).toMatchObject({
+      identities: ['dev-1', 'dev-3'],
+    });
+  });
+
   it('gives viewers and services no personal fields at all', async () => {
     for (const role of ['viewer', 'service'] as const) {
       const res = await get('/v1/customers/alice', role);
