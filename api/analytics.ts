@@ -14,6 +14,41 @@ const PathsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+const AssociationRulesQuery = Type.Object(
+  {
+    min_support: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'Share of baskets holding both' }),
+    ),
+    min_confidence: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        default: 0.1,
+        description: 'Share of the antecedent baskets holding the consequent',
+      }),
+    ),
+    level: Type.Optional(
+      Type.Union([Type.Literal('category'), Type.Literal('sku')], { default: 'category' }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+const AssociationRulesAnswer = Type.Object({
+  level: Type.Union([Type.Literal('category'), Type.Literal('sku')]),
+  baskets: Type.Integer({ description: 'Baskets counted over every partition' }),
+  exact: Type.Boolean({ description: 'False once a Space-Saving summary evicted: counts are then bounds' }),
+  rules: Type.Array(
+    Type.Object({
+      antecedent: Type.String(),
+      consequent: Type.String(),
+      count: Type.Number({ description: 'Baskets holding both (lower bound)' }),
+      support: Type.Number(),
+      confidence: Type.Number(),
+      lift: Type.Number(),
+    }),
+  ),
+});
 const AttributionQuery = Type.Object(
   { model: Type.Optional(Type.Union(ATTRIBUTION_MODELS.map((m) => Type.Literal(m)))) },
   { additionalProperties: false },
@@ -57,6 +92,27 @@ export function analyticsRoutes(app: FastifyInstance, engine: EngineView): void 
       },
     },
     async (request) => engine.paths(request.query.from, request.query.limit ?? 10),
+  );
+
+  app.get<{ Querystring: Static<typeof AssociationRulesQuery> }>(
+    '/v1/association-rules',
+    {
+      schema: {
+        summary:
+          'Association rules A → B mined from the baskets of every partition, with support, confidence and lift',
+        tags: ['crm'],
+        querystring: AssociationRulesQuery,
+        response: { 200: AssociationRulesAnswer },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return engine.associationRules(q.level ?? 'category', {
+        minSupport: q.min_support ?? 0.01,
+        minConfidence: q.min_confidence ?? 0.1,
+        limit: q.limit ?? 100,
+      });
+    },
   );
 
   app.get<{ Querystring: Static<typeof AttributionQuery> }>(

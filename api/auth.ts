@@ -7,6 +7,7 @@
  * raise a security alert. Requests per key and minute are limited (BW_RATE_LIMIT).
  */
 import rateLimit from '@fastify/rate-limit';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { BellwetherError } from '../contract/errors.js';
 import { allows, type Permission, type Principal } from '../security/api-keys.js';
@@ -21,6 +22,8 @@ declare module 'fastify' {
     public?: boolean;
     /** The route reads customer data: every request is written to the audit log. */
     audit?: boolean;
+    /** A stream that ends when the client closes it (server-sent events): a close is not a failure. */
+    stream?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -125,7 +128,11 @@ export async function installAuth(
       const refused = status === 401 || status === 403 || status === 429;
       if (!audited && !refused) return;
       const entry = auditEntry(request, status);
-      if (!reply.raw.writableFinished && entry.outcome === 'ok') {
+      if (
+        !reply.raw.writableFinished &&
+        entry.outcome === 'ok' &&
+        request.routeOptions.config.stream !== true
+      ) {
         entry.outcome = 'failed';
         entry.detail = `connection closed before the answer was complete${entry.detail ? `; ${entry.detail}` : ''}`;
       }
@@ -175,6 +182,33 @@ export async function installAuth(
         ),
     });
   }
+
+  // Who the caller is, without a 401 (a browser logs every 401 as an error): the console asks this
+  // first and shows its key prompt only when keys are required and it has no valid one.
+  app.get(
+    '/v1/whoami',
+    {
+      config: { public: true },
+      schema: {
+        summary:
+          'Whether API keys are required, and the name and role of the key sent (null when none or unknown)',
+        tags: ['ops'],
+        response: {
+          200: Type.Object({
+            keys_required: Type.Boolean(),
+            name: Type.Union([Type.String(), Type.Null()]),
+            role: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      if (!keyed) return { keys_required: false, name: LOCAL.name, role: LOCAL.role };
+      const principal = request.principal ?? presented(request);
+      if (!principal && request.headers.authorization !== undefined) onFailure(request);
+      return { keys_required: true, name: principal?.name ?? null, role: principal?.role ?? null };
+    },
+  );
 
   // 3. Authentication and the route's permission.
   app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {

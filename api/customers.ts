@@ -27,6 +27,8 @@ import {
   CustomerQuery,
   ErrorBody,
   ExportQuery,
+  LinkedAnswer,
+  RecommendationAnswer,
 } from './schemas.js';
 
 /**
@@ -49,7 +51,13 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
         tags: ['customers'],
         params: CustomerParams,
         querystring: CustomerQuery,
-        response: { 200: CustomerAnswerSchema, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
+        response: {
+          200: CustomerAnswerSchema,
+          308: LinkedAnswer,
+          403: ErrorBody,
+          404: ErrorBody,
+          429: ErrorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -65,6 +73,12 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       }
       // Charged when found, synchronously with the check: concurrent reads cannot overtake it.
       chargeCustomer(request, security, id);
+      if (answer.linked_to !== undefined) {
+        // A linked anonymous id: its history is the customer's now (docs/events.md, Identity).
+        const query = request.query.pii === undefined ? '' : `?pii=${request.query.pii}`;
+        const location = `/v1/customers/${encodeURIComponent(answer.linked_to)}${query}`;
+        return reply.code(308).header('location', location).send({ customer_id: answer.linked_to });
+      }
       let views = serialized.get(answer);
       let sent = views?.get(view);
       if (!sent) {
@@ -79,6 +93,36 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       request.auditInfo = { ...request.auditInfo, customers: 1, fields: sent.fields };
       // A string with a JSON content type is sent as it is (already serialized by the route's schema).
       return reply.type('application/json; charset=utf-8').send(sent.body);
+    },
+  );
+
+  app.get<{ Params: Static<typeof CustomerParams> }>(
+    '/v1/customers/:id/recommendations',
+    {
+      config: { permission: 'read', audit: true },
+      schema: {
+        summary:
+          "A customer's next-best categories and skus, scored with its partition's association rules (docs/analytics.md)",
+        tags: ['customers'],
+        params: CustomerParams,
+        response: { 200: RecommendationAnswer, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
+      },
+    },
+    async (request) => {
+      demand(request, 'read');
+      const id = request.params.id;
+      request.auditInfo = { customers: 0, fields: [], pii: 'none', customer_id: id };
+      // The customer budget and the enumeration detector as for the customer's answer.
+      watchEnumeration(request, security.enumeration.read(budgetKey(request), id));
+      checkCustomer(request, security, id);
+      const answer = await engine.customer(id);
+      if (!answer) {
+        watchEnumeration(request, security.enumeration.miss(budgetKey(request), id));
+        throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
+      }
+      chargeCustomer(request, security, id);
+      request.auditInfo = { ...request.auditInfo, customers: 1, fields: ['recommendations'] };
+      return { customer_id: answer.customer_id, ...answer.recommendations };
     },
   );
 

@@ -71,14 +71,18 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView, httpMetri
     '/v1/info',
     {
       schema: {
-        summary: 'Version, partitions, workers, TF.js backend and model versions',
+        summary:
+          'Version, partitions, workers, TF.js backend and model versions; the NATS connection (`nats`) for the admin role only',
         tags: ['ops'],
       },
     },
-    async () => {
-      const [info, statuses] = await Promise.all([engine.info(), engine.status()]);
+    async (request) => {
+      const [{ nats, ...info }, statuses] = await Promise.all([engine.info(), engine.status()]);
+      // Where NATS is tells a caller where to knock: admin only (without API keys, every local caller is admin).
+      const admin = request.principal?.role === 'admin';
       return {
         ...info,
+        ...(admin ? { nats } : {}),
         worker_status: statuses.map((s) => ({ index: s.index, models: s.models, tensors: s.tensors })),
         partition_status: statuses.flatMap((s) => s.partitions).sort((a, b) => a.partition - b.partition),
       };

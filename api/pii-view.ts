@@ -45,7 +45,7 @@ export function presentAnswer(
 
 /** Field groups of a presented answer, for the audit log. */
 export function answerFields(answer: PresentedAnswer): string[] {
-  const fields = ['features', 'scores', 'segment', 'tags'];
+  const fields = ['features', 'recommendations', 'scores', 'segment', 'tags'];
   for (const field of Object.keys(answer.pii ?? {})) fields.push(`pii.${field}`);
   return fields;
 }

@@ -40,6 +40,31 @@ const Rfm = Type.Union([
   Type.Null(),
 ]);
 
+/** A customer's next-best categories (docs/analytics.md#next-best-category). */
+const RecommendationSchema = Type.Object({
+  next_best_category: Type.Union([Type.String(), Type.Null()]),
+  tag: Type.Union([Type.String(), Type.Null()], {
+    description: '`likely_to_buy:<category>`, the predictive tag; rules read the category as `likely_to_buy`',
+  }),
+  categories: Type.Array(Type.Object({ category: Type.String(), score: Type.Number() }), {
+    description: 'Best-scoring categories, best first (the ones just bought left out)',
+  }),
+  skus: Type.Array(Type.Object({ sku: Type.String(), category: Type.String(), baskets: Type.Number() }), {
+    description: 'The skus most often bought in those categories',
+  }),
+  recent: Type.Array(Type.Object({ category: Type.String(), weight: Type.Number() }), {
+    description: "The customer's category interest (views 1, cart adds 3, purchases 5; 14-day half-life)",
+  }),
+  just_bought: Type.Array(Type.String()),
+  baskets: Type.Integer({ description: 'Baskets of the partition the rules were mined from' }),
+});
+
+/** GET /v1/customers/:id/recommendations */
+export const RecommendationAnswer = Type.Composite([
+  Type.Object({ customer_id: Type.String() }),
+  RecommendationSchema,
+]);
+
 export const CustomerAnswerSchema = Type.Object({
   customer_id: Type.String(),
   partition: Type.Integer(),
@@ -56,12 +81,26 @@ export const CustomerAnswerSchema = Type.Object({
     clv_version: Type.Union([Type.String(), Type.Null()]),
   }),
   last_event_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  recommendations: RecommendationSchema,
+  identities: Type.Array(Type.String(), {
+    description: 'Anonymous ids (devices, cookies) linked to this customer (docs/events.md, Identity)',
+  }),
+  anonymous: Type.Optional(
+    Type.Boolean({
+      description: 'true for an anonymous profile: events that carried only this anonymous_id',
+    }),
+  ),
   pii: Type.Optional(
     Type.Record(Type.String(), Type.String(), {
       description:
         'Personal fields: masked for analysts, plain for admins asking ?pii=plain; absent for viewers and services',
     }),
   ),
+});
+
+/** The 308 answer for a linked anonymous id (its Location header names the customer's answer). */
+export const LinkedAnswer = Type.Object({
+  customer_id: Type.String({ description: 'The customer the anonymous id is linked to' }),
 });
 
 const PiiQuery = Type.Union([Type.Literal('none'), Type.Literal('masked'), Type.Literal('plain')], {

@@ -17,8 +17,10 @@ import type { EngineView } from '../engine/view.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import type { EngineSecurity } from '../security/engine-security.js';
 import { aggregateRoutes } from './aggregate.js';
+import { alertRoutes } from './alerts.js';
 import { analyticsRoutes } from './analytics.js';
 import { installAuth } from './auth.js';
+import { consoleRoutes } from './console.js';
 import { customerRoutes } from './customers.js';
 import { installErrorHandler } from './errors.js';
 import { healthRoutes } from './health.js';
@@ -79,6 +81,8 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
   modelRoutes(app, engine);
   analyticsRoutes(app, engine);
   aggregateRoutes(app, engine);
+  alertRoutes(app, engine);
+  await consoleRoutes(app);
   app.get('/docs', { config: { permission: 'read' }, schema: { hide: true } }, async () => app.swagger());
   return app;
 }

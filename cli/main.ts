@@ -5,20 +5,25 @@
  * the settings table (engine/config.ts). A bad command line or configuration exits with code 2.
  */
 import { BellwetherError, ERRORS } from '../contract/errors.js';
-import { loadConfig, SETTINGS } from '../engine/config.js';
+import { defaultConfig, loadConfig, SETTINGS } from '../engine/config.js';
 import { createLogger } from '../engine/log.js';
-import { natsSettingsOf } from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import { parseCommandFlags } from './command-flags.js';
 import { MODEL_COMMANDS_USAGE } from './model-commands-usage.js';
 import { SECURITY_COMMANDS_USAGE } from './security-commands-usage.js';
 import { settingsHelp, settingsMarkdown, writeSettingsTable } from './settings-docs.js';
+import { toolNatsSettings } from './tool-nats-settings.js';
 
 const USAGE = `bellwether ${PACKAGE_VERSION}
 
 Usage:
   bellwether run [flags]               start the engine
   bellwether replay FILE [flags]       publish a file of events to NATS
+  bellwether tail SUBJECT [--limit N] [--nats-url URL]
+                                       print alerts (bw.alerts.>), rule actions (bw.actions.>),
+                                       segment changes (bw.segments.>) or dead letters (bw.dlq.>)
+                                       as they come, one JSON line each, until Ctrl-C or N messages;
+                                       the embedded server's tail user of BW_DATA_DIR, or BW_NATS_URL
   bellwether dataset|train|eval|clv    offline model tools (below)
   bellwether audit|keys|dlq            security tools (below)
   bellwether help                      this text
@@ -32,26 +37,41 @@ ${settingsHelp()}
 
 replay flags:
   --format ndjson|online-retail|cdnow   input format (ndjson: one event JSON per line)
-  --nats-url URL                        NATS server (default nats://127.0.0.1:4222 or BW_NATS_URL)
+  --nats-url URL                        NATS server (default BW_NATS_URL, else the embedded server
+                                        of BW_DATA_DIR at 127.0.0.1:BW_NATS_PORT as its tail user)
   --rate N                              at most N events per second (default: as fast as possible)
   --speedup X                           keep the file's event-time gaps, divided by X
 
 ${MODEL_COMMANDS_USAGE}
 ${SECURITY_COMMANDS_USAGE}`;
 
-function banner(httpUrl: string, natsUrl: string, simulate: number): string {
+/**
+ * What `bellwether run` prints once it serves. With API keys on, the curl lines carry the
+ * Authorization header (the key itself is the caller's: `$BW_API_KEY` stands for it).
+ */
+function banner(
+  engine: { httpUrl: string; natsUrl: string; apiKeys: boolean },
+  simulate: number,
+  tailEnv: string,
+): string {
+  const { httpUrl, natsUrl } = engine;
+  const tail = `${tailEnv}bellwether tail`;
+  const curl = engine.apiKeys ? `curl -H "Authorization: Bearer $BW_API_KEY"` : 'curl';
   const lines = [
     '',
     `  Bellwether is running.  HTTP ${httpUrl}   NATS ${natsUrl}`,
     '',
-    `  curl '${httpUrl}/v1/customers?min_churn_risk=0&limit=5'   riskiest customers`,
-    `  curl ${httpUrl}/v1/customers/<id>                        one customer's features and scores`,
-    `  curl ${httpUrl}/v1/customers/<id>?pii=plain              ...with personal fields in plain (audited)`,
-    `  curl ${httpUrl}/v1/info     ${httpUrl}/readyz     ${httpUrl}/metrics     ${httpUrl}/docs`,
-    `  curl ${httpUrl}/v1/segments   ${httpUrl}/v1/funnels/checkout   ${httpUrl}/v1/attribution?model=shapley`,
-    `  nats sub --server ${natsUrl} 'bw.alerts.>'                 churn and intent alerts`,
-    `  nats sub --server ${natsUrl} 'bw.actions.>'                rule actions (and bw.segments.changed)`,
+    `  Console: ${httpUrl}/ui/   (live alerts, customer 360, segments and journeys, models)`,
+    '',
+    `  ${curl} '${httpUrl}/v1/customers?min_churn_risk=0&limit=5'   riskiest customers`,
+    `  ${curl} ${httpUrl}/v1/customers/<id>                        one customer's features and scores`,
+    `  ${curl} ${httpUrl}/v1/customers/<id>?pii=plain              ...with personal fields in plain (audited)`,
+    `  ${curl} ${httpUrl}/v1/info     ${httpUrl}/readyz     ${httpUrl}/metrics     ${httpUrl}/docs`,
+    `  ${curl} ${httpUrl}/v1/segments   ${httpUrl}/v1/funnels/checkout   ${httpUrl}/v1/attribution?model=shapley`,
+    `  ${tail} 'bw.alerts.>'                     churn and intent alerts (also bw.segments.>, bw.dlq.>)`,
+    `  ${tail} 'bw.actions.>'                    rule actions`,
   ];
+  if (engine.apiKeys) lines.push('', '  (set BW_API_KEY to one of your API keys for the curl lines)');
   if (simulate > 0) {
     lines.push(
       '',
@@ -107,9 +127,18 @@ async function run(args: string[]): Promise<void> {
   const hooks = {
     crashOnEventId: process.env['BW_TEST_CRASH_EVENT_ID'],
     crashAlways: process.env['BW_TEST_CRASH_ALWAYS'] === '1',
+    killAfterForwards: Number(process.env['BW_TEST_KILL_AFTER_FORWARDS'] ?? '') || undefined,
   };
   const engine = await startRunning(config, log, { hooks });
-  process.stderr.write(banner(engine.httpUrl, engine.natsUrl, config.simulate));
+  // `bellwether tail` finds the embedded server through these two settings: shown when not the defaults.
+  const defaults = defaultConfig();
+  const tailEnv = config.natsUrl
+    ? ''
+    : [
+        config.dataDir === defaults.dataDir ? '' : `BW_DATA_DIR=${config.dataDir} `,
+        config.natsPort === defaults.natsPort ? '' : `BW_NATS_PORT=${config.natsPort} `,
+      ].join('');
+  process.stderr.write(banner(engine, config.simulate, tailEnv));
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -157,10 +186,13 @@ async function replay(args: string[]): Promise<void> {
   const rate = values.rate === undefined ? 0 : Number(values.rate);
   if (!Number.isFinite(rate) || rate < 0)
     throw new BellwetherError('BW_ERR_CLI_USAGE', '--rate must be a number ≥ 0');
+  // Against the embedded server: its `tail` user, which may publish events and nothing else.
+  const nats = toolNatsSettings(config, 'tail', values['nats-url']);
   await replayFile({
     file,
     format: values.format ?? 'ndjson',
-    ...natsSettingsOf(config, values['nats-url'] ?? config.natsUrl ?? 'nats://127.0.0.1:4222'),
+    ...nats.settings,
+    ...(nats.client.inboxPrefix ? { inboxPrefix: nats.client.inboxPrefix } : {}),
     rate,
     speedup: values.speedup === undefined ? 0 : Number(values.speedup),
   });
@@ -196,6 +228,10 @@ async function main(argv: string[]): Promise<void> {
       return run(rest);
     case 'replay':
       return replay(rest);
+    case 'tail': {
+      const { tailCommand } = await import('./tail-command.js');
+      return tailCommand(rest);
+    }
     case 'audit':
     case 'keys':
     case 'dlq': {
@@ -208,6 +244,10 @@ async function main(argv: string[]): Promise<void> {
     case 'clv': {
       const { runModelCommand } = await import('./model-commands.js');
       return runModelCommand(command, rest);
+    }
+    case 'baskets': {
+      const { runBasketCommand } = await import('./basket-commands.js');
+      return runBasketCommand(rest);
     }
     case 'help':
       return help(rest);

@@ -7,5 +7,7 @@ export const MODEL_COMMANDS_USAGE = `Model commands:
   bellwether eval --model DIR|churn|intent [--input FILE] [--format F] [--cutoff D] [--json] [--seed N]
   bellwether clv fit [--input FILE] [--format F] --calibration-end D [--unit weeks|days]
                      [--holdout-end D] [--json] [--out DIR [--version V] [--force]]
+  bellwether baskets eval [--input FILE] [--cutoff 2011-09-01] [--json]
+                          next-best category vs popularity and bought-together, hit@5/@10
   F = online-retail | cdnow | ndjson (guessed from the file name); D = YYYY-MM-DD (UTC)
 `;

@@ -8,12 +8,13 @@ import type { Config } from '../engine/config.js';
 import { type EngineOptions, openEngine } from '../engine/engine.js';
 import type { Logger } from '../engine/log.js';
 import { startSimulatorWorker } from '../feeds/simulator-host.js';
-import { natsSettingsOf } from '../lib/nats-connect-options.js';
 import { ShutdownSteps } from '../lib/shutdown-steps.js';
 
 export interface RunningEngine {
   httpUrl: string;
   natsUrl: string;
+  /** API keys are configured: every route but /healthz and /readyz needs one. */
+  apiKeys: boolean;
   stop(): Promise<void>;
 }
 
@@ -63,12 +64,15 @@ export async function startRunning(
 
     if (config.simulate > 0) {
       sim = startSimulatorWorker({
-        ...natsSettingsOf(config, engine.natsUrl),
+        ...engine.natsSettings,
         rate: config.simulate,
         customers: config.simulateCustomers,
         seed: 42,
         historyDays: 180,
         badRate: 0.001,
+        // Data-quality faults for the cleansing rules to catch (docs/cleansing.md): outliers land on
+        // bw.dlq.outlier, near-duplicates on bw.dlq.near_duplicate, repairs in the metrics.
+        faultRate: 0.002,
       });
       sim.onError((err) => log.error({ component: 'simulator', err }, 'simulated feed failed'));
     }
@@ -83,7 +87,7 @@ export async function startRunning(
       },
       'engine started',
     );
-    return { httpUrl, natsUrl: engine.natsUrl, stop };
+    return { httpUrl, natsUrl: engine.natsUrl, apiKeys: security.apiKeys.size > 0, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -5,4 +5,8 @@ export const SECURITY_COMMANDS_USAGE = `Security commands:
                                               (roles: viewer, analyst, admin, service)
   bellwether dlq read [--limit N] [--nats-url URL]
                                               dead letters as JSON lines, bodies opened with the PII keys
+  bellwether dlq replay --reason R [--limit N] [--dry-run] [--keep] [--nats-url URL]
+                                              re-publish reviewed dead letters of one reason (outlier,
+                                              near_duplicate, …) marked Bw-Reviewed; deleted from BW_DLQ
+                                              once stored unless --keep (docs/cleansing.md)
 `;

@@ -19,6 +19,10 @@ export const ERRORS = {
   },
   BW_ERR_EVENT_SCHEMA: { message: 'event does not match the event schema', retryable: false },
   BW_ERR_CHECKPOINT_CORRUPT: { message: 'checkpoint file is corrupt', retryable: false },
+  BW_ERR_IDENTITY_CONFLICT: {
+    message: 'anonymous id is already linked to another customer',
+    retryable: false,
+  },
   BW_ERR_MODEL_LOAD: { message: 'model cannot be loaded', retryable: false },
   BW_ERR_MODEL_SHAPE: { message: 'model input does not match its feature spec', retryable: false },
   BW_ERR_WORKER_FAILED: { message: 'partition worker failed', retryable: true, status: 503 },
@@ -30,6 +34,11 @@ export const ERRORS = {
   BW_ERR_INPUT_FORMAT: { message: 'input file cannot be read in the given format', retryable: false },
   BW_ERR_CLI_USAGE: { message: 'command line is invalid', retryable: false },
   BW_ERR_CRM_CONFIG: { message: 'tag, rule, funnel or segment configuration is invalid', retryable: false },
+  BW_ERR_CLEANSING_CONFIG: { message: 'cleansing rules file is invalid', retryable: false },
+  BW_ERR_EVENT_QUARANTINED: {
+    message: 'a valid event was quarantined by a cleansing rule (outlier, near-duplicate)',
+    retryable: false,
+  },
   BW_ERR_UNAUTHORIZED: { message: 'missing or unknown API key', retryable: false, status: 401 },
   BW_ERR_FORBIDDEN: { message: 'the API key’s role does not allow this', retryable: false, status: 403 },
   BW_ERR_RATE_LIMITED: { message: 'too many requests for this API key', retryable: true, status: 429 },

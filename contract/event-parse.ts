@@ -40,6 +40,11 @@ export interface ParsedEvent {
   ts: number;
   /** `amount` or 0. */
   amount: number;
+  /**
+   * The body has no customer_id: `body.customer_id` is its anonymous_id, and the event belongs to
+   * that anonymous profile (or, once the anonymous id is linked, to its customer: docs/events.md).
+   */
+  anonymous: boolean;
 }
 
 export type ParseResult =
@@ -127,6 +132,13 @@ function checked(
   if (!Number.isFinite(ts)) return reject('bad_time', 'ts is not a valid time');
   if (ts > clockNow + MAX_FUTURE_MS) return reject('future_time', 'ts is more than 1 day in the future');
   if (ts < clockNow - MAX_PAST_MS) return reject('bad_time', 'ts is more than 60 years in the past');
+  // The routing key: the customer id, or the anonymous id of an event without one.
+  const anonymous = (body.customer_id as string | undefined) === undefined;
+  if (anonymous) {
+    if (body.anonymous_id === undefined)
+      return reject('missing_field', 'missing customer_id or anonymous_id');
+    body.customer_id = body.anonymous_id;
+  }
   if (
     body.type !== subjectType ||
     (typeof route === 'string'
@@ -135,5 +147,5 @@ function checked(
   ) {
     return reject('subject_mismatch', 'subject type or customer partition differs from the body');
   }
-  return { ok: true, event: { body, typeIndex, ts, amount: body.amount ?? 0 } };
+  return { ok: true, event: { body, typeIndex, ts, amount: body.amount ?? 0, anonymous } };
 }

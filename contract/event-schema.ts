@@ -17,7 +17,17 @@ export const MAX_FUTURE_MS = DAY_MS;
 export const EventSchema = Type.Object(
   {
     event_id: Type.String({ minLength: 1, maxLength: 256, description: 'Dedupe key' }),
-    customer_id: Type.String({ minLength: 1, maxLength: 256, description: 'Authoritative customer id' }),
+    // At least one of customer_id and anonymous_id (checked after the schema, event-parse.ts).
+    customer_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, description: 'Authoritative customer id' }),
+    ),
+    anonymous_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        description: 'Device or cookie id (docs/events.md, Identity)',
+      }),
+    ),
     // An `enum`, not a union of literals: ajv checks a union branch by branch and builds an error
     // object (with its message string) for every branch that fails, ~10 per event on the hot path.
     type: Type.Unsafe<EventType>({ type: 'string', enum: [...EVENT_TYPES], description: 'Event type' }),
@@ -49,6 +59,7 @@ export type EventBody = Static<typeof EventSchema>;
 export const KEPT_FIELDS = [
   'event_id',
   'customer_id',
+  'anonymous_id',
   'type',
   'amount',
   'currency',
@@ -63,8 +74,12 @@ export const KEPT_FIELDS = [
 
 type KeptField = (typeof KEPT_FIELDS)[number];
 
-/** The fields of a valid event that the engine reads (KEPT_FIELDS). */
-export type EventFields = Pick<EventBody, KeptField>;
+/**
+ * The fields of a valid event that the engine reads (KEPT_FIELDS). `customer_id` is the profile the
+ * event folds into: the body's customer_id, or its anonymous_id when it has none (the parse fills
+ * it in; ParsedEvent.anonymous says which).
+ */
+export type EventFields = Omit<Pick<EventBody, KeptField>, 'customer_id'> & { customer_id: string };
 
 /** Reasons an event is dead-lettered; each is the last token of `bw.dlq.<reason>`. */
 const REJECT_REASONS = [
@@ -79,6 +94,9 @@ const REJECT_REASONS = [
   'subject_mismatch',
   'processing_error',
   'poison',
+  'outlier',
+  'near_duplicate',
+  'identity_conflict',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

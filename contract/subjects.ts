@@ -10,6 +10,8 @@ const EVENTS_PREFIX = 'bw.events';
 const PARTITIONED_PREFIX = 'bw.part';
 export const DLQ_PREFIX = 'bw.dlq';
 export const ALERTS_PREFIX = 'bw.alerts';
+/** Security alerts: export limits, failed authentications, streams deleted or altered. */
+export const SECURITY_ALERTS_SUBJECT = `${ALERTS_PREFIX}.security`;
 
 const PLAIN_TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Marks an encoded token; `~` cannot occur in a plain token. */

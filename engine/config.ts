@@ -56,6 +56,8 @@ export const ENV_OUTSIDE_SETTINGS: Readonly<Record<string, string>> = {
     'test hook of crash-recovery tests: a partition worker exits abruptly when it folds the event with this id.',
   BW_TEST_CRASH_ALWAYS:
     'test hook: with 1, the crash above happens in every worker generation (a poison message).',
+  BW_TEST_KILL_AFTER_FORWARDS:
+    'test hook of the identity test: the engine process kills itself (SIGKILL) after a worker forwarded this many anonymous events.',
 };
 
 const ajv = new Ajv({ allErrors: true, strict: false });

@@ -13,31 +13,45 @@ import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom
 import { BellwetherError } from '../contract/errors.js';
 import { partitionOfCustomer } from '../contract/subjects.js';
 import { connectNats } from '../lib/nats-connect.js';
-import { describeNatsSettings, externalOnlySettings, natsSettingsOf } from '../lib/nats-connect-options.js';
+import {
+  describeNatsSettings,
+  externalOnlySettings,
+  type NatsConnectSettings,
+  natsSettingsOf,
+} from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import { ShutdownSteps } from '../lib/shutdown-steps.js';
 import { registerThreadTime } from '../lib/thread-time.js';
 import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
 import { describeRegistry } from '../models/listing.js';
 import { MODEL_NAMES } from '../models/registry.js';
+import { associationRules } from '../operators/analytics/association-rules.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
 import { EngineSecurity } from '../security/engine-security.js';
+import { createAlertsFeed } from './alerts-feed.js';
+import { loadCleansingDefinition, watchCleansingFile } from './cleansing-file.js';
+import { clusterJetStream, openKvBucket } from './cluster/buckets.js';
 import { EngineMember } from './cluster/engine-member.js';
+import { identityBucketSpec } from './cluster/identity-links.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import { CustomerBudgetStore } from './customer-budget-store.js';
 import type { Logger } from './log.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
-import { ensureStreams } from './nats/streams.js';
+import { StreamWatch } from './nats/stream-watch.js';
+import { ensureStreams, streamConfigs } from './nats/streams.js';
 import type { GatherBody } from './pool/population.js';
 import type { TestHooks, WorkerStatus } from './pool/thread-messages.js';
 import { WorkerPool } from './pool/worker-pool.js';
+import { securityMetrics } from './security-metrics.js';
 import type { CustomerAnswer, EngineInfo, EngineView } from './view.js';
 
 export interface OpenEngine {
   view: EngineView;
   natsUrl: string;
+  /** How the engine connects (the embedded server: its `engine` user); the simulated feed uses it too. */
+  natsSettings: NatsConnectSettings;
   security: EngineSecurity;
   /** Starts the partition workers, the model and CRM file watches. */
   startWorkers(): Promise<void>;
@@ -45,26 +59,28 @@ export interface OpenEngine {
 }
 
 /**
- * The main thread's connection. `natsUrl` is BW_NATS_URL (a server list) or the embedded server's;
- * credentials and TLS (BW_NATS_CREDS, BW_NATS_USER/_PASSWORD, BW_NATS_NKEY_SEED_FILE,
- * BW_NATS_TLS_*) come from the config and apply to an external server only.
+ * How every connection of the engine reaches NATS. An external server (BW_NATS_URL, a server list):
+ * the configured credentials and TLS (BW_NATS_CREDS, BW_NATS_USER/_PASSWORD,
+ * BW_NATS_NKEY_SEED_FILE, BW_NATS_TLS_*). The embedded server: its `engine` user's seed file;
+ * configured credentials are refused there (BW_ERR_NATS_SETTINGS).
  */
-async function connectMain(
-  config: Config,
-  natsUrl: string,
-  embedded: boolean,
-  log: Logger,
-): Promise<NatsConnection> {
+function engineNatsSettings(config: Config, natsUrl: string, embedded: EmbeddedNats | undefined) {
   const settings = natsSettingsOf(config, natsUrl);
+  if (!embedded) return settings;
+  const external = externalOnlySettings(settings);
+  if (external.length > 0) {
+    throw new BellwetherError(
+      'BW_ERR_NATS_SETTINGS',
+      `${external.join(', ')} set without BW_NATS_URL: they are for an external server (the embedded nats-server has its own generated users and no TLS)`,
+    );
+  }
+  return { natsUrl, natsNkeySeedFile: embedded.seedFiles.engine };
+}
+
+/** The main thread's connection. */
+async function connectMain(settings: NatsConnectSettings, log: Logger): Promise<NatsConnection> {
   const described = { component: 'nats', ...describeNatsSettings(settings) };
   try {
-    const external = externalOnlySettings(settings);
-    if (embedded && external.length > 0) {
-      throw new BellwetherError(
-        'BW_ERR_NATS_SETTINGS',
-        `${external.join(', ')} set without BW_NATS_URL: they are for an external server (the embedded nats-server has no accounts or TLS)`,
-      );
-    }
     const nc = await connectNats(settings, {
       name: 'bellwether-main',
       maxReconnectAttempts: -1,
@@ -94,6 +110,8 @@ export async function openEngine(
     // Tag, rule and funnel files are validated before anything starts.
     const crm = await loadCrmDefinition(crmFilesOf(config));
     log.info({ component: 'crm', source: crm.source }, 'crm configuration loaded');
+    const cleansing = await loadCleansingDefinition(config.cleansingFile);
+    log.info({ component: 'cleansing', source: cleansing.source }, 'cleansing rules loaded');
     let embedded: EmbeddedNats | undefined;
     let natsUrl = config.natsUrl;
     if (!natsUrl) {
@@ -109,7 +127,8 @@ export async function openEngine(
         'external NATS: the server must map bw.events.*.* to bw.part.{{partition(N,2)}}.{{wildcard(1)}} (docs/nats.md; the earlier mapping with .{{wildcard(2)}} still works, slower)',
       );
     }
-    const nc = await connectMain(config, natsUrl, embedded !== undefined, log);
+    const natsSettings = engineNatsSettings(config, natsUrl, embedded);
+    const nc = await connectMain(natsSettings, log);
     cleanups.push('nats', () => nc.close());
     let natsConnected = true;
     void (async () => {
@@ -118,14 +137,34 @@ export async function openEngine(
         else if (s.type === 'reconnect') natsConnected = true;
       }
     })();
-    const eventsLayout = await ensureStreams(await jetstreamManager(nc), {
+    const streamOptions = {
       partitions: config.partitions,
       eventsMaxAgeDays: config.eventsMaxAgeDays,
       auditRetentionDays: config.auditRetentionDays,
       replicas: config.replicas,
-    });
-    const security = await EngineSecurity.start(config, nc, jetstream(nc), log);
-    cleanups.push('security', async () => security.close());
+    };
+    const jsm = await jetstreamManager(nc);
+    const eventsLayout = await ensureStreams(jsm, streamOptions);
+    // The link table of identity resolution; the workers open it (engine/worker/identity.ts).
+    await openKvBucket(clusterJetStream(nc), identityBucketSpec(config.replicas), log);
+    const mainRegistry = new Registry();
+    const metrics = securityMetrics(mainRegistry);
+    const security = await EngineSecurity.start(config, nc, jetstream(nc), log, metrics.auditCopy);
+    cleanups.push('security', () => security.close());
+    // Its own streams, watched: one deleted or altered is recreated or set back, and alerted.
+    if (config.streamCheckSeconds > 0) {
+      const watch = new StreamWatch(
+        jsm,
+        jetstream(nc),
+        streamConfigs(streamOptions, eventsLayout),
+        { intervalMs: config.streamCheckSeconds * 1000, onRepair: metrics.streamRepaired },
+        log,
+      );
+      watch.start();
+      cleanups.push('stream-watch', () => watch.stop());
+    }
+    const alerts = createAlertsFeed(nc, log);
+    cleanups.push('alerts feed', async () => alerts.close());
 
     let pool: WorkerPool | undefined;
     const leased = embedded === undefined;
@@ -137,7 +176,6 @@ export async function openEngine(
     };
     let first: WorkerStatus | undefined;
 
-    const mainRegistry = new Registry();
     collectDefaultMetrics({ register: mainRegistry });
     // Gauges named like counters, which `promtool check metrics` flags; each is the sum of the
     // labelled gauge of the same name without `_total` (nodejs_active_handles{type} ...).
@@ -215,6 +253,8 @@ export async function openEngine(
           top_paths_to_purchase: paths.topPathsToPurchase(limit),
         };
       },
+      associationRules: async (level, query) =>
+        associationRules(await workers().population.baskets(level), level, query),
       attribution: async (model) =>
         attributionReport(await workers().population.attribution(), model as AttributionModel),
       aggregate: (spec, deadline) => workers().population.aggregate(spec, deadline),
@@ -250,16 +290,18 @@ export async function openEngine(
       metricsContentType: mainRegistry.contentType,
       natsConnected: () => natsConnected,
       partitionsAwaited: () => (member && pool ? member.awaited(pool) : 0),
+      alerts,
     };
 
     const startWorkers = async (): Promise<void> => {
       const checkpointsDir = path.join(config.dataDir, 'checkpoints');
       const started = await WorkerPool.start(
         config,
-        natsUrl,
+        natsSettings,
         log,
         {
           crm,
+          cleansing,
           pii: security.keyringData,
           eventsLayout,
           // With an external NATS the partitions are leased and their checkpoints kept in NATS, so
@@ -332,6 +374,8 @@ export async function openEngine(
         }
       }
 
+      watchCleansingFile(config.cleansingFile, (next) => started.reconfigureCleansing(next), log, cleanups);
+
       // Tag, rule and funnel files are reloaded on change; an invalid edit is logged and ignored.
       const crmFiles = Object.values(crmFilesOf(config)).filter((f): f is string => f !== undefined);
       let crmDebounce: NodeJS.Timeout | undefined;
@@ -363,7 +407,7 @@ export async function openEngine(
         }
       }
     };
-    return { view, natsUrl, security, startWorkers, stop: cleanup };
+    return { view, natsUrl, natsSettings, security, startWorkers, stop: cleanup };
   } catch (err) {
     await cleanup();
     throw err;

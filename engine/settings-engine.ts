@@ -134,6 +134,12 @@ export const ENGINE_SETTINGS = {
     schema: Type.Number({ exclusiveMinimum: 0, default: 400 }),
     help: 'retention of the events stream, in days; state is rebuilt from it at start',
   },
+  streamCheckSeconds: {
+    env: 'BW_STREAM_CHECK_SECONDS',
+    flag: 'stream-check-seconds',
+    schema: Type.Number({ minimum: 0, maximum: 3600, default: 5 }),
+    help: "interval of the check of the engine's streams: one deleted or altered is recreated or set back, logged, counted and alerted on `bw.alerts.security` (0: off)",
+  },
   rescoreSeconds: {
     env: 'BW_RESCORE_SECONDS',
     flag: 'rescore-seconds',
@@ -165,6 +171,13 @@ export const ENGINE_SETTINGS = {
     schema: Type.Optional(Type.String({ minLength: 1 })),
     defaultText: 'built-in',
     help: 'rules and segment settings, YAML or JSON',
+  },
+  cleansingFile: {
+    env: 'BW_CLEANSING_FILE',
+    flag: 'cleansing-file',
+    schema: Type.Optional(Type.String({ minLength: 1 })),
+    defaultText: 'built-in',
+    help: 'cleansing rules (missing values, standardisation, outliers, near-duplicates), YAML or JSON; reloaded on change ([docs/cleansing.md](docs/cleansing.md))',
   },
   funnelsFile: {
     env: 'BW_FUNNELS_FILE',

@@ -1,6 +1,8 @@
 /** What the HTTP layer needs from the engine; the engine implements it, tests may too. */
 import type { AggregateAnswer } from '../operators/analytics/aggregate.js';
 import type { AggregateSpec } from '../operators/analytics/aggregate-spec.js';
+import type { AssociationRules, RuleQuery } from '../operators/analytics/association-rules.js';
+import type { BasketLevel } from '../operators/analytics/basket-stats.js';
 import type { DailyGroup, DailySpec } from '../operators/analytics/daily-cube.js';
 import type { CustomerAnswer, CustomerSummary, WorkerStatus } from './pool/thread-messages.js';
 
@@ -14,7 +16,10 @@ export type {
   WorkerStatus,
 };
 
+import type { AlertsView } from './alerts-feed.js';
 import type { ClusterInfo } from './cluster/engine-member.js';
+
+export type { AlertRecord, AlertsView } from './alerts-feed.js';
 
 export interface EngineInfo {
   name: 'bellwether';
@@ -53,6 +58,8 @@ export interface EngineView {
   aggregate(spec: AggregateSpec, deadline: number): Promise<AggregateAnswer>;
   /** The daily cube's groups (per-day counters by segment × event type × channel) over every partition. */
   daily(spec: DailySpec): Promise<{ groups: DailyGroup[]; dropped: number }>;
+  /** Association rules mined from every partition's baskets (docs/analytics.md#association-rules). */
+  associationRules(level: BasketLevel, query: RuleQuery): Promise<AssociationRules>;
   models(): Promise<ModelListing>;
   reloadModels(): Promise<Record<string, string>[]>;
   /** One customer's answer; `opts.bulk` for exports (the worker does not start pushing its answers). */
@@ -72,4 +79,6 @@ export interface EngineView {
    * instance's still valid, say after a kill -9); 0 on a single node.
    */
   partitionsAwaited(): number;
+  /** Alerts and rule actions: the recent ones from the alerts stream, and live ones as they come. */
+  alerts: AlertsView;
 }

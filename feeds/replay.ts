@@ -22,10 +22,13 @@ export interface ReplayOptions extends NatsConnectSettings {
   /** Replay event-time gaps divided by this factor; 0 or absent = no event-time pacing. */
   speedup?: number;
   quiet?: boolean;
+  /** Inbox prefix of the connection (the embedded server's `tail` user has its own). */
+  inboxPrefix?: string;
 }
 
 export interface ReplayableEvent {
   event_id: string;
+  /** The customer; an ndjson line may carry only an `anonymous_id` instead (docs/events.md, Identity). */
   customer_id: string;
   type: string;
   ts: string | number;
@@ -57,11 +60,19 @@ async function* readNdjson(file: string): AsyncGenerator<ReplayableEvent> {
     } catch {
       throw new BellwetherError('BW_ERR_INPUT_FORMAT', `${file}:${n} is not JSON`);
     }
-    if (typeof event.type !== 'string' || typeof event.customer_id !== 'string') {
-      throw new BellwetherError('BW_ERR_INPUT_FORMAT', `${file}:${n} lacks type or customer_id`);
+    if (typeof event.type !== 'string' || typeof routingId(event) !== 'string') {
+      throw new BellwetherError(
+        'BW_ERR_INPUT_FORMAT',
+        `${file}:${n} lacks type, or customer_id and anonymous_id`,
+      );
     }
     yield event;
   }
+}
+
+/** The id an event is routed by: its customer_id, or its anonymous_id when it has none. */
+function routingId(event: ReplayableEvent): string {
+  return (event.customer_id as string | undefined) ?? (event['anonymous_id'] as string);
 }
 
 /** The event body of a data-set event: ISO `ts`, amount, quantity and the data set's currency. */
@@ -180,7 +191,10 @@ export async function replayFile(
   const summary = describeStats(opts.format, source.stats);
   if (!opts.quiet && summary) process.stderr.write(`${summary}\n`);
   const pace = createPacer({ rate: opts.rate, speedup });
-  const nc = await connectNats(opts, { name: 'bellwether-replay' });
+  const nc = await connectNats(opts, {
+    name: 'bellwether-replay',
+    ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
+  });
   const js = jetstream(nc);
   const started = Date.now();
   let published = 0;
@@ -192,7 +206,7 @@ export async function replayFile(
       eventTs = parseEventTime(event.ts);
       if (opts.rate > 0 || speedup > 0) await pace(eventTs);
       inflight.push(
-        js.publish(eventSubject(event.type, event.customer_id), JSON.stringify(event), {
+        js.publish(eventSubject(event.type, routingId(event)), JSON.stringify(event), {
           msgID: event.event_id,
         }),
       );

@@ -20,8 +20,59 @@ export const CATEGORIES = [
   'books',
   'toys',
   'garden',
+  'baby',
+  'coffee',
 ];
-const PRICES = [70, 40, 180, 55, 25, 60, 15, 30, 45];
+const PRICES = [70, 40, 180, 55, 25, 60, 15, 30, 45, 35, 12];
+/**
+ * Co-purchase structure (docs/analytics.md#association-rules): a buying session's main item may
+ * bring companion lines, each [category, probability, price]: one order with several purchase
+ * lines under the session's `session_id`, so the quickstart's rules read baby → diapers + wipes,
+ * coffee → filters, electronics → cables.
+ */
+const COMPANIONS: Record<string, readonly (readonly [string, number, number])[]> = {
+  shoes: [
+    ['socks', 0.45, 9],
+    ['shoe care', 0.25, 12],
+  ],
+  apparel: [
+    ['accessories', 0.35, 19],
+    ['socks', 0.2, 9],
+  ],
+  electronics: [
+    ['cables', 0.5, 15],
+    ['batteries', 0.3, 8],
+  ],
+  home: [
+    ['candles', 0.35, 14],
+    ['cleaning', 0.25, 7],
+  ],
+  beauty: [['skincare', 0.45, 22]],
+  sports: [
+    ['water bottles', 0.3, 11],
+    ['socks', 0.3, 9],
+  ],
+  books: [
+    ['bookmarks', 0.3, 4],
+    ['stationery', 0.25, 8],
+  ],
+  toys: [
+    ['batteries', 0.45, 8],
+    ['gift wrap', 0.3, 5],
+  ],
+  garden: [
+    ['seeds', 0.5, 4],
+    ['gloves', 0.3, 12],
+  ],
+  baby: [
+    ['diapers', 0.65, 18],
+    ['wipes', 0.6, 6],
+  ],
+  coffee: [
+    ['filters', 0.6, 4],
+    ['mugs', 0.15, 10],
+  ],
+};
 const COUNTRIES = ['DE', 'FR', 'NL', 'AT', 'ES', 'IT', 'BE', 'PL'];
 const SEGMENT_HINTS = ['value', 'premium', 'family', 'student', 'business'];
 const GIVEN_NAMES = ['Anna', 'Li', 'Jonas', 'Mei', 'Lukas', 'Sofia', 'Wei', 'Emma', 'Noah', 'Yan'];
@@ -62,6 +113,15 @@ export interface Customer {
   cartP: number;
   checkoutP: number;
   searchP: number;
+  /**
+   * Anonymous ids (devices, cookies) a newcomer browses under before signing up; empty for
+   * everyone else (simulator-identity.ts).
+   */
+  readonly devices: readonly string[];
+  /** Devices linked so far (the signup links the first, later logins the others). */
+  linked: number;
+  /** The device of the newcomer's current anonymous session. */
+  device_at: number;
 }
 
 export { mulberry32 } from '../lib/random.js';
@@ -165,13 +225,15 @@ export class ActivityPlanner {
       amount: money(price * quantity),
       currency: 'EUR',
     });
+    const lines = this.companions(category, { session_id, channel });
+    for (const line of lines) this.add(c, (t += this.gap()), 'add_to_cart', line);
     if (r() < 0.25) {
       const other = { session_id, channel, sku: `${sku}X`, category, quantity: 1 };
       this.add(c, (t += this.gap()), 'add_to_cart', { ...other, amount: price, currency: 'EUR' });
       this.add(c, (t += this.gap()), 'remove_from_cart', other);
     }
     if (!buy && r() >= c.checkoutP) return t;
-    const total = money(price * quantity);
+    const total = money(price * quantity + lines.reduce((sum, l) => sum + (l['amount'] as number), 0));
     this.add(c, (t += this.gap()), 'checkout_start', {
       session_id,
       channel,
@@ -193,8 +255,11 @@ export class ActivityPlanner {
       };
       this.add(c, (t += this.gap()), 'coupon_redeem', coupon);
     }
-    this.add(c, (t += this.gap()), 'purchase', { ...item, amount, currency: 'EUR' });
-    if (r() < 0.06) this.refund(c, t, amount, sku);
+    // The main line carries what the order cost beyond its companion lines (discount included).
+    const extra = total - money(price * quantity);
+    this.add(c, (t += this.gap()), 'purchase', { ...item, amount: money(amount - extra), currency: 'EUR' });
+    for (const line of lines) this.add(c, t, 'purchase', line);
+    if (r() < 0.06) this.refund(c, t, money(amount - extra), sku);
     return t;
   }
 
@@ -209,8 +274,20 @@ export class ActivityPlanner {
     const amount = money(trial ? 5 + r() * 30 : PRICES[cat]! * (0.5 + r()));
     const sku = `${category.slice(0, 3).toUpperCase()}-${100 + Math.floor(r() * 400)}`;
     this.add(c, t, 'purchase', { channel, sku, category, quantity: 1, amount, currency: 'EUR' });
+    if (!trial) for (const line of this.companions(category, { channel })) this.add(c, t, 'purchase', line);
     if (r() < 0.06) this.refund(c, t, amount, sku);
     return t;
+  }
+
+  /** The companion lines (COMPANIONS) an order of `category` brings, drawn now. */
+  companions(category: string, fields: Fields): Fields[] {
+    const lines: Fields[] = [];
+    for (const [companion, p, each] of COMPANIONS[category] ?? []) {
+      if (this.rand() >= p) continue;
+      const sku = `${companion.slice(0, 3).toUpperCase()}-${10 + Math.floor(this.rand() * 40)}`;
+      lines.push({ ...fields, sku, category: companion, quantity: 1, amount: each, currency: 'EUR' });
+    }
+    return lines;
   }
 
   refund(c: Customer, t: number, paid: number, sku: string): void {

@@ -15,6 +15,7 @@ import {
   simCustomerId,
   TOPICS,
 } from './simulator-activities.js';
+import { newcomerDevices } from './simulator-identity.js';
 
 /**
  * Share of each archetype among the customers. Everyone but the newcomers exists at the sim start
@@ -91,6 +92,9 @@ export class CustomerPlanner {
       cartP: 0.15,
       checkoutP: 0.05,
       searchP: 0.25,
+      devices: arch === 'newcomer' ? newcomerDevices(i) : [],
+      linked: 0,
+      device_at: 0,
     };
     this.enterPhase(c, 0, this.startMs);
     if (arch === 'newcomer') {
@@ -224,7 +228,8 @@ export class CustomerPlanner {
         c.searchP = 0.3;
         break;
       case 'newcomer:0':
-        set([0, 0, 0, 0, 0, 0, 0], 0, 0);
+        // Anonymous browsing before the signup (on one or two devices, simulator-identity.ts).
+        set([0, 0.3, 0, 0, 0, 0, 0], 0, 0);
         next = this.startMs + Math.floor(u(0, 90) * DAY_MS);
         break;
       case 'newcomer:1':

@@ -18,6 +18,8 @@ export interface SimulatorWorkerData extends NatsConnectSettings {
   /** Sim time starts this many days before now (pre-existing customers' past reaches further back). */
   historyDays: number;
   badRate: number;
+  /** Fraction of valid events given a data-quality fault (simulator-faults.ts); 0 or absent: none. */
+  faultRate?: number;
 }
 
 interface SimulatorProgress {

@@ -38,6 +38,7 @@ const sim = new EventSimulator({
   seed: opts.seed,
   startMs: Date.now() - opts.historyDays * DAY_MS,
   badRate: opts.badRate,
+  faultRate: opts.faultRate ?? 0,
 });
 
 let nc: NatsConnection | undefined;

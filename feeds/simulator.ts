@@ -15,12 +15,18 @@
  * comes first in the stream: a signup (and profile) or a first purchase 60-720 days earlier, then
  * only purchases at the archetype's pace (and the odd refund) - about 10 events per customer, no
  * sessions - so the engine starts from a realistic customer base, long-lapsed customers included.
+ *
+ * Identity: newcomers browse anonymously (only an `anonymous_id`, on one or two devices) until they
+ * sign up; the signup and their next logins carry both ids and link the devices
+ * (simulator-identity.ts).
  */
 
 import { eventSubject } from '../contract/subjects.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../contract/time.js';
 import { type Archetype, type Customer, mulberry32, type Planned } from './simulator-activities.js';
 import { CustomerPlanner } from './simulator-customers.js';
+import { FaultInjector, type FaultKind } from './simulator-faults.js';
+import { type EventIds, idsOf } from './simulator-identity.js';
 
 export type { Archetype };
 
@@ -31,6 +37,12 @@ export interface SimulatorOptions {
   startMs: number;
   /** Fraction of events replaced by a malformed one (default 0). */
   badRate?: number;
+  /**
+   * Fraction of valid events given a data-quality fault for the cleansing rules to catch
+   * (simulator-faults.ts; default 0), and which faults (default all).
+   */
+  faultRate?: number;
+  faultKinds?: readonly FaultKind[];
 }
 
 export interface SimEvent {
@@ -38,6 +50,8 @@ export interface SimEvent {
   body: Uint8Array | string;
   /** Event time, epoch ms. */
   ts: number;
+  /** The data-quality fault injected into this event (known truth for the cleansing rules), if any. */
+  fault?: FaultKind;
 }
 
 const BAD_TYPES = ['teleport', 'page_veiw', 'purchased'];
@@ -48,6 +62,9 @@ export class EventSimulator {
   private readonly planner: CustomerPlanner;
   private readonly badRand: () => number;
   private readonly badRate: number;
+  private readonly faults: FaultInjector | undefined;
+  /** A near-duplicate copy to emit right after its original. */
+  private queued: SimEvent | undefined;
   private readonly seed: number;
   private readonly customers: Customer[] = [];
   private readonly key: Float64Array;
@@ -60,6 +77,8 @@ export class EventSimulator {
   private lastTs: number;
   private isoDay = Number.NaN;
   private isoPrefix = '';
+  /** The ids of the event being emitted (simulator-identity.ts), one object reused. */
+  private readonly ids: EventIds = { customerId: undefined, anonymousId: undefined };
 
   constructor(opts: SimulatorOptions) {
     if (!(opts.customers >= 1)) throw new RangeError('customers must be >= 1');
@@ -70,6 +89,8 @@ export class EventSimulator {
     this.badRate = Math.min(1, Math.max(0, opts.badRate ?? 0));
     this.planner = new CustomerPlanner(mulberry32(this.seed), startMs);
     this.badRand = mulberry32(this.seed ^ 0x9e3779b9);
+    this.faults =
+      (opts.faultRate ?? 0) > 0 ? new FaultInjector(this.seed, opts.faultRate!, opts.faultKinds) : undefined;
     this.key = new Float64Array(opts.customers);
     for (let i = 0; i < opts.customers; i++) {
       const c = this.planner.create(i);
@@ -105,6 +126,11 @@ export class EventSimulator {
 
   /** The next event in non-decreasing time order. */
   next(): SimEvent {
+    const queued = this.queued;
+    if (queued !== undefined) {
+      this.queued = undefined;
+      return queued;
+    }
     for (;;) {
       const i = this.heap[0];
       if (i === undefined) throw new Error('simulated feed is exhausted');
@@ -132,10 +158,26 @@ export class EventSimulator {
     if (this.badRate > 0 && this.badRand() < this.badRate) {
       return this.malformed({ event_id: eventId, customer_id: c.id, type: p.type }, iso, p);
     }
+    if (this.faults?.draw()) {
+      const fault = this.faults.inject(
+        { event_id: eventId, customer_id: c.id, type: p.type, ts: iso, ...p.fields },
+        p.ts,
+      );
+      if (fault !== undefined) {
+        const subject = eventSubject(p.type, c.id);
+        if (fault.copy === undefined)
+          return { subject, body: JSON.stringify(fault.body), ts: p.ts, fault: fault.kind };
+        this.queued = { subject, body: JSON.stringify(fault.copy), ts: p.ts, fault: fault.kind };
+      }
+    }
     // Hand-built head (ids and types never need escaping); JSON.stringify for the variable part.
-    const head = `{"event_id":"${eventId}","customer_id":"${c.id}","type":"${p.type}","ts":"${iso}"`;
+    const { customerId, anonymousId } = idsOf(c, p.type, this.ids);
+    const who =
+      (customerId === undefined ? '' : `"customer_id":"${customerId}",`) +
+      (anonymousId === undefined ? '' : `"anonymous_id":"${anonymousId}",`);
+    const head = `{"event_id":"${eventId}",${who}"type":"${p.type}","ts":"${iso}"`;
     const body = p.fields === undefined ? `${head}}` : `${head},${JSON.stringify(p.fields).slice(1)}`;
-    return { subject: eventSubject(p.type, c.id), body, ts: p.ts };
+    return { subject: eventSubject(p.type, customerId ?? anonymousId!), body, ts: p.ts };
   }
 
   /** ISO-8601 UTC text of `ts`, reusing the date part within a day. */

@@ -10,7 +10,9 @@ import path from 'node:path';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { SECURITY_ALERTS_SUBJECT } from '../contract/subjects.js';
 import { type ApiKeys, loadApiKeys } from './api-keys.js';
+import { AuditStreamCopy } from './audit-copy.js';
 import { type AuditEntry, AuditLog, type AuditRecord } from './audit-log.js';
 import { CustomerBudget } from './customer-budget.js';
 import { EnumerationDetector } from './enumeration-detector.js';
@@ -34,7 +36,6 @@ export interface SecuritySettings {
   auditMaxMb: number;
 }
 
-const SECURITY_ALERTS_SUBJECT = 'bw.alerts.security';
 const AUDIT_SUBJECT_PREFIX = 'bw.audit';
 
 /** Largest audit stream message: well under nats-server's default 1 MB payload limit. */
@@ -62,6 +63,17 @@ export function auditPieces(lines: string): string[] {
   return pieces;
 }
 
+/** Counters the engine keeps for the audit stream copy (its metrics). */
+export interface AuditCopyMetrics {
+  onFailure(): void;
+  onDrop(messages: number): void;
+}
+
+/** Messages of audit records waiting for the BW_AUDIT stream at most (each at most 256 KB). */
+const AUDIT_COPY_QUEUE = 1024;
+/** Longest wait at shutdown for the stream to acknowledge the last records. */
+const AUDIT_COPY_CLOSE_MS = 3_000;
+
 export interface SecurityAlert {
   kind: 'export_limit' | 'auth_failures' | 'enumeration';
   actor: string;
@@ -81,6 +93,8 @@ export class EngineSecurity {
   /** Distinct customers per key and hour, every customer-data route (BW_EXPORT_LIMIT). */
   readonly customerBudget: CustomerBudget;
   readonly enumeration = new EnumerationDetector();
+  /** The audit records' copy in the BW_AUDIT stream, acknowledged (audit-copy.ts). */
+  readonly auditCopy: AuditStreamCopy;
   readonly metricsPublic: boolean;
   #sealer: PiiSealer;
   readonly #js: JetStreamClient;
@@ -89,12 +103,20 @@ export class EngineSecurity {
 
   private constructor(
     config: SecuritySettings,
-    parts: { keyring: PiiKeyring; apiKeys: ApiKeys; audit: AuditLog; js: JetStreamClient; log: Logger },
+    parts: {
+      keyring: PiiKeyring;
+      apiKeys: ApiKeys;
+      audit: AuditLog;
+      auditCopy: AuditStreamCopy;
+      js: JetStreamClient;
+      log: Logger;
+    },
   ) {
     this.masker = new Masker(parseMasks(config.piiMasks));
     this.apiKeys = parts.apiKeys;
     this.audit = parts.audit;
     this.customerBudget = new CustomerBudget(config.exportLimit);
+    this.auditCopy = parts.auditCopy;
     this.metricsPublic = config.metricsPublic;
     this.#sealer = new PiiSealer(parts.keyring);
     this.#js = parts.js;
@@ -107,6 +129,7 @@ export class EngineSecurity {
     nc: NatsConnection,
     js: JetStreamClient,
     log: Logger,
+    metrics?: AuditCopyMetrics,
   ): Promise<EngineSecurity> {
     const source = {
       cipher: config.piiCipher,
@@ -123,20 +146,24 @@ export class EngineSecurity {
     }
     const apiKeys = await loadApiKeys(config.apiKeys, config.apiKeysFile);
     const instance = os.hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'engine';
-    // Every record also goes to the BW_AUDIT stream: each write's records as one NDJSON message (a
-    // core publish: the stream stores it).
+    // Every record also goes to the BW_AUDIT stream: each write's records as one NDJSON message,
+    // published with acknowledgement, retried, failures counted and logged (audit-copy.ts).
+    const auditCopy = new AuditStreamCopy(
+      js,
+      {
+        subject: `${AUDIT_SUBJECT_PREFIX}.${instance}`,
+        instance,
+        maxPending: AUDIT_COPY_QUEUE,
+        ...(metrics ? { onFailure: metrics.onFailure, onDrop: metrics.onDrop } : {}),
+      },
+      log,
+    );
     const audit = AuditLog.open(config.auditFile!, {
       flushMs: config.auditFlushMs,
       maxBytes: config.auditMaxMb * 1024 * 1024,
       onFlush: (lines: string) => {
         if (nc.isClosed()) return;
-        const subject = `${AUDIT_SUBJECT_PREFIX}.${instance}`;
-        try {
-          for (const piece of auditPieces(lines)) nc.publish(subject, piece);
-        } catch (err) {
-          // The file is the chain's source of truth; a lost stream copy is logged, not fatal.
-          log.error({ component: 'security', err }, 'audit records not copied to the BW_AUDIT stream');
-        }
+        for (const piece of auditPieces(lines)) auditCopy.push(piece);
       },
     });
     if (audit.tornTail) {
@@ -145,7 +172,7 @@ export class EngineSecurity {
         'the audit log ends in a torn line (crash or full disk); the chain continues from the last whole record',
       );
     }
-    const security = new EngineSecurity(config, { keyring, apiKeys, audit, js, log });
+    const security = new EngineSecurity(config, { keyring, apiKeys, audit, auditCopy, js, log });
     log.info(
       {
         component: 'security',
@@ -226,8 +253,10 @@ export class EngineSecurity {
       );
   }
 
-  close(): void {
+  /** Closes the audit log, then waits a little for the stream to acknowledge its last records. */
+  async close(): Promise<void> {
     for (const close of this.#closers) close();
     this.audit.close();
+    await this.auditCopy.close(AUDIT_COPY_CLOSE_MS);
   }
 }

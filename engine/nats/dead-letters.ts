@@ -15,6 +15,13 @@ import type { PiiKeyring } from '../../security/pii-keyring.js';
  */
 export const MAX_DEAD_LETTER_BODY = 512 * 1024;
 
+/**
+ * Header of a dead letter re-published by `bellwether dlq replay`: its value is the reason it was
+ * quarantined for, and an event carrying it is admitted even when a cleansing rule would quarantine
+ * it again (docs/cleansing.md).
+ */
+export const REVIEWED_HEADER = 'Bw-Reviewed';
+
 export interface DeadLetter {
   subject: string;
   body: string;
@@ -32,10 +39,7 @@ export function deadLetter(
 ): DeadLetter {
   const h = headers();
   h.set('Bw-Reason', reason);
-  h.set(
-    'Bw-Error-Code',
-    reason === 'poison' || reason === 'processing_error' ? 'BW_ERR_WORKER_FAILED' : 'BW_ERR_EVENT_SCHEMA',
-  );
+  h.set('Bw-Error-Code', errorCodeOf(reason));
   h.set('Bw-Subject', msg.subject);
   h.set('Bw-Error', detail.replace(/[\r\n]/g, ' ').slice(0, 512));
   h.set('Bw-Stream', stream);
@@ -52,4 +56,11 @@ export function deadLetter(
     msgID: `dlq-${stream}-${msg.seq}`,
     headers: h,
   };
+}
+
+function errorCodeOf(reason: RejectReason): string {
+  if (reason === 'poison' || reason === 'processing_error') return 'BW_ERR_WORKER_FAILED';
+  if (reason === 'outlier' || reason === 'near_duplicate') return 'BW_ERR_EVENT_QUARANTINED';
+  if (reason === 'identity_conflict') return 'BW_ERR_IDENTITY_CONFLICT';
+  return 'BW_ERR_EVENT_SCHEMA';
 }

@@ -2,7 +2,8 @@
  * The embedded nats-server: started as a child process on loopback with JetStream, its store under
  * the data directory and encrypted at rest (AES-GCM, key in `<dir>/store.key`, mode 0600, created
  * on first start, handed to the server through its environment), and the subject mapping that
- * partitions events. Stopped with the engine.
+ * partitions events. Closed: only its two users (embedded-users.ts: `engine`, `tail`, NKEY seeds
+ * 0600 in the same directory) may connect. Stopped with the engine.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,12 @@ import { partitionMapping } from '../../contract/subjects.js';
 import { stopChild } from '../../lib/child-process.js';
 import { waitForPort } from '../../lib/ports.js';
 import type { Logger } from '../log.js';
+import {
+  authorizationBlock,
+  type EmbeddedUser,
+  embeddedSeedFile,
+  embeddedUserKeys,
+} from './embedded-users.js';
 
 export interface EmbeddedNatsOptions {
   dir: string;
@@ -26,6 +33,8 @@ export interface EmbeddedNats {
   url: string;
   port: number;
   configFile: string;
+  /** Seed file of each user (mode 0600). */
+  seedFiles: Record<EmbeddedUser, string>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +48,8 @@ export function natsServerConfig(opts: {
   partitions: number;
   /** Encrypt the store with the key in this environment variable of the server. */
   keyEnv?: string;
+  /** Public keys of the users allowed in (embedded-users.ts); without them the server is open (tests). */
+  users?: Record<EmbeddedUser, string>;
 }): string {
   const mapping = partitionMapping(opts.partitions);
   return [
@@ -51,6 +62,7 @@ export function natsServerConfig(opts: {
     'mappings = {',
     `  ${JSON.stringify(mapping.from)}: ${JSON.stringify(mapping.to)}`,
     '}',
+    ...(opts.users ? authorizationBlock(opts.users) : []),
     '',
   ].join('\n');
 }
@@ -74,9 +86,16 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions, log: Logger):
   const storeDir = path.join(opts.dir, 'jetstream');
   await mkdir(storeDir, { recursive: true });
   const configFile = path.join(opts.dir, 'nats-server.conf');
+  const users = await embeddedUserKeys(opts.dir);
   await writeFile(
     configFile,
-    natsServerConfig({ port: opts.port, storeDir, partitions: opts.partitions, keyEnv: STORE_KEY_ENV }),
+    natsServerConfig({
+      port: opts.port,
+      storeDir,
+      partitions: opts.partitions,
+      keyEnv: STORE_KEY_ENV,
+      users,
+    }),
     { mode: 0o600 },
   );
   const storeKey = await storeKeyOf(opts.dir);
@@ -117,6 +136,7 @@ export async function startEmbeddedNats(opts: EmbeddedNatsOptions, log: Logger):
     url: `nats://127.0.0.1:${opts.port}`,
     port: opts.port,
     configFile,
+    seedFiles: { engine: embeddedSeedFile(opts.dir, 'engine'), tail: embeddedSeedFile(opts.dir, 'tail') },
     stop: async () => {
       process.removeListener('exit', onExit);
       await stopChild(child, 'SIGTERM', 5000);

@@ -44,8 +44,17 @@ export function partitionsDescription(partitions: number): string {
   return `bellwether events; partitions=${partitions}`;
 }
 
-function isStreamNotFound(err: unknown): boolean {
+export function isStreamNotFound(err: unknown): boolean {
   return (err as { name?: string }).name === 'StreamNotFoundError' || /stream not found/i.test(String(err));
+}
+
+/** The keys of `config` whose value differs in the stream's current configuration `info`. */
+export function differingKeys(config: EngineStreamConfig, info: StreamInfo): string[] {
+  const { name: _name, ...rest } = config;
+  const current = info.config as unknown as Record<string, unknown>;
+  return Object.entries(rest)
+    .filter(([key, value]) => JSON.stringify(current[key]) !== JSON.stringify(value))
+    .map(([key]) => key);
 }
 
 /** Creates the stream, or updates it where it differs; `known` is its info when already read. */
@@ -56,13 +65,9 @@ async function ensureStream(
 ): Promise<void> {
   try {
     const info = known ?? (await jsm.streams.info(config.name));
-    const { name: _name, ...rest } = config;
     // Updated only when something differs: an update rewrites the stream's metadata on the server.
-    const current = info.config as unknown as Record<string, unknown>;
-    const differs = Object.entries(rest).some(
-      ([key, value]) => JSON.stringify(current[key]) !== JSON.stringify(value),
-    );
-    if (differs) await jsm.streams.update(config.name, { ...info.config, ...rest });
+    if (differingKeys(config, info).length > 0)
+      await jsm.streams.update(config.name, { ...info.config, ...config });
   } catch (err) {
     if (isStreamNotFound(err)) {
       await jsm.streams.add(config);
@@ -78,6 +83,83 @@ function recordedPartitions(info: StreamInfo): number {
   return match ? Number(match[1]) : Number.NaN;
 }
 
+export interface StreamOptions {
+  partitions: number;
+  eventsMaxAgeDays: number;
+  auditRetentionDays: number;
+  /** Copies of every stream (BW_REPLICAS): 3 on a 3-node NATS cluster. Default 1. */
+  replicas?: number;
+}
+
+export type EngineStreamConfig = Partial<StreamConfig> & { name: string };
+
+/**
+ * The configuration of every stream the engine needs, in the given layout: what `ensureStreams`
+ * creates at start and what the stream watch (stream-watch.ts) restores.
+ */
+export function streamConfigs(opts: StreamOptions, layout: EventsLayout): EngineStreamConfig[] {
+  const num_replicas = opts.replicas ?? 1;
+  const configs: EngineStreamConfig[] = [];
+  const events = {
+    max_age: Math.round(opts.eventsMaxAgeDays * DAY_NS),
+    duplicate_window: 120_000 * NANOS_PER_MS,
+    num_replicas,
+  };
+  if (layout === 'single') {
+    configs.push({
+      name: EVENTS_STREAM,
+      description: partitionsDescription(opts.partitions),
+      subjects: ['bw.part.>'],
+      ...events,
+    });
+  } else {
+    for (let p = 0; p < opts.partitions; p++) {
+      const name = eventsStreamOf(p, layout);
+      configs.push({
+        name,
+        description: `bellwether events of partition ${p}; partitions=${opts.partitions}`,
+        subjects: [`bw.part.${p}.>`],
+        ...events,
+      });
+    }
+  }
+  configs.push({
+    name: DLQ_STREAM,
+    description:
+      'bellwether dead letters: sealed original body, headers Bw-Reason, Bw-Error-Code, Bw-Subject, Bw-Error',
+    subjects: ['bw.dlq.>'],
+    max_age: 30 * DAY_NS,
+    duplicate_window: HOUR_MS * NANOS_PER_MS,
+    num_replicas,
+  });
+  configs.push({
+    name: ALERTS_STREAM,
+    description: 'bellwether risk alerts',
+    subjects: ['bw.alerts.>'],
+    max_age: 30 * DAY_NS,
+    duplicate_window: HOUR_MS * NANOS_PER_MS,
+    num_replicas,
+  });
+  configs.push({
+    name: CRM_STREAM,
+    description: 'bellwether rule actions and segment changes',
+    subjects: ['bw.actions.>', 'bw.segments.>'],
+    max_age: 30 * DAY_NS,
+    duplicate_window: HOUR_MS * NANOS_PER_MS,
+    num_replicas,
+  });
+  configs.push({
+    name: AUDIT_STREAM,
+    description: 'bellwether audit records (hash-chained; docs/security.md)',
+    subjects: ['bw.audit.>'],
+    max_age: Math.round(opts.auditRetentionDays * DAY_NS),
+    deny_delete: true,
+    deny_purge: true,
+    num_replicas,
+  });
+  return configs;
+}
+
 /**
  * Creates (or updates) every stream the engine needs; returns the events layout in use. The
  * layout is `single` when the stream BW_EVENTS of an earlier version exists (it is kept and read
@@ -85,17 +167,7 @@ function recordedPartitions(info: StreamInfo): number {
  * timeout must not be taken for a missing stream: that would pick the wrong layout or skip the
  * partition-count check).
  */
-export async function ensureStreams(
-  jsm: JetStreamManager,
-  opts: {
-    partitions: number;
-    eventsMaxAgeDays: number;
-    auditRetentionDays: number;
-    /** Copies of every stream (BW_REPLICAS): 3 on a 3-node NATS cluster. Default 1. */
-    replicas?: number;
-  },
-): Promise<EventsLayout> {
-  const num_replicas = opts.replicas ?? 1;
+export async function ensureStreams(jsm: JetStreamManager, opts: StreamOptions): Promise<EventsLayout> {
   const names: string[] = [];
   for await (const name of jsm.streams.names()) if (name.startsWith(EVENTS_STREAM_PREFIX)) names.push(name);
   const layout: EventsLayout = names.includes(EVENTS_STREAM) ? 'single' : 'partitioned';
@@ -116,70 +188,7 @@ export async function ensureStreams(
     // A stream of a partition beyond the count: there were more partitions.
     if (partition && Number(partition[1]) >= opts.partitions) throw changed(Number(partition[1]) + 1);
   }
-  const events = {
-    max_age: Math.round(opts.eventsMaxAgeDays * DAY_NS),
-    duplicate_window: 120_000 * NANOS_PER_MS,
-    num_replicas,
-  };
-  if (layout === 'single') {
-    await ensureStream(
-      jsm,
-      {
-        name: EVENTS_STREAM,
-        description: partitionsDescription(opts.partitions),
-        subjects: ['bw.part.>'],
-        ...events,
-      },
-      existing.get(EVENTS_STREAM),
-    );
-  } else {
-    for (let p = 0; p < opts.partitions; p++) {
-      const name = eventsStreamOf(p, layout);
-      await ensureStream(
-        jsm,
-        {
-          name,
-          description: `bellwether events of partition ${p}; partitions=${opts.partitions}`,
-          subjects: [`bw.part.${p}.>`],
-          ...events,
-        },
-        existing.get(name),
-      );
-    }
-  }
-  await ensureStream(jsm, {
-    name: DLQ_STREAM,
-    description:
-      'bellwether dead letters: sealed original body, headers Bw-Reason, Bw-Error-Code, Bw-Subject, Bw-Error',
-    subjects: ['bw.dlq.>'],
-    max_age: 30 * DAY_NS,
-    duplicate_window: HOUR_MS * NANOS_PER_MS,
-    num_replicas,
-  });
-  await ensureStream(jsm, {
-    name: ALERTS_STREAM,
-    description: 'bellwether risk alerts',
-    subjects: ['bw.alerts.>'],
-    max_age: 30 * DAY_NS,
-    duplicate_window: HOUR_MS * NANOS_PER_MS,
-    num_replicas,
-  });
-  await ensureStream(jsm, {
-    name: CRM_STREAM,
-    description: 'bellwether rule actions and segment changes',
-    subjects: ['bw.actions.>', 'bw.segments.>'],
-    max_age: 30 * DAY_NS,
-    duplicate_window: HOUR_MS * NANOS_PER_MS,
-    num_replicas,
-  });
-  await ensureStream(jsm, {
-    name: AUDIT_STREAM,
-    description: 'bellwether audit records (hash-chained; docs/security.md)',
-    subjects: ['bw.audit.>'],
-    max_age: Math.round(opts.auditRetentionDays * DAY_NS),
-    deny_delete: true,
-    deny_purge: true,
-    num_replicas,
-  });
+  for (const config of streamConfigs(opts, layout))
+    await ensureStream(jsm, config, existing.get(config.name));
   return layout;
 }

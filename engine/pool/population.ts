@@ -14,6 +14,12 @@ import {
 import type { AggregateSpec } from '../../operators/analytics/aggregate-spec.js';
 import { type AttributionSnapshot, mergeAttribution } from '../../operators/analytics/attribution-report.js';
 import {
+  type BasketLevel,
+  BasketStats,
+  type LevelCounts,
+  type LevelCountsJSON,
+} from '../../operators/analytics/basket-stats.js';
+import {
   DailyAccumulator,
   type DailyGroup,
   type DailyPartialJSON,
@@ -32,7 +38,7 @@ type Body<R> = R extends WorkerRequest ? Omit<R, 'id'> : never;
 export type GatherBody = Body<
   Extract<
     WorkerRequest,
-    { op: 'top' | 'segments' | 'funnels' | 'paths' | 'attribution' | 'aggregate' | 'daily' }
+    { op: 'top' | 'segments' | 'funnels' | 'paths' | 'attribution' | 'aggregate' | 'daily' | 'baskets' }
   >
 >;
 
@@ -86,6 +92,13 @@ export class PopulationReads {
     const paths = new PathStats();
     for (const p of await this.#gather<PathStatsJSON>({ op: 'paths' })) paths.merge(p);
     return paths;
+  }
+
+  /** Basket counts at `level` over every partition (counts add; Space-Saving bounds add too). */
+  async baskets(level: BasketLevel): Promise<LevelCounts> {
+    const counts = new BasketStats().level(level);
+    for (const c of await this.#gather<LevelCountsJSON>({ op: 'baskets', level })) counts.merge(c);
+    return counts;
   }
 
   async attribution(): Promise<AttributionSnapshot> {

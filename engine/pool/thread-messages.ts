@@ -4,12 +4,15 @@ import type { SerializedError } from '../../contract/errors.js';
 import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import type { Reason } from '../../models/scorer.js';
 import type { AggregateSpec } from '../../operators/analytics/aggregate-spec.js';
+import type { BasketLevel } from '../../operators/analytics/basket-stats.js';
 import type { DailySpec } from '../../operators/analytics/daily-cube.js';
 import type { RfmCuts, RfmSketchesJSON } from '../../operators/analytics/rfm.js';
+import type { CleansingDefinition } from '../../operators/cleansing/rules.js';
 import type { CrmFile } from '../../operators/crm/config.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { SealedPii } from '../../security/pii-sealer.js';
 import type { EventsLayout } from '../nats/streams.js';
+import type { CustomerRecommendation } from '../state/partition-baskets.js';
 import type { AnswerVersionsData } from './answer-versions.js';
 import type { WorkerSettings } from './worker-settings.js';
 
@@ -60,6 +63,8 @@ export interface WorkerData {
   poison: string[];
   /** The CRM definition (tags, rules, funnels, segments), validated by the main thread. */
   crm: { definition: CrmFile; source: string };
+  /** The cleansing rules (BW_CLEANSING_FILE merged over the built-in ones), validated by the main thread. */
+  cleansing: { definition: CleansingDefinition; source: string };
   /** The PII keyring (the first key seals). */
   pii: PiiKeyringData;
   /** Version counters shared with the main thread's answer cache (answer-cache.ts). */
@@ -74,6 +79,8 @@ export interface TestHooks {
   crashOnEventId?: string | undefined;
   /** BW_TEST_CRASH_ALWAYS=1: crash in every generation, not just the first (a poison message). */
   crashAlways?: boolean | undefined;
+  /** BW_TEST_KILL_AFTER_FORWARDS: the process kills itself (SIGKILL) after forwarding this many anonymous events. */
+  killAfterForwards?: number | undefined;
 }
 
 export interface ScoreView {
@@ -101,6 +108,14 @@ export interface CustomerAnswer {
     clv_version: string | null;
   };
   last_event_at: string | null;
+  /** Next-best categories and skus (docs/analytics.md#next-best-category). */
+  recommendations: CustomerRecommendation;
+  /** Anonymous ids linked to this customer (docs/events.md, Identity). */
+  identities: string[];
+  /** Present (true) when this is an anonymous profile: events with only this anonymous_id. */
+  anonymous?: true;
+  /** The customer this anonymous id is linked to: the API answers 308 to that customer. */
+  linked_to?: string;
   /**
    * Personal fields sealed (one `bw2` record, or field → `bw1` ciphertext from older checkpoints),
    * opened by the main thread for the roles that may see them; never sent as is.
@@ -142,9 +157,12 @@ export type WorkerRequest =
   | { id: number; op: 'top'; minChurnRisk: number; limit: number; tag?: string; segment?: string }
   | { id: number; op: 'cuts'; cuts: RfmCuts }
   | { id: number; op: 'crm'; definition: CrmFile; source: string }
+  | { id: number; op: 'cleansing'; definition: CleansingDefinition; source: string }
   | { id: number; op: 'segments' }
   | { id: number; op: 'funnels' }
   | { id: number; op: 'paths' }
+  /** The worker's basket counts at one level (LevelCountsJSON), merged over its partitions. */
+  | { id: number; op: 'baskets'; level: BasketLevel }
   | { id: number; op: 'attribution' }
   /** A partial of an aggregate query over the worker's customers, due by `deadline` (epoch ms). */
   | { id: number; op: 'aggregate'; spec: AggregateSpec; deadline: number }

@@ -6,7 +6,7 @@
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { BellwetherError } from '../../contract/errors.js';
 import { partitionOfCustomer } from '../../contract/subjects.js';
-import { natsSettingsOf } from '../../lib/nats-connect-options.js';
+import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import { distPath } from '../../lib/paths.js';
 import type { PiiKeyringData } from '../../security/pii-keyring.js';
 import type { Config } from '../config.js';
@@ -47,6 +47,7 @@ const OWN_TIMEOUT_MS = 120_000;
 /** What the pool's workers share, besides the configuration. */
 export interface PoolShared {
   crm: WorkerData['crm'];
+  cleansing: WorkerData['cleansing'];
   pii: PiiKeyringData;
   eventsLayout: EventsLayout;
   /** Where partition checkpoints live. */
@@ -70,7 +71,8 @@ export class WorkerPool {
   #nextId = 1;
   #stopping = false;
 
-  readonly #natsUrl: string;
+  /** How the workers connect (the engine's own settings: the embedded server's `engine` user). */
+  readonly #nats: NatsConnectSettings;
   /** Worker threads restarted after an unexpected exit. */
   restarts = 0;
 
@@ -81,6 +83,7 @@ export class WorkerPool {
   readonly rfmCuts: RfmCutsMaker;
 
   #crm: WorkerData['crm'];
+  #cleansing: WorkerData['cleansing'];
   #pii: PiiKeyringData;
   readonly #eventsLayout: EventsLayout;
   readonly #versions: AnswerVersionsData;
@@ -95,13 +98,20 @@ export class WorkerPool {
   /** Recent customer answers, served while no event or rescore changed them (answer-cache.ts). */
   readonly answers: AnswerCache;
 
-  private constructor(config: Config, log: Logger, natsUrl: string, shared: PoolShared, hooks: TestHooks) {
+  private constructor(
+    config: Config,
+    log: Logger,
+    nats: NatsConnectSettings,
+    shared: PoolShared,
+    hooks: TestHooks,
+  ) {
     this.#config = config;
     // Workers get the keyring apart; the secrets of the configuration stay in the main thread.
     this.#settings = workerSettings(config);
     this.#log = log;
-    this.#natsUrl = natsUrl;
+    this.#nats = nats;
     this.#crm = shared.crm;
+    this.#cleansing = shared.cleansing;
     this.#pii = shared.pii;
     this.#eventsLayout = shared.eventsLayout;
     this.#checkpoints = shared.checkpoints;
@@ -131,12 +141,12 @@ export class WorkerPool {
   /** Starts the workers and resolves once every one has attached its consumers. */
   static async start(
     config: Config,
-    natsUrl: string,
+    nats: NatsConnectSettings,
     log: Logger,
     shared: PoolShared,
     hooks: TestHooks = {},
   ): Promise<WorkerPool> {
-    const pool = new WorkerPool(config, log, natsUrl, shared, hooks);
+    const pool = new WorkerPool(config, log, nats, shared, hooks);
     const count = Math.min(config.workers, config.partitions);
     pool.#count = count;
     try {
@@ -173,7 +183,7 @@ export class WorkerPool {
       partitions: this.#ownership.of(index, count),
       checkpoints: this.#checkpoints,
       leaseUntil: this.#ownership.leaseUntil,
-      nats: natsSettingsOf(this.#config, this.#natsUrl),
+      nats: this.#nats,
       eventsLayout: this.#eventsLayout,
       config: this.#settings,
       generation,
@@ -181,6 +191,7 @@ export class WorkerPool {
       inflight: this.#blame.inflight,
       poison: this.#blame.poison(),
       crm: this.#crm,
+      cleansing: this.#cleansing,
       pii: this.#pii,
       versions: this.#versions,
     };
@@ -346,6 +357,12 @@ export class WorkerPool {
   async reconfigureCrm(crm: WorkerData['crm']): Promise<void> {
     this.#crm = crm;
     await this.all({ op: 'crm', definition: crm.definition, source: crm.source });
+  }
+
+  /** Every worker (and every later restart) takes new cleansing rules; the partitions' cleansing state is kept. */
+  async reconfigureCleansing(cleansing: WorkerData['cleansing']): Promise<void> {
+    this.#cleansing = cleansing;
+    await this.all({ op: 'cleansing', definition: cleansing.definition, source: cleansing.source });
   }
 
   /**

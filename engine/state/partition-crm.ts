@@ -30,6 +30,7 @@ import type { FeaturePlan } from '../../operators/features/feature-table.js';
 import type { Column } from '../../operators/state/column-store.js';
 import { PERSONAL_FIELD_SET } from '../../security/masking.js';
 import type { PiiSealer, SealedPii } from '../../security/pii-sealer.js';
+import { type BasketsSnapshot, PartitionBaskets } from './partition-baskets.js';
 import { PartitionPii } from './partition-pii.js';
 import type { PartitionState } from './partition-state.js';
 
@@ -58,6 +59,8 @@ export interface CrmSnapshot {
   attribution: AttributionSnapshot;
   /** The daily cube (absent in checkpoints written before 2026-12-07: it starts empty). */
   daily?: DailyCubeJSON;
+  /** Basket counts, open baskets, category names (absent in checkpoints before 2026-12-07). */
+  baskets?: BasketsSnapshot;
 }
 
 export class PartitionCrm {
@@ -67,6 +70,8 @@ export class PartitionCrm {
   readonly attribution: AttributionTracker;
   /** Per-day counters by segment × event type × channel (daily-cube.ts). */
   readonly daily = new DailyCube();
+  /** Baskets, association rules and next-best categories. */
+  readonly baskets: PartitionBaskets;
   readonly segment: Column;
   readonly rfm: Column;
   readonly tags: Column;
@@ -92,6 +97,7 @@ export class PartitionCrm {
     this.funnels = new FunnelTracker(config.funnels, store);
     this.paths = new PathTracker(store);
     this.attribution = new AttributionTracker(store);
+    this.baskets = new PartitionBaskets(store);
     this.segment = store.column({ name: 'crm.segment', kind: 'u8', width: 1, initial: NO_SEGMENT });
     this.rfm = store.column({ name: 'crm.rfm', kind: 'u8', width: 3 });
     this.tags = store.column({ name: 'crm.tags', kind: 'u32', width: TAG_WORDS });
@@ -110,6 +116,9 @@ export class PartitionCrm {
       this.#profile(slot, event.body.props);
       dropped = this.pii.onProfile(slot, event.body.customer_id, event.body.props);
     }
+    // An anonymous profile's events enter funnels, paths and attribution once, with its customer's
+    // after the merge (docs/events.md, Identity): these counts are cumulative and cannot be undone.
+    if (event.anonymous) return dropped;
     this.funnels.onEvent(slot, event.typeIndex, event.ts);
     this.paths.onEvent(slot, event.typeIndex);
     this.attribution.onEvent(
@@ -128,6 +137,7 @@ export class PartitionCrm {
       event.amount,
       hashId(event.body.customer_id),
     );
+    this.baskets.onEvent(slot, event);
     return dropped;
   }
 
@@ -151,11 +161,13 @@ export class PartitionCrm {
     this.#profiles[to] = this.#profiles[from];
     this.#profiles[from] = undefined;
     this.pii.moveSlot(from, to);
+    this.baskets.moveSlot(from, to);
   }
 
   removeSlot(slot: number): void {
     this.#profiles[slot] = undefined;
     this.pii.removeSlot(slot);
+    this.baskets.removeSlot(slot);
   }
 
   segmentOf(slot: number): Segment | null {
@@ -204,7 +216,7 @@ export class PartitionCrm {
     return this.#vector;
   }
 
-  /** Expression names: features, `churn.risk`, `intent.risk`, `segment`, `rfm.r|f|m`. */
+  /** Expression names: features, `churn.risk`, `intent.risk`, `segment`, `rfm.r|f|m`, `likely_to_buy`. */
   readonly lookup = (name: string): ExpressionValue => {
     const at = this.#featureIndex.get(name);
     if (at !== undefined) {
@@ -225,6 +237,8 @@ export class PartitionCrm {
         return this.rfm.data[slot * 3 + 1]!;
       case 'rfm.m':
         return this.rfm.data[slot * 3 + 2]!;
+      case 'likely_to_buy':
+        return this.baskets.likelyToBuy(slot);
       default:
         return name.startsWith('profile.') ? (this.#profiles[slot]?.[name.slice(8)] ?? null) : null;
     }
@@ -328,6 +342,7 @@ export class PartitionCrm {
       paths: this.paths.stats.toJSON(),
       attribution: this.attribution.snapshot(),
       daily: this.daily.toJSON(),
+      baskets: this.baskets.snapshot(),
     };
   }
 
@@ -338,6 +353,7 @@ export class PartitionCrm {
     this.paths.stats.merge(snap.paths);
     this.attribution.restore(snap.attribution);
     if (snap.daily) this.daily.restore(snap.daily);
+    this.baskets.restore(snap.baskets);
   }
 }
 

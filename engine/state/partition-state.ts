@@ -1,11 +1,12 @@
 /**
  * Everything one partition owns: its customers' feature table, their latest scores and alert arm
  * state (typed columns in the same store), the last event id per customer (for alert ids), the
- * dedupe memory and the partition's watermark.
+ * dedupe memory, the partition's watermark and its identity state (anonymous profiles, links).
  */
 
 import { FeatureTable } from '../../operators/features/feature-table.js';
 import type { Column } from '../../operators/state/column-store.js';
+import { PartitionIdentity } from './partition-identity.js';
 import { RecentIds } from './recent-ids.js';
 
 function lastEventColumn(table: FeatureTable): Column {
@@ -31,6 +32,8 @@ export class PartitionState {
   /** event_id of the latest event folded per slot. */
   readonly lastEventId: string[] = [];
   readonly #dedupe: RecentIds | undefined;
+  /** Anonymous profiles' histories and links (partition-identity.ts). */
+  readonly identity = new PartitionIdentity();
   /** Highest event time seen (epoch ms), -Infinity before the first event. */
   watermark = Number.NEGATIVE_INFINITY;
   lastSequence = 0;
@@ -67,6 +70,7 @@ export class PartitionState {
     let evicted = 0;
     for (let slot = this.table.size - 1; slot >= 0; slot--) {
       if (!(now - last.data[slot]! > ttlMs)) continue;
+      this.identity.forget(this.table.idOf(slot));
       onMove?.(slot);
       const moved = this.table.remove(slot);
       if (moved) {

@@ -1,5 +1,10 @@
 /** Answers of a worker about all its partitions: CRM analytics and partition status. */
 import { mergeAttribution } from '../../operators/analytics/attribution-report.js';
+import {
+  type BasketLevel,
+  BasketStats,
+  type LevelCountsJSON,
+} from '../../operators/analytics/basket-stats.js';
 import { mergeFunnelCounts } from '../../operators/analytics/funnels.js';
 import { PathStats } from '../../operators/analytics/paths.js';
 import { SegmentStats } from '../../operators/analytics/rfm.js';
@@ -30,6 +35,13 @@ export function analyticsAnswer(
     case 'attribution':
       return mergeAttribution(all.map((f) => f.crm.attribution.snapshot()));
   }
+}
+
+/** The worker's basket counts at `level`, merged over its partitions. */
+export function basketCounts(level: BasketLevel, feeds: Iterable<PartitionFeed>): LevelCountsJSON {
+  const merged = new BasketStats();
+  for (const feed of feeds) merged.level(level).merge(feed.crm.baskets.baskets.stats.level(level).toJSON());
+  return merged.level(level).toJSON();
 }
 
 export function partitionStatuses(feeds: Iterable<PartitionFeed>): PartitionStatus[] {

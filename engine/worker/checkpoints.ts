@@ -4,9 +4,11 @@
  * and RFM cuts, written between two batches, under the partition's lease epoch.
  */
 import type { RfmCuts } from '../../operators/analytics/rfm.js';
+import { type CleanserSnapshot, EventCleanser } from '../../operators/cleansing/cleanser.js';
 import { RuleEngine, type RuleEngineSnapshot } from '../../operators/crm/rule-engine.js';
 import { restorePartition, snapshotPartition } from '../state/checkpoint.js';
 import { type CrmSnapshot, PartitionCrm } from '../state/partition-crm.js';
+import type { IdentitySnapshot } from '../state/partition-identity.js';
 import { PartitionState } from '../state/partition-state.js';
 import type { CheckpointBackend } from './checkpoint-backends.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
@@ -21,6 +23,10 @@ interface Extra {
    * customer's RFM read 0 until then and the segments flapped, republishing segment changes).
    */
   cuts?: RfmCuts;
+  /** Anonymous histories, links and merge positions (partition-identity.ts). */
+  identity?: IdentitySnapshot;
+  /** The cleansing state that decides quarantine (distributions, near-duplicate memory). */
+  cleansing?: CleanserSnapshot;
 }
 
 export class WorkerCheckpoints {
@@ -70,6 +76,8 @@ export class WorkerCheckpoints {
     const extra: Extra = {
       crm: feed.crm.snapshot(),
       rules: feed.rules.snapshot(),
+      identity: state.identity.snapshot(),
+      cleansing: feed.cleanser.snapshot(),
       ...(cuts ? { cuts } : {}),
     };
     // The stream its sequences count in: the loaded checkpoint's until the consumer is attached.
@@ -111,6 +119,8 @@ export class WorkerCheckpoints {
       const extra = snap.extra as Extra | undefined;
       if (extra?.crm) feed.crm.restore(extra.crm);
       if (extra?.rules) feed.rules.restore(extra.rules);
+      if (extra?.identity) feed.state.identity.restore(extra.identity);
+      if (extra?.cleansing) feed.cleanser.restore(extra.cleansing);
       // The newest cuts of the worker's checkpoints (they are the population's, whichever holds them).
       if (extra?.cuts && (!crm.cuts || (snap.writtenAt ?? '') > (this.#cutsAt ?? ''))) {
         crm.cuts = extra.cuts;
@@ -137,6 +147,7 @@ export class WorkerCheckpoints {
     feed.state = new PartitionState(p, this.#ctx.config.dedupeIdsPerPartition);
     feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer);
     feed.rules = new RuleEngine(crm.config.rules);
+    feed.cleanser = new EventCleanser(this.#ctx.cleansing(), this.#ctx.metrics.cleansed);
     feed.checkpointed = 0;
     feed.checkpointOrigin = undefined;
     if (keepFile) void this.#setAside(p);

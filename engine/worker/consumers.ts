@@ -74,9 +74,21 @@ export function partitionConsumers(
     const stream = await jsm.streams.info(feed.stream);
     const origin = feed.checkpointOrigin;
     const last = feed.state.lastSequence;
+    // A stream created anew (deleted, then recreated by the engine's stream watch) shows a new
+    // `created` on the same server; compared only while the server is the one seen at the last
+    // attach (its id changes when it restarts, and `created` may change with it). Unless the new
+    // stream continued the sequence (first_seq, nats-server 2.10 on), it restarted at 1, and
+    // events published into it before this attach may sit at or below the state's sequence.
+    const seen = `${ctx.nc().info?.server_id ?? ''} ${stream.created}`;
+    const recreated =
+      feed.streamCreated !== undefined &&
+      feed.streamCreated.split(' ')[0] === seen.split(' ')[0] &&
+      feed.streamCreated !== seen &&
+      stream.state.first_seq <= last;
+    feed.streamCreated = seen;
     if (
       last > 0 &&
-      ((origin !== undefined && origin.stream !== feed.stream) || last > stream.state.last_seq)
+      (recreated || (origin !== undefined && origin.stream !== feed.stream) || last > stream.state.last_seq)
     ) {
       log.error(
         {

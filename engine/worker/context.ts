@@ -8,6 +8,8 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstrea
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BellwetherError } from '../../contract/errors.js';
 import type { EventRoute } from '../../contract/event-parse.js';
+import type { EventCleanser } from '../../operators/cleansing/cleanser.js';
+import { type CleansingRules, defaultCleansingRules } from '../../operators/cleansing/rules.js';
 import type { RuleEngine } from '../../operators/crm/rule-engine.js';
 import type { PiiSealer } from '../../security/pii-sealer.js';
 import type { Logger } from '../log.js';
@@ -26,6 +28,8 @@ export interface PartitionFeed {
   stream: string;
   /** The stream the loaded checkpoint's sequence counts in; checked against `stream` at attach. */
   checkpointOrigin: StreamOrigin | undefined;
+  /** `<server id> <stream created>` at this worker's last attach (a later difference on the same server: recreated). */
+  streamCreated: string | undefined;
   messages: ConsumerMessages | undefined;
   attached: boolean;
   caughtUp: boolean;
@@ -73,6 +77,8 @@ export interface PartitionFeed {
   crm: PartitionCrm;
   /** The partition's rules with their keyed absence timers. */
   rules: RuleEngine;
+  /** Cleansing of the partition's events (repairs, outliers, near-duplicates), checkpointed with it. */
+  cleanser: EventCleanser;
 }
 
 export interface WorkerContextOptions {
@@ -90,6 +96,8 @@ export interface WorkerContextOptions {
    * instance's lease on the partition is valid; Infinity without leases. Omitted: always valid.
    */
   leaseUntil?: Float64Array;
+  /** The cleansing rules (BW_CLEANSING_FILE, validated by the main thread); the built-in ones by default. */
+  cleansing?: CleansingRules;
 }
 
 export class WorkerContext {
@@ -101,6 +109,7 @@ export class WorkerContext {
   readonly effects: EffectPublisher;
   readonly versions: AnswerVersionsData;
   #sealer: PiiSealer;
+  #cleansing: CleansingRules;
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #stopping = false;
@@ -112,6 +121,7 @@ export class WorkerContext {
     this.metrics = opts.metrics;
     this.versions = opts.versions;
     this.#sealer = opts.sealer;
+    this.#cleansing = opts.cleansing ?? defaultCleansingRules();
     this.#leaseUntil = opts.leaseUntil;
     this.effects =
       opts.effects ??
@@ -145,6 +155,17 @@ export class WorkerContext {
 
   /** Seals personal fields and dead-letter bodies with the current PII keyring (a stable function). */
   readonly sealer = (): PiiSealer => this.#sealer;
+
+  /** The cleansing rules new partition feeds start with. */
+  cleansing(): CleansingRules {
+    return this.#cleansing;
+  }
+
+  /** New cleansing rules (the file changed): every partition's cleanser takes them, state kept. */
+  setCleansing(rules: CleansingRules): void {
+    this.#cleansing = rules;
+    for (const feed of this.feeds.values()) feed.cleanser.reconfigure(rules);
+  }
 
   /** A new PII keyring: what is sealed from now on uses it. */
   setSealer(sealer: PiiSealer): void {

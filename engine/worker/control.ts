@@ -4,9 +4,10 @@
  * keyring or models, and stop. (One customer's answer comes over the query port: queries.ts.)
  */
 import { BellwetherError } from '../../contract/errors.js';
+import { compileCleansingRules } from '../../operators/cleansing/rules.js';
 import type { DisownMode, WorkerRequest, WorkerStatus } from '../pool/thread-messages.js';
 import { aggregateWalk, dailyPartial } from './aggregate.js';
-import { analyticsAnswer, partitionStatuses } from './analytics.js';
+import { analyticsAnswer, basketCounts, partitionStatuses } from './analytics.js';
 import type { AnswerPush } from './answer-push.js';
 import type { WorkerContext } from './context.js';
 import type { WorkerCrm } from './crm.js';
@@ -84,6 +85,12 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
         crm.reconfigure(req.definition, req.source);
         push.voidAnswers();
         return true;
+      case 'cleansing':
+        // Between two batches: the events of the open one were judged under the previous rules.
+        ctx.flushPending();
+        ctx.setCleansing(compileCleansingRules(req.definition, req.source));
+        ctx.log.info({ source: req.source }, 'cleansing rules reloaded');
+        return true;
       case 'segments':
       case 'funnels':
       case 'paths':
@@ -99,6 +106,8 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
       }
       case 'daily':
         return dailyPartial(req.spec, feeds.values());
+      case 'baskets':
+        return basketCounts(req.level, feeds.values());
       case 'status':
         return status();
       case 'metrics':

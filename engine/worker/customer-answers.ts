@@ -117,6 +117,7 @@ export function customerAnswer(
   if (scores.purchase_intent && reasons.intent) scores.purchase_intent.reasons = reasons.intent;
   const rfm = crm.rfmOf(slot);
   const sealed = crm.pii.sealed(slot);
+  const link = state.identity.linkOf(customer_id);
   return {
     customer_id,
     partition: state.partition,
@@ -126,6 +127,10 @@ export function customerAnswer(
     features,
     scores: { ...scores, ...clvScores(features, versions.clv), clv_version: versions.clv?.version ?? null },
     last_event_at,
+    recommendations: crm.baskets.recommend(slot, state.now(clock)),
+    identities: [...state.identity.identitiesOf(customer_id)],
+    ...(state.identity.isAnonymous(customer_id) ? { anonymous: true as const } : {}),
+    ...(link ? { linked_to: link.customerId } : {}),
     ...(sealed ? { sealed_pii: typeof sealed === 'string' ? sealed : { ...sealed } } : {}),
   };
 }

@@ -4,7 +4,9 @@
  * Steps: read the delivery (stream sequence, arrival, lag) from the reply subject; skip what the
  * state already holds (a redelivery); dead-letter a poison message (one that crashed the thread
  * POISON_CRASHES times) unprocessed; parse and validate the bytes, dead-lettering a reject with
- * its reason; then admit the event: dedupe on event_id, fold it into the customer's typed state,
+ * its reason; cleanse it (missing values repaired, values standardised, an outlier or a
+ * near-duplicate quarantined to the dead letters unless marked reviewed: operators/cleansing/);
+ * then admit the event: dedupe on event_id, fold it into the customer's typed state,
  * mark the customer touched, and run the CRM's per-event work. The flush of the batch is then
  * scheduled (batch-flush.ts), and every QUERY_SAFE_POINT messages waiting customer queries are
  * answered. Nothing here allocates per event beyond what parsing builds; per-event stages are
@@ -13,14 +15,24 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { type ParsedEvent, type ParseResult, parseEvent } from '../../contract/event-parse.js';
 import type { RejectReason } from '../../contract/event-schema.js';
+import {
+  ACTION_QUARANTINED,
+  ACTION_REVIEWED,
+  type EventCleanser,
+  RULE_OUTLIER_AMOUNT,
+  VERDICT_ACCEPT,
+  VERDICT_OUTLIER,
+  type Verdict,
+} from '../../operators/cleansing/cleanser.js';
 import { type Delivery, readDelivery } from '../nats/ack-reply.js';
-import { deadLetter } from '../nats/dead-letters.js';
+import { deadLetter, REVIEWED_HEADER } from '../nats/dead-letters.js';
 import { bumpPartition } from '../pool/answer-versions.js';
 import { POISON_CRASHES } from '../pool/thread-messages.js';
 import type { PartitionState } from '../state/partition-state.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
 import { type AdmitStep, crashingOn } from './crash-hook.js';
 import type { WorkerCrm } from './crm.js';
+import type { WorkerIdentity } from './identity.js';
 import { STAGE_CRM, STAGE_FOLD, STAGE_PARSE, STAGE_SAMPLE } from './metrics.js';
 import type { OpenBatch } from './open-batch.js';
 
@@ -38,6 +50,8 @@ export interface IngestDeps {
   poison: ReadonlySet<string>;
   /** Shared with the main thread: the sequence each partition is processing now (WorkerData.inflight). */
   inflight: Float64Array;
+  /** Anonymous profiles, links and forwarded history (identity.ts). */
+  identity: WorkerIdentity;
   /** Set by the crash-recovery tests only: the thread exits when it is about to fold this event id. */
   crashOnEventId?: string | undefined;
 }
@@ -46,6 +60,7 @@ export class Ingest {
   readonly #ctx: WorkerContext;
   readonly #batch: OpenBatch;
   readonly #crm: WorkerCrm;
+  readonly #identity: WorkerIdentity;
   readonly #flush: { schedule(): void };
   readonly #queries: { poll(): void };
   readonly #poison: ReadonlySet<string>;
@@ -55,6 +70,8 @@ export class Ingest {
   readonly #delivery: Delivery = { seq: 0, arrivalMs: 0, consumerSeq: 0, pending: 0 };
   /** Dedupe then fold; wrapped by the crash hook's check when that is set (crash-hook.ts). */
   readonly #admitStep: AdmitStep;
+  /** The cleansing verdict of the event being admitted (learnt from once it is admitted). */
+  #verdict: Verdict = VERDICT_ACCEPT;
   /** Messages seen: one in STAGE_SAMPLE has its per-event stages timed. */
   #messages = 0;
   /** Messages handled since the last safe point for customer queries. */
@@ -64,6 +81,7 @@ export class Ingest {
     this.#ctx = ctx;
     this.#batch = deps.batch;
     this.#crm = deps.crm;
+    this.#identity = deps.identity;
     this.#flush = deps.flush;
     this.#queries = deps.queries;
     this.#poison = deps.poison;
@@ -112,8 +130,14 @@ export class Ingest {
       this.#ctx.metrics.stageSeconds[STAGE_PARSE]! += ((t - t0) * STAGE_SAMPLE) / 1000;
       t0 = t;
     }
-    if (result.ok) this.#admitStep(feed, msg, result.event, seq, t0);
-    else this.#reject(feed, msg, result.reason, result.detail);
+    if (!result.ok) this.#reject(feed, msg, result.reason, result.detail);
+    else {
+      const verdict = feed.cleanser.judge(result.event);
+      if (verdict === VERDICT_ACCEPT || this.#reviewed(feed.cleanser, msg)) {
+        this.#verdict = verdict;
+        this.#admitStep(feed, msg, result.event, seq, t0);
+      } else this.#quarantine(feed, msg, verdict);
+    }
     this.#inflight[state.partition] = 0;
     return true;
   }
@@ -156,13 +180,48 @@ export class Ingest {
     feed.publishes.push(ctx.effects.publish(letter.subject, letter.body, letter.msgID, letter.headers));
   }
 
-  /** A valid event: counted once per event_id (dedupe), then folded; a failure dead-letters it. */
+  /** Whether a message a cleansing rule would quarantine was reviewed (re-published by `dlq replay`); counted. */
+  #reviewed(cleanser: EventCleanser, msg: JsMsg): boolean {
+    if (!msg.headers?.has(REVIEWED_HEADER)) return false;
+    cleanser.count(cleanser.lastRule, ACTION_REVIEWED);
+    return true;
+  }
+
+  /** Dead-letters a valid event a cleansing rule quarantined (`bw.dlq.outlier`, `bw.dlq.near_duplicate`). */
+  #quarantine(feed: PartitionFeed, msg: JsMsg, verdict: Verdict): void {
+    const cleanser = feed.cleanser;
+    if (this.#delivery.seq > feed.replayUntil) cleanser.count(cleanser.lastRule, ACTION_QUARANTINED);
+    if (verdict === VERDICT_OUTLIER) {
+      const field = cleanser.lastRule === RULE_OUTLIER_AMOUNT ? 'amount' : 'quantity';
+      const of = field === 'amount' ? 'its currency' : 'its category';
+      const d = cleanser.lastDistance.toFixed(1);
+      this.#reject(feed, msg, 'outlier', `${field} ${d} robust sd from the median of ${of}`);
+    } else {
+      this.#reject(
+        feed,
+        msg,
+        'near_duplicate',
+        'same customer, type, amount and sku within the window under another event_id',
+      );
+    }
+  }
+
+  /**
+   * A valid event: counted once per event_id (dedupe), then folded (unless identity resolution
+   * forwards it to its customer, identity.ts); a failure dead-letters it.
+   */
   #admit(feed: PartitionFeed, msg: JsMsg, event: ParsedEvent, seq: number, t0: number): void {
     const state = feed.state;
     if (state.seen(event.body.event_id)) {
       this.#ctx.metrics.duplicates.inc();
       return;
     }
+    if (
+      (event.anonymous || event.body.anonymous_id !== undefined) &&
+      !this.#identity.admit(feed, msg, event, seq)
+    )
+      return;
+    feed.cleanser.learn(event, this.#verdict);
     try {
       const slot = this.#fold(state, event, seq);
       if (t0 > 0) {

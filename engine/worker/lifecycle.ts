@@ -12,6 +12,7 @@ import { connectNats } from '../../lib/nats-connect.js';
 import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import { lowerThreadPriority } from '../../lib/thread-priority.js';
 import { loadTf } from '../../models/tf-backend.js';
+import { EventCleanser } from '../../operators/cleansing/cleanser.js';
 import { RuleEngine } from '../../operators/crm/rule-engine.js';
 import { type EventsLayout, eventsStreamOf } from '../nats/streams.js';
 import type { DisownMode, OwnedPartition } from '../pool/thread-messages.js';
@@ -23,6 +24,7 @@ import type { WorkerCheckpoints } from './checkpoints.js';
 import type { PartitionConsumers } from './consumers.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
 import type { WorkerCrm } from './crm.js';
+import type { WorkerIdentity } from './identity.js';
 import type { WorkerModels } from './models.js';
 import type { WorkerQueries } from './queries.js';
 
@@ -39,6 +41,7 @@ export function newFeed(
     state,
     stream: eventsStreamOf(p, layout),
     checkpointOrigin: undefined,
+    streamCreated: undefined,
     messages: undefined,
     attached: false,
     caughtUp: false,
@@ -60,6 +63,7 @@ export function newFeed(
     // The CRM declares its columns before a checkpoint is restored into the store.
     crm: new PartitionCrm(state, crm.config, ctx.sealer),
     rules: new RuleEngine(crm.config.rules),
+    cleanser: new EventCleanser(ctx.cleansing(), ctx.metrics.cleansed),
   };
 }
 
@@ -76,6 +80,7 @@ export interface LifecycleParts {
   flush: BatchFlush;
   push: AnswerPush;
   queries: WorkerQueries;
+  identity: WorkerIdentity;
   /** Starts a rescore sweep (sweep.ts). */
   sweep(): void;
 }
@@ -105,6 +110,7 @@ export async function startWorker(
     noAsyncTraces: true,
   });
   ctx.connected(nc, jetstream(nc));
+  await parts.identity.open();
   for (const { partition, epoch } of parts.partitions) await ownPartition(ctx, parts, partition, epoch);
   await consumers.poll();
   // Without RFM cuts (a first start, a replay from the stream) every customer's RFM reads 0 until a
@@ -175,8 +181,10 @@ export async function ownPartition(
     );
   ctx.feeds.set(partition, feed);
   try {
+    await parts.identity.watch(feed);
     await parts.consumers.attach(feed);
   } catch (err) {
+    parts.identity.unwatch(partition);
     ctx.feeds.delete(partition);
     throw err;
   }
@@ -201,6 +209,7 @@ export async function disownPartition(
   if (!feed) return;
   feed.messages?.stop();
   feed.attached = false;
+  parts.identity.unwatch(partition);
   if (mode === 'lost') {
     feed.fenced = true;
     feed.replayUntil = Number.POSITIVE_INFINITY;

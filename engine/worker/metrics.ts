@@ -5,6 +5,11 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registerThreadTime } from '../../lib/thread-time.js';
+import {
+  CLEANSING_ACTIONS,
+  CLEANSING_RULES,
+  newCleansingCounts,
+} from '../../operators/cleansing/cleanser.js';
 
 const EVENT_TO_SCORE_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
@@ -13,7 +18,7 @@ const EVENT_TO_SCORE_BUCKETS = [
 /**
  * Stages of a worker's event-loop time, for `bellwether_worker_busy_seconds_total{stage}`:
  * - `parse`: bytes → validated event (JSON, schema, time and routing checks);
- * - `fold`: dedupe and the feature operators;
+ * - `fold`: cleansing (operators/cleansing/), dedupe and the feature operators;
  * - `crm`: the CRM's per-event work (personal fields sealed, rules, tags, funnels, paths,
  *   attribution) and, after scoring, segments, alerts and timers;
  * - `score`: feature vectors and the models, per batch;
@@ -52,6 +57,25 @@ export function createWorkerMetrics(thread: string) {
   /** Seconds per stage (index as in {@link STAGES}), sampled stages already scaled. */
   const stageSeconds = new Float64Array(STAGES.length);
   const startedElu = performance.eventLoopUtilization();
+  /** Cleansing counts by rule and action (operators/cleansing/cleanser.ts), filled on the hot path. */
+  const cleansed = newCleansingCounts();
+  new Counter({
+    name: 'bellwether_events_cleansed_total',
+    help: 'Events cleansed on the way in, by rule and action: repaired, standardised, quarantined, reviewed (docs/cleansing.md)',
+    labelNames: ['rule', 'action'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const actions = CLEANSING_ACTIONS.length;
+      for (let i = 0; i < cleansed.length; i++) {
+        if (cleansed[i]! > 0)
+          this.inc(
+            { rule: CLEANSING_RULES[Math.floor(i / actions)]!, action: CLEANSING_ACTIONS[i % actions]! },
+            cleansed[i]!,
+          );
+      }
+    },
+  });
   new Counter({
     name: 'bellwether_worker_busy_seconds_total',
     help: "Seconds of the partition workers' event loops spent per stage: parse, fold, crm, score, effects, other (README, Metrics)",
@@ -71,6 +95,7 @@ export function createWorkerMetrics(thread: string) {
   return {
     registry,
     stageSeconds,
+    cleansed,
     processed: new Counter({
       name: 'bellwether_events_processed_total',
       help: 'Valid events folded into customer state, by type',
@@ -194,6 +219,22 @@ export function createWorkerMetrics(thread: string) {
     rescored: new Counter({
       name: 'bellwether_rescored_customers_total',
       help: 'Customers rescored by the periodic sweep (time passing moves churn risk without events)',
+      registers: [registry],
+    }),
+    identityLinks: new Counter({
+      name: 'bellwether_identity_links_total',
+      help: 'Anonymous ids linked to a customer (links written to the BW_IDENTITY bucket by an identifying event)',
+      registers: [registry],
+    }),
+    identityMerges: new Counter({
+      name: 'bellwether_identity_merges_total',
+      help: "Anonymous profiles whose history was forwarded whole to their customer's partition",
+      registers: [registry],
+    }),
+    identityMergeSeconds: new Histogram({
+      name: 'bellwether_identity_merge_seconds',
+      help: "Time from a link being written to the anonymous history stored on the customer's partition",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
     batches: new Histogram({

@@ -79,6 +79,7 @@ export class WorkerQueries {
         partition = feed.state.partition;
         break;
       }
+      value ??= linkedAnswer(this.#feeds, q.customerId);
       reply = { id: q.id, ok: true, value };
     } catch (err) {
       const e =
@@ -88,4 +89,44 @@ export class WorkerQueries {
     this.#port.postMessage(reply);
     if (partition >= 0 && q.watch === true) this.#answered(q.customerId, partition);
   }
+}
+
+/**
+ * The answer for a linked anonymous id without a profile here (its events were forwarded before
+ * any was folded, say in a rebuild from the stream): only `linked_to` matters, the API answers 308.
+ */
+function linkedAnswer(feeds: Map<number, PartitionFeed>, id: string): CustomerAnswer | null {
+  for (const feed of feeds.values()) {
+    const link = feed.state.identity.linkOf(id);
+    if (link === undefined) continue;
+    return {
+      customer_id: id,
+      partition: feed.state.partition,
+      segment: null,
+      rfm: null,
+      tags: [],
+      features: {},
+      scores: {
+        churn: null,
+        purchase_intent: null,
+        p_alive: null,
+        expected_purchases_90d: null,
+        clv_365d: null,
+        clv_version: null,
+      },
+      recommendations: {
+        next_best_category: null,
+        tag: null,
+        categories: [],
+        skus: [],
+        recent: [],
+        just_bought: [],
+        baskets: 0,
+      },
+      last_event_at: null,
+      identities: [],
+      linked_to: link.customerId,
+    };
+  }
+  return null;
 }

@@ -7,6 +7,7 @@
  * are answered by control.ts; lifecycle.ts starts and stops it all.
  */
 import type { RfmSketchesJSON } from '../../operators/analytics/rfm.js';
+import { compileCleansingRules } from '../../operators/cleansing/rules.js';
 import { PiiKeyring } from '../../security/pii-keyring.js';
 import { PiiSealer } from '../../security/pii-sealer.js';
 import { createLogger } from '../log.js';
@@ -22,6 +23,7 @@ import { type ControlHandler, workerControl } from './control.js';
 import { crashEventId } from './crash-hook.js';
 import { WorkerCrm } from './crm.js';
 import { customerAnswer } from './customer-answers.js';
+import { WorkerIdentity } from './identity.js';
 import { Ingest } from './ingest.js';
 import { disownPartition, type LifecycleParts, ownPartition, startWorker, stopWorker } from './lifecycle.js';
 import { createWorkerMetrics } from './metrics.js';
@@ -52,6 +54,7 @@ export function createWorkerThread(
     versions: data.versions,
     sealer: new PiiSealer(PiiKeyring.fromData(data.pii)),
     leaseUntil: data.leaseUntil,
+    cleansing: compileCleansingRules(data.cleansing.definition, data.cleansing.source),
   });
   const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
   const models = new WorkerModels(ctx);
@@ -74,9 +77,11 @@ export function createWorkerThread(
   const batch = new OpenBatch(ctx.metrics);
   const flush = new BatchFlush(ctx, batch, { scorer: models.scorer, crm, push, queries });
   ctx.onFlushPending(() => flush.flushIfScheduled());
+  const identity = new WorkerIdentity(ctx, data.hooks.killAfterForwards);
   const ingest = new Ingest(ctx, {
     batch,
     crm,
+    identity,
     flush,
     queries,
     poison: new Set(data.poison),
@@ -99,6 +104,8 @@ export function createWorkerThread(
     // Effects already published were counted in the other stream's sequences.
     feed.replayUntil = 0;
     push.voidAnswers(feed.state.partition);
+    // The fresh state learns the partition's links again.
+    identity.watch(feed).catch((err: unknown) => ctx.log.warn({ err }, 'identity link watch not restarted'));
   });
   const sweep = rescoreSweep(ctx, {
     scorer: models.scorer,
@@ -118,6 +125,7 @@ export function createWorkerThread(
     flush,
     push,
     queries,
+    identity,
     sweep,
   };
   const handle = workerControl(ctx, {

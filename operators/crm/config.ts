@@ -97,8 +97,8 @@ export const CRM_SCORE_NAMES: readonly string[] = [
   'rfm.m',
 ];
 
-/** Names accepted by default: every feature of docs/features.md and {@link CRM_SCORE_NAMES}. */
-const DEFAULT_CRM_NAMES: readonly string[] = [...FEATURE_NAMES, ...CRM_SCORE_NAMES];
+/** Names accepted by default: the features, {@link CRM_SCORE_NAMES}, and `likely_to_buy` (docs/analytics.md). */
+const DEFAULT_CRM_NAMES: readonly string[] = [...FEATURE_NAMES, ...CRM_SCORE_NAMES, 'likely_to_buy'];
 
 /** `profile.<field>`: a non-personal field of the customer's latest `profile` events (basic tags). */
 const PROFILE_NAME = /^profile\.[A-Za-z0-9_]{1,64}$/;

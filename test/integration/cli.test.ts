@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { distPath } from '../../lib/paths.js';
 
@@ -32,6 +35,20 @@ describe('bellwether command line', () => {
     expect(res.stderr).toContain('--clock (BW_CLOCK) must be one of: wall, event (got "sundial")');
     expect(res.stderr).toContain('BW_HTTP_PORT must be an integer from 0 to 65535 (got "99999")');
     expect(res.stderr).toContain('BW_WORKERS must be an integer from 1 to 256 (got "many")');
+    expect(res.stderr).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
+  it('does not start with an invalid cleansing rules file, listing every violation', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bw-cli-cleansing-'));
+    const file = path.join(dir, 'cleansing.yaml');
+    writeFileSync(file, 'missing:\n  currency: euro\nnear_duplicates:\n  window: soon\n  extra: 1\n');
+    const res = cli(['run', '--cleansing-file', file], {
+      BW_DATA_DIR: dir,
+      BW_NATS_URL: 'nats://127.0.0.1:1',
+    });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('BW_ERR_CLEANSING_CONFIG');
+    expect(res.stderr).toContain(`${file}: near_duplicates: unknown field 'extra'`);
     expect(res.stderr).not.toMatch(/\bat .*\.js:\d+/);
   });
 
@@ -75,6 +92,16 @@ describe('bellwether command line', () => {
     expect(res.stderr).toContain('BW_ERR_NATS_SERVER_MISSING');
     expect(res.stderr).toContain('apt-get install -y nats-server');
     expect(res.stderr).toContain('BW_NATS_URL');
+  });
+
+  it('tail needs a subject, and the seed file of an embedded server in the data directory', () => {
+    const usage = cli(['tail']);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('tail SUBJECT');
+    const missing = cli(['tail', 'bw.alerts.>'], { BW_DATA_DIR: '/tmp/bw-cli-no-such-dir' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('BW_ERR_NATS_SETTINGS');
+    expect(missing.stderr).toContain('/tmp/bw-cli-no-such-dir/nats/tail.nkey does not exist');
   });
 
   it('rejects an unknown command', () => {

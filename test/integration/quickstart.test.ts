@@ -5,11 +5,15 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { freePort, portOpen } from '../../lib/ports.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import {
+  connectEmbedded,
+  type EngineProcess,
+  startEngineProcess,
+  waitFor,
+} from '../support/engine-process.js';
 import { readStream } from '../support/publish.js';
 
 let engine: EngineProcess;
@@ -46,7 +50,7 @@ describe('quickstart', () => {
     );
     expect(list.customers).toHaveLength(5);
 
-    const nc = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
+    const nc = await connectEmbedded(engine.dataDir, natsPort);
     try {
       const alerts = await waitFor(
         async () => {
@@ -60,14 +64,73 @@ describe('quickstart', () => {
       const alert = alerts[0]!.json<{ risk: number; kind: string }>();
       expect(alert.kind).toBe('churn');
       expect(alert.risk).toBeGreaterThanOrEqual(80);
-      const dlq = await readStream(nc, 'BW_DLQ');
-      expect(dlq.length).toBeGreaterThan(0);
+      // Malformed events, and the injected outliers and near-duplicates the cleansing caught (the
+      // first alert can come before any of them).
+      const dlq = await waitFor(
+        async () => {
+          const msgs = await readStream(nc, 'BW_DLQ');
+          const subjects = new Set(msgs.map((m) => m.subject));
+          const malformed = subjects.has('bw.dlq.not_json') || subjects.has('bw.dlq.missing_field');
+          return malformed && subjects.has('bw.dlq.outlier') && subjects.has('bw.dlq.near_duplicate')
+            ? msgs
+            : undefined;
+        },
+        60_000,
+        'a malformed event, an outlier and a near-duplicate dead-lettered',
+      );
+      expect(dlq.length).toBeGreaterThan(2);
     } finally {
       await nc.close();
     }
     const metrics = await engine.get('/metrics');
     expect(metrics.text).toMatch(/bellwether_events_processed_total\{type="purchase"\} [1-9]/);
+    expect(metrics.text).toMatch(
+      /bellwether_events_cleansed_total\{rule="missing_channel",action="repaired"\} [1-9]/,
+    );
+    expect(metrics.text).toMatch(
+      /bellwether_events_cleansed_total\{rule="outlier_amount",action="quarantined"\} [1-9]/,
+    );
   });
+
+  it('mines the simulated orders into the planted rules and recommends a category', async () => {
+    const rules = await waitFor(
+      async () => {
+        const res = await engine.get('/v1/association-rules?min_support=0.001&min_confidence=0.3&limit=1000');
+        const body = res.body as {
+          baskets: number;
+          rules: { antecedent: string; consequent: string; lift: number }[];
+        };
+        const found = body.rules.some((r) => r.antecedent === 'baby' && r.consequent === 'diapers');
+        return found ? body : undefined;
+      },
+      60_000,
+      'the rule baby → diapers',
+    );
+    const rule = rules.rules.find((r) => r.antecedent === 'baby' && r.consequent === 'diapers');
+    expect(rule?.lift).toBeGreaterThan(1);
+    const customer = (await engine.get('/v1/customers?limit=1')).body as {
+      customers: { customer_id: string }[];
+    };
+    const recs = await engine.get(`/v1/customers/${customer.customers[0]!.customer_id}/recommendations`);
+    expect(recs.status).toBe(200);
+    expect(typeof (recs.body as { next_best_category: unknown }).next_best_category).toBe('string');
+  });
+
+  it('shows anonymous browsing that merges into the customers who sign up', async () => {
+    // Newcomers browse under a device id, then sign up with both ids (feeds/simulator-identity.ts).
+    const metric = (text: string, name: string): number =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const text = await waitFor(
+      async () => {
+        const body = (await engine.get('/metrics')).text;
+        return metric(body, 'bellwether_identity_merges_total') > 0 ? body : undefined;
+      },
+      90_000,
+      'a merged anonymous history',
+    );
+    expect(metric(text, 'bellwether_identity_links_total')).toBeGreaterThan(0);
+    expect(metric(text, 'bellwether_identity_merge_seconds_count')).toBeGreaterThan(0);
+  }, 120_000);
 
   it('without API keys serves loopback Host names only (no DNS rebinding) and shows masked personal data', async () => {
     const status = (host: string) =>

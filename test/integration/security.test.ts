@@ -10,12 +10,17 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventSubject } from '../../contract/subjects.js';
 import { distPath } from '../../lib/paths.js';
 import { freePort } from '../../lib/ports.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import {
+  connectEmbedded,
+  type EngineProcess,
+  startEngineProcess,
+  waitFor,
+} from '../support/engine-process.js';
 import { publishCore, readStream, type TestEvent } from '../support/publish.js';
 
 const run = promisify(execFile);
@@ -70,7 +75,7 @@ beforeAll(async () => {
     ['--embedded'],
   );
   dataDir = engine.dataDir;
-  nc = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
+  nc = await connectEmbedded(engine.dataDir, natsPort);
   const now = Date.now();
   const events: TestEvent[] = CUSTOMERS.flatMap((c, i) => [
     { event_id: `${c}-p1`, customer_id: c, type: 'purchase', ts: now - (i + 2) * 86_400_000, amount: 10 + i },
@@ -288,7 +293,9 @@ describe('dead letters', () => {
     const { stdout } = await run(process.execPath, [distPath('cli', 'main.js'), 'dlq', 'read'], {
       env: {
         PATH: process.env['PATH'] ?? '',
-        BW_NATS_URL: `nats://127.0.0.1:${natsPort}`,
+        // The embedded server of this data directory, as its engine user (the seed file there).
+        BW_DATA_DIR: dataDir,
+        BW_NATS_PORT: String(natsPort),
         BW_PII_KEY_FILE: keyFile,
         BW_PII_CIPHER: 'sm4',
       },

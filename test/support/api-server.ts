@@ -16,6 +16,8 @@ import { buildServer } from '../../api/server.js';
 import type {
   AggregateAnswer,
   AggregateSpec,
+  AlertRecord,
+  AlertsView,
   CustomerAnswer,
   CustomerSummary,
   DailyGroup,
@@ -25,6 +27,8 @@ import type {
   ModelListing,
   WorkerStatus,
 } from '../../engine/view.js';
+import type { AssociationRules, RuleQuery } from '../../operators/analytics/association-rules.js';
+import type { BasketLevel } from '../../operators/analytics/basket-stats.js';
 import type { AuditRecord } from '../../security/audit-log.js';
 import { EngineSecurity, type SecuritySettings } from '../../security/engine-security.js';
 
@@ -72,6 +76,16 @@ export function customerAnswer(
       clv_version: 'clv-v1',
     },
     last_event_at: '2026-11-30T08:15:00.000Z',
+    recommendations: {
+      next_best_category: 'filters',
+      tag: 'likely_to_buy:filters',
+      categories: [{ category: 'filters', score: 0.75 }],
+      skus: [{ sku: 'FIL-1', category: 'filters', baskets: 3 }],
+      recent: [{ category: 'coffee', weight: 5 }],
+      just_bought: ['coffee'],
+      baskets: 4,
+    },
+    identities: [],
   };
 }
 
@@ -101,6 +115,14 @@ export class FakeEngineView implements EngineView {
   };
   pathsReport: unknown = { transitions: [{ to: 'add_to_cart', count: 7 }], to_purchase: [] };
   attributionReport: unknown = { channels: [{ channel: 'email', credit: 3.5 }] };
+  rules: AssociationRules = {
+    level: 'category',
+    baskets: 5,
+    exact: true,
+    rules: [
+      { antecedent: 'coffee', consequent: 'filters', count: 3, support: 0.6, confidence: 0.75, lift: 1.25 },
+    ],
+  };
   listing: ModelListing = {
     models: [
       {
@@ -143,6 +165,28 @@ export class FakeEngineView implements EngineView {
   readonly metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
   natsUp = true;
   failure: Error | undefined;
+  /** What `alerts.recent` answers from (oldest first); `emitAlert` reaches `alerts.watch` listeners. */
+  recentAlerts: AlertRecord[] = [];
+  readonly #alertListeners = new Set<(record: AlertRecord) => void>();
+  readonly alerts: AlertsView = {
+    recent: async (kind, limit) => {
+      this.#call('alerts.recent', kind, limit);
+      return this.recentAlerts.filter((a) => kind === undefined || a.kind === kind).slice(-limit);
+    },
+    watch: (listener) => {
+      this.#call('alerts.watch');
+      this.#alertListeners.add(listener);
+      return () => this.#alertListeners.delete(listener);
+    },
+  };
+
+  emitAlert(record: AlertRecord): void {
+    for (const listener of this.#alertListeners) listener(record);
+  }
+
+  get alertListeners(): number {
+    return this.#alertListeners.size;
+  }
 
   #call(method: string, ...args: unknown[]): void {
     this.calls.push({ method, args });
@@ -184,6 +228,10 @@ export class FakeEngineView implements EngineView {
   async daily(spec: DailySpec): Promise<{ groups: DailyGroup[]; dropped: number }> {
     this.#call('daily', spec);
     return this.dailyAnswer;
+  }
+  async associationRules(level: BasketLevel, query: RuleQuery): Promise<AssociationRules> {
+    this.#call('associationRules', level, query);
+    return { ...this.rules, level };
   }
   async models(): Promise<ModelListing> {
     this.#call('models');
@@ -288,7 +336,8 @@ export async function startApi(opts: HarnessOptions = {}): Promise<ApiHarness> {
     auditMaxMb: 64,
   };
   const published: { subject: string; data: string }[] = [];
-  // The security layer calls these three methods of its NATS handles, nothing else.
+  // The security layer calls these three methods of its NATS handles, nothing else (the audit copy
+  // and the alerts go through `js.publish`).
   const nc = {
     isClosed: () => false,
     publish: (subject: string, data: string) => void published.push({ subject, data }),
@@ -344,7 +393,7 @@ export async function startApi(opts: HarnessOptions = {}): Promise<ApiHarness> {
     },
     async close() {
       await app.close();
-      security.close();
+      await security.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

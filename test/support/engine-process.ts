@@ -7,7 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type EmbeddedUser, embeddedSeedFile, TAIL_INBOX_PREFIX } from '../../engine/nats/embedded-users.js';
 import { stopChild } from '../../lib/child-process.js';
+import { connectNats } from '../../lib/nats-connect.js';
 import { distPath } from '../../lib/paths.js';
 
 export interface EngineProcess {
@@ -105,6 +108,24 @@ export async function featureOf(
   const res = await engine.get(`/v1/customers/${id}`);
   if (res.status !== 200) return undefined;
   return (res.body as { features: Record<string, number | null> }).features[name] ?? undefined;
+}
+
+/**
+ * A connection to the embedded nats-server of an engine started with `--embedded`, as one of its
+ * generated users, the way a user does: the seed file in `<data dir>/nats` (BW_NATS_NKEY_SEED_FILE).
+ */
+export function connectEmbedded(
+  dataDir: string,
+  natsPort: number,
+  user: EmbeddedUser = 'engine',
+): Promise<NatsConnection> {
+  return connectNats(
+    {
+      natsUrl: `nats://127.0.0.1:${natsPort}`,
+      natsNkeySeedFile: embeddedSeedFile(path.join(dataDir, 'nats'), user),
+    },
+    user === 'tail' ? { inboxPrefix: TAIL_INBOX_PREFIX } : {},
+  );
 }
 
 /** Polls `check` until it returns a value other than undefined. */

@@ -60,6 +60,24 @@ describe('GET /v1/customers/:id', () => {
     expect((await get('/v1/customers/alice?pii=none', 'admin')).body).toEqual(presented(alice));
   });
 
+  it('answers 308 to the customer for a linked anonymous id, keeping the pii view asked', async () => {
+    api.addCustomer({ ...customerAnswer('dev-1', 0.2), linked_to: 'alice' });
+    const res = await get('/v1/customers/dev-1?pii=masked', 'analyst');
+    expect(res.status).toBe(308);
+    expect(res.headers['location']).toBe('/v1/customers/alice?pii=masked');
+    expect(res.body).toEqual({ customer_id: 'alice' });
+    // An anonymous profile not linked yet answers for itself, marked anonymous; a customer lists its devices.
+    api.addCustomer({ ...customerAnswer('dev-2', 0.2), anonymous: true });
+    expect((await get('/v1/customers/dev-2', 'viewer')).body).toMatchObject({
+      anonymous: true,
+      identities: [],
+    });
+    api.addCustomer({ ...customerAnswer('dora', 0.2), identities: ['dev-1', 'dev-3'] });
+    expect((await get('/v1/customers/dora', 'viewer')).body).toMatchObject({
+      identities: ['dev-1', 'dev-3'],
+    });
+  });
+
   it('gives viewers and services no personal fields at all', async () => {
     for (const role of ['viewer', 'service'] as const) {
       const res = await get('/v1/customers/alice', role);
@@ -308,7 +326,16 @@ describe('audit records of customer reads (over a real socket)', () => {
       outcome: 'ok',
       customers: 1,
       customer_id: 'alice',
-      fields: ['features', 'scores', 'segment', 'tags', 'pii.email', 'pii.name', 'pii.phone'],
+      fields: [
+        'features',
+        'recommendations',
+        'scores',
+        'segment',
+        'tags',
+        'pii.email',
+        'pii.name',
+        'pii.phone',
+      ],
       pii: 'masked',
       ip: '127.0.0.1',
     });
@@ -334,7 +361,12 @@ describe('audit records of customer reads (over a real socket)', () => {
     const records = await api.auditRecords(2);
     expect(records.map((r) => [r.outcome, r.customers, r.fields, r.pii])).toEqual([
       ['started', 2, [], 'masked'],
-      ['ok', 2, ['features', 'pii.email', 'pii.name', 'pii.phone', 'scores', 'segment', 'tags'], 'masked'],
+      [
+        'ok',
+        2,
+        ['features', 'pii.email', 'pii.name', 'pii.phone', 'recommendations', 'scores', 'segment', 'tags'],
+        'masked',
+      ],
     ]);
     expect(records[0]!.detail).toBe('export of up to 2 customers started');
     expect(records[1]!.route).toBe('/v1/export/customers');

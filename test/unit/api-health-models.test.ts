@@ -92,7 +92,7 @@ describe('GET /v1/info', () => {
       tensors: 9,
       partitions: [partitionStatus(2, 0)],
     });
-    const res = await api.app.inject({ url: '/v1/info', headers: auth('viewer') });
+    const res = await api.app.inject({ url: '/v1/info', headers: auth('admin') });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       ...api.view.engineInfo,
@@ -102,6 +102,17 @@ describe('GET /v1/info', () => {
       ],
       partition_status: [partitionStatus(0, 2), partitionStatus(1, 5), partitionStatus(2, 0)],
     });
+  });
+
+  it('leaves the NATS connection out for every role but admin', async () => {
+    const { nats: _nats, ...rest } = api.view.engineInfo;
+    for (const role of ['viewer', 'analyst', 'service'] as const) {
+      const res = await api.app.inject({ url: '/v1/info', headers: auth(role) });
+      expect(res.statusCode).toBe(200);
+      const body = res.json() as Record<string, unknown>;
+      expect(body).not.toHaveProperty('nats');
+      expect(body).toMatchObject(rest);
+    }
   });
 });
 
@@ -197,9 +208,13 @@ describe('routes, documents and failures', () => {
       '/readyz',
       '/v1/aggregate',
       '/v1/aggregate/daily',
+      '/v1/alerts',
+      '/v1/alerts/stream',
+      '/v1/association-rules',
       '/v1/attribution',
       '/v1/customers',
       '/v1/customers/{id}',
+      '/v1/customers/{id}/recommendations',
       '/v1/export/customers',
       '/v1/funnels/{id}',
       '/v1/info',
@@ -207,6 +222,7 @@ describe('routes, documents and failures', () => {
       '/v1/models/reload',
       '/v1/paths',
       '/v1/segments',
+      '/v1/whoami',
     ]);
     expect(doc.paths['/v1/models/reload'].post.tags).toEqual(['models']);
   });

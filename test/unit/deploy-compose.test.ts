@@ -147,8 +147,10 @@ describe('deploy/docker-compose.yml and deploy/', () => {
     expect(documented.allowResponses).toBe(true);
     const users = accountUsers();
     expect(permissionsIn(users.get('engine')!)).toEqual(documented);
-    const feed = permissionsIn(users.get('engine-feed')!);
-    expect(feed).toEqual({ ...documented, publish: [...documented.publish, 'bw.events.>', 'bw.part.>'] });
+    // The engine list holds the producer entries (identity resolution forwards events): the feeding
+    // engine needs nothing more.
+    expect(documented.publish).toEqual(expect.arrayContaining(['bw.events.>', 'bw.part.>']));
+    expect(permissionsIn(users.get('engine-feed')!)).toEqual(documented);
   });
 
   it('hands every variable of the NATS configuration to the NATS services, written by deploy/secrets.sh', () => {

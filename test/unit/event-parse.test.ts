@@ -77,6 +77,28 @@ describe('event parsing', () => {
     expect(parseEvent(enc({ ...good, customer_id: id }), 'purchase', encoded, NOW).ok).toBe(true);
   });
 
+  it('routes an event without customer_id by its anonymous_id, and marks it anonymous', () => {
+    const { customer_id: _, ...anonymous } = good;
+    const scanned = parse({ ...anonymous, anonymous_id: 'dev-1' }, 'purchase', 'dev-1');
+    expect(scanned.ok && [scanned.event.body.customer_id, scanned.event.anonymous]).toEqual(['dev-1', true]);
+    // The general path (a nested value) says the same.
+    const general = parse({ ...anonymous, anonymous_id: 'dev-1', x: [1] }, 'purchase', 'dev-1');
+    expect(general.ok && [general.event.body.customer_id, general.event.anonymous]).toEqual(['dev-1', true]);
+    const both = parse({ ...good, anonymous_id: 'dev-1' });
+    expect(
+      both.ok && [both.event.body.customer_id, both.event.body.anonymous_id, both.event.anonymous],
+    ).toEqual(['c1', 'dev-1', false]);
+    expect(parse({ ...anonymous, anonymous_id: 'dev-1' }, 'purchase', 'c1')).toMatchObject({
+      ok: false,
+      reason: 'subject_mismatch',
+    });
+    expect(parse(anonymous)).toMatchObject({ ok: false, reason: 'missing_field' });
+    expect(parse({ ...anonymous, anonymous_id: '' }, 'purchase', '')).toMatchObject({
+      ok: false,
+      reason: 'invalid_field',
+    });
+  });
+
   it('names the unknown type without echoing what does not look like one', () => {
     const r = parse({ ...good, type: 'teleport' });
     expect(!r.ok && r.detail).toBe('unknown type teleport');

@@ -272,18 +272,19 @@ describe('event scanner (the fast path of event parsing)', () => {
     );
     expect(rules).toEqual({
       event_id: ['String', 1, 256, true, 0, true],
-      customer_id: ['String', 1, 256, true, 1, true],
-      type: ['Type', 0, Number.POSITIVE_INFINITY, true, 2, true],
+      customer_id: ['String', 1, 256, true, 1, false],
+      anonymous_id: ['String', 1, 256, true, 2, false],
+      type: ['Type', 0, Number.POSITIVE_INFINITY, true, 3, true],
       ts: ['Time', 1, 64, true, -1, true],
-      amount: ['Number', 0, Number.POSITIVE_INFINITY, true, 3, false],
-      currency: ['String', 0, 8, true, 4, false],
-      quantity: ['Number', 0, Number.POSITIVE_INFINITY, true, 5, false],
-      sku: ['String', 0, 256, true, 6, false],
-      category: ['String', 0, 256, true, 7, false],
-      channel: ['String', 0, 128, true, 8, false],
-      session_id: ['String', 0, 256, true, 9, false],
-      campaign: ['String', 0, 256, true, 10, false],
-      props: ['Object', 0, Number.POSITIVE_INFINITY, true, 11, false],
+      amount: ['Number', 0, Number.POSITIVE_INFINITY, true, 4, false],
+      currency: ['String', 0, 8, true, 5, false],
+      quantity: ['Number', 0, Number.POSITIVE_INFINITY, true, 6, false],
+      sku: ['String', 0, 256, true, 7, false],
+      category: ['String', 0, 256, true, 8, false],
+      channel: ['String', 0, 128, true, 9, false],
+      session_id: ['String', 0, 256, true, 10, false],
+      campaign: ['String', 0, 256, true, 11, false],
+      props: ['Object', 0, Number.POSITIVE_INFINITY, true, 12, false],
     });
     const at = (name: string) => {
       const bytes = enc.encode(`"${name}"`);

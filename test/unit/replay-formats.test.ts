@@ -83,10 +83,19 @@ describe('replay formats', () => {
 
   it('ndjson passes through and unknown formats are usage errors', async () => {
     const file = path.join(dir, 'events.ndjson');
-    await writeFile(file, '{"event_id":"e1","customer_id":"c","type":"login","ts":5}\n\n');
+    await writeFile(
+      file,
+      '{"event_id":"e1","customer_id":"c","type":"login","ts":5}\n\n{"event_id":"e2","anonymous_id":"d","type":"page_view","ts":6}\n',
+    );
     expect(await all(await readEvents(file, 'ndjson'))).toEqual([
       { event_id: 'e1', customer_id: 'c', type: 'login', ts: 5 },
+      { event_id: 'e2', anonymous_id: 'd', type: 'page_view', ts: 6 },
     ]);
+    const orphan = path.join(dir, 'orphan.ndjson');
+    await writeFile(orphan, '{"event_id":"e3","type":"page_view","ts":6}\n');
+    await expect(all(await readEvents(orphan, 'ndjson'))).rejects.toMatchObject({
+      code: 'BW_ERR_INPUT_FORMAT',
+    });
     await expect(readEvents(file, 'parquet')).rejects.toMatchObject({ code: 'BW_ERR_CLI_USAGE' });
   });
 });

@@ -10,7 +10,8 @@ const SLOW = 60_000;
 
 interface Body {
   event_id: string;
-  customer_id: string;
+  customer_id?: string;
+  anonymous_id?: string;
   type: string;
   ts: string;
   amount?: number;
@@ -67,10 +68,12 @@ describe('EventSimulator', () => {
         check(e.ts >= prev && e.ts >= START - 720 * DAY, 'time order', e);
         prev = e.ts;
         const body = JSON.parse(text(e)) as Body;
-        check(typeof body.event_id === 'string' && typeof body.customer_id === 'string', 'ids', e);
+        // A customer id, an anonymous id (a newcomer browsing before its signup), or both.
+        const routing = body.customer_id ?? body.anonymous_id;
+        check(typeof body.event_id === 'string' && typeof routing === 'string', 'ids', e);
         check((EVENT_TYPES as readonly string[]).includes(body.type), 'type', e);
         check(body.ts === new Date(e.ts).toISOString(), 'ts', e);
-        check(e.subject === eventSubject(body.type, body.customer_id), 'subject', e);
+        check(e.subject === eventSubject(body.type, routing ?? ''), 'subject', e);
         check(!ids.has(body.event_id), 'unique event_id', e);
         ids.add(body.event_id);
         seen.add(body.type);
@@ -104,7 +107,8 @@ describe('EventSimulator', () => {
       for (let i = 0; i < 100_000; i++) {
         const e = sim.next();
         const body = JSON.parse(text(e)) as Body;
-        if (!first.has(body.customer_id)) {
+        // Anonymous browsing (no customer_id) comes before a newcomer's signup.
+        if (body.customer_id !== undefined && !first.has(body.customer_id)) {
           first.set(body.customer_id, body.type);
           if (body.type === 'signup' && e.ts > START + 5 * DAY) lateSignups++;
         }
@@ -156,7 +160,7 @@ describe('EventSimulator', () => {
         }
         const { type } = subjectParts(e.subject);
         let kind = 'ok';
-        if (body.customer_id === undefined) kind = 'missing_field';
+        if (body.customer_id === undefined && body.anonymous_id === undefined) kind = 'missing_field';
         else if (!(EVENT_TYPES as readonly string[]).includes(body.type)) kind = 'unknown_type';
         else if (Number.isNaN(Date.parse(body.ts))) kind = 'bad_time';
         else if (body.amount !== undefined && !Number.isFinite(body.amount)) kind = 'bad_amount';
@@ -311,6 +315,44 @@ describe('EventSimulator', () => {
       expect(mails.filter((t) => t !== 'email_open' && t !== 'campaign_touch')).toEqual([]);
       expect(mails.length / lapsed.size).toBeLessThanOrEqual(200 / 60);
       expect(lapsedLive.size).toBeGreaterThan(0);
+    },
+    SLOW,
+  );
+
+  it(
+    'lets newcomers browse anonymously on one or two devices, then link them at signup and login',
+    () => {
+      const sim = new EventSimulator({ customers: 600, seed: 5, startMs: START });
+      /** Anonymous id → the customer that linked it, or null while it only browsed. */
+      const devices = new Map<string, string | null>();
+      let anonymousEvents = 0;
+      let linkingLogins = 0;
+      for (let i = 0; i < 150_000; i++) {
+        const e = sim.next();
+        const body = JSON.parse(text(e)) as Body;
+        const anon = body.anonymous_id;
+        if (anon === undefined) continue;
+        if (body.customer_id === undefined) {
+          anonymousEvents++;
+          // Routed by the anonymous id, and never after the device was linked.
+          expect(e.subject).toBe(eventSubject(body.type, anon));
+          expect(devices.get(anon) ?? null).toBeNull();
+          devices.set(anon, null);
+          continue;
+        }
+        expect(['signup', 'login']).toContain(body.type);
+        expect(e.subject).toBe(eventSubject(body.type, body.customer_id));
+        expect(devices.get(anon) ?? null, anon).toBeNull();
+        expect(anon.startsWith(`a${body.customer_id.slice(1)}`)).toBe(true);
+        devices.set(anon, body.customer_id);
+        if (body.type === 'login') linkingLogins++;
+      }
+      const linked = [...devices.values()].filter((c) => c !== null);
+      expect(anonymousEvents).toBeGreaterThan(100);
+      expect(linked.length).toBeGreaterThan(10);
+      // Some customers link a second device.
+      expect(linkingLogins).toBeGreaterThan(0);
+      expect(new Set(linked).size).toBeLessThan(linked.length);
     },
     SLOW,
   );

@@ -15,6 +15,7 @@ import { BatchFlush } from '../../engine/worker/batch-flush.js';
 import { type PartitionFeed, WorkerContext } from '../../engine/worker/context.js';
 import { WorkerCrm } from '../../engine/worker/crm.js';
 import { customerAnswer } from '../../engine/worker/customer-answers.js';
+import { WorkerIdentity } from '../../engine/worker/identity.js';
 import { Ingest } from '../../engine/worker/ingest.js';
 import { newFeed } from '../../engine/worker/lifecycle.js';
 import { createWorkerMetrics } from '../../engine/worker/metrics.js';
@@ -82,11 +83,22 @@ class FakeNats {
     },
   } as unknown as NatsConnection;
 
+  /** Messages the partitions' streams hold, by `<stream>:<seq>` (read back by getMessage). */
+  readonly stored = new Map<string, Uint8Array>();
+
   readonly js = {
     publish: (subject: string, data: Uint8Array | string, opts?: { msgID?: string; headers?: MsgHdrs }) => {
       this.published.push({ subject, data: String(data), msgID: opts?.msgID, headers: opts?.headers });
       return this.jsOutcome();
     },
+    jetstreamManager: async () => ({
+      streams: {
+        getMessage: async (stream: string, q: { seq: number }) => {
+          const data = this.stored.get(`${stream}:${q.seq}`);
+          return data === undefined ? null : { subject: `bw.part.0.page_view`, seq: q.seq, data };
+        },
+      },
+    }),
   } as unknown as JetStreamClient;
 
   subjects(): string[] {
@@ -104,7 +116,7 @@ export function message(
   p: number,
   seq: number,
   body: Record<string, unknown> | string,
-  opts: { type?: string; arrivalMs?: number; pending?: number } = {},
+  opts: { type?: string; arrivalMs?: number; pending?: number; headers?: MsgHdrs } = {},
 ): TestMsg {
   const type = opts.type ?? (typeof body === 'string' ? 'purchase' : String(body['type']));
   const ns = BigInt(Math.round(opts.arrivalMs ?? T)) * 1_000_000n;
@@ -112,6 +124,7 @@ export function message(
     subject: `bw.part.${p}.${type}`,
     data: new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body)),
     reply: `$JS.ACK.BW_EVENTS_${p}.bw-p${p}.1.${seq}.${seq}.${ns}.${opts.pending ?? 0}`,
+    headers: opts.headers,
     acks: 0,
     ack() {
       msg.acks++;
@@ -179,6 +192,7 @@ export function ingestFixture(opts: FixtureOptions = {}) {
   const ingest = new Ingest(ctx, {
     batch,
     crm,
+    identity: new WorkerIdentity(ctx),
     flush: { schedule: () => counts.scheduled++ },
     queries: { poll: () => counts.polled++ },
     poison: new Set(opts.poison ?? []),
@@ -215,6 +229,7 @@ export async function batchFixture(opts: FixtureOptions = {}) {
   const ingest = new Ingest(ctx, {
     batch,
     crm,
+    identity: new WorkerIdentity(ctx),
     flush,
     queries,
     poison: new Set(opts.poison ?? []),
