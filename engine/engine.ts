@@ -9,7 +9,7 @@ import { watch } from 'node:fs';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Registry } from 'prom-client';
 import { BellwetherError } from '../contract/errors.js';
 import { partitionOfCustomer } from '../contract/subjects.js';
 import { connectNats } from '../lib/nats-connect.js';
@@ -38,6 +38,7 @@ import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import { CustomerBudgetStore } from './customer-budget-store.js';
 import type { Logger } from './log.js';
+import { registerMainMetrics } from './main-metrics.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
 import { StreamWatch } from './nats/stream-watch.js';
 import { ensureStreams, streamConfigs } from './nats/streams.js';
@@ -176,15 +177,7 @@ export async function openEngine(
     };
     let first: WorkerStatus | undefined;
 
-    collectDefaultMetrics({ register: mainRegistry });
-    // Gauges named like counters, which `promtool check metrics` flags; each is the sum of the
-    // labelled gauge of the same name without `_total` (nodejs_active_handles{type} ...).
-    for (const name of [
-      'nodejs_active_handles_total',
-      'nodejs_active_requests_total',
-      'nodejs_active_resources_total',
-    ])
-      mainRegistry.removeSingleMetric(name);
+    registerMainMetrics(mainRegistry, () => pool);
     // The customer budget of the last hour is read from NATS before the engine answers anything.
     const budgetStore = await CustomerBudgetStore.start(nc, security.customerBudget, {
       replicas: config.replicas,
@@ -195,30 +188,6 @@ export async function openEngine(
     // The main thread's times join the workers' series of the same names (thread-time.ts).
     const mainThreadRegistry = new Registry();
     registerThreadTime(mainThreadRegistry, 'main');
-    new Gauge({
-      name: 'bellwether_worker_restarts',
-      help: 'Partition worker threads restarted after an unexpected exit since the engine started',
-      registers: [mainRegistry],
-      collect() {
-        this.set(pool?.restarts ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'bellwether_answer_cache_hits',
-      help: 'Customer answers served by the main thread from its cache since start (no worker asked)',
-      registers: [mainRegistry],
-      collect() {
-        this.set(pool?.answers.hits ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'bellwether_answer_cache_misses',
-      help: 'Customer answers the main thread asked a worker for since start',
-      registers: [mainRegistry],
-      collect() {
-        this.set(pool?.answers.misses ?? 0);
-      },
-    });
     const reload = async (): Promise<Record<string, string>[]> => {
       const versions = await workers().reload();
       log.info({ component: 'models', versions: versions[0] }, 'models reloaded');
