@@ -52,6 +52,8 @@ function Answer({ c }) {
       <div><span class="label">${t('rfm')}</span> ${c.rfm ? `${c.rfm.r}-${c.rfm.f}-${c.rfm.m}` : '—'}</div>
       <div><span class="label">${t('lastEvent')}</span> ${when(c.last_event_at)}</div>
       <div><span class="label">${t('tags')}</span> ${(c.tags ?? []).map((tag) => html`<span class="tag">${tag}</span>`)}</div>
+      ${c.identities?.length > 0 && html`<div><span class="label">${t('identities')}</span> ${c.identities.join(', ')}</div>`}
+      ${c.anonymous && html`<div class="tag">${t('anonymous')}</div>`}
     </div>
     <div class="columns">
       <div class="panel">
@@ -60,6 +62,12 @@ function Answer({ c }) {
           c.pii && Object.keys(c.pii).length > 0
             ? html`<dl class="pii">${Object.entries(c.pii).map(([k, v]) => html`<dt>${k}</dt><dd data-pii=${k}>${v}</dd>`)}</dl>`
             : html`<p class="muted">${t('noProfile')}</p>`
+        }
+        ${
+          c.recommendations?.next_best_category &&
+          html`<h3>${t('nextBest')}</h3>
+          <p class="next-best"><strong>${c.recommendations.next_best_category}</strong>
+            ${c.recommendations.categories.slice(1, 4).map((x) => html` · ${x.category}`)}</p>`
         }
         <h3>${t('clv')}</h3>
         <dl>
