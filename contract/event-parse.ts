@@ -10,9 +10,11 @@ import {
   type EventBody,
   type EventFields,
   EventSchema,
+  MAX_AMOUNT,
   MAX_EVENT_BYTES,
   MAX_FUTURE_MS,
   MAX_PAST_MS,
+  MAX_QUANTITY,
   type RejectReason,
 } from './event-schema.js';
 import { parseEventTime } from './event-time.js';
@@ -105,6 +107,7 @@ export function parseEventJson(
     }
     if (path.startsWith('/ts')) return reject('bad_time', 'ts must be an ISO-8601 string or epoch ms');
     if (path === '/amount') return reject('bad_amount', 'amount must be a finite number');
+    if (path === '/quantity') return reject('bad_quantity', 'quantity must be a finite number');
     return reject('invalid_field', `${path || '/'} ${err?.message ?? ''}`.trim());
   }
   const body = raw;
@@ -113,14 +116,42 @@ export function parseEventJson(
     if (value !== undefined && !Number.isFinite(value))
       return name === 'amount'
         ? reject('bad_amount', 'amount is not finite')
-        : reject('invalid_field', `/${name} not finite`);
+        : name === 'quantity'
+          ? reject('bad_quantity', 'quantity is not finite')
+          : reject('invalid_field', `/${name} not finite`);
   }
   // The same fields, in the same order, as the scanner's: one object shape downstream.
   const fields = fieldsOfBody(body);
   return checked(fields, eventTypeIndex(body.type), parseEventTime(body.ts), subjectType, route, clockNow);
 }
 
-/** The checks both paths end in: the event time, and the subject's type and partition against the body. */
+const PURCHASE = eventTypeIndex('purchase');
+
+/**
+ * The bounds of `amount` and `quantity` (docs/events.md): finite (both paths check that), at most
+ * MAX_AMOUNT and MAX_QUANTITY in magnitude, and not negative on a purchase (a refund is its own
+ * type). Undefined when they hold.
+ */
+function boundsReject(body: EventFields, typeIndex: number): ParseResult | undefined {
+  const { amount, quantity } = body;
+  if (amount !== undefined) {
+    if (!(Math.abs(amount) <= MAX_AMOUNT)) return reject('bad_amount', `|amount| is over ${MAX_AMOUNT}`);
+    if (amount < 0 && typeIndex === PURCHASE)
+      return reject('bad_amount', 'a purchase amount is negative (a refund is its own type)');
+  }
+  if (quantity !== undefined) {
+    if (!(Math.abs(quantity) <= MAX_QUANTITY))
+      return reject('bad_quantity', `|quantity| is over ${MAX_QUANTITY}`);
+    if (quantity < 0 && typeIndex === PURCHASE)
+      return reject('bad_quantity', 'a purchase quantity is negative (a refund is its own type)');
+  }
+  return undefined;
+}
+
+/**
+ * The checks both paths end in: the numeric bounds, the event time, and the subject's type and
+ * partition against the body.
+ */
 function checked(
   body: EventFields,
   typeIndex: number,
@@ -129,6 +160,8 @@ function checked(
   route: EventRoute,
   clockNow: number,
 ): ParseResult {
+  const bounds = boundsReject(body, typeIndex);
+  if (bounds !== undefined) return bounds;
   if (!Number.isFinite(ts)) return reject('bad_time', 'ts is not a valid time');
   if (ts > clockNow + MAX_FUTURE_MS) return reject('future_time', 'ts is more than 1 day in the future');
   if (ts < clockNow - MAX_PAST_MS) return reject('bad_time', 'ts is more than 60 years in the past');

@@ -14,6 +14,15 @@ export const MAX_PAST_MS = 60 * 365.25 * DAY_MS;
 /** Events stamped more than this far ahead of the clock are rejected as `future_time`. */
 export const MAX_FUTURE_MS = DAY_MS;
 
+/**
+ * Largest |`amount`| of one event, in currency units (`bad_amount` beyond): a billion is above
+ * any realistic single order, and keeps every sum the engine holds finite and exact to the cent.
+ */
+export const MAX_AMOUNT = 1e9;
+
+/** Largest |`quantity`| of one event (`bad_quantity` beyond). */
+export const MAX_QUANTITY = 1e6;
+
 export const EventSchema = Type.Object(
   {
     event_id: Type.String({ minLength: 1, maxLength: 256, description: 'Dedupe key' }),
@@ -34,9 +43,11 @@ export const EventSchema = Type.Object(
     ts: Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Number()], {
       description: 'Event time: ISO-8601 string or epoch milliseconds',
     }),
-    amount: Type.Optional(Type.Number({ description: 'Finite amount in currency units' })),
+    amount: Type.Optional(
+      Type.Number({ description: 'Amount in currency units, |amount| ≤ 1e9; ≥ 0 on a purchase' }),
+    ),
     currency: Type.Optional(Type.String({ maxLength: 8 })),
-    quantity: Type.Optional(Type.Number()),
+    quantity: Type.Optional(Type.Number({ description: '|quantity| ≤ 1e6; ≥ 0 on a purchase' })),
     sku: Type.Optional(Type.String({ maxLength: 256 })),
     category: Type.Optional(Type.String({ maxLength: 256 })),
     channel: Type.Optional(Type.String({ maxLength: 128 })),
@@ -91,6 +102,7 @@ const REJECT_REASONS = [
   'bad_time',
   'future_time',
   'bad_amount',
+  'bad_quantity',
   'subject_mismatch',
   'processing_error',
   'poison',

@@ -47,7 +47,7 @@ function clvScores(
 }
 
 function scoreView(prob: number, version: string, at: number): ScoreView | null {
-  if (Number.isNaN(prob)) return null;
+  if (!Number.isFinite(prob) || !Number.isFinite(at)) return null;
   return {
     probability: Math.round(prob * 1e6) / 1e6,
     risk: riskOf(prob),
@@ -57,7 +57,7 @@ function scoreView(prob: number, version: string, at: number): ScoreView | null 
 }
 
 function iso(ms: number): string | null {
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
 }
 
 /** A partition as the answers see it: its state and its CRM view. */

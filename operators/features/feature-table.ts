@@ -206,12 +206,15 @@ export class FeatureTable {
     return this.recordOf(out);
   }
 
-  /** A feature vector as a name → value record (NaN → null). */
+  /**
+   * A feature vector as a name → value record: a value that is not finite is null (NaN is "does not
+   * exist"; an infinity cannot come from bounded events, and must never reach a JSON answer).
+   */
   recordOf(vector: Float64Array): Record<string, number | null> {
     const record: Record<string, number | null> = {};
     this.names.forEach((name, i) => {
       const v = vector[i]!;
-      record[name] = Number.isNaN(v) ? null : v;
+      record[name] = Number.isFinite(v) ? v : null;
     });
     return record;
   }

@@ -9,8 +9,10 @@
  * floor(now/bucketMs)-N+1 .. floor(now/bucketMs): window edges are aligned to bucket boundaries
  * (docs/features.md).
  *
- * Counts saturate at 65535 per bucket; amounts are kept in integer cents (32-bit, saturating), so
- * sums are exact to the cent.
+ * Counts saturate at 65535 per bucket (32-bit values of the store's shared log); amounts are kept
+ * in integer cents in float64 (the store's `amounts` log), so sums are exact to the cent up to
+ * 2^53 cents and never saturate: with |amount| ≤ 1e9 per event (contract/event-schema.ts) a
+ * bucket would need 900,000 maximal events to leave exactness.
  */
 import { BellwetherError } from '../../contract/errors.js';
 import { eventTypeIndex } from '../../contract/event-types.js';
@@ -18,9 +20,9 @@ import type { BucketLog } from '../state/bucket-log.js';
 import type { ColumnStore } from '../state/column-store.js';
 import type { BoundOperator, FoldInput, Operator } from './types.js';
 
-const I32_MAX = 2147483647;
-const I32_MIN = -2147483647;
 const COUNT_MAX = 65535;
+/** The log of amount streams: float64 values. */
+const AMOUNTS_LOG = 'amounts';
 
 interface WindowSpec {
   readonly feature: string;
@@ -46,7 +48,7 @@ class BoundWindowedSum implements BoundOperator {
 
   constructor(spec: WindowedSumSpec, store: ColumnStore) {
     this.#isAmount = spec.value === 'amount';
-    this.#log = store.bucketLog();
+    this.#log = this.#isAmount ? store.bucketLog(AMOUNTS_LOG, 'f64') : store.bucketLog();
     this.#stream = this.#log.stream(spec.name, spec.buckets);
     this.#bucketMs = spec.bucketMs;
     this.#windows = Int32Array.from(spec.windows, (w) => w.buckets);
@@ -55,7 +57,14 @@ class BoundWindowedSum implements BoundOperator {
   step(slot: number, input: FoldInput): void {
     const bucket = Math.floor(input.ts / this.#bucketMs);
     if (this.#isAmount)
-      this.#log.add(slot, this.#stream, bucket, Math.round(input.amount * 100), I32_MIN, I32_MAX);
+      this.#log.add(
+        slot,
+        this.#stream,
+        bucket,
+        Math.round(input.amount * 100),
+        Number.NEGATIVE_INFINITY,
+        Number.POSITIVE_INFINITY,
+      );
     else this.#log.add(slot, this.#stream, bucket, 1, 0, COUNT_MAX);
   }
 

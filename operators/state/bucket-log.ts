@@ -13,6 +13,9 @@
  * (head - length, head]. Buckets are stored in 24 bits and compared by their signed difference,
  * which is exact while two buckets of a stream are less than 2^23 buckets apart (80 years of
  * 5-minute buckets).
+ *
+ * Values are 32-bit integers (counts), or float64 for a log of amounts (integer cents, exact up to
+ * 2^53 cents: no realistic total saturates), chosen per log at its creation.
  */
 import { BellwetherError } from '../../contract/errors.js';
 import type { ColumnKind } from './column-kind.js';
@@ -38,6 +41,9 @@ interface Stream {
   readonly length: number;
 }
 
+/** What a log's bucket values are: 32-bit integers, or float64 (amounts in cents). */
+export type LogValues = 'i32' | 'f64';
+
 /** One exported piece of a log, in the checkpoint's column shape (width 0 = variable length). */
 export interface LogExport {
   name: string;
@@ -52,9 +58,10 @@ function asBytes(values: ArrayBufferView): Uint8Array {
 
 export class BucketLog {
   readonly name: string;
+  readonly values: LogValues;
   readonly #streams: Stream[] = [];
   #keys = new Uint32Array(1024);
-  #vals = new Int32Array(1024);
+  #vals: Int32Array | Float64Array;
   /** Entries of the arena handed out so far (free blocks included). */
   #top = 0;
   readonly #free: number[][] = Array.from({ length: MAX_CLASS + 1 }, () => []);
@@ -63,8 +70,10 @@ export class BucketLog {
   /** Size class of the slot's block (capacity 2^cls), 0 = no block. */
   #cls: Uint8Array;
 
-  constructor(name: string, capacity: number) {
+  constructor(name: string, capacity: number, values: LogValues = 'i32') {
     this.name = name;
+    this.values = values;
+    this.#vals = values === 'f64' ? new Float64Array(1024) : new Int32Array(1024);
     this.#off = new Uint32Array(capacity);
     this.#len = new Uint16Array(capacity);
     this.#cls = new Uint8Array(capacity);
@@ -235,7 +244,7 @@ export class BucketLog {
     let total = 0;
     for (let s = 0; s < slots; s++) total += len[s]!;
     const keys = new Uint32Array(total);
-    const vals = new Int32Array(total);
+    const vals = this.values === 'f64' ? new Float64Array(total) : new Int32Array(total);
     let at = 0;
     for (let s = 0; s < slots; s++) {
       const off = this.#off[s]!;
@@ -250,16 +259,19 @@ export class BucketLog {
       { name: `${prefix}:streams`, kind: 'u8', width: 0, bytes: streams },
       { name: `${prefix}:len`, kind: 'u16', width: 1, bytes: asBytes(len) },
       { name: `${prefix}:keys`, kind: 'u32', width: 0, bytes: asBytes(keys) },
-      { name: `${prefix}:vals`, kind: 'i32', width: 0, bytes: asBytes(vals) },
+      { name: `${prefix}:vals`, kind: this.values, width: 0, bytes: asBytes(vals) },
     ];
   }
 
   /**
    * Restores entries exported by {@link export} into empty slots 0 … slots-1. Streams are matched
-   * by name and length; entries of streams this log does not have are dropped.
+   * by name and length; entries of streams this log does not have are dropped. `from` names the
+   * exported log to read (default this log's name): a log can take over streams another log held
+   * in an older checkpoint (spend moved from the i32 log to the f64 `amounts` log, 2026-12-07); the
+   * saved values' width (i32 or f64) is read from their byte length.
    */
-  import(slots: number, parts: ReadonlyMap<string, Uint8Array>): void {
-    const part = (what: string) => parts.get(`log:${this.name}:${what}`);
+  import(slots: number, parts: ReadonlyMap<string, Uint8Array>, from = this.name): void {
+    const part = (what: string) => parts.get(`log:${from}:${what}`);
     const streamBytes = part('streams');
     const lenBytes = part('len');
     const keyBytes = part('keys');
@@ -273,7 +285,10 @@ export class BucketLog {
     const aligned = (bytes: Uint8Array) => new Uint8Array(bytes).buffer; // copies to an aligned buffer
     const len = new Uint16Array(aligned(lenBytes));
     const keys = new Uint32Array(aligned(keyBytes));
-    const vals = new Int32Array(aligned(valBytes));
+    const vals =
+      valBytes.byteLength === keyBytes.byteLength * 2
+        ? new Float64Array(aligned(valBytes))
+        : new Int32Array(aligned(valBytes));
     if (len.length < slots)
       throw new BellwetherError(
         'BW_ERR_CHECKPOINT_CORRUPT',
@@ -337,7 +352,7 @@ export class BucketLog {
       while (cap < off + size) cap = Math.ceil(cap * 1.5);
       const keys = new Uint32Array(cap);
       keys.set(this.#keys.subarray(0, off));
-      const vals = new Int32Array(cap);
+      const vals = this.values === 'f64' ? new Float64Array(cap) : new Int32Array(cap);
       vals.set(this.#vals.subarray(0, off));
       this.#keys = keys;
       this.#vals = vals;

@@ -4,7 +4,7 @@
  * never leaves them with a stale array.
  */
 import { BellwetherError } from '../../contract/errors.js';
-import { BucketLog, type LogExport } from './bucket-log.js';
+import { BucketLog, type LogExport, type LogValues } from './bucket-log.js';
 import type { ColumnKind } from './column-kind.js';
 
 export type { ColumnKind } from './column-kind.js';
@@ -28,6 +28,9 @@ const CTORS = {
   f32: Float32Array,
   f64: Float64Array,
 } as const;
+
+/** The bucket log operators share unless they name another. */
+const DEFAULT_LOG = 'buckets';
 
 export interface Column {
   readonly spec: ColumnSpec;
@@ -66,12 +69,20 @@ export class ColumnStore {
     return column;
   }
 
-  /** The store's sparse bucket log `name` (created on first use), shared by the operators that name it. */
-  bucketLog(name = 'buckets'): BucketLog {
+  /**
+   * The store's sparse bucket log `name` (created on first use), shared by the operators that name
+   * it; `values` is its value type (declarations of one name must agree).
+   */
+  bucketLog(name = DEFAULT_LOG, values: LogValues = 'i32'): BucketLog {
     let log = this.#logs.get(name);
     if (!log) {
-      log = new BucketLog(name, this.#capacity);
+      log = new BucketLog(name, this.#capacity, values);
       this.#logs.set(name, log);
+    } else if (log.values !== values) {
+      throw new BellwetherError(
+        'BW_ERR_FEATURE_DEFINITION',
+        `bucket log ${name} is declared with ${log.values} and ${values} values: declarations of one name must agree`,
+      );
     }
     return log;
   }
@@ -163,6 +174,9 @@ export class ColumnStore {
       );
       column.data.set(values.subarray(0, slots * entry.width));
     }
-    for (const log of this.#logs.values()) log.import(slots, logParts);
+    // A log missing from the checkpoint takes its streams from the default log, where every
+    // stream was before the amounts got a log of their own (2026-12-07).
+    for (const log of this.#logs.values())
+      log.import(slots, logParts, logParts.has(`log:${log.name}:streams`) ? log.name : DEFAULT_LOG);
   }
 }

@@ -153,6 +153,48 @@ describe('bucket log', () => {
     }
   });
 
+  it('holds amount sums past 32 bits in a float64 log, exact to the cent', () => {
+    const store = new ColumnStore(4);
+    const log = store.bucketLog('amounts', 'f64');
+    const s = log.stream('spend', 7);
+    const inf = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 3; i++) log.add(1, s, 50, 99_999_999_999_99, -inf, inf); // 3 × 999,999,999,999.99
+    log.add(1, s, 50, 1, -inf, inf);
+    const out = new Float64Array(1);
+    log.sums(1, s, 50, Int32Array.of(7), out, 0);
+    expect(out[0]).toBe(3 * 99_999_999_999_99 + 1);
+    const restored = new ColumnStore(4);
+    const again = restored.bucketLog('amounts', 'f64');
+    again.stream('spend', 7);
+    restored.importSlots(2, store.exportSlots(2));
+    again.sums(1, 0, 50, Int32Array.of(7), out, 0);
+    expect(out[0]).toBe(3 * 99_999_999_999_99 + 1);
+    expect(() => store.bucketLog('amounts')).toThrow(/declared with f64 and i32/);
+  });
+
+  it('takes the spend stream of a checkpoint written before amounts had their own log', () => {
+    // Before 2026-12-07 every stream was in the default i32 log `buckets`.
+    const old = new ColumnStore(4);
+    const oldLog = old.bucketLog();
+    const count = oldLog.stream('purchases', 30);
+    const spend = oldLog.stream('spend', 90);
+    oldLog.add(0, count, 100, 2, 0, 65535);
+    oldLog.add(0, spend, 100, 12_345, -(2 ** 31 - 1), 2 ** 31 - 1);
+    oldLog.add(0, spend, 99, -45, -(2 ** 31 - 1), 2 ** 31 - 1);
+    const now = new ColumnStore(4);
+    const counts = now.bucketLog();
+    const c = counts.stream('purchases', 30);
+    const amounts = now.bucketLog('amounts', 'f64');
+    const a = amounts.stream('spend', 90);
+    now.importSlots(1, old.exportSlots(1));
+    const out = new Float64Array(2);
+    counts.sums(0, c, 100, Int32Array.of(30), out, 0);
+    amounts.sums(0, a, 100, Int32Array.of(90), out, 1);
+    expect([...out]).toEqual([2, 12_300]);
+    expect(counts.entries(0)).toBe(1);
+    expect(amounts.entries(0)).toBe(2);
+  });
+
   it('drops the entries of a stream whose length changed since the export', () => {
     const store = new ColumnStore(4);
     const s = store.bucketLog().stream('a', 30);

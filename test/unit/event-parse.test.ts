@@ -42,12 +42,33 @@ describe('event parsing', () => {
     ['bad_time', { ...good, ts: NOW - 61 * 365.25 * DAY_MS }],
     ['bad_amount', '{"event_id":"e","customer_id":"c1","type":"purchase","ts":1,"amount":1e999}'],
     ['bad_amount', { ...good, amount: 'NaN' }],
+    ['bad_amount', { ...good, amount: -50 }],
+    ['bad_amount', { ...good, amount: 9.9e12 }],
+    ['bad_amount', { ...good, amount: 1e308 }],
+    ['bad_amount', { ...good, amount: -1e308, type: 'refund' }],
+    ['bad_quantity', { ...good, quantity: 1e7 }],
+    ['bad_quantity', { ...good, quantity: -2 }],
+    ['bad_quantity', { ...good, quantity: '3' }],
+    ['bad_quantity', '{"event_id":"e","customer_id":"c1","type":"purchase","ts":1,"quantity":-1e999}'],
     ['invalid_field', { ...good, event_id: 7 }],
     ['subject_mismatch', { ...good, customer_id: 'c2' }],
   ])('rejects %s', (reason, body) => {
-    const r = parse(body);
+    const type = typeof body === 'object' && body.type === 'refund' ? 'refund' : 'purchase';
+    const r = parse(body, type);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toBe(reason);
+  });
+
+  it('accepts amounts and quantities within their bounds, and negative ones outside purchases', () => {
+    for (const [body, type] of [
+      [{ ...good, amount: 1e9, quantity: 1e6 }, 'purchase'],
+      [{ ...good, amount: 0, quantity: 0 }, 'purchase'],
+      [{ ...good, type: 'refund', amount: -25, quantity: -1 }, 'refund'],
+      [{ ...good, type: 'refund', amount: 1e9 }, 'refund'],
+    ] as const) {
+      const r = parse(body, type);
+      expect(r.ok, JSON.stringify(body)).toBe(true);
+    }
   });
 
   it('accepts events decades old (replays of 1990s data sets)', () => {

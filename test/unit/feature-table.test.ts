@@ -112,6 +112,18 @@ describe('feature table', () => {
 });
 
 describe('feature documentation', () => {
+  it('answers null for a value that is not finite, never Infinity (issue 22)', () => {
+    const table = new FeatureTable();
+    const vector = new Float64Array(table.names.length).fill(1);
+    vector[0] = Number.POSITIVE_INFINITY;
+    vector[1] = Number.NEGATIVE_INFINITY;
+    vector[2] = Number.NaN;
+    const record = table.recordOf(vector);
+    expect([record[table.names[0]!], record[table.names[1]!], record[table.names[2]!]]).toEqual([null, null, null]);
+    expect(record[table.names[3]!]).toBe(1);
+    expect(() => JSON.stringify(record)).not.toThrow();
+  });
+
   it('lists every feature in docs/features.md, in vector order', () => {
     const doc = readFileSync(path.join(PACKAGE_ROOT, 'docs', 'features.md'), 'utf8');
     const documented = [...doc.matchAll(/^\| `([a-z0-9_]+)` \| [a-z-]+\.ts \|/gm)].map((m) => m[1]);

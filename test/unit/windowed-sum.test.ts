@@ -124,6 +124,19 @@ describe('windowed sum on virtual time', () => {
     expect(run(events, now)).toEqual(want);
   });
 
+  it('sums spend past the old 32-bit cents limit (21,474,836.47) without saturating', () => {
+    // Issue 18: spend_7d stuck at 21,474,836.47 beside a lifetime of 9.9 trillion.
+    const [, , sum] = run(
+      [
+        [day(0), 1e9],
+        [day(0, 13), 1e9],
+        [day(1), 0.01],
+      ],
+      day(2),
+    );
+    expect(sum).toBe(2_000_000_000.01);
+  });
+
   it('keeps slots apart and survives store growth', () => {
     const store = new ColumnStore(2);
     const c = counts.bind(store);
