@@ -186,6 +186,12 @@ export const ENGINE_SETTINGS = {
     defaultText: 'built-in',
     help: 'funnels, YAML or JSON (built in: the checkout funnel)',
   },
+  watermarkMaxJumpSeconds: {
+    env: 'BW_WATERMARK_MAX_JUMP_SECONDS',
+    flag: 'watermark-max-jump-seconds',
+    schema: Type.Number({ minimum: 0, maximum: 365 * 86_400, default: 86_400 }),
+    help: "how far one event may move its partition's watermark ahead, and a partition's event clock run ahead of the partitions' median; further ahead takes 3 of the partition's last 8 events (docs/features.md, Watermark; 0: no bound)",
+  },
   allowedLatenessSeconds: {
     env: 'BW_ALLOWED_LATENESS_SECONDS',
     flag: 'allowed-lateness-seconds',

@@ -59,6 +59,11 @@ export interface WorkerData {
    * the message that was being processed.
    */
   inflight: Float64Array;
+  /**
+   * Shared by the workers (SharedArrayBuffer), indexed by partition: the watermark of each
+   * partition where it is owned, NaN elsewhere; their median bounds every partition's event clock.
+   */
+  watermarks: Float64Array;
   /** `partition:sequence` of messages that crashed the thread too often: dead-lettered unprocessed. */
   poison: string[];
   /** The CRM definition (tags, rules, funnels, segments), validated by the main thread. */

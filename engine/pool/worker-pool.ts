@@ -79,6 +79,8 @@ export class WorkerPool {
   readonly #hooks: TestHooks;
   /** Which message crashed a worker thread (crash-blame.ts). */
   readonly #blame: CrashBlame;
+  /** The partitions' watermarks, shared by the workers (WorkerData.watermarks). */
+  readonly #watermarks: Float64Array;
   /** RFM cuts of the population, from the workers' sketches (rfm-cuts.ts). */
   readonly rfmCuts: RfmCutsMaker;
 
@@ -131,6 +133,7 @@ export class WorkerPool {
       log,
     );
     this.#versions = createAnswerVersions(config.partitions);
+    this.#watermarks = new Float64Array(new SharedArrayBuffer(8 * config.partitions)).fill(Number.NaN);
     this.answers = new AnswerCache(this.#versions, { ttlMs: config.answerCacheMs, max: 100_000 });
   }
 
@@ -189,6 +192,7 @@ export class WorkerPool {
       generation,
       hooks: this.#hooks,
       inflight: this.#blame.inflight,
+      watermarks: this.#watermarks,
       poison: this.#blame.poison(),
       crm: this.#crm,
       cleansing: this.#cleansing,

@@ -24,6 +24,7 @@ export const WORKER_SETTING_KEYS = [
   'partitions',
   'rescoreSeconds',
   'stateTtlDays',
+  'watermarkMaxJumpSeconds',
   'workerNice',
 ] as const satisfies readonly (keyof Config)[];
 

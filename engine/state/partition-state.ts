@@ -6,6 +6,7 @@
 
 import { FeatureTable } from '../../operators/features/feature-table.js';
 import type { Column } from '../../operators/state/column-store.js';
+import { EventClock } from './event-clock.js';
 import { PartitionIdentity } from './partition-identity.js';
 import { RecentIds } from './recent-ids.js';
 
@@ -34,12 +35,19 @@ export class PartitionState {
   readonly #dedupe: RecentIds | undefined;
   /** Anonymous profiles' histories and links (partition-identity.ts). */
   readonly identity = new PartitionIdentity();
-  /** Highest event time seen (epoch ms), -Infinity before the first event. */
-  watermark = Number.NEGATIVE_INFINITY;
+  /** The partition's event-time clock: its watermark, robust to stray far-ahead events (event-clock.ts). */
+  readonly clock: EventClock;
+  /**
+   * The most the event clock may read: the engine's partitions' median watermark plus the jump
+   * bound (event-clock.ts `clockCap`, refreshed at each flush); Infinity until known.
+   */
+  clockCap = Number.POSITIVE_INFINITY;
   lastSequence = 0;
 
-  constructor(partition: number, dedupeIds: number) {
+  /** @param maxJumpMs how far one event may move the watermark (BW_WATERMARK_MAX_JUMP_SECONDS); 0 = no bound */
+  constructor(partition: number, dedupeIds: number, maxJumpMs = 0) {
     this.partition = partition;
+    this.clock = new EventClock(maxJumpMs);
     const store = this.table.store;
     this.churn = store.column({ name: 'score.churn', kind: 'f32', width: 1, initial: Number.NaN });
     this.intent = store.column({ name: 'score.intent', kind: 'f32', width: 1, initial: Number.NaN });
@@ -100,9 +108,22 @@ export class PartitionState {
     }
   }
 
-  /** `now` for windows: wall clock, or the watermark with `BW_CLOCK=event`. */
+  /** Highest event time the clock accepted (epoch ms), -Infinity before the first event. */
+  get watermark(): number {
+    return this.clock.watermark;
+  }
+
+  set watermark(ms: number) {
+    this.clock.watermark = ms;
+  }
+
+  /**
+   * `now` for windows: wall clock, or with `BW_CLOCK=event` the watermark, held within the bound of
+   * the engine's other partitions (`clockCap`).
+   */
   now(clock: 'wall' | 'event'): number {
     if (clock === 'wall') return Date.now();
-    return Number.isFinite(this.watermark) ? this.watermark : Date.now();
+    const watermark = this.clock.watermark;
+    return Number.isFinite(watermark) ? Math.min(watermark, this.clockCap) : Date.now();
   }
 }

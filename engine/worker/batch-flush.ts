@@ -16,7 +16,8 @@
  */
 
 import { distinctPromises } from '../nats/effect-publisher.js';
-import { bumpCustomer } from '../pool/answer-versions.js';
+import { bumpCustomer, bumpPartition } from '../pool/answer-versions.js';
+import { clockCap } from '../state/event-clock.js';
 import { alertPublisher } from './alerts.js';
 import type { AnswerPush } from './answer-push.js';
 import type { AlertPublisher, BatchScorer } from './batch-scorer.js';
@@ -104,6 +105,7 @@ export class BatchFlush {
     const now = Date.now();
     for (const feed of this.#ctx.feeds.values()) this.#ctx.leaseValid(feed, now);
     this.#clearLinger();
+    this.#shareClocks();
     const stageSeconds = this.#ctx.metrics.stageSeconds;
     const batch = this.#batch;
     const n = batch.size;
@@ -133,6 +135,29 @@ export class BatchFlush {
     t0 = t;
     this.#commitAndAck(alertPublishes);
     stageSeconds[STAGE_EFFECTS]! += (performance.now() - t0) / 1000;
+  }
+
+  /**
+   * Publishes the owned partitions' watermarks to the engine's shared array and bounds their event
+   * clocks by the partitions' median (event-clock.ts `clockCap`); a partition whose "now" moves
+   * by that has its answers voided.
+   */
+  #shareClocks(): void {
+    const ctx = this.#ctx;
+    const shared = ctx.watermarks;
+    for (const [p, feed] of ctx.feeds) {
+      const w = feed.state.watermark;
+      shared[p] = Number.isFinite(w) ? w : Number.NaN;
+    }
+    const cap = clockCap(shared, ctx.config.watermarkMaxJumpSeconds * 1000);
+    for (const [p, feed] of ctx.feeds) {
+      const state = feed.state;
+      if (state.clockCap === cap) continue;
+      const before = Math.min(state.watermark, state.clockCap);
+      state.clockCap = cap;
+      if (Math.min(state.watermark, cap) !== before && ctx.config.clock === 'event')
+        bumpPartition(ctx.versions, p);
+    }
   }
 
   /** Scores the touched customers (alerts of crossings appended to `out`). */

@@ -144,7 +144,11 @@ export class WorkerCheckpoints {
    */
   discard(feed: PartitionFeed, crm: WorkerCrm, keepFile = false): void {
     const p = feed.state.partition;
-    feed.state = new PartitionState(p, this.#ctx.config.dedupeIdsPerPartition);
+    feed.state = new PartitionState(
+      p,
+      this.#ctx.config.dedupeIdsPerPartition,
+      this.#ctx.config.watermarkMaxJumpSeconds * 1000,
+    );
     feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer);
     feed.rules = new RuleEngine(crm.config.rules);
     feed.cleanser = new EventCleanser(this.#ctx.cleansing(), this.#ctx.metrics.cleansed);

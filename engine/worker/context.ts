@@ -98,6 +98,12 @@ export interface WorkerContextOptions {
   leaseUntil?: Float64Array;
   /** The cleansing rules (BW_CLEANSING_FILE, validated by the main thread); the built-in ones by default. */
   cleansing?: CleansingRules;
+  /**
+   * Shared by the engine's workers, indexed by partition: each owned partition's watermark (NaN
+   * when unknown or not owned here), for the common event clock (event-clock.ts `clockCap`).
+   * Omitted: this worker's alone.
+   */
+  watermarks?: Float64Array;
 }
 
 export class WorkerContext {
@@ -108,6 +114,8 @@ export class WorkerContext {
   /** Queues effects (alerts, actions, segment changes, dead letters), sent per batch by `commit()`. */
   readonly effects: EffectPublisher;
   readonly versions: AnswerVersionsData;
+  /** The engine's partitions' watermarks (WorkerContextOptions.watermarks). */
+  readonly watermarks: Float64Array;
   #sealer: PiiSealer;
   #cleansing: CleansingRules;
   #nc: NatsConnection | undefined;
@@ -120,6 +128,7 @@ export class WorkerContext {
     this.log = opts.log;
     this.metrics = opts.metrics;
     this.versions = opts.versions;
+    this.watermarks = opts.watermarks ?? new Float64Array(opts.config.partitions).fill(Number.NaN);
     this.#sealer = opts.sealer;
     this.#cleansing = opts.cleansing ?? defaultCleansingRules();
     this.#leaseUntil = opts.leaseUntil;

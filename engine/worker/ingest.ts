@@ -28,6 +28,7 @@ import { type Delivery, readDelivery } from '../nats/ack-reply.js';
 import { deadLetter, REVIEWED_HEADER } from '../nats/dead-letters.js';
 import { bumpPartition } from '../pool/answer-versions.js';
 import { POISON_CRASHES } from '../pool/thread-messages.js';
+import { CLOCK_HELD, CLOCK_MOVED } from '../state/event-clock.js';
 import type { PartitionState } from '../state/partition-state.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
 import { type AdmitStep, crashingOn } from './crash-hook.js';
@@ -246,10 +247,13 @@ export class Ingest {
     // Touched as soon as its state moved, so it is scored and its cached answer voided at the
     // flush even if the CRM below throws.
     this.#batch.touch(state, slot);
-    if (event.ts > state.watermark) {
-      state.watermark = event.ts;
-      // On the event-time clock the watermark is every customer's "now": all answers move.
+    // A stray far ahead of the watermark is folded without moving it (event-clock.ts). On the
+    // event-time clock the watermark is every customer's "now": when it moves, all answers move.
+    const clock = state.clock.observe(event.ts);
+    if (clock === CLOCK_MOVED) {
       if (this.#eventClock) bumpPartition(this.#ctx.versions, state.partition);
+    } else if (clock === CLOCK_HELD) {
+      this.#ctx.metrics.watermarkHeld.inc();
     }
     state.lastEventId[slot] = event.body.event_id;
     state.lastSeq.data[slot] = seq;

@@ -36,7 +36,11 @@ export function newFeed(
   layout: EventsLayout,
   crm: WorkerCrm,
 ): PartitionFeed {
-  const state = new PartitionState(p, ctx.config.dedupeIdsPerPartition);
+  const state = new PartitionState(
+    p,
+    ctx.config.dedupeIdsPerPartition,
+    ctx.config.watermarkMaxJumpSeconds * 1000,
+  );
   return {
     state,
     stream: eventsStreamOf(p, layout),
@@ -221,6 +225,7 @@ export async function disownPartition(
     await parts.checkpoints.writeOne(feed);
   }
   ctx.feeds.delete(partition);
+  ctx.watermarks[partition] = Number.NaN; // no longer part of the common event clock here
   ctx.metrics.pending.remove(String(partition));
   parts.push.voidAnswers(partition);
   ctx.log.info(

@@ -108,6 +108,11 @@ export function createWorkerMetrics(thread: string) {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    watermarkHeld: new Counter({
+      name: 'bellwether_watermark_held_total',
+      help: "Events folded without moving their partition's watermark: too far ahead of it on their own (docs/features.md, Watermark)",
+      registers: [registry],
+    }),
     duplicates: new Counter({
       name: 'bellwether_events_duplicate_total',
       help: 'Events skipped because their event_id was already counted',

@@ -55,6 +55,7 @@ export function createWorkerThread(
     sealer: new PiiSealer(PiiKeyring.fromData(data.pii)),
     leaseUntil: data.leaseUntil,
     cleansing: compileCleansingRules(data.cleansing.definition, data.cleansing.source),
+    watermarks: data.watermarks,
   });
   const crm = new WorkerCrm(ctx, data.crm.definition, data.crm.source);
   const models = new WorkerModels(ctx);

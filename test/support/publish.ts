@@ -2,6 +2,7 @@
 import { type ConsumerInfo, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { eventSubject, partitionOfCustomer } from '../../contract/subjects.js';
+import { JUMP_QUORUM } from '../../engine/state/event-clock.js';
 import { isDurableOf } from '../../engine/worker/consumers.js';
 import { openDeadLetterBody } from '../../security/pii-cipher.js';
 import { loadKeyring } from '../../security/pii-keyring.js';
@@ -16,20 +17,22 @@ export interface TestEvent {
 }
 
 /**
- * One `login` at `at` for a customer of each partition: with the event-time clock this pins every
- * partition's watermark (its "now") to `at`.
+ * JUMP_QUORUM `login`s at `at` for a customer of each partition: with the event-time clock this
+ * pins every partition's watermark (its "now") to `at`, also when `at` is further ahead of it than
+ * one event may move it (engine/state/event-clock.ts).
  */
 export function anchorEvents(partitions: number, at: number): TestEvent[] {
   const out: TestEvent[] = [];
   for (let p = 0, i = 0; p < partitions; i++) {
     const id = `anchor-${i}`;
     if (partitionOfCustomer(id, partitions) === p) {
-      out.push({
-        event_id: `anchor-${at}-${p}`,
-        customer_id: id,
-        type: 'login',
-        ts: new Date(at).toISOString(),
-      });
+      for (let k = 0; k < JUMP_QUORUM; k++)
+        out.push({
+          event_id: k === 0 ? `anchor-${at}-${p}` : `anchor-${at}-${p}-${k}`,
+          customer_id: id,
+          type: 'login',
+          ts: new Date(at).toISOString(),
+        });
       p++;
     }
   }

@@ -45,6 +45,9 @@ function testSettings(over: Partial<WorkerSettings> = {}): WorkerSettings {
     dataDir: '/nonexistent/bellwether-test',
     dedupeIdsPerPartition: 1000,
     logFormat: 'json',
+    // These fixtures move the clock by single events months apart: no jump bound (the bound has
+    // its own tests, event-clock.test.ts and the engine's in event-integrity.test.ts).
+    watermarkMaxJumpSeconds: 0,
     intentAlertThreshold: 80,
     logLevel: 'silent',
     maxAckPending: 1000,
