@@ -1,6 +1,7 @@
 /**
  * Dead-letter commands of the CLI:
- * - `bellwether dlq read [--limit N] [--nats-url URL]`: dead letters as JSON lines, bodies opened
+ * - `bellwether dlq read [--limit N] [--nats-url URL]`: the dead letters stored when it starts, as JSON
+ *   lines with bodies opened; it does not wait for more
  * - `bellwether dlq replay --reason R [--limit N] [--dry-run] [--keep] [--nats-url URL]`: re-publishes
  *   reviewed dead letters of one reason (`outlier`, `near_duplicate`, …) to their producer subject
  *   `bw.events.<type>.<customer>` with the header `Bw-Reviewed: <reason>`, so the engine admits them
@@ -75,18 +76,35 @@ function limitOf(text: string | undefined): number {
   return n;
 }
 
+/**
+ * The letters stored when it starts (at most `limit`), read in batches, then stops: it reads up to
+ * the stream's last sequence at its start and does not wait for letters stored after.
+ */
 async function read(nc: NatsConnection, keyring: PiiKeyring, limit: number): Promise<void> {
-  const consumer = await jetstream(nc).consumers.get(DLQ_STREAM);
+  const js = jetstream(nc);
+  const { state } = await (await js.streams.get(DLQ_STREAM)).info();
+  const lastSeq = state.last_seq;
+  const consumer = await js.consumers.get(DLQ_STREAM);
   let n = 0;
-  while (n < limit) {
-    const m = await consumer.next({ expires: 1000 });
-    if (!m) break;
-    n++;
-    const l = letterOf(m, keyring);
-    const body = l.body === undefined ? l.opened : l.body.toString('utf8');
-    process.stdout.write(
-      `${JSON.stringify({ seq: l.seq, subject: l.subject, stream: l.stream, stream_seq: l.streamSeq, reason: l.reason, error: l.error, body })}\n`,
-    );
+  let done = state.messages === 0;
+  while (!done && n < limit) {
+    const batch = await consumer.fetch({ max_messages: Math.min(limit - n, 512), expires: 2000 });
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      n++;
+      const l = letterOf(m, keyring);
+      const body = l.body === undefined ? l.opened : l.body.toString('utf8');
+      process.stdout.write(
+        `${JSON.stringify({ seq: l.seq, subject: l.subject, stream: l.stream, stream_seq: l.streamSeq, reason: l.reason, error: l.error, body })}\n`,
+      );
+      if (m.seq >= lastSeq || m.info.pending === 0 || n >= limit) {
+        done = true;
+        batch.stop();
+        break;
+      }
+    }
+    if (got === 0) done = true;
   }
 }
 

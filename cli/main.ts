@@ -4,6 +4,7 @@
  * Flags of `run` mirror the BW_* environment variables (see `bellwether run --help`); both come from
  * the settings table (engine/config.ts). A bad command line or configuration exits with code 2.
  */
+import path from 'node:path';
 import { BellwetherError, ERRORS } from '../contract/errors.js';
 import { defaultConfig, loadConfig, SETTINGS } from '../engine/config.js';
 import { createLogger } from '../engine/log.js';
@@ -41,6 +42,9 @@ replay flags:
                                         of BW_DATA_DIR at 127.0.0.1:BW_NATS_PORT as its tail user)
   --rate N                              at most N events per second (default: as fast as possible)
   --speedup X                           keep the file's event-time gaps, divided by X
+  --from-start                          ignore the resume offset of an interrupted replay of FILE
+                                        (kept in BW_DATA_DIR/replay; SIGINT records it, the same
+                                        command resumes without duplicates)
 
 ${MODEL_COMMANDS_USAGE}
 ${SECURITY_COMMANDS_USAGE}`;
@@ -172,6 +176,7 @@ const REPLAY_FLAGS = {
   'nats-url': { type: 'string' },
   rate: { type: 'string' },
   speedup: { type: 'string' },
+  'from-start': { type: 'boolean' },
 } as const;
 
 async function replay(args: string[]): Promise<void> {
@@ -195,6 +200,8 @@ async function replay(args: string[]): Promise<void> {
     ...(nats.client.inboxPrefix ? { inboxPrefix: nats.client.inboxPrefix } : {}),
     rate,
     speedup: values.speedup === undefined ? 0 : Number(values.speedup),
+    offsetDir: path.join(config.dataDir, 'replay'),
+    fromStart: values['from-start'] === true,
   });
 }
 

@@ -33,6 +33,7 @@ export const ERRORS = {
   BW_ERR_INTERNAL: { message: 'internal error', retryable: false, status: 500 },
   BW_ERR_INPUT_FORMAT: { message: 'input file cannot be read in the given format', retryable: false },
   BW_ERR_CLI_USAGE: { message: 'command line is invalid', retryable: false },
+  BW_ERR_REPLAY_PUBLISH: { message: 'the events stream refused a replayed event', retryable: true },
   BW_ERR_CRM_CONFIG: { message: 'tag, rule, funnel or segment configuration is invalid', retryable: false },
   BW_ERR_CLEANSING_CONFIG: { message: 'cleansing rules file is invalid', retryable: false },
   BW_ERR_EVENT_QUARANTINED: {

@@ -1,4 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
+import path from 'node:path';
 import { BellwetherError } from '../contract/errors.js';
 import { parseEventTime } from '../contract/event-parse.js';
 import { eventSubject } from '../contract/subjects.js';
@@ -12,6 +12,8 @@ import {
   type RetailEvent,
   readAllSorted,
 } from '../models/datasets/online-retail.js';
+import { PipelinedPublisher } from './pipelined-publisher.js';
+import { ReplayOffset } from './replay-offset.js';
 
 /** `natsUrl` and, for a secured server, the credential and TLS settings (lib/nats-connect-options.ts). */
 export interface ReplayOptions extends NatsConnectSettings {
@@ -24,6 +26,28 @@ export interface ReplayOptions extends NatsConnectSettings {
   quiet?: boolean;
   /** Inbox prefix of the connection (the embedded server's `tail` user has its own). */
   inboxPrefix?: string;
+  /**
+   * Where the resume offset is kept (replay-offset.ts; the CLI's is `<BW_DATA_DIR>/replay`);
+   * absent: no resume.
+   */
+  offsetDir?: string;
+  /** Ignore a recorded offset and publish from the first event (`--from-start`). */
+  fromStart?: boolean;
+  /** Publishes in flight at most (pipelined-publisher.ts). */
+  window?: number;
+}
+
+export interface ReplayResult {
+  /** Events published by this run (after the skipped ones). */
+  published: number;
+  /** Events skipped at the start: confirmed by an interrupted run. */
+  skipped: number;
+  /** Of the published, newly stored, and already in the stream (same Nats-Msg-Id). */
+  stored: number;
+  duplicates: number;
+  /** Stopped by SIGINT or SIGTERM (the offset records where). */
+  interrupted: boolean;
+  stats?: ReaderStats | CdnowStats;
 }
 
 export interface ReplayableEvent {
@@ -42,13 +66,22 @@ export interface ReplaySource {
   total?: number;
   /** The reader's counts (rows skipped, malformed …) for the data-set formats. */
   stats?: ReaderStats | CdnowStats;
+  /** The bytes to publish for the event just read, when the source has them as read (ndjson lines). */
+  bodyOf?: (event: ReplayableEvent) => string | undefined;
 }
 
 const REPLAY_FORMATS = ['ndjson', 'online-retail', 'cdnow'] as const;
 
 const CURRENCY = { 'online-retail': 'GBP', cdnow: 'USD' } as const;
 
-async function* readNdjson(file: string): AsyncGenerator<ReplayableEvent> {
+/** Events read before they are published in one go (one socket write). */
+const CHUNK = 512;
+
+/** An ndjson file's events; `last` holds the line of the event last yielded (published as is). */
+async function* readNdjson(
+  file: string,
+  last: { event?: ReplayableEvent; line?: string },
+): AsyncGenerator<ReplayableEvent> {
   const lines = fileLines(file);
   let n = 0;
   for await (const line of lines) {
@@ -66,6 +99,8 @@ async function* readNdjson(file: string): AsyncGenerator<ReplayableEvent> {
         `${file}:${n} lacks type, or customer_id and anonymous_id`,
       );
     }
+    last.event = event;
+    last.line = line;
     yield event;
   }
 }
@@ -94,8 +129,10 @@ async function* fromArray(events: readonly RetailEvent[], currency: string): Asy
 
 export async function openReplaySource(file: string, format: string): Promise<ReplaySource> {
   switch (format) {
-    case 'ndjson':
-      return { events: readNdjson(file) };
+    case 'ndjson': {
+      const last: { event?: ReplayableEvent; line?: string } = {};
+      return { events: readNdjson(file, last), bodyOf: (e) => (e === last.event ? last.line : undefined) };
+    }
     case 'online-retail': {
       const stats = emptyReaderStats();
       const events = await readAllSorted(file, stats);
@@ -155,6 +192,7 @@ export function createPacer(opts: PacerOptions): (eventTs: number) => Promise<vo
   };
 }
 
+/** `replay [####----]  42% 123/456 events, 51234/s, event time …` (no bar without a total). */
 function progressLine(
   published: number,
   total: number | undefined,
@@ -172,6 +210,23 @@ function progressLine(
   return `replay [${bar}] ${String(pct).padStart(3)}% ${published}/${total} events, ${rate}${at}`;
 }
 
+/** Progress on stderr: a bar redrawn in place on a terminal, a plain line every 5 s otherwise. */
+function progressWriter(quiet: boolean): { update(line: () => string): void; done(line: string): void } {
+  const tty = process.stderr.isTTY === true;
+  const every = tty ? 200 : 5000;
+  let last = Date.now();
+  return {
+    update(line) {
+      if (quiet || Date.now() - last < every) return;
+      last = Date.now();
+      process.stderr.write(tty ? `\r${line()}   ` : `${line()}\n`);
+    },
+    done(line) {
+      if (!quiet) process.stderr.write(tty ? `\r${line}   \n` : `${line}\n`);
+    },
+  };
+}
+
 function describeStats(format: string, stats: ReaderStats | CdnowStats | undefined): string | undefined {
   if (!stats) return undefined;
   if ('skippedNoCustomer' in stats) {
@@ -180,54 +235,105 @@ function describeStats(format: string, stats: ReaderStats | CdnowStats | undefin
   return `${format}: ${stats.rows} lines → ${stats.events} purchases; ${stats.malformed} malformed lines skipped`;
 }
 
-export async function replayFile(
-  opts: ReplayOptions,
-): Promise<{ published: number; stats?: ReaderStats | CdnowStats }> {
+export async function replayFile(opts: ReplayOptions): Promise<ReplayResult> {
   const speedup = opts.speedup ?? 0;
   if (!(Number.isFinite(speedup) && speedup >= 0)) {
     throw new BellwetherError('BW_ERR_CLI_USAGE', '--speedup must be a number ≥ 0');
   }
+  const offset =
+    opts.offsetDir === undefined ? undefined : new ReplayOffset(opts.offsetDir, opts.file, opts.format);
+  const resumeAt = offset === undefined ? 0 : await offset.read();
+  const skip = opts.fromStart ? 0 : resumeAt;
   const source = await openReplaySource(opts.file, opts.format);
   const summary = describeStats(opts.format, source.stats);
   if (!opts.quiet && summary) process.stderr.write(`${summary}\n`);
+  if (!opts.quiet && skip > 0)
+    process.stderr.write(`replay: resuming after ${skip} events already confirmed (${offset?.path})\n`);
   const pace = createPacer({ rate: opts.rate, speedup });
   const nc = await connectNats(opts, {
     name: 'bellwether-replay',
     ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
   });
-  const js = jetstream(nc);
+  const publisher = new PipelinedPublisher(nc, {
+    ...(opts.window === undefined ? {} : { window: opts.window }),
+    ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
+  });
+  const progress = progressWriter(opts.quiet === true);
+  // SIGINT / SIGTERM: stop reading, wait for what is in flight, record the offset, exit 130.
+  let interrupted = false;
+  const interrupt = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   const started = Date.now();
+  let index = 0;
   let published = 0;
-  let inflight: Promise<unknown>[] = [];
-  let lastProgress = 0;
   let eventTs = Number.NaN;
+  let savedAt = started;
+  const line = () => progressLine(skip + published, source.total, started, eventTs);
+  // Events are read in chunks and published in one go each: one socket write per chunk.
+  const chunk: { subject: string; body: string; msgId: string }[] = [];
+  const paced = opts.rate > 0 || speedup > 0;
+  const publishChunk = async () => {
+    for (const m of chunk) {
+      while (!publisher.tryPublish(m.subject, m.body, m.msgId)) await publisher.room();
+      published++;
+    }
+    chunk.length = 0;
+    if (offset !== undefined && Date.now() - savedAt > 1000) {
+      savedAt = Date.now();
+      void offset.save(skip + publisher.confirmed);
+    }
+    progress.update(line);
+  };
   try {
     for await (const event of source.events) {
+      if (interrupted) break;
+      if (index++ < skip) continue;
       eventTs = parseEventTime(event.ts);
-      if (opts.rate > 0 || speedup > 0) await pace(eventTs);
-      inflight.push(
-        js.publish(eventSubject(event.type, routingId(event)), JSON.stringify(event), {
-          msgID: event.event_id,
-        }),
-      );
-      published++;
-      if (inflight.length >= 256) {
-        await Promise.all(inflight);
-        inflight = [];
-      }
-      if (!opts.quiet && Date.now() - lastProgress > 500) {
-        lastProgress = Date.now();
-        process.stderr.write(`\r${progressLine(published, source.total, started, eventTs)}   `);
-      }
+      const msgId =
+        typeof event.event_id === 'string' && event.event_id !== ''
+          ? event.event_id
+          : `${path.basename(opts.file)}:${index}`;
+      const body = source.bodyOf?.(event) ?? JSON.stringify(event);
+      chunk.push({ subject: eventSubject(event.type, routingId(event)), body, msgId });
+      if (paced) await pace(eventTs);
+      if (paced || chunk.length >= CHUNK) await publishChunk();
     }
-    await Promise.all(inflight);
+    await publishChunk();
+    await publisher.drain();
+  } catch (err) {
+    if (offset !== undefined) await offset.save(skip + publisher.confirmed);
+    throw err;
   } finally {
+    process.removeListener('SIGINT', interrupt);
+    process.removeListener('SIGTERM', interrupt);
+    publisher.close();
     await nc.drain();
   }
-  if (!opts.quiet) {
-    process.stderr.write(
-      `\r${progressLine(published, source.total, started, eventTs)}   \nreplay: ${published} events published in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  const secs = (Date.now() - started) / 1000;
+  const rate = Math.round(published / Math.max(secs, 0.001));
+  const counts = `${publisher.stored} stored, ${publisher.duplicates} already in the stream`;
+  if (interrupted) {
+    if (offset !== undefined) await offset.save(skip + publisher.confirmed);
+    progress.done(
+      `${line()}\nreplay: interrupted after ${skip + published} events (${counts}); the same command resumes${offset ? ` (${offset.path})` : ''}`,
+    );
+    process.exitCode = 130;
+  } else {
+    await offset?.clear();
+    progress.done(
+      `${line()}\nreplay: ${published} events published in ${secs.toFixed(1)} s, ${rate}/s (${counts})`,
     );
   }
-  return source.stats ? { published, stats: source.stats } : { published };
+  const result: ReplayResult = {
+    published,
+    skipped: skip,
+    stored: publisher.stored,
+    duplicates: publisher.duplicates,
+    interrupted,
+  };
+  if (source.stats) result.stats = source.stats;
+  return result;
 }

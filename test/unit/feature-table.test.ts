@@ -119,7 +119,11 @@ describe('feature documentation', () => {
     vector[1] = Number.NEGATIVE_INFINITY;
     vector[2] = Number.NaN;
     const record = table.recordOf(vector);
-    expect([record[table.names[0]!], record[table.names[1]!], record[table.names[2]!]]).toEqual([null, null, null]);
+    expect([record[table.names[0]!], record[table.names[1]!], record[table.names[2]!]]).toEqual([
+      null,
+      null,
+      null,
+    ]);
     expect(record[table.names[3]!]).toBe(1);
     expect(() => JSON.stringify(record)).not.toThrow();
   });
