@@ -145,6 +145,11 @@ export interface PartitionStatus {
   customers: number;
   last_sequence: number;
   watermark: string | null;
+  /**
+   * The partition's event-clock "now" (`BW_CLOCK=event`): its watermark, held within the bound of
+   * the partitions' median (docs/features.md, Watermark); null before the first event.
+   */
+  event_clock: string | null;
 }
 
 export interface WorkerStatus {

@@ -290,6 +290,7 @@ export function partitionStatus(partition: number, pending: number) {
     customers: 3,
     last_sequence: 100 + partition,
     watermark: '2026-11-30T08:15:00.000Z',
+    event_clock: '2026-11-30T08:15:00.000Z',
   };
 }
 
