@@ -79,6 +79,10 @@ beforeAll(async () => {
     BW_PARTITIONS: String(PARTITIONS),
     BW_WORKERS: '2',
     BW_CLOCK: 'event',
+    // These scenarios move one partition's clock months ahead with one event (frank seen 200 days
+    // later): no jump bound here; the bound and the common clock have their own engine test
+    // (event-integrity.test.ts).
+    BW_WATERMARK_MAX_JUMP_SECONDS: '0',
     BW_CHURN_ALERT_THRESHOLD: '60',
     BW_RESCORE_SECONDS: '1',
     // Models with a known function of days_since_last_purchase, so risks are predictable here.
