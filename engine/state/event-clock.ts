@@ -14,7 +14,7 @@
  */
 
 /** Event times remembered per partition for the quorum of a far jump (a power of two). */
-export const RECENT_TIMES = 8;
+const RECENT_TIMES = 8;
 /** Far-ahead events among the recent ones that move the watermark past the bound. */
 export const JUMP_QUORUM = 3;
 

@@ -54,6 +54,8 @@ export function partitionStatuses(feeds: Iterable<PartitionFeed>): PartitionStat
     customers: feed.state.table.size,
     last_sequence: feed.state.lastSequence,
     watermark: Number.isFinite(feed.state.watermark) ? new Date(feed.state.watermark).toISOString() : null,
-    event_clock: Number.isFinite(feed.state.watermark) ? new Date(feed.state.now('event')).toISOString() : null,
+    event_clock: Number.isFinite(feed.state.watermark)
+      ? new Date(feed.state.now('event')).toISOString()
+      : null,
   }));
 }

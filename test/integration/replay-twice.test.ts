@@ -96,7 +96,9 @@ describe('replay', () => {
       const answer = (await engine.get(`/v1/customers/${id}`)).body as CustomerAnswer;
       // The partition's "now": its watermark, which events this far out of order can hold back and
       // the other partitions' can cap (docs/features.md, Watermark).
-      const now = Date.parse(info.partition_status.find((p) => p.partition === answer.partition)!.event_clock);
+      const now = Date.parse(
+        info.partition_status.find((p) => p.partition === answer.partition)!.event_clock,
+      );
       expect(answer.features, id).toEqual(truth.featureRecord(truth.slotOf(id)!, now));
     }
   });
