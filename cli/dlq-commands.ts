@@ -18,7 +18,6 @@ import { type Config, loadConfig } from '../engine/config.js';
 import { REVIEWED_HEADER } from '../engine/nats/dead-letters.js';
 import { DLQ_STREAM } from '../engine/nats/streams.js';
 import { connectNats } from '../lib/nats-connect.js';
-import { natsSettingsOf } from '../lib/nats-connect-options.js';
 import { openDeadLetterBody } from '../security/pii-cipher.js';
 import { loadKeyring, type PiiKeyring } from '../security/pii-keyring.js';
 import { toolNatsSettings } from './tool-nats-settings.js';

@@ -75,15 +75,12 @@ export class WorkerPool {
   readonly #nats: NatsConnectSettings;
   /** Worker threads restarted after an unexpected exit. */
   restarts = 0;
-
   readonly #hooks: TestHooks;
   /** Which message crashed a worker thread (crash-blame.ts). */
   readonly #blame: CrashBlame;
-  /** The partitions' watermarks, shared by the workers (WorkerData.watermarks). */
-  readonly #watermarks: Float64Array;
+  readonly #watermarks: Float64Array; // partitions' watermarks shared by the workers (WorkerData)
   /** RFM cuts of the population, from the workers' sketches (rfm-cuts.ts). */
   readonly rfmCuts: RfmCutsMaker;
-
   #crm: WorkerData['crm'];
   #cleansing: WorkerData['cleansing'];
   #pii: PiiKeyringData;
