@@ -17,7 +17,7 @@ import {
 } from './event-schema.js';
 import { parseEventTime } from './event-time.js';
 import { type EventType, eventTypeIndex } from './event-types.js';
-import { customerToken, partitionOfCustomer } from './subjects.js';
+import { customerToken, isWellFormedId, partitionOfCustomer } from './subjects.js';
 
 /**
  * Where an event was read from, for the routing check: the customer token of its subject (the
@@ -115,6 +115,9 @@ export function parseEventJson(
         ? reject('bad_amount', 'amount is not finite')
         : reject('invalid_field', `/${name} not finite`);
   }
+  // The scanner keeps ASCII ids only; escapes (`\ud800`) can spell a lone surrogate here.
+  if (!isWellFormedId(body.customer_id)) return reject('bad_id', 'customer_id is not well-formed UTF-16');
+  if (!isWellFormedId(body.event_id)) return reject('bad_id', 'event_id is not well-formed UTF-16');
   // The same fields, in the same order, as the scanner's: one object shape downstream.
   const fields = fieldsOfBody(body);
   return checked(fields, eventTypeIndex(body.type), parseEventTime(body.ts), subjectType, route, clockNow);
@@ -130,6 +133,8 @@ function checked(
   clockNow: number,
 ): ParseResult {
   if (!Number.isFinite(ts)) return reject('bad_time', 'ts is not a valid time');
+  // -0 is no producer's time (a sign bug, or a zero date): it would be stored as 1970-01-01.
+  if (Object.is(ts, -0)) return reject('bad_time', 'ts is negative zero');
   if (ts > clockNow + MAX_FUTURE_MS) return reject('future_time', 'ts is more than 1 day in the future');
   if (ts < clockNow - MAX_PAST_MS) return reject('bad_time', 'ts is more than 60 years in the past');
   // The routing key: the customer id, or the anonymous id of an event without one.

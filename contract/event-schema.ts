@@ -91,6 +91,7 @@ const REJECT_REASONS = [
   'bad_time',
   'future_time',
   'bad_amount',
+  'bad_id',
   'subject_mismatch',
   'processing_error',
   'poison',

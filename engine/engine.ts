@@ -20,6 +20,7 @@ import {
   natsSettingsOf,
 } from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
+import { privateDir, tightenTree } from '../lib/private-files.js';
 import { ShutdownSteps } from '../lib/shutdown-steps.js';
 import { registerThreadTime } from '../lib/thread-time.js';
 import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
@@ -108,6 +109,15 @@ export async function openEngine(
   const cleanups = new ShutdownSteps(log);
   const cleanup = (): Promise<void> => cleanups.run();
   try {
+    // The data directory is the engine's own: 0700, and what an earlier version left readable by
+    // others (0755 directories, 0644 checkpoints) is taken back before anything is written.
+    await privateDir(config.dataDir);
+    const tightened = await tightenTree(config.dataDir);
+    if (tightened > 0)
+      log.warn(
+        { dir: config.dataDir, entries: tightened },
+        'data directory permissions tightened to 0700/0600',
+      );
     // Tag, rule and funnel files are validated before anything starts.
     const crm = await loadCrmDefinition(crmFilesOf(config));
     log.info({ component: 'crm', source: crm.source }, 'crm configuration loaded');

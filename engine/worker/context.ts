@@ -11,6 +11,7 @@ import type { EventRoute } from '../../contract/event-parse.js';
 import type { EventCleanser } from '../../operators/cleansing/cleanser.js';
 import { type CleansingRules, defaultCleansingRules } from '../../operators/cleansing/rules.js';
 import type { RuleEngine } from '../../operators/crm/rule-engine.js';
+import { ProfilePolicy } from '../../security/pii-policy.js';
 import type { PiiSealer } from '../../security/pii-sealer.js';
 import type { Logger } from '../log.js';
 import { EffectPublisher } from '../nats/effect-publisher.js';
@@ -108,6 +109,8 @@ export class WorkerContext {
   /** Queues effects (alerts, actions, segment changes, dead letters), sent per batch by `commit()`. */
   readonly effects: EffectPublisher;
   readonly versions: AnswerVersionsData;
+  /** Which profile properties are plain; the others are sealed (BW_PROFILE_PLAIN_FIELDS). */
+  readonly profilePolicy: ProfilePolicy;
   #sealer: PiiSealer;
   #cleansing: CleansingRules;
   #nc: NatsConnection | undefined;
@@ -120,6 +123,7 @@ export class WorkerContext {
     this.log = opts.log;
     this.metrics = opts.metrics;
     this.versions = opts.versions;
+    this.profilePolicy = new ProfilePolicy(opts.config.profilePlainFields);
     this.#sealer = opts.sealer;
     this.#cleansing = opts.cleansing ?? defaultCleansingRules();
     this.#leaseUntil = opts.leaseUntil;

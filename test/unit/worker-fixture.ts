@@ -45,6 +45,7 @@ function testSettings(over: Partial<WorkerSettings> = {}): WorkerSettings {
     dataDir: '/nonexistent/bellwether-test',
     dedupeIdsPerPartition: 1000,
     logFormat: 'json',
+    profilePlainFields: 'tier,plan,city,region,country,language,locale,timezone',
     intentAlertThreshold: 80,
     logLevel: 'silent',
     maxAckPending: 1000,
