@@ -7,7 +7,7 @@ import type { EngineView } from '../engine/view.js';
 const Versions = Type.Record(Type.String(), Type.String());
 
 /** The fields a reload body may carry (all optional; no body at all is fine). */
-export const RELOAD_BODY_FIELDS = ['reason'] as const;
+const RELOAD_BODY_FIELDS = ['reason'] as const;
 const MAX_REASON_LENGTH = 200;
 
 /**
@@ -15,7 +15,7 @@ const MAX_REASON_LENGTH = 200;
  * properties silently (`removeAdditional`), and a reload asked with a typo must not pass for one
  * asked right. BW_ERR_BAD_REQUEST names unknown fields and lists the allowed ones.
  */
-export function reloadBody(body: unknown): { reason?: string } {
+function reloadBody(body: unknown): { reason?: string } {
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body))
     throw new BellwetherError('BW_ERR_BAD_REQUEST', 'the reload body must be a JSON object');

@@ -30,6 +30,7 @@ import { associationRules } from '../operators/analytics/association-rules.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
 import { EngineSecurity } from '../security/engine-security.js';
+import { ProfilePolicy } from '../security/pii-policy.js';
 import { createAlertsFeed } from './alerts-feed.js';
 import { loadCleansingDefinition, watchCleansingFile } from './cleansing-file.js';
 import { clusterJetStream, openKvBucket } from './cluster/buckets.js';
@@ -109,6 +110,8 @@ export async function openEngine(
   const cleanups = new ShutdownSteps(log);
   const cleanup = (): Promise<void> => cleanups.run();
   try {
+    // A personal name declared plain (BW_PROFILE_PLAIN_FIELDS=phone) stops the start here, not in a worker.
+    new ProfilePolicy(config.profilePlainFields);
     // The data directory is the engine's own: 0700, and what an earlier version left readable by
     // others (0755 directories, 0644 checkpoints) is taken back before anything is written.
     await privateDir(config.dataDir);

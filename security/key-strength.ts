@@ -10,7 +10,7 @@
 import { BellwetherError } from '../contract/errors.js';
 
 /** Least estimated strength of an inline key, in bits. */
-export const MIN_KEY_BITS = 96;
+const MIN_KEY_BITS = 96;
 
 /** Length × Shannon entropy (bits per symbol) of the symbols' own frequencies. */
 export function estimatedKeyBits(symbols: ArrayLike<number>): number {

@@ -233,7 +233,7 @@ describe('red team: personal data', () => {
     expect(entries.find((e) => e.rel === path.join('exports', 'old.ndjson'))?.mode).toBe(0o600);
   });
 
-  it('refuses to start with a weak inline API or PII key, with the coded error', async () => {
+  it('refuses to start with a weak inline API or PII key, or a personal name declared plain, with the coded error', async () => {
     const weakKeys: Record<string, string>[] = [
       { BW_API_KEYS: 'aaaaaaaaaaaaaaaaaaaaaaaa:admin' },
       { BW_API_KEYS: 'admin-key-0000000000001:admin' },
@@ -248,5 +248,12 @@ describe('red team: personal data', () => {
       );
       await expect(failed).rejects.not.toThrow(/aaaaaaaa|admin-key-0000/);
     }
+    // Nor does a personal name declared plain get past the start.
+    await expect(
+      startEngineProcess(
+        { ...env, BW_DATA_DIR: path.join(dir, 'weak'), BW_PROFILE_PLAIN_FIELDS: 'tier,Phone' },
+        ['--embedded'],
+      ),
+    ).rejects.toThrow(/BW_ERR_CONFIG_INVALID: .*BW_PROFILE_PLAIN_FIELDS: Phone name personal data/);
   });
 });
