@@ -159,7 +159,7 @@ export class Masker {
 
   /** Masks every field of a record. */
   maskAll(fields: Readonly<Record<string, string>>): Record<string, string> {
-    const out: Record<string, string> = {};
+    const out = Object.create(null) as Record<string, string>; // a field may be named `__proto__`
     for (const [field, value] of Object.entries(fields)) out[field] = this.mask(field, value);
     return out;
   }
