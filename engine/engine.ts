@@ -20,7 +20,7 @@ import {
   natsSettingsOf,
 } from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
-import { privateDir, tightenTree } from '../lib/private-files.js';
+import { privateDir, tightenEntries } from '../lib/private-files.js';
 import { ShutdownSteps } from '../lib/shutdown-steps.js';
 import { registerThreadTime } from '../lib/thread-time.js';
 import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
@@ -102,6 +102,13 @@ export interface EngineOptions {
   hooks?: TestHooks;
 }
 
+/**
+ * What the engine writes in its data directory (tightened to 0700/0600 on start): checkpoints,
+ * the embedded nats-server's files and store, the audit log's default place, the generated PII key.
+ * Anything else there is the user's and is left alone.
+ */
+const DATA_DIR_ENTRIES = ['checkpoints', 'nats', 'audit', 'pii.key'] as const;
+
 export async function openEngine(
   config: Config,
   log: Logger,
@@ -112,10 +119,15 @@ export async function openEngine(
   try {
     // A personal name declared plain (BW_PROFILE_PLAIN_FIELDS=phone) stops the start here, not in a worker.
     new ProfilePolicy(config.profilePlainFields);
-    // The data directory is the engine's own: 0700, and what an earlier version left readable by
-    // others (0755 directories, 0644 checkpoints) is taken back before anything is written.
-    await privateDir(config.dataDir);
-    const tightened = await tightenTree(config.dataDir);
+    // The data directory is the engine's own: 0700 (unless it is a shared one such as /tmp), and
+    // what an earlier version left readable by others among the entries the engine writes there
+    // (0755 directories, 0644 checkpoints) is taken back before anything is written.
+    if (!(await privateDir(config.dataDir)))
+      log.warn(
+        { dir: config.dataDir },
+        'data directory is shared or not this user’s: its mode is left as it is',
+      );
+    const tightened = await tightenEntries(config.dataDir, DATA_DIR_ENTRIES);
     if (tightened > 0)
       log.warn(
         { dir: config.dataDir, entries: tightened },

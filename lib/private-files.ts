@@ -1,8 +1,8 @@
 /**
  * The engine's files are its own: directories 0700, files 0600 (checkpoints, keys, the audit log,
  * the embedded NATS store and its configuration, models and datasets it writes). New ones are made
- * so; {@link tightenTree} brings back into line what an earlier version (or a umask) left
- * group- or world-readable in a directory the engine owns.
+ * so; {@link tightenEntries} brings back into line what an earlier version (or a umask) left
+ * group- or world-readable among the entries the engine owns.
  */
 import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,10 +10,27 @@ import path from 'node:path';
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
-/** Creates `dir` (and missing parents) 0700; an existing `dir` itself is set to 0700. */
-export async function privateDir(dir: string): Promise<void> {
+/**
+ * Creates `dir` (and missing parents) 0700, and sets an existing `dir` to 0700 when it is this
+ * user's own and not a shared one (sticky, like /tmp). Returns whether `dir` is private now.
+ */
+export async function privateDir(dir: string): Promise<boolean> {
   await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const stat = await lstat(dir);
+  if ((stat.mode & 0o077) === 0) return true;
+  if ((stat.mode & 0o1000) !== 0 || stat.uid !== process.getuid?.()) return false;
   await chmod(dir, PRIVATE_DIR_MODE);
+  return true;
+}
+
+/**
+ * {@link tightenTree} over the named entries of `dir` only (the ones its owner writes there): a
+ * directory given by the user may hold other things, which are left as they are.
+ */
+export async function tightenEntries(dir: string, entries: readonly string[]): Promise<number> {
+  let changed = 0;
+  for (const entry of entries) changed += await tightenTree(path.join(dir, entry));
+  return changed;
 }
 
 /**

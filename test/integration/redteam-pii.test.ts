@@ -21,6 +21,7 @@ import { publishCore, readStream } from '../support/publish.js';
 import { strongApiKey } from '../support/test-keys.js';
 
 const PARTITIONS = 2;
+const OLD_FILE = 'p0000.ckpt.stale-2026-11-01T00-00-00-000Z';
 const ADMIN = strongApiKey('redteam-admin');
 const auth = { authorization: `Bearer ${ADMIN}` };
 
@@ -89,12 +90,15 @@ beforeAll(async () => {
   const natsPort = await freePort();
   dir = await mkdtemp(path.join(os.tmpdir(), 'bw-redteam-'));
   dataDir = path.join(dir, 'data');
-  // A data directory as an earlier version left it: world-readable, with a readable file in it.
-  await mkdir(path.join(dataDir, 'exports'), { recursive: true });
-  await writeFile(path.join(dataDir, 'exports', 'old.ndjson'), '{}\n');
+  // A data directory as an earlier version left it: world-readable, with a readable checkpoint
+  // (set aside) in it; and a file of the user's own, which the engine leaves as it is.
+  await mkdir(path.join(dataDir, 'checkpoints'), { recursive: true });
+  await writeFile(path.join(dataDir, 'checkpoints', OLD_FILE), 'old\n');
+  await writeFile(path.join(dataDir, 'NOTES.txt'), 'the operator’s\n');
   await chmod(dataDir, 0o755);
-  await chmod(path.join(dataDir, 'exports'), 0o755);
-  await chmod(path.join(dataDir, 'exports', 'old.ndjson'), 0o644);
+  await chmod(path.join(dataDir, 'checkpoints'), 0o755);
+  await chmod(path.join(dataDir, 'checkpoints', OLD_FILE), 0o644);
+  await chmod(path.join(dataDir, 'NOTES.txt'), 0o644);
   await writeFile(
     path.join(dir, 'tags.yaml'),
     [
@@ -229,8 +233,9 @@ describe('red team: personal data', () => {
     const logs = engine.logs.join('\n');
     for (const secret of SECRETS) expect(logs.includes(secret), `${secret} in the logs`).toBe(false);
     const loose = entries.filter((e) => e.mode !== (e.dir ? 0o700 : 0o600));
-    expect(loose).toEqual([]);
-    expect(entries.find((e) => e.rel === path.join('exports', 'old.ndjson'))?.mode).toBe(0o600);
+    expect(loose).toEqual([{ rel: 'NOTES.txt', dir: false, mode: 0o644 }]);
+    expect(entries.find((e) => e.rel === path.join('checkpoints', OLD_FILE))?.mode).toBe(0o600);
+    expect(entries.length).toBeGreaterThan(10);
   });
 
   it('refuses to start with a weak inline API or PII key, or a personal name declared plain, with the coded error', async () => {

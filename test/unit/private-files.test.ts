@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkpointFile, snapshotPartition, writeCheckpoint } from '../../engine/state/checkpoint.js';
 import { PartitionState } from '../../engine/state/partition-state.js';
-import { privateDir, tightenTree } from '../../lib/private-files.js';
+import { privateDir, tightenEntries, tightenTree } from '../../lib/private-files.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -40,6 +40,30 @@ describe('private files', () => {
     expect(await modeOf(path.join(outside, 'shared.txt'))).toBe(0o644);
     expect(await tightenTree(data)).toBe(0);
     expect(await tightenTree(path.join(root, 'missing'))).toBe(0);
+  });
+
+  it('tightens only the named entries of a directory, and leaves a shared (sticky) directory’s own mode alone', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'bw-private-'));
+    dirs.push(root);
+    await mkdir(path.join(root, 'checkpoints'), { mode: 0o755 });
+    await writeFile(path.join(root, 'checkpoints', 'p0000.ckpt'), 'x', { mode: 0o644 });
+    await writeFile(path.join(root, 'notes.txt'), 'mine', { mode: 0o644 });
+    await chmod(path.join(root, 'checkpoints'), 0o755);
+    await chmod(path.join(root, 'checkpoints', 'p0000.ckpt'), 0o644);
+    await chmod(path.join(root, 'notes.txt'), 0o644);
+    expect(await tightenEntries(root, ['checkpoints', 'nats', 'pii.key'])).toBe(2);
+    expect(await modeOf(path.join(root, 'checkpoints', 'p0000.ckpt'))).toBe(0o600);
+    expect(await modeOf(path.join(root, 'notes.txt'))).toBe(0o644);
+    const shared = path.join(root, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o1777);
+    expect(await privateDir(shared)).toBe(false);
+    expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
+    const mine = path.join(root, 'mine');
+    await mkdir(mine);
+    await chmod(mine, 0o755);
+    expect(await privateDir(mine)).toBe(true);
+    expect(await modeOf(mine)).toBe(0o700);
   });
 
   it('makes directories 0700 and checkpoints 0600 whatever the umask', async () => {
