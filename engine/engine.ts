@@ -20,7 +20,6 @@ import {
   natsSettingsOf,
 } from '../lib/nats-connect-options.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
-import { privateDir, tightenEntries } from '../lib/private-files.js';
 import { ShutdownSteps } from '../lib/shutdown-steps.js';
 import { registerThreadTime } from '../lib/thread-time.js';
 import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
@@ -30,7 +29,6 @@ import { associationRules } from '../operators/analytics/association-rules.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
 import { EngineSecurity } from '../security/engine-security.js';
-import { ProfilePolicy } from '../security/pii-policy.js';
 import { createAlertsFeed } from './alerts-feed.js';
 import { loadCleansingDefinition, watchCleansingFile } from './cleansing-file.js';
 import { clusterJetStream, openKvBucket } from './cluster/buckets.js';
@@ -39,6 +37,7 @@ import { identityBucketSpec } from './cluster/identity-links.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import { CustomerBudgetStore } from './customer-budget-store.js';
+import { prepareDataDir } from './data-dir.js';
 import type { Logger } from './log.js';
 import { registerMainMetrics } from './main-metrics.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
@@ -102,13 +101,6 @@ export interface EngineOptions {
   hooks?: TestHooks;
 }
 
-/**
- * What the engine writes in its data directory (tightened to 0700/0600 on start): checkpoints,
- * the embedded nats-server's files and store, the audit log's default place, the generated PII key.
- * Anything else there is the user's and is left alone.
- */
-const DATA_DIR_ENTRIES = ['checkpoints', 'nats', 'audit', 'pii.key'] as const;
-
 export async function openEngine(
   config: Config,
   log: Logger,
@@ -117,22 +109,7 @@ export async function openEngine(
   const cleanups = new ShutdownSteps(log);
   const cleanup = (): Promise<void> => cleanups.run();
   try {
-    // A personal name declared plain (BW_PROFILE_PLAIN_FIELDS=phone) stops the start here, not in a worker.
-    new ProfilePolicy(config.profilePlainFields);
-    // The data directory is the engine's own: 0700 (unless it is a shared one such as /tmp), and
-    // what an earlier version left readable by others among the entries the engine writes there
-    // (0755 directories, 0644 checkpoints) is taken back before anything is written.
-    if (!(await privateDir(config.dataDir)))
-      log.warn(
-        { dir: config.dataDir },
-        'data directory is shared or not this user’s: its mode is left as it is',
-      );
-    const tightened = await tightenEntries(config.dataDir, DATA_DIR_ENTRIES);
-    if (tightened > 0)
-      log.warn(
-        { dir: config.dataDir, entries: tightened },
-        'data directory permissions tightened to 0700/0600',
-      );
+    await prepareDataDir(config, log);
     // Tag, rule and funnel files are validated before anything starts.
     const crm = await loadCrmDefinition(crmFilesOf(config));
     log.info({ component: 'crm', source: crm.source }, 'crm configuration loaded');
