@@ -32,6 +32,9 @@ const decoder = new TextDecoder('utf-8', { fatal: false });
 
 export { parseEventTime };
 
+/** The ids an event carries, each well-formed UTF-16 or the event is `bad_id`. */
+const ID_FIELDS = ['customer_id', 'anonymous_id', 'event_id'] as const;
+
 export interface ParsedEvent {
   /** The fields the engine reads (the others are validated and dropped). */
   body: EventFields;
@@ -116,8 +119,10 @@ export function parseEventJson(
         : reject('invalid_field', `/${name} not finite`);
   }
   // The scanner keeps ASCII ids only; escapes (`\ud800`) can spell a lone surrogate here.
-  if (!isWellFormedId(body.customer_id)) return reject('bad_id', 'customer_id is not well-formed UTF-16');
-  if (!isWellFormedId(body.event_id)) return reject('bad_id', 'event_id is not well-formed UTF-16');
+  for (const name of ID_FIELDS) {
+    const id = body[name];
+    if (id !== undefined && !isWellFormedId(id)) return reject('bad_id', `${name} is not well-formed UTF-16`);
+  }
   // The same fields, in the same order, as the scanner's: one object shape downstream.
   const fields = fieldsOfBody(body);
   return checked(fields, eventTypeIndex(body.type), parseEventTime(body.ts), subjectType, route, clockNow);

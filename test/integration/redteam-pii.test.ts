@@ -10,12 +10,17 @@
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventSubject } from '../../contract/subjects.js';
 import { readCheckpoint } from '../../engine/state/checkpoint.js';
 import { freePort } from '../../lib/ports.js';
-import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
+import {
+  connectEmbedded,
+  type EngineProcess,
+  startEngineProcess,
+  waitFor,
+} from '../support/engine-process.js';
 import { writeFixtureModels } from '../support/fixture-models.js';
 import { publishCore, readStream } from '../support/publish.js';
 import { strongApiKey } from '../support/test-keys.js';
@@ -130,7 +135,8 @@ beforeAll(async () => {
     BW_CHECKPOINT_SECONDS: '1',
   };
   engine = await startEngineProcess(env, ['--embedded']);
-  nc = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
+  // As the engine's own user (the seed in <data dir>/nats/): the embedded server admits no one else.
+  nc = await connectEmbedded(dataDir, natsPort);
 });
 
 afterAll(async () => {
