@@ -371,24 +371,9 @@ export class PartitionCrm {
     this.pii.restore(snap.pii);
     let sealed = 0;
     for (const [slot, fields] of snap.profiles ?? []) {
-      const plain = Object.create(null) as Record<string, ProfileValue>;
-      const personal: Record<string, unknown> = {};
-      let kept = 0;
-      let moved = 0;
-      for (const [key, value] of Object.entries(fields)) {
-        if (this.#policy.isPlain(key)) {
-          plain[key] = value;
-          kept++;
-        } else {
-          personal[key] = value;
-          moved++;
-        }
-      }
-      if (moved > 0) {
-        this.pii.onProfile(slot, this.#state.table.idOf(slot), personal);
-        sealed += moved;
-      }
-      this.#profiles[slot] = kept > 0 ? plain : undefined;
+      const migrated = this.pii.sealClearFields(slot, this.#state.table.idOf(slot), fields);
+      this.#profiles[slot] = migrated.plain;
+      sealed += migrated.sealed;
     }
     this.funnels.restoreCounts(snap.funnels);
     this.paths.stats.merge(snap.paths);

@@ -110,6 +110,30 @@ export class PartitionPii {
     return dropped === 0 && refused === 0 ? NOTHING : { dropped, refused };
   }
 
+  /**
+   * The profile fields a checkpoint of an earlier version kept in the clear: those the policy does
+   * not declare plain are sealed into the customer's record. Returns the plain ones (undefined when
+   * none) and how many were sealed.
+   */
+  sealClearFields<T>(
+    slot: number,
+    customerId: string,
+    fields: Readonly<Record<string, T>>,
+  ): { plain: Record<string, T> | undefined; sealed: number } {
+    let plain: Record<string, T> | undefined;
+    let personal: Record<string, unknown> | undefined;
+    let sealed = 0;
+    for (const [key, value] of Object.entries(fields)) {
+      if (this.#policy.isPlain(key)) (plain ??= Object.create(null) as Record<string, T>)[key] = value;
+      else {
+        (personal ??= {})[key] = value;
+        sealed++;
+      }
+    }
+    if (personal !== undefined) this.onProfile(slot, customerId, personal);
+    return { plain, sealed };
+  }
+
   #set(slot: number, sealed: SealedPii | undefined): void {
     const old = this.#sealed[slot];
     if (old !== undefined) fieldsByKey(old, this.#uncount);
