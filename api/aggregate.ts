@@ -21,11 +21,15 @@ import {
   dayOf,
   MAX_DAYS,
 } from '../operators/analytics/daily-cube.js';
-import { PERSONAL_FIELD_SET } from '../security/masking.js';
+import { personalKind } from '../security/masking.js';
 import { ErrorBody } from './schemas.js';
 
-/** The one place the aggregates ask whether a profile field is personal. */
-const isPersonal = (field: string): boolean => PERSONAL_FIELD_SET.has(field);
+/**
+ * The one place the aggregates ask whether a profile field is personal: any spelling of a personal
+ * kind (`Phone`, `email`, `idNumber`...; masking.ts). Fields not declared plain are sealed in the
+ * workers anyway (BW_PROFILE_PLAIN_FIELDS), so grouping by one gives a single null group.
+ */
+const isPersonal = (field: string): boolean => personalKind(field) !== undefined;
 
 const AggregateQuery = Type.Object(
   {

@@ -27,6 +27,8 @@ export async function startRunning(
   log: Logger,
   options: EngineOptions = {},
 ): Promise<RunningEngine> {
+  // Whatever the process (and the embedded nats-server it spawns) creates is its owner's only.
+  process.umask(0o077);
   const engine = await openEngine(config, log, options);
   // HTTP closes first, then the feed, then the engine (last added, first run).
   const stops = new ShutdownSteps(log);

@@ -51,6 +51,7 @@ export const ERRORS = {
   BW_ERR_PII_KEY: { message: 'PII encryption keys are invalid', retryable: false },
   BW_ERR_PII_DECRYPT: { message: 'a PII ciphertext cannot be opened', retryable: false, status: 500 },
   BW_ERR_API_KEYS: { message: 'API keys are invalid', retryable: false },
+  BW_ERR_KEY_WEAK: { message: 'an inline API or PII key is below the entropy bar', retryable: false },
   BW_ERR_AUDIT_CHAIN: { message: 'the audit log’s hash chain is broken', retryable: false },
   BW_ERR_CLUSTER_STORE: {
     message: 'a cluster bucket in NATS cannot be opened or did not answer',

@@ -19,7 +19,7 @@ import {
 } from './event-schema.js';
 import { parseEventTime } from './event-time.js';
 import { type EventType, eventTypeIndex } from './event-types.js';
-import { customerToken, partitionOfCustomer } from './subjects.js';
+import { customerToken, isWellFormedId, partitionOfCustomer } from './subjects.js';
 
 /**
  * Where an event was read from, for the routing check: the customer token of its subject (the
@@ -33,6 +33,9 @@ const validateBody = ajv.compile<EventBody>(EventSchema);
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
 export { parseEventTime };
+
+/** The ids an event carries, each well-formed UTF-16 or the event is `bad_id`. */
+const ID_FIELDS = ['customer_id', 'anonymous_id', 'event_id'] as const;
 
 export interface ParsedEvent {
   /** The fields the engine reads (the others are validated and dropped). */
@@ -120,6 +123,11 @@ export function parseEventJson(
           ? reject('bad_quantity', 'quantity is not finite')
           : reject('invalid_field', `/${name} not finite`);
   }
+  // The scanner keeps ASCII ids only; escapes (`\ud800`) can spell a lone surrogate here.
+  for (const name of ID_FIELDS) {
+    const id = body[name];
+    if (id !== undefined && !isWellFormedId(id)) return reject('bad_id', `${name} is not well-formed UTF-16`);
+  }
   // The same fields, in the same order, as the scanner's: one object shape downstream.
   const fields = fieldsOfBody(body);
   return checked(fields, eventTypeIndex(body.type), parseEventTime(body.ts), subjectType, route, clockNow);
@@ -163,6 +171,8 @@ function checked(
   const bounds = boundsReject(body, typeIndex);
   if (bounds !== undefined) return bounds;
   if (!Number.isFinite(ts)) return reject('bad_time', 'ts is not a valid time');
+  // -0 is no producer's time (a sign bug, or a zero date): it would be stored as 1970-01-01.
+  if (Object.is(ts, -0)) return reject('bad_time', 'ts is negative zero');
   if (ts > clockNow + MAX_FUTURE_MS) return reject('future_time', 'ts is more than 1 day in the future');
   if (ts < clockNow - MAX_PAST_MS) return reject('bad_time', 'ts is more than 60 years in the past');
   // The routing key: the customer id, or the anonymous id of an event without one.

@@ -103,6 +103,7 @@ const REJECT_REASONS = [
   'future_time',
   'bad_amount',
   'bad_quantity',
+  'bad_id',
   'subject_mismatch',
   'processing_error',
   'poison',

@@ -17,12 +17,28 @@ const PLAIN_TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Marks an encoded token; `~` cannot occur in a plain token. */
 const ENCODED_MARK = '~';
 
+/** A lone surrogate: a `u` regex matches only unpaired UTF-16 surrogates. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Whether an id is well-formed UTF-16 (no lone surrogate, which has no UTF-8 form: every one would
+ * encode as U+FFFD, so ids that differ only there would share a token). The engine rejects events
+ * whose ids are not (`bad_id`).
+ */
+export function isWellFormedId(id: string): boolean {
+  return !LONE_SURROGATE.test(id);
+}
+
 /**
  * The subject token for a customer id: the id itself when it matches `[A-Za-z0-9_-]{1,64}`,
- * otherwise `~` followed by the unpadded base64url of its UTF-8 bytes (reversible).
+ * otherwise `~` followed by the unpadded base64url of its UTF-8 bytes (reversible). An id that is
+ * not well-formed UTF-16 gets `~~` and the base64url of its UTF-16LE code units, so that no two ids
+ * share a token (the engine dead-letters its events as `bad_id`).
  */
 export function customerToken(customerId: string): string {
   if (PLAIN_TOKEN.test(customerId)) return customerId;
+  if (!isWellFormedId(customerId))
+    return ENCODED_MARK + ENCODED_MARK + Buffer.from(customerId, 'utf16le').toString('base64url');
   return ENCODED_MARK + Buffer.from(customerId, 'utf8').toString('base64url');
 }
 
@@ -30,9 +46,10 @@ export function customerToken(customerId: string): string {
 export function customerIdFromToken(token: string): string | undefined {
   if (PLAIN_TOKEN.test(token)) return token;
   if (!token.startsWith(ENCODED_MARK)) return undefined;
-  const body = token.slice(1);
+  const utf16 = token.startsWith(ENCODED_MARK + ENCODED_MARK);
+  const body = token.slice(utf16 ? 2 : 1);
   if (!/^[A-Za-z0-9_-]+$/.test(body)) return undefined;
-  const id = Buffer.from(body, 'base64url').toString('utf8');
+  const id = Buffer.from(body, 'base64url').toString(utf16 ? 'utf16le' : 'utf8');
   return customerToken(id) === token ? id : undefined;
 }
 

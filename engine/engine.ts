@@ -37,6 +37,7 @@ import { identityBucketSpec } from './cluster/identity-links.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import { CustomerBudgetStore } from './customer-budget-store.js';
+import { prepareDataDir } from './data-dir.js';
 import type { Logger } from './log.js';
 import { registerMainMetrics } from './main-metrics.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
@@ -108,6 +109,7 @@ export async function openEngine(
   const cleanups = new ShutdownSteps(log);
   const cleanup = (): Promise<void> => cleanups.run();
   try {
+    await prepareDataDir(config, log);
     // Tag, rule and funnel files are validated before anything starts.
     const crm = await loadCrmDefinition(crmFilesOf(config));
     log.info({ component: 'crm', source: crm.source }, 'crm configuration loaded');

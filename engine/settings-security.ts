@@ -8,6 +8,7 @@ import { Type } from '@sinclair/typebox';
 import { ROLES } from '../security/api-keys.js';
 import { MASKS_PATTERN, parseMasks } from '../security/masking.js';
 import { PII_CIPHERS } from '../security/pii-keyring.js';
+import { DEFAULT_PLAIN_PROFILE_FIELDS, PLAIN_FIELDS_PATTERN } from '../security/pii-policy.js';
 import type { SettingSpec } from './settings-spec.js';
 
 const DEFAULT_MASKS_TEXT = Object.entries(parseMasks(undefined))
@@ -37,6 +38,13 @@ export const SECURITY_SETTINGS = {
     schema: Type.Optional(Type.String({ minLength: 1 })),
     defaultText: '`<data dir>/pii.key`, generated',
     help: 'PII key file, one `id:secret` per line, reloaded on change (rotation)',
+  },
+  profilePlainFields: {
+    env: 'BW_PROFILE_PLAIN_FIELDS',
+    flag: 'profile-plain-fields',
+    schema: Type.String({ pattern: PLAIN_FIELDS_PATTERN, default: DEFAULT_PLAIN_PROFILE_FIELDS.join(',') }),
+    expects: 'profile property names `name,name,...` (exact, case-sensitive), or `-` for none',
+    help: 'profile properties that are not personal: kept in the clear and readable by rules as `profile.<name>`; every other property is sealed ([docs/security.md](docs/security.md#personal-data-policy))',
   },
   piiMasks: {
     env: 'BW_PII_MASKS',

@@ -84,7 +84,7 @@ export async function saveModelDir(
   card: ModelCard,
 ): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
-  await mkdir(tmp, { recursive: true });
+  await mkdir(tmp, { recursive: true, mode: 0o700 });
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weights = artifacts.weightData;
@@ -99,13 +99,13 @@ export async function saveModelDir(
         convertedBy: null,
         weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
       };
-      await writeFile(path.join(tmp, 'model.json'), `${JSON.stringify(modelJson)}\n`);
-      await writeFile(path.join(tmp, 'weights.bin'), bytes);
+      await writeFile(path.join(tmp, 'model.json'), `${JSON.stringify(modelJson)}\n`, { mode: 0o600 });
+      await writeFile(path.join(tmp, 'weights.bin'), bytes, { mode: 0o600 });
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
-  await writeFile(path.join(tmp, 'features.json'), `${JSON.stringify(spec, null, 2)}\n`);
-  await writeFile(path.join(tmp, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
-  await mkdir(path.dirname(dir), { recursive: true });
+  await writeFile(path.join(tmp, 'features.json'), `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(path.join(tmp, 'card.json'), `${JSON.stringify(card, null, 2)}\n`, { mode: 0o600 });
+  await mkdir(path.dirname(dir), { recursive: true, mode: 0o700 });
   await rename(tmp, dir);
 }

@@ -3,13 +3,15 @@
  * 256 bits of entropy, so a fast hash is enough: there is nothing to brute-force), the key's name
  * (who, in the audit log) and its role.
  *
- * - BW_API_KEYS: `key:role[:name],...` (the keys themselves; for development and tests);
+ * - BW_API_KEYS: `key:role[:name],...` (the keys themselves; for development and tests), each at
+ *   least 16 characters and above the entropy bar of key-strength.ts (BW_ERR_KEY_WEAK);
  * - BW_API_KEYS_FILE: one key per line, `name role sha256:<64 hex>` (hashes only; `#` comments),
  *   as printed by `bellwether keys create`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { BellwetherError } from '../contract/errors.js';
+import { keySymbols, requireStrongKey } from './key-strength.js';
 
 export const ROLES = ['viewer', 'analyst', 'admin', 'service'] as const;
 export type Role = (typeof ROLES)[number];
@@ -97,6 +99,7 @@ export class ApiKeys {
             `${where}: a key needs at least ${MIN_KEY_LENGTH} characters`,
           );
         }
+        requireStrongKey(keySymbols(key), where);
         const hash = hashKey(key);
         into.add(hash, { name: name ?? `key-${hash.slice(0, 8)}`, role: roleOf(role, where) }, where);
       });

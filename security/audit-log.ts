@@ -19,6 +19,7 @@
 import { hash } from 'node:crypto';
 import {
   closeSync,
+  fchmodSync,
   fstatSync,
   fsyncSync,
   mkdirSync,
@@ -181,6 +182,7 @@ export class AuditLog {
     if (opts.flushMs !== undefined && !(opts.flushMs >= 0)) throw new RangeError('flushMs must be ≥ 0');
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const fd = openSync(file, 'a+', 0o600);
+    fchmodSync(fd, 0o600); // a file of an earlier version may allow more
     let last = lastRecordOf(fd, file);
     const rotated = rotatedAuditFiles(file).at(-1);
     if (!last && rotated) {

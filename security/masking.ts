@@ -6,15 +6,96 @@
  * it is masked.
  *
  * Defaults: phone 3+4 (`138****5678`), email first letter + domain (`z***@example.com`), name first
- * character (`张**`), id_number last 4, address first 6, birthday first 4 (the year). Other fields are
- * masked whole. BW_PII_MASKS overrides per field: `field:first:last,...`, e.g. `phone:7:0` for the
+ * character (`张**`), id_number last 4, address first 6, birthday first 4 (the year); a field spelled
+ * otherwise (`Phone`, `mobile`, `idNumber`: personalKind) takes the mask of its kind. Other fields
+ * are masked whole. BW_PII_MASKS overrides per field: `field:first:last,...`, e.g. `phone:7:0` for the
  * plans' `1381234****`.
  */
 import { BellwetherError } from '../contract/errors.js';
 
-/** Personal fields of `profile` events (`props.<field>`): sealed at rest, masked or hidden in answers. */
+/**
+ * The kinds of personal field that have masks of their own. Every profile property that is not
+ * declared plain is sealed (pii-policy.ts); these names only pick a mask, and keep a name from
+ * being declared plain.
+ */
 const PERSONAL_FIELDS = ['name', 'phone', 'email', 'address', 'birthday', 'id_number'] as const;
-export const PERSONAL_FIELD_SET: ReadonlySet<string> = new Set(PERSONAL_FIELDS);
+type PersonalKind = (typeof PERSONAL_FIELDS)[number];
+
+/**
+ * Spellings of each kind, compared case-insensitively with `_`, `-`, `.` and spaces left out
+ * (`Phone`, `PHONE`, `mobile_phone`, `idNumber`, `full-name`, `Date of Birth` all match).
+ */
+const ALIASES: Readonly<Record<PersonalKind, readonly string[]>> = {
+  name: [
+    'name',
+    'fullname',
+    'firstname',
+    'lastname',
+    'givenname',
+    'familyname',
+    'surname',
+    'middlename',
+    'realname',
+    'legalname',
+  ],
+  phone: [
+    'phone',
+    'phonenumber',
+    'phoneno',
+    'mobile',
+    'mobilephone',
+    'mobilenumber',
+    'mobileno',
+    'cell',
+    'cellphone',
+    'tel',
+    'telephone',
+    'msisdn',
+    'fax',
+  ],
+  email: ['email', 'emailaddress', 'mail', 'mailaddress'],
+  address: [
+    'address',
+    'addr',
+    'streetaddress',
+    'street',
+    'homeaddress',
+    'postaladdress',
+    'shippingaddress',
+    'billingaddress',
+    'postcode',
+    'postalcode',
+    'zip',
+    'zipcode',
+  ],
+  birthday: ['birthday', 'birthdate', 'dateofbirth', 'dob', 'birthyear'],
+  id_number: [
+    'idnumber',
+    'idno',
+    'idcard',
+    'idcardnumber',
+    'nationalid',
+    'identitynumber',
+    'identitycard',
+    'ssn',
+    'socialsecuritynumber',
+    'passport',
+    'passportnumber',
+    'passportno',
+    'taxid',
+    'driverslicense',
+    'licensenumber',
+  ],
+};
+
+const KIND_OF = new Map<string, PersonalKind>(
+  PERSONAL_FIELDS.flatMap((kind) => ALIASES[kind].map((alias) => [alias, kind] as const)),
+);
+
+/** The personal kind a property name spells (case-insensitive, with aliases), or undefined. */
+export function personalKind(name: string): PersonalKind | undefined {
+  return KIND_OF.get(name.toLowerCase().replace(/[\s_.-]/g, ''));
+}
 
 export interface MaskRule {
   first: number;
@@ -67,8 +148,9 @@ export class Masker {
   }
 
   mask(field: string, value: string): string {
-    const rule = this.#rules[field] ?? WHOLE;
-    if (field === 'email') {
+    const kind = personalKind(field);
+    const rule = this.#rules[field] ?? (kind === undefined ? undefined : this.#rules[kind]) ?? WHOLE;
+    if (kind === 'email') {
       const at = value.lastIndexOf('@');
       if (at > 0) return keepEnds(Array.from(value.slice(0, at)), rule) + value.slice(at);
     }
@@ -77,7 +159,7 @@ export class Masker {
 
   /** Masks every field of a record. */
   maskAll(fields: Readonly<Record<string, string>>): Record<string, string> {
-    const out: Record<string, string> = {};
+    const out = Object.create(null) as Record<string, string>; // a field may be named `__proto__`
     for (const [field, value] of Object.entries(fields)) out[field] = this.mask(field, value);
     return out;
   }
@@ -91,13 +173,15 @@ export function logRedaction(masker: Masker): {
   paths: string[];
   censor: (value: unknown, path: string[]) => unknown;
 } {
-  const paths = PERSONAL_FIELDS.flatMap((f) => [f, `*.${f}`, `*.props.${f}`, `*.pii.${f}`, `*.*.props.${f}`]);
+  // Exact names only (pino's paths are not patterns): the kinds and their aliases as spelled here.
+  const names = [...new Set([...PERSONAL_FIELDS, ...KIND_OF.keys()])];
+  const paths = names.flatMap((f) => [f, `*.${f}`, `*.props.${f}`, `*.pii.${f}`, `*.*.props.${f}`]);
   paths.push('req.headers.authorization', 'headers.authorization', 'authorization', 'apiKey', 'secret');
   return {
     paths,
     censor: (value, path) => {
       const field = path[path.length - 1] ?? '';
-      if (typeof value === 'string' && PERSONAL_FIELD_SET.has(field)) return masker.mask(field, value);
+      if (typeof value === 'string' && personalKind(field) !== undefined) return masker.mask(field, value);
       return '[redacted]';
     },
   };

@@ -167,8 +167,25 @@ export function openSealed(keyring: PiiKeyring, sealed: string, aad: string): st
   return openSealedBytes(keyring, sealed, aad).toString('utf8');
 }
 
-/** Field names may appear in the clear part of a record: the schema's names, nothing else. */
-const FIELD_NAME = /^[a-z_]{1,32}$/;
+/**
+ * A field name in the clear part of a record: as it is when it is a plain name, else `~` and the
+ * base64url of its UTF-8 (profile properties may be named anything; `.` and `,` separate parts).
+ */
+const PLAIN_FIELD_NAME = /^[A-Za-z0-9_]{1,64}$/;
+const ENCODED_FIELD_NAME = /^~[A-Za-z0-9_-]+$/;
+
+function frontName(name: string): string {
+  if (PLAIN_FIELD_NAME.test(name)) return name;
+  if (name.length === 0) throw new BellwetherError('BW_ERR_PII_DECRYPT', 'empty personal field name');
+  return `~${Buffer.from(name, 'utf8').toString('base64url')}`;
+}
+
+/** A record's field name from its clear form (frontName); BW_ERR_PII_DECRYPT when it is not one. */
+export function fieldName(front: string): string {
+  if (PLAIN_FIELD_NAME.test(front)) return front;
+  if (!ENCODED_FIELD_NAME.test(front)) throw new BellwetherError('BW_ERR_PII_DECRYPT', 'not a field name');
+  return Buffer.from(front.slice(1), 'base64url').toString('utf8');
+}
 
 function recordAad(customerId: string, names: string): string {
   return `pii2\u0000${customerId}\u0000${names}`;
@@ -185,11 +202,10 @@ export function sealRecord(
   customerId: string,
   fields: Readonly<Record<string, string>>,
 ): string {
-  const names = Object.keys(fields).sort();
-  for (const name of names)
-    if (!FIELD_NAME.test(name)) throw new BellwetherError('BW_ERR_PII_DECRYPT', 'not a personal field name');
+  const byFront = new Map(Object.keys(fields).map((name) => [frontName(name), name]));
+  const names = [...byFront.keys()].sort();
   const list = names.join(',');
-  const plaintext = Buffer.from(JSON.stringify(names.map((n) => fields[n])), 'utf8');
+  const plaintext = Buffer.from(JSON.stringify(names.map((n) => fields[byFront.get(n)!])), 'utf8');
   return encrypt(keyring, plaintext, recordAad(customerId, list), RECORD_PREFIX, list);
 }
 
@@ -209,7 +225,12 @@ export function recordFront(sealed: string): { keyId: string; names: string } | 
 /** The field names of a record, read from its clear part (nothing is decrypted); undefined for other text. */
 export function recordFields(sealed: string): string[] | undefined {
   const parts = sealed.split('.');
-  return parts.length === 7 && parts[0] === RECORD_PREFIX ? parts[3]!.split(',') : undefined;
+  if (parts.length !== 7 || parts[0] !== RECORD_PREFIX) return undefined;
+  try {
+    return parts[3]!.split(',').map(fieldName);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Opens a record made by {@link sealRecord} for `customerId`; BW_ERR_PII_DECRYPT otherwise. */
@@ -218,13 +239,13 @@ export function openRecord(keyring: PiiKeyring, sealed: string, customerId: stri
   if (parts.length !== 7 || parts[0] !== RECORD_PREFIX) {
     throw new BellwetherError('BW_ERR_PII_DECRYPT', 'not a bw2 record');
   }
-  const names = parts[3]!.split(',');
+  const names = parts[3]!.split(',').map(fieldName);
   const values = JSON.parse(
     decrypt(keyring, parts, recordAad(customerId, parts[3]!)).toString('utf8'),
   ) as unknown;
   if (!Array.isArray(values) || values.length !== names.length)
     throw new BellwetherError('BW_ERR_PII_DECRYPT', 'record does not match its field names');
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>; // a field may be named `__proto__`
   names.forEach((name, i) => {
     out[name] = String(values[i]);
   });

@@ -6,13 +6,15 @@
  *
  * Key text (BW_PII_KEY, or the lines of BW_PII_KEY_FILE): `id:secret` entries separated by commas
  * or new lines, or one bare `secret` whose id is derived from it. A secret is 32 bytes as 64 hex
- * digits or base64 / base64url. Without either setting, a random key is created once in
+ * digits or base64 / base64url; an inline key (BW_PII_KEY) must also clear the entropy bar of
+ * key-strength.ts (BW_ERR_KEY_WEAK). Without either setting, a random key is created once in
  * `<data dir>/pii.key` (mode 0600) and a warning says to move it out of the data directory.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BellwetherError } from '../contract/errors.js';
+import { requireStrongKey } from './key-strength.js';
 
 export const PII_CIPHERS = ['aes-256-gcm', 'sm4'] as const;
 export type PiiCipherName = (typeof PII_CIPHERS)[number];
@@ -147,8 +149,12 @@ function generatedKeyFile(dataDir: string): string {
 export async function loadKeyring(
   source: KeyringSource,
 ): Promise<{ keyring: PiiKeyring; generated: boolean }> {
-  if (source.key)
-    return { keyring: PiiKeyring.parse(source.key, source.cipher, 'BW_PII_KEY'), generated: false };
+  if (source.key) {
+    const keyring = PiiKeyring.parse(source.key, source.cipher, 'BW_PII_KEY');
+    // Inline keys only: a keys file is the recommended path and is taken as its owner wrote it.
+    for (const key of keyring.keys) requireStrongKey(key.secret, `BW_PII_KEY key ${key.id}`);
+    return { keyring, generated: false };
+  }
   if (source.keyFile) {
     let text: string;
     try {
@@ -164,7 +170,7 @@ export async function loadKeyring(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  await mkdir(source.dataDir, { recursive: true });
+  await mkdir(source.dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(32);
   const id = `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
   await writeFile(file, `${id}:${secret.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });

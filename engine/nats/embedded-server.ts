@@ -84,7 +84,7 @@ async function storeKeyOf(dir: string): Promise<string> {
 
 export async function startEmbeddedNats(opts: EmbeddedNatsOptions, log: Logger): Promise<EmbeddedNats> {
   const storeDir = path.join(opts.dir, 'jetstream');
-  await mkdir(storeDir, { recursive: true });
+  await mkdir(storeDir, { recursive: true, mode: 0o700 });
   const configFile = path.join(opts.dir, 'nats-server.conf');
   const users = await embeddedUserKeys(opts.dir);
   await writeFile(

@@ -22,6 +22,7 @@ export const WORKER_SETTING_KEYS = [
   'maxAckPending',
   'modelsDir',
   'partitions',
+  'profilePlainFields',
   'rescoreSeconds',
   'stateTtlDays',
   'watermarkMaxJumpSeconds',

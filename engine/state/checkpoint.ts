@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { BellwetherError } from '../../contract/errors.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../lib/private-files.js';
 import type { ColumnKind } from '../../operators/state/column-store.js';
 import type { PartitionState } from './partition-state.js';
 
@@ -125,11 +126,11 @@ export function checkpointBytes(chunks: readonly Uint8Array[]): number {
 
 /** Writes a partition's checkpoint file atomically; returns the bytes of state written. */
 export async function writeCheckpoint(dir: string, snap: PartitionSnapshot): Promise<number> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const chunks = encodeCheckpoint(snap);
   const file = checkpointFile(dir, snap.partition);
   const tmp = `${file}.tmp-${process.pid}`;
-  const handle = await open(tmp, 'w');
+  const handle = await open(tmp, 'w', PRIVATE_FILE_MODE);
   try {
     await handle.writev(chunks);
     await handle.sync();

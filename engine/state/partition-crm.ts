@@ -28,10 +28,10 @@ import type { ExpressionValue } from '../../operators/crm/expression.js';
 import type { TagEvaluator } from '../../operators/crm/tags.js';
 import type { FeaturePlan } from '../../operators/features/feature-table.js';
 import type { Column } from '../../operators/state/column-store.js';
-import { PERSONAL_FIELD_SET } from '../../security/masking.js';
+import type { ProfilePolicy } from '../../security/pii-policy.js';
 import type { PiiSealer, SealedPii } from '../../security/pii-sealer.js';
 import { type BasketsSnapshot, PartitionBaskets } from './partition-baskets.js';
-import { PartitionPii } from './partition-pii.js';
+import { PartitionPii, type ProfileOutcome } from './partition-pii.js';
 import type { PartitionState } from './partition-state.js';
 
 const NO_SEGMENT = 255;
@@ -51,7 +51,10 @@ type ProfileValue = string | number | boolean;
 
 export interface CrmSnapshot {
   funnels: FunnelCounts[];
-  /** [slot, fields] of customers with profile fields. */
+  /**
+   * [slot, fields] of customers with plain profile fields (the allow-listed ones). Checkpoints of
+   * before the allow-list may hold personal fields here too: restore() seals them.
+   */
   profiles?: [number, Record<string, ProfileValue>][];
   /** [slot, sealed record] of customers with personal fields (field → ciphertext in older checkpoints). */
   pii?: [number, SealedPii][];
@@ -78,6 +81,7 @@ export class PartitionCrm {
   /** Personal fields, sealed. */
   readonly pii: PartitionPii;
   readonly #state: PartitionState;
+  readonly #policy: ProfilePolicy;
   readonly #featureIndex: Map<string, number>;
   readonly #vector: Float64Array;
   readonly #score: RfmScore = { r: 0, f: 0, m: 0 };
@@ -89,9 +93,10 @@ export class PartitionCrm {
   /** Only these features are computed on a lookup (an aggregate query's): {@link preparePlanned}. */
   #plan: FeaturePlan | undefined;
 
-  constructor(state: PartitionState, config: CrmConfig, sealer: () => PiiSealer) {
+  constructor(state: PartitionState, config: CrmConfig, sealer: () => PiiSealer, policy: ProfilePolicy) {
     this.#state = state;
-    this.pii = new PartitionPii(sealer);
+    this.#policy = policy;
+    this.pii = new PartitionPii(sealer, policy);
     this.config = config;
     const store = state.table.store;
     this.funnels = new FunnelTracker(config.funnels, store);
@@ -106,19 +111,18 @@ export class PartitionCrm {
   }
 
   /**
-   * Folds one valid event into the analytics (after the feature operators). Returns the personal
-   * fields dropped because the customer's earlier ones no longer open (partition-pii.ts): 0 but
-   * after a key was removed from the keyring.
+   * Folds one valid event into the analytics (after the feature operators). Returns what a profile
+   * event did to the customer's personal fields (partition-pii.ts), undefined for other events.
    */
-  onEvent(slot: number, event: ParsedEvent): number {
-    let dropped = 0;
+  onEvent(slot: number, event: ParsedEvent): ProfileOutcome | undefined {
+    let outcome: ProfileOutcome | undefined;
     if (event.typeIndex === PROFILE && event.body.props) {
       this.#profile(slot, event.body.props);
-      dropped = this.pii.onProfile(slot, event.body.customer_id, event.body.props);
+      outcome = this.pii.onProfile(slot, event.body.customer_id, event.body.props);
     }
     // An anonymous profile's events enter funnels, paths and attribution once, with its customer's
     // after the merge (docs/events.md, Identity): these counts are cumulative and cannot be undone.
-    if (event.anonymous) return dropped;
+    if (event.anonymous) return outcome;
     this.funnels.onEvent(slot, event.typeIndex, event.ts);
     this.paths.onEvent(slot, event.typeIndex);
     this.attribution.onEvent(
@@ -138,20 +142,23 @@ export class PartitionCrm {
       hashId(event.body.customer_id),
     );
     this.baskets.onEvent(slot, event);
-    return dropped;
+    return outcome;
   }
 
-  /** Keeps the non-personal, scalar fields of a profile event (the latest value wins; personal ones are sealed apart). */
+  /**
+   * Keeps the plain (allow-listed), scalar fields of a profile event, the latest value winning;
+   * every other property is sealed apart (partition-pii.ts).
+   */
   #profile(slot: number, props: Record<string, unknown>): void {
     let fields = this.#profiles[slot];
     for (const [key, value] of Object.entries(props)) {
-      if (PERSONAL_FIELD_SET.has(key) || !/^[A-Za-z0-9_]{1,64}$/.test(key)) continue;
+      if (!this.#policy.isPlain(key)) continue;
       const keep =
         (typeof value === 'string' && value.length <= 256) ||
         (typeof value === 'number' && Number.isFinite(value)) ||
         typeof value === 'boolean';
       if (!keep) continue;
-      fields ??= this.#profiles[slot] = {};
+      fields ??= this.#profiles[slot] = Object.create(null) as Record<string, ProfileValue>;
       fields[key] = value as ProfileValue;
     }
   }
@@ -240,9 +247,18 @@ export class PartitionCrm {
       case 'likely_to_buy':
         return this.baskets.likelyToBuy(slot);
       default:
-        return name.startsWith('profile.') ? (this.#profiles[slot]?.[name.slice(8)] ?? null) : null;
+        return name.startsWith('profile.') ? this.#plainField(slot, name.slice(8)) : null;
     }
   };
+
+  /**
+   * A plain profile field of a customer, null when absent; own fields only, so `profile.constructor`
+   * or `profile.__proto__` read null. Sealed fields are never readable here (they are not kept).
+   */
+  #plainField(slot: number, name: string): ExpressionValue {
+    const fields = this.#profiles[slot];
+    return fields !== undefined && Object.hasOwn(fields, name) ? (fields[name] ?? null) : null;
+  }
 
   /**
    * Recomputes RFM and the segment of the prepared slot (see {@link prepare}); returns the change.
@@ -346,14 +362,25 @@ export class PartitionCrm {
     };
   }
 
-  restore(snap: CrmSnapshot): void {
-    for (const [slot, fields] of snap.profiles ?? []) this.#profiles[slot] = fields;
+  /**
+   * Takes a checkpoint's CRM state. Profile fields the policy does not declare plain (written in
+   * the clear by versions that told personal fields by their exact names) are sealed into the
+   * customers' records; returns how many were (the caller logs and counts them).
+   */
+  restore(snap: CrmSnapshot): number {
     this.pii.restore(snap.pii);
+    let sealed = 0;
+    for (const [slot, fields] of snap.profiles ?? []) {
+      const migrated = this.pii.sealClearFields(slot, this.#state.table.idOf(slot), fields);
+      this.#profiles[slot] = migrated.plain;
+      sealed += migrated.sealed;
+    }
     this.funnels.restoreCounts(snap.funnels);
     this.paths.stats.merge(snap.paths);
     this.attribution.restore(snap.attribution);
     if (snap.daily) this.daily.restore(snap.daily);
     this.baskets.restore(snap.baskets);
+    return sealed;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The personal fields of a partition's customers (`props.name`, `props.phone`... of `profile`
- * events), kept only sealed: one record per customer (pii-cipher.ts, `bw2`), the latest value of
+ * The personal fields of a partition's customers (every property of a `profile` event that is not
+ * declared plain: pii-policy.ts), kept only sealed: one record per customer (pii-cipher.ts, `bw2`), the latest value of
  * each field winning. A profile event costs one encryption however many fields it carries (plus
  * one decryption when it updates some of the customer's fields but not all). Records go into
  * checkpoints sealed and leave the worker sealed; the main thread opens them for the roles
@@ -8,15 +8,29 @@
  * keep their per-field ciphertexts until their next profile event or a key rotation.
  */
 import { BellwetherError } from '../../contract/errors.js';
-import { PERSONAL_FIELD_SET } from '../../security/masking.js';
-import { recordFront, sealedKeyId } from '../../security/pii-cipher.js';
+import { fieldName, recordFront, sealedKeyId } from '../../security/pii-cipher.js';
+import {
+  MAX_PERSONAL_FIELDS,
+  MAX_PERSONAL_VALUE_LENGTH,
+  type ProfilePolicy,
+  personalText,
+} from '../../security/pii-policy.js';
 import type { PiiSealer, SealedPii } from '../../security/pii-sealer.js';
 
-/** Longest personal value kept (characters); longer ones are dropped, not cut. */
-const MAX_VALUE_LENGTH = 1024;
+/** What a profile update did to a customer's personal fields. */
+export interface ProfileOutcome {
+  /** Fields of the earlier record dropped because it no longer opens (its key was removed). */
+  dropped: number;
+  /** Values refused: longer than MAX_PERSONAL_VALUE_LENGTH, or new names past MAX_PERSONAL_FIELDS. */
+  refused: number;
+}
+
+const NOTHING: ProfileOutcome = Object.freeze({ dropped: 0, refused: 0 });
 
 function namesOf(sealed: SealedPii): string[] {
-  return typeof sealed === 'string' ? (recordFront(sealed)?.names.split(',') ?? []) : Object.keys(sealed);
+  if (typeof sealed !== 'string') return Object.keys(sealed);
+  const names = recordFront(sealed)?.names;
+  return names ? names.split(',').map(fieldName) : [];
 }
 
 function fieldCount(sealed: SealedPii): number {
@@ -38,6 +52,7 @@ function fieldsByKey(sealed: SealedPii, add: (keyId: string, fields: number) => 
 
 export class PartitionPii {
   readonly #sealer: () => PiiSealer;
+  readonly #policy: ProfilePolicy;
   readonly #sealed: (SealedPii | undefined)[] = [];
   /** Sealed fields per key id, kept as records change (metric `bellwether_pii_fields`). */
   readonly #byKey = new Map<string, number>();
@@ -48,31 +63,32 @@ export class PartitionPii {
     this.#byKey.set(keyId, (this.#byKey.get(keyId) ?? 0) - fields);
   };
 
-  /** @param sealer the worker's current sealer (it changes when the keyring is reloaded) */
-  constructor(sealer: () => PiiSealer) {
+  /**
+   * @param sealer the worker's current sealer (it changes when the keyring is reloaded)
+   * @param policy which profile properties are plain (the others are sealed here)
+   */
+  constructor(sealer: () => PiiSealer, policy: ProfilePolicy) {
     this.#sealer = sealer;
+    this.#policy = policy;
   }
 
   /**
-   * Seals the personal fields of a profile event's props into the customer's record. Returns how
-   * many fields of the customer's earlier record were dropped because it no longer opens (its key
-   * was removed from the keyring): 0 but after such a removal.
+   * Seals every property of a profile event's props that is not declared plain into the
+   * customer's record (objects and arrays as their JSON: personalText). Says how many fields of the
+   * earlier record were dropped because it no longer opens (0 but after a key was removed from the
+   * keyring) and how many values were refused (too long, or too many fields).
    */
-  onProfile(slot: number, customerId: string, props: Record<string, unknown>): number {
+  onProfile(slot: number, customerId: string, props: Record<string, unknown>): ProfileOutcome {
     let incoming: Record<string, string> | undefined;
-    for (const key in props) {
-      if (!PERSONAL_FIELD_SET.has(key)) continue;
-      const value = props[key];
-      const text =
-        typeof value === 'string'
-          ? value
-          : typeof value === 'number' && Number.isFinite(value)
-            ? String(value)
-            : undefined;
-      if (text === undefined || text.length === 0 || text.length > MAX_VALUE_LENGTH) continue;
-      (incoming ??= {})[key] = text;
+    let refused = 0;
+    for (const key of Object.keys(props)) {
+      if (this.#policy.isPlain(key)) continue;
+      const text = personalText(props[key]);
+      if (text === undefined) continue;
+      if (text.length > MAX_PERSONAL_VALUE_LENGTH) refused++;
+      else (incoming ??= Object.create(null) as Record<string, string>)[key] = text;
     }
-    if (incoming === undefined) return 0;
+    if (incoming === undefined) return refused === 0 ? NOTHING : { dropped: 0, refused };
     const sealer = this.#sealer();
     const current = this.#sealed[slot];
     let dropped = 0;
@@ -84,8 +100,38 @@ export class PartitionPii {
         dropped = fieldCount(current);
       }
     }
+    const names = Object.keys(incoming);
+    if (names.length > MAX_PERSONAL_FIELDS) {
+      // The earlier fields are kept; the newest names past the bound are refused.
+      for (const name of names.slice(MAX_PERSONAL_FIELDS)) delete incoming[name];
+      refused += names.length - MAX_PERSONAL_FIELDS;
+    }
     this.#set(slot, sealer.sealRecord(customerId, incoming));
-    return dropped;
+    return dropped === 0 && refused === 0 ? NOTHING : { dropped, refused };
+  }
+
+  /**
+   * The profile fields a checkpoint of an earlier version kept in the clear: those the policy does
+   * not declare plain are sealed into the customer's record. Returns the plain ones (undefined when
+   * none) and how many were sealed.
+   */
+  sealClearFields<T>(
+    slot: number,
+    customerId: string,
+    fields: Readonly<Record<string, T>>,
+  ): { plain: Record<string, T> | undefined; sealed: number } {
+    let plain: Record<string, T> | undefined;
+    let personal: Record<string, unknown> | undefined;
+    let sealed = 0;
+    for (const [key, value] of Object.entries(fields)) {
+      if (this.#policy.isPlain(key)) (plain ??= Object.create(null) as Record<string, T>)[key] = value;
+      else {
+        (personal ??= {})[key] = value;
+        sealed++;
+      }
+    }
+    if (personal !== undefined) this.onProfile(slot, customerId, personal);
+    return { plain, sealed };
   }
 
   #set(slot: number, sealed: SealedPii | undefined): void {
@@ -153,6 +199,6 @@ export class PartitionPii {
 
 /** True when the event carries every field the customer already has (nothing to carry over). */
 function coveredBy(current: SealedPii, incoming: Record<string, string>): boolean {
-  for (const name of namesOf(current)) if (!(name in incoming)) return false;
+  for (const name of namesOf(current)) if (!Object.hasOwn(incoming, name)) return false;
   return true;
 }

@@ -8,6 +8,7 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../lib/private-files.js';
 import { CheckpointStore } from '../cluster/checkpoint-store.js';
 import {
   checkpointBytes,
@@ -103,9 +104,9 @@ export function natsCheckpoints(
       const fromFile = await files.setAside(partition);
       const latest = await (await open()).latest(partition);
       if (!latest) return fromFile;
-      await mkdir(opts.migrateFrom, { recursive: true });
+      await mkdir(opts.migrateFrom, { recursive: true, mode: PRIVATE_DIR_MODE });
       const aside = staleName(checkpointFile(opts.migrateFrom, partition));
-      await writeFile(aside, latest.bytes);
+      await writeFile(aside, latest.bytes, { mode: PRIVATE_FILE_MODE });
       return aside;
     },
   };

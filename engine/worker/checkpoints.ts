@@ -117,7 +117,16 @@ export class WorkerCheckpoints {
       if (!snap) return;
       restorePartition(feed.state, snap);
       const extra = snap.extra as Extra | undefined;
-      if (extra?.crm) feed.crm.restore(extra.crm);
+      const migrated = extra?.crm ? feed.crm.restore(extra.crm) : 0;
+      if (migrated > 0) {
+        // Sealed now; the next checkpoint replaces the file that held them in the clear.
+        feed.sweptSinceCheckpoint = true;
+        this.#ctx.metrics.piiMigrated.inc(migrated);
+        log.warn(
+          { partition: p, fields: migrated },
+          'profile fields held in the clear by an older checkpoint sealed',
+        );
+      }
       if (extra?.rules) feed.rules.restore(extra.rules);
       if (extra?.identity) feed.state.identity.restore(extra.identity);
       if (extra?.cleansing) feed.cleanser.restore(extra.cleansing);
@@ -149,7 +158,7 @@ export class WorkerCheckpoints {
       this.#ctx.config.dedupeIdsPerPartition,
       this.#ctx.config.watermarkMaxJumpSeconds * 1000,
     );
-    feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer);
+    feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer, this.#ctx.profilePolicy);
     feed.rules = new RuleEngine(crm.config.rules);
     feed.cleanser = new EventCleanser(this.#ctx.cleansing(), this.#ctx.metrics.cleansed);
     feed.checkpointed = 0;

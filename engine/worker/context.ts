@@ -11,6 +11,7 @@ import type { EventRoute } from '../../contract/event-parse.js';
 import type { EventCleanser } from '../../operators/cleansing/cleanser.js';
 import { type CleansingRules, defaultCleansingRules } from '../../operators/cleansing/rules.js';
 import type { RuleEngine } from '../../operators/crm/rule-engine.js';
+import { ProfilePolicy } from '../../security/pii-policy.js';
 import type { PiiSealer } from '../../security/pii-sealer.js';
 import type { Logger } from '../log.js';
 import { EffectPublisher } from '../nats/effect-publisher.js';
@@ -116,6 +117,8 @@ export class WorkerContext {
   readonly versions: AnswerVersionsData;
   /** The engine's partitions' watermarks (WorkerContextOptions.watermarks). */
   readonly watermarks: Float64Array;
+  /** Which profile properties are plain; the others are sealed (BW_PROFILE_PLAIN_FIELDS). */
+  readonly profilePolicy: ProfilePolicy;
   #sealer: PiiSealer;
   #cleansing: CleansingRules;
   #nc: NatsConnection | undefined;
@@ -129,6 +132,7 @@ export class WorkerContext {
     this.metrics = opts.metrics;
     this.versions = opts.versions;
     this.watermarks = opts.watermarks ?? new Float64Array(opts.config.partitions).fill(Number.NaN);
+    this.profilePolicy = new ProfilePolicy(opts.config.profilePlainFields);
     this.#sealer = opts.sealer;
     this.#cleansing = opts.cleansing ?? defaultCleansingRules();
     this.#leaseUntil = opts.leaseUntil;

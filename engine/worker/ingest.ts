@@ -263,8 +263,11 @@ export class Ingest {
 
   /** The CRM's per-event work: personal fields sealed, analytics, event and absence rules. */
   #applyCrm(feed: PartitionFeed, slot: number, event: ParsedEvent, seq: number): void {
-    const piiDropped = feed.crm.onEvent(slot, event);
-    if (piiDropped > 0) this.#ctx.metrics.piiDropped.inc(piiDropped);
+    const pii = feed.crm.onEvent(slot, event);
+    if (pii !== undefined) {
+      if (pii.dropped > 0) this.#ctx.metrics.piiDropped.inc(pii.dropped);
+      if (pii.refused > 0) this.#ctx.metrics.piiRefused.inc(pii.refused);
+    }
     this.#crm.onEvent(
       feed,
       slot,

@@ -65,7 +65,7 @@ export function newFeed(
     epoch,
     fenced: false,
     // The CRM declares its columns before a checkpoint is restored into the store.
-    crm: new PartitionCrm(state, crm.config, ctx.sealer),
+    crm: new PartitionCrm(state, crm.config, ctx.sealer, ctx.profilePolicy),
     rules: new RuleEngine(crm.config.rules),
     cleanser: new EventCleanser(ctx.cleansing(), ctx.metrics.cleansed),
   };

@@ -141,6 +141,16 @@ export function createWorkerMetrics(thread: string) {
       help: "Personal fields dropped at a customer's profile update because their record no longer opens (its key was removed from the keyring)",
       registers: [registry],
     }),
+    piiRefused: new Counter({
+      name: 'bellwether_pii_fields_refused_total',
+      help: 'Personal values of profile events not kept: longer than 4096 characters, or new fields past 64 per customer',
+      registers: [registry],
+    }),
+    piiMigrated: new Counter({
+      name: 'bellwether_pii_fields_migrated_total',
+      help: 'Profile fields found in the clear in a checkpoint of an earlier version and sealed on load',
+      registers: [registry],
+    }),
     customers: new Gauge({
       name: 'bellwether_customers_tracked',
       help: 'Customers with state in the engine',

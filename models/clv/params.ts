@@ -100,9 +100,9 @@ export async function writeClvParams(
   if (!options.overwrite && (await listClvParamVersions(dir)).includes(record.version)) {
     throw new BellwetherError('BW_ERR_CLI_USAGE', `${file} exists (pass --force to replace it)`);
   }
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
+  await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, file);
   return file;
 }

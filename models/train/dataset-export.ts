@@ -57,7 +57,7 @@ export async function writeDataset(file: string, rows: readonly DatasetRow[]): P
     return 'ndjson';
   }
   const format = datasetFileFormat(file);
-  const out = createWriteStream(file);
+  const out = createWriteStream(file, { mode: 0o600 }); // customers' features: the owner's only
   try {
     await writeAll(out, rows, format);
   } finally {

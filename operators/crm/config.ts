@@ -100,7 +100,7 @@ export const CRM_SCORE_NAMES: readonly string[] = [
 /** Names accepted by default: the features, {@link CRM_SCORE_NAMES}, and `likely_to_buy` (docs/analytics.md). */
 const DEFAULT_CRM_NAMES: readonly string[] = [...FEATURE_NAMES, ...CRM_SCORE_NAMES, 'likely_to_buy'];
 
-/** `profile.<field>`: a non-personal field of the customer's latest `profile` events (basic tags). */
+/** `profile.<field>`: an allow-listed (BW_PROFILE_PLAIN_FIELDS) field of the customer's latest `profile` events (basic tags). */
 const PROFILE_NAME = /^profile\.[A-Za-z0-9_]{1,64}$/;
 
 export interface CrmConfigOptions {

@@ -5,7 +5,8 @@
  * walks the tree with a switch, calling `lookup` for names. Nothing is executed as code.
  *
  * Values are numbers, strings, booleans and null. A name the lookup does not know is null, and so
- * is NaN. A comparison with a null operand is false (whatever the operator) except `== null` and
+ * is NaN, and so is anything the lookup gives that is not a scalar. Lookups read own properties only
+ * (`profile.constructor`, `profile.__proto__`, `profile.toString` are null: PartitionCrm.lookup). A comparison with a null operand is false (whatever the operator) except `== null` and
  * `!= null`, which test for a missing value. Arithmetic on a non-number, or a division by zero,
  * is null. `and`/`or`/`not` use truthiness (null, 0, '' and false are false) and give booleans.
  * Grammar and precedence: docs/crm.md.
@@ -82,8 +83,10 @@ function run(node: Node, lookup: ExpressionLookup): ExpressionValue {
     case K.Lit:
       return node.v;
     case K.Name: {
-      const v = lookup(node.name);
-      return v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? null : v;
+      const v: unknown = lookup(node.name);
+      // Scalars only: a lookup that leaked an object or a function (a prototype's member) reads null.
+      if (typeof v === 'string' || typeof v === 'boolean') return v;
+      return typeof v === 'number' && !Number.isNaN(v) ? v : null;
     }
     case K.Neg: {
       const v = run(node.a, lookup);

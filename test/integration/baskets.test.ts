@@ -25,7 +25,7 @@ import { anchorEvents, publishCore, readStream, type TestEvent } from '../suppor
 const PARTITIONS = 2;
 const T = Date.UTC(2026, 4, 10, 12);
 const MIN = 60_000;
-const PLANTED = [['A', 'B'], ['A', 'B'], ['A', 'B', 'C'], ['A', 'C'], ['C']];
+const PLANTED = [['a', 'b'], ['a', 'b'], ['a', 'b', 'c'], ['a', 'c'], ['c']];
 let nats: TestNats;
 let nc: NatsConnection;
 let engine: EngineProcess;
@@ -41,6 +41,7 @@ function idsIn(prefix: string, partition: number, count: number): string[] {
   return out;
 }
 
+/** One order line; categories in the form cleansing standardises them to (lower case). */
 function line(customer: string, order: string, category: string, ts: number): TestEvent {
   return {
     event_id: `bk-${++n}`,
@@ -73,9 +74,9 @@ const EXPECTED = {
   baskets: 10,
   exact: true,
   rules: [
-    { antecedent: 'B', consequent: 'A', count: 6, support: 0.6, confidence: 1, lift: 1.25 },
-    { antecedent: 'A', consequent: 'B', count: 6, support: 0.6, confidence: 0.75, lift: 1.25 },
-    { antecedent: 'C', consequent: 'A', count: 4, support: 0.4, confidence: 0.666667, lift: 0.833333 },
+    { antecedent: 'b', consequent: 'a', count: 6, support: 0.6, confidence: 1, lift: 1.25 },
+    { antecedent: 'a', consequent: 'b', count: 6, support: 0.6, confidence: 0.75, lift: 1.25 },
+    { antecedent: 'c', consequent: 'a', count: 4, support: 0.4, confidence: 0.666667, lift: 0.833333 },
   ],
 };
 
@@ -93,11 +94,11 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'bw-baskets-'));
   await writeFile(
     path.join(dir, 'tags.yaml'),
-    ['tags:', '  - { id: likely_b, kind: predictive, when: "likely_to_buy == \'B\'" }'].join('\n'),
+    ['tags:', '  - { id: likely_b, kind: predictive, when: "likely_to_buy == \'b\'" }'].join('\n'),
   );
   await writeFile(
     path.join(dir, 'rules.yaml'),
-    ['rules:', '  - { id: cross_sell_b, on: purchase, when: "likely_to_buy == \'B\'" }'].join('\n'),
+    ['rules:', '  - { id: cross_sell_b, on: purchase, when: "likely_to_buy == \'b\'" }'].join('\n'),
   );
   env = {
     BW_NATS_URL: nats.url,
@@ -136,11 +137,11 @@ describe('baskets on the live stream', () => {
     expect(await rules()).toEqual(EXPECTED);
     const sku = (await engine.get('/v1/association-rules?level=sku&min_support=0.5&min_confidence=0.7'))
       .body as Rules;
-    expect(sku.rules.map((r) => `${r.antecedent}→${r.consequent}`)).toEqual(['B-sku→A-sku', 'A-sku→B-sku']);
+    expect(sku.rules.map((r) => `${r.antecedent}→${r.consequent}`)).toEqual(['b-sku→a-sku', 'a-sku→b-sku']);
   });
 
   it('recommends B to a customer who bought A, tags them and fires the rule on likely_to_buy', async () => {
-    await publishCore(nc, [line('zoe', 'zoe-1', 'A', T + 61 * MIN)]);
+    await publishCore(nc, [line('zoe', 'zoe-1', 'a', T + 61 * MIN)]);
     const recs = await waitFor(async () => {
       const res = await engine.get('/v1/customers/zoe/recommendations');
       return res.status === 200 ? (res.body as CustomerAnswer['recommendations']) : undefined;
@@ -148,18 +149,18 @@ describe('baskets on the live stream', () => {
     // zoe's partition: N = 5, score(B) = conf(A→B) + 0.01 · 3/5 = 0.756, score(C) = 0.5 + 0.006
     expect(recs).toMatchObject({
       customer_id: 'zoe',
-      next_best_category: 'B',
-      tag: 'likely_to_buy:B',
+      next_best_category: 'b',
+      tag: 'likely_to_buy:b',
       categories: [
-        { category: 'B', score: 0.756 },
-        { category: 'C', score: 0.506 },
+        { category: 'b', score: 0.756 },
+        { category: 'c', score: 0.506 },
       ],
-      just_bought: ['A'],
+      just_bought: ['a'],
       baskets: 5,
     });
     const answer = (await engine.get('/v1/customers/zoe')).body as CustomerAnswer;
     expect(answer.tags).toEqual(['likely_b']);
-    expect(answer.recommendations.next_best_category).toBe('B');
+    expect(answer.recommendations.next_best_category).toBe('b');
     const fired = await waitFor(async () => {
       const list = (await readStream(nc, 'BW_CRM'))
         .filter((m) => m.subject === 'bw.actions.cross_sell_b')
@@ -176,9 +177,9 @@ describe('baskets on the live stream', () => {
     // zoe's interest columns and the category dictionary they index came back too
     const recs = (await engine.get('/v1/customers/zoe/recommendations')).body;
     expect(recs).toMatchObject({
-      next_best_category: 'B',
-      just_bought: ['A'],
-      recent: [{ category: 'A', weight: 5 }],
+      next_best_category: 'b',
+      just_bought: ['a'],
+      recent: [{ category: 'a', weight: 5 }],
     });
   });
 });

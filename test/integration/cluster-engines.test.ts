@@ -18,6 +18,7 @@ import {
 import { type EngineProcess, waitFor } from '../support/engine-process.js';
 import { startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
 import { readStream } from '../support/publish.js';
+import { strongPiiKey } from '../support/test-keys.js';
 
 let cluster: TestNatsCluster | undefined;
 let nc: NatsConnection | undefined;
@@ -131,7 +132,7 @@ describe('engines sharing a 3-node NATS cluster', () => {
   }, 240_000);
 
   it('refuses to join with a PII key the other instances do not have', async () => {
-    const other = `other:${'ab'.repeat(32)}`;
+    const other = strongPiiKey('other');
     await expect(startClusterEngine(cluster!, 'engine-x', { BW_PII_KEY: other })).rejects.toThrow(
       /exited with 2[\s\S]*BW_ERR_CONFIG_INVALID[\s\S]*PII key/,
     );

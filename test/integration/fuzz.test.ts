@@ -12,8 +12,9 @@ import { mulberry32 } from '../../lib/random.js';
 import { type EngineProcess, waitFor } from '../support/engine-process.js';
 import { readStream } from '../support/publish.js';
 import { startStack, type TestStack } from '../support/stack.js';
+import { strongApiKey } from '../support/test-keys.js';
 
-const ADMIN = 'fuzz-admin-key-0000001';
+const ADMIN = strongApiKey('fuzz-admin-key');
 const rand = mulberry32(20261123);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;

@@ -10,15 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EngineProcess, startEngineProcess, waitFor } from '../support/engine-process.js';
 import { startNats, type TestNats } from '../support/nats-server.js';
 import { publishCore, type TestEvent } from '../support/publish.js';
+import { strongApiKey, strongPiiKey } from '../support/test-keys.js';
 
 const LIMIT = 20;
 const PARTITIONS = 4;
 const CUSTOMERS = 60;
 const KEYS = {
-  analyst: 'analyst-key-00000000001',
-  flood: 'flood-key-0000000000001',
-  shared: 'shared-key-000000000001',
-  admin: 'admin-key-0000000000001',
+  analyst: strongApiKey('analyst-key'),
+  flood: strongApiKey('flood-key'),
+  shared: strongApiKey('shared-key'),
+  admin: strongApiKey('admin-key'),
 };
 const ROLES: Record<keyof typeof KEYS, string> = {
   analyst: 'analyst',
@@ -50,7 +51,7 @@ function startEngine(instance: string): Promise<EngineProcess> {
       BW_WORKERS: '1',
       BW_INSTANCE_ID: instance,
       BW_LEASE_SECONDS: '5',
-      BW_PII_KEY: `test:${'c3'.repeat(32)}`,
+      BW_PII_KEY: strongPiiKey('test'),
       BW_API_KEYS: Object.entries(KEYS)
         .map(([who, key]) => `${key}:${ROLES[who as keyof typeof KEYS]}:${who}`)
         .join(','),

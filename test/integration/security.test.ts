@@ -22,15 +22,16 @@ import {
   waitFor,
 } from '../support/engine-process.js';
 import { publishCore, readStream, type TestEvent } from '../support/publish.js';
+import { strongApiKey } from '../support/test-keys.js';
 
 const run = promisify(execFile);
 
 const KEYS = {
-  viewer: 'viewer-key-000000000001',
-  analyst: 'analyst-key-00000000001',
-  admin: 'admin-key-0000000000001',
-  service: 'service-key-00000000001',
-  flood: 'flood-key-0000000000001',
+  viewer: strongApiKey('viewer-key'),
+  analyst: strongApiKey('analyst-key'),
+  admin: strongApiKey('admin-key'),
+  service: strongApiKey('service-key'),
+  flood: strongApiKey('flood-key'),
 };
 const auth = (role: keyof typeof KEYS) => ({ authorization: `Bearer ${KEYS[role]}` });
 const K1 = `k1:${'a1'.repeat(32)}`;

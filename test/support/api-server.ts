@@ -31,12 +31,13 @@ import type { AssociationRules, RuleQuery } from '../../operators/analytics/asso
 import type { BasketLevel } from '../../operators/analytics/basket-stats.js';
 import type { AuditRecord } from '../../security/audit-log.js';
 import { EngineSecurity, type SecuritySettings } from '../../security/engine-security.js';
+import { strongApiKey, strongPiiKey } from './test-keys.js';
 
 const KEYS = {
-  viewer: 'viewer-key-000000000001',
-  analyst: 'analyst-key-00000000001',
-  admin: 'admin-key-0000000000001',
-  service: 'service-key-00000000001',
+  viewer: strongApiKey('viewer-key'),
+  analyst: strongApiKey('analyst-key'),
+  admin: strongApiKey('admin-key'),
+  service: strongApiKey('service-key'),
 } as const;
 export type TestRole = keyof typeof KEYS;
 
@@ -47,7 +48,7 @@ export const auth = (role: TestRole): { authorization: string } => ({
 /** Alice's personal fields, sealed into her answer with the harness's key. */
 export const ALICE_PII = { name: '张三丰', phone: '13812345678', email: 'zhang.san@example.com' };
 
-const PII_KEY = `k1:${'a1'.repeat(32)}`;
+const PII_KEY = strongPiiKey('k1');
 const SCORED_AT = '2026-12-01T10:00:00.000Z';
 
 function score(probability: number, version: string) {

@@ -13,6 +13,7 @@ import { SEGMENTS } from '../../operators/analytics/rfm.js';
 import { compileCrmConfig } from '../../operators/crm/config.js';
 import { TagEvaluator } from '../../operators/crm/tags.js';
 import { PiiKeyring } from '../../security/pii-keyring.js';
+import { ProfilePolicy } from '../../security/pii-policy.js';
 import { PiiSealer } from '../../security/pii-sealer.js';
 
 /** 2026-10-01T00:00Z: "now" of every partition (the event-time clock's watermark). */
@@ -62,7 +63,7 @@ export interface Partition {
 
 export function partition(index: number): Partition {
   const state = new PartitionState(index, 0);
-  return { state, crm: new PartitionCrm(state, CRM, () => sealer) };
+  return { state, crm: new PartitionCrm(state, CRM, () => sealer, new ProfilePolicy()) };
 }
 
 /** Folds events as the worker does, then sets "now" to T and each customer's tags. */

@@ -17,10 +17,10 @@ import {
   QUANTILE_ALPHA,
 } from '../../operators/analytics/aggregate.js';
 import { type AggregateQueryText, parseAggregateQuery } from '../../operators/analytics/aggregate-spec.js';
-import { PERSONAL_FIELD_SET } from '../../security/masking.js';
+import { personalKind } from '../../security/masking.js';
 import { DAY, fold, partials, partition, population, T, TAGS } from './aggregate-fixture.js';
 
-const personal = (field: string) => PERSONAL_FIELD_SET.has(field);
+const personal = (field: string) => personalKind(field) !== undefined;
 const spec = (q: AggregateQueryText) => parseAggregateQuery(q, personal);
 
 function answer(q: AggregateQueryText) {

@@ -196,6 +196,69 @@ describe('/v1/models', () => {
   });
 });
 
+describe('POST /v1/models/reload body and audit', () => {
+  const reload = (payload?: unknown) =>
+    api.app.inject({
+      method: 'POST',
+      url: '/v1/models/reload',
+      headers: { ...auth('admin'), ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+    });
+  const reloadRecords = async (atLeast: number) =>
+    (await api.auditRecords()).filter((r) => r.route === '/v1/models/reload').slice(-atLeast);
+
+  it('refuses unknown body fields with a coded 400 that lists the allowed ones, and audits the refusal', async () => {
+    const res = await reload({ reason: 'weekly', force: true, versoin: 'churn-v5' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toEqual({
+      code: 'BW_ERR_BAD_REQUEST',
+      message: 'request is invalid: unknown reload body fields "force", "versoin"; allowed: reason',
+    });
+    for (const bad of [['churn-v5'], 'text', { reason: 7 }, { reason: 'a\nb' }, { reason: 'x'.repeat(201) }])
+      expect((await reload(bad)).statusCode).toBe(400);
+    expect(api.view.callsOf('reloadModels')).toEqual([]);
+    const [record] = await reloadRecords(1);
+    expect(record).toMatchObject({
+      actor: 'admin-key',
+      status: 400,
+      outcome: 'failed',
+      detail: 'model reload refused',
+    });
+  });
+
+  it('audits a successful reload with the versions loaded and the reason given (over a real socket)', async () => {
+    // Over a socket: an injected response never finishes as a socket's does, and the audit hook
+    // records an answer that did not finish as failed.
+    const url = `${await api.url()}/v1/models/reload`;
+    const post = (body?: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { ...auth('admin'), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body }),
+      });
+    expect((await post(JSON.stringify({ reason: 'weekly retrain' }))).status).toBe(200);
+    expect((await post()).status).toBe(200);
+    const records = await reloadRecords(2);
+    expect(records.map((r) => [r.status, r.outcome, r.detail])).toEqual([
+      [200, 'ok', 'models reloaded: churn=churn-v4, intent=intent-v2 (reason: weekly retrain)'],
+      [200, 'ok', 'models reloaded: churn=churn-v4, intent=intent-v2'],
+    ]);
+  });
+
+  it('audits a failed reload with its status', async () => {
+    api.view.failure = new BellwetherError('BW_ERR_MODEL_LOAD', 'churn-v5: model.json is missing');
+    const res = await reload({ reason: 'try v5' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json().error.code).toBe('BW_ERR_MODEL_LOAD');
+    const [record] = await reloadRecords(1);
+    expect(record).toMatchObject({
+      status: 500,
+      outcome: 'failed',
+      detail: 'model reload failed (reason: try v5)',
+    });
+  });
+});
+
 describe('routes, documents and failures', () => {
   it('documents every route in OpenAPI at /docs, and not /docs itself', async () => {
     const res = await api.app.inject({ url: '/docs', headers: auth('viewer') });

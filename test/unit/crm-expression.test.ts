@@ -114,6 +114,22 @@ const ERRORS: [source: string, column: number, fragment: string][] = [
   ['x'.repeat(MAX_EXPRESSION_LENGTH + 1), 1, 'longer than'],
 ];
 
+describe('names and the object prototype', () => {
+  it('reads own properties only: prototype members are null, whatever the lookup', () => {
+    const record = recordLookup({ tier: 'gold' });
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      expect(compileExpression(`profile.${name}`).value((n) => record(n.slice(8)))).toBeNull();
+      expect(compileExpression(name).evaluate(record)).toBe(false);
+    }
+    // A lookup that leaks a non-scalar (a function, an object) reads null too.
+    const leaky = () => Object as never;
+    expect(compileExpression('profile.constructor != null').evaluate(leaky)).toBe(false);
+    expect(compileExpression('x').value(() => Object.prototype.toString as never)).toBeNull();
+    expect(compileExpression('x').value(() => ({ a: 1 }) as never)).toBeNull();
+    expect(compileExpression("profile.tier == 'gold'").evaluate((n) => record(n.slice(8)))).toBe(true);
+  });
+});
+
 describe('expression syntax errors', () => {
   it.each(ERRORS)('%s fails at column %i', (source, column, fragment) => {
     let caught: unknown;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseEvent, parseEventTime } from '../../contract/event-parse.js';
+import { parseEvent, parseEventJson, parseEventTime } from '../../contract/event-parse.js';
+import { scanEvent } from '../../contract/event-scan.js';
 import { customerToken, partitionOfCustomer } from '../../contract/subjects.js';
 import { DAY_MS } from '../../contract/time.js';
 
@@ -128,6 +129,42 @@ describe('event parsing', () => {
     expect(!r2.ok && r2.detail).toBe('unknown type');
     const r3 = parse({ ...good, type: 7 });
     expect(!r3.ok && r3.reason).toBe('invalid_field');
+  });
+
+  it('rejects a time of -0 (and "-0") as bad_time with its reason, on both paths alike', () => {
+    for (const ts of ['-0', '-0.0', '-0e3', '-0.000']) {
+      const text = `{"event_id":"e","customer_id":"c1","type":"purchase","ts":${ts}}`;
+      for (const r of [parse(text), parseEventJson(enc(text), 'purchase', 'c1', NOW)])
+        expect(r, ts).toEqual({ ok: false, reason: 'bad_time', detail: 'ts is negative zero' });
+    }
+    expect(parse({ ...good, ts: '-0' })).toEqual({
+      ok: false,
+      reason: 'bad_time',
+      detail: 'ts is not a valid time',
+    });
+    expect(parse({ ...good, ts: '-0.0' })).toMatchObject({ ok: false, reason: 'bad_time' });
+  });
+
+  it('rejects ids with a lone surrogate as bad_id (they have no UTF-8 form and would share a token)', () => {
+    const body = (customer: string, event = 'e1') =>
+      `{"event_id":"${event}","customer_id":"${customer}","type":"purchase","ts":${NOW}}`;
+    const cases: [string, string, string][] = [
+      [body('c\\ud800'), 'c\ud800', 'customer_id is not well-formed UTF-16'],
+      [body('\\udc00c'), '\udc00c', 'customer_id is not well-formed UTF-16'],
+      [body('c1', 'e\\udbff'), 'c1', 'event_id is not well-formed UTF-16'],
+    ];
+    for (const [text, id, detail] of cases) {
+      for (const r of [
+        parseEvent(enc(text), 'purchase', customerToken(id), NOW),
+        parseEventJson(enc(text), 'purchase', customerToken(id), NOW),
+      ])
+        expect(r, text).toEqual({ ok: false, reason: 'bad_id', detail });
+      expect(scanEvent(enc(text), 'purchase'), text).toBeUndefined();
+    }
+    // A surrogate pair is one well-formed character: accepted.
+    const emoji = '\u{1F600}';
+    const r = parseEvent(enc(body('c\\ud83d\\ude00')), 'purchase', customerToken(`c${emoji}`), NOW);
+    expect(r.ok && r.event.body.customer_id).toBe(`c${emoji}`);
   });
 
   it('parses times', () => {

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { logRedaction, Masker, parseMasks } from '../../security/masking.js';
+import { logRedaction, Masker, parseMasks, personalKind } from '../../security/masking.js';
 
 describe('masks', () => {
   const masker = new Masker();
@@ -20,6 +20,20 @@ describe('masks', () => {
     expect(masker.mask('nickname', 'neo')).toBe('***');
     expect(masker.mask('email', 'not-an-email')).toBe('n***********');
     expect(masker.mask('name', '')).toBe('');
+  });
+
+  it('masks a field by its kind whatever its spelling (case, separators, common aliases)', () => {
+    expect(masker.mask('Phone', '13812345678')).toBe('138****5678');
+    expect(masker.mask('MOBILE_PHONE', '13812345678')).toBe('138****5678');
+    expect(masker.mask('cell', '13812345678')).toBe('138****5678');
+    expect(masker.mask('E-Mail', 'zhang@example.com')).toBe('z****@example.com');
+    expect(masker.mask('full_name', '张三丰')).toBe('张**');
+    expect(masker.mask('firstName', 'Anna')).toBe('A***');
+    expect(masker.mask('idNumber', '110101199003074514')).toBe('**************4514');
+    expect(masker.mask('Date of Birth', '1990-03-07')).toBe('1990******');
+    expect(personalKind('SSN')).toBe('id_number');
+    expect(personalKind('tier')).toBeUndefined();
+    expect(personalKind('constructor')).toBeUndefined();
   });
 
   it('takes per-field overrides, including hiding a phone’s last four digits', () => {

@@ -2,6 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { PartitionPii } from '../../engine/state/partition-pii.js';
 import { recordFields, sealedKeyId } from '../../security/pii-cipher.js';
 import { PiiKeyring } from '../../security/pii-keyring.js';
+import {
+  DEFAULT_PLAIN_PROFILE_FIELDS,
+  MAX_PERSONAL_FIELDS,
+  MAX_PERSONAL_VALUE_LENGTH,
+  ProfilePolicy,
+  parsePlainFields,
+} from '../../security/pii-policy.js';
 import { PiiSealer } from '../../security/pii-sealer.js';
 
 const K1 = `k1:${'11'.repeat(32)}`;
@@ -9,7 +16,7 @@ const K2 = `k2:${'22'.repeat(32)}`;
 
 function setup(keys = K1) {
   let sealer = new PiiSealer(PiiKeyring.parse(keys, 'aes-256-gcm', 'test'));
-  const pii = new PartitionPii(() => sealer);
+  const pii = new PartitionPii(() => sealer, new ProfilePolicy());
   return {
     pii,
     sealer: () => sealer,
@@ -28,7 +35,10 @@ function counts(pii: PartitionPii): Record<string, number> {
 describe('personal fields of a partition', () => {
   it('keeps one record per customer: a partial update keeps the other fields, the latest value wins', () => {
     const { pii, sealer } = setup();
-    expect(pii.onProfile(0, 'c1', { name: 'Wei Muller', phone: '13425267935', country: 'IT' })).toBe(0);
+    expect(pii.onProfile(0, 'c1', { name: 'Wei Muller', phone: '13425267935', country: 'IT' })).toEqual({
+      dropped: 0,
+      refused: 0,
+    });
     const first = pii.sealed(0) as string;
     expect(recordFields(first)).toEqual(['name', 'phone']);
     pii.onProfile(0, 'c1', { phone: '13900001111', email: 'c1@example.com' });
@@ -91,8 +101,78 @@ describe('personal fields of a partition', () => {
     const { pii, sealer, rekey } = setup();
     pii.onProfile(0, 'c0', { name: 'A', phone: '1' });
     rekey(K2);
-    expect(pii.onProfile(0, 'c0', { email: 'a@example.com' })).toBe(2);
+    expect(pii.onProfile(0, 'c0', { email: 'a@example.com' })).toEqual({ dropped: 2, refused: 0 });
     expect(sealer().openPii('c0', pii.sealed(0)!)).toEqual({ email: 'a@example.com' });
     expect(counts(pii)).toEqual({ k2: 1 });
+  });
+});
+
+describe('the personal data policy', () => {
+  it('seals every property not declared plain, whatever its spelling', () => {
+    const { pii, sealer } = setup();
+    const props = {
+      Phone: '13800000001',
+      EMAIL: 'wei@example.com',
+      mobile: '13900000002',
+      full_name: 'Wei Muller',
+      first_name: 'Wei',
+      idNumber: '110101199003074514',
+      'e-mail': 'other@example.com',
+      电话: '13700000003',
+      nickname: 'wm',
+      tier: 'gold',
+      country: 'DE',
+    };
+    pii.onProfile(0, 'c1', props);
+    const { tier: _tier, country: _country, ...personal } = props;
+    expect(sealer().openPii('c1', pii.sealed(0)!)).toEqual(personal);
+    const record = pii.sealed(0) as string;
+    for (const value of Object.values(personal)) expect(record).not.toContain(value);
+  });
+
+  it('seals objects and arrays as their JSON, numbers and booleans as text, and skips null and empty text', () => {
+    const { pii, sealer } = setup();
+    pii.onProfile(0, 'c1', {
+      address: { street: 'Hauptstr. 1', city: 'Berlin' },
+      phones: ['13800000001', '13800000002'],
+      age: 41,
+      vip: true,
+      middle_name: null,
+      nick: '',
+    });
+    expect(sealer().openPii('c1', pii.sealed(0)!)).toEqual({
+      address: '{"street":"Hauptstr. 1","city":"Berlin"}',
+      phones: '["13800000001","13800000002"]',
+      age: '41',
+      vip: 'true',
+    });
+  });
+
+  it('keeps only allow-listed names plain: exact and case-sensitive', () => {
+    const policy = new ProfilePolicy('tier,city');
+    expect(policy.isPlain('tier')).toBe(true);
+    expect(policy.isPlain('Tier')).toBe(false);
+    expect(policy.isPlain('country')).toBe(false);
+    expect(policy.isPlain('constructor')).toBe(false);
+    expect(policy.isPlain('__proto__')).toBe(false);
+    expect(new ProfilePolicy().plainFields).toEqual([...DEFAULT_PLAIN_PROFILE_FIELDS]);
+    expect(new ProfilePolicy('-').plainFields).toEqual([]);
+  });
+
+  it('refuses to declare a personal name plain, in any spelling', () => {
+    for (const text of ['tier,Phone', 'EMAIL', 'mobile', 'idNumber', 'Date_of_Birth'])
+      expect(() => parsePlainFields(text)).toThrow(/BW_PROFILE_PLAIN_FIELDS: .* name personal data/);
+    expect(() => parsePlainFields('tier;city')).toThrow(/expected name,name/);
+  });
+
+  it('refuses values too long and fields past the bound per customer, and counts them', () => {
+    const { pii, sealer } = setup();
+    const many: Record<string, string> = {};
+    for (let i = 0; i < MAX_PERSONAL_FIELDS + 3; i++) many[`f${i}`] = `v${i}`;
+    expect(pii.onProfile(0, 'c1', { note: 'x'.repeat(MAX_PERSONAL_VALUE_LENGTH + 1), ...many })).toEqual({
+      dropped: 0,
+      refused: 4,
+    });
+    expect(Object.keys(sealer().openPii('c1', pii.sealed(0)!))).toHaveLength(MAX_PERSONAL_FIELDS);
   });
 });

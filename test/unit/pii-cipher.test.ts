@@ -1,5 +1,5 @@
 import { createCipheriv, createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import {
 } from '../../security/pii-cipher.js';
 import { derivedKeyId, loadKeyring, PiiKeyring } from '../../security/pii-keyring.js';
 import { PiiSealer } from '../../security/pii-sealer.js';
+import { strongPiiKey } from '../support/test-keys.js';
 
 const K1 = `k1:${'11'.repeat(32)}`;
 const K2 = `k2:${Buffer.alloc(32, 2).toString('base64')}`;
@@ -112,9 +113,17 @@ describe('key text', () => {
       const again = await loadKeyring({ cipher: 'aes-256-gcm', dataDir: dir });
       expect(again.keyring.current.secret.equals(first.keyring.current.secret)).toBe(true);
       expect((await readFile(file, 'utf8')).startsWith(`${first.keyring.current.id}:`)).toBe(true);
-      const fromEnv = await loadKeyring({ cipher: 'sm4', key: K1, dataDir: dir });
+      const fromEnv = await loadKeyring({ cipher: 'sm4', key: strongPiiKey('k1'), dataDir: dir });
       expect(fromEnv.keyring.current.id).toBe('k1');
       expect(fromEnv.generated).toBe(false);
+      // An inline key must clear the entropy bar (32 bytes of 0x11 score 0 bits); a key file need not.
+      await expect(loadKeyring({ cipher: 'sm4', key: K1, dataDir: dir })).rejects.toMatchObject({
+        code: 'BW_ERR_KEY_WEAK',
+        message: expect.stringMatching(/BW_PII_KEY key k1: the key looks weak \(about 0 bits/),
+      });
+      const keyFile = path.join(dir, 'weak.keys');
+      await writeFile(keyFile, `${K1}\n`);
+      expect((await loadKeyring({ cipher: 'sm4', keyFile, dataDir: dir })).keyring.current.id).toBe('k1');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -148,7 +157,19 @@ describe.each(['aes-256-gcm', 'sm4'] as const)('records of a customer’s fields
     expect(() => openRecord(keyring, seal(keyring, 'v', fieldAad('c1', 'phone')), 'c1')).toThrow(/not a bw2/);
   });
 
-  it('names only personal field names in the clear', () => {
-    expect(() => sealRecord(keyring, 'c1', { 'x.y': 'v' })).toThrow(BellwetherError);
+  it('keeps plain field names as they are and encodes any other name, which opens back the same', () => {
+    const fields = { Phone: '13812345678', 'e.mail,2': 'a@b.c', 电话: '139', __proto__x: 'p' };
+    const sealed = sealRecord(keyring, 'c1', fields);
+    const front = sealed.split('.')[3]!;
+    expect(front.split(',')).toContain('Phone');
+    expect(front).not.toContain('e.mail');
+    expect(front).not.toContain('电话');
+    expect(openRecord(keyring, sealed, 'c1')).toEqual(fields);
+    expect(recordFields(sealed)?.sort()).toEqual(Object.keys(fields).sort());
+    const proto = sealRecord(keyring, 'c1', JSON.parse('{"__proto__":"x"}') as Record<string, string>);
+    const opened = openRecord(keyring, proto, 'c1');
+    expect(Object.hasOwn(opened, '__proto__')).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(opened, '__proto__')?.value).toBe('x');
+    expect(() => sealRecord(keyring, 'c1', { '': 'v' })).toThrow(BellwetherError);
   });
 });

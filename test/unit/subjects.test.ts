@@ -4,6 +4,7 @@ import {
   customerToken,
   eventSubject,
   fnv1a32,
+  isWellFormedId,
   parsePartitionedSubject,
   partitionOfCustomer,
 } from '../../contract/subjects.js';
@@ -18,6 +19,19 @@ describe('subjects and partitions', () => {
     }
     expect(customerIdFromToken('~!!')).toBeUndefined();
     expect(eventSubject('purchase', 'a.b')).toBe(`bw.events.purchase.${customerToken('a.b')}`);
+  });
+
+  it('gives ids with lone surrogates tokens of their own, reversibly', () => {
+    const ids = ['\ud800', '\ud801', '\udc00', '\ufffd', 'a\ud800', 'a\ufffd'];
+    const tokens = ids.map(customerToken);
+    expect(new Set(tokens).size).toBe(ids.length);
+    expect(ids.map(isWellFormedId)).toEqual([false, false, false, true, false, true]);
+    for (const [i, id] of ids.entries()) {
+      expect(tokens[i]).toMatch(/^~~?[A-Za-z0-9_-]+$/);
+      expect(customerIdFromToken(tokens[i]!)).toBe(id);
+    }
+    expect(isWellFormedId('\ud83d\ude00')).toBe(true);
+    expect(customerToken('\ud83d\ude00')).toMatch(/^~[^~]/);
   });
 
   it('hashes like FNV-1a 32 over UTF-8 bytes', () => {

@@ -48,6 +48,7 @@ function testSettings(over: Partial<WorkerSettings> = {}): WorkerSettings {
     // These fixtures move the clock by single events months apart: no jump bound (the bound has
     // its own tests, event-clock.test.ts and the engine's in event-integrity.test.ts).
     watermarkMaxJumpSeconds: 0,
+    profilePlainFields: 'tier,plan,city,region,country,language,locale,timezone',
     intentAlertThreshold: 80,
     logLevel: 'silent',
     maxAckPending: 1000,
