@@ -32,7 +32,7 @@ function ev(customer: string, type: string, ts: number, extra: Partial<TestEvent
  * | u2 | purchase 100 (40 d, app) | 100 | active |
  * | u3 | page_view (3 d), purchase 5 (3 h) | 5 | new |
  * | u4 | page_view (5 d), profile {country fr, email} (5 d) | 0 | prospect |
- * | 4 anchors | login (0) | 0 | prospect |
+ * | 4 anchors | 3 logins each (0) | 0 | prospect |
  *
  * Published out of order: the latest first, the oldest last.
  */
@@ -61,7 +61,7 @@ const EXPECTED_DAILY = [
   { key: { day: '2026-05-07', type: 'page_view' }, events: 1, customers: 1, amount: 0 },
   { key: { day: '2026-05-08', type: 'purchase' }, events: 1, customers: 1, amount: 30 },
   { key: { day: '2026-05-09', type: 'purchase' }, events: 1, customers: 1, amount: 20 },
-  { key: { day: '2026-05-10', type: 'login' }, events: 4, customers: 4, amount: 0 },
+  { key: { day: '2026-05-10', type: 'login' }, events: 12, customers: 4, amount: 0 },
   { key: { day: '2026-05-10', type: 'purchase' }, events: 1, customers: 1, amount: 5 },
 ];
 
@@ -73,7 +73,8 @@ beforeAll(async () => {
     async () => {
       const { body } = await aggregate('metrics=sum:events_lifetime');
       const groups = body['groups'] as Record<string, number>[] | undefined;
-      return groups?.[0]?.['sum:events_lifetime'] === 11 ? true : undefined;
+      // 7 events and 3 logins for each of the 4 anchors (test/support/publish.ts anchorEvents).
+      return groups?.[0]?.['sum:events_lifetime'] === 19 ? true : undefined;
     },
     30_000,
     'every event folded',
