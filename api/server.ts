@@ -4,6 +4,7 @@
  * no query fields at all.
  */
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
 import Fastify, {
   type FastifyBaseLogger,
@@ -27,6 +28,7 @@ import { healthRoutes } from './health.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { lazyChildLogger } from './lazy-logger.js';
 import { modelRoutes } from './models.js';
+import { ErrorBody } from './schemas.js';
 import { installSecurityHeaders, securityHeaders } from './security-headers.js';
 
 export interface ServerOptions {
@@ -66,12 +68,36 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
         version: PACKAGE_VERSION,
         description: 'Per-customer features, churn and purchase-intent scores',
       },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (`bellwether keys create`); its role decides what the route allows',
+          },
+        },
+      },
     },
   });
   installErrorHandler(app);
   app.addHook('onRoute', (route) => {
+    // Swagger UI and its assets (/docs, /docs/json, /docs/static/...): public, their own queries.
+    if (route.url === '/docs' || route.url.startsWith('/docs/')) {
+      route.config = { ...route.config, public: true };
+      return;
+    }
     route.schema = { ...route.schema };
     route.schema.querystring ??= NoQuery;
+    // Every guarded route documents its key and the refusals every guarded route can give.
+    if (!route.config?.public) {
+      route.schema.security ??= [{ bearerAuth: [] }];
+      route.schema.response = {
+        401: ErrorBody,
+        403: ErrorBody,
+        429: ErrorBody,
+        ...(route.schema.response as Record<string, unknown> | undefined),
+      };
+    }
   });
   installSecurityHeaders(app, headers);
   const httpMetrics = installHttpMetrics(app);
@@ -83,6 +109,19 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
   aggregateRoutes(app, engine);
   alertRoutes(app, engine);
   await consoleRoutes(app);
-  app.get('/docs', { config: { permission: 'read' }, schema: { hide: true } }, async () => app.swagger());
+  // Swagger UI at /docs, the OpenAPI document at /docs/json; scripts and styles from the package,
+  // under its own content security policy.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // No call to swagger.io's online validator, nothing from other origins.
+    uiConfig: { validatorUrl: null },
+    staticCSP: true,
+    // Swagger UI sets inline styles on its elements (scripts stay 'self' only).
+    transformStaticCSP: (header) =>
+      header
+        .replace(/ validator\.swagger\.io/g, '')
+        .replace(/ https:/g, '')
+        .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+  });
   return app;
 }

@@ -446,7 +446,7 @@ describe('engine end to end', () => {
       sample('bellwether_thread_runqueue_seconds_total{thread="worker-0"}') +
       sample('bellwether_thread_runqueue_seconds_total{thread="worker-1"}');
     expect(stages.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual((workerCpu + workerWait) * 1.05 + 0.5);
-    const docs = await engine.get('/docs');
+    const docs = await engine.get('/docs/json');
     expect(Object.keys((docs.body as { paths: object }).paths)).toEqual(
       expect.arrayContaining([
         '/v1/customers/{id}',

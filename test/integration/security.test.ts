@@ -186,7 +186,7 @@ describe('roles', () => {
   it('keys are required on every route but /healthz and /readyz; bad keys get 401', async () => {
     expect((await engine.get('/healthz')).status).toBe(200);
     expect([200, 503]).toContain((await engine.get('/readyz')).status);
-    for (const route of ['/v1/customers/alice', '/v1/customers', '/metrics', '/docs', '/v1/info', '/nope']) {
+    for (const route of ['/v1/customers/alice', '/v1/customers', '/metrics', '/v1/info', '/nope']) {
       const res = await engine.get(route);
       expect(res.status, route).toBe(401);
       expect((res.body as { error: { code: string } }).error.code).toBe('BW_ERR_UNAUTHORIZED');

@@ -173,7 +173,7 @@ describe('GET /v1/aggregate/daily', () => {
 
 describe('the aggregate routes in /docs', () => {
   it('describe their query fields and answers', async () => {
-    const doc = (await get('/docs', 'viewer')).body;
+    const doc = (await get('/docs/json', 'viewer')).body;
     const agg = doc.paths['/v1/aggregate'].get;
     expect(agg.tags).toEqual(['analytics']);
     expect(agg.parameters.map((p: { name: string }) => p.name).sort()).toEqual([

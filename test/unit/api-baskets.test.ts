@@ -114,7 +114,7 @@ describe('GET /v1/customers/:id/recommendations', () => {
   });
 
   it('is listed in /docs with its query and response schemas', async () => {
-    const res = await api.app.inject({ url: '/docs', headers: auth('viewer') });
+    const res = await api.app.inject({ url: '/docs/json', headers: auth('viewer') });
     const paths = res.json().paths;
     expect(paths['/v1/customers/{id}/recommendations'].get.responses['200']).toBeDefined();
     const rules = paths['/v1/association-rules'].get;

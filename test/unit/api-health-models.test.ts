@@ -3,6 +3,7 @@
  * partition status, engine information, Prometheus text, the model registry and its reload,
  * OpenAPI at /docs, unknown routes, and how engine failures reach the caller.
  */
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BellwetherError } from '../../contract/errors.js';
 import { PACKAGE_VERSION } from '../../lib/paths.js';
@@ -260,8 +261,8 @@ describe('POST /v1/models/reload body and audit', () => {
 });
 
 describe('routes, documents and failures', () => {
-  it('documents every route in OpenAPI at /docs, and not /docs itself', async () => {
-    const res = await api.app.inject({ url: '/docs', headers: auth('viewer') });
+  it('documents every route in OpenAPI at /docs/json, and not the docs themselves', async () => {
+    const res = await api.app.inject({ url: '/docs/json', headers: auth('viewer') });
     expect(res.statusCode).toBe(200);
     const doc = res.json();
     expect(doc.info).toMatchObject({ title: 'Bellwether', version: PACKAGE_VERSION });
@@ -288,6 +289,36 @@ describe('routes, documents and failures', () => {
       '/v1/whoami',
     ]);
     expect(doc.paths['/v1/models/reload'].post.tags).toEqual(['models']);
+  });
+
+  it('serves Swagger UI at /docs and an OpenAPI document that validates, with the key and refusals on every guarded route', async () => {
+    const ui = await api.app.inject({ url: '/docs' });
+    const page = ui.statusCode === 302 ? await api.app.inject({ url: String(ui.headers.location) }) : ui;
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('swagger-ui');
+    // Public: no data in it, and the UI fetches it without a key.
+    const res = await api.app.inject({ url: '/docs/json' });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    const open = new Set(['/healthz', '/readyz', '/v1/whoami']);
+    for (const [route, methods] of Object.entries(
+      doc.paths as Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>,
+    )) {
+      for (const [method, op] of Object.entries(methods)) {
+        if (open.has(route)) {
+          expect(op.security, `${method} ${route}`).toBeUndefined();
+          continue;
+        }
+        expect(op.security, `${method} ${route}`).toEqual([{ bearerAuth: [] }]);
+        for (const code of ['401', '403', '429'])
+          expect(op.responses[code], `${method} ${route} ${code}`).toBeDefined();
+      }
+    }
   });
 
   it('answers an unknown route with a coded 404 and the security headers', async () => {
