@@ -70,7 +70,7 @@ function banner(
     `  ${curl} '${httpUrl}/v1/customers?min_churn_risk=0&limit=5'   riskiest customers`,
     `  ${curl} ${httpUrl}/v1/customers/<id>                        one customer's features and scores`,
     `  ${curl} ${httpUrl}/v1/customers/<id>?pii=plain              ...with personal fields in plain (audited)`,
-    `  ${curl} ${httpUrl}/v1/info     ${httpUrl}/readyz     ${httpUrl}/metrics     ${httpUrl}/docs`,
+    `  ${curl} ${httpUrl}/v1/info     ${httpUrl}/readyz     ${httpUrl}/metrics     ${httpUrl}/docs/json`,
     `  ${curl} ${httpUrl}/v1/segments   ${httpUrl}/v1/funnels/checkout   ${httpUrl}/v1/attribution?model=shapley`,
     `  ${tail} 'bw.alerts.>'                     churn and intent alerts (also bw.segments.>, bw.dlq.>)`,
     `  ${tail} 'bw.actions.>'                    rule actions`,
