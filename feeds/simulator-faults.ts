@@ -15,37 +15,25 @@
  *
  * Deterministic from its seed. The labels use the names of the cleansing rules that should act.
  */
+import {
+  AMOUNT_OUTLIER_TYPES,
+  CHANNEL_EVENT_TYPES,
+  CLEANSING_RULES,
+  type CleansingRule,
+  NEAR_DUPLICATE_TYPES,
+  QUANTITY_OUTLIER_TYPES,
+} from '../contract/cleansing.js';
 import { mulberry32 } from './simulator-activities.js';
 
-export const FAULT_KINDS = [
-  'missing_currency',
-  'missing_channel',
-  'currency_code',
-  'channel_name',
-  'category_text',
-  'outlier_amount',
-  'outlier_quantity',
-  'near_duplicate',
-] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/** A fault is named after the cleansing rule that should act on it. */
+export const FAULT_KINDS = CLEANSING_RULES;
+export type FaultKind = CleansingRule;
 
-/** Types that carry a device or shop channel (the cleansing default `missing.channel_types`). */
-const CHANNEL_TYPES = new Set([
-  'signup',
-  'login',
-  'session_start',
-  'page_view',
-  'search',
-  'add_to_cart',
-  'remove_from_cart',
-  'checkout_start',
-  'purchase',
-  'support_ticket',
-  'complaint',
-]);
-const AMOUNT_TYPES = new Set(['add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase', 'refund']);
-const QUANTITY_TYPES = new Set(['add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase']);
-const DUPLICATE_TYPES = new Set(['purchase', 'refund']);
+/** Where the built-in cleansing rules look (contract/cleansing.ts): faults go where they act. */
+const CHANNEL_TYPES = new Set<string>(CHANNEL_EVENT_TYPES);
+const AMOUNT_TYPES = new Set<string>(AMOUNT_OUTLIER_TYPES);
+const QUANTITY_TYPES = new Set<string>(QUANTITY_OUTLIER_TYPES);
+const DUPLICATE_TYPES = new Set<string>(NEAR_DUPLICATE_TYPES);
 const CURRENCY_SPELLINGS = ['eur', ' EUR', 'Eur', '€', 'euro', 'EUR '];
 const CHANNEL_SPELLINGS: Record<string, string[]> = {
   web: [' Web', 'WEB', 'Website', 'online'],

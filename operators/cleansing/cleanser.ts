@@ -9,22 +9,13 @@
  * `rule * CLEANSING_ACTIONS.length + action` (the worker's metric reads it). The state that decides
  * quarantine (distributions, near-duplicate memory) is snapshot with the partition's checkpoint.
  */
+import { CLEANSING_RULES } from '../../contract/cleansing.js';
 import type { EventFields } from '../../contract/event-schema.js';
 import { NearDuplicates } from './near-duplicates.js';
 import { RobustStats, type RobustStatsJSON } from './robust-stats.js';
 import { type CleansingRules, foldText } from './rules.js';
 
-/** Rules, in the order of the count array: the `rule` label of `bellwether_events_cleansed_total`. */
-export const CLEANSING_RULES = [
-  'missing_currency',
-  'missing_channel',
-  'currency_code',
-  'channel_name',
-  'category_text',
-  'outlier_amount',
-  'outlier_quantity',
-  'near_duplicate',
-] as const;
+export { CLEANSING_RULES };
 /** Actions: the `action` label. `reviewed`: would be quarantined, admitted as reviewed (Bw-Reviewed). */
 export const CLEANSING_ACTIONS = ['repaired', 'standardised', 'quarantined', 'reviewed'] as const;
 

@@ -4,7 +4,12 @@
  * left out keeps its default. Meaning of each field and the measured accuracy: docs/cleansing.md.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import type { EventType } from '../../contract/event-types.js';
+import {
+  AMOUNT_OUTLIER_TYPES,
+  CHANNEL_EVENT_TYPES,
+  NEAR_DUPLICATE_TYPES,
+  QUANTITY_OUTLIER_TYPES,
+} from '../../contract/cleansing.js';
 
 const EventName = Type.String({ minLength: 1, maxLength: 64 });
 const Duration = Type.String({ minLength: 1, maxLength: 32 });
@@ -92,24 +97,9 @@ export const CleansingFileSchema = Type.Object(
 
 export type CleansingFile = Static<typeof CleansingFileSchema>;
 
-/** Event types that come from a customer's device or a shop: a missing channel there is `unknown`. */
-const CHANNEL_TYPES: EventType[] = [
-  'signup',
-  'login',
-  'session_start',
-  'page_view',
-  'search',
-  'add_to_cart',
-  'remove_from_cart',
-  'checkout_start',
-  'purchase',
-  'support_ticket',
-  'complaint',
-];
-
 /** The built-in rules, every field filled (a file's values are laid over these). */
 export const DEFAULT_CLEANSING_FILE = {
-  missing: { currency: 'EUR', channel: 'unknown', channel_types: CHANNEL_TYPES },
+  missing: { currency: 'EUR', channel: 'unknown', channel_types: [...CHANNEL_EVENT_TYPES] },
   standardise: {
     enabled: true,
     currency_aliases: {
@@ -153,14 +143,14 @@ export const DEFAULT_CLEANSING_FILE = {
   outliers: {
     amount: {
       enabled: true,
-      types: ['add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase', 'refund'] as EventType[],
+      types: [...AMOUNT_OUTLIER_TYPES],
       threshold: 6,
       min_count: 50,
       min_scale: 0.5,
     },
     quantity: {
       enabled: true,
-      types: ['add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase'] as EventType[],
+      types: [...QUANTITY_OUTLIER_TYPES],
       threshold: 6,
       min_count: 100,
       min_scale: 0.5,
@@ -170,7 +160,7 @@ export const DEFAULT_CLEANSING_FILE = {
   },
   near_duplicates: {
     enabled: true,
-    types: ['purchase', 'refund'] as EventType[],
+    types: [...NEAR_DUPLICATE_TYPES],
     window: '10m',
     require_sku: true,
     max_entries: 32768,
