@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import type { Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BellwetherError } from '../contract/errors.js';
 import type { CustomerAnswer, EngineView } from '../engine/view.js';
 import type { EngineSecurity } from '../security/engine-security.js';
@@ -42,6 +42,23 @@ const serialized = new WeakMap<CustomerAnswer, Map<PiiView, { body: string; fiel
 const EXPORT_CHUNK = 256;
 
 export function customerRoutes(app: FastifyInstance, engine: EngineView, security: EngineSecurity): void {
+  /**
+   * One customer's answer under the key's budget: the read is shown to the enumeration detector,
+   * refused past the budget before the engine is asked, a miss counted (404), and a found customer
+   * charged synchronously with the check, so concurrent reads cannot overtake it.
+   */
+  async function readCustomer(request: FastifyRequest, id: string): Promise<CustomerAnswer> {
+    watchEnumeration(request, security.enumeration.read(budgetKey(request), id));
+    checkCustomer(request, security, id);
+    const answer = await engine.customer(id);
+    if (!answer) {
+      watchEnumeration(request, security.enumeration.miss(budgetKey(request), id));
+      throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
+    }
+    chargeCustomer(request, security, id);
+    return answer;
+  }
+
   app.get<{ Params: Static<typeof CustomerParams>; Querystring: Static<typeof CustomerQuery> }>(
     '/v1/customers/:id',
     {
@@ -64,15 +81,7 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       const view = piiViewFor(demand(request, 'read'), request.query.pii);
       const id = request.params.id;
       request.auditInfo = { customers: 0, fields: [], pii: view, customer_id: id };
-      watchEnumeration(request, security.enumeration.read(budgetKey(request), id));
-      checkCustomer(request, security, id);
-      const answer = await engine.customer(id);
-      if (!answer) {
-        watchEnumeration(request, security.enumeration.miss(budgetKey(request), id));
-        throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
-      }
-      // Charged when found, synchronously with the check: concurrent reads cannot overtake it.
-      chargeCustomer(request, security, id);
+      const answer = await readCustomer(request, id);
       if (answer.linked_to !== undefined) {
         // A linked anonymous id: its history is the customer's now (docs/events.md, Identity).
         const query = request.query.pii === undefined ? '' : `?pii=${request.query.pii}`;
@@ -113,14 +122,7 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
       const id = request.params.id;
       request.auditInfo = { customers: 0, fields: [], pii: 'none', customer_id: id };
       // The customer budget and the enumeration detector as for the customer's answer.
-      watchEnumeration(request, security.enumeration.read(budgetKey(request), id));
-      checkCustomer(request, security, id);
-      const answer = await engine.customer(id);
-      if (!answer) {
-        watchEnumeration(request, security.enumeration.miss(budgetKey(request), id));
-        throw new BellwetherError('BW_ERR_CUSTOMER_NOT_FOUND', 'no events seen for this customer');
-      }
-      chargeCustomer(request, security, id);
+      const answer = await readCustomer(request, id);
       request.auditInfo = { ...request.auditInfo, customers: 1, fields: ['recommendations'] };
       return { customer_id: answer.customer_id, ...answer.recommendations };
     },
