@@ -37,12 +37,12 @@ const AlertRecordSchema = Type.Object(
   { $id: 'AlertRecord' },
 );
 
+/** The customer an alert or action names, if any. */
+const customerOf = (record: AlertRecord): unknown =>
+  (record.body as { customer_id?: unknown } | null)?.customer_id;
+
 const customersIn = (records: readonly AlertRecord[]): number =>
-  new Set(
-    records
-      .map((r) => (r.body as { customer_id?: unknown } | null)?.customer_id)
-      .filter((id) => id !== undefined),
-  ).size;
+  new Set(records.map(customerOf).filter((id) => id !== undefined)).size;
 
 export function alertRoutes(app: FastifyInstance, engine: EngineView): void {
   // Open streams never finish on their own: the server's close ends them, or it would wait for every
@@ -97,7 +97,7 @@ export function alertRoutes(app: FastifyInstance, engine: EngineView): void {
       audit();
       const unwatch = engine.alerts.watch((record) => {
         records++;
-        const id = (record.body as { customer_id?: unknown } | null)?.customer_id;
+        const id = customerOf(record);
         if (id !== undefined && customers.size < 100_000) customers.add(id);
         audit();
         stream.write(`event: ${record.type}\ndata: ${JSON.stringify(record)}\n\n`);
