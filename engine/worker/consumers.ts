@@ -17,13 +17,15 @@ import {
   type JsMsg,
   jetstreamManager,
 } from '@nats-io/jetstream';
+import { BellwetherError } from '../../contract/errors.js';
 import { partitionFilter } from '../../contract/subjects.js';
 import { EVENTS_STREAM } from '../nats/streams.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
 
 export interface PartitionConsumers {
   attach(feed: PartitionFeed): Promise<void>;
-  reattach(feed: PartitionFeed): void;
+  /** Resolves once the feed's consumer is replaced, or the feed is no longer this worker's to consume. */
+  reattach(feed: PartitionFeed): Promise<void>;
   poll(): Promise<void>;
 }
 
@@ -53,7 +55,21 @@ export function partitionConsumers(
   onStale: (feed: PartitionFeed) => void,
 ): PartitionConsumers {
   const { config, log, metrics, feeds } = ctx;
-  const reattaching = new Set<number>();
+  // Keyed by feed, not partition: a feed fenced or handed off while its reattach is under way must
+  // not hold up the reattach of the partition's next feed (which then never had a consumer again).
+  const reattaching = new Map<PartitionFeed, Promise<void>>();
+  /**
+   * Whether `feed` may still touch the partition's consumers: the partition's current feed here,
+   * not fenced, and its lease valid now. A process resumed past its lease (SIGSTOP, a long pause)
+   * may see its consumer's deletion by the new owner before any batch fenced the feed: recreating it
+   * then would delete the new owner's consumer (every consumer of the partition goes at an attach).
+   */
+  const owned = (feed: PartitionFeed): boolean =>
+    !feed.fenced && feeds.get(feed.state.partition) === feed && ctx.leaseValid(feed);
+  const notOwned = (feed: PartitionFeed, step: string): BellwetherError =>
+    new BellwetherError('BW_ERR_LEASE_LOST', `partition ${feed.state.partition}: ${step}`, {
+      data: { partition: feed.state.partition, epoch: feed.epoch, step },
+    });
   // One manager for the worker's connection: each `jetstreamManager()` asks the server for the
   // account info first.
   let manager: JetStreamManager | undefined;
@@ -64,6 +80,7 @@ export function partitionConsumers(
 
   async function attach(feed: PartitionFeed): Promise<void> {
     const p = feed.state.partition;
+    if (!owned(feed)) throw notOwned(feed, 'not attached');
     const jsm = await jsManager();
     const durable = durableName(p, feed.epoch);
     // A state's sequences count in one stream: resuming a checkpoint of another stream (the single
@@ -108,6 +125,9 @@ export function partitionConsumers(
     for await (const previous of await jsm.consumers.list(feed.stream)) {
       const name = previous.config.durable_name ?? previous.name;
       if (!isDurableOf(name, p)) continue;
+      // Checked before each deletion (each await may have let a fence or a new owner in): a feed
+      // that lost the partition meanwhile must not delete what may be the new owner's consumer.
+      if (!owned(feed)) throw notOwned(feed, 'previous consumers left alone');
       feed.replayUntil = Math.max(feed.replayUntil, previous.ack_floor.stream_seq);
       try {
         await jsm.consumers.delete(feed.stream, name);
@@ -117,6 +137,7 @@ export function partitionConsumers(
     }
     // Delivery resumes right after the state's last sequence (0 without a checkpoint: the whole stream).
     const from = feed.state.lastSequence;
+    if (!owned(feed)) throw notOwned(feed, 'no consumer created');
     const info = await jsm.consumers.add(feed.stream, {
       durable_name: durable,
       // A partition's own stream needs no filter; the single stream of earlier versions does.
@@ -128,6 +149,11 @@ export function partitionConsumers(
       max_ack_pending: config.maxAckPending,
       ack_wait: 30_000_000_000,
     });
+    if (!owned(feed)) {
+      // Fenced or replaced while the consumer was created: it is not this feed's to keep.
+      await jsm.consumers.delete(feed.stream, durable).catch(() => undefined);
+      throw notOwned(feed, 'consumer created after the partition left: deleted');
+    }
     // The new consumer's pending count comes with its creation; `consumers.get` would ask again.
     const now = Date.now();
     feed.pending = info.num_pending;
@@ -147,11 +173,11 @@ export function partitionConsumers(
       for await (const s of messages.status()) {
         if (s.type === 'consumer_not_found' || s.type === 'consumer_deleted') {
           log.warn({ partition: p, status: s.type }, 'consumer lost, recreating it');
-          reattach(feed);
+          void reattach(feed);
         } else if (s.type === 'heartbeats_missed') {
           feed.attached = false;
           log.warn({ partition: p, missed: s.count }, 'consumer heartbeats missed');
-          if (s.count >= 3) reattach(feed);
+          if (s.count >= 3) void reattach(feed);
         } else if (s.type === 'next') {
           feed.attached = true;
         }
@@ -161,31 +187,45 @@ export function partitionConsumers(
 
   /**
    * Replaces a partition's consumer (deleted, not found, or silent): delivery restarts right after
-   * the state's last sequence, so nothing is skipped or folded twice. Retries until it succeeds.
+   * the state's last sequence, so nothing is skipped or folded twice. Retries until it succeeds, or
+   * until the feed is no longer this worker's (fenced, handed off, its lease run out).
    */
-  function reattach(feed: PartitionFeed): void {
+  function reattach(feed: PartitionFeed): Promise<void> {
     const p = feed.state.partition;
-    // A partition fenced or handed off is not this worker's to consume any more.
-    const owned = (): boolean => !feed.fenced && feeds.get(p) === feed;
-    if (ctx.isStopping() || reattaching.has(p) || !owned()) return;
-    reattaching.add(p);
+    const running = reattaching.get(feed);
+    if (running) return running;
+    if (ctx.isStopping() || !owned(feed)) return Promise.resolve();
     feed.attached = false;
     feed.messages?.stop();
     ctx.flushPending();
-    const attempt = (): void => {
-      attach(feed).then(
-        () => {
-          reattaching.delete(p);
-          log.info({ partition: p, from: feed.state.lastSequence + 1 }, 'consumer recreated');
-        },
-        (err: unknown) => {
-          log.warn({ partition: p, err }, 'consumer recreation failed, retrying');
-          if (!ctx.isStopping() && owned()) setTimeout(attempt, 1000);
-          else reattaching.delete(p);
-        },
-      );
-    };
-    attempt();
+    const done = new Promise<void>((resolve) => {
+      const attempt = (): void => {
+        attach(feed).then(
+          () => {
+            log.info(
+              { partition: p, epoch: feed.epoch, from: feed.state.lastSequence + 1 },
+              'consumer recreated',
+            );
+            resolve();
+          },
+          (err: unknown) => {
+            if (!ctx.isStopping() && owned(feed)) {
+              log.warn({ partition: p, err }, 'consumer recreation failed, retrying');
+              setTimeout(attempt, 1000);
+            } else {
+              log.info(
+                { partition: p, epoch: feed.epoch },
+                "consumer not recreated: the partition is not this feed's any more",
+              );
+              resolve();
+            }
+          },
+        );
+      };
+      attempt();
+    }).finally(() => reattaching.delete(feed));
+    reattaching.set(feed, done);
+    return done;
   }
 
   /**

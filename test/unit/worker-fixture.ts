@@ -34,7 +34,7 @@ export const DAY = 86_400_000;
 
 export const keyring = PiiKeyring.parse(`k1:${'a1'.repeat(32)}`, 'aes-256-gcm', 'test');
 
-function testSettings(over: Partial<WorkerSettings> = {}): WorkerSettings {
+export function testSettings(over: Partial<WorkerSettings> = {}): WorkerSettings {
   return {
     allowedLatenessSeconds: 3600,
     answerCacheMs: 5000,
