@@ -46,4 +46,15 @@ export class Ownership {
   remove(partition: number): boolean {
     return this.#owned.delete(partition);
   }
+
+  /**
+   * The worker is done stopping a partition: its deadline goes to 0 (fenced), unless the partition
+   * is owned here again by then. A lease lost and acquired again at once (a process resumed past
+   * its lease) has its new deadline written before the worker has stopped the old run; zeroing it
+   * then fenced the new run at its first batch, for good: it folded nothing more while this
+   * instance kept renewing its lease.
+   */
+  disowned(partition: number): void {
+    if (!this.#owned.has(partition)) this.leaseUntil[partition] = 0;
+  }
 }

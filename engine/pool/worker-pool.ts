@@ -290,7 +290,7 @@ export class WorkerPool {
     try {
       await this.request(this.#workerOf(partition), { op: 'disown', partition, mode }, OWN_TIMEOUT_MS);
     } finally {
-      leaseUntil[partition] = 0;
+      this.#ownership.disowned(partition);
     }
   }
 
