@@ -1,11 +1,11 @@
 /**
- * A partition's consumer under leases, on a real nats-server: an instance resumed past its lease
+ * A partition's consumer under leases, on a real nats-server. An instance resumed past its lease
  * (SIGSTOP, a long pause) sees its consumer deleted by the new owner before any batch fenced the
- * partition; recreating it then deleted the new owner's consumer `bw-p<p>-e<epoch>` (every
- * consumer of the partition goes at an attach), and a reattach of that stale feed still under way
- * held up the reattach of the partition's next feed here, which was left without a consumer: its
- * customers never saw another event (cluster-engines.test.ts, "fences an instance paused past its
- * lease": `p3: 4 ≠ 6` on the rejoined instance).
+ * partition: recreating it then deleted the partition's other consumers, the new owner's
+ * `bw-p<p>-e<epoch>` among them (every consumer of the partition goes at an attach; seen in every
+ * run of cluster-engines.test.ts "fences an instance paused past its lease"). And a reattach of
+ * such a stale feed still under way held up the reattach of the partition's next feed here, which
+ * would be left without a consumer.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
