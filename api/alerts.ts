@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AlertRecord, EngineView } from '../engine/view.js';
+import { textAnswer } from './answer-schemas.js';
 import { ErrorBody } from './schemas.js';
 
 /** A comment line that keeps proxies from closing an idle stream. */
@@ -79,6 +80,9 @@ export function alertRoutes(app: FastifyInstance, engine: EngineView): void {
           'Server-sent events: `event: alert` or `event: action` with an AlertRecord as data, for each alert and rule action published from now on',
         tags: ['alerts'],
         produces: ['text/event-stream'],
+        response: {
+          200: textAnswer('text/event-stream', 'Server-sent events, each an AlertRecord as JSON data'),
+        },
       },
     },
     async (request, reply) => {

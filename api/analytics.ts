@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { EVENT_TYPES } from '../contract/event-types.js';
 import type { EngineView } from '../engine/view.js';
 import { ATTRIBUTION_MODELS } from '../operators/analytics/attribution-report.js';
+import { AttributionAnswer, FunnelAnswer, PathsAnswer, SegmentsAnswer } from './answer-schemas.js';
 import { ErrorBody } from './schemas.js';
 
 const FunnelParams = Type.Object({ id: Type.String({ pattern: '^[a-z0-9_-]{1,64}$' }) });
@@ -57,7 +58,13 @@ const AttributionQuery = Type.Object(
 export function analyticsRoutes(app: FastifyInstance, engine: EngineView): void {
   app.get(
     '/v1/segments',
-    { schema: { summary: 'Customers per segment with average 90-day spend and churn risk', tags: ['crm'] } },
+    {
+      schema: {
+        summary: 'Customers per segment with average 90-day spend and churn risk',
+        tags: ['crm'],
+        response: { 200: SegmentsAnswer },
+      },
+    },
     async () => engine.segments(),
   );
 
@@ -68,7 +75,7 @@ export function analyticsRoutes(app: FastifyInstance, engine: EngineView): void 
         summary: 'Customers entering each step of a funnel, conversion and drop-off',
         tags: ['crm'],
         params: FunnelParams,
-        response: { 404: ErrorBody },
+        response: { 200: FunnelAnswer, 404: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -89,6 +96,7 @@ export function analyticsRoutes(app: FastifyInstance, engine: EngineView): void 
         summary: 'Next-event transitions from an event type, and the top paths to a purchase',
         tags: ['crm'],
         querystring: PathsQuery,
+        response: { 200: PathsAnswer },
       },
     },
     async (request) => engine.paths(request.query.from, request.query.limit ?? 10),
@@ -122,6 +130,7 @@ export function analyticsRoutes(app: FastifyInstance, engine: EngineView): void 
         summary: 'Purchase credit per channel (30-day lookback): last_touch, linear, time_decay or shapley',
         tags: ['crm'],
         querystring: AttributionQuery,
+        response: { 200: AttributionAnswer },
       },
     },
     async (request) => engine.attribution(request.query.model ?? 'last_touch'),

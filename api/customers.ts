@@ -19,7 +19,7 @@ import {
 } from './customer-budget.js';
 import { answerFields, type PiiView, type PresentedAnswer, piiViewFor, presentAnswer } from './pii-view.js';
 import {
-  CustomerAnswerSchema,
+  CustomerAnswerBody,
   CustomerList,
   type CustomerListQuery,
   CustomerListQuery as CustomerListQuerySchema,
@@ -69,7 +69,7 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
         params: CustomerParams,
         querystring: CustomerQuery,
         response: {
-          200: CustomerAnswerSchema,
+          200: CustomerAnswerBody,
           308: LinkedAnswer,
           403: ErrorBody,
           404: ErrorBody,
@@ -163,7 +163,15 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
         tags: ['customers'],
         querystring: ExportQuery,
         produces: ['application/x-ndjson'],
-        response: { 400: ErrorBody, 403: ErrorBody, 429: ErrorBody },
+        response: {
+          200: {
+            description: 'One customer answer (CustomerAnswer) per line',
+            content: { 'application/x-ndjson': { schema: CustomerAnswerBody } },
+          },
+          400: ErrorBody,
+          403: ErrorBody,
+          429: ErrorBody,
+        },
       },
     },
     async (request, reply) => {

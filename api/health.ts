@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { EngineView } from '../engine/view.js';
+import { InfoAnswer, textAnswer } from './answer-schemas.js';
 import type { HttpMetrics } from './http-metrics.js';
 
 const Readiness = Type.Object({
@@ -74,6 +75,7 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView, httpMetri
         summary:
           'Version, partitions, workers, TF.js backend and model versions; the NATS connection (`nats`) for the admin role only',
         tags: ['ops'],
+        response: { 200: InfoAnswer },
       },
     },
     async (request) => {
@@ -93,7 +95,12 @@ export function healthRoutes(app: FastifyInstance, engine: EngineView, httpMetri
     '/metrics',
     {
       config: { permission: 'metrics' },
-      schema: { summary: 'Prometheus metrics, aggregated across workers', tags: ['ops'] },
+      schema: {
+        summary: 'Prometheus metrics, aggregated across workers',
+        tags: ['ops'],
+        produces: ['text/plain'],
+        response: { 200: textAnswer('text/plain', 'Prometheus text exposition format 0.0.4') },
+      },
     },
     async (_request, reply) => {
       const [text, http] = await Promise.all([engine.metricsText(), httpMetrics.text()]);

@@ -3,8 +3,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { BellwetherError } from '../contract/errors.js';
 import type { EngineView } from '../engine/view.js';
-
-const Versions = Type.Record(Type.String(), Type.String());
+import { ModelsAnswer } from './answer-schemas.js';
+import { ModelVersions } from './schemas.js';
 
 /** The fields a reload body may carry (all optional; no body at all is fine). */
 const RELOAD_BODY_FIELDS = ['reason'] as const;
@@ -45,6 +45,7 @@ export function modelRoutes(app: FastifyInstance, engine: EngineView): void {
       schema: {
         summary: 'Model versions on disk with their card metrics, and the versions each worker scores with',
         tags: ['models'],
+        response: { 200: ModelsAnswer },
       },
     },
     async () => engine.models(),
@@ -60,7 +61,7 @@ export function modelRoutes(app: FastifyInstance, engine: EngineView): void {
         summary: 'Load the registry’s live (and shadow) versions in every worker, swapped between batches',
         description: `Optional JSON body: \`{"reason": "..."}\` (at most ${MAX_REASON_LENGTH} characters, recorded in the audit log); any other field is refused.`,
         tags: ['models'],
-        response: { 200: Type.Object({ workers: Type.Array(Versions) }) },
+        response: { 200: Type.Object({ workers: Type.Array(ModelVersions) }) },
       },
     },
     async (request) => {

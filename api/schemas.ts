@@ -1,35 +1,52 @@
-/** Route schemas (TypeBox): they validate requests, shape responses and generate /docs. */
-import { Type } from '@sinclair/typebox';
+/**
+ * Route schemas (TypeBox): they validate requests, shape responses and generate /docs. Shapes used
+ * by more than one answer are shared schemas (SHARED_SCHEMAS, added to the server once): a route
+ * names them by reference, and /docs/json lists them under components/schemas.
+ */
+import { type Static, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 
-export const ErrorBody = Type.Object(
+/** A reference to a shared schema, typed as the schema it names. */
+export function refTo<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
+  if (schema.$id === undefined) throw new Error('refTo: the schema has no $id');
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
+}
+
+const ErrorBodySchema = Type.Object(
   {
     error: Type.Object({
       code: Type.String(),
       message: Type.String(),
     }),
   },
-  { $id: 'ErrorBody' },
+  { $id: 'ErrorBody', description: 'A refusal or failure: a BW_ERR_… code (docs/errors.md) and its message' },
 );
 
-const Score = Type.Union([
-  Type.Object({
-    probability: Type.Number({ minimum: 0, maximum: 1 }),
-    risk: Type.Integer({ minimum: 0, maximum: 100 }),
-    model_version: Type.String(),
-    scored_at: Type.String({ format: 'date-time' }),
-    reasons: Type.Optional(
-      Type.Array(
-        Type.Object({
-          feature: Type.String(),
-          value: Type.Union([Type.Number(), Type.Null()]),
-          direction: Type.Union([Type.Literal('raises'), Type.Literal('lowers')]),
-          impact: Type.Number(),
-        }),
+export const ErrorBody = refTo(ErrorBodySchema);
+
+const ScoreSchema = Type.Union(
+  [
+    Type.Object({
+      probability: Type.Number({ minimum: 0, maximum: 1 }),
+      risk: Type.Integer({ minimum: 0, maximum: 100 }),
+      model_version: Type.String(),
+      scored_at: Type.String({ format: 'date-time' }),
+      reasons: Type.Optional(
+        Type.Array(
+          Type.Object({
+            feature: Type.String(),
+            value: Type.Union([Type.Number(), Type.Null()]),
+            direction: Type.Union([Type.Literal('raises'), Type.Literal('lowers')]),
+            impact: Type.Number(),
+          }),
+        ),
       ),
-    ),
-  }),
-  Type.Null(),
-]);
+    }),
+    Type.Null(),
+  ],
+  { $id: 'Score', description: 'A model score, null before the customer is scored' },
+);
+
+const Score = refTo(ScoreSchema);
 
 const Scores = Type.Object({ churn: Score, purchase_intent: Score });
 
@@ -65,38 +82,46 @@ export const RecommendationAnswer = Type.Composite([
   RecommendationSchema,
 ]);
 
-export const CustomerAnswerSchema = Type.Object({
-  customer_id: Type.String(),
-  partition: Type.Integer(),
-  segment: Type.Union([Type.String(), Type.Null()]),
-  rfm: Rfm,
-  tags: Type.Array(Type.String()),
-  features: Type.Record(Type.String(), NullableNumber),
-  scores: Type.Object({
-    churn: Score,
-    purchase_intent: Score,
-    p_alive: NullableNumber,
-    expected_purchases_90d: NullableNumber,
-    clv_365d: NullableNumber,
-    clv_version: Type.Union([Type.String(), Type.Null()]),
-  }),
-  last_event_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  recommendations: RecommendationSchema,
-  identities: Type.Array(Type.String(), {
-    description: 'Anonymous ids (devices, cookies) linked to this customer (docs/events.md, Identity)',
-  }),
-  anonymous: Type.Optional(
-    Type.Boolean({
-      description: 'true for an anonymous profile: events that carried only this anonymous_id',
+const RecommendationsSchema = Type.Object(RecommendationSchema.properties, { $id: 'Recommendations' });
+
+const CustomerAnswerSchema = Type.Object(
+  {
+    customer_id: Type.String(),
+    partition: Type.Integer(),
+    segment: Type.Union([Type.String(), Type.Null()]),
+    rfm: Rfm,
+    tags: Type.Array(Type.String()),
+    features: Type.Record(Type.String(), NullableNumber),
+    scores: Type.Object({
+      churn: Score,
+      purchase_intent: Score,
+      p_alive: NullableNumber,
+      expected_purchases_90d: NullableNumber,
+      clv_365d: NullableNumber,
+      clv_version: Type.Union([Type.String(), Type.Null()]),
     }),
-  ),
-  pii: Type.Optional(
-    Type.Record(Type.String(), Type.String(), {
-      description:
-        'Personal fields: masked for analysts, plain for admins asking ?pii=plain; absent for viewers and services',
+    last_event_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    recommendations: refTo(RecommendationsSchema),
+    identities: Type.Array(Type.String(), {
+      description: 'Anonymous ids (devices, cookies) linked to this customer (docs/events.md, Identity)',
     }),
-  ),
-});
+    anonymous: Type.Optional(
+      Type.Boolean({
+        description: 'true for an anonymous profile: events that carried only this anonymous_id',
+      }),
+    ),
+    pii: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description:
+          'Personal fields: masked for analysts, plain for admins asking ?pii=plain; absent for viewers and services',
+      }),
+    ),
+  },
+  { $id: 'CustomerAnswer' },
+);
+
+/** GET /v1/customers/:id, and each line of GET /v1/export/customers. */
+export const CustomerAnswerBody = refTo(CustomerAnswerSchema);
 
 /** The 308 answer for a linked anonymous id (its Location header names the customer's answer). */
 export const LinkedAnswer = Type.Object({
@@ -109,13 +134,16 @@ const PiiQuery = Type.Union([Type.Literal('none'), Type.Literal('masked'), Type.
 
 export const CustomerQuery = Type.Object({ pii: Type.Optional(PiiQuery) }, { additionalProperties: false });
 
-const CustomerSummarySchema = Type.Object({
-  customer_id: Type.String(),
-  segment: Type.Union([Type.String(), Type.Null()]),
-  tags: Type.Array(Type.String()),
-  scores: Scores,
-  last_event_at: Type.Union([Type.String(), Type.Null()]),
-});
+const CustomerSummarySchema = Type.Object(
+  {
+    customer_id: Type.String(),
+    segment: Type.Union([Type.String(), Type.Null()]),
+    tags: Type.Array(Type.String()),
+    scores: Scores,
+    last_event_at: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'CustomerSummary' },
+);
 
 export const CustomerParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 
@@ -145,6 +173,24 @@ export const ExportQuery = Type.Object(
 );
 
 export const CustomerList = Type.Object({
-  customers: Type.Array(CustomerSummarySchema),
+  customers: Type.Array(refTo(CustomerSummarySchema)),
   count: Type.Integer(),
 });
+
+/** A model name → version map (live versions, or the ones a worker scores with). */
+const ModelVersionsSchema = Type.Record(Type.String(), Type.String(), {
+  $id: 'ModelVersions',
+  description: 'Model name → version',
+});
+
+export const ModelVersions = refTo(ModelVersionsSchema);
+
+/** Schemas routes name by reference; buildServer adds them before any route. */
+export const SHARED_SCHEMAS: readonly TSchema[] = [
+  ErrorBodySchema,
+  ScoreSchema,
+  RecommendationsSchema,
+  CustomerAnswerSchema,
+  CustomerSummarySchema,
+  ModelVersionsSchema,
+];

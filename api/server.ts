@@ -28,8 +28,9 @@ import { healthRoutes } from './health.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { lazyChildLogger } from './lazy-logger.js';
 import { modelRoutes } from './models.js';
-import { ErrorBody } from './schemas.js';
+import { ErrorBody, SHARED_SCHEMAS } from './schemas.js';
 import { installSecurityHeaders, securityHeaders } from './security-headers.js';
+import { formatValidationErrors } from './validation-errors.js';
 
 export interface ServerOptions {
   logger: FastifyBaseLogger | false;
@@ -52,6 +53,8 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
     bodyLimit: 16 * 1024,
     routerOptions: { maxParamLength: 256 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } },
+    // A value outside a set of allowed values is told the set, once (validation-errors.ts).
+    schemaErrorFormatter: formatValidationErrors,
     // A URL the router refuses before any route or hook (a path parameter longer than
     // maxParamLength: 414; a malformed escape: 400) gets a coded body too.
     frameworkErrors: (err: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
@@ -61,7 +64,13 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
         .send({ error: { code: 'BW_ERR_BAD_REQUEST', message: err.message } });
     },
   });
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
+    // Shared schemas keep their names in components/schemas (the default would be def-0, def-1, ...).
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
     openapi: {
       info: {
         title: 'Bellwether',

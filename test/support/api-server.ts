@@ -108,14 +108,35 @@ export function summaryOf(answer: CustomerAnswer): CustomerSummary {
 export class FakeEngineView implements EngineView {
   readonly customers = new Map<string, CustomerAnswer>();
   readonly calls: { method: string; args: unknown[] }[] = [];
+  // The shapes the engine answers (taken from a running engine's answers).
   segmentsReport: unknown = {
-    segments: [{ segment: 'core', customers: 2, avg_spend_90d: 210, avg_churn_risk: 12 }],
+    segments: [
+      { segment: 'core', customers: 2, share: 0.5, avg_spend_90d: 210, avg_churn_risk: 12 },
+      { segment: 'new', customers: 2, share: 0.5, avg_spend_90d: 0, avg_churn_risk: null },
+    ],
   };
   funnels: Record<string, unknown> = {
-    checkout: { id: 'checkout', steps: [{ step: 'view', customers: 10 }], conversion: 0.3 },
+    checkout: {
+      id: 'checkout',
+      steps: [
+        { type: 'page_view', entered: 10 },
+        { type: 'purchase', entered: 3 },
+      ],
+      conversion: 0.3,
+      drop_off: [{ from: 'page_view', to: 'purchase', dropped: 7, rate: 0.7 }],
+    },
   };
-  pathsReport: unknown = { transitions: [{ to: 'add_to_cart', count: 7 }], to_purchase: [] };
-  attributionReport: unknown = { channels: [{ channel: 'email', credit: 3.5 }] };
+  pathsReport: unknown = {
+    top_paths_to_purchase: [{ path: ['page_view', 'add_to_cart'], count: 7, error: 0, share: 1 }],
+  };
+  attributionReport: unknown = {
+    model: 'last_touch',
+    lookback_days: 30,
+    half_life_days: 7,
+    channels: [{ channel: 'email', conversions: 3.5, revenue: 120.5, share: 1 }],
+    attributed: { conversions: 3.5, revenue: 120.5 },
+    unattributed: { conversions: 1, revenue: 10 },
+  };
   rules: AssociationRules = {
     level: 'category',
     baskets: 5,
