@@ -45,7 +45,7 @@ async function memory(ctx: BenchContext): Promise<BenchResult['memory']> {
     ],
     {
       nodeArgs: ['--expose-gc', '--max-old-space-size=8192'],
-      onProgress: (r) => progress.update(`${fmt(Number(r['customers']))} customers`),
+      onProgress: (r) => progress.count(Number(r['customers']), opts.memoryCustomers, 'customers'),
     },
   );
   const { bench: _bench, ...result } = await child.result();

@@ -56,6 +56,7 @@ ${SECURITY_COMMANDS_USAGE}`;
 function banner(
   engine: { httpUrl: string; natsUrl: string; apiKeys: boolean },
   simulate: number,
+  simulateLive: number,
   tailEnv: string,
 ): string {
   const { httpUrl, natsUrl } = engine;
@@ -77,11 +78,12 @@ function banner(
   ];
   if (engine.apiKeys) lines.push('', '  (set BW_API_KEY to one of your API keys for the curl lines)');
   if (simulate > 0) {
+    const live = Math.min(simulateLive, simulate) || 'real-time: a few';
     lines.push(
       '',
       `  Simulated feed: ${simulate} events/s. Customers' past (up to two years of purchases), then 180 days`,
-      '  of behaviour compressed in time on the event-time clock, then live. Ctrl-C stops the engine and its',
-      '  nats-server.',
+      `  of behaviour compressed in time on the event-time clock, then live at ${live} events/s`,
+      '  (--simulate-live). Ctrl-C stops the engine and its nats-server.',
     );
   }
   lines.push('');
@@ -142,7 +144,7 @@ async function run(args: string[]): Promise<void> {
         config.dataDir === defaults.dataDir ? '' : `BW_DATA_DIR=${config.dataDir} `,
         config.natsPort === defaults.natsPort ? '' : `BW_NATS_PORT=${config.natsPort} `,
       ].join('');
-  process.stderr.write(banner(engine, config.simulate, tailEnv));
+  process.stderr.write(banner(engine, config.simulate, config.simulateLive, tailEnv));
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {

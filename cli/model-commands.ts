@@ -20,11 +20,12 @@ import { PACKAGE_ROOT } from '../lib/paths.js';
 import { fitClv } from '../models/clv/fit.js';
 import { holdoutCheck } from '../models/clv/holdout.js';
 import { clvParamsRecord, nextClvVersion, writeClvParams } from '../models/clv/params.js';
-import { inputFormat, type LoadedEvents, loadEvents } from '../models/datasets/load.js';
+import { inputFormat, type LoadedEvents } from '../models/datasets/load.js';
 import { liveModelDir } from '../models/registry.js';
 import { buildDataset } from '../models/train/dataset.js';
 import { writeDataset } from '../models/train/dataset-export.js';
 import { type EvalReport, evaluateModel, type MetricSet } from '../models/train/evaluate.js';
+import { loadInput } from './load-input.js';
 import { runTrainCli } from './train-command.js';
 
 export type ModelCommand = 'dataset' | 'train' | 'eval' | 'clv';
@@ -65,12 +66,7 @@ function parsed<T>(parse: () => T): T {
 async function load(input: string | undefined, format: string | undefined): Promise<LoadedEvents> {
   const file = input ? path.resolve(input) : DEFAULT_INPUT;
   if (!existsSync(file)) throw new BellwetherError('BW_ERR_CLI_USAGE', `--input ${file} does not exist`);
-  const started = Date.now();
-  const loaded = await loadEvents(file, inputFormat(format, file));
-  process.stderr.write(
-    `read ${path.basename(file)} (${loaded.format}): ${JSON.stringify(loaded.stats)} → ${loaded.events.length} events in ${Date.now() - started} ms\n`,
-  );
-  return loaded;
+  return loadInput(file, inputFormat(format, file));
 }
 
 async function datasetCommand(args: string[]): Promise<void> {

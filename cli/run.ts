@@ -68,6 +68,8 @@ export async function startRunning(
       sim = startSimulatorWorker({
         ...engine.natsSettings,
         rate: config.simulate,
+        // After catching up with the present the feed stays visibly alive (docs: BW_SIMULATE_LIVE).
+        liveRate: Math.min(config.simulateLive, config.simulate),
         customers: config.simulateCustomers,
         seed: 42,
         historyDays: 180,

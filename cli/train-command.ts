@@ -16,11 +16,13 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BellwetherError } from '../contract/errors.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
-import { inputFormat, loadEvents } from '../models/datasets/load.js';
+import { startProgress } from '../lib/progress.js';
+import { inputFormat } from '../models/datasets/load.js';
 import { listVersions } from '../models/registry.js';
 import { loadTf } from '../models/tf-backend.js';
 import { CHURN_DAYS, INTENT_DAYS } from '../models/train/dataset.js';
 import { type TrainableModel, trainModel } from '../models/train/train.js';
+import { loadInput } from './load-input.js';
 
 interface Cutoffs {
   train: string[];
@@ -112,11 +114,16 @@ export async function runTrainCli(args: string[]): Promise<void> {
   const tf = await loadTf(process.env['BW_TF_BACKEND'] === 'wasm' ? 'wasm' : 'auto');
   process.stderr.write(`tfjs backend ${tf.backend} (${tf.package})\n`);
   const started = Date.now();
-  const loaded = await loadEvents(input, format);
+  const loaded = await loadInput(input, format);
   const events = loaded.events;
-  process.stderr.write(
-    `read ${format} ${JSON.stringify(loaded.stats)} → ${events.length} events in ${Date.now() - started} ms\n`,
-  );
+  // Epoch lines feed a progress bar (epochs and their rate; early stopping leaves the total open);
+  // the other lines (blend weight, where the model went) stay.
+  const epochs = startProgress({ label: `train 训练 ${model}`, unit: 'epochs' });
+  let epochCount = 0;
+  const log = (line: string): void => {
+    if (/ epoch \d+: /.test(line)) epochs.update(++epochCount, line);
+    else process.stderr.write(`${line}\n`);
+  };
   const report = await trainModel({
     model,
     events,
@@ -130,7 +137,9 @@ export async function runTrainCli(args: string[]): Promise<void> {
     overwrite: values.force,
     data: loaded.format === 'online-retail' ? { file: input, stats: loaded.stats } : { file: input },
     tf: tf.tf,
+    log,
   });
+  epochs.stop();
   const card = report.card;
   const out = {
     model: card.model,

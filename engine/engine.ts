@@ -144,6 +144,7 @@ export async function openEngine(
       partitions: config.partitions,
       eventsMaxAgeDays: config.eventsMaxAgeDays,
       auditRetentionDays: config.auditRetentionDays,
+      maxMb: config.streamsMaxMb,
       replicas: config.replicas,
     };
     const jsm = await jetstreamManager(nc);

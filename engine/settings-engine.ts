@@ -81,6 +81,12 @@ export const ENGINE_SETTINGS = {
     schema: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 5000 }),
     help: 'customers in the simulated feed',
   },
+  simulateLive: {
+    env: 'BW_SIMULATE_LIVE',
+    flag: 'simulate-live',
+    schema: Type.Number({ minimum: 0, maximum: 1_000_000, default: 50 }),
+    help: "events/s of the simulated feed once it has reached the present (at most `BW_SIMULATE`): the customers' plans play on at this pace, same behaviour mix, each event stamped with the wall clock (0: real time, the customers' own pace of a few events a minute)",
+  },
   clock: {
     env: 'BW_CLOCK',
     flag: 'clock',
@@ -133,6 +139,12 @@ export const ENGINE_SETTINGS = {
     flag: 'events-max-age-days',
     schema: Type.Number({ exclusiveMinimum: 0, default: 400 }),
     help: 'retention of the events stream, in days; state is rebuilt from it at start',
+  },
+  streamsMaxMb: {
+    env: 'BW_STREAMS_MAX_MB',
+    flag: 'streams-max-mb',
+    schema: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 0 }),
+    help: 'disk bound of the streams the engine fills, in MiB (0: none, only the retention times): 3/4 for the events (split evenly over the partitions), 1/12 each for rule actions and segment changes, alerts and dead letters; the oldest messages go first (the audit stream is not bounded). `npm start` sets 128',
   },
   streamCheckSeconds: {
     env: 'BW_STREAM_CHECK_SECONDS',

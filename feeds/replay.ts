@@ -5,6 +5,7 @@ import { eventSubject } from '../contract/subjects.js';
 import { fileLines } from '../lib/file-lines.js';
 import { connectNats } from '../lib/nats-connect.js';
 import type { NatsConnectSettings } from '../lib/nats-connect-options.js';
+import { startProgress } from '../lib/progress.js';
 import { type CdnowStats, emptyCdnowStats, readCdnowSorted } from '../models/datasets/cdnow.js';
 import {
   emptyReaderStats,
@@ -192,41 +193,6 @@ export function createPacer(opts: PacerOptions): (eventTs: number) => Promise<vo
   };
 }
 
-/** `replay [####----]  42% 123/456 events, 51234/s, event time …` (no bar without a total). */
-function progressLine(
-  published: number,
-  total: number | undefined,
-  started: number,
-  eventTs: number,
-): string {
-  const secs = Math.max((Date.now() - started) / 1000, 0.001);
-  const rate = `${Math.round(published / secs)}/s`;
-  const at = Number.isFinite(eventTs) ? `, event time ${new Date(eventTs).toISOString().slice(0, 16)}` : '';
-  if (total === undefined || total === 0) return `replay: ${published} events, ${rate}${at}`;
-  const width = 24;
-  const done = Math.min(width, Math.floor((published / total) * width));
-  const bar = `${'#'.repeat(done)}${'-'.repeat(width - done)}`;
-  const pct = Math.floor((published / total) * 100);
-  return `replay [${bar}] ${String(pct).padStart(3)}% ${published}/${total} events, ${rate}${at}`;
-}
-
-/** Progress on stderr: a bar redrawn in place on a terminal, a plain line every 5 s otherwise. */
-function progressWriter(quiet: boolean): { update(line: () => string): void; done(line: string): void } {
-  const tty = process.stderr.isTTY === true;
-  const every = tty ? 200 : 5000;
-  let last = Date.now();
-  return {
-    update(line) {
-      if (quiet || Date.now() - last < every) return;
-      last = Date.now();
-      process.stderr.write(tty ? `\r${line()}   ` : `${line()}\n`);
-    },
-    done(line) {
-      if (!quiet) process.stderr.write(tty ? `\r${line}   \n` : `${line}\n`);
-    },
-  };
-}
-
 function describeStats(format: string, stats: ReaderStats | CdnowStats | undefined): string | undefined {
   if (!stats) return undefined;
   if ('skippedNoCustomer' in stats) {
@@ -258,7 +224,12 @@ export async function replayFile(opts: ReplayOptions): Promise<ReplayResult> {
     ...(opts.window === undefined ? {} : { window: opts.window }),
     ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
   });
-  const progress = progressWriter(opts.quiet === true);
+  const progress = startProgress({
+    label: 'replay 回放',
+    unit: 'events',
+    ...(source.total === undefined ? {} : { total: Math.max(0, source.total - skip) }),
+    quiet: opts.quiet === true,
+  });
   // SIGINT / SIGTERM: stop reading, wait for what is in flight, record the offset, exit 130.
   let interrupted = false;
   const interrupt = () => {
@@ -271,7 +242,8 @@ export async function replayFile(opts: ReplayOptions): Promise<ReplayResult> {
   let published = 0;
   let eventTs = Number.NaN;
   let savedAt = started;
-  const line = () => progressLine(skip + published, source.total, started, eventTs);
+  const eventTime = () =>
+    Number.isFinite(eventTs) ? `event time 事件时间 ${new Date(eventTs).toISOString().slice(0, 16)}` : '';
   // Events are read in chunks and published in one go each: one socket write per chunk.
   const chunk: { subject: string; body: string; msgId: string }[] = [];
   const paced = opts.rate > 0 || speedup > 0;
@@ -285,7 +257,7 @@ export async function replayFile(opts: ReplayOptions): Promise<ReplayResult> {
       savedAt = Date.now();
       void offset.save(skip + publisher.confirmed);
     }
-    progress.update(line);
+    progress.update(published, eventTime());
   };
   try {
     for await (const event of source.events) {
@@ -317,15 +289,19 @@ export async function replayFile(opts: ReplayOptions): Promise<ReplayResult> {
   const counts = `${publisher.stored} stored, ${publisher.duplicates} already in the stream`;
   if (interrupted) {
     if (offset !== undefined) await offset.save(skip + publisher.confirmed);
-    progress.done(
-      `${line()}\nreplay: interrupted after ${skip + published} events (${counts}); the same command resumes${offset ? ` (${offset.path})` : ''}`,
-    );
+    progress.stop();
+    if (!opts.quiet)
+      process.stderr.write(
+        `replay: interrupted after ${skip + published} events (${counts}); the same command resumes${offset ? ` (${offset.path})` : ''}\n`,
+      );
     process.exitCode = 130;
   } else {
     await offset?.clear();
-    progress.done(
-      `${line()}\nreplay: ${published} events published in ${secs.toFixed(1)} s, ${rate}/s (${counts})`,
-    );
+    progress.stop();
+    if (!opts.quiet)
+      process.stderr.write(
+        `replay: ${published} events published in ${secs.toFixed(1)} s, ${rate}/s (${counts})\n`,
+      );
   }
   const result: ReplayResult = {
     published,

@@ -13,6 +13,11 @@ import type { NatsConnectSettings } from '../lib/nats-connect-options.js';
 export interface SimulatorWorkerData extends NatsConnectSettings {
   /** Events per second to publish while sim time is behind the wall clock. */
   rate: number;
+  /**
+   * Events per second once sim time has reached the wall clock: the customers' plans play on at
+   * this pace, stamped with the wall clock (0 or absent: real time, the customers' own pace).
+   */
+  liveRate?: number;
   customers: number;
   seed: number;
   /** Sim time starts this many days before now (pre-existing customers' past reaches further back). */

@@ -1,9 +1,11 @@
 /**
  * Worker-thread entry of the simulated feed: core-publishes the {@link EventSimulator} stream to
- * NATS at a fixed rate with a token bucket, never ahead of the wall clock (once sim time catches
- * up with now it follows real time). The customers' backfilled past (events before the sim start,
- * up to 720 days further back) comes first and goes through the same bucket: no burst. Started by
- * `startSimulatorWorker` in simulator-host.ts.
+ * NATS at a fixed rate with a token bucket, never ahead of the wall clock. The customers'
+ * backfilled past (events before the sim start, up to 720 days further back) comes first and goes
+ * through the same bucket: no burst. Once sim time reaches now, the feed stays live: with
+ * `liveRate` > 0 the customers' plans play on at `liveRate` events/s (a second bucket), each event
+ * stamped with the wall clock when it is taken; with 0 it follows real time (the customers' own
+ * pace: a few events a minute). Started by `startSimulatorWorker` in simulator-host.ts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -30,8 +32,10 @@ if (!port)
   );
 const opts = workerData as SimulatorWorkerData;
 const rate = Math.max(0, opts.rate);
-/** The bucket holds at most 100 ms of events, so a pause never turns into a large burst. */
+const liveRate = Math.max(0, opts.liveRate ?? 0);
+/** The buckets hold at most 100 ms of events, so a pause never turns into a large burst. */
 const bucketCap = Math.max(1, rate / 10);
+const liveBucketCap = Math.max(1, liveRate / 10);
 
 const sim = new EventSimulator({
   customers: opts.customers,
@@ -47,9 +51,12 @@ let stopRequested = false;
 let published = 0;
 let simTime = 0;
 let tokens = 0;
+let liveTokens = 0;
 let lastTick = performance.now();
 /** The next event, taken from the simulator but not yet due or not yet published. */
 let held: SimEvent | undefined;
+/** `held` was planned after the wall clock and stamped with it: it takes a live token. */
+let heldLive = false;
 let tickTimer: NodeJS.Timeout | undefined;
 let progressTimer: NodeJS.Timeout | undefined;
 
@@ -60,13 +67,18 @@ function post(msg: SimulatorWorkerMessage): void {
 function tick(): void {
   const now = performance.now();
   tokens = Math.min(bucketCap, tokens + ((now - lastTick) * rate) / 1000);
+  liveTokens = Math.min(liveBucketCap, liveTokens + ((now - lastTick) * liveRate) / 1000);
   lastTick = now;
   if (!connected || nc === undefined || stopRequested) return;
   const wall = Date.now();
-  while (tokens >= 1) {
-    if (held === undefined && sim.exhausted) return;
-    held ??= sim.next();
+  for (;;) {
+    if (held === undefined) {
+      if (sim.exhausted) return;
+      held = liveRate > 0 ? sim.next(wall) : sim.next();
+      heldLive = sim.simTime > held.ts;
+    }
     if (held.ts > wall) break;
+    if ((heldLive ? liveTokens : tokens) < 1) break;
     try {
       nc.publish(held.subject, held.body);
     } catch {
@@ -76,7 +88,8 @@ function tick(): void {
     simTime = held.ts;
     published++;
     held = undefined;
-    tokens -= 1;
+    if (heldLive) liveTokens -= 1;
+    else tokens -= 1;
   }
 }
 

@@ -124,8 +124,13 @@ export class EventSimulator {
     return c && c.id === customerId ? c.arch : undefined;
   }
 
-  /** The next event in non-decreasing time order. */
-  next(): SimEvent {
+  /**
+   * The next event in non-decreasing time order. With `notAfter` (epoch ms), an event planned later
+   * is stamped `notAfter` instead (the live phase of the feed: the customers' plans play on, in
+   * order, at a pace the caller chooses, never stamped in the future); {@link simTime} stays the
+   * planned time.
+   */
+  next(notAfter = Number.POSITIVE_INFINITY): SimEvent {
     const queued = this.queued;
     if (queued !== undefined) {
       this.queued = undefined;
@@ -148,26 +153,27 @@ export class EventSimulator {
       }
       this.settle(c);
       this.lastTs = p.ts;
-      return this.emit(c, p);
+      return this.emit(c, p, Math.min(p.ts, notAfter));
     }
   }
 
-  private emit(c: Customer, p: Planned): SimEvent {
+  /** The event of plan `p`, stamped `ts` (its planned time, or earlier in the live phase). */
+  private emit(c: Customer, p: Planned, ts: number): SimEvent {
     const eventId = `sim-${this.runId}-${this.counter++}`;
-    const iso = this.iso(p.ts);
+    const iso = this.iso(ts);
     if (this.badRate > 0 && this.badRand() < this.badRate) {
-      return this.malformed({ event_id: eventId, customer_id: c.id, type: p.type }, iso, p);
+      return this.malformed({ event_id: eventId, customer_id: c.id, type: p.type }, iso, ts);
     }
     if (this.faults?.draw()) {
       const fault = this.faults.inject(
         { event_id: eventId, customer_id: c.id, type: p.type, ts: iso, ...p.fields },
-        p.ts,
+        ts,
       );
       if (fault !== undefined) {
         const subject = eventSubject(p.type, c.id);
         if (fault.copy === undefined)
-          return { subject, body: JSON.stringify(fault.body), ts: p.ts, fault: fault.kind };
-        this.queued = { subject, body: JSON.stringify(fault.copy), ts: p.ts, fault: fault.kind };
+          return { subject, body: JSON.stringify(fault.body), ts, fault: fault.kind };
+        this.queued = { subject, body: JSON.stringify(fault.copy), ts, fault: fault.kind };
       }
     }
     // Hand-built head (ids and types never need escaping); JSON.stringify for the variable part.
@@ -177,7 +183,7 @@ export class EventSimulator {
       (anonymousId === undefined ? '' : `"anonymous_id":"${anonymousId}",`);
     const head = `{"event_id":"${eventId}",${who}"type":"${p.type}","ts":"${iso}"`;
     const body = p.fields === undefined ? `${head}}` : `${head},${JSON.stringify(p.fields).slice(1)}`;
-    return { subject: eventSubject(p.type, customerId ?? anonymousId!), body, ts: p.ts };
+    return { subject: eventSubject(p.type, customerId ?? anonymousId!), body, ts };
   }
 
   /** ISO-8601 UTC text of `ts`, reusing the date part within a day. */
@@ -195,27 +201,27 @@ export class EventSimulator {
   }
 
   /** A malformed event with an honest subject, rotating through the kinds of damage. */
-  private malformed(base: { event_id: string; customer_id: string; type: string }, iso: string, p: Planned) {
+  private malformed(base: { event_id: string; customer_id: string; type: string }, iso: string, ts: number) {
     const subject = eventSubject(base.type, base.customer_id);
     const full = JSON.stringify({ ...base, ts: iso });
     switch (this.badCounter++ % 5) {
       case 0:
-        return { subject, body: full.slice(0, Math.floor(full.length / 2)), ts: p.ts };
+        return { subject, body: full.slice(0, Math.floor(full.length / 2)), ts };
       case 1:
         return {
           subject,
           body: JSON.stringify({ event_id: base.event_id, type: base.type, ts: iso }),
-          ts: p.ts,
+          ts,
         };
       case 2: {
         const type = BAD_TYPES[this.badCounter % BAD_TYPES.length]!;
         const body = JSON.stringify({ ...base, type, ts: iso });
-        return { subject: eventSubject(type, base.customer_id), body, ts: p.ts };
+        return { subject: eventSubject(type, base.customer_id), body, ts };
       }
       case 3:
-        return { subject, body: JSON.stringify({ ...base, ts: 'last tuesday' }), ts: p.ts };
+        return { subject, body: JSON.stringify({ ...base, ts: 'last tuesday' }), ts };
       default:
-        return { subject, body: `${full.slice(0, -1)},"amount":1e999,"currency":"EUR"}`, ts: p.ts };
+        return { subject, body: `${full.slice(0, -1)},"amount":1e999,"currency":"EUR"}`, ts };
     }
   }
 

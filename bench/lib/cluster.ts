@@ -204,7 +204,7 @@ export async function clusterIngest(
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
   await watch.waitFor(total, {
-    onProgress: (acked) => progress.update(`${fmt(acked)} / ${fmt(total)} acked`),
+    onProgress: (acked) => progress.count(acked, total, 'events acked'),
     check: () => {
       if (bench.engines.some((e) => e.proc.child.exitCode !== null))
         throw new Error('an engine exited during the cluster ingest');

@@ -49,7 +49,7 @@ export async function waitStored(ctx: BenchContext, expected: number): Promise<n
   let stalledSince = performance.now();
   for (;;) {
     stored = await streamMessages(ctx);
-    progress.update(`stored ${fmt(stored)} / ${fmt(expected)}`);
+    progress.count(stored, expected, 'events stored');
     if (stored >= expected) return stored;
     if (stored !== last) {
       last = stored;
@@ -220,7 +220,7 @@ export async function rawIngest(
   );
   await watch.waitFor(total, {
     onProgress: (acked) => {
-      progress.update(`${fmt(acked)} / ${fmt(total)} acked`);
+      progress.count(acked, total, 'events acked');
     },
     check: () => {
       if (failure) throw failure;
@@ -334,7 +334,7 @@ export async function engineIngest(
   });
   await watch.waitFor(total, {
     onProgress: (acked) => {
-      progress.update(`${fmt(acked)} / ${fmt(total)} acked`);
+      progress.count(acked, total, 'events acked');
     },
     check: () => {
       if (engine.child.exitCode !== null) throw new Error('the engine exited during ingest');

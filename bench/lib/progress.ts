@@ -1,7 +1,10 @@
 /**
  * Progress display on stderr: one rewritten status line on a terminal, throttled plain lines
- * otherwise (CI logs). Results go to stdout; progress never does.
+ * otherwise (CI logs); a count toward a known total is a bar with rate and ETA (lib/progress.ts).
+ * Results go to stdout; progress never does.
  */
+import { type ProgressBar, startProgress } from '../../lib/progress.js';
+
 const THROTTLE_MS = 2000;
 
 export class Progress {
@@ -11,6 +14,7 @@ export class Progress {
   #phaseStarted = 0;
   #lastPlain = 0;
   #open = false;
+  #bar: ProgressBar | undefined;
 
   #elapsed(): string {
     return `${((performance.now() - this.#started) / 1000).toFixed(1).padStart(5)}s`;
@@ -18,6 +22,7 @@ export class Progress {
 
   /** Starts a phase. */
   phase(name: string): void {
+    this.#endBar();
     this.#clear();
     this.#phase = name;
     this.#phaseStarted = performance.now();
@@ -37,8 +42,16 @@ export class Progress {
     process.stderr.write(`${this.#elapsed()}   ${this.#phase}: ${text}\n`);
   }
 
+  /** A count toward a known total in the current phase: a bar with rate and ETA, ended by done(). */
+  count(value: number, total: number, unit: string): void {
+    this.#clear();
+    this.#bar ??= startProgress({ label: this.#phase, unit, total, everyMs: THROTTLE_MS });
+    this.#bar.update(value);
+  }
+
   /** Ends the current phase with a summary. */
   done(text: string): void {
+    this.#endBar();
     this.#clear();
     const took = ((performance.now() - this.#phaseStarted) / 1000).toFixed(1);
     process.stderr.write(`${this.#elapsed()} ✓ ${this.#phase} (${took}s): ${text}\n`);
@@ -48,6 +61,11 @@ export class Progress {
   note(text: string): void {
     this.#clear();
     process.stderr.write(`${this.#elapsed()}   ${text}\n`);
+  }
+
+  #endBar(): void {
+    this.#bar?.stop();
+    this.#bar = undefined;
   }
 
   #clear(): void {

@@ -39,6 +39,9 @@ const AUDIT_STREAM = 'BW_AUDIT';
 
 const NANOS_PER_MS = 1_000_000;
 const DAY_NS = DAY_MS * NANOS_PER_MS;
+const MIB = 1024 * 1024;
+/** The least a bounded stream keeps, however small the bound and many the partitions. */
+const MIN_STREAM_BYTES = MIB;
 
 export function partitionsDescription(partitions: number): string {
   return `bellwether events; partitions=${partitions}`;
@@ -87,6 +90,12 @@ export interface StreamOptions {
   partitions: number;
   eventsMaxAgeDays: number;
   auditRetentionDays: number;
+  /**
+   * Disk bound of the streams the engine fills, in MiB (BW_STREAMS_MAX_MB; 0 or absent: none): 3/4
+   * for the events, split evenly over the partitions, 1/12 each for dead letters, alerts and CRM
+   * effects. The oldest messages are discarded first.
+   */
+  maxMb?: number;
   /** Copies of every stream (BW_REPLICAS): 3 on a 3-node NATS cluster. Default 1. */
   replicas?: number;
 }
@@ -100,8 +109,12 @@ export type EngineStreamConfig = Partial<StreamConfig> & { name: string };
 export function streamConfigs(opts: StreamOptions, layout: EventsLayout): EngineStreamConfig[] {
   const num_replicas = opts.replicas ?? 1;
   const configs: EngineStreamConfig[] = [];
+  const bound = (share: number): number =>
+    (opts.maxMb ?? 0) > 0 ? Math.max(MIN_STREAM_BYTES, Math.floor(opts.maxMb! * MIB * share)) : -1;
+  const eventStreams = layout === 'single' ? 1 : opts.partitions;
   const events = {
     max_age: Math.round(opts.eventsMaxAgeDays * DAY_NS),
+    max_bytes: bound(3 / 4 / eventStreams),
     duplicate_window: 120_000 * NANOS_PER_MS,
     num_replicas,
   };
@@ -129,6 +142,7 @@ export function streamConfigs(opts: StreamOptions, layout: EventsLayout): Engine
       'bellwether dead letters: sealed original body, headers Bw-Reason, Bw-Error-Code, Bw-Subject, Bw-Error',
     subjects: ['bw.dlq.>'],
     max_age: 30 * DAY_NS,
+    max_bytes: bound(1 / 12),
     duplicate_window: HOUR_MS * NANOS_PER_MS,
     num_replicas,
   });
@@ -137,6 +151,7 @@ export function streamConfigs(opts: StreamOptions, layout: EventsLayout): Engine
     description: 'bellwether risk alerts',
     subjects: ['bw.alerts.>'],
     max_age: 30 * DAY_NS,
+    max_bytes: bound(1 / 12),
     duplicate_window: HOUR_MS * NANOS_PER_MS,
     num_replicas,
   });
@@ -145,6 +160,7 @@ export function streamConfigs(opts: StreamOptions, layout: EventsLayout): Engine
     description: 'bellwether rule actions and segment changes',
     subjects: ['bw.actions.>', 'bw.segments.>'],
     max_age: 30 * DAY_NS,
+    max_bytes: bound(1 / 12),
     duplicate_window: HOUR_MS * NANOS_PER_MS,
     num_replicas,
   });

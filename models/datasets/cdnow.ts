@@ -50,9 +50,13 @@ export function parseCdnowLine(line: string): CdnowLine | undefined {
   return { customer, date, ts, quantity, amount: Math.round(amount * 100) / 100 };
 }
 
-export async function* readCdnow(file: string, stats?: CdnowStats): AsyncGenerator<RetailEvent> {
+export async function* readCdnow(
+  file: string,
+  stats?: CdnowStats,
+  onBytes?: (bytes: number) => void,
+): AsyncGenerator<RetailEvent> {
   const counts = stats ?? emptyCdnowStats();
-  const lines = fileLines(file);
+  const lines = fileLines(file, onBytes);
   let lineNo = 0;
   try {
     for await (const raw of lines) {

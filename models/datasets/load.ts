@@ -36,20 +36,24 @@ async function collect(source: AsyncIterable<RetailEvent>): Promise<RetailEvent[
   return events.sort((a, b) => a.ts - b.ts);
 }
 
-/** All purchase/refund events of `file`, sorted by ts (stable). */
-export async function loadEvents(file: string, format: InputFormat): Promise<LoadedEvents> {
+/** All purchase/refund events of `file`, sorted by ts (stable); `onBytes` sees each chunk read (progress). */
+export async function loadEvents(
+  file: string,
+  format: InputFormat,
+  onBytes?: (bytes: number) => void,
+): Promise<LoadedEvents> {
   switch (format) {
     case 'online-retail': {
       const stats = emptyReaderStats();
-      return { format, file, stats, events: await collect(readOnlineRetail(file, stats)) };
+      return { format, file, stats, events: await collect(readOnlineRetail(file, stats, onBytes)) };
     }
     case 'cdnow': {
       const stats = emptyCdnowStats();
-      return { format, file, stats, events: await collect(readCdnow(file, stats)) };
+      return { format, file, stats, events: await collect(readCdnow(file, stats, onBytes)) };
     }
     case 'ndjson': {
       const stats = emptyNdjsonStats();
-      return { format, file, stats, events: await collect(readNdjsonPurchases(file, stats)) };
+      return { format, file, stats, events: await collect(readNdjsonPurchases(file, stats, onBytes)) };
     }
   }
 }

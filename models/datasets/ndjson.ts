@@ -18,9 +18,13 @@ export function emptyNdjsonStats(): NdjsonStats {
   return { rows: 0, otherTypes: 0, malformed: 0, events: 0 };
 }
 
-export async function* readNdjsonPurchases(file: string, stats?: NdjsonStats): AsyncGenerator<RetailEvent> {
+export async function* readNdjsonPurchases(
+  file: string,
+  stats?: NdjsonStats,
+  onBytes?: (bytes: number) => void,
+): AsyncGenerator<RetailEvent> {
   const counts = stats ?? emptyNdjsonStats();
-  const lines = fileLines(file);
+  const lines = fileLines(file, onBytes);
   let lineNo = 0;
   try {
     for await (const line of lines) {

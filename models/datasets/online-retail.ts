@@ -137,9 +137,15 @@ function toEvent(open: OpenInvoice, id: string): RetailEvent {
   };
 }
 
-export async function* readOnlineRetail(file: string, stats?: ReaderStats): AsyncGenerator<RetailEvent> {
+export async function* readOnlineRetail(
+  file: string,
+  stats?: ReaderStats,
+  onBytes?: (bytes: number) => void,
+): AsyncGenerator<RetailEvent> {
   const counts = stats ?? emptyReaderStats();
-  const input = createReadStream(file).pipe(createGunzip());
+  const raw = createReadStream(file);
+  if (onBytes) raw.on('data', (chunk) => onBytes(chunk.length));
+  const input = raw.pipe(createGunzip());
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   const open = new Map<string, OpenInvoice>();
   const emitted = new Map<string, number>();
