@@ -6,7 +6,7 @@
 import { type Static, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 
 /** A reference to a shared schema, typed as the schema it names. */
-export function refTo<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
+function refTo<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
   if (schema.$id === undefined) throw new Error('refTo: the schema has no $id');
   return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
 }
