@@ -6,6 +6,10 @@
  *     [--format online-retail|cdnow|ndjson] [--out models] [--version V] [--seed N] [--force]
  *     [--train-cutoffs 2011-03-01,2011-04-01] [--validation-cutoff 2011-06-01] [--test-cutoff 2011-09-01]
  *
+ * `--kind fusion` trains the logistic regression + gradient-boosted trees fusion
+ * (models/train/fusion.ts) instead of the MLP ensemble (`--kind mlp`, the default), measured beside
+ * the live model of `--out` (or `--reference DIR`).
+ *
  * `--cutoffs` is another name for `--train-cutoffs`. Relative paths resolve against the working
  * directory; the defaults against the package root. Cutoffs are UTC midnights. Progress goes to
  * stderr, the card's metrics to stdout as JSON. The default cutoffs fit the Online Retail dates:
@@ -17,9 +21,10 @@ import { parseArgs } from 'node:util';
 import { BellwetherError } from '../contract/errors.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { inputFormat, loadEvents } from '../models/datasets/load.js';
-import { listVersions } from '../models/registry.js';
+import { listVersions, liveModelDir } from '../models/registry.js';
 import { loadTf } from '../models/tf-backend.js';
 import { CHURN_DAYS, INTENT_DAYS } from '../models/train/dataset.js';
+import { trainFusion } from '../models/train/fusion.js';
 import { type TrainableModel, trainModel } from '../models/train/train.js';
 
 interface Cutoffs {
@@ -56,7 +61,7 @@ const DEFAULT_CUTOFFS: Record<TrainableModel, Cutoffs> = {
 export const TRAIN_USAGE =
   'usage: train --model churn|intent [--input FILE] [--format online-retail|cdnow|ndjson] [--out DIR]' +
   ' [--version V] [--seed N] [--force] [--train-cutoffs|--cutoffs D,D,...] [--validation-cutoff D]' +
-  ' [--test-cutoff D] [--max-epochs N]';
+  ' [--test-cutoff D] [--max-epochs N] [--kind mlp|fusion] [--reference DIR]';
 
 function day(text: string): number {
   const t = Date.parse(`${text.trim()}T00:00:00Z`);
@@ -86,6 +91,8 @@ export async function runTrainCli(args: string[]): Promise<void> {
       'validation-cutoff': { type: 'string' },
       'test-cutoff': { type: 'string' },
       'max-epochs': { type: 'string' },
+      kind: { type: 'string', default: 'mlp' },
+      reference: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -97,6 +104,10 @@ export async function runTrainCli(args: string[]): Promise<void> {
   const model = values.model;
   if (model !== 'churn' && model !== 'intent') {
     throw new BellwetherError('BW_ERR_CLI_USAGE', `--model churn|intent is required\n${TRAIN_USAGE}`);
+  }
+  const kind = values.kind;
+  if (kind !== 'mlp' && kind !== 'fusion') {
+    throw new BellwetherError('BW_ERR_CLI_USAGE', `--kind mlp|fusion, got ${kind}\n${TRAIN_USAGE}`);
   }
   const input = values.input
     ? path.resolve(values.input)
@@ -117,6 +128,43 @@ export async function runTrainCli(args: string[]): Promise<void> {
   process.stderr.write(
     `read ${format} ${JSON.stringify(loaded.stats)} → ${events.length} events in ${Date.now() - started} ms\n`,
   );
+  if (kind === 'fusion') {
+    let referenceDir = values.reference ? path.resolve(values.reference) : undefined;
+    if (!referenceDir && (await listVersions(outDir, model)).length > 0)
+      referenceDir = await liveModelDir(outDir, model);
+    const fusion = await trainFusion({
+      model,
+      events,
+      trainCutoffs,
+      validationCutoff,
+      testCutoff,
+      outDir,
+      version,
+      seed: values.seed ? Number(values.seed) : 42,
+      overwrite: values.force,
+      ...(referenceDir ? { referenceDir } : {}),
+      data: loaded.format === 'online-retail' ? { file: input, stats: loaded.stats } : { file: input },
+      tf: tf.tf,
+    });
+    const fcard = fusion.card;
+    const summary = {
+      model: fcard.model,
+      version: fcard.version,
+      kind: 'fusion',
+      dir: path.relative(process.cwd(), fusion.dir) || '.',
+      label: fcard['label'],
+      cutoffs: fcard['cutoffs'],
+      out_of_time: fcard['out_of_time'],
+      rows: fcard['rows'],
+      test: fusion.metrics,
+      reference: fcard['reference'] ?? null,
+      beats_reference: fusion.beatsReference,
+      training: fcard['training'],
+      total_ms: Date.now() - started,
+    };
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    return;
+  }
   const report = await trainModel({
     model,
     events,

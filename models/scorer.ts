@@ -1,17 +1,18 @@
 /**
  * Batch scoring of feature vectors with one TF.js model: feature vectors → inputs (feature spec)
  * → one `predict` per batch with the real batch size → probabilities. Also explains a score:
- * the top contributing inputs, found by replacing each input with its training mean (z = 0) and
- * measuring how the probability moves. Explanations cost one extra batch of d rows per explained
- * customer, so they are computed only where they are published (alerts).
+ * the top contributing inputs, from a linear surrogate of the model fitted at load (layers
+ * models) or, for the LR + trees fusion, from the logistic coefficients and the trees' Saabas
+ * path attribution (tree-ensemble.ts `fusionContributions`).
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { BellwetherError } from '../contract/errors.js';
 import { gaussian, mulberry32 } from '../lib/random.js';
 import { type FeatureInput, inputIndexes, transformValue } from './feature-spec.js';
 import { compilePlan, type InferencePlan, PLAN_MAX_ROWS } from './inference-plan.js';
-import type { LoadedModel } from './model-files.js';
+import { isFusion, type LoadedModel } from './model-files.js';
 import type { Tf } from './tf-backend.js';
+import { fusionContributions } from './tree-ensemble.js';
 
 const LOG1P_TABLE_SIZE = 4096;
 /** Largest difference between the plan and `model.predict` accepted at load (float32 rounding). */
@@ -117,7 +118,9 @@ export class ModelScorer {
    * in the buffer): kept only when every probability agrees to float32 rounding.
    */
   #preparePlan(): string {
-    const compiled = compilePlan(this.#tf, this.#loaded.model);
+    const model = this.#loaded.model;
+    if (isFusion(model)) return model.summary;
+    const compiled = compilePlan(this.#tf, model);
     if (!compiled.plan) return `model.predict (no plan: ${compiled.reason})`;
     const rows = PLAN_MAX_ROWS;
     const expected = new Float32Array(rows);
@@ -210,10 +213,21 @@ export class ModelScorer {
   explain(features: Float64Array, featureOffset: number, probability: number, k = 3): Reason[] {
     const inputs = this.#loaded.spec.inputs;
     const slope = Number.isFinite(probability) ? probability * (1 - probability) : 0.25;
+    const model = this.#loaded.model;
+    // The fusion: each input's exact share by member (logistic β_k z_k, trees' Saabas path), on the
+    // float32 inputs the trees compare.
+    const shares = isFusion(model)
+      ? fusionContributions(
+          model.file,
+          Float32Array.from(inputs, (input, j) =>
+            transformValue(input, features[featureOffset + this.#indexes[j]!]!),
+          ),
+        )
+      : undefined;
     const reasons: Reason[] = [];
     for (let j = 0; j < this.#width; j++) {
       const value = features[featureOffset + this.#indexes[j]!]!;
-      const delta = slope * this.#surrogate[j + 1]! * transformValue(inputs[j]!, value);
+      const delta = shares ? shares[j]! : slope * this.#surrogate[j + 1]! * transformValue(inputs[j]!, value);
       reasons.push({
         feature: inputs[j]!.name,
         value: Number.isNaN(value) ? null : value,

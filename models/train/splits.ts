@@ -37,6 +37,8 @@ export interface TrainingSplits {
   index: Map<string, number>;
   inputs: FeatureInput[];
   testRows: DatasetRow[];
+  /** The validation cutoff's rows (reference models with other inputs are scored on them). */
+  valRows: DatasetRow[];
   train: Matrix;
   val: Matrix;
   test: Matrix;
@@ -90,5 +92,5 @@ export function trainingSplits(o: SplitOptions, log: (line: string) => void): Tr
   const val = toMatrix(valRows, inputs, at, o.model);
   const test = toMatrix(testRows, inputs, at, o.model);
   log(`${o.model}: ${inputs.length} inputs; rows train ${train.n}, validation ${val.n}, test ${test.n}`);
-  return { trainCutoffs, lastTs, names, index, inputs, testRows, train, val, test };
+  return { trainCutoffs, lastTs, names, index, inputs, testRows, valRows, train, val, test };
 }

@@ -93,7 +93,7 @@ export interface TrainReport {
   durationMs: number;
 }
 
-const LABELS = {
+export const LABELS = {
   churn: { name: `churn_${CHURN_DAYS}d`, definition: `no purchase in [cutoff, cutoff + ${CHURN_DAYS} days)` },
   intent: {
     name: `intent_${INTENT_DAYS}d`,
@@ -101,7 +101,7 @@ const LABELS = {
   },
 } as const;
 
-function counts(m: Matrix): { n: number; positives: number; rate: number } {
+export function counts(m: Matrix): { n: number; positives: number; rate: number } {
   let positives = 0;
   for (let i = 0; i < m.n; i++) positives += m.y[i]!;
   return { n: m.n, positives, rate: m.n > 0 ? positives / m.n : Number.NaN };

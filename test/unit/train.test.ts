@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../contract/time.js';
 import { inputIndexes, transformValue } from '../../models/feature-spec.js';
 import { rocAuc } from '../../models/metrics.js';
-import { loadModelDir } from '../../models/model-files.js';
+import { isFusion, loadModelDir } from '../../models/model-files.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
 import { buildDataset, type DatasetEvent } from '../../models/train/dataset.js';
 import { type TrainReport, trainModel } from '../../models/train/train.js';
@@ -185,7 +185,9 @@ describe('trainModel', () => {
     const loaded = await loadModelDir(tf, report.dir);
     try {
       expect(loaded.spec.model).toBe('churn');
-      expect(loaded.model.inputs[0]!.shape[1]).toBe(loaded.spec.inputs.length);
+      const model = loaded.model;
+      if (isFusion(model)) throw new Error('train --kind mlp wrote a fusion');
+      expect(model.inputs[0]!.shape[1]).toBe(loaded.spec.inputs.length);
       const rows = buildDataset(events, [TEST]);
       const at = inputIndexes(loaded.spec, FEATURE_NAMES);
       const missing = loaded.spec.inputs[0]!.name;
