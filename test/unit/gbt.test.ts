@@ -3,12 +3,16 @@
  * a split known by construction, determinism with a seed, and the GEMM form equal to the trees'
  * own JavaScript evaluation on every row of point-in-time rows built from the Online Retail data.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { loadEvents } from '../../models/datasets/load.js';
 import { FusionModel } from '../../models/fusion-model.js';
+import { loadModelDir, saveFusionDir } from '../../models/model-files.js';
+import { ModelScorer } from '../../models/scorer.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
 import type { Matrix } from '../../models/train/dataset.js';
 import { chooseFusionWeight } from '../../models/train/fusion.js';
@@ -120,7 +124,7 @@ describe('the fusion in TF.js (GEMM form)', () => {
   let tensorsBefore: number;
 
   beforeAll(() => {
-    const { train, val } = splits;
+    const { train } = splits;
     // Early stopping on the training rows themselves: the loss falls with every tree, all 80 stay.
     const gbt = trainGbt(train, train, { maxTrees: 80, maxDepth: 5, learningRate: 0.1, patience: 200 });
     const logistic = fitLogistic(train, { l2: 1 });
@@ -184,6 +188,51 @@ describe('the fusion in TF.js (GEMM form)', () => {
         (model.predict(tf.tensor2d(m.x.subarray(0, rows * m.d), [rows, m.d])) as Tensor).dataSync(),
       );
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('scores through the engine’s ModelScorer as the JavaScript evaluation, with the attribution as reasons', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bw-fusion-'));
+    try {
+      const spec = { model: 'churn', version: 'f1', label: 'churn_90d', inputs: splits.inputs };
+      await saveFusionDir(fusion, path.join(dir, 'churn', 'f1'), spec, {
+        model: 'churn',
+        version: 'f1',
+        trained_at: new Date(0).toISOString(),
+      });
+      const loaded = await loadModelDir(tf, path.join(dir, 'churn', 'f1'));
+      const scorer = new ModelScorer(tf, loaded, splits.names);
+      try {
+        expect(scorer.inference).toMatch(/^fusion: logistic 0.3 \+ trees 0.7 × 80 trees \(GEMM/);
+        const rows = splits.testRows;
+        const width = splits.names.length;
+        const features = new Float64Array(rows.length * width);
+        rows.forEach((r, i) => {
+          features.set(r.features, i * width);
+        });
+        const out = new Float32Array(rows.length);
+        scorer.score(features, width, rows.length, out);
+        let worst = 0;
+        for (let i = 0; i < rows.length; i++)
+          worst = Math.max(
+            worst,
+            Math.abs(out[i]! - fusionProbability(fusion, splits.test.x, i * splits.test.d)),
+          );
+        expect(worst).toBeLessThanOrEqual(1e-5);
+        const reasons = scorer.explain(features, 0, out[0]!, 3);
+        const shares = fusionContributions(fusion, splits.test.x, 0);
+        const top = Array.from(shares, (v, k) => ({ k, v })).sort(
+          (a, b) => Math.abs(b.v) - Math.abs(a.v),
+        )[0]!;
+        expect(reasons).toHaveLength(3);
+        expect(reasons[0]!.feature).toBe(splits.inputs[top.k]!.name);
+        expect(reasons[0]!.direction).toBe(top.v >= 0 ? 'raises' : 'lowers');
+        expect(reasons[0]!.impact).toBeCloseTo(Math.abs(top.v) * 100, 1);
+      } finally {
+        scorer.dispose();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('attributes each row’s margin exactly along its paths (Saabas)', () => {
