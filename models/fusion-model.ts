@@ -27,7 +27,7 @@ import type { Tf } from './tf-backend.js';
 import { type FusionFile, treeShape } from './tree-ensemble.js';
 
 /** The smallest float32 above `x` (x finite). */
-export function nextFloat32Up(x: number): number {
+function nextFloat32Up(x: number): number {
   const f = new Float32Array([Math.fround(x)]);
   const bits = new Int32Array(f.buffer);
   if (f[0] === 0) bits[0] = 1;
@@ -36,7 +36,7 @@ export function nextFloat32Up(x: number): number {
   return f[0]!;
 }
 
-export const FUSION_CHUNK_ROWS = 512;
+const FUSION_CHUNK_ROWS = 512;
 
 export class FusionModel {
   readonly file: FusionFile;

@@ -19,7 +19,7 @@ const validateSpec = ajv.compile<FeatureSpec>(FeatureSpecSchema);
 const validateFusion = ajv.compile<FusionFile>(FusionFileSchema);
 
 /** The file that marks a fusion model directory. */
-export const FUSION_FILE = 'fusion.json';
+const FUSION_FILE = 'fusion.json';
 
 /** What scores a model directory: a TF.js layers model, or the LR + trees fusion. */
 export type ScoringModel = LayersModel | FusionModel;

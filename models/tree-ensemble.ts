@@ -22,7 +22,7 @@ const TreeSchema = Type.Object({
   value: Type.Array(Type.Number()),
 });
 
-export const TreeEnsembleSchema = Type.Object({
+const TreeEnsembleSchema = Type.Object({
   /** Margin before the first tree: the logit of the training rows' positive rate. */
   base: Type.Number(),
   trees: Type.Array(TreeSchema),
@@ -47,7 +47,7 @@ export type FusionFile = Static<typeof FusionFileSchema>;
 export const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 /** Index of the leaf row `x[offset …]` reaches in `tree`. */
-export function leafOf(tree: Tree, x: ArrayLike<number>, offset: number): number {
+function leafOf(tree: Tree, x: ArrayLike<number>, offset: number): number {
   let node = 0;
   while (tree.feature[node]! >= 0) {
     node = x[offset + tree.feature[node]!]! <= tree.threshold[node]! ? tree.left[node]! : tree.right[node]!;
@@ -101,7 +101,7 @@ export function saabas(
 }
 
 /** The logistic member's linear score β₀ + β · x. */
-export function logisticMargin(fusion: FusionFile, x: ArrayLike<number>, offset = 0): number {
+function logisticMargin(fusion: FusionFile, x: ArrayLike<number>, offset = 0): number {
   let z = fusion.logistic.intercept;
   const beta = fusion.logistic.coefficients;
   for (let k = 0; k < beta.length; k++) z += beta[k]! * x[offset + k]!;
