@@ -74,6 +74,17 @@ async function nextVersion(outDir: string, model: string): Promise<string> {
   return String(Math.max(0, ...numbers) + 1);
 }
 
+/**
+ * The fusion's reference: the live model under `outDir`, or, when that is the version being
+ * (re)written, the highest other version; undefined when there is none.
+ */
+async function defaultReference(outDir: string, model: string, version: string): Promise<string | undefined> {
+  const live = await liveModelDir(outDir, model).catch(() => undefined);
+  if (live && path.basename(live) !== version) return live;
+  const other = (await listVersions(outDir, model)).filter((v) => v !== version).at(-1);
+  return other === undefined ? undefined : path.join(outDir, model, other);
+}
+
 /** `train` with command-line arguments (without the command name). */
 export async function runTrainCli(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -129,9 +140,9 @@ export async function runTrainCli(args: string[]): Promise<void> {
     `read ${format} ${JSON.stringify(loaded.stats)} → ${events.length} events in ${Date.now() - started} ms\n`,
   );
   if (kind === 'fusion') {
-    let referenceDir = values.reference ? path.resolve(values.reference) : undefined;
-    if (!referenceDir && (await listVersions(outDir, model)).length > 0)
-      referenceDir = await liveModelDir(outDir, model);
+    const referenceDir = values.reference
+      ? path.resolve(values.reference)
+      : await defaultReference(outDir, model, version);
     const fusion = await trainFusion({
       model,
       events,

@@ -59,6 +59,7 @@ export interface FusionReport {
   dir: string;
   spec: FeatureSpec;
   card: ModelCard;
+  /** Test metrics: `model` (the fusion), `logistic_irls`, `gbt`, `reference`, `recency_baseline`. */
   metrics: Record<string, ScoreMetrics>;
   /** Whether the fusion has a lower test log loss AND a higher test ROC AUC than the reference. */
   beatsReference: boolean | null;
@@ -194,7 +195,8 @@ export async function trainFusion(o: FusionOptions): Promise<FusionReport> {
   const recencyAt = s.index.get('days_since_last_purchase')!;
   const sign = o.model === 'churn' ? 1 : -1;
   const metrics: Record<string, ScoreMetrics> = {
-    fusion: summarize(probs, test.y, true),
+    // `model` is the shipped model (the fusion), as in the MLP cards: the console highlights it.
+    model: summarize(probs, test.y, true),
     logistic_irls: summarize(pt.logistic, test.y, true),
     gbt: summarize(pt.trees, test.y, true),
     ...(reference ? { reference: summarize(reference.test, test.y, true) } : {}),
@@ -205,8 +207,8 @@ export async function trainFusion(o: FusionOptions): Promise<FusionReport> {
     ),
   };
   const beatsReference = reference
-    ? metrics['fusion']!.log_loss! < metrics['reference']!.log_loss! &&
-      metrics['fusion']!.roc_auc > metrics['reference']!.roc_auc
+    ? metrics['model']!.log_loss! < metrics['reference']!.log_loss! &&
+      metrics['model']!.roc_auc > metrics['reference']!.roc_auc
     : null;
   const reliability = calibrationBins(probs, test.y, 10);
   const horizonMs = (o.model === 'churn' ? CHURN_DAYS : INTENT_DAYS) * DAY_MS;
@@ -280,7 +282,7 @@ export async function trainFusion(o: FusionOptions): Promise<FusionReport> {
     metrics: {
       test: metrics,
       validation: {
-        fusion: summarize(fused(val), val.y, true),
+        model: summarize(fused(val), val.y, true),
         logistic_irls: summarize(pv.logistic, val.y, true),
         gbt: summarize(pv.trees, val.y, true),
       },

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTrainCli } from '../../cli/train-command.js';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { loadEvents } from '../../models/datasets/load.js';
 import { inputIndexes } from '../../models/feature-spec.js';
@@ -65,7 +66,7 @@ describe('trainFusion', () => {
       holds: true,
     });
     expect(Object.keys(card.metrics.test).sort()).toEqual(
-      ['fusion', 'gbt', 'logistic_irls', 'recency_baseline', 'reference'].sort(),
+      ['model', 'gbt', 'logistic_irls', 'recency_baseline', 'reference'].sort(),
     );
     expect(card.reference.version).toBe('2');
     expect(card.reference.beaten_by_fusion).toBe(report.beatsReference);
@@ -91,7 +92,7 @@ describe('trainFusion', () => {
       const rows = buildDataset(events, [day('2011-09-01')]);
       const m = toMatrix(rows, loaded.spec.inputs, inputIndexes(loaded.spec, datasetFeatureNames()), 'churn');
       const probs = predict(tf, loaded.model, m, 1024);
-      expect(rocAuc(probs, m.y)).toBeCloseTo(report.metrics['fusion']!.roc_auc, 6);
+      expect(rocAuc(probs, m.y)).toBeCloseTo(report.metrics['model']!.roc_auc, 6);
     } finally {
       loaded.model.dispose();
     }
@@ -113,5 +114,12 @@ describe('trainFusion', () => {
         log: () => {},
       }),
     ).rejects.toMatchObject({ code: 'BW_ERR_CLI_USAGE', message: expect.stringMatching(/label windows/) });
+  });
+
+  it('train refuses a --kind other than mlp or fusion', async () => {
+    await expect(runTrainCli(['--model', 'churn', '--kind', 'forest', '--out', dir])).rejects.toMatchObject({
+      code: 'BW_ERR_CLI_USAGE',
+      message: expect.stringMatching(/--kind mlp\|fusion, got forest/),
+    });
   });
 });
