@@ -109,7 +109,9 @@ export class ModelScorer {
         `model ${loaded.spec.model} ${loaded.spec.version}: population feature ${population.feature} is not one of the engine's ${featureNames.length} features`,
       );
     }
-    this.#fitSurrogate();
+    // The fusion explains itself exactly (logistic β·z + Saabas): no surrogate, no load-time batch.
+    if (isFusion(loaded.model)) this.#surrogateR2 = Number.NaN;
+    else this.#fitSurrogate();
     this.inference = this.#preparePlan();
   }
 
@@ -238,7 +240,7 @@ export class ModelScorer {
     return reasons.sort((a, b) => b.impact - a.impact).slice(0, k);
   }
 
-  /** How well the linear surrogate reproduces the model's logit on its fitting sample (R²). */
+  /** How well the linear surrogate reproduces the model's logit on its fitting sample (R²); NaN for the fusion. */
   get surrogateFit(): number {
     return this.#surrogateR2;
   }

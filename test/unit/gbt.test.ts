@@ -202,6 +202,7 @@ describe('the fusion in TF.js (GEMM form)', () => {
       const loaded = await loadModelDir(tf, path.join(dir, 'churn', 'f1'));
       const scorer = new ModelScorer(tf, loaded, splits.names);
       try {
+        expect(scorer.surrogateFit).toBeNaN();
         expect(scorer.inference).toMatch(/^fusion: logistic 0.3 \+ trees 0.7 × 80 trees \(GEMM/);
         const rows = splits.testRows;
         const width = splits.names.length;
