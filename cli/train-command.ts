@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BellwetherError } from '../contract/errors.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
-import { inputFormat, loadEvents } from '../models/datasets/load.js';
+import { FORMAT_EVENT_TYPES, inputFormat, loadEvents } from '../models/datasets/load.js';
 import { listVersions } from '../models/registry.js';
 import { loadTf } from '../models/tf-backend.js';
 import { CHURN_DAYS, INTENT_DAYS } from '../models/train/dataset.js';
@@ -128,6 +128,7 @@ export async function runTrainCli(args: string[]): Promise<void> {
     seed: values.seed ? Number(values.seed) : 42,
     ...(values['max-epochs'] ? { maxEpochs: Number(values['max-epochs']) } : {}),
     overwrite: values.force,
+    eventTypes: FORMAT_EVENT_TYPES[loaded.format],
     data: loaded.format === 'online-retail' ? { file: input, stats: loaded.stats } : { file: input },
     tf: tf.tf,
   });

@@ -23,7 +23,14 @@ export class BatchScorer {
   readonly #config: WorkerSettings;
   readonly #metrics: WorkerMetrics;
   readonly #width: number;
-  #features = new Float64Array(0);
+  /**
+   * Feature vectors of the last batch per feature view (index = view, FeatureTable.viewOf): view 0
+   * (every event type) always, and the view of each model, which reads the features computed over
+   * the event types it was trained on.
+   */
+  readonly #vectors: Float64Array[] = [];
+  /** The views the models read, besides 0. */
+  readonly #views: number[];
   #churnOut = new Float32Array(1024);
   #intentOut = new Float32Array(1024);
   #shadowOut = new Float32Array(1024);
@@ -37,11 +44,22 @@ export class BatchScorer {
     this.#config = config;
     this.#metrics = metrics;
     this.#alertCount = counterChildren(metrics.alerts);
+    const scorers = [models.churn, models.intent, models.shadow.churn, models.shadow.intent];
+    this.#views = [...new Set(scorers.flatMap((m) => (m && m.view > 0 ? [m.view] : [])))];
+    for (const v of [0, ...this.#views]) this.#vectors[v] = new Float64Array(0);
   }
 
-  /** The feature vectors of the last `score` call, row i at i × width (valid until the next call). */
+  /**
+   * The feature vectors (over every event type) of the last `score` call, row i at i × width
+   * (valid until the next call): what tags and rules read.
+   */
   get features(): Float64Array {
-    return this.#features;
+    return this.#vectors[0]!;
+  }
+
+  /** The vectors model `model` reads: its view's. */
+  #vectorsOf(model: ModelScorer): Float64Array {
+    return this.#vectors[model.view]!;
   }
 
   /**
@@ -60,20 +78,25 @@ export class BatchScorer {
   ): void {
     if (n === 0) return;
     const width = this.#width;
-    if (this.#features.length < n * width)
-      this.#features = new Float64Array(Math.max(n * width, this.#features.length * 2));
+    const vectors = this.#vectors;
+    if (vectors[0]!.length < n * width) {
+      const size = Math.max(n * width, vectors[0]!.length * 2);
+      for (const v of [0, ...this.#views]) vectors[v] = new Float64Array(size);
+    }
     if (this.#churnOut.length < n) {
       this.#churnOut = new Float32Array(n * 2);
       this.#intentOut = new Float32Array(n * 2);
       this.#shadowOut = new Float32Array(n * 2);
     }
-    const features = this.#features;
+    const features = vectors[0]!;
     for (let i = 0; i < n; i++) {
       const state = states[i]!;
-      state.table.features(slots[i]!, state.now(this.#config.clock), features, i * width);
+      const now = state.now(this.#config.clock);
+      state.table.features(slots[i]!, now, features, i * width);
+      for (const v of this.#views) state.table.features(slots[i]!, now, vectors[v]!, i * width, v);
     }
-    this.churn.score(features, width, n, this.#churnOut);
-    this.intent.score(features, width, n, this.#intentOut);
+    this.churn.score(this.#vectorsOf(this.churn), width, n, this.#churnOut);
+    this.intent.score(this.#vectorsOf(this.intent), width, n, this.#intentOut);
     const scoredAt = Date.now();
     for (let i = 0; i < n; i++) {
       const state = states[i]!;
@@ -98,7 +121,7 @@ export class BatchScorer {
   /** Scores the batch with a shadow candidate and records how far it is from the live model. */
   #shadow(kind: AlertKind, candidate: ModelScorer | undefined, live: Float32Array, n: number): void {
     if (!candidate) return;
-    candidate.score(this.#features, this.#width, n, this.#shadowOut);
+    candidate.score(this.#vectorsOf(candidate), this.#width, n, this.#shadowOut);
     const threshold = kind === 'churn' ? this.#config.churnAlertThreshold : this.#config.intentAlertThreshold;
     const diff = this.#metrics.shadowDiff.labels(kind, candidate.version);
     let above = 0;
@@ -151,7 +174,7 @@ export class BatchScorer {
       model_version: `${model.name}/${model.version}`,
       event_time: new Date(lastEventAt(state.table.store, slot)).toISOString(),
       emitted_at: new Date(scoredAt).toISOString(),
-      reasons: model.explain(this.#features, offset, probability),
+      reasons: model.explain(this.#vectorsOf(model), offset, probability),
     };
   }
 }

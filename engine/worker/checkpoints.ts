@@ -157,6 +157,7 @@ export class WorkerCheckpoints {
       p,
       this.#ctx.config.dedupeIdsPerPartition,
       this.#ctx.config.watermarkMaxJumpSeconds * 1000,
+      this.#ctx.featureViews,
     );
     feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer, this.#ctx.profilePolicy);
     feed.rules = new RuleEngine(crm.config.rules);

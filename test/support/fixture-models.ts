@@ -6,7 +6,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { EVENT_TYPES } from '../../contract/event-types.js';
 import { saveModelDir } from '../../models/model-files.js';
+import { modelSemantics } from '../../models/semantics.js';
 import { loadTf } from '../../models/tf-backend.js';
 
 export const fixtureChurn = (days: number) => 1 / (1 + Math.exp(-(0.05 * days - 5)));
@@ -45,6 +47,8 @@ export async function writeFixtureModels(
             std: 1,
           },
         ],
+        // Trained (so to speak) on every event type: the engine's full features.
+        semantics: modelSemantics(EVENT_TYPES, ['days_since_last_purchase']),
       },
       { model: name, version, trained_at: new Date(0).toISOString(), note: 'test fixture' },
     );
