@@ -3,6 +3,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../../contract/errors.js';
 import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import type { Reason } from '../../models/scorer.js';
+import type { ShadowCounts } from './shadow-comparison.js';
 import type { AggregateSpec } from '../../operators/analytics/aggregate-spec.js';
 import type { BasketLevel } from '../../operators/analytics/basket-stats.js';
 import type { DailySpec } from '../../operators/analytics/daily-cube.js';
@@ -156,6 +157,8 @@ export interface WorkerStatus {
   index: number;
   tf_backend: string;
   models: Record<string, string>;
+  /** Each challenger's comparison with its live model since the worker's models were loaded. */
+  shadow: ShadowCounts[];
   /** TF.js tensors alive in the worker (flat across batches and reloads). */
   tensors: number;
   partitions: PartitionStatus[];

@@ -7,6 +7,7 @@ import type { ModelSet } from '../../models/model-set.js';
 import type { ModelScorer } from '../../models/scorer.js';
 import { lastEventAt } from '../../operators/features/recency.js';
 import type { WorkerSettings } from '../pool/worker-settings.js';
+import { emptyShadowCounts, type ShadowCounts } from '../pool/shadow-comparison.js';
 import type { PartitionState } from '../state/partition-state.js';
 import { type AlertBody, type AlertKind, alertId, crossing, riskOf } from './alerts.js';
 import { counterChildren, type WorkerMetrics } from './metrics.js';
@@ -35,6 +36,8 @@ export class BatchScorer {
   #intentOut = new Float32Array(1024);
   #shadowOut = new Float32Array(1024);
   readonly #alertCount: ReturnType<typeof counterChildren>;
+  /** The shadow comparison of each model with a challenger, since these models were loaded. */
+  readonly #shadowCounts: Partial<Record<AlertKind, ShadowCounts>> = {};
 
   constructor(models: ModelSet, width: number, config: WorkerSettings, metrics: WorkerMetrics) {
     this.models = models;
@@ -47,6 +50,15 @@ export class BatchScorer {
     const scorers = [models.churn, models.intent, models.shadow.churn, models.shadow.intent];
     this.#views = [...new Set(scorers.flatMap((m) => (m && m.view > 0 ? [m.view] : [])))];
     for (const v of [0, ...this.#views]) this.#vectors[v] = new Float64Array(0);
+    for (const kind of ['churn', 'intent'] as const) {
+      const candidate = models.shadow[kind];
+      if (candidate) this.#shadowCounts[kind] = emptyShadowCounts(kind, models[kind].version, candidate.version);
+    }
+  }
+
+  /** The shadow comparisons counted so far (copies). */
+  shadowCounts(): ShadowCounts[] {
+    return Object.values(this.#shadowCounts).map((c) => ({ ...c }));
   }
 
   /**
@@ -124,12 +136,21 @@ export class BatchScorer {
     candidate.score(this.#vectorsOf(candidate), this.#width, n, this.#shadowOut);
     const threshold = kind === 'churn' ? this.#config.churnAlertThreshold : this.#config.intentAlertThreshold;
     const diff = this.#metrics.shadowDiff.labels(kind, candidate.version);
+    const counts = this.#shadowCounts[kind]!;
     let above = 0;
     for (let i = 0; i < n; i++) {
       const s = this.#shadowOut[i]!;
       if (Number.isNaN(s)) continue;
-      diff.observe(Math.abs(riskOf(s) - riskOf(live[i]!)));
-      if (riskOf(s) >= threshold) above++;
+      const shadowRisk = riskOf(s);
+      diff.observe(Math.abs(shadowRisk - riskOf(live[i]!)));
+      if (shadowRisk >= threshold) above++;
+      if (Number.isNaN(live[i]!)) continue;
+      const liveRisk = riskOf(live[i]!);
+      counts.scored++;
+      counts.risk_diff_sum += Math.abs(shadowRisk - liveRisk);
+      if (liveRisk >= threshold) counts.live_alerting++;
+      if (shadowRisk >= threshold) counts.shadow_alerting++;
+      if (liveRisk >= threshold && shadowRisk >= threshold) counts.both_alerting++;
     }
     this.#metrics.shadowPredictions.labels(kind, candidate.version).inc(n);
     this.#metrics.shadowAboveThreshold.labels(kind, candidate.version).inc(above);
@@ -171,7 +192,7 @@ export class BatchScorer {
       risk,
       previous_risk: previous === 255 ? null : previous,
       threshold,
-      model_version: `${model.name}/${model.version}`,
+      model_version: model.version,
       event_time: new Date(lastEventAt(state.table.store, slot)).toISOString(),
       emitted_at: new Date(scoredAt).toISOString(),
       reasons: model.explain(this.#vectorsOf(model), offset, probability),
