@@ -40,6 +40,7 @@ import { CustomerBudgetStore } from './customer-budget-store.js';
 import { prepareDataDir } from './data-dir.js';
 import type { Logger } from './log.js';
 import { registerMainMetrics } from './main-metrics.js';
+import { reloadFromRegistry } from './model-reload-audit.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
 import { StreamWatch } from './nats/stream-watch.js';
 import { ensureStreams, streamConfigs } from './nats/streams.js';
@@ -329,7 +330,10 @@ export async function openEngine(
       const onModelsChange = (): void => {
         clearTimeout(debounce);
         debounce = setTimeout(() => {
-          reload().catch((err: unknown) => log.error({ component: 'models', err }, 'model reload failed'));
+          const before = async () => (await workers().status())[0]?.models;
+          reloadFromRegistry(reload, security, log, before).catch((err: unknown) =>
+            log.error({ component: 'models', err }, 'model reload failed'),
+          );
         }, 1000);
       };
       for (const dir of [

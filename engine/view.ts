@@ -4,8 +4,8 @@ import type { AggregateSpec } from '../operators/analytics/aggregate-spec.js';
 import type { AssociationRules, RuleQuery } from '../operators/analytics/association-rules.js';
 import type { BasketLevel } from '../operators/analytics/basket-stats.js';
 import type { DailyGroup, DailySpec } from '../operators/analytics/daily-cube.js';
-import type { CustomerAnswer, CustomerSummary, WorkerStatus } from './pool/thread-messages.js';
 import type { ShadowComparison } from './pool/shadow-comparison.js';
+import type { CustomerAnswer, CustomerSummary, WorkerStatus } from './pool/thread-messages.js';
 
 export type {
   AggregateAnswer,

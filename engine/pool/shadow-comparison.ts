@@ -29,7 +29,16 @@ export interface ShadowComparison extends ShadowCounts {
 }
 
 export function emptyShadowCounts(model: string, live: string, shadow: string): ShadowCounts {
-  return { model, live, shadow, scored: 0, risk_diff_sum: 0, live_alerting: 0, shadow_alerting: 0, both_alerting: 0 };
+  return {
+    model,
+    live,
+    shadow,
+    scored: 0,
+    risk_diff_sum: 0,
+    live_alerting: 0,
+    shadow_alerting: 0,
+    both_alerting: 0,
+  };
 }
 
 /** Sums the workers' counts of the same model and version pair. */

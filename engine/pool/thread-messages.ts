@@ -3,7 +3,6 @@ import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../../contract/errors.js';
 import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import type { Reason } from '../../models/scorer.js';
-import type { ShadowCounts } from './shadow-comparison.js';
 import type { AggregateSpec } from '../../operators/analytics/aggregate-spec.js';
 import type { BasketLevel } from '../../operators/analytics/basket-stats.js';
 import type { DailySpec } from '../../operators/analytics/daily-cube.js';
@@ -15,6 +14,7 @@ import type { SealedPii } from '../../security/pii-sealer.js';
 import type { EventsLayout } from '../nats/streams.js';
 import type { CustomerRecommendation } from '../state/partition-baskets.js';
 import type { AnswerVersionsData } from './answer-versions.js';
+import type { ShadowCounts } from './shadow-comparison.js';
 import type { WorkerSettings } from './worker-settings.js';
 
 /** A partition this instance owns, with the epoch of its lease (0 for the embedded single node). */

@@ -6,8 +6,8 @@
 import type { ModelSet } from '../../models/model-set.js';
 import type { ModelScorer } from '../../models/scorer.js';
 import { lastEventAt } from '../../operators/features/recency.js';
-import type { WorkerSettings } from '../pool/worker-settings.js';
 import { emptyShadowCounts, type ShadowCounts } from '../pool/shadow-comparison.js';
+import type { WorkerSettings } from '../pool/worker-settings.js';
 import type { PartitionState } from '../state/partition-state.js';
 import { type AlertBody, type AlertKind, alertId, crossing, riskOf } from './alerts.js';
 import { counterChildren, type WorkerMetrics } from './metrics.js';
@@ -52,7 +52,8 @@ export class BatchScorer {
     for (const v of [0, ...this.#views]) this.#vectors[v] = new Float64Array(0);
     for (const kind of ['churn', 'intent'] as const) {
       const candidate = models.shadow[kind];
-      if (candidate) this.#shadowCounts[kind] = emptyShadowCounts(kind, models[kind].version, candidate.version);
+      if (candidate)
+        this.#shadowCounts[kind] = emptyShadowCounts(kind, models[kind].version, candidate.version);
     }
   }
 
