@@ -29,7 +29,7 @@ const PopulationSchema = Type.Object({ feature: Type.String(), min: Type.Number(
  * the model reads (inputs and population) the event types that feature counted. The engine feeds the
  * model features over exactly these types, or refuses it (BW_ERR_MODEL_SEMANTICS).
  */
-export const ModelSemanticsSchema = Type.Object({
+const ModelSemanticsSchema = Type.Object({
   event_types: Type.Array(Type.String(), { minItems: 1 }),
   features: Type.Record(Type.String(), Type.Array(Type.String())),
 });
