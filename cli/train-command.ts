@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BellwetherError } from '../contract/errors.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
-import { inputFormat, loadEvents } from '../models/datasets/load.js';
+import { FORMAT_EVENT_TYPES, inputFormat, loadEvents } from '../models/datasets/load.js';
 import { listVersions, liveModelDir } from '../models/registry.js';
 import { loadTf } from '../models/tf-backend.js';
 import { CHURN_DAYS, INTENT_DAYS } from '../models/train/dataset.js';
@@ -154,6 +154,7 @@ export async function runTrainCli(args: string[]): Promise<void> {
       seed: values.seed ? Number(values.seed) : 42,
       overwrite: values.force,
       ...(referenceDir ? { referenceDir } : {}),
+      eventTypes: FORMAT_EVENT_TYPES[loaded.format],
       data: loaded.format === 'online-retail' ? { file: input, stats: loaded.stats } : { file: input },
       tf: tf.tf,
     });
@@ -187,6 +188,7 @@ export async function runTrainCli(args: string[]): Promise<void> {
     seed: values.seed ? Number(values.seed) : 42,
     ...(values['max-epochs'] ? { maxEpochs: Number(values['max-epochs']) } : {}),
     overwrite: values.force,
+    eventTypes: FORMAT_EVENT_TYPES[loaded.format],
     data: loaded.format === 'online-retail' ? { file: input, stats: loaded.stats } : { file: input },
     tf: tf.tf,
   });

@@ -5,12 +5,14 @@
  * models) or, for the LR + trees fusion, from the logistic coefficients and the trees' Saabas
  * path attribution (tree-ensemble.ts `fusionContributions`).
  */
+import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
 import { BellwetherError } from '../contract/errors.js';
 import { gaussian, mulberry32 } from '../lib/random.js';
 import { type FeatureInput, inputIndexes, transformValue } from './feature-spec.js';
 import { compilePlan, type InferencePlan, PLAN_MAX_ROWS } from './inference-plan.js';
 import { isFusion, type LoadedModel } from './model-files.js';
+import { checkSemantics } from './semantics.js';
 import type { Tf } from './tf-backend.js';
 import { fusionContributions } from './tree-ensemble.js';
 
@@ -69,9 +71,20 @@ export interface Reason {
   impact: number;
 }
 
+/** The feature vectors a scorer reads: their names, and the views over event-type subsets (a FeatureTable). */
+export interface FeatureLayout {
+  readonly names: readonly string[];
+  /** The view computing features over exactly `types`: 0 for every type, -1 when none is kept. */
+  viewOf(types: readonly string[]): number;
+}
+
 export class ModelScorer {
   readonly name: string;
+  /** The registry folder's name: the one version of the model everywhere (features.json's is not read). */
   readonly version: string;
+  /** The event types the model was trained on (its semantics), and the feature view computed over them. */
+  readonly eventTypes: readonly string[];
+  readonly view: number;
   readonly #tf: Tf;
   readonly #loaded: LoadedModel;
   readonly #indexes: Int32Array;
@@ -91,11 +104,20 @@ export class ModelScorer {
   /** How batches are scored: the plan's summary, or why there is none. */
   readonly inference: string;
 
-  constructor(tf: Tf, loaded: LoadedModel, featureNames: readonly string[]) {
+  constructor(tf: Tf, loaded: LoadedModel, layout: FeatureLayout) {
+    const featureNames = layout.names;
     this.#tf = tf;
     this.#loaded = loaded;
     this.name = loaded.spec.model;
-    this.version = loaded.spec.version;
+    this.version = path.basename(loaded.dir);
+    this.eventTypes = checkSemantics(loaded.spec, this.version);
+    this.view = layout.viewOf(this.eventTypes);
+    if (this.view < 0)
+      throw new BellwetherError(
+        'BW_ERR_MODEL_SEMANTICS',
+        `model ${this.name} version ${this.version} reads features over ${this.eventTypes.join(', ')} only: the workers keep no such feature view (they keep those of the registry's models at start); restart the engine to add it`,
+        { data: { model: this.name, version: this.version, missing: [`view ${this.eventTypes.join('+')}`] } },
+      );
     this.#indexes = inputIndexes(loaded.spec, featureNames);
     this.#width = loaded.spec.inputs.length;
     this.#rowWriter = compileRowWriter(loaded.spec.inputs, this.#indexes);
@@ -106,7 +128,7 @@ export class ModelScorer {
     if (population && this.#population < 0) {
       throw new BellwetherError(
         'BW_ERR_MODEL_SHAPE',
-        `model ${loaded.spec.model} ${loaded.spec.version}: population feature ${population.feature} is not one of the engine's ${featureNames.length} features`,
+        `model ${this.name} version ${this.version}: population feature ${population.feature} is not one of the engine's ${featureNames.length} features`,
       );
     }
     // The fusion explains itself exactly (logistic β·z + Saabas): no surrogate, no load-time batch.

@@ -25,6 +25,7 @@ import {
   summarize,
 } from '../metrics.js';
 import { loadModelDir, type ModelCard, saveFusionDir } from '../model-files.js';
+import { datasetSemantics } from '../semantics.js';
 import type { Tf } from '../tf-backend.js';
 import { type FusionFile, fusionProbability, sigmoid, treeMargins } from '../tree-ensemble.js';
 import { CHURN_DAYS, type DatasetEvent, type DatasetRow, INTENT_DAYS, toMatrix } from './dataset.js';
@@ -49,6 +50,8 @@ export interface FusionOptions {
   l2?: number;
   /** A model directory measured beside the fusion (the live model). */
   referenceDir?: string;
+  /** The event types folded into the features (dataset.ts `eventTypes`; default every type): the model's semantics. */
+  eventTypes?: readonly string[];
   overwrite?: boolean;
   data?: { file: string; stats?: ReaderStats };
   tf: Tf;
@@ -212,18 +215,25 @@ export async function trainFusion(o: FusionOptions): Promise<FusionReport> {
     : null;
   const reliability = calibrationBins(probs, test.y, 10);
   const horizonMs = (o.model === 'churn' ? CHURN_DAYS : INTENT_DAYS) * DAY_MS;
+  const population = { feature: 'purchases_lifetime', min: 1 };
+  const semantics = datasetSemantics(o.eventTypes ? { eventTypes: o.eventTypes } : {}, {
+    inputs: s.inputs,
+    population,
+  });
   const spec: FeatureSpec = {
     model: o.model,
     version: o.version,
     label: label.name,
     inputs: s.inputs,
-    population: { feature: 'purchases_lifetime', min: 1 },
+    population,
+    semantics,
   };
   const card: ModelCard = {
     model: o.model,
     version: o.version,
     trained_at: new Date().toISOString(),
     kind: 'fusion',
+    semantics,
     label: label.name,
     label_definition: label.definition,
     population:

@@ -25,6 +25,8 @@ export interface SplitOptions {
   trainCutoffs: readonly number[];
   validationCutoff: number;
   testCutoff: number;
+  /** The event types folded into the features (dataset.ts `eventTypes`; default every type). */
+  eventTypes?: readonly string[];
 }
 
 export interface TrainingSplits {
@@ -68,7 +70,11 @@ export function trainingSplits(o: SplitOptions, log: (line: string) => void): Tr
   }
 
   log(`${o.model}: building point-in-time rows for ${trainCutoffs.length + 2} cutoffs`);
-  const rows = buildDataset(o.events, [...trainCutoffs, o.validationCutoff, o.testCutoff]);
+  const rows = buildDataset(
+    o.events,
+    [...trainCutoffs, o.validationCutoff, o.testCutoff],
+    o.eventTypes ? { eventTypes: o.eventTypes } : {},
+  );
   const names = datasetFeatureNames();
   const trainRows = rows.filter((r) => r.cutoff <= lastTrain);
   const valRows = rows.filter((r) => r.cutoff === o.validationCutoff);

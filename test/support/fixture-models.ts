@@ -6,7 +6,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { EVENT_TYPES } from '../../contract/event-types.js';
 import { saveFusionDir, saveModelDir } from '../../models/model-files.js';
+import { modelSemantics } from '../../models/semantics.js';
 import { loadTf } from '../../models/tf-backend.js';
 import { type FusionFile, fusionProbability } from '../../models/tree-ensemble.js';
 
@@ -46,6 +48,8 @@ export async function writeFixtureModels(
             std: 1,
           },
         ],
+        // Trained (so to speak) on every event type: the engine's full features.
+        semantics: modelSemantics(EVENT_TYPES, ['days_since_last_purchase']),
       },
       { model: name, version, trained_at: new Date(0).toISOString(), note: 'test fixture' },
     );
@@ -101,6 +105,7 @@ export async function writeFixtureFusion(dir: string, version: string): Promise<
           std: 1,
         },
       ],
+      semantics: modelSemantics(EVENT_TYPES, ['days_since_last_purchase']),
     },
     { model: 'churn', version, trained_at: new Date(0).toISOString(), kind: 'fusion', note: 'test fixture' },
   );

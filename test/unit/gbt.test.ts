@@ -13,6 +13,7 @@ import { loadEvents } from '../../models/datasets/load.js';
 import { FusionModel } from '../../models/fusion-model.js';
 import { loadModelDir, saveFusionDir } from '../../models/model-files.js';
 import { ModelScorer } from '../../models/scorer.js';
+import { datasetSemantics } from '../../models/semantics.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
 import type { Matrix } from '../../models/train/dataset.js';
 import { chooseFusionWeight } from '../../models/train/fusion.js';
@@ -193,14 +194,21 @@ describe('the fusion in TF.js (GEMM form)', () => {
   it('scores through the engine’s ModelScorer as the JavaScript evaluation, with the attribution as reasons', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'bw-fusion-'));
     try {
-      const spec = { model: 'churn', version: 'f1', label: 'churn_90d', inputs: splits.inputs };
+      // The rows fold every event type (no eventTypes given): the semantics of the full feature view.
+      const spec = {
+        model: 'churn',
+        version: 'f1',
+        label: 'churn_90d',
+        inputs: splits.inputs,
+        semantics: datasetSemantics({}, { inputs: splits.inputs }),
+      };
       await saveFusionDir(fusion, path.join(dir, 'churn', 'f1'), spec, {
         model: 'churn',
         version: 'f1',
         trained_at: new Date(0).toISOString(),
       });
       const loaded = await loadModelDir(tf, path.join(dir, 'churn', 'f1'));
-      const scorer = new ModelScorer(tf, loaded, splits.names);
+      const scorer = new ModelScorer(tf, loaded, { names: splits.names, viewOf: () => 0 });
       try {
         expect(scorer.surrogateFit).toBeNaN();
         expect(scorer.inference).toMatch(/^fusion: logistic 0.3 \+ trees 0.7 × 80 trees \(GEMM/);
