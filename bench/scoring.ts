@@ -79,11 +79,11 @@ runMain(async () => {
   const tf = loaded.tf;
   const dir = await liveModelDir(`${PACKAGE_ROOT}/models`, 'churn');
   const model = await loadModelDir(tf, dir);
-  const table = new FeatureTable();
+  const table = new FeatureTable(undefined, undefined, undefined, [['purchase', 'refund']]);
   const width = table.names.length;
   const maxRows = Math.max(...batches);
   const features = featureRows(table, maxRows, Date.now());
-  const scorer = new ModelScorer(tf, model, table.names);
+  const scorer = new ModelScorer(tf, model, table);
   const out = new Float32Array(maxRows);
 
   // Standalone input: the same rows, transformed once up front.

@@ -11,6 +11,7 @@ import { createLogger } from '../engine/log.js';
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import { parseCommandFlags } from './command-flags.js';
 import { MODEL_COMMANDS_USAGE } from './model-commands-usage.js';
+import { REGISTRY_COMMANDS_USAGE } from './registry-usage.js';
 import { SECURITY_COMMANDS_USAGE } from './security-commands-usage.js';
 import { settingsHelp, settingsMarkdown, writeSettingsTable } from './settings-docs.js';
 import { toolNatsSettings } from './tool-nats-settings.js';
@@ -26,6 +27,8 @@ Usage:
                                        as they come, one JSON line each, until Ctrl-C or N messages;
                                        the embedded server's tail user of BW_DATA_DIR, or BW_NATS_URL
   bellwether dataset|train|eval|clv    offline model tools (below)
+  bellwether models list|promote|shadow
+                                       the registry's live and shadow versions (below)
   bellwether audit|keys|dlq            security tools (below)
   bellwether help                      this text
   bellwether help --settings-markdown [README.md]
@@ -47,6 +50,8 @@ replay flags:
                                         command resumes without duplicates)
 
 ${MODEL_COMMANDS_USAGE}
+${REGISTRY_COMMANDS_USAGE}
+
 ${SECURITY_COMMANDS_USAGE}`;
 
 /**
@@ -253,6 +258,10 @@ async function main(argv: string[]): Promise<void> {
     case 'clv': {
       const { runModelCommand } = await import('./model-commands.js');
       return runModelCommand(command, rest);
+    }
+    case 'models': {
+      const { runRegistryCommand } = await import('./registry-commands.js');
+      return runRegistryCommand(rest);
     }
     case 'baskets': {
       const { runBasketCommand } = await import('./basket-commands.js');

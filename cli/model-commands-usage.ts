@@ -4,6 +4,7 @@ export const MODEL_COMMANDS_USAGE = `Model commands:
                      [--churn-days 90] [--intent-days 14]          point-in-time rows (.csv → CSV, else NDJSON)
   bellwether train --model churn|intent [--input FILE] [--format F] [--cutoffs D,...]
                    [--validation-cutoff D] [--test-cutoff D] [--out DIR] [--version V] [--seed N] [--force]
+                   [--kind mlp|fusion] [--reference DIR]     fusion = logistic regression + boosted trees
   bellwether eval --model DIR|churn|intent [--input FILE] [--format F] [--cutoff D] [--json] [--seed N]
   bellwether clv fit [--input FILE] [--format F] --calibration-end D [--unit weeks|days]
                      [--holdout-end D] [--json] [--out DIR [--version V] [--force]]

@@ -6,6 +6,10 @@
  *     [--format online-retail|cdnow|ndjson] [--out models] [--version V] [--seed N] [--force]
  *     [--train-cutoffs 2011-03-01,2011-04-01] [--validation-cutoff 2011-06-01] [--test-cutoff 2011-09-01]
  *
+ * `--kind fusion` trains the logistic regression + gradient-boosted trees fusion
+ * (models/train/fusion.ts) instead of the MLP ensemble (`--kind mlp`, the default), measured beside
+ * the live model of `--out` (or `--reference DIR`).
+ *
  * `--cutoffs` is another name for `--train-cutoffs`. Relative paths resolve against the working
  * directory; the defaults against the package root. Cutoffs are UTC midnights. Progress goes to
  * stderr, the card's metrics to stdout as JSON. The default cutoffs fit the Online Retail dates:
@@ -17,10 +21,11 @@ import { parseArgs } from 'node:util';
 import { BellwetherError } from '../contract/errors.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { startProgress } from '../lib/progress.js';
-import { inputFormat } from '../models/datasets/load.js';
-import { listVersions } from '../models/registry.js';
+import { FORMAT_EVENT_TYPES, inputFormat } from '../models/datasets/load.js';
+import { listVersions, liveModelDir } from '../models/registry.js';
 import { loadTf } from '../models/tf-backend.js';
 import { CHURN_DAYS, INTENT_DAYS } from '../models/train/dataset.js';
+import { trainFusion } from '../models/train/fusion.js';
 import { type TrainableModel, trainModel } from '../models/train/train.js';
 import { loadInput } from './load-input.js';
 
@@ -58,7 +63,7 @@ const DEFAULT_CUTOFFS: Record<TrainableModel, Cutoffs> = {
 export const TRAIN_USAGE =
   'usage: train --model churn|intent [--input FILE] [--format online-retail|cdnow|ndjson] [--out DIR]' +
   ' [--version V] [--seed N] [--force] [--train-cutoffs|--cutoffs D,D,...] [--validation-cutoff D]' +
-  ' [--test-cutoff D] [--max-epochs N]';
+  ' [--test-cutoff D] [--max-epochs N] [--kind mlp|fusion] [--reference DIR]';
 
 function day(text: string): number {
   const t = Date.parse(`${text.trim()}T00:00:00Z`);
@@ -69,6 +74,17 @@ function day(text: string): number {
 async function nextVersion(outDir: string, model: string): Promise<string> {
   const numbers = (await listVersions(outDir, model)).map(Number).filter(Number.isInteger);
   return String(Math.max(0, ...numbers) + 1);
+}
+
+/**
+ * The fusion's reference: the live model under `outDir`, or, when that is the version being
+ * (re)written, the highest other version; undefined when there is none.
+ */
+async function defaultReference(outDir: string, model: string, version: string): Promise<string | undefined> {
+  const live = await liveModelDir(outDir, model).catch(() => undefined);
+  if (live && path.basename(live) !== version) return live;
+  const other = (await listVersions(outDir, model)).filter((v) => v !== version).at(-1);
+  return other === undefined ? undefined : path.join(outDir, model, other);
 }
 
 /** `train` with command-line arguments (without the command name). */
@@ -88,6 +104,8 @@ export async function runTrainCli(args: string[]): Promise<void> {
       'validation-cutoff': { type: 'string' },
       'test-cutoff': { type: 'string' },
       'max-epochs': { type: 'string' },
+      kind: { type: 'string', default: 'mlp' },
+      reference: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -99,6 +117,10 @@ export async function runTrainCli(args: string[]): Promise<void> {
   const model = values.model;
   if (model !== 'churn' && model !== 'intent') {
     throw new BellwetherError('BW_ERR_CLI_USAGE', `--model churn|intent is required\n${TRAIN_USAGE}`);
+  }
+  const kind = values.kind;
+  if (kind !== 'mlp' && kind !== 'fusion') {
+    throw new BellwetherError('BW_ERR_CLI_USAGE', `--kind mlp|fusion, got ${kind}\n${TRAIN_USAGE}`);
   }
   const input = values.input
     ? path.resolve(values.input)
@@ -116,6 +138,44 @@ export async function runTrainCli(args: string[]): Promise<void> {
   const started = Date.now();
   const loaded = await loadInput(input, format);
   const events = loaded.events;
+  if (kind === 'fusion') {
+    const referenceDir = values.reference
+      ? path.resolve(values.reference)
+      : await defaultReference(outDir, model, version);
+    const fusion = await trainFusion({
+      model,
+      events,
+      trainCutoffs,
+      validationCutoff,
+      testCutoff,
+      outDir,
+      version,
+      seed: values.seed ? Number(values.seed) : 42,
+      overwrite: values.force,
+      ...(referenceDir ? { referenceDir } : {}),
+      eventTypes: FORMAT_EVENT_TYPES[loaded.format],
+      data: loaded.format === 'online-retail' ? { file: input, stats: loaded.stats } : { file: input },
+      tf: tf.tf,
+    });
+    const fcard = fusion.card;
+    const summary = {
+      model: fcard.model,
+      version: fcard.version,
+      kind: 'fusion',
+      dir: path.relative(process.cwd(), fusion.dir) || '.',
+      label: fcard['label'],
+      cutoffs: fcard['cutoffs'],
+      out_of_time: fcard['out_of_time'],
+      rows: fcard['rows'],
+      test: fusion.metrics,
+      reference: fcard['reference'] ?? null,
+      beats_reference: fusion.beatsReference,
+      training: fcard['training'],
+      total_ms: Date.now() - started,
+    };
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    return;
+  }
   // Epoch lines feed a progress bar (epochs and their rate; early stopping leaves the total open);
   // the other lines (blend weight, where the model went) stay.
   const epochs = startProgress({ label: `train 训练 ${model}`, unit: 'epochs' });
@@ -135,6 +195,7 @@ export async function runTrainCli(args: string[]): Promise<void> {
     seed: values.seed ? Number(values.seed) : 42,
     ...(values['max-epochs'] ? { maxEpochs: Number(values['max-epochs']) } : {}),
     overwrite: values.force,
+    eventTypes: FORMAT_EVENT_TYPES[loaded.format],
     data: loaded.format === 'online-retail' ? { file: input, stats: loaded.stats } : { file: input },
     tf: tf.tf,
     log,

@@ -25,6 +25,10 @@ export const ERRORS = {
   },
   BW_ERR_MODEL_LOAD: { message: 'model cannot be loaded', retryable: false },
   BW_ERR_MODEL_SHAPE: { message: 'model input does not match its feature spec', retryable: false },
+  BW_ERR_MODEL_SEMANTICS: {
+    message: 'the engine cannot reproduce the features a model was trained on',
+    retryable: false,
+  },
   BW_ERR_WORKER_FAILED: { message: 'partition worker failed', retryable: true, status: 503 },
   BW_ERR_WORKER_TIMEOUT: { message: 'partition worker did not answer in time', retryable: true, status: 503 },
   BW_ERR_CUSTOMER_NOT_FOUND: { message: 'customer not found', retryable: false, status: 404 },

@@ -40,10 +40,12 @@ import { CustomerBudgetStore } from './customer-budget-store.js';
 import { prepareDataDir } from './data-dir.js';
 import type { Logger } from './log.js';
 import { registerMainMetrics } from './main-metrics.js';
+import { reloadFromRegistry } from './model-reload-audit.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
 import { StreamWatch } from './nats/stream-watch.js';
 import { ensureStreams, streamConfigs } from './nats/streams.js';
 import type { GatherBody } from './pool/population.js';
+import { mergeShadowCounts } from './pool/shadow-comparison.js';
 import type { TestHooks, WorkerStatus } from './pool/thread-messages.js';
 import { WorkerPool } from './pool/worker-pool.js';
 import { securityMetrics } from './security-metrics.js';
@@ -197,10 +199,14 @@ export async function openEngine(
       return versions;
     };
     const view: EngineView = {
-      models: async () => ({
-        models: await describeRegistry(config.modelsDir),
-        loaded: (await workers().status()).map((s) => s.models),
-      }),
+      models: async () => {
+        const statuses = await workers().status();
+        return {
+          models: await describeRegistry(config.modelsDir),
+          loaded: statuses.map((s) => s.models),
+          shadow_comparison: mergeShadowCounts(statuses.map((s) => s.shadow)),
+        };
+      },
       // A reload asked over HTTP is cluster-wide: every instance loads the registry's versions.
       reloadModels: async () => {
         const versions = await reload();
@@ -325,7 +331,10 @@ export async function openEngine(
       const onModelsChange = (): void => {
         clearTimeout(debounce);
         debounce = setTimeout(() => {
-          reload().catch((err: unknown) => log.error({ component: 'models', err }, 'model reload failed'));
+          const before = async () => (await workers().status())[0]?.models;
+          reloadFromRegistry(reload, security, log, before).catch((err: unknown) =>
+            log.error({ component: 'models', err }, 'model reload failed'),
+          );
         }, 1000);
       };
       for (const dir of [

@@ -4,6 +4,7 @@ import type { AggregateSpec } from '../operators/analytics/aggregate-spec.js';
 import type { AssociationRules, RuleQuery } from '../operators/analytics/association-rules.js';
 import type { BasketLevel } from '../operators/analytics/basket-stats.js';
 import type { DailyGroup, DailySpec } from '../operators/analytics/daily-cube.js';
+import type { ShadowComparison } from './pool/shadow-comparison.js';
 import type { CustomerAnswer, CustomerSummary, WorkerStatus } from './pool/thread-messages.js';
 
 export type {
@@ -43,6 +44,8 @@ export interface ModelListing {
     versions: { version: string; card: Record<string, unknown> | null }[];
   }[];
   loaded: Record<string, string>[];
+  /** Each challenger against its live model on this instance's traffic (pool/shadow-comparison.ts). */
+  shadow_comparison: ShadowComparison[];
 }
 
 export interface EngineView {

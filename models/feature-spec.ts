@@ -24,13 +24,27 @@ const FeatureInputSchema = Type.Object({
  */
 const PopulationSchema = Type.Object({ feature: Type.String(), min: Type.Number() });
 
+/**
+ * What the training data meant (models/semantics.ts): the event types it held, and for each feature
+ * the model reads (inputs and population) the event types that feature counted. The engine feeds the
+ * model features over exactly these types, or refuses it (BW_ERR_MODEL_SEMANTICS).
+ */
+const ModelSemanticsSchema = Type.Object({
+  event_types: Type.Array(Type.String(), { minItems: 1 }),
+  features: Type.Record(Type.String(), Type.Array(Type.String())),
+});
+
 export const FeatureSpecSchema = Type.Object({
   model: Type.String(),
+  /** The version the trainer wrote; the registry folder's name is the version in use (registry.ts). */
   version: Type.String(),
   label: Type.String(),
   inputs: Type.Array(FeatureInputSchema, { minItems: 1 }),
   population: Type.Optional(PopulationSchema),
+  semantics: Type.Optional(ModelSemanticsSchema),
 });
+
+export type ModelSemantics = Static<typeof ModelSemanticsSchema>;
 
 export type FeatureInput = Static<typeof FeatureInputSchema>;
 export type FeatureSpec = Static<typeof FeatureSpecSchema>;

@@ -11,11 +11,17 @@ export interface RegistryEntry {
   versions: { version: string; card: Record<string, unknown> | null }[];
 }
 
-async function card(dir: string): Promise<Record<string, unknown> | null> {
+/**
+ * The card's headline fields. `version` is the registry folder's name (the one version everywhere,
+ * whatever the card file says); `semantics` is the event types the model was trained on and what
+ * each input counted (models/semantics.ts), null on a card from before they were recorded.
+ */
+async function card(dir: string, version: string): Promise<Record<string, unknown> | null> {
   try {
     const full = JSON.parse(await readFile(path.join(dir, 'card.json'), 'utf8')) as Record<string, unknown>;
-    const { model, version, trained_at, label, label_definition, metrics, cutoffs } = full;
-    return { model, version, trained_at, label, label_definition, metrics, cutoffs };
+    const { model, trained_at, label, label_definition, metrics, cutoffs } = full;
+    const semantics = full['semantics'] ?? null;
+    return { model, version, trained_at, label, label_definition, metrics, cutoffs, semantics };
   } catch {
     return null;
   }
@@ -37,7 +43,7 @@ export async function describeRegistry(modelsDir: string): Promise<RegistryEntry
         versions: await Promise.all(
           versions.map(async (version) => ({
             version,
-            card: await card(path.join(modelsDir, name, version)),
+            card: await card(path.join(modelsDir, name, version), version),
           })),
         ),
       };

@@ -9,7 +9,7 @@ import { CLV_PARAMS_DIRNAME, clvParamsOf, liveClvParams } from './clv/params.js'
 import type { ClvParams } from './clv/predict.js';
 import { loadModelDir } from './model-files.js';
 import { listVersions, liveModelDir, type ModelName } from './registry.js';
-import { ModelScorer } from './scorer.js';
+import { type FeatureLayout, ModelScorer } from './scorer.js';
 import type { Tf } from './tf-backend.js';
 
 export interface ModelSet {
@@ -32,14 +32,21 @@ export async function shadowModelDir(modelsDir: string, name: ModelName): Promis
   return path.join(modelsDir, name, version);
 }
 
-async function load(tf: Tf, dir: string, names: readonly string[]): Promise<ModelScorer> {
-  return new ModelScorer(tf, await loadModelDir(tf, dir), names);
+async function load(tf: Tf, dir: string, layout: FeatureLayout): Promise<ModelScorer> {
+  const loaded = await loadModelDir(tf, dir);
+  try {
+    return new ModelScorer(tf, loaded, layout);
+  } catch (err) {
+    loaded.model.dispose();
+    throw err;
+  }
 }
 
+/** Loads the live (and shadow) models for feature vectors laid out as `featureNames` (a FeatureTable). */
 export async function loadModelSet(
   tf: Tf,
   modelsDir: string,
-  featureNames: readonly string[],
+  featureNames: FeatureLayout,
 ): Promise<ModelSet> {
   const loaded: ModelScorer[] = [];
   try {

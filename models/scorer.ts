@@ -1,17 +1,20 @@
 /**
  * Batch scoring of feature vectors with one TF.js model: feature vectors → inputs (feature spec)
  * → one `predict` per batch with the real batch size → probabilities. Also explains a score:
- * the top contributing inputs, found by replacing each input with its training mean (z = 0) and
- * measuring how the probability moves. Explanations cost one extra batch of d rows per explained
- * customer, so they are computed only where they are published (alerts).
+ * the top contributing inputs, from a linear surrogate of the model fitted at load (layers
+ * models) or, for the LR + trees fusion, from the logistic coefficients and the trees' Saabas
+ * path attribution (tree-ensemble.ts `fusionContributions`).
  */
+import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
 import { BellwetherError } from '../contract/errors.js';
 import { gaussian, mulberry32 } from '../lib/random.js';
 import { type FeatureInput, inputIndexes, transformValue } from './feature-spec.js';
 import { compilePlan, type InferencePlan, PLAN_MAX_ROWS } from './inference-plan.js';
-import type { LoadedModel } from './model-files.js';
+import { isFusion, type LoadedModel } from './model-files.js';
+import { checkSemantics } from './semantics.js';
 import type { Tf } from './tf-backend.js';
+import { fusionContributions } from './tree-ensemble.js';
 
 const LOG1P_TABLE_SIZE = 4096;
 /** Largest difference between the plan and `model.predict` accepted at load (float32 rounding). */
@@ -68,9 +71,20 @@ export interface Reason {
   impact: number;
 }
 
+/** The feature vectors a scorer reads: their names, and the views over event-type subsets (a FeatureTable). */
+export interface FeatureLayout {
+  readonly names: readonly string[];
+  /** The view computing features over exactly `types`: 0 for every type, -1 when none is kept. */
+  viewOf(types: readonly string[]): number;
+}
+
 export class ModelScorer {
   readonly name: string;
+  /** The registry folder's name: the one version of the model everywhere (features.json's is not read). */
   readonly version: string;
+  /** The event types the model was trained on (its semantics), and the feature view computed over them. */
+  readonly eventTypes: readonly string[];
+  readonly view: number;
   readonly #tf: Tf;
   readonly #loaded: LoadedModel;
   readonly #indexes: Int32Array;
@@ -90,11 +104,20 @@ export class ModelScorer {
   /** How batches are scored: the plan's summary, or why there is none. */
   readonly inference: string;
 
-  constructor(tf: Tf, loaded: LoadedModel, featureNames: readonly string[]) {
+  constructor(tf: Tf, loaded: LoadedModel, layout: FeatureLayout) {
+    const featureNames = layout.names;
     this.#tf = tf;
     this.#loaded = loaded;
     this.name = loaded.spec.model;
-    this.version = loaded.spec.version;
+    this.version = path.basename(loaded.dir);
+    this.eventTypes = checkSemantics(loaded.spec, this.version);
+    this.view = layout.viewOf(this.eventTypes);
+    if (this.view < 0)
+      throw new BellwetherError(
+        'BW_ERR_MODEL_SEMANTICS',
+        `model ${this.name} version ${this.version} reads features over ${this.eventTypes.join(', ')} only: the workers keep no such feature view (they keep those of the registry's models at start); restart the engine to add it`,
+        { data: { model: this.name, version: this.version, missing: [`view ${this.eventTypes.join('+')}`] } },
+      );
     this.#indexes = inputIndexes(loaded.spec, featureNames);
     this.#width = loaded.spec.inputs.length;
     this.#rowWriter = compileRowWriter(loaded.spec.inputs, this.#indexes);
@@ -105,10 +128,12 @@ export class ModelScorer {
     if (population && this.#population < 0) {
       throw new BellwetherError(
         'BW_ERR_MODEL_SHAPE',
-        `model ${loaded.spec.model} ${loaded.spec.version}: population feature ${population.feature} is not one of the engine's ${featureNames.length} features`,
+        `model ${this.name} version ${this.version}: population feature ${population.feature} is not one of the engine's ${featureNames.length} features`,
       );
     }
-    this.#fitSurrogate();
+    // The fusion explains itself exactly (logistic β·z + Saabas): no surrogate, no load-time batch.
+    if (isFusion(loaded.model)) this.#surrogateR2 = Number.NaN;
+    else this.#fitSurrogate();
     this.inference = this.#preparePlan();
   }
 
@@ -117,7 +142,9 @@ export class ModelScorer {
    * in the buffer): kept only when every probability agrees to float32 rounding.
    */
   #preparePlan(): string {
-    const compiled = compilePlan(this.#tf, this.#loaded.model);
+    const model = this.#loaded.model;
+    if (isFusion(model)) return model.summary;
+    const compiled = compilePlan(this.#tf, model);
     if (!compiled.plan) return `model.predict (no plan: ${compiled.reason})`;
     const rows = PLAN_MAX_ROWS;
     const expected = new Float32Array(rows);
@@ -210,10 +237,21 @@ export class ModelScorer {
   explain(features: Float64Array, featureOffset: number, probability: number, k = 3): Reason[] {
     const inputs = this.#loaded.spec.inputs;
     const slope = Number.isFinite(probability) ? probability * (1 - probability) : 0.25;
+    const model = this.#loaded.model;
+    // The fusion: each input's exact share by member (logistic β_k z_k, trees' Saabas path), on the
+    // float32 inputs the trees compare.
+    const shares = isFusion(model)
+      ? fusionContributions(
+          model.file,
+          Float32Array.from(inputs, (input, j) =>
+            transformValue(input, features[featureOffset + this.#indexes[j]!]!),
+          ),
+        )
+      : undefined;
     const reasons: Reason[] = [];
     for (let j = 0; j < this.#width; j++) {
       const value = features[featureOffset + this.#indexes[j]!]!;
-      const delta = slope * this.#surrogate[j + 1]! * transformValue(inputs[j]!, value);
+      const delta = shares ? shares[j]! : slope * this.#surrogate[j + 1]! * transformValue(inputs[j]!, value);
       reasons.push({
         feature: inputs[j]!.name,
         value: Number.isNaN(value) ? null : value,
@@ -224,7 +262,7 @@ export class ModelScorer {
     return reasons.sort((a, b) => b.impact - a.impact).slice(0, k);
   }
 
-  /** How well the linear surrogate reproduces the model's logit on its fitting sample (R²). */
+  /** How well the linear surrogate reproduces the model's logit on its fitting sample (R²); NaN for the fusion. */
   get surrogateFit(): number {
     return this.#surrogateR2;
   }

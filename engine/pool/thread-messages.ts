@@ -14,6 +14,7 @@ import type { SealedPii } from '../../security/pii-sealer.js';
 import type { EventsLayout } from '../nats/streams.js';
 import type { CustomerRecommendation } from '../state/partition-baskets.js';
 import type { AnswerVersionsData } from './answer-versions.js';
+import type { ShadowCounts } from './shadow-comparison.js';
 import type { WorkerSettings } from './worker-settings.js';
 
 /** A partition this instance owns, with the epoch of its lease (0 for the embedded single node). */
@@ -156,6 +157,8 @@ export interface WorkerStatus {
   index: number;
   tf_backend: string;
   models: Record<string, string>;
+  /** Each challenger's comparison with its live model since the worker's models were loaded. */
+  shadow: ShadowCounts[];
   /** TF.js tensors alive in the worker (flat across batches and reloads). */
   tensors: number;
   partitions: PartitionStatus[];

@@ -16,7 +16,8 @@ function lastEventColumn(table: FeatureTable): Column {
 
 export class PartitionState {
   readonly partition: number;
-  readonly table = new FeatureTable();
+  /** Features over every event, and the views over the event-type subsets models were trained on. */
+  readonly table: FeatureTable;
   readonly churn: Column;
   readonly intent: Column;
   readonly scoredAt: Column;
@@ -44,9 +45,18 @@ export class PartitionState {
   clockCap = Number.POSITIVE_INFINITY;
   lastSequence = 0;
 
-  /** @param maxJumpMs how far one event may move the watermark (BW_WATERMARK_MAX_JUMP_SECONDS); 0 = no bound */
-  constructor(partition: number, dedupeIds: number, maxJumpMs = 0) {
+  /**
+   * @param maxJumpMs how far one event may move the watermark (BW_WATERMARK_MAX_JUMP_SECONDS); 0 = no bound
+   * @param views event-type subsets to keep feature views over (FeatureTable), e.g. the models' semantics
+   */
+  constructor(
+    partition: number,
+    dedupeIds: number,
+    maxJumpMs = 0,
+    views: readonly (readonly string[])[] = [],
+  ) {
     this.partition = partition;
+    this.table = new FeatureTable(undefined, undefined, undefined, views);
     this.clock = new EventClock(maxJumpMs);
     const store = this.table.store;
     this.churn = store.column({ name: 'score.churn', kind: 'f32', width: 1, initial: Number.NaN });

@@ -6,6 +6,7 @@
 import type { ModelSet } from '../../models/model-set.js';
 import type { ModelScorer } from '../../models/scorer.js';
 import { lastEventAt } from '../../operators/features/recency.js';
+import { emptyShadowCounts, type ShadowCounts } from '../pool/shadow-comparison.js';
 import type { WorkerSettings } from '../pool/worker-settings.js';
 import type { PartitionState } from '../state/partition-state.js';
 import { type AlertBody, type AlertKind, alertId, crossing, riskOf } from './alerts.js';
@@ -23,11 +24,20 @@ export class BatchScorer {
   readonly #config: WorkerSettings;
   readonly #metrics: WorkerMetrics;
   readonly #width: number;
-  #features = new Float64Array(0);
+  /**
+   * Feature vectors of the last batch per feature view (index = view, FeatureTable.viewOf): view 0
+   * (every event type) always, and the view of each model, which reads the features computed over
+   * the event types it was trained on.
+   */
+  readonly #vectors: Float64Array[] = [];
+  /** The views the models read, besides 0. */
+  readonly #views: number[];
   #churnOut = new Float32Array(1024);
   #intentOut = new Float32Array(1024);
   #shadowOut = new Float32Array(1024);
   readonly #alertCount: ReturnType<typeof counterChildren>;
+  /** The shadow comparison of each model with a challenger, since these models were loaded. */
+  readonly #shadowCounts: Partial<Record<AlertKind, ShadowCounts>> = {};
 
   constructor(models: ModelSet, width: number, config: WorkerSettings, metrics: WorkerMetrics) {
     this.models = models;
@@ -37,11 +47,32 @@ export class BatchScorer {
     this.#config = config;
     this.#metrics = metrics;
     this.#alertCount = counterChildren(metrics.alerts);
+    const scorers = [models.churn, models.intent, models.shadow.churn, models.shadow.intent];
+    this.#views = [...new Set(scorers.flatMap((m) => (m && m.view > 0 ? [m.view] : [])))];
+    for (const v of [0, ...this.#views]) this.#vectors[v] = new Float64Array(0);
+    for (const kind of ['churn', 'intent'] as const) {
+      const candidate = models.shadow[kind];
+      if (candidate)
+        this.#shadowCounts[kind] = emptyShadowCounts(kind, models[kind].version, candidate.version);
+    }
   }
 
-  /** The feature vectors of the last `score` call, row i at i × width (valid until the next call). */
+  /** The shadow comparisons counted so far (copies). */
+  shadowCounts(): ShadowCounts[] {
+    return Object.values(this.#shadowCounts).map((c) => ({ ...c }));
+  }
+
+  /**
+   * The feature vectors (over every event type) of the last `score` call, row i at i × width
+   * (valid until the next call): what tags and rules read.
+   */
   get features(): Float64Array {
-    return this.#features;
+    return this.#vectors[0]!;
+  }
+
+  /** The vectors model `model` reads: its view's. */
+  #vectorsOf(model: ModelScorer): Float64Array {
+    return this.#vectors[model.view]!;
   }
 
   /**
@@ -60,20 +91,25 @@ export class BatchScorer {
   ): void {
     if (n === 0) return;
     const width = this.#width;
-    if (this.#features.length < n * width)
-      this.#features = new Float64Array(Math.max(n * width, this.#features.length * 2));
+    const vectors = this.#vectors;
+    if (vectors[0]!.length < n * width) {
+      const size = Math.max(n * width, vectors[0]!.length * 2);
+      for (const v of [0, ...this.#views]) vectors[v] = new Float64Array(size);
+    }
     if (this.#churnOut.length < n) {
       this.#churnOut = new Float32Array(n * 2);
       this.#intentOut = new Float32Array(n * 2);
       this.#shadowOut = new Float32Array(n * 2);
     }
-    const features = this.#features;
+    const features = vectors[0]!;
     for (let i = 0; i < n; i++) {
       const state = states[i]!;
-      state.table.features(slots[i]!, state.now(this.#config.clock), features, i * width);
+      const now = state.now(this.#config.clock);
+      state.table.features(slots[i]!, now, features, i * width);
+      for (const v of this.#views) state.table.features(slots[i]!, now, vectors[v]!, i * width, v);
     }
-    this.churn.score(features, width, n, this.#churnOut);
-    this.intent.score(features, width, n, this.#intentOut);
+    this.churn.score(this.#vectorsOf(this.churn), width, n, this.#churnOut);
+    this.intent.score(this.#vectorsOf(this.intent), width, n, this.#intentOut);
     const scoredAt = Date.now();
     for (let i = 0; i < n; i++) {
       const state = states[i]!;
@@ -98,15 +134,24 @@ export class BatchScorer {
   /** Scores the batch with a shadow candidate and records how far it is from the live model. */
   #shadow(kind: AlertKind, candidate: ModelScorer | undefined, live: Float32Array, n: number): void {
     if (!candidate) return;
-    candidate.score(this.#features, this.#width, n, this.#shadowOut);
+    candidate.score(this.#vectorsOf(candidate), this.#width, n, this.#shadowOut);
     const threshold = kind === 'churn' ? this.#config.churnAlertThreshold : this.#config.intentAlertThreshold;
     const diff = this.#metrics.shadowDiff.labels(kind, candidate.version);
+    const counts = this.#shadowCounts[kind]!;
     let above = 0;
     for (let i = 0; i < n; i++) {
       const s = this.#shadowOut[i]!;
       if (Number.isNaN(s)) continue;
-      diff.observe(Math.abs(riskOf(s) - riskOf(live[i]!)));
-      if (riskOf(s) >= threshold) above++;
+      const shadowRisk = riskOf(s);
+      diff.observe(Math.abs(shadowRisk - riskOf(live[i]!)));
+      if (shadowRisk >= threshold) above++;
+      if (Number.isNaN(live[i]!)) continue;
+      const liveRisk = riskOf(live[i]!);
+      counts.scored++;
+      counts.risk_diff_sum += Math.abs(shadowRisk - liveRisk);
+      if (liveRisk >= threshold) counts.live_alerting++;
+      if (shadowRisk >= threshold) counts.shadow_alerting++;
+      if (liveRisk >= threshold && shadowRisk >= threshold) counts.both_alerting++;
     }
     this.#metrics.shadowPredictions.labels(kind, candidate.version).inc(n);
     this.#metrics.shadowAboveThreshold.labels(kind, candidate.version).inc(above);
@@ -148,10 +193,10 @@ export class BatchScorer {
       risk,
       previous_risk: previous === 255 ? null : previous,
       threshold,
-      model_version: `${model.name}/${model.version}`,
+      model_version: model.version,
       event_time: new Date(lastEventAt(state.table.store, slot)).toISOString(),
       emitted_at: new Date(scoredAt).toISOString(),
-      reasons: model.explain(this.#features, offset, probability),
+      reasons: model.explain(this.#vectorsOf(model), offset, probability),
     };
   }
 }

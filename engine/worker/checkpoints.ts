@@ -116,6 +116,16 @@ export class WorkerCheckpoints {
       const snap = await this.#backend.read(p, feed.epoch);
       if (!snap) return;
       restorePartition(feed.state, snap);
+      // A feature view the checkpoint does not hold (a model's event types new to this partition,
+      // or a checkpoint from before views) starts empty for the customers restored here.
+      const missing = feed.state.table.views.filter(
+        (view) => snap.ids.length > 0 && !snap.columns.some((c) => c.name.includes(`scope:${view}:`)),
+      );
+      if (missing.length > 0)
+        log.warn(
+          { partition: p, views: missing, customers: snap.ids.length },
+          'feature views not in the checkpoint start empty for its customers: their features count events from now on',
+        );
       const extra = snap.extra as Extra | undefined;
       const migrated = extra?.crm ? feed.crm.restore(extra.crm) : 0;
       if (migrated > 0) {
@@ -157,6 +167,7 @@ export class WorkerCheckpoints {
       p,
       this.#ctx.config.dedupeIdsPerPartition,
       this.#ctx.config.watermarkMaxJumpSeconds * 1000,
+      this.#ctx.featureViews,
     );
     feed.crm = new PartitionCrm(feed.state, crm.config, this.#ctx.sealer, this.#ctx.profilePolicy);
     feed.rules = new RuleEngine(crm.config.rules);

@@ -119,6 +119,11 @@ export class WorkerContext {
   readonly watermarks: Float64Array;
   /** Which profile properties are plain; the others are sealed (BW_PROFILE_PLAIN_FIELDS). */
   readonly profilePolicy: ProfilePolicy;
+  /**
+   * The event-type subsets the registry's models were trained on, read once at start
+   * (models/semantics.ts `registryEventTypeSets`): every partition's table keeps a feature view over each.
+   */
+  featureViews: readonly (readonly string[])[] = [];
   #sealer: PiiSealer;
   #cleansing: CleansingRules;
   #nc: NatsConnection | undefined;

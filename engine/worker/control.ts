@@ -43,6 +43,7 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
       index: deps.index,
       tf_backend: models.backend,
       models: models.inUse(),
+      shadow: models.scorer().shadowCounts(),
       tensors: models.tensors(),
       partitions: partitionStatuses(feeds.values()),
     };

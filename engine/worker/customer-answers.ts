@@ -3,6 +3,7 @@ import type { ClvParams } from '../../models/clv/predict.js';
 import { predictCustomer } from '../../models/clv/predict.js';
 import type { Reason } from '../../models/scorer.js';
 import type { TagEvaluator } from '../../operators/crm/tags.js';
+import type { FeatureTable } from '../../operators/features/feature-table.js';
 import { lastEventAt } from '../../operators/features/recency.js';
 import type { CustomerAnswer, CustomerSummary, ScoreView } from '../pool/thread-messages.js';
 import type { PartitionCrm } from '../state/partition-crm.js';
@@ -88,7 +89,9 @@ function customerSummary(
 
 /** The top reasons behind each model's score for one feature vector (null outside its population). */
 export type Explainer = (
-  features: Float64Array,
+  table: FeatureTable,
+  slot: number,
+  now: number,
   churnProbability: number,
   intentProbability: number,
 ) => { churn: Reason[] | null; intent: Reason[] | null };
@@ -112,7 +115,13 @@ export function customerAnswer(
   const vector = new Float64Array(state.table.names.length);
   state.table.features(slot, state.now(clock), vector);
   const features = state.table.recordOf(vector);
-  const reasons = explain(vector, state.churn.data[slot]!, state.intent.data[slot]!);
+  const reasons = explain(
+    state.table,
+    slot,
+    state.now(clock),
+    state.churn.data[slot]!,
+    state.intent.data[slot]!,
+  );
   if (scores.churn && reasons.churn) scores.churn.reasons = reasons.churn;
   if (scores.purchase_intent && reasons.intent) scores.purchase_intent.reasons = reasons.intent;
   const rfm = crm.rfmOf(slot);

@@ -11,6 +11,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connectNats } from '../../lib/nats-connect.js';
 import type { NatsConnectSettings } from '../../lib/nats-connect-options.js';
 import { lowerThreadPriority } from '../../lib/thread-priority.js';
+import { registryEventTypeSets } from '../../models/semantics.js';
 import { loadTf } from '../../models/tf-backend.js';
 import { EventCleanser } from '../../operators/cleansing/cleanser.js';
 import { RuleEngine } from '../../operators/crm/rule-engine.js';
@@ -40,6 +41,7 @@ export function newFeed(
     p,
     ctx.config.dedupeIdsPerPartition,
     ctx.config.watermarkMaxJumpSeconds * 1000,
+    ctx.featureViews,
   );
   return {
     state,
@@ -104,7 +106,8 @@ export async function startWorker(
     log.warn({ err }, 'could not lower the worker thread priority (BW_WORKER_NICE)');
   }
   const loaded = await loadTf(tfBackend);
-  await models.load(loaded, new PartitionState(0, 0).table.names);
+  ctx.featureViews = await registryEventTypeSets(config.modelsDir);
+  await models.load(loaded, new PartitionState(0, 0, 0, ctx.featureViews).table);
   const nc = await connectNats(parts.nats, {
     name: `bellwether-worker-${parts.index}`,
     maxReconnectAttempts: -1,

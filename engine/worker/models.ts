@@ -4,6 +4,7 @@
  */
 import { BellwetherError } from '../../contract/errors.js';
 import { disposeModelSet, loadModelSet, modelVersions } from '../../models/model-set.js';
+import type { FeatureLayout, ModelScorer } from '../../models/scorer.js';
 import type { LoadedTf, Tf } from '../../models/tf-backend.js';
 import { BatchScorer } from './batch-scorer.js';
 import type { WorkerContext } from './context.js';
@@ -14,6 +15,7 @@ export class WorkerModels {
   #tf: Tf | undefined;
   #scorer: BatchScorer | undefined;
   #reloading: Promise<Record<string, string>> | undefined;
+  #layout: FeatureLayout | undefined;
   /** The TF.js backend in use ('unknown' before TF.js is loaded). */
   backend = 'unknown';
 
@@ -21,14 +23,15 @@ export class WorkerModels {
     this.#ctx = ctx;
   }
 
-  /** Loads the registry's live versions for feature vectors named `names` (the partitions' table). */
-  async load(loaded: LoadedTf, names: readonly string[]): Promise<void> {
+  /** Loads the registry's live versions for feature vectors laid out as `layout` (a partition's table). */
+  async load(loaded: LoadedTf, layout: FeatureLayout): Promise<void> {
     this.#tf = loaded.tf;
     this.backend = loaded.backend;
     const { config, metrics } = this.#ctx;
+    this.#layout = layout;
     this.#scorer = new BatchScorer(
-      await loadModelSet(loaded.tf, config.modelsDir, names),
-      names.length,
+      await loadModelSet(loaded.tf, config.modelsDir, layout),
+      layout.names.length,
       config,
       metrics,
     );
@@ -50,13 +53,18 @@ export class WorkerModels {
     return { churn: scorer.churn.version, intent: scorer.intent.version, clv: scorer.models.clv };
   }
 
-  /** The top reasons behind each score of a customer's answer (null outside the model's population). */
-  readonly explain: Explainer = (features, churnProb, intentProb) => {
+  /**
+   * The top reasons behind each score of a customer's answer (null outside the model's population),
+   * each from the features the model reads: those over the event types it was trained on.
+   */
+  readonly explain: Explainer = (table, slot, now, churnProb, intentProb) => {
     const { churn, intent } = this.scorer();
-    return {
-      churn: churn.inPopulation(features, 0) ? churn.explain(features, 0, churnProb) : null,
-      intent: intent.inPopulation(features, 0) ? intent.explain(features, 0, intentProb) : null,
+    const reasons = (model: ModelScorer, probability: number) => {
+      const vector = new Float64Array(table.names.length);
+      table.features(slot, now, vector, 0, model.view);
+      return model.inPopulation(vector, 0) ? model.explain(vector, 0, probability) : null;
     };
+    return { churn: reasons(churn, churnProb), intent: reasons(intent, intentProb) };
   };
 
   /** TF.js tensors alive in the thread (flat across batches and reloads). */
@@ -72,10 +80,11 @@ export class WorkerModels {
   reload(): Promise<Record<string, string>> {
     this.#reloading ??= (async () => {
       try {
-        const { config, metrics, log, feeds } = this.#ctx;
+        const { config, metrics, log } = this.#ctx;
         const tf = this.#tf!;
-        const names = [...feeds.values()][0]!.state.table.names;
-        const next = await loadModelSet(tf, config.modelsDir, names);
+        const layout = this.#layout!;
+        const names = layout.names;
+        const next = await loadModelSet(tf, config.modelsDir, layout);
         const current = this.inUse();
         const incoming = modelVersions(next);
         if (JSON.stringify(current) === JSON.stringify(incoming)) {

@@ -17,6 +17,17 @@ type LoadStats =
 
 export type LoadedEvents = LoadStats & { file: string; events: RetailEvent[] };
 
+/**
+ * The event types each input format's reader can yield: what a model trained on it was trained on
+ * (its semantics, models/semantics.ts). Online Retail invoices are purchases or, cancelled (`C…`),
+ * refunds; CDNOW lists purchases only; the NDJSON reader keeps purchases and refunds.
+ */
+export const FORMAT_EVENT_TYPES: Readonly<Record<InputFormat, readonly string[]>> = {
+  'online-retail': ['purchase', 'refund'],
+  cdnow: ['purchase'],
+  ndjson: ['purchase', 'refund'],
+};
+
 /** `--format`, or a guess from the file name when it is not given (`.csv[.gz]`, `.txt[.gz]`, `.ndjson`/`.jsonl`). */
 export function inputFormat(format: string | undefined, file: string): InputFormat {
   if (format !== undefined) {

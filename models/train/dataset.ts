@@ -35,6 +35,12 @@ export interface DatasetOptions {
   churnDays?: number;
   /** Intent horizon in days (default 14). */
   intentDays?: number;
+  /**
+   * The event types folded into the features (default every type); events of other types are
+   * skipped. A model records them as its semantics (models/semantics.ts `datasetSemantics`), and the
+   * live engine computes its features over the same types.
+   */
+  eventTypes?: readonly string[];
 }
 
 export const CHURN_DAYS = 90;
@@ -105,6 +111,8 @@ export function buildDataset(
       );
   }
   const times = purchaseTimes(events);
+  const folds = EVENT_TYPES.map(() => options.eventTypes === undefined);
+  for (const t of options.eventTypes ?? []) folds[eventTypeOf({ type: t })] = true;
   const table = new FeatureTable();
   const width = table.names.length;
   /** Slots with at least one purchase folded, in order of their first purchase. */
@@ -116,8 +124,10 @@ export function buildDataset(
   for (const cutoff of cutoffs) {
     while (next < events.length && events[next]!.ts < cutoff) {
       const e = events[next++]!;
+      const typeIndex = eventTypeOf(e);
+      if (!folds[typeIndex]) continue;
       const slot = table.slotFor(e.customer_id);
-      input.typeIndex = eventTypeOf(e);
+      input.typeIndex = typeIndex;
       input.ts = e.ts;
       input.amount = e.amount;
       table.fold(slot, input);

@@ -164,7 +164,10 @@ export async function evaluateModel(opts: EvaluateOptions): Promise<EvalReport> 
     const outOfTime = trained.length > 0 && lastLabelEnd <= cutoff;
     const honestTrain = card.train.filter((c) => c + horizon * DAY_MS <= cutoff);
     const all = [...new Set([...card.train, cutoff])].sort((a, b) => a - b);
-    const options = name === 'churn' ? { churnDays: horizon } : { intentDays: horizon };
+    // Rows over the event types the model was trained on (its semantics), as the live engine feeds it.
+    const eventTypes = spec.semantics ? { eventTypes: spec.semantics.event_types } : {};
+    const options =
+      name === 'churn' ? { churnDays: horizon, ...eventTypes } : { intentDays: horizon, ...eventTypes };
     const rows = buildDataset(opts.events, all, options);
     const at = inputIndexes(spec, datasetFeatureNames());
     const minPurchases = spec.population?.min ?? 0;

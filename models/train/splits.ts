@@ -25,6 +25,8 @@ export interface SplitOptions {
   trainCutoffs: readonly number[];
   validationCutoff: number;
   testCutoff: number;
+  /** The event types folded into the features (dataset.ts `eventTypes`; default every type). */
+  eventTypes?: readonly string[];
 }
 
 export interface TrainingSplits {
@@ -37,6 +39,8 @@ export interface TrainingSplits {
   index: Map<string, number>;
   inputs: FeatureInput[];
   testRows: DatasetRow[];
+  /** The validation cutoff's rows (reference models with other inputs are scored on them). */
+  valRows: DatasetRow[];
   train: Matrix;
   val: Matrix;
   test: Matrix;
@@ -66,7 +70,11 @@ export function trainingSplits(o: SplitOptions, log: (line: string) => void): Tr
   }
 
   log(`${o.model}: building point-in-time rows for ${trainCutoffs.length + 2} cutoffs`);
-  const rows = buildDataset(o.events, [...trainCutoffs, o.validationCutoff, o.testCutoff]);
+  const rows = buildDataset(
+    o.events,
+    [...trainCutoffs, o.validationCutoff, o.testCutoff],
+    o.eventTypes ? { eventTypes: o.eventTypes } : {},
+  );
   const names = datasetFeatureNames();
   const trainRows = rows.filter((r) => r.cutoff <= lastTrain);
   const valRows = rows.filter((r) => r.cutoff === o.validationCutoff);
@@ -90,5 +98,5 @@ export function trainingSplits(o: SplitOptions, log: (line: string) => void): Tr
   const val = toMatrix(valRows, inputs, at, o.model);
   const test = toMatrix(testRows, inputs, at, o.model);
   log(`${o.model}: ${inputs.length} inputs; rows train ${train.n}, validation ${val.n}, test ${test.n}`);
-  return { trainCutoffs, lastTs, names, index, inputs, testRows, train, val, test };
+  return { trainCutoffs, lastTs, names, index, inputs, testRows, valRows, train, val, test };
 }

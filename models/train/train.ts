@@ -28,6 +28,7 @@ import type { ReaderStats } from '../datasets/online-retail.js';
 import type { FeatureSpec } from '../feature-spec.js';
 import { calibrationBins, expectedCalibrationError, type ScoreMetrics, summarize } from '../metrics.js';
 import { type ModelCard, saveModelDir } from '../model-files.js';
+import { datasetSemantics } from '../semantics.js';
 import { loadTf, type Tf } from '../tf-backend.js';
 import { type BlendChoice, blendModels, chooseBlend } from './blend.js';
 import { CHURN_DAYS, type DatasetEvent, INTENT_DAYS, type Matrix } from './dataset.js';
@@ -78,6 +79,11 @@ export interface TrainOptions {
   blend?: boolean;
   /** Replace an existing `outDir/<model>/<version>` (default: refuse). */
   overwrite?: boolean;
+  /**
+   * The event types the features are computed over (dataset.ts `eventTypes`; default every type):
+   * recorded as the model's semantics. The file readers give theirs (datasets/load.ts FORMAT_EVENT_TYPES).
+   */
+  eventTypes?: readonly string[];
   /** Where the events came from, for the card. */
   data?: { file: string; stats?: ReaderStats };
   tf?: Tf;
@@ -93,7 +99,7 @@ export interface TrainReport {
   durationMs: number;
 }
 
-const LABELS = {
+export const LABELS = {
   churn: { name: `churn_${CHURN_DAYS}d`, definition: `no purchase in [cutoff, cutoff + ${CHURN_DAYS} days)` },
   intent: {
     name: `intent_${INTENT_DAYS}d`,
@@ -101,7 +107,7 @@ const LABELS = {
   },
 } as const;
 
-function counts(m: Matrix): { n: number; positives: number; rate: number } {
+export function counts(m: Matrix): { n: number; positives: number; rate: number } {
   let positives = 0;
   for (let i = 0; i < m.n; i++) positives += m.y[i]!;
   return { n: m.n, positives, rate: m.n > 0 ? positives / m.n : Number.NaN };
@@ -187,12 +193,18 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
     };
     const reliability = calibrationBins(probs, test.y, 10);
     // buildDataset emits rows only for customers with a purchase before the cutoff: the model's population.
+    const population = { feature: 'purchases_lifetime', min: 1 };
+    const semantics = datasetSemantics(opts.eventTypes ? { eventTypes: opts.eventTypes } : {}, {
+      inputs,
+      population,
+    });
     const spec: FeatureSpec = {
       model: opts.model,
       version: opts.version,
       label: label.name,
       inputs,
-      population: { feature: 'purchases_lifetime', min: 1 },
+      population,
+      semantics,
     };
     const card: ModelCard = {
       model: opts.model,
@@ -217,6 +229,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
       },
       rows: { train: counts(train), validation: counts(val), test: counts(test) },
       inputs: inputs.map((i) => i.name),
+      semantics,
       dropped_features: names.filter((n) => !inputs.some((i) => i.name === n)),
       architecture: describeArchitecture(shape, members, seed, blend?.weight),
       training: {

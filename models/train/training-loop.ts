@@ -5,6 +5,7 @@
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { mulberry32 } from '../../lib/random.js';
 import { logLoss } from '../metrics.js';
+import type { ScoringModel } from '../model-files.js';
 import type { Tf } from '../tf-backend.js';
 import type { Matrix } from './dataset.js';
 
@@ -24,7 +25,7 @@ export interface FitOptions {
   tag: string;
 }
 
-export function predict(tf: Tf, model: LayersModel, m: Matrix, batchSize: number): Float32Array {
+export function predict(tf: Tf, model: ScoringModel, m: Matrix, batchSize: number): Float32Array {
   if (m.n === 0) return new Float32Array(0);
   return tf.tidy(() => {
     const x = tf.tensor2d(m.x, [m.n, m.d]);

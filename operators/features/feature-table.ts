@@ -7,6 +7,7 @@ import { BellwetherError } from '../../contract/errors.js';
 import { EVENT_TYPES, eventTypeIndex } from '../../contract/event-types.js';
 import { ColumnStore } from '../state/column-store.js';
 import { DERIVED_FEATURES, FEATURE_OPERATORS } from './registry.js';
+import { coversAllTypes, normalEventTypes, operatorTypes, viewKey } from './semantics.js';
 import type { BoundOperator, DerivedFeature, FoldInput, Operator } from './types.js';
 
 /** The operators and derived features some features need ({@link FeatureTable.plan}). */
@@ -27,18 +28,29 @@ export class FeatureTable {
   readonly #slots = new Map<string, number>();
   readonly #ids: string[] = [];
   readonly #bound: BoundOperator[];
+  /** Bound operators of each view (0 = every event type): an operator a view leaves alone is the root's. */
+  readonly #boundBy: BoundOperator[][];
+  readonly #viewKeys: string[] = [''];
   readonly #offsets: number[];
   readonly #dispatch: BoundOperator[][];
   readonly #derived: BoundDerived[];
   readonly #scratch: Float64Array;
 
+  /**
+   * @param views event-type subsets to keep features over as well (a model trained on such a subset
+   *   reads them, {@link viewOf}): each view re-binds, in a scope of the same store, the operators
+   *   that step on a type outside its subset, and folds into them only the subset's events. Operators
+   *   whose types all lie inside the subset see the same events either way and are shared.
+   */
   constructor(
     operators: readonly Operator[] = FEATURE_OPERATORS,
     derived: readonly DerivedFeature[] = DERIVED_FEATURES,
     initialCapacity = 1024,
+    views: readonly (readonly string[])[] = [],
   ) {
     this.store = new ColumnStore(initialCapacity);
     this.#bound = operators.map((op) => op.bind(this.store));
+    this.#boundBy = [this.#bound];
     const names: string[] = [];
     this.#offsets = [];
     for (const op of operators) {
@@ -51,6 +63,23 @@ export class FeatureTable {
       const types = op.types.length === 0 ? EVENT_TYPES : op.types;
       for (const t of types) this.#dispatch[eventTypeIndex(t)]!.push(bound);
     });
+    for (const view of views) {
+      if (coversAllTypes(view)) continue;
+      const key = viewKey(view);
+      if (this.#viewKeys.includes(key)) continue;
+      const subset = new Set(normalEventTypes(view));
+      const scope = this.store.scoped(key);
+      this.#viewKeys.push(key);
+      this.#boundBy.push(
+        operators.map((op, i) => {
+          const types = operatorTypes(op);
+          if (types.every((t) => subset.has(t))) return this.#bound[i]!;
+          const bound = op.bind(scope);
+          for (const t of types) if (subset.has(t)) this.#dispatch[eventTypeIndex(t)]!.push(bound);
+          return bound;
+        }),
+      );
+    }
     const index = new Map(names.map((n, i) => [n, i]));
     this.#derived = derived.map((feature, k) => {
       const inputs = Int32Array.from(feature.inputs, (name) => {
@@ -73,6 +102,21 @@ export class FeatureTable {
       );
     this.names = names;
     this.#scratch = new Float64Array(Math.max(1, ...derived.map((d) => d.inputs.length)));
+  }
+
+  /** The views kept besides the full features, by name ({@link viewKey}). */
+  get views(): readonly string[] {
+    return this.#viewKeys.slice(1);
+  }
+
+  /**
+   * The view whose features count exactly `types` (0: the full features, when `types` holds every
+   * type), or -1 when this table keeps no such view.
+   */
+  viewOf(types: readonly string[]): number {
+    if (coversAllTypes(types)) return 0;
+    const at = this.#viewKeys.indexOf(viewKey(types));
+    return at > 0 ? at : -1;
   }
 
   get size(): number {
@@ -150,10 +194,13 @@ export class FeatureTable {
     for (let i = 0; i < ops.length; i++) ops[i]!.step(slot, input);
   }
 
-  /** Writes the full feature vector of `slot` at `now` into `out[offset .. offset + names.length)`. */
-  features(slot: number, now: number, out: Float64Array, offset = 0): void {
-    for (let i = 0; i < this.#bound.length; i++)
-      this.#bound[i]!.emit(slot, now, out, offset + this.#offsets[i]!);
+  /**
+   * Writes the full feature vector of `slot` at `now` into `out[offset .. offset + names.length)`,
+   * over the events of view `view` ({@link viewOf}; 0, the default, is every event).
+   */
+  features(slot: number, now: number, out: Float64Array, offset = 0, view = 0): void {
+    const bound = this.#boundBy[view]!;
+    for (let i = 0; i < bound.length; i++) bound[i]!.emit(slot, now, out, offset + this.#offsets[i]!);
     const scratch = this.#scratch;
     for (const d of this.#derived) {
       for (let k = 0; k < d.inputs.length; k++) scratch[k] = out[offset + d.inputs[k]!]!;
@@ -186,11 +233,12 @@ export class FeatureTable {
   }
 
   /** Like {@link features}, but only what `plan` names is written (the rest of `out` is left as is). */
-  planned(plan: FeaturePlan, slot: number, now: number, out: Float64Array): void {
+  planned(plan: FeaturePlan, slot: number, now: number, out: Float64Array, view = 0): void {
     const ops = plan.ops;
+    const bound = this.#boundBy[view]!;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      this.#bound[op]!.emit(slot, now, out, this.#offsets[op]!);
+      bound[op]!.emit(slot, now, out, this.#offsets[op]!);
     }
     const scratch = this.#scratch;
     for (const d of plan.derived as BoundDerived[]) {

@@ -41,5 +41,10 @@ export const lifetime: Operator = {
   name: 'lifetime',
   features: ['purchases_lifetime', 'spend_lifetime', 'refunds_lifetime', 'events_lifetime'],
   types: [],
+  featureTypes: {
+    purchases_lifetime: ['purchase'],
+    spend_lifetime: ['purchase'],
+    refunds_lifetime: ['refund'],
+  },
   bind: (store) => new BoundLifetime(store),
 };

@@ -59,6 +59,7 @@ export const recency: Operator = {
   name: 'recency',
   features: ['days_since_last_purchase', 'days_since_last_event', 'tenure_days'],
   types: [],
+  featureTypes: { days_since_last_purchase: ['purchase'] },
   bind: (store) => new BoundRecency(store),
 };
 

@@ -28,6 +28,11 @@ export interface Operator {
   readonly features: readonly string[];
   /** Event types whose events `step` wants; empty = every type. */
   readonly types: readonly string[];
+  /**
+   * The event types a feature counts when narrower than `types` (e.g. `purchases_lifetime` of an
+   * operator that steps on every event): what a model card records of the feature (semantics.ts).
+   */
+  readonly featureTypes?: Readonly<Record<string, readonly string[]>>;
   bind(store: ColumnStore): BoundOperator;
 }
 

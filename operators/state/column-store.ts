@@ -37,13 +37,55 @@ export interface Column {
   data: TypedArray;
 }
 
-export class ColumnStore {
-  #capacity: number;
-  readonly #columns = new Map<string, Column>();
-  readonly #logs = new Map<string, BucketLog>();
+/** What a store and its scoped stores share: one capacity, one set of columns and logs. */
+interface StoreData {
+  capacity: number;
+  readonly columns: Map<string, Column>;
+  readonly logs: Map<string, BucketLog>;
+}
 
-  constructor(initialCapacity = 1024) {
-    this.#capacity = Math.max(16, initialCapacity);
+/** Prefix of the names a scoped store declares (`scope:<name>:`): logs under it never take the default log's streams. */
+const SCOPE_PREFIX = 'scope:';
+
+export class ColumnStore {
+  readonly #data: StoreData;
+  /** Prefix of the column and log names this store declares ('' for the root store). */
+  readonly #prefix: string;
+
+  /** @param scope internal to {@link scoped}: the store this one is a scope of */
+  constructor(initialCapacity = 1024, scope?: { of: ColumnStore; name: string }) {
+    if (scope) {
+      this.#data = scope.of.#data;
+      this.#prefix = `${scope.of.#prefix}${SCOPE_PREFIX}${scope.name}:`;
+    } else {
+      this.#data = { capacity: Math.max(16, initialCapacity), columns: new Map(), logs: new Map() };
+      this.#prefix = '';
+    }
+  }
+
+  /**
+   * The same store (same slots, growth, moves, checkpoints) under a name scope: the columns and logs
+   * it declares are named `scope:<name>:<column>`, apart from the root's. Operators bound to it keep
+   * a second copy of their state, e.g. over a subset of event types (feature-table.ts views).
+   */
+  scoped(name: string): ColumnStore {
+    return new ColumnStore(0, { of: this, name });
+  }
+
+  get #capacity(): number {
+    return this.#data.capacity;
+  }
+
+  set #capacity(value: number) {
+    this.#data.capacity = value;
+  }
+
+  get #columns(): Map<string, Column> {
+    return this.#data.columns;
+  }
+
+  get #logs(): Map<string, BucketLog> {
+    return this.#data.logs;
   }
 
   get capacity(): number {
@@ -51,7 +93,8 @@ export class ColumnStore {
   }
 
   /** Declares (or returns the already declared) column; specs of the same name must agree. */
-  column(spec: ColumnSpec): Column {
+  column(declared: ColumnSpec): Column {
+    const spec = this.#prefix === '' ? declared : { ...declared, name: this.#prefix + declared.name };
     const existing = this.#columns.get(spec.name);
     if (existing) {
       if (existing.spec.kind !== spec.kind || existing.spec.width !== spec.width) {
@@ -73,7 +116,8 @@ export class ColumnStore {
    * The store's sparse bucket log `name` (created on first use), shared by the operators that name
    * it; `values` is its value type (declarations of one name must agree).
    */
-  bucketLog(name = DEFAULT_LOG, values: LogValues = 'i32'): BucketLog {
+  bucketLog(declared = DEFAULT_LOG, values: LogValues = 'i32'): BucketLog {
+    const name = this.#prefix + declared;
     let log = this.#logs.get(name);
     if (!log) {
       log = new BucketLog(name, this.#capacity, values);
@@ -175,8 +219,11 @@ export class ColumnStore {
       column.data.set(values.subarray(0, slots * entry.width));
     }
     // A log missing from the checkpoint takes its streams from the default log, where every
-    // stream was before the amounts got a log of their own (2026-12-07).
-    for (const log of this.#logs.values())
-      log.import(slots, logParts, logParts.has(`log:${log.name}:streams`) ? log.name : DEFAULT_LOG);
+    // stream was before the amounts got a log of their own (2026-12-07). A scoped log never does:
+    // its streams hold other events than the root's streams of the same names.
+    for (const log of this.#logs.values()) {
+      if (logParts.has(`log:${log.name}:streams`)) log.import(slots, logParts, log.name);
+      else if (!log.name.startsWith(SCOPE_PREFIX)) log.import(slots, logParts, DEFAULT_LOG);
+    }
   }
 }

@@ -327,7 +327,7 @@ describe('engine end to end', () => {
           'threshold',
         ].sort(),
       );
-      expect(body['model_version']).toBe('churn/fixture-1');
+      expect(body['model_version']).toBe('fixture-1');
       expect(body['reasons']).toEqual([
         {
           feature: 'days_since_last_purchase',

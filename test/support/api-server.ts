@@ -155,6 +155,7 @@ export class FakeEngineView implements EngineView {
       },
     ],
     loaded: [{ churn: 'churn-v3', intent: 'intent-v2' }],
+    shadow_comparison: [],
   };
   reloaded: Record<string, string>[] = [{ churn: 'churn-v4', intent: 'intent-v2' }];
   statuses: WorkerStatus[] = [
@@ -162,6 +163,7 @@ export class FakeEngineView implements EngineView {
       index: 0,
       tf_backend: 'wasm',
       models: { churn: 'churn-v3' },
+      shadow: [],
       tensors: 12,
       partitions: [partitionStatus(1, 5), partitionStatus(0, 2)],
     },

@@ -90,6 +90,7 @@ describe('GET /v1/info', () => {
       index: 1,
       tf_backend: 'wasm',
       models: { churn: 'churn-v4' },
+      shadow: [],
       tensors: 9,
       partitions: [partitionStatus(2, 0)],
     });

@@ -18,7 +18,7 @@ let tf: LoadedTf;
 
 /** A table of `customers` (500) with varied purchase histories, and their feature vectors at NOW. */
 function population(customers = 500): { table: FeatureTable; features: Float64Array } {
-  const table = new FeatureTable();
+  const table = new FeatureTable(undefined, undefined, undefined, [['purchase', 'refund']]);
   let seed = 7;
   const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   for (let c = 0; c < customers; c++) {
@@ -50,7 +50,7 @@ describe.each(MODEL_NAMES)('shipped %s model', (name) => {
 
   it('scores a batch exactly as model.predict does on the spec-transformed inputs', () => {
     const { table, features } = population();
-    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    const scorer = new ModelScorer(tf.tf, loaded, table);
     const width = table.names.length;
     const out = new Float32Array(500);
     scorer.score(features, width, 500, out);
@@ -70,7 +70,7 @@ describe.each(MODEL_NAMES)('shipped %s model', (name) => {
 
   it('scores small batches with its compiled plan, to float32 rounding of model.predict', () => {
     const { table, features } = population(PLAN_MAX_ROWS + 1);
-    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    const scorer = new ModelScorer(tf.tf, loaded, table);
     expect(scorer.inference).toMatch(/^plan of \d+ fused matMul/);
     const width = table.names.length;
     const index = loaded.spec.inputs.map((input) => table.names.indexOf(input.name));
@@ -87,7 +87,7 @@ describe.each(MODEL_NAMES)('shipped %s model', (name) => {
 
   it('keeps the TF.js tensor count flat over many batches and explanations', () => {
     const { table, features } = population();
-    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    const scorer = new ModelScorer(tf.tf, loaded, table);
     const width = table.names.length;
     const out = new Float32Array(500);
     scorer.score(features, width, 500, out);
@@ -102,7 +102,7 @@ describe.each(MODEL_NAMES)('shipped %s model', (name) => {
 
   it('explains a score with its three strongest inputs, from a faithful linear surrogate', () => {
     const { table, features } = population();
-    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    const scorer = new ModelScorer(tf.tf, loaded, table);
     // The surrogate reproduces the model's logit well where standardised inputs live.
     expect(scorer.surrogateFit).toBeGreaterThan(0.8);
     const out = new Float32Array(500);
@@ -119,7 +119,7 @@ describe.each(MODEL_NAMES)('shipped %s model', (name) => {
 
   it('gives no score to customers outside the population the model was trained on', () => {
     expect(loaded.spec.population).toEqual({ feature: 'purchases_lifetime', min: 1 });
-    const table = new FeatureTable();
+    const table = new FeatureTable(undefined, undefined, undefined, [['purchase', 'refund']]);
     const browser = table.slotFor('browser');
     table.fold(browser, { typeIndex: eventTypeIndex('page_view'), ts: NOW - DAY_MS, amount: 0 });
     const buyer = table.slotFor('buyer');
@@ -128,7 +128,7 @@ describe.each(MODEL_NAMES)('shipped %s model', (name) => {
     const features = new Float64Array(2 * width);
     table.features(browser, NOW, features, 0);
     table.features(buyer, NOW, features, width);
-    const scorer = new ModelScorer(tf.tf, loaded, table.names);
+    const scorer = new ModelScorer(tf.tf, loaded, table);
     const out = new Float32Array(2);
     scorer.score(features, width, 2, out);
     expect(out[0]).toBeNaN();

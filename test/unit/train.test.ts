@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../contract/time.js';
 import { inputIndexes, transformValue } from '../../models/feature-spec.js';
 import { rocAuc } from '../../models/metrics.js';
-import { loadModelDir } from '../../models/model-files.js';
+import { isFusion, loadModelDir } from '../../models/model-files.js';
+import { specFeatures } from '../../models/semantics.js';
 import { loadTf, type Tf } from '../../models/tf-backend.js';
 import { buildDataset, type DatasetEvent } from '../../models/train/dataset.js';
 import { type TrainReport, trainModel } from '../../models/train/train.js';
@@ -79,6 +80,7 @@ describe('trainModel', () => {
       batchSize: 32,
       learningRate: 0.01,
       data: { file: '/somewhere/synthetic.csv.gz' },
+      eventTypes: ['purchase', 'refund'],
       tf,
       log: () => {},
     });
@@ -185,7 +187,14 @@ describe('trainModel', () => {
     const loaded = await loadModelDir(tf, report.dir);
     try {
       expect(loaded.spec.model).toBe('churn');
-      expect(loaded.model.inputs[0]!.shape[1]).toBe(loaded.spec.inputs.length);
+      const model = loaded.model;
+      if (isFusion(model)) throw new Error('train --kind mlp wrote a fusion');
+      expect(model.inputs[0]!.shape[1]).toBe(loaded.spec.inputs.length);
+      // The semantics of what it was trained on, in features.json and in the card alike.
+      expect(loaded.spec.semantics?.event_types).toEqual(['purchase', 'refund']);
+      expect(Object.keys(loaded.spec.semantics!.features).sort()).toEqual(specFeatures(loaded.spec).sort());
+      expect(loaded.spec.semantics!.features['purchases_lifetime']).toEqual(['purchase']);
+      expect(loaded.card?.['semantics']).toEqual(loaded.spec.semantics);
       const rows = buildDataset(events, [TEST]);
       const at = inputIndexes(loaded.spec, FEATURE_NAMES);
       const missing = loaded.spec.inputs[0]!.name;

@@ -213,7 +213,7 @@ export async function batchFixture(opts: FixtureOptions = {}) {
   const settings = testSettings({ modelsDir, ...opts.settings });
   const { nats, versions, ctx, crm } = connectedContext(settings, opts);
   const models = new WorkerModels(ctx);
-  await models.load(await loadTf('wasm'), ctx.feeds.values().next().value!.state.table.names);
+  await models.load(await loadTf('wasm'), ctx.feeds.values().next().value!.state.table);
   // The main thread's end of the query channel, and the worker's.
   const channel = new MessageChannel();
   channel.port1.unref();
