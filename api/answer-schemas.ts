@@ -97,6 +97,24 @@ export const ModelsAnswer = Type.Object({
     }),
   ),
   loaded: Type.Array(ModelVersions, { description: 'Per worker, the versions it scores with' }),
+  shadow_comparison: Type.Array(
+    Type.Object({
+      model: Type.String(),
+      live: Type.String(),
+      shadow: Type.String(),
+      scored: Type.Integer({ description: 'Customers both versions scored since the last reload' }),
+      risk_diff_sum: Type.Number({ description: 'Sum of |shadow risk − live risk| (risk points)' }),
+      live_alerting: Type.Integer(),
+      shadow_alerting: Type.Integer(),
+      both_alerting: Type.Integer(),
+      mean_abs_risk_diff: Type.Union([Type.Number(), Type.Null()]),
+      alert_agreement: Type.Union([Type.Number(), Type.Null()]),
+    }),
+    {
+      description:
+        'The challenger (SHADOW) beside the live model, merged over this instance’s workers (docs/models.md)',
+    },
+  ),
 });
 
 /** GET /v1/segments */
