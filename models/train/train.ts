@@ -41,6 +41,7 @@ import {
   disposeOnce,
   type MlpShape,
 } from './networks.js';
+import { matrixReference } from './reference.js';
 import { trainingSplits } from './splits.js';
 import { type FitResult, fitEarlyStopping, predict } from './training-loop.js';
 
@@ -270,6 +271,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainReport> {
       },
       reliability_test: reliability,
       expected_calibration_error_test: expectedCalibrationError(reliability),
+      // The training rows' input distribution, for the drift monitor (docs/models.md, Monitoring).
+      reference_distribution: matrixReference(
+        train,
+        inputs.map((i) => i.name),
+      ),
     };
     await rm(dir, { recursive: true, force: true });
     await saveModelDir(tf, mlp, dir, spec, card);
