@@ -4,7 +4,50 @@ import type { FastifyInstance } from 'fastify';
 import { BellwetherError } from '../contract/errors.js';
 import type { EngineView } from '../engine/view.js';
 import { ModelsAnswer } from './answer-schemas.js';
-import { ModelVersions } from './schemas.js';
+import { ErrorBody, ModelVersions } from './schemas.js';
+
+const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+
+/** The 200 answer of `GET /v1/models/:name/monitor` (docs/models.md, Monitoring). */
+const MonitorAnswer = Type.Object({
+  model: Type.String(),
+  label_horizon_days: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'Days after a cutoff whose purchases give its labels (null before the first snapshot)',
+  }),
+  snapshot_every_days: Type.Number({ description: 'BW_MONITOR_SNAPSHOT_DAYS' }),
+  versions: Type.Array(
+    Type.Object({
+      version: Type.String(),
+      snapshots: Type.Array(
+        Type.Object({
+          cutoff: Type.String({ description: 'Snapshot cutoff, YYYY-MM-DD (UTC)' }),
+          scored: Type.Integer({ description: 'Customers of the population scored at the cutoff' }),
+          labelled: Type.Integer({ description: 'Of them, those whose label horizon has passed' }),
+          positives: Type.Union([Type.Integer(), Type.Null()]),
+          roc_auc: NullableNumber,
+          pr_auc: NullableNumber,
+          brier: NullableNumber,
+          calibration: Type.Array(
+            Type.Object({
+              lo: Type.Number(),
+              hi: Type.Number(),
+              predicted: NullableNumber,
+              observed: NullableNumber,
+              n: Type.Integer(),
+            }),
+          ),
+        }),
+      ),
+      drift: Type.Array(
+        Type.Object({
+          feature: Type.String(),
+          psi: NullableNumber,
+          window_end: Type.String({ description: 'The snapshot cutoff compared, YYYY-MM-DD (UTC)' }),
+        }),
+      ),
+    }),
+  ),
+});
 
 /** The fields a reload body may carry (all optional; no body at all is fine). */
 const RELOAD_BODY_FIELDS = ['reason'] as const;
@@ -49,6 +92,20 @@ export function modelRoutes(app: FastifyInstance, engine: EngineView): void {
       },
     },
     async () => engine.models(),
+  );
+
+  app.get(
+    '/v1/models/:name/monitor',
+    {
+      schema: {
+        summary:
+          'Model monitor: realised ROC AUC, PR AUC, Brier and calibration of past snapshots against the labels the stream gave, and input drift (PSI) against the training distribution',
+        tags: ['models'],
+        params: Type.Object({ name: Type.String({ maxLength: 64 }) }),
+        response: { 200: MonitorAnswer, 404: ErrorBody },
+      },
+    },
+    async (request) => engine.modelMonitor((request.params as { name: string }).name),
   );
 
   app.post(

@@ -14,8 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BellwetherError } from '../contract/errors.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
-import type { FeatureSpec } from '../models/feature-spec.js';
 import { inputFormat, loadEvents } from '../models/datasets/load.js';
+import type { FeatureSpec } from '../models/feature-spec.js';
 import { matrixReference, trainingMatrix } from '../models/train/reference.js';
 
 interface CardCutoffs {

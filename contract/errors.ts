@@ -32,6 +32,7 @@ export const ERRORS = {
   BW_ERR_WORKER_FAILED: { message: 'partition worker failed', retryable: true, status: 503 },
   BW_ERR_WORKER_TIMEOUT: { message: 'partition worker did not answer in time', retryable: true, status: 503 },
   BW_ERR_CUSTOMER_NOT_FOUND: { message: 'customer not found', retryable: false, status: 404 },
+  BW_ERR_MODEL_NOT_FOUND: { message: 'no such model', retryable: false, status: 404 },
   BW_ERR_BAD_REQUEST: { message: 'request is invalid', retryable: false, status: 400 },
   BW_ERR_NOT_FOUND: { message: 'route not found', retryable: false, status: 404 },
   BW_ERR_INTERNAL: { message: 'internal error', retryable: false, status: 500 },

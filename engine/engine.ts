@@ -41,6 +41,7 @@ import { prepareDataDir } from './data-dir.js';
 import type { Logger } from './log.js';
 import { registerMainMetrics } from './main-metrics.js';
 import { reloadFromRegistry } from './model-reload-audit.js';
+import { ModelMonitor } from './model-monitor.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
 import { StreamWatch } from './nats/stream-watch.js';
 import { ensureStreams, streamConfigs } from './nats/streams.js';
@@ -183,6 +184,16 @@ export async function openEngine(
     let first: WorkerStatus | undefined;
 
     registerMainMetrics(mainRegistry, () => pool);
+    const monitor = new ModelMonitor({
+      config,
+      nc,
+      js: jetstream(nc),
+      alerts,
+      registry: mainRegistry,
+      log,
+      gather: () => workers().population.monitor(),
+    });
+    cleanups.push('model monitor', async () => monitor.stop());
     // The customer budget of the last hour is read from NATS before the engine answers anything.
     const budgetStore = await CustomerBudgetStore.start(nc, security.customerBudget, {
       replicas: config.replicas,
@@ -207,6 +218,7 @@ export async function openEngine(
           shadow_comparison: mergeShadowCounts(statuses.map((s) => s.shadow)),
         };
       },
+      modelMonitor: (name) => monitor.view(name),
       // A reload asked over HTTP is cluster-wide: every instance loads the registry's versions.
       reloadModels: async () => {
         const versions = await reload();
@@ -292,6 +304,7 @@ export async function openEngine(
         options.hooks,
       );
       pool = started;
+      monitor.start();
       security.watchKeyFile(config, (keyring) => started.rekey(keyring));
       cleanups.push('workers', () => started.stop());
       first = (await started.status())[0];

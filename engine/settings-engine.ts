@@ -170,6 +170,42 @@ export const ENGINE_SETTINGS = {
     schema: Type.Number({ exclusiveMinimum: 0, default: 400 }),
     help: 'customers with no event for this long are forgotten by the sweep',
   },
+  monitorSnapshotDays: {
+    env: 'BW_MONITOR_SNAPSHOT_DAYS',
+    flag: 'monitor-snapshot-days',
+    schema: Type.Number({ exclusiveMinimum: 0, maximum: 365, default: 7 }),
+    help: "model monitor: days of event time between two snapshots of the live models' scores, cutoffs at BW_MONITOR_EPOCH + k × this ([docs/models.md](docs/models.md#monitoring))",
+  },
+  monitorEpoch: {
+    env: 'BW_MONITOR_EPOCH',
+    flag: 'monitor-epoch',
+    schema: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', default: '2000-01-03' }),
+    help: 'model monitor: a UTC date (YYYY-MM-DD) the snapshot cutoffs are anchored on',
+  },
+  monitorSample: {
+    env: 'BW_MONITOR_SAMPLE',
+    flag: 'monitor-sample',
+    schema: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 50_000 }),
+    help: 'model monitor: most customers of a partition kept per snapshot (beyond it, the ones with the lowest id hash: a uniform sample)',
+  },
+  monitorPsiThreshold: {
+    env: 'BW_MONITOR_PSI_THRESHOLD',
+    flag: 'monitor-psi-threshold',
+    schema: Type.Number({ exclusiveMinimum: 0, default: 0.2 }),
+    help: 'model monitor: population stability index of a model input above which a drift alert goes to `bw.alerts.model`',
+  },
+  monitorEceThreshold: {
+    env: 'BW_MONITOR_ECE_THRESHOLD',
+    flag: 'monitor-ece-threshold',
+    schema: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.1 }),
+    help: 'model monitor: expected calibration error of a labelled snapshot above which a calibration alert goes to `bw.alerts.model`',
+  },
+  monitorCheckSeconds: {
+    env: 'BW_MONITOR_CHECK_SECONDS',
+    flag: 'monitor-check-seconds',
+    schema: Type.Number({ minimum: 0, maximum: 86_400, default: 60 }),
+    help: 'model monitor: interval at which the snapshots are gathered for the metrics and alerts (0: off; the route always answers)',
+  },
   tagsFile: {
     env: 'BW_TAGS_FILE',
     flag: 'tags-file',

@@ -19,8 +19,10 @@ export type {
 
 import type { AlertsView } from './alerts-feed.js';
 import type { ClusterInfo } from './cluster/engine-member.js';
+import type { ModelMonitorView } from './pool/monitor-merge.js';
 
 export type { AlertRecord, AlertsView } from './alerts-feed.js';
+export type { ModelMonitorView } from './pool/monitor-merge.js';
 
 export interface EngineInfo {
   name: 'bellwether';
@@ -65,6 +67,8 @@ export interface EngineView {
   associationRules(level: BasketLevel, query: RuleQuery): Promise<AssociationRules>;
   models(): Promise<ModelListing>;
   reloadModels(): Promise<Record<string, string>[]>;
+  /** The model monitor's snapshots of `name` (docs/models.md, Monitoring); BW_ERR_MODEL_NOT_FOUND for another name. */
+  modelMonitor(name: string): Promise<ModelMonitorView>;
   /** One customer's answer; `opts.bulk` for exports (the worker does not start pushing its answers). */
   customer(id: string, opts?: { bulk?: boolean }): Promise<CustomerAnswer | null>;
   top(

@@ -155,7 +155,13 @@ export function histogramMetrics(h: ScoreHistogram): HistogramMetrics {
     const predicted = cn > 0 ? h.calSum[c]! / cn : null;
     const observed = cn > 0 ? cp / cn : null;
     if (predicted !== null && observed !== null) ece += (cn / n) * Math.abs(predicted - observed);
-    calibration.push({ lo: c / CALIBRATION_BINS, hi: (c + 1) / CALIBRATION_BINS, predicted, observed, n: cn });
+    calibration.push({
+      lo: c / CALIBRATION_BINS,
+      hi: (c + 1) / CALIBRATION_BINS,
+      predicted,
+      observed,
+      n: cn,
+    });
   }
   // Σ(p − y)² = Σ_neg p² + Σ_pos (p² − 2p + 1)
   const squared = h.sumP2[0] + h.sumP2[1] - 2 * h.sumP[1] + positives;

@@ -9,9 +9,9 @@ import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
 import { BellwetherError } from '../contract/errors.js';
 import { gaussian, mulberry32 } from '../lib/random.js';
-import { type FeatureInput, inputIndexes, transformValue } from './feature-spec.js';
+import { type FeatureInput, type FeatureSpec, inputIndexes, transformValue } from './feature-spec.js';
 import { compilePlan, type InferencePlan, PLAN_MAX_ROWS } from './inference-plan.js';
-import { isFusion, type LoadedModel } from './model-files.js';
+import { isFusion, type LoadedModel, type ModelCard } from './model-files.js';
 import { checkSemantics } from './semantics.js';
 import type { Tf } from './tf-backend.js';
 import { fusionContributions } from './tree-ensemble.js';
@@ -85,6 +85,9 @@ export class ModelScorer {
   /** The event types the model was trained on (its semantics), and the feature view computed over them. */
   readonly eventTypes: readonly string[];
   readonly view: number;
+  /** The model's feature spec (features.json) and card (card.json, when there is one). */
+  readonly spec: FeatureSpec;
+  readonly card: ModelCard | undefined;
   readonly #tf: Tf;
   readonly #loaded: LoadedModel;
   readonly #indexes: Int32Array;
@@ -118,6 +121,8 @@ export class ModelScorer {
         `model ${this.name} version ${this.version} reads features over ${this.eventTypes.join(', ')} only: the workers keep no such feature view (they keep those of the registry's models at start); restart the engine to add it`,
         { data: { model: this.name, version: this.version, missing: [`view ${this.eventTypes.join('+')}`] } },
       );
+    this.spec = loaded.spec;
+    this.card = loaded.card;
     this.#indexes = inputIndexes(loaded.spec, featureNames);
     this.#width = loaded.spec.inputs.length;
     this.#rowWriter = compileRowWriter(loaded.spec.inputs, this.#indexes);

@@ -28,6 +28,7 @@ import {
 import { type FunnelCounts, mergeFunnelCounts } from '../../operators/analytics/funnels.js';
 import { PathStats, type PathStatsJSON } from '../../operators/analytics/paths.js';
 import { SegmentStats, type SegmentStatsJSON } from '../../operators/analytics/rfm.js';
+import type { MonitorReport } from '../state/partition-monitor.js';
 import type { CustomerSummary, WorkerRequest } from './thread-messages.js';
 
 /** How long past its deadline an aggregate waits for the workers' own deadline errors. */
@@ -38,7 +39,18 @@ type Body<R> = R extends WorkerRequest ? Omit<R, 'id'> : never;
 export type GatherBody = Body<
   Extract<
     WorkerRequest,
-    { op: 'top' | 'segments' | 'funnels' | 'paths' | 'attribution' | 'aggregate' | 'daily' | 'baskets' }
+    {
+      op:
+        | 'top'
+        | 'segments'
+        | 'funnels'
+        | 'paths'
+        | 'attribution'
+        | 'aggregate'
+        | 'daily'
+        | 'baskets'
+        | 'monitor';
+    }
   >
 >;
 
@@ -124,6 +136,11 @@ export class PopulationReads {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Every partition's model-monitor state (engine/worker/monitor.ts), unmerged: model-monitor.ts merges it. */
+  monitor(): Promise<MonitorReport[]> {
+    return this.#gather<MonitorReport>({ op: 'monitor' });
   }
 
   /** The daily cube's groups over every partition. */

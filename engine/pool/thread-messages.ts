@@ -181,6 +181,7 @@ export type WorkerRequest =
   | { id: number; op: 'aggregate'; spec: AggregateSpec; deadline: number }
   /** A partial of a daily-cube query over the worker's partitions. */
   | { id: number; op: 'daily'; spec: DailySpec }
+  | { id: number; op: 'monitor' }
   | { id: number; op: 'status' }
   | { id: number; op: 'metrics' }
   | { id: number; op: 'reload' }

@@ -8,6 +8,7 @@ import { FeatureTable } from '../../operators/features/feature-table.js';
 import type { Column } from '../../operators/state/column-store.js';
 import { EventClock } from './event-clock.js';
 import { PartitionIdentity } from './partition-identity.js';
+import { PartitionMonitor } from './partition-monitor.js';
 import { RecentIds } from './recent-ids.js';
 
 function lastEventColumn(table: FeatureTable): Column {
@@ -36,6 +37,8 @@ export class PartitionState {
   readonly #dedupe: RecentIds | undefined;
   /** Anonymous profiles' histories and links (partition-identity.ts). */
   readonly identity = new PartitionIdentity();
+  /** Snapshots of the live models' scores and their realised labels (partition-monitor.ts). */
+  readonly monitor = new PartitionMonitor();
   /** The partition's event-time clock: its watermark, robust to stray far-ahead events (event-clock.ts). */
   readonly clock: EventClock;
   /**

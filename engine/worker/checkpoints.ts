@@ -9,6 +9,7 @@ import { RuleEngine, type RuleEngineSnapshot } from '../../operators/crm/rule-en
 import { restorePartition, snapshotPartition } from '../state/checkpoint.js';
 import { type CrmSnapshot, PartitionCrm } from '../state/partition-crm.js';
 import type { IdentitySnapshot } from '../state/partition-identity.js';
+import type { PartitionMonitorJSON } from '../state/partition-monitor.js';
 import { PartitionState } from '../state/partition-state.js';
 import type { CheckpointBackend } from './checkpoint-backends.js';
 import type { PartitionFeed, WorkerContext } from './context.js';
@@ -27,6 +28,8 @@ interface Extra {
   identity?: IdentitySnapshot;
   /** The cleansing state that decides quarantine (distributions, near-duplicate memory). */
   cleansing?: CleanserSnapshot;
+  /** The model monitor's snapshots, labels and drift counts (partition-monitor.ts). */
+  monitor?: PartitionMonitorJSON;
 }
 
 export class WorkerCheckpoints {
@@ -78,6 +81,7 @@ export class WorkerCheckpoints {
       rules: feed.rules.snapshot(),
       identity: state.identity.snapshot(),
       cleansing: feed.cleanser.snapshot(),
+      monitor: state.monitor.toJSON(state.table),
       ...(cuts ? { cuts } : {}),
     };
     // The stream its sequences count in: the loaded checkpoint's until the consumer is attached.
@@ -140,6 +144,7 @@ export class WorkerCheckpoints {
       if (extra?.rules) feed.rules.restore(extra.rules);
       if (extra?.identity) feed.state.identity.restore(extra.identity);
       if (extra?.cleansing) feed.cleanser.restore(extra.cleansing);
+      if (extra?.monitor) feed.state.monitor.restore(extra.monitor, feed.state.table);
       // The newest cuts of the worker's checkpoints (they are the population's, whichever holds them).
       if (extra?.cuts && (!crm.cuts || (snap.writtenAt ?? '') > (this.#cutsAt ?? ''))) {
         crm.cuts = extra.cuts;

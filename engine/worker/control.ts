@@ -13,6 +13,7 @@ import type { WorkerContext } from './context.js';
 import type { WorkerCrm } from './crm.js';
 import { riskiest } from './customer-answers.js';
 import type { WorkerModels } from './models.js';
+import type { WorkerMonitor } from './monitor.js';
 import type { OpenBatch } from './open-batch.js';
 import { rekey } from './reseal.js';
 
@@ -22,6 +23,8 @@ export interface ControlDeps {
   crm: WorkerCrm;
   push: AnswerPush;
   batch: OpenBatch;
+  /** The model monitor's per-partition state (monitor.ts). */
+  monitor: WorkerMonitor;
   /** Stops consuming, flushes, acks and checkpoints (lifecycle.ts). */
   stop(): Promise<void>;
   /** Starts a rescore sweep (sweep.ts). */
@@ -109,6 +112,8 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
         return dailyPartial(req.spec, feeds.values());
       case 'baskets':
         return basketCounts(req.level, feeds.values());
+      case 'monitor':
+        return deps.monitor.report(feeds.values());
       case 'status':
         return status();
       case 'metrics':

@@ -53,6 +53,8 @@ export interface IngestDeps {
   inflight: Float64Array;
   /** Anonymous profiles, links and forwarded history (identity.ts). */
   identity: WorkerIdentity;
+  /** The model monitor: snapshots and labels when a partition's watermark reaches its next due time (monitor.ts). */
+  monitor: { advance(state: PartitionState): void };
   /** Set by the crash-recovery tests only: the thread exits when it is about to fold this event id. */
   crashOnEventId?: string | undefined;
 }
@@ -62,6 +64,7 @@ export class Ingest {
   readonly #batch: OpenBatch;
   readonly #crm: WorkerCrm;
   readonly #identity: WorkerIdentity;
+  readonly #monitor: { advance(state: PartitionState): void };
   readonly #flush: { schedule(): void };
   readonly #queries: { poll(): void };
   readonly #poison: ReadonlySet<string>;
@@ -83,6 +86,7 @@ export class Ingest {
     this.#batch = deps.batch;
     this.#crm = deps.crm;
     this.#identity = deps.identity;
+    this.#monitor = deps.monitor;
     this.#flush = deps.flush;
     this.#queries = deps.queries;
     this.#poison = deps.poison;
@@ -243,13 +247,15 @@ export class Ingest {
   /** Folds the event into its customer's state; returns the customer's slot. */
   #fold(state: PartitionState, event: ParsedEvent, seq: number): number {
     const slot = state.table.slotFor(event.body.customer_id);
+    // A stray far ahead of the watermark is folded without moving it (event-clock.ts). On the
+    // event-time clock the watermark is every customer's "now": when it moves, all answers move.
+    const clock = state.clock.observe(event.ts);
+    // The model monitor's snapshots and labels read the state of the events before this one.
+    if (state.watermark >= state.monitor.nextDue) this.#monitor.advance(state);
     state.table.fold(slot, event);
     // Touched as soon as its state moved, so it is scored and its cached answer voided at the
     // flush even if the CRM below throws.
     this.#batch.touch(state, slot);
-    // A stray far ahead of the watermark is folded without moving it (event-clock.ts). On the
-    // event-time clock the watermark is every customer's "now": when it moves, all answers move.
-    const clock = state.clock.observe(event.ts);
     if (clock === CLOCK_MOVED) {
       if (this.#eventClock) bumpPartition(this.#ctx.versions, state.partition);
     } else if (clock === CLOCK_HELD) {

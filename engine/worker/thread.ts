@@ -28,6 +28,7 @@ import { Ingest } from './ingest.js';
 import { disownPartition, type LifecycleParts, ownPartition, startWorker, stopWorker } from './lifecycle.js';
 import { createWorkerMetrics } from './metrics.js';
 import { WorkerModels } from './models.js';
+import { WorkerMonitor } from './monitor.js';
 import { OpenBatch } from './open-batch.js';
 import { WorkerQueries } from './queries.js';
 import { registerStateMetrics } from './state-metrics.js';
@@ -79,10 +80,12 @@ export function createWorkerThread(
   const flush = new BatchFlush(ctx, batch, { scorer: models.scorer, crm, push, queries });
   ctx.onFlushPending(() => flush.flushIfScheduled());
   const identity = new WorkerIdentity(ctx, data.hooks.killAfterForwards);
+  const monitor = new WorkerMonitor(ctx, models.scorer);
   const ingest = new Ingest(ctx, {
     batch,
     crm,
     identity,
+    monitor,
     flush,
     queries,
     poison: new Set(data.poison),
@@ -135,6 +138,7 @@ export function createWorkerThread(
     crm,
     push,
     batch,
+    monitor,
     stop: () => stopWorker(ctx, parts),
     sweep,
     own: (partition, epoch) => ownPartition(ctx, parts, partition, epoch),

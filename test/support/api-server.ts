@@ -13,6 +13,9 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { vi } from 'vitest';
 import { buildServer } from '../../api/server.js';
+import { BellwetherError } from '../../contract/errors.js';
+import { MonitorMerge } from '../../engine/pool/monitor-merge.js';
+import type { MonitorReport } from '../../engine/state/partition-monitor.js';
 import type {
   AggregateAnswer,
   AggregateSpec,
@@ -25,6 +28,7 @@ import type {
   EngineInfo,
   EngineView,
   ModelListing,
+  ModelMonitorView,
   WorkerStatus,
 } from '../../engine/view.js';
 import type { AssociationRules, RuleQuery } from '../../operators/analytics/association-rules.js';
@@ -260,6 +264,14 @@ export class FakeEngineView implements EngineView {
   async models(): Promise<ModelListing> {
     this.#call('models');
     return this.listing;
+  }
+  /** What the fake's workers answer to the model monitor's gather (one partition). */
+  monitorReports: MonitorReport[] = [];
+  async modelMonitor(name: string): Promise<ModelMonitorView> {
+    this.#call('modelMonitor', name);
+    if (name !== 'churn' && name !== 'intent')
+      throw new BellwetherError('BW_ERR_MODEL_NOT_FOUND', `model ${name}`);
+    return new MonitorMerge(this.monitorReports, 1).view(name, 7);
   }
   async reloadModels(): Promise<Record<string, string>[]> {
     this.#call('reloadModels');

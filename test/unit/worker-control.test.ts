@@ -17,6 +17,7 @@ async function controlled() {
     crm: f.crm,
     push: f.push,
     batch: f.batch,
+    monitor: f.monitor,
     stop: async () => {
       stopped.push('stop');
     },

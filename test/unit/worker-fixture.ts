@@ -20,6 +20,7 @@ import { Ingest } from '../../engine/worker/ingest.js';
 import { newFeed } from '../../engine/worker/lifecycle.js';
 import { createWorkerMetrics } from '../../engine/worker/metrics.js';
 import { WorkerModels } from '../../engine/worker/models.js';
+import { WorkerMonitor } from '../../engine/worker/monitor.js';
 import { OpenBatch } from '../../engine/worker/open-batch.js';
 import { WorkerQueries } from '../../engine/worker/queries.js';
 import { loadTf } from '../../models/tf-backend.js';
@@ -53,6 +54,9 @@ export function testSettings(over: Partial<WorkerSettings> = {}): WorkerSettings
     logLevel: 'silent',
     maxAckPending: 1000,
     modelsDir: '/nonexistent/bellwether-models',
+    monitorEpoch: '2000-01-03',
+    monitorSample: 50_000,
+    monitorSnapshotDays: 7,
     partitions: 1,
     rescoreSeconds: 0,
     stateTtlDays: 400,
@@ -197,6 +201,8 @@ export function ingestFixture(opts: FixtureOptions = {}) {
     batch,
     crm,
     identity: new WorkerIdentity(ctx),
+    // No models here: the monitor never comes due (batchFixture has the real one).
+    monitor: { advance: (state) => void (state.monitor.nextDue = Number.POSITIVE_INFINITY) },
     flush: { schedule: () => counts.scheduled++ },
     queries: { poll: () => counts.polled++ },
     poison: new Set(opts.poison ?? []),
@@ -230,15 +236,32 @@ export async function batchFixture(opts: FixtureOptions = {}) {
   const flush = new BatchFlush(ctx, batch, { scorer: models.scorer, crm, push, queries });
   ctx.onFlushPending(() => flush.flushIfScheduled());
   const inflight = new Float64Array(settings.partitions);
+  const monitor = new WorkerMonitor(ctx, models.scorer);
   const ingest = new Ingest(ctx, {
     batch,
     crm,
     identity: new WorkerIdentity(ctx),
+    monitor,
     flush,
     queries,
     poison: new Set(opts.poison ?? []),
     inflight,
   });
   const feed = (p = 0): PartitionFeed => ctx.feeds.get(p)!;
-  return { settings, nats, versions, ctx, crm, models, batch, flush, ingest, queries, push, channel, feed };
+  return {
+    settings,
+    nats,
+    versions,
+    ctx,
+    crm,
+    models,
+    monitor,
+    batch,
+    flush,
+    ingest,
+    queries,
+    push,
+    channel,
+    feed,
+  };
 }
