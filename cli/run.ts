@@ -77,6 +77,8 @@ export async function startRunning(
         // Data-quality faults for the cleansing rules to catch (docs/cleansing.md): outliers land on
         // bw.dlq.outlier, near-duplicates on bw.dlq.near_duplicate, repairs in the metrics.
         faultRate: 0.002,
+        // Injected drift for the model monitor (docs/models.md, Monitoring): amounts × this from the sim start.
+        driftFactor: config.simulateDrift,
       });
       sim.onError((err) => log.error({ component: 'simulator', err }, 'simulated feed failed'));
     }

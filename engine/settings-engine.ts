@@ -87,6 +87,12 @@ export const ENGINE_SETTINGS = {
     schema: Type.Number({ minimum: 0, maximum: 1_000_000, default: 50 }),
     help: "events/s of the simulated feed once it has reached the present (at most `BW_SIMULATE`): the customers' plans play on at this pace, same behaviour mix, each event stamped with the wall clock (0: real time, the customers' own pace of a few events a minute)",
   },
+  simulateDrift: {
+    env: 'BW_SIMULATE_DRIFT',
+    flag: 'simulate-drift',
+    schema: Type.Number({ minimum: 1, maximum: 1000, default: 1 }),
+    help: "injected drift in the simulated feed: amounts from the start of its simulated period on are multiplied by this (the customers' backfilled past keeps them), for the model monitor's drift alert (1: none)",
+  },
   clock: {
     env: 'BW_CLOCK',
     flag: 'clock',

@@ -25,6 +25,8 @@ export interface SimulatorWorkerData extends NatsConnectSettings {
   badRate: number;
   /** Fraction of valid events given a data-quality fault (simulator-faults.ts); 0 or absent: none. */
   faultRate?: number;
+  /** Amounts from the sim start on are multiplied by it (simulator.ts `driftFactor`); 1 or absent: none. */
+  driftFactor?: number;
 }
 
 interface SimulatorProgress {

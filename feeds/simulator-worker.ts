@@ -43,6 +43,7 @@ const sim = new EventSimulator({
   startMs: Date.now() - opts.historyDays * DAY_MS,
   badRate: opts.badRate,
   faultRate: opts.faultRate ?? 0,
+  driftFactor: opts.driftFactor ?? 1,
 });
 
 let nc: NatsConnection | undefined;

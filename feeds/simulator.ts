@@ -43,6 +43,12 @@ export interface SimulatorOptions {
    */
   faultRate?: number;
   faultKinds?: readonly FaultKind[];
+  /**
+   * Injected drift for the model monitor (BW_SIMULATE_DRIFT): from `startMs` on, every amount
+   * (purchases, refunds, carts, discounts) is multiplied by this factor, as a price-list or currency
+   * mistake would; the customers' backfilled past keeps its amounts. 1 or absent: no drift.
+   */
+  driftFactor?: number;
 }
 
 export interface SimEvent {
@@ -80,6 +86,9 @@ export class EventSimulator {
   /** The ids of the event being emitted (simulator-identity.ts), one object reused. */
   private readonly ids: EventIds = { customerId: undefined, anonymousId: undefined };
 
+  /** BW_SIMULATE_DRIFT: amounts from `startMs` on are multiplied by it (SimulatorOptions.driftFactor). */
+  private readonly driftFactor: number;
+
   constructor(opts: SimulatorOptions) {
     if (!(opts.customers >= 1)) throw new RangeError('customers must be >= 1');
     this.seed = opts.seed >>> 0;
@@ -87,6 +96,7 @@ export class EventSimulator {
     this.startMs = startMs;
     this.runId = `${this.seed}-${startMs.toString(36)}`;
     this.badRate = Math.min(1, Math.max(0, opts.badRate ?? 0));
+    this.driftFactor = opts.driftFactor ?? 1;
     this.planner = new CustomerPlanner(mulberry32(this.seed), startMs);
     this.badRand = mulberry32(this.seed ^ 0x9e3779b9);
     this.faults =
@@ -159,6 +169,9 @@ export class EventSimulator {
 
   /** The event of plan `p`, stamped `ts` (its planned time, or earlier in the live phase). */
   private emit(c: Customer, p: Planned, ts: number): SimEvent {
+    const amount = p.fields?.['amount'];
+    if (this.driftFactor !== 1 && ts >= this.startMs && typeof amount === 'number')
+      p.fields = { ...p.fields, amount: Math.round(amount * this.driftFactor * 100) / 100 };
     const eventId = `sim-${this.runId}-${this.counter++}`;
     const iso = this.iso(ts);
     if (this.badRate > 0 && this.badRand() < this.badRate) {

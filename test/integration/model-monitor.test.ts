@@ -6,11 +6,23 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../../contract/time.js';
 import type { ModelMonitorView } from '../../engine/view.js';
+import { EventSimulator } from '../../feeds/simulator.js';
 import { distPath, PACKAGE_ROOT } from '../../lib/paths.js';
+import type { FeatureSpec } from '../../models/feature-spec.js';
+import { referenceDistribution } from '../../models/monitor-metrics.js';
+import {
+  buildDataset,
+  type DatasetEvent,
+  datasetFeatureNames,
+  toMatrix,
+} from '../../models/train/dataset.js';
 import { startEngineProcess, waitFor } from '../support/engine-process.js';
 import { startStack, type TestStack } from '../support/stack.js';
 
@@ -23,6 +35,7 @@ const ENV = {
   BW_MONITOR_CHECK_SECONDS: '1',
 };
 let stack: TestStack;
+const day = (t: number): string => new Date(t).toISOString().slice(0, 10);
 
 /** Runs a `bellwether` command (asynchronously: the test's event loop keeps answering vitest). */
 function cli(args: string[], timeout = 300_000): Promise<{ stdout: string; stderr: string }> {
@@ -111,4 +124,115 @@ describe('model monitor on the Online Retail replay', () => {
     });
     expect(after).toEqual(before);
   }, 120_000);
+});
+
+/** The simulated feed's customers (cli/run.ts starts the feed with seed 42 and 180 days of history). */
+const SIM_CUSTOMERS = 400;
+const SIM_HISTORY_DAYS = 180;
+
+/**
+ * The shipped churn/2 and intent/3 in a temporary models directory, with churn's card given the
+ * reference distribution of the UNDRIFTED simulated feed (computed here, offline, from the same
+ * simulator, seed and start, at `cutoffs`): against it, only what the injected drift moves can drift. (Against the Online Retail reference every input of a
+ * simulated customer base is far off.)
+ */
+async function modelsWithSimulatedReference(startMs: number, cutoffs: number[]): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bw-monitor-models-'));
+  for (const [name, version] of [
+    ['churn', '2'],
+    ['intent', '3'],
+  ] as const)
+    await cp(path.join(PACKAGE_ROOT, 'models', name, version), path.join(dir, name, version), {
+      recursive: true,
+    });
+  const sim = new EventSimulator({ customers: SIM_CUSTOMERS, seed: 42, startMs });
+  const events: DatasetEvent[] = [];
+  const end = cutoffs.at(-1)!;
+  for (let e = sim.next(); e.ts < end; e = sim.next()) {
+    const body = JSON.parse(String(e.body)) as { customer_id?: string; type: string; amount?: number };
+    if (body.customer_id !== undefined)
+      events.push({ customer_id: body.customer_id, ts: e.ts, type: body.type, amount: body.amount ?? 0 });
+  }
+  const churnDir = path.join(dir, 'churn', '2');
+  const spec = JSON.parse(await readFile(path.join(churnDir, 'features.json'), 'utf8')) as FeatureSpec;
+  const names = datasetFeatureNames();
+  const m = toMatrix(
+    buildDataset(events, cutoffs),
+    spec.inputs,
+    Int32Array.from(spec.inputs, (i) => names.indexOf(i.name)),
+    'churn',
+  );
+  const card = JSON.parse(await readFile(path.join(churnDir, 'card.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  card['reference_distribution'] = referenceDistribution(
+    m.x,
+    m.n,
+    spec.inputs.map((i) => i.name),
+  );
+  await writeFile(path.join(churnDir, 'card.json'), JSON.stringify(card));
+  return dir;
+}
+
+describe('model monitor on the simulated feed with injected drift', () => {
+  it('publishes a drift alert on bw.alerts.model once the amounts shift', async () => {
+    const epoch = Date.UTC(2000, 0, 3);
+    const week = 7 * DAY_MS;
+    const startMs = Date.now() - SIM_HISTORY_DAYS * DAY_MS;
+    // The reference is the undrifted feed at one cutoff (on the monitor's epoch, a week or more ago),
+    // and the alert looked for is the live snapshot's at the same cutoff: only the drift differs.
+    const cutoff = epoch + Math.floor((Date.now() - week - epoch) / week) * week;
+    const cutoffs = [cutoff];
+    const modelsDir = await modelsWithSimulatedReference(startMs, cutoffs);
+    const sim = await startStack(4, {
+      ...ENV,
+      BW_MONITOR_EPOCH: '2000-01-03',
+      BW_MODELS_DIR: modelsDir,
+      BW_SIMULATE: '20000',
+      BW_SIMULATE_CUSTOMERS: String(SIM_CUSTOMERS),
+      BW_SIMULATE_DRIFT: '10',
+    });
+    try {
+      type Alert = {
+        body: { breach: string; model: string; cutoff: string; features: { feature: string; psi: number }[] };
+      };
+      const alert = await waitFor(
+        async () => {
+          const res = await sim.engine.get('/v1/alerts?kind=model&limit=1000');
+          const found = (res.body as { alerts: Alert[] }).alerts.find(
+            (a) =>
+              a.body.breach === 'drift' &&
+              a.body.model === 'churn' &&
+              a.body.cutoff === day(cutoff) &&
+              a.body.features.some((f) => f.feature === 'spend_30d'),
+          );
+          return found?.body;
+        },
+        240_000,
+        `a churn drift alert at ${day(cutoff)} naming spend_30d`,
+      );
+      const view = (await sim.engine.get('/v1/models/churn/monitor')).body as ModelMonitorView;
+      const at = view.versions[0]!.drift.filter((d) => d.window_end === alert.cutoff);
+      const psiOf = (feature: string) => at.find((d) => d.feature === feature)!.psi!;
+      console.log(
+        `drift alert at ${alert.cutoff}: ${alert.features.map((f) => `${f.feature} ${f.psi.toFixed(3)}`).join(', ')}; all inputs: ${at.map((d) => `${d.feature} ${d.psi?.toFixed(3)}`).join(', ')}`,
+      );
+      // The inputs the ×10 amounts move are over the threshold; those that count events are not.
+      for (const f of ['spend_30d', 'spend_90d', 'avg_order_value_90d'])
+        expect(psiOf(f)).toBeGreaterThan(0.2);
+      for (const f of [
+        'purchases_30d',
+        'purchases_90d',
+        'events_30d',
+        'days_since_last_purchase',
+        'tenure_days',
+      ])
+        expect(psiOf(f)).toBeLessThan(0.2);
+      expect(alert.features.every((f) => /spend|order_value/.test(f.feature))).toBe(true);
+      await rm(modelsDir, { recursive: true, force: true });
+    } finally {
+      await sim.stop('SIGKILL');
+    }
+  }, 400_000);
 });
