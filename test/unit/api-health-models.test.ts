@@ -285,6 +285,7 @@ describe('routes, documents and failures', () => {
       '/v1/info',
       '/v1/models',
       '/v1/models/reload',
+      '/v1/models/{name}/monitor',
       '/v1/paths',
       '/v1/segments',
       '/v1/whoami',
