@@ -12,6 +12,8 @@ export const DLQ_PREFIX = 'bw.dlq';
 export const ALERTS_PREFIX = 'bw.alerts';
 /** Security alerts: export limits, failed authentications, streams deleted or altered. */
 export const SECURITY_ALERTS_SUBJECT = `${ALERTS_PREFIX}.security`;
+/** Model-monitor breaches: input drift and calibration (docs/models.md, Monitoring). */
+export const MODEL_ALERTS_SUBJECT = `${ALERTS_PREFIX}.model`;
 
 const PLAIN_TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Marks an encoded token; `~` cannot occur in a plain token. */

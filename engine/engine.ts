@@ -187,7 +187,6 @@ export async function openEngine(
     const monitor = new ModelMonitor({
       config,
       nc,
-      js: jetstream(nc),
       alerts,
       registry: mainRegistry,
       log,

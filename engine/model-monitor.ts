@@ -11,11 +11,11 @@
  * back at start and never sent again, so a restart after the window does not repeat them either.
  */
 import { hash } from 'node:crypto';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Gauge, type Registry } from 'prom-client';
 import { BellwetherError } from '../contract/errors.js';
-import { ALERTS_PREFIX } from '../contract/subjects.js';
+import { MODEL_ALERTS_SUBJECT } from '../contract/subjects.js';
 import { MODEL_NAMES } from '../models/registry.js';
 import type { AlertsView } from './alerts-feed.js';
 import type { Config } from './config.js';
@@ -24,8 +24,6 @@ import { EffectPublisher } from './nats/effect-publisher.js';
 import { type ModelMonitorView, type MonitorBreach, MonitorMerge } from './pool/monitor-merge.js';
 import type { MonitorReport } from './state/partition-monitor.js';
 
-/** The subject of model-monitor alerts. */
-export const MODEL_ALERTS_SUBJECT = `${ALERTS_PREFIX}.model`;
 /** Alerts read back from the stream at start to learn which breaches were already published. */
 const PUBLISHED_SCAN = 10_000;
 
@@ -36,7 +34,7 @@ export interface ModelAlertBody extends MonitorBreach {
   emitted_at: string;
 }
 
-export function modelAlertId(b: Pick<MonitorBreach, 'breach' | 'model' | 'version' | 'cutoff'>): string {
+function modelAlertId(b: Pick<MonitorBreach, 'breach' | 'model' | 'version' | 'cutoff'>): string {
   return hash('sha256', `model\n${b.breach}\n${b.model}\n${b.version}\n${b.cutoff}`, 'hex').slice(0, 32);
 }
 
@@ -50,7 +48,6 @@ export interface ModelMonitorDeps {
     | 'monitorCheckSeconds'
   >;
   nc: NatsConnection;
-  js: JetStreamClient;
   alerts: AlertsView;
   registry: Registry;
   log: Logger;
@@ -69,9 +66,10 @@ export class ModelMonitor {
 
   constructor(deps: ModelMonitorDeps) {
     this.#deps = deps;
+    const js = jetstream(deps.nc);
     this.#effects = new EffectPublisher(
       () => deps.nc,
-      () => deps.js,
+      () => js,
     );
     this.#auc = new Gauge({
       name: 'bellwether_model_realized_auc',

@@ -14,7 +14,7 @@
 /** Fine probability bins of a score histogram. */
 export const MONITOR_BINS = 1000;
 /** Equal-width bins of the reliability table (as the card's `reliability_test`). */
-export const CALIBRATION_BINS = 10;
+const CALIBRATION_BINS = 10;
 /** Floor of a bin's share in the PSI sum, so an empty bin adds a large but finite term. */
 const PSI_FLOOR = 1e-4;
 /** Quantiles cut for the reference distribution: deciles, ties merged. */

@@ -16,7 +16,7 @@ import {
 import type { MonitorReport } from '../state/partition-monitor.js';
 
 /** One cutoff of one version, as `GET /v1/models/:name/monitor` shows it. */
-export interface MonitorSnapshotView {
+interface MonitorSnapshotView {
   /** YYYY-MM-DD (UTC). */
   cutoff: string;
   scored: number;
@@ -28,7 +28,7 @@ export interface MonitorSnapshotView {
   calibration: CalibrationRow[];
 }
 
-export interface MonitorDriftView {
+interface MonitorDriftView {
   feature: string;
   psi: number | null;
   /** The cutoff whose population was compared with the training one (YYYY-MM-DD). */

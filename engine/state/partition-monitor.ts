@@ -25,10 +25,10 @@ import {
 import type { FeatureTable } from '../../operators/features/feature-table.js';
 
 /** Labelled cutoffs kept per model (half a year of weekly snapshots). */
-export const RETAINED_CUTOFFS = 26;
+const RETAINED_CUTOFFS = 26;
 
 /** Live counts of one model input over the reference bins of its card. */
-export interface DriftCounts {
+interface DriftCounts {
   feature: string;
   counts: number[];
   /** The card's reference shares of the same bins (reference_distribution). */

@@ -26,7 +26,7 @@ const CHUNK = 512;
 const MAX_CATCH_UP = 16;
 
 /** A model's label horizon in days: from its label name (`churn_90d`), else the dataset defaults. */
-export function horizonDays(model: ModelScorer): number {
+function horizonDays(model: ModelScorer): number {
   const m = /_(\d+)d$/.exec(model.spec.label);
   if (m) return Number(m[1]);
   return model.name === 'churn' ? CHURN_DAYS : INTENT_DAYS;
