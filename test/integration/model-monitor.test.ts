@@ -89,6 +89,13 @@ describe('model monitor on the Online Retail replay', () => {
     console.log(
       `churn at ${CUTOFF}: live scored ${s.scored}, positives ${s.positives}, ROC AUC ${s.roc_auc}, PR AUC ${s.pr_auc}, Brier ${s.brier}; eval rows ${offline.n}, positives ${offline.positives}, ROC AUC ${offline.roc_auc}, PR AUC ${offline.pr_auc}, Brier ${offline.brier}`,
     );
+    console.log(
+      `calibration ${s.calibration.map((c) => `${c.predicted?.toFixed(3)}→${c.observed?.toFixed(3)} (${c.n})`).join(', ')}; drift ${view.versions[0]!.drift.filter(
+        (d) => d.window_end === CUTOFF,
+      )
+        .map((d) => `${d.feature} ${d.psi?.toFixed(3)}`)
+        .join(', ')}`,
+    );
     expect(view.model).toBe('churn');
     expect(view.label_horizon_days).toBe(90);
     expect(view.snapshot_every_days).toBe(7);
