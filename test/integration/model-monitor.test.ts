@@ -202,7 +202,13 @@ describe('model monitor on the simulated feed with injected drift', () => {
     });
     try {
       type Alert = {
-        body: { breach: string; model: string; cutoff: string; features: { feature: string; psi: number }[] };
+        body: {
+          alert_id: string;
+          breach: string;
+          model: string;
+          cutoff: string;
+          features: { feature: string; psi: number }[];
+        };
       };
       const alert = await waitFor(
         async () => {
@@ -237,6 +243,10 @@ describe('model monitor on the simulated feed with injected drift', () => {
       ])
         expect(psiOf(f)).toBeLessThan(0.2);
       expect(alert.features.every((f) => /spend|order_value/.test(f.feature))).toBe(true);
+      // Once per breach: the monitor checks every second, and the alert is still there once.
+      await new Promise((r) => setTimeout(r, 4000));
+      const alerts = (await sim.engine.get('/v1/alerts?kind=model&limit=1000')).body as { alerts: Alert[] };
+      expect(alerts.alerts.filter((a) => a.body.alert_id === alert.alert_id)).toHaveLength(1);
       await rm(modelsDir, { recursive: true, force: true });
     } finally {
       await sim.stop('SIGKILL');

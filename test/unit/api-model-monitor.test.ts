@@ -1,9 +1,11 @@
 /**
  * GET /v1/models/:name/monitor over a fake engine view whose workers answer two partitions' monitor
  * state: the answer's exact shape, metrics computed on the union of the partitions (not averaged),
- * null metrics before the labels, drift per input, the key it needs, and 404 for another model.
+ * null metrics before the labels, drift per input, the key it needs, and 404 for another model;
+ * and which snapshots count as breaches for `bw.alerts.model`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MonitorMerge } from '../../engine/pool/monitor-merge.js';
 import type { MonitorEntryJSON, MonitorReport } from '../../engine/state/partition-monitor.js';
 import { mulberry32 } from '../../lib/random.js';
 import { brier, rocAuc } from '../../models/metrics.js';
@@ -103,5 +105,63 @@ describe('GET /v1/models/:name/monitor', () => {
     const res = await api.app.inject({ url: '/v1/models/ltv/monitor', headers: auth('viewer') });
     expect(res.statusCode).toBe(404);
     expect(res.json().error.code).toBe('BW_ERR_MODEL_NOT_FOUND');
+  });
+});
+
+describe('monitor breaches', () => {
+  const entry = (over: Partial<MonitorEntryJSON>): MonitorEntryJSON => ({
+    model: 'churn',
+    version: '2',
+    cutoff: CUTOFF,
+    horizon_days: 90,
+    scored: 0,
+    drift: [],
+    hist: null,
+    ...over,
+  });
+  /** A partition whose customers all got 0.9 and half churned: ECE 0.4. */
+  function overconfident(n: number): MonitorEntryJSON {
+    const hist = emptyHistogram();
+    for (let i = 0; i < n; i++) addScore(hist, 0.9, i % 2 === 0 ? 1 : 0);
+    return entry({ scored: n, hist: histogramToJSON(hist) });
+  }
+
+  it('are counted only at cutoffs every partition has passed, calibration only once labelled everywhere', () => {
+    const drifted = { feature: 'spend_90d', counts: [0, 0, 100], fractions: [0.3, 0.3, 0.4] };
+    const report = (partition: number, last: number | null, entries: MonitorEntryJSON[]): MonitorReport => ({
+      partitions: [{ partition, last_cutoff: last }],
+      entries,
+    });
+    // Partition 1 has not reached the cutoff: nothing is judged yet.
+    const early = new MonitorMerge(
+      [report(0, CUTOFF, [{ ...overconfident(40), drift: [drifted] }]), report(1, null, [])],
+      2,
+    );
+    expect(early.breaches(0.2, 0.1)).toEqual([]);
+    // Both passed it; partition 1 has not labelled it yet: drift only.
+    const partial = new MonitorMerge(
+      [
+        report(0, CUTOFF, [{ ...overconfident(40), drift: [drifted] }]),
+        report(1, CUTOFF, [entry({ scored: 10, drift: [drifted] })]),
+      ],
+      2,
+    );
+    expect(
+      partial.breaches(0.2, 0.1).map((b) => [b.breach, b.cutoff, b.features.map((f) => f.feature)]),
+    ).toEqual([['drift', '2011-09-01', ['spend_90d']]]);
+    // Labelled everywhere: the calibration breach too, with the union's ECE.
+    const labelled = new MonitorMerge(
+      [report(0, CUTOFF, [overconfident(40)]), report(1, CUTOFF, [overconfident(10)])],
+      2,
+    );
+    const [calibration] = labelled.breaches(0.2, 0.1);
+    expect(calibration).toMatchObject({
+      breach: 'calibration',
+      model: 'churn',
+      version: '2',
+      threshold: 0.1,
+    });
+    expect(calibration!.ece).toBeCloseTo(0.4, 10);
+    expect(labelled.breaches(0.2, 0.5)).toEqual([]);
   });
 });
