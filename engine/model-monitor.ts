@@ -42,6 +42,7 @@ export interface ModelMonitorDeps {
   config: Pick<
     Config,
     | 'partitions'
+    | 'monitorEpoch'
     | 'monitorSnapshotDays'
     | 'monitorPsiThreshold'
     | 'monitorEceThreshold'
@@ -65,6 +66,12 @@ export class ModelMonitor {
   #running = false;
 
   constructor(deps: ModelMonitorDeps) {
+    // The pattern admits 2011-13-45; the workers anchor the cutoffs on it, so it must read as a date.
+    if (Number.isNaN(Date.parse(`${deps.config.monitorEpoch}T00:00:00Z`)))
+      throw new BellwetherError(
+        'BW_ERR_CONFIG_INVALID',
+        `BW_MONITOR_EPOCH ${deps.config.monitorEpoch} is not a date`,
+      );
     this.#deps = deps;
     const js = jetstream(deps.nc);
     this.#effects = new EffectPublisher(

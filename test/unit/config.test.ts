@@ -41,6 +41,7 @@ function sample(s: Setting): { text: string; value: unknown } {
   const schema = s.schema as TSchema & Record<string, number | undefined>;
   const fallback = schemaDefault(s);
   if (s.key === 'piiMasks') return { text: 'phone:7:0', value: 'phone:7:0' };
+  if (s.key === 'monitorEpoch') return { text: '2011-09-01', value: '2011-09-01' };
   if (s.key === 'instanceId') return { text: 'engine-a.eu', value: 'engine-a.eu' };
   if (s.key === 'profilePlainFields') return { text: 'tier,shoe_size', value: 'tier,shoe_size' };
   const values = allowedValues(s);
