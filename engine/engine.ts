@@ -40,8 +40,8 @@ import { CustomerBudgetStore } from './customer-budget-store.js';
 import { prepareDataDir } from './data-dir.js';
 import type { Logger } from './log.js';
 import { registerMainMetrics } from './main-metrics.js';
-import { reloadFromRegistry } from './model-reload-audit.js';
 import { ModelMonitor } from './model-monitor.js';
+import { reloadFromRegistry } from './model-reload-audit.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
 import { StreamWatch } from './nats/stream-watch.js';
 import { ensureStreams, streamConfigs } from './nats/streams.js';
@@ -184,15 +184,7 @@ export async function openEngine(
     let first: WorkerStatus | undefined;
 
     registerMainMetrics(mainRegistry, () => pool);
-    const monitor = new ModelMonitor({
-      config,
-      nc,
-      alerts,
-      registry: mainRegistry,
-      log,
-      gather: () => workers().population.monitor(),
-    });
-    cleanups.push('model monitor', async () => monitor.stop());
+    const monitor = new ModelMonitor({ config, nc, alerts, log, registry: mainRegistry, workers });
     // The customer budget of the last hour is read from NATS before the engine answers anything.
     const budgetStore = await CustomerBudgetStore.start(nc, security.customerBudget, {
       replicas: config.replicas,
@@ -303,7 +295,7 @@ export async function openEngine(
         options.hooks,
       );
       pool = started;
-      monitor.start();
+      monitor.start(cleanups);
       security.watchKeyFile(config, (keyring) => started.rekey(keyring));
       cleanups.push('workers', () => started.stop());
       first = (await started.status())[0];

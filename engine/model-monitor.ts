@@ -16,6 +16,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Gauge, type Registry } from 'prom-client';
 import { BellwetherError } from '../contract/errors.js';
 import { MODEL_ALERTS_SUBJECT } from '../contract/subjects.js';
+import type { ShutdownSteps } from '../lib/shutdown-steps.js';
 import { MODEL_NAMES } from '../models/registry.js';
 import type { AlertsView } from './alerts-feed.js';
 import type { Config } from './config.js';
@@ -52,8 +53,8 @@ export interface ModelMonitorDeps {
   alerts: AlertsView;
   registry: Registry;
   log: Logger;
-  /** Every partition's monitor state (PopulationReads.monitor). */
-  gather(): Promise<MonitorReport[]>;
+  /** The workers: every partition's monitor state is gathered through them (PopulationReads.monitor). */
+  workers(): { population: { monitor(): Promise<MonitorReport[]> } };
 }
 
 export class ModelMonitor {
@@ -99,20 +100,20 @@ export class ModelMonitor {
         'BW_ERR_MODEL_NOT_FOUND',
         `model ${model}: the monitored models are ${MODEL_NAMES.join(', ')}`,
       );
-    const merge = new MonitorMerge(await this.#deps.gather(), this.#deps.config.partitions);
+    const merge = new MonitorMerge(
+      await this.#deps.workers().population.monitor(),
+      this.#deps.config.partitions,
+    );
     return merge.view(model, this.#deps.config.monitorSnapshotDays);
   }
 
-  /** Checks every BW_MONITOR_CHECK_SECONDS (0: never). */
-  start(): void {
+  /** Checks every BW_MONITOR_CHECK_SECONDS (0: never) from now on, until the engine's shutdown steps stop it. */
+  start(steps: Pick<ShutdownSteps, 'push'>): void {
     const seconds = this.#deps.config.monitorCheckSeconds;
     if (!(seconds > 0)) return;
     this.#timer = setInterval(() => void this.check(), seconds * 1000);
     this.#timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
+    steps.push('model monitor', async () => clearInterval(this.#timer));
   }
 
   /** Gathers, sets the gauges and publishes new breaches; resolves with the breaches published. */
@@ -121,7 +122,7 @@ export class ModelMonitor {
     this.#running = true;
     const { config, log } = this.#deps;
     try {
-      const merge = new MonitorMerge(await this.#deps.gather(), config.partitions);
+      const merge = new MonitorMerge(await this.#deps.workers().population.monitor(), config.partitions);
       const complete = Number.isFinite(merge.completeUntil)
         ? new Date(merge.completeUntil).toISOString().slice(0, 10)
         : '';

@@ -124,8 +124,10 @@ export class WorkerMonitor {
     }));
     for (let from = 0; from < n; from += CHUNK) {
       const k = Math.min(CHUNK, n - from);
-      for (let i = 0; i < k; i++) table.features(slots[from + i]!, cutoff, rows, i * width);
       for (const plan of kept) {
+        // Each model reads the features over the event types it was trained on (its feature view).
+        for (let i = 0; i < k; i++)
+          table.features(slots[from + i]!, cutoff, rows, i * width, plan.model.view);
         plan.model.score(rows, width, k, this.#out);
         for (let i = 0; i < k; i++) {
           const p = this.#out[i]!;

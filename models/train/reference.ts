@@ -24,7 +24,9 @@ export function trainingMatrix(
   trainCutoffs: readonly number[],
   expectedRows: number | undefined,
 ): Matrix {
-  const rows = buildDataset(events, trainCutoffs);
+  // Over the event types the model was trained on (its semantics), as its training rows were.
+  const eventTypes = spec.semantics?.event_types;
+  const rows = buildDataset(events, trainCutoffs, eventTypes ? { eventTypes } : {});
   const names = datasetFeatureNames();
   const at = Int32Array.from(spec.inputs, (i) => names.indexOf(i.name));
   const label = spec.model === 'churn' ? 'churn' : 'intent';

@@ -164,7 +164,7 @@ async function modelsWithSimulatedReference(startMs: number, cutoffs: number[]):
   const spec = JSON.parse(await readFile(path.join(churnDir, 'features.json'), 'utf8')) as FeatureSpec;
   const names = datasetFeatureNames();
   const m = toMatrix(
-    buildDataset(events, cutoffs),
+    buildDataset(events, cutoffs, { eventTypes: spec.semantics?.event_types ?? [] }),
     spec.inputs,
     Int32Array.from(spec.inputs, (i) => names.indexOf(i.name)),
     'churn',
