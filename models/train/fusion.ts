@@ -31,6 +31,7 @@ import { type FusionFile, fusionProbability, sigmoid, treeMargins } from '../tre
 import { CHURN_DAYS, type DatasetEvent, type DatasetRow, INTENT_DAYS, toMatrix } from './dataset.js';
 import { type GbtOptions, trainGbt } from './gbt.js';
 import { fitLogistic, predictLogistic } from './logistic.js';
+import { matrixReference } from './reference.js';
 import { trainingSplits } from './splits.js';
 import { counts, LABELS, type TrainableModel } from './train.js';
 import { predict } from './training-loop.js';
@@ -310,6 +311,11 @@ export async function trainFusion(o: FusionOptions): Promise<FusionReport> {
       : {}),
     reliability_test: reliability,
     expected_calibration_error_test: expectedCalibrationError(reliability),
+    // The training rows' input distribution, for the drift monitor (docs/models.md, Monitoring).
+    reference_distribution: matrixReference(
+      train,
+      s.inputs.map((i) => i.name),
+    ),
   };
   await rm(dir, { recursive: true, force: true });
   await saveFusionDir(fusion, dir, spec, card);
