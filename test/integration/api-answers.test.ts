@@ -133,6 +133,7 @@ describe('live answers and their documents', () => {
       ],
       '/v1/aggregate/daily': ['/v1/aggregate/daily?group_by=day,type'],
       '/v1/association-rules': ['/v1/association-rules?min_support=0&min_confidence=0&limit=5'],
+      '/v1/models/{name}/monitor': ['/v1/models/churn/monitor', '/v1/models/intent/monitor'],
     };
     let checked = 0;
     for (const [route, methods] of Object.entries(doc.paths)) {
