@@ -176,7 +176,7 @@ runMain(async () => {
     let agg: AggregatesResult | undefined;
     const atScale = await phase('restart_at_scale', () =>
       restartAtScale(ctx, running, opts.restartCustomers, async (e) => {
-        agg = await aggregates(ctx, e, rate, opts.aggregateSeconds);
+        agg = await aggregates(ctx, e, rate, opts.aggregateSeconds, opts.aggregateSeconds / 2);
       }),
     );
     await nc.close();

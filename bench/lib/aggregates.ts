@@ -5,12 +5,24 @@
  * over every query is the headline (the issue's target: ≤ 1 s at 1M customers while ingesting).
  */
 import http from 'node:http';
+import os from 'node:os';
 import type { BenchContext } from './context.js';
 import { cpuSnapshot, foreignShare } from './cpu.js';
-import type { EngineProc } from './engine-proc.js';
+import { type EngineProc, getText } from './engine-proc.js';
 import { spawnBench } from './proc.js';
 import { fmt } from './progress.js';
-import { percentile } from './stats.js';
+import { sleep } from './report.js';
+import {
+  bucketDelta,
+  histogramBuckets,
+  histogramQuantile,
+  parsePrometheus,
+  percentile,
+  sumOf,
+} from './stats.js';
+
+/** Seconds of load before the counts start (the engine catches up with the load's first burst). */
+const WARMUP_SECONDS = 2;
 
 /** The round: a cheap grouping, one reading features and quantiles behind a filter, the daily cube. */
 const QUERIES: Record<string, string> = {
@@ -34,9 +46,39 @@ export interface AggregatesResult {
   rate_eps: number;
   seconds: number;
   per_query: Record<string, { p50_ms: number; p99_ms: number; max_ms: number; count: number }>;
+  /**
+   * A worker's work on one aggregate query (`bellwether_aggregate_pass_seconds`, every worker's
+   * observations): mean and p99 from the histogram's buckets.
+   */
+  pass_mean_ms: number;
+  pass_p99_ms: number;
+  /** Events the engine folded per second with the same load and no queries, then with the queries. */
+  processed_eps_without_queries: number;
+  processed_eps_with_queries: number;
   /** Share of the CPU other processes used meanwhile. */
   foreign_cpu_share: number;
+  /** 1-minute load average at the start and at the end of the queries. */
+  loadavg_1m: [number, number];
 }
+
+interface Scrape {
+  at: number;
+  processed: number;
+  passSum: number;
+  passBuckets: Map<number, number>;
+}
+
+async function scrape(engine: EngineProc): Promise<Scrape> {
+  const samples = parsePrometheus(await getText(`${engine.httpUrl}/metrics`));
+  return {
+    at: performance.now(),
+    processed: sumOf(samples, 'bellwether_events_processed_total'),
+    passSum: sumOf(samples, 'bellwether_aggregate_pass_seconds_sum'),
+    passBuckets: histogramBuckets(samples, 'bellwether_aggregate_pass_seconds'),
+  };
+}
+
+const eps = (a: Scrape, b: Scrape): number => (b.processed - a.processed) / ((b.at - a.at) / 1000);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
 
@@ -58,6 +100,8 @@ export async function aggregates(
   engine: EngineProc,
   rate: number,
   seconds: number,
+  /** Seconds of the same load without queries first (ingest with and without them). */
+  baselineSeconds: number,
 ): Promise<AggregatesResult> {
   const { opts, progress } = ctx;
   progress.phase(`aggregates: GET /v1/aggregate and /daily one at a time while loading at ${fmt(rate)} ev/s`);
@@ -69,13 +113,18 @@ export async function aggregates(
     '--rate',
     String(Math.round(rate)),
     '--seconds',
-    String(seconds + 5),
+    String(WARMUP_SECONDS + baselineSeconds + seconds + 5),
     '--customers',
     String(opts.customers),
     '--seed',
     '11',
   ]);
   await load.ready();
+  await sleep(WARMUP_SECONDS * 1000);
+  const quietFrom = await scrape(engine);
+  await sleep(baselineSeconds * 1000);
+  const queriesFrom = await scrape(engine);
+  const loadStart = os.loadavg()[0] ?? 0;
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(QUERIES).map((k) => [k, []]));
   const all: number[] = [];
   let errors = 0;
@@ -97,6 +146,10 @@ export async function aggregates(
     }
     progress.update(`${all.length} queries, last ${fmt(all.at(-1) ?? 0)} ms`);
   }
+  const queriesTo = await scrape(engine);
+  const loadEnd = os.loadavg()[0] ?? 0;
+  const passes = bucketDelta(queriesTo.passBuckets, queriesFrom.passBuckets);
+  const passCount = passes.get(Number.POSITIVE_INFINITY) ?? 0;
   const loaded = await load.result();
   all.sort((a, b) => a - b);
   for (const t of Object.values(times)) t.sort((a, b) => a - b);
@@ -116,10 +169,16 @@ export async function aggregates(
     rate_eps: Number(loaded['rate']),
     seconds,
     per_query,
+    pass_mean_ms: passCount > 0 ? ((queriesTo.passSum - queriesFrom.passSum) / passCount) * 1000 : Number.NaN,
+    pass_p99_ms: histogramQuantile(passes, 0.99) * 1000,
+    processed_eps_without_queries: eps(quietFrom, queriesFrom),
+    processed_eps_with_queries: eps(queriesFrom, queriesTo),
     foreign_cpu_share: foreignShare(cpu, cpuSnapshot()),
+    loadavg_1m: [loadStart, loadEnd],
   };
   progress.done(
-    `p50 ${fmt(result.p50_ms)} ms, p99 ${fmt(result.p99_ms)} ms over ${result.queries} queries at ${fmt(customers)} customers (${errors} errors)`,
+    `p50 ${fmt(result.p50_ms)} ms, p99 ${fmt(result.p99_ms)} ms over ${result.queries} queries at ${fmt(customers)} customers (${errors} errors); ` +
+      `worker pass mean ${fmt(result.pass_mean_ms)} ms; folded ${fmt(result.processed_eps_without_queries)} ev/s without queries, ${fmt(result.processed_eps_with_queries)} with; load ${result.loadavg_1m.map((l) => l.toFixed(1)).join(' → ')}`,
   );
   return result;
 }

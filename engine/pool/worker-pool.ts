@@ -43,6 +43,8 @@ type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Om
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Owning a partition loads its checkpoint (up to a few hundred MB from the object store). */
 const OWN_TIMEOUT_MS = 120_000;
+/** Requests sent over a worker's query channel, served at its safe points (engine/worker/queries.ts). */
+const QUERY_PORT_OPS: ReadonlySet<string> = new Set(['customer', 'aggregate', 'daily']);
 
 /** What the pool's workers share, besides the configuration. */
 export interface PoolShared {
@@ -163,8 +165,9 @@ export class WorkerPool {
    * started again: it reloads its partitions' checkpoints and resumes from their sequences.
    */
   #spawn(index: number, count: number, generation = 0): Promise<void> {
-    // Customer queries have their own channel, which the worker also polls synchronously at safe
-    // points inside long batches (engine/worker/queries.ts), so a read does not wait for a batch to end.
+    // Customer queries and aggregate partials have their own channel, which the worker also polls
+    // synchronously at safe points inside long batches (engine/worker/queries.ts), so a read does
+    // not wait for a batch to end.
     const channel = new MessageChannel();
     this.#queryPorts[index] = channel.port1;
     channel.port1.on('message', (msg: WorkerReply | AnswersPush) => {
@@ -307,7 +310,10 @@ export class WorkerPool {
     else pending.resolve(outcome.value);
   }
 
-  /** Asks worker `worker`; customer queries go over its query channel (served at safe points). */
+  /**
+   * Asks worker `worker`. Customer queries and aggregate partials go over its query channel: the
+   * worker serves them at safe points inside a batch (engine/worker/queries.ts) instead of after it.
+   */
   request<T>(worker: number, body: RequestBody, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     const target = this.#workers[worker];
     if (!target || !this.#up[worker]) {
@@ -320,7 +326,7 @@ export class WorkerPool {
         reject(new BellwetherError('BW_ERR_WORKER_TIMEOUT', `worker ${worker} ${body.op}`));
       }, timeoutMs);
       this.#pending.set(id, { worker, resolve: resolve as (v: unknown) => void, reject, timer });
-      (body.op === 'customer' ? this.#queryPorts[worker]! : target).postMessage({
+      (QUERY_PORT_OPS.has(body.op) ? this.#queryPorts[worker]! : target).postMessage({
         ...body,
         id,
       } as WorkerRequest);

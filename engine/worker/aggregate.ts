@@ -135,3 +135,29 @@ export function dailyPartial(spec: DailySpec, views: Iterable<PartitionView>): D
   for (const { crm } of views) crm.daily.collect(spec, acc);
   return acc.toJSON();
 }
+
+/** A request for a worker's share of a population-wide aggregate (engine/pool/population.ts). */
+export type PopulationQuery =
+  | { op: 'aggregate'; spec: AggregateSpec; deadline: number }
+  | { op: 'daily'; spec: DailySpec };
+
+/**
+ * This worker's partial of `q` over its partitions as they are now, in one pass (the caller makes
+ * sure the batch in progress is scored first: queries.ts). The aggregate's pass is timed into
+ * `bellwether_aggregate_pass_seconds`.
+ */
+export function populationPartial(
+  q: PopulationQuery,
+  views: Iterable<PartitionView>,
+  tags: TagEvaluator,
+  clock: 'wall' | 'event',
+  pass: { observe(seconds: number): void },
+): AggregatePartialJSON | DailyPartialJSON {
+  if (q.op === 'daily') return dailyPartial(q.spec, views);
+  const t0 = performance.now();
+  try {
+    return aggregatePartial(q.spec, views, tags, clock, q.deadline);
+  } finally {
+    pass.observe((performance.now() - t0) / 1000);
+  }
+}

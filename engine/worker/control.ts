@@ -6,7 +6,7 @@
 import { BellwetherError } from '../../contract/errors.js';
 import { compileCleansingRules } from '../../operators/cleansing/rules.js';
 import type { DisownMode, WorkerRequest, WorkerStatus } from '../pool/thread-messages.js';
-import { aggregateWalk, dailyPartial } from './aggregate.js';
+import { populationPartial } from './aggregate.js';
 import { analyticsAnswer, basketCounts, partitionStatuses } from './analytics.js';
 import type { AnswerPush } from './answer-push.js';
 import type { WorkerContext } from './context.js';
@@ -100,16 +100,11 @@ export function workerControl(ctx: WorkerContext, deps: ControlDeps): ControlHan
       case 'paths':
       case 'attribution':
         return analyticsAnswer(req.op, feeds.values(), config.clock);
-      case 'aggregate': {
-        // One pass over every partition, after the batch in progress was scored (above): yielding to
-        // ingest between partitions made the answer wait behind whole batches under load (at 36k
-        // ev/s the workers missed the 5 s deadline; in one pass the answer takes ~0.3 s per worker).
-        const walk = aggregateWalk(req.spec, crm.tags, config.clock, req.deadline);
-        for (const feed of feeds.values()) walk.add(feed);
-        return walk.result();
-      }
+      case 'aggregate':
       case 'daily':
-        return dailyPartial(req.spec, feeds.values());
+        // Over the query port they are served at safe points inside a batch (queries.ts); this path
+        // serves them from the parent port the same way, after the batch in progress was scored.
+        return populationPartial(req, feeds.values(), crm.tags, config.clock, metrics.aggregatePass);
       case 'baskets':
         return basketCounts(req.level, feeds.values());
       case 'monitor':

@@ -8,8 +8,8 @@
  * near-duplicate quarantined to the dead letters unless marked reviewed: operators/cleansing/);
  * then admit the event: dedupe on event_id, fold it into the customer's typed state,
  * mark the customer touched, and run the CRM's per-event work. The flush of the batch is then
- * scheduled (batch-flush.ts), and every QUERY_SAFE_POINT messages waiting customer queries are
- * answered. Nothing here allocates per event beyond what parsing builds; per-event stages are
+ * scheduled (batch-flush.ts), and every QUERY_SAFE_POINT messages the queries waiting on the
+ * query port (customers, aggregates) are answered. Nothing here allocates per event beyond what parsing builds; per-event stages are
  * timed on one message in STAGE_SAMPLE.
  */
 import type { JsMsg } from '@nats-io/jetstream';
@@ -37,7 +37,7 @@ import type { WorkerIdentity } from './identity.js';
 import { STAGE_CRM, STAGE_FOLD, STAGE_PARSE, STAGE_SAMPLE } from './metrics.js';
 import type { OpenBatch } from './open-batch.js';
 
-/** Messages between two safe points at which waiting customer queries are answered. */
+/** Messages between two safe points at which waiting queries (customers, aggregates) are answered. */
 export const QUERY_SAFE_POINT = 256;
 
 export interface IngestDeps {
@@ -45,8 +45,8 @@ export interface IngestDeps {
   crm: WorkerCrm;
   /** Schedules the flush of the open batch (batch-flush.ts). */
   flush: { schedule(): void };
-  /** Customer queries, answered at safe points (queries.ts). */
-  queries: { poll(): void };
+  /** Queries on the query port, answered at safe points (queries.ts). */
+  queries: { betweenMessages(): void };
   /** `partition:sequence` of messages that crashed the thread too often: dead-lettered unprocessed. */
   poison: ReadonlySet<string>;
   /** Shared with the main thread: the sequence each partition is processing now (WorkerData.inflight). */
@@ -66,7 +66,7 @@ export class Ingest {
   readonly #identity: WorkerIdentity;
   readonly #monitor: { advance(state: PartitionState): void };
   readonly #flush: { schedule(): void };
-  readonly #queries: { poll(): void };
+  readonly #queries: { betweenMessages(): void };
   readonly #poison: ReadonlySet<string>;
   readonly #inflight: Float64Array;
   readonly #eventClock: boolean;
@@ -105,7 +105,7 @@ export class Ingest {
     this.#flush.schedule();
     if (processed && ++this.#sinceQueries >= QUERY_SAFE_POINT) {
       this.#sinceQueries = 0;
-      this.#queries.poll();
+      this.#queries.betweenMessages();
     }
   };
 

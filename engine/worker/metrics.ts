@@ -252,6 +252,12 @@ export function createWorkerMetrics(thread: string) {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
+    aggregatePass: new Histogram({
+      name: 'bellwether_aggregate_pass_seconds',
+      help: "A worker's work on one aggregate query: its passes over its partitions' customers, summed over the safe points it was served at (waits between them excluded)",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
     batches: new Histogram({
       name: 'bellwether_batch_size',
       help: 'Events per processing batch (one scoring pass)',

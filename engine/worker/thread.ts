@@ -13,6 +13,7 @@ import { PiiSealer } from '../../security/pii-sealer.js';
 import { createLogger } from '../log.js';
 import { clockMs } from '../pool/answer-versions.js';
 import type { WorkerData } from '../pool/thread-messages.js';
+import { populationPartial } from './aggregate.js';
 import { AnswerPush } from './answer-push.js';
 import { BatchFlush } from './batch-flush.js';
 import { fileCheckpoints, natsCheckpoints } from './checkpoint-backends.js';
@@ -69,13 +70,14 @@ export function createWorkerThread(
     idleMs: Math.max(5000, 5 * config.answerCacheMs),
     onPushed: (n) => ctx.metrics.answersPushed.inc(n),
   });
-  const queries = new WorkerQueries(
-    data.queryPort,
-    ctx.feeds,
-    answerOf,
-    () => flush.soon(),
-    (customerId, partition) => push.watch(customerId, partition, clockMs()),
-  );
+  const queries = new WorkerQueries(data.queryPort, ctx.feeds, {
+    answer: answerOf,
+    partial: (q) =>
+      populationPartial(q, ctx.feeds.values(), crm.tags, config.clock, ctx.metrics.aggregatePass),
+    flushPending: () => ctx.flushPending(),
+    waiting: () => flush.soon(),
+    answered: (customerId, partition) => push.watch(customerId, partition, clockMs()),
+  });
   const batch = new OpenBatch(ctx.metrics);
   const flush = new BatchFlush(ctx, batch, { scorer: models.scorer, crm, push, queries });
   ctx.onFlushPending(() => flush.flushIfScheduled());

@@ -10,6 +10,7 @@ import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { createLogger } from '../../engine/log.js';
 import { createAnswerVersions } from '../../engine/pool/answer-versions.js';
 import type { WorkerSettings } from '../../engine/pool/worker-settings.js';
+import { populationPartial } from '../../engine/worker/aggregate.js';
 import { AnswerPush } from '../../engine/worker/answer-push.js';
 import { BatchFlush } from '../../engine/worker/batch-flush.js';
 import { type PartitionFeed, WorkerContext } from '../../engine/worker/context.js';
@@ -204,7 +205,7 @@ export function ingestFixture(opts: FixtureOptions = {}) {
     // No models here: the monitor never comes due (batchFixture has the real one).
     monitor: { advance: (state) => void (state.monitor.nextDue = Number.POSITIVE_INFINITY) },
     flush: { schedule: () => counts.scheduled++ },
-    queries: { poll: () => counts.polled++ },
+    queries: { betweenMessages: () => counts.polled++ },
     poison: new Set(opts.poison ?? []),
     inflight,
     crashOnEventId: opts.crashOnEventId,
@@ -231,7 +232,13 @@ export async function batchFixture(opts: FixtureOptions = {}) {
     max: 16,
     idleMs: 5000,
   });
-  const queries = new WorkerQueries(channel.port2, ctx.feeds, answerOf, () => flush.soon());
+  const queries = new WorkerQueries(channel.port2, ctx.feeds, {
+    answer: answerOf,
+    partial: (q) =>
+      populationPartial(q, ctx.feeds.values(), crm.tags, settings.clock, ctx.metrics.aggregatePass),
+    flushPending: () => ctx.flushPending(),
+    waiting: () => flush.soon(),
+  });
   const batch = new OpenBatch(ctx.metrics);
   const flush = new BatchFlush(ctx, batch, { scorer: models.scorer, crm, push, queries });
   ctx.onFlushPending(() => flush.flushIfScheduled());
