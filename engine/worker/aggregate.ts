@@ -53,15 +53,20 @@ function rowOf(crm: PartitionCrm, tags: TagEvaluator, slotRef: { slot: number })
   };
 }
 
-/** The names a query reads (lifecycle reads three features). */
-function namesRead(spec: AggregateSpec, filterNames: readonly string[]): string[] {
-  const names = [...filterNames, ...spec.metrics.map((m) => m.source)];
+/** `names` and, when lifecycle is one, the three features it reads. */
+function withInputs(names: string[]): string[] {
+  if (names.includes('lifecycle')) names.push(...LIFECYCLE_INPUTS);
+  return names;
+}
+
+/** The names a query reads past its filter. */
+function namesRead(spec: AggregateSpec): string[] {
+  const names = spec.metrics.map((m) => m.source);
   for (const d of spec.group_by) {
     if (d.kind === 'bucket') names.push(d.source);
     else if (d.kind !== 'tag') names.push(d.name);
   }
-  if (names.includes('lifecycle')) names.push(...LIFECYCLE_INPUTS);
-  return names;
+  return withInputs(names);
 }
 
 /** A query's pass over partitions, one at a time ({@link aggregateWalk}). */
@@ -93,10 +98,13 @@ export function aggregateWalk(
   }
   const filter = spec.filter === null ? null : compileExpression(spec.filter, 'filter');
   const acc = new AggregateAccumulator(spec);
-  const names = namesRead(spec, filter?.names ?? []);
+  const filterNames = withInputs([...(filter?.names ?? [])]);
+  const names = [...filterNames, ...namesRead(spec)];
   return {
     add({ state, crm }) {
       const now = state.now(clock);
+      // The filter's features first, for every customer; the rest only for those it lets through.
+      const filterPlan = state.table.plan(filterNames);
       const plan = state.table.plan(names);
       const where = { slot: 0 };
       const row = rowOf(crm, tags, where);
@@ -107,8 +115,11 @@ export function aggregateWalk(
             `partition ${state.partition} was not done by the deadline`,
           );
         where.slot = slot;
+        if (filter) {
+          crm.preparePlanned(slot, now, filterPlan);
+          if (!filter.evaluate(row.lookup)) continue;
+        }
         crm.preparePlanned(slot, now, plan);
-        if (filter && !filter.evaluate(row.lookup)) continue;
         acc.add(row);
       }
     },

@@ -175,11 +175,20 @@ function keyValueOf(dim: Dimension, row: AggregateRow, labels: readonly string[]
   }
 }
 
+/** Radix of a group's numeric code: each dimension's value ids stay below it (MAX_GROUPS ≤ it). */
+const KEY_RADIX = 1024;
+
 export class AggregateAccumulator {
   readonly #spec: AggregateSpec;
   readonly #sources: Map<string, boolean>;
   readonly #names: string[];
-  readonly #groups = new Map<string, Group>();
+  /**
+   * Groups by code: each dimension's value gets an id (in the order first seen) and the code is
+   * the ids in base {@link KEY_RADIX}, so adding a customer builds no string. Map keys compare by
+   * SameValueZero: the string '1', the number 1, true and null are four values.
+   */
+  readonly #groups = new Map<number, Group>();
+  readonly #ids: Map<KeyValue, number>[];
   readonly #key: KeyValue[];
   readonly #labels: (string[] | null)[];
   #customers = 0;
@@ -189,6 +198,7 @@ export class AggregateAccumulator {
     this.#labels = spec.group_by.map((d) => (d.kind === 'bucket' ? bucketLabels(d.edges) : null));
     this.#sources = sourcesOf(spec.metrics);
     this.#names = [...this.#sources.keys()];
+    this.#ids = spec.group_by.map(() => new Map<KeyValue, number>());
     this.#key = new Array<KeyValue>(spec.group_by.length);
   }
 
@@ -200,13 +210,21 @@ export class AggregateAccumulator {
   add(row: AggregateRow): void {
     this.#customers++;
     const dims = this.#spec.group_by;
-    let text = '';
+    let code = 0;
     for (let i = 0; i < dims.length; i++) {
       const v = keyValueOf(dims[i]!, row, this.#labels[i]!);
       this.#key[i] = v;
-      text += `${typeof v === 'string' ? 's' : typeof v === 'number' ? 'n' : String(v)}${v}\u0000`;
+      const ids = this.#ids[i]!;
+      let id = ids.get(v);
+      if (id === undefined) {
+        // A dimension's new value is a new group: past the limit either way.
+        if (ids.size >= MAX_GROUPS) throw tooMany();
+        id = ids.size;
+        ids.set(v, id);
+      }
+      code = code * KEY_RADIX + id;
     }
-    let group = this.#groups.get(text);
+    let group = this.#groups.get(code);
     if (!group) {
       if (this.#groups.size >= MAX_GROUPS) throw tooMany();
       group = {
@@ -214,7 +232,7 @@ export class AggregateAccumulator {
         count: 0,
         accs: [...this.#sources.values()].map((q) => new SourceAcc(q)),
       };
-      this.#groups.set(text, group);
+      this.#groups.set(code, group);
     }
     group.count++;
     const names = this.#names;

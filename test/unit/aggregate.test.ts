@@ -170,7 +170,7 @@ describe('aggregates over a known population', () => {
 });
 
 /** A row of fixed values (the accumulator's view of one customer). */
-function row(values: Record<string, number | string | null>): AggregateRow {
+function row(values: Record<string, number | string | boolean | null>): AggregateRow {
   return { lookup: (name) => values[name] ?? null, hasTag: () => false };
 }
 
@@ -213,6 +213,36 @@ describe('quantile metrics', () => {
     expect(group!.count).toBe(11);
     expect(Math.abs((group!['p50:churn.risk'] as number) - 50)).toBeLessThanOrEqual(0.5);
     expect(Math.abs((group!['p90:churn.risk'] as number) - 90)).toBeLessThanOrEqual(0.9);
+  });
+
+  it('keeps a text, a number, a boolean and null with the same spelling in four groups', () => {
+    const s = spec({ group_by: 'profile.tier,profile.vip' });
+    const acc = new AggregateAccumulator(s);
+    for (const tier of ['1', 1, true, 'true', null, 'null', 1, '1'])
+      acc.add(row({ 'profile.tier': tier, 'profile.vip': tier === 1 ? false : null }));
+    const groups = finishAggregate(s, mergeAggregates(s, [acc.toJSON()])).groups;
+    const keys = groups.map((g) => [g.key['profile.tier'], g.key['profile.vip'], g.count]);
+    expect(keys).toHaveLength(6);
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        [1, false, 2],
+        ['1', null, 2],
+        [null, null, 1],
+        [true, null, 1],
+        ['null', null, 1],
+        ['true', null, 1],
+      ]),
+    );
+  });
+
+  it(`refuses a second dimension past ${MAX_GROUPS} values even where the first has one`, () => {
+    const s = spec({ group_by: 'segment,profile.city' });
+    const acc = new AggregateAccumulator(s);
+    for (let i = 0; i < MAX_GROUPS; i++) acc.add(row({ segment: 'champions', 'profile.city': i }));
+    expect(acc.groups).toBe(MAX_GROUPS);
+    expect(() => acc.add(row({ segment: 'champions', 'profile.city': -1 }))).toThrow(
+      coded('BW_ERR_AGGREGATE_GROUPS', /1000 groups/),
+    );
   });
 
   it(`refuses more than ${MAX_GROUPS} groups with BW_ERR_AGGREGATE_GROUPS`, () => {
