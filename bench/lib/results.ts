@@ -193,7 +193,7 @@ export function formatTable(r: BenchResult): string {
           [
             'aggregate',
             `p99 ${fmt(r.aggregates.p99_ms)} ms, p50 ${fmt(r.aggregates.p50_ms)} ms @ ${fmt(r.aggregates.customers)} customers`,
-            `${r.aggregates.queries} queries while loading at ${fmt(r.aggregates.rate_eps)} ev/s`,
+            `${r.aggregates.queries} queries while loading at ${fmt(r.aggregates.rate_eps)} ev/s; worker pass ${fmt(r.aggregates.pass_mean_ms)} ms mean; folded ${fmt(r.aggregates.processed_eps_with_queries)} ev/s (${fmt(r.aggregates.processed_eps_without_queries)} without queries)`,
             '',
             'p99 ≤ 1 s @ 1M customers',
           ],

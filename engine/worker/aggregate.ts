@@ -70,7 +70,7 @@ function namesRead(spec: AggregateSpec): string[] {
 }
 
 /** A query's pass over partitions, one at a time ({@link aggregateWalk}). */
-export interface AggregateWalk {
+interface AggregateWalk {
   /** Adds one partition's customers; throws BW_ERR_AGGREGATE_GROUPS or BW_ERR_AGGREGATE_DEADLINE. */
   add(view: PartitionView): void;
   result(): AggregatePartialJSON;
@@ -81,7 +81,7 @@ export interface AggregateWalk {
  * CRM does not define; `add` throws BW_ERR_AGGREGATE_GROUPS past the group limit and
  * BW_ERR_AGGREGATE_DEADLINE past `deadline` (epoch ms).
  */
-export function aggregateWalk(
+function aggregateWalk(
   spec: AggregateSpec,
   tags: TagEvaluator,
   clock: 'wall' | 'event',
