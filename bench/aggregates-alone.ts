@@ -1,9 +1,10 @@
 /**
- * `node dist/bench/aggregates-alone.js [--customers N] [--rates R1,R2] [--seconds S]`: the bench's
+ * `node dist/bench/aggregates-alone.js [--customers N] [--rates R1,R2] [--seconds S] [--wait-quiet W]`: the bench's
  * aggregate phase alone, through the full bench's own pieces: a nats-server with the partition
  * mapping, an engine, `restartAtScale` with N customers (one event each; 1M by default) and, on
  * the restarted engine, the `aggregates` phase once per load rate (default 36,000 ev/s, about the
- * full bench's half drain rate, then 5,000). Writes bench/results/aggregates-<timestamp>.json and
+ * full bench's half drain rate, then 5,000), each after waiting up to W seconds (default 0) for the
+ * machine to be quiet. Writes bench/results/aggregates-<timestamp>.json and
  * prints one line per rate on stdout. See bench/README.md.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { ensureStreams } from '../engine/nats/streams.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { type AggregatesResult, aggregates } from './lib/aggregates.js';
 import { type BenchContext, benchOptions } from './lib/context.js';
+import { waitQuiet } from './lib/cpu.js';
 import { startEngine } from './lib/engine-proc.js';
 import { startNats } from './lib/nats-proc.js';
 import { fmt, Progress } from './lib/progress.js';
@@ -29,12 +31,14 @@ runMain(async () => {
       customers: { type: 'string' },
       rates: { type: 'string', default: '36000,5000' },
       seconds: { type: 'string' },
+      'wait-quiet': { type: 'string' },
     },
   });
   const opts = benchOptions(false, false);
   const customers = numberArg(values.customers, 'customers', opts.restartCustomers);
   const seconds = numberArg(values.seconds, 'seconds', opts.aggregateSeconds);
   const rates = (values.rates ?? '').split(',').map((r) => numberArg(r, 'rates'));
+  const quietSeconds = numberArg(values['wait-quiet'], 'wait-quiet', 0);
   const progress = new Progress();
   const startedAt = new Date();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'bw-bench-agg-'));
@@ -53,7 +57,10 @@ runMain(async () => {
       onWarning: (line) => progress.note(`engine: ${line.slice(0, 200)}`),
     });
     const restart = await restartAtScale(ctx, first, customers, async (engine) => {
-      for (const rate of rates) runs.push(await aggregates(ctx, engine, rate, seconds, seconds / 2));
+      for (const rate of rates) {
+        if (quietSeconds > 0) await waitQuiet(progress, quietSeconds);
+        runs.push(await aggregates(ctx, engine, rate, seconds, seconds / 2));
+      }
     });
     const resultsDir = path.join(PACKAGE_ROOT, 'bench', 'results');
     await mkdir(resultsDir, { recursive: true });

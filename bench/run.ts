@@ -16,7 +16,7 @@ import { PACKAGE_ROOT } from '../lib/paths.js';
 import { type AggregatesResult, aggregates } from './lib/aggregates.js';
 import { type ClusterBench, clusterIngest, startClusterBench } from './lib/cluster.js';
 import { type BenchContext, benchOptions } from './lib/context.js';
-import { cpuSnapshot, foreignShare } from './lib/cpu.js';
+import { cpuSnapshot, foreignShare, waitQuiet } from './lib/cpu.js';
 import { type EngineProc, getJson } from './lib/engine-proc.js';
 import { failover } from './lib/failover.js';
 import { freshness } from './lib/freshness.js';
@@ -26,7 +26,7 @@ import { startNats } from './lib/nats-proc.js';
 import { spawnBench } from './lib/proc.js';
 import { formatProfiles, summariseDir, type ThreadProfile } from './lib/profile.js';
 import { fmt, Progress } from './lib/progress.js';
-import { runMain, sleep } from './lib/report.js';
+import { runMain } from './lib/report.js';
 import { restart, restartAtScale } from './lib/restart.js';
 import { type BenchResult, commitOf, formatTable } from './lib/results.js';
 
@@ -86,26 +86,6 @@ async function scoring(ctx: BenchContext): Promise<BenchResult['scoring']> {
       .join('; '),
   );
   return out;
-}
-
-/** Waits (at most `seconds`) until other processes use under 10% of the CPU over 5 s. */
-async function waitQuiet(progress: Progress, seconds: number): Promise<void> {
-  progress.phase(`waiting up to ${seconds} s for the machine to be quiet`);
-  const deadline = performance.now() + seconds * 1000;
-  for (;;) {
-    const before = cpuSnapshot();
-    await sleep(5000);
-    const share = foreignShare(before, cpuSnapshot());
-    if (!(share >= 0.1)) {
-      progress.done(`other processes use ${(share * 100).toFixed(0)}% of the CPU`);
-      return;
-    }
-    if (performance.now() > deadline) {
-      progress.done(`still busy (${(share * 100).toFixed(0)}% used by other processes); going ahead`);
-      return;
-    }
-    progress.update(`other processes use ${(share * 100).toFixed(0)}% of the CPU`);
-  }
 }
 
 runMain(async () => {

@@ -5,6 +5,8 @@
  * Other work on a 2-core machine moves every figure, so each phase records it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Progress } from './progress.js';
+import { sleep } from './report.js';
 
 export interface CpuSnapshot {
   busy: number;
@@ -60,6 +62,26 @@ export function cpuSnapshot(): CpuSnapshot | undefined {
 export function foreignShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined): number {
   if (!a || !b || b.total <= a.total) return Number.NaN;
   return Math.max(0, b.busy - a.busy - (b.ours - a.ours)) / (b.total - a.total);
+}
+
+/** Waits (at most `seconds`) until other processes use under 10% of the CPU over 5 s. */
+export async function waitQuiet(progress: Progress, seconds: number): Promise<void> {
+  progress.phase(`waiting up to ${seconds} s for the machine to be quiet`);
+  const deadline = performance.now() + seconds * 1000;
+  for (;;) {
+    const before = cpuSnapshot();
+    await sleep(5000);
+    const share = foreignShare(before, cpuSnapshot());
+    if (!(share >= 0.1)) {
+      progress.done(`other processes use ${(share * 100).toFixed(0)}% of the CPU`);
+      return;
+    }
+    if (performance.now() > deadline) {
+      progress.done(`still busy (${(share * 100).toFixed(0)}% used by other processes); going ahead`);
+      return;
+    }
+    progress.update(`other processes use ${(share * 100).toFixed(0)}% of the CPU`);
+  }
 }
 
 /** CPU ticks (user + system) used so far by thread `tid` of process `pid` (Linux), NaN elsewhere. */
