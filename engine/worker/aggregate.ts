@@ -1,27 +1,24 @@
 /**
  * A worker's share of the population-wide aggregates (docs/analytics.md): `aggregate` walks every
- * customer slot of the worker's partitions (filter, group key, metrics read through the partition's
- * CRM lookup, so a feature vector is computed only for customers whose filter, group or metrics read
- * a feature) into one partial; `daily` collects its partitions' daily cubes. The main thread merges
+ * customer slot of the worker's partitions (filter, group key, metrics read through a row of
+ * readers resolved once per partition, aggregate-row.ts, so a feature vector is computed only for
+ * customers whose filter, group or metrics read a feature) into one partial; `daily` collects its partitions' daily cubes. The main thread merges
  * the workers' partials (engine/pool/population.ts).
  */
 import { BellwetherError } from '../../contract/errors.js';
-import {
-  AggregateAccumulator,
-  type AggregatePartialJSON,
-  type AggregateRow,
-} from '../../operators/analytics/aggregate.js';
+import { AggregateAccumulator, type AggregatePartialJSON } from '../../operators/analytics/aggregate.js';
 import type { AggregateSpec } from '../../operators/analytics/aggregate-spec.js';
 import {
   DailyAccumulator,
   type DailyPartialJSON,
   type DailySpec,
 } from '../../operators/analytics/daily-cube.js';
-import { LIFECYCLE_INPUTS, lifecycleStage } from '../../operators/analytics/lifecycle.js';
-import { compileExpression, type ExpressionValue } from '../../operators/crm/expression.js';
+import { LIFECYCLE_INPUTS } from '../../operators/analytics/lifecycle.js';
+import { compileExpression } from '../../operators/crm/expression.js';
 import type { TagEvaluator } from '../../operators/crm/tags.js';
 import type { PartitionCrm } from '../state/partition-crm.js';
 import type { PartitionState } from '../state/partition-state.js';
+import { type PassCursor, partitionRow } from './aggregate-row.js';
 
 /** Slots between two looks at the clock. */
 const DEADLINE_STRIDE = 1024;
@@ -29,28 +26,6 @@ const DEADLINE_STRIDE = 1024;
 interface PartitionView {
   state: PartitionState;
   crm: PartitionCrm;
-}
-
-const num = (v: ExpressionValue | undefined): number | null => (typeof v === 'number' ? v : null);
-
-/** A row over the prepared slot of `crm`, with `lifecycle` and tags besides the CRM's names. */
-function rowOf(crm: PartitionCrm, tags: TagEvaluator, slotRef: { slot: number }): AggregateRow {
-  const lookup = crm.lookup;
-  return {
-    lookup: (name) =>
-      name === 'lifecycle'
-        ? lifecycleStage(
-            num(lookup('purchases_lifetime')),
-            num(lookup('days_since_first_purchase')),
-            num(lookup('days_since_last_purchase')),
-          )
-        : lookup(name),
-    hasTag: (id) => {
-      const i = tags.indexOf(id);
-      const bits = crm.tags.data as Uint32Array;
-      return ((bits[slotRef.slot * 2 + (i >>> 5)]! >>> (i & 31)) & 1) === 1;
-    },
-  };
 }
 
 /** `names` and, when lifecycle is one, the three features it reads. */
@@ -106,20 +81,20 @@ function aggregateWalk(
       // The filter's features first, for every customer; the rest only for those it lets through.
       const filterPlan = state.table.plan(filterNames);
       const plan = state.table.plan(names);
-      const where = { slot: 0 };
-      const row = rowOf(crm, tags, where);
+      const cursor: PassCursor = { slot: 0, plan };
+      const row = partitionRow(state, crm, tags, now, cursor);
       for (let slot = 0; slot < state.table.size; slot++) {
         if (slot % DEADLINE_STRIDE === DEADLINE_STRIDE - 1 && Date.now() > deadline)
           throw new BellwetherError(
             'BW_ERR_AGGREGATE_DEADLINE',
             `partition ${state.partition} was not done by the deadline`,
           );
-        where.slot = slot;
+        cursor.slot = slot;
         if (filter) {
-          crm.preparePlanned(slot, now, filterPlan);
+          cursor.plan = filterPlan;
           if (!filter.evaluate(row.lookup)) continue;
+          cursor.plan = plan;
         }
-        crm.preparePlanned(slot, now, plan);
         acc.add(row);
       }
     },

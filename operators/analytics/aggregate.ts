@@ -156,22 +156,43 @@ export interface AggregateRow {
   lookup(name: string): ExpressionValue | undefined;
   /** Whether the customer has tag `id`. */
   hasTag(id: string): boolean;
+  /**
+   * A reader of `name` for the customer the row is at when it is called, resolved once: a row that
+   * moves over many customers (a worker's pass) saves the name's lookup on every read.
+   */
+  reader?(name: string): () => ExpressionValue | undefined;
 }
 
-function keyValueOf(dim: Dimension, row: AggregateRow, labels: readonly string[] | null): KeyValue {
+type Read = () => ExpressionValue | undefined;
+
+/** The reader of a dimension's key value on `row`. */
+function keyReaderOf(
+  dim: Dimension,
+  row: AggregateRow,
+  read: (name: string) => Read,
+  labels: readonly string[] | null,
+): () => KeyValue {
   switch (dim.kind) {
     case 'tag':
-      return row.hasTag(dim.tag);
+      return () => row.hasTag(dim.tag);
     case 'rfm': {
-      const v = row.lookup(dim.name);
-      return typeof v === 'number' && v > 0 ? v : null;
+      const r = read(dim.name);
+      return () => {
+        const v = r();
+        return typeof v === 'number' && v > 0 ? v : null;
+      };
     }
     case 'bucket': {
-      const v = row.lookup(dim.source);
-      return typeof v === 'number' && !Number.isNaN(v) ? labels![bucketIndex(dim.edges, v)]! : null;
+      const r = read(dim.source);
+      return () => {
+        const v = r();
+        return typeof v === 'number' && !Number.isNaN(v) ? labels![bucketIndex(dim.edges, v)]! : null;
+      };
     }
-    default:
-      return row.lookup(dim.name) ?? null;
+    default: {
+      const r = read(dim.name);
+      return () => r() ?? null;
+    }
   }
 }
 
@@ -191,6 +212,10 @@ export class AggregateAccumulator {
   readonly #ids: Map<KeyValue, number>[];
   readonly #key: KeyValue[];
   readonly #labels: (string[] | null)[];
+  /** The row the readers below read (rebound when another row is added). */
+  #row: AggregateRow | undefined;
+  #keyReaders: (() => KeyValue)[] = [];
+  #metricReaders: Read[] = [];
   #customers = 0;
 
   constructor(spec: AggregateSpec) {
@@ -206,13 +231,21 @@ export class AggregateAccumulator {
     return this.#groups.size;
   }
 
+  #bind(row: AggregateRow): void {
+    const read = (name: string): Read => (row.reader ? row.reader(name) : () => row.lookup(name));
+    this.#row = row;
+    this.#keyReaders = this.#spec.group_by.map((d, i) => keyReaderOf(d, row, read, this.#labels[i]!));
+    this.#metricReaders = this.#names.map(read);
+  }
+
   /** Adds one customer (that passed the filter). Throws BW_ERR_AGGREGATE_GROUPS past the limit. */
   add(row: AggregateRow): void {
+    if (row !== this.#row) this.#bind(row);
     this.#customers++;
-    const dims = this.#spec.group_by;
+    const keyReaders = this.#keyReaders;
     let code = 0;
-    for (let i = 0; i < dims.length; i++) {
-      const v = keyValueOf(dims[i]!, row, this.#labels[i]!);
+    for (let i = 0; i < keyReaders.length; i++) {
+      const v = keyReaders[i]!();
       this.#key[i] = v;
       const ids = this.#ids[i]!;
       let id = ids.get(v);
@@ -235,9 +268,9 @@ export class AggregateAccumulator {
       this.#groups.set(code, group);
     }
     group.count++;
-    const names = this.#names;
-    for (let i = 0; i < names.length; i++) {
-      const v = row.lookup(names[i]!);
+    const metricReaders = this.#metricReaders;
+    for (let i = 0; i < metricReaders.length; i++) {
+      const v = metricReaders[i]!();
       if (typeof v === 'number' && Number.isFinite(v)) group.accs[i]!.add(v);
     }
   }
