@@ -43,8 +43,6 @@ type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Om
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Owning a partition loads its checkpoint (up to a few hundred MB from the object store). */
 const OWN_TIMEOUT_MS = 120_000;
-/** Requests sent over a worker's query channel, served at its safe points (engine/worker/queries.ts). */
-const QUERY_PORT_OPS: ReadonlySet<string> = new Set(['customer', 'aggregate', 'daily']);
 
 /** What the pool's workers share, besides the configuration. */
 export interface PoolShared {
@@ -165,9 +163,7 @@ export class WorkerPool {
    * started again: it reloads its partitions' checkpoints and resumes from their sequences.
    */
   #spawn(index: number, count: number, generation = 0): Promise<void> {
-    // Customer queries and aggregate partials have their own channel, which the worker also polls
-    // synchronously at safe points inside long batches (engine/worker/queries.ts), so a read does
-    // not wait for a batch to end.
+    // Customer and aggregate queries have their own channel, polled at the worker's safe points (queries.ts).
     const channel = new MessageChannel();
     this.#queryPorts[index] = channel.port1;
     channel.port1.on('message', (msg: WorkerReply | AnswersPush) => {
@@ -310,10 +306,7 @@ export class WorkerPool {
     else pending.resolve(outcome.value);
   }
 
-  /**
-   * Asks worker `worker`. Customer queries and aggregate partials go over its query channel: the
-   * worker serves them at safe points inside a batch (engine/worker/queries.ts) instead of after it.
-   */
+  /** Asks worker `worker`; customer, aggregate and daily queries go over its query channel. */
   request<T>(worker: number, body: RequestBody, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     const target = this.#workers[worker];
     if (!target || !this.#up[worker]) {
@@ -326,7 +319,8 @@ export class WorkerPool {
         reject(new BellwetherError('BW_ERR_WORKER_TIMEOUT', `worker ${worker} ${body.op}`));
       }, timeoutMs);
       this.#pending.set(id, { worker, resolve: resolve as (v: unknown) => void, reject, timer });
-      (QUERY_PORT_OPS.has(body.op) ? this.#queryPorts[worker]! : target).postMessage({
+      const port = body.op === 'customer' || body.op === 'aggregate' || body.op === 'daily';
+      (port ? this.#queryPorts[worker]! : target).postMessage({
         ...body,
         id,
       } as WorkerRequest);
