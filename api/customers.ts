@@ -17,6 +17,7 @@ import {
   checkCustomer,
   watchEnumeration,
 } from './customer-budget.js';
+import { customerEventsRoute } from './customer-events.js';
 import { answerFields, type PiiView, type PresentedAnswer, piiViewFor, presentAnswer } from './pii-view.js';
 import {
   CustomerAnswerBody,
@@ -58,6 +59,8 @@ export function customerRoutes(app: FastifyInstance, engine: EngineView, securit
     chargeCustomer(request, security, id);
     return answer;
   }
+
+  customerEventsRoute(app, engine, security, readCustomer);
 
   app.get<{ Params: Static<typeof CustomerParams>; Querystring: Static<typeof CustomerQuery> }>(
     '/v1/customers/:id',

@@ -11,7 +11,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       if (status === 503) request.log.warn({ code: err.code }, 'request refused: worker unavailable');
       else if (status >= 500) request.log.error({ err }, 'request failed');
-      return reply.code(status).send({ error: { code: err.code, message: err.message } });
+      const violations = (err.data as { violations?: unknown } | undefined)?.violations;
+      const listed = Array.isArray(violations) ? { violations: violations.map(String) } : {};
+      return reply.code(status).send({ error: { code: err.code, message: err.message, ...listed } });
     }
     if (err.validation) {
       return reply.code(400).send({ error: { code: 'BW_ERR_BAD_REQUEST', message: err.message } });

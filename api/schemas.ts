@@ -16,6 +16,11 @@ const ErrorBodySchema = Type.Object(
     error: Type.Object({
       code: Type.String(),
       message: Type.String(),
+      violations: Type.Optional(
+        Type.Array(Type.String(), {
+          description: 'BW_ERR_CRM_CONFIG: every violation, each `<file>:<section>.<id>.<field>: …`',
+        }),
+      ),
     }),
   },
   { $id: 'ErrorBody', description: 'A refusal or failure: a BW_ERR_… code (docs/errors.md) and its message' },
@@ -128,7 +133,7 @@ export const LinkedAnswer = Type.Object({
   customer_id: Type.String({ description: 'The customer the anonymous id is linked to' }),
 });
 
-const PiiQuery = Type.Union([Type.Literal('none'), Type.Literal('masked'), Type.Literal('plain')], {
+export const PiiQuery = Type.Union([Type.Literal('none'), Type.Literal('masked'), Type.Literal('plain')], {
   description: 'Personal fields: none, masked (analyst, admin) or plain (admin only; audited)',
 });
 

@@ -28,6 +28,7 @@ import { healthRoutes } from './health.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { lazyChildLogger } from './lazy-logger.js';
 import { modelRoutes } from './models.js';
+import { ruleRoutes } from './rules.js';
 import { ErrorBody, SHARED_SCHEMAS } from './schemas.js';
 import { installSecurityHeaders, securityHeaders } from './security-headers.js';
 import { formatValidationErrors } from './validation-errors.js';
@@ -117,6 +118,7 @@ export async function buildServer(engine: EngineView, opts: ServerOptions): Prom
   analyticsRoutes(app, engine);
   aggregateRoutes(app, engine);
   alertRoutes(app, engine);
+  ruleRoutes(app, engine);
   await consoleRoutes(app);
   // Swagger UI at /docs, the OpenAPI document at /docs/json; scripts and styles from the package,
   // under its own content security policy.

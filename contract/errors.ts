@@ -39,7 +39,17 @@ export const ERRORS = {
   BW_ERR_INPUT_FORMAT: { message: 'input file cannot be read in the given format', retryable: false },
   BW_ERR_CLI_USAGE: { message: 'command line is invalid', retryable: false },
   BW_ERR_REPLAY_PUBLISH: { message: 'the events stream refused a replayed event', retryable: true },
-  BW_ERR_CRM_CONFIG: { message: 'tag, rule, funnel or segment configuration is invalid', retryable: false },
+  BW_ERR_CRM_CONFIG: {
+    message: 'tag, rule, funnel or segment configuration is invalid',
+    retryable: false,
+    status: 422,
+  },
+  BW_ERR_RULES_NOT_WRITABLE: {
+    message: 'no rules file to write: the built-in rules are in force',
+    retryable: false,
+    status: 409,
+  },
+  BW_ERR_RULE_NOT_FOUND: { message: 'no rule with this id in the rules file', retryable: false, status: 404 },
   BW_ERR_CLEANSING_CONFIG: { message: 'cleansing rules file is invalid', retryable: false },
   BW_ERR_EVENT_QUARANTINED: {
     message: 'a valid event was quarantined by a cleansing rule (outlier, near-duplicate)',

@@ -23,8 +23,15 @@ export function crmFilesOf(config: Config): CrmFiles {
   return { tags: config.tagsFile, rules: config.rulesFile, funnels: config.funnelsFile };
 }
 
-/** Loads and merges the CRM files into one plain definition (defaults for sections not given). */
-export async function loadCrmDefinition(files: CrmFiles): Promise<{ definition: CrmFile; source: string }> {
+/**
+ * Loads and merges the CRM files into one plain definition (defaults for sections not given).
+ * `rulesContent`: the rules file's content as it is about to be written (parsed), validated in its
+ * place with the same schema and checks (engine/rules-file.ts).
+ */
+export async function loadCrmDefinition(
+  files: CrmFiles,
+  rulesContent?: unknown,
+): Promise<{ definition: CrmFile; source: string }> {
   const definition: CrmFile = { ...DEFAULT_CRM_FILE };
   const sources: string[] = [];
   if (files.tags) {
@@ -33,7 +40,10 @@ export async function loadCrmDefinition(files: CrmFiles): Promise<{ definition: 
     sources.push(files.tags);
   }
   if (files.rules) {
-    const loaded = await loadCrmConfig(files.rules);
+    const loaded =
+      rulesContent === undefined
+        ? await loadCrmConfig(files.rules)
+        : compileCrmConfig(rulesContent, files.rules);
     definition.rules = loaded.definition.rules ?? [];
     if (loaded.definition.segments) definition.segments = loaded.definition.segments;
     sources.push(files.rules);

@@ -29,6 +29,7 @@ import { associationRules } from '../operators/analytics/association-rules.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
 import { EngineSecurity } from '../security/engine-security.js';
+import { ProfilePolicy } from '../security/pii-policy.js';
 import { createAlertsFeed } from './alerts-feed.js';
 import { loadCleansingDefinition, watchCleansingFile } from './cleansing-file.js';
 import { clusterJetStream, openKvBucket } from './cluster/buckets.js';
@@ -37,6 +38,7 @@ import { identityBucketSpec } from './cluster/identity-links.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import { CustomerBudgetStore } from './customer-budget-store.js';
+import { readCustomerEvents } from './customer-events.js';
 import { prepareDataDir } from './data-dir.js';
 import type { Logger } from './log.js';
 import { registerMainMetrics } from './main-metrics.js';
@@ -49,6 +51,7 @@ import type { GatherBody } from './pool/population.js';
 import { mergeShadowCounts } from './pool/shadow-comparison.js';
 import type { TestHooks, WorkerStatus } from './pool/thread-messages.js';
 import { WorkerPool } from './pool/worker-pool.js';
+import { RulesFile, ruleTriggers } from './rules-file.js';
 import { securityMetrics } from './security-metrics.js';
 import type { CustomerAnswer, EngineInfo, EngineView } from './view.js';
 
@@ -200,7 +203,28 @@ export async function openEngine(
       log.info({ component: 'models', versions: versions[0] }, 'models reloaded');
       return versions;
     };
+    const rulesFile = new RulesFile(config, crm, (next) => workers().reconfigureCrm(next), log);
+    const eventsSource = {
+      jsm,
+      js: jetstream(nc),
+      layout: eventsLayout,
+      partitions: config.partitions,
+      policy: new ProfilePolicy(config.profilePlainFields),
+    };
     const view: EngineView = {
+      // Any instance reads any partition's stream; "now" as the partition's features see it.
+      customerEvents: async (id, limit) => {
+        const partition = partitionOfCustomer(id, config.partitions);
+        const read = await readCustomerEvents(eventsSource, id, partition, limit, Date.now());
+        const status = pool?.owns(partition)
+          ? (await pool.status()).flatMap((w) => w.partitions).find((p) => p.partition === partition)
+          : undefined;
+        const clock = config.clock === 'wall' ? Date.now() : Date.parse(status?.event_clock ?? '');
+        return { ...read, partition, now: Number.isFinite(clock) ? clock : null };
+      },
+      crmRules: async () => rulesFile.listing(ruleTriggers(pool ? await pool.metrics() : [])),
+      saveRule: (rule) => rulesFile.save(rule),
+      deleteRule: (id) => rulesFile.remove(id),
       models: async () => {
         const statuses = await workers().status();
         return {
@@ -281,7 +305,7 @@ export async function openEngine(
         natsSettings,
         log,
         {
-          crm,
+          crm: rulesFile.current,
           cleansing,
           pii: security.keyringData,
           eventsLayout,
@@ -362,35 +386,7 @@ export async function openEngine(
       watchCleansingFile(config.cleansingFile, (next) => started.reconfigureCleansing(next), log, cleanups);
 
       // Tag, rule and funnel files are reloaded on change; an invalid edit is logged and ignored.
-      const crmFiles = Object.values(crmFilesOf(config)).filter((f): f is string => f !== undefined);
-      let crmDebounce: NodeJS.Timeout | undefined;
-      for (const file of crmFiles) {
-        try {
-          // The directory is watched, not the file: editors often replace a file by renaming a new one.
-          const watcher = watch(path.dirname(file), (_event, name) => {
-            if (name !== path.basename(file)) return;
-            clearTimeout(crmDebounce);
-            crmDebounce = setTimeout(() => {
-              loadCrmDefinition(crmFilesOf(config))
-                .then((next) => started.reconfigureCrm(next))
-                .then(() => log.info({ component: 'crm', files: crmFiles }, 'crm configuration reloaded'))
-                .catch((err: unknown) =>
-                  log.error(
-                    { component: 'crm', err },
-                    'crm configuration rejected; keeping the previous one',
-                  ),
-                );
-            }, 300);
-          });
-          watcher.on('error', (err) => log.warn({ component: 'crm', file, err }, 'crm file watch failed'));
-          cleanups.push('crm-watch', async () => {
-            clearTimeout(crmDebounce);
-            watcher.close();
-          });
-        } catch (err) {
-          log.warn({ component: 'crm', file, err }, 'cannot watch a crm file');
-        }
-      }
+      rulesFile.watch(cleanups);
     };
     return { view, natsUrl, natsSettings, security, startWorkers, stop: cleanup };
   } catch (err) {

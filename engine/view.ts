@@ -18,6 +18,12 @@ export type {
 };
 
 import type { AlertsView } from './alerts-feed.js';
+import type { StoredCustomerEvents } from './customer-events.js';
+import type { RuleDefinition, RulesListing } from './rules-file.js';
+
+export type { StoredCustomerEvent, StoredCustomerEvents } from './customer-events.js';
+export type { RuleDefinition, RulesListing } from './rules-file.js';
+
 import type { ClusterInfo } from './cluster/engine-member.js';
 import type { ModelMonitorView } from './pool/monitor-merge.js';
 
@@ -86,6 +92,21 @@ export interface EngineView {
    * instance's still valid, say after a kill -9); 0 on a single node.
    */
   partitionsAwaited(): number;
+  /**
+   * A customer's newest events from its partition's stream, newest first (engine/customer-events.ts),
+   * with "now" as the partition's features see it (the wall clock, or the partition's event clock
+   * when this instance runs it; null otherwise).
+   */
+  customerEvents(
+    id: string,
+    limit: number,
+  ): Promise<StoredCustomerEvents & { partition: number; now: number | null }>;
+  /** The rules and tags in force, each rule with its firings since the workers started. */
+  crmRules(): Promise<RulesListing>;
+  /** Adds or replaces a rule in the rules file (validated whole, written atomically, applied). */
+  saveRule(rule: RuleDefinition): Promise<void>;
+  /** Removes a rule from the rules file. */
+  deleteRule(id: string): Promise<void>;
   /** Alerts and rule actions: the recent ones from the alerts stream, and live ones as they come. */
   alerts: AlertsView;
 }

@@ -24,12 +24,22 @@ export type Permission =
   | 'pii_plain'
   | 'export'
   | 'models_reload'
+  | 'rules_write' // PUT and DELETE /v1/rules/:id: edit the rules file
   | 'aggregate'; // GET /v1/aggregate and /v1/aggregate/daily: population-wide aggregates
 
 const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   viewer: new Set(['read', 'metrics']),
   analyst: new Set(['read', 'metrics', 'pii_masked', 'export', 'aggregate']),
-  admin: new Set(['read', 'metrics', 'pii_masked', 'pii_plain', 'export', 'models_reload', 'aggregate']),
+  admin: new Set([
+    'read',
+    'metrics',
+    'pii_masked',
+    'pii_plain',
+    'export',
+    'models_reload',
+    'rules_write',
+    'aggregate',
+  ]),
   service: new Set(['read', 'metrics', 'export', 'models_reload', 'aggregate']),
 };
 

@@ -29,6 +29,9 @@ import type {
   EngineView,
   ModelListing,
   ModelMonitorView,
+  RuleDefinition,
+  RulesListing,
+  StoredCustomerEvent,
   WorkerStatus,
 } from '../../engine/view.js';
 import type { AssociationRules, RuleQuery } from '../../operators/analytics/association-rules.js';
@@ -260,6 +263,40 @@ export class FakeEngineView implements EngineView {
   async associationRules(level: BasketLevel, query: RuleQuery): Promise<AssociationRules> {
     this.#call('associationRules', level, query);
     return { ...this.rules, level };
+  }
+  /** Stored events by customer, newest first (what `customerEvents` answers from); `eventsNow` its "now". */
+  readonly storedEvents = new Map<string, StoredCustomerEvent[]>();
+  eventsNow: number | null = Date.parse('2026-12-01T12:00:00.000Z');
+  async customerEvents(id: string, limit: number) {
+    this.#call('customerEvents', id, limit);
+    const events = (this.storedEvents.get(id) ?? []).slice(0, limit);
+    return { events, scanned: events.length, complete: true, partition: 0, now: this.eventsNow };
+  }
+  /** The rules "file": what `saveRule` and `deleteRule` change and `crmRules` lists. */
+  rulesFile: RuleDefinition[] = [
+    { id: 'big_order', on: 'purchase', when: 'spend_7d > 200', action: { channel: 'sms' } },
+  ];
+  async crmRules(): Promise<RulesListing> {
+    this.#call('crmRules');
+    return {
+      file: '/tmp/rules.yaml',
+      rules: this.rulesFile.map((r) => ({
+        ...r,
+        kind: r.on === undefined ? 'condition' : 'event',
+        triggers: 3,
+      })),
+      tags: [{ id: 'vip', kind: 'value', when: 'spend_90d > 1000' }],
+    };
+  }
+  async saveRule(rule: RuleDefinition): Promise<void> {
+    this.#call('saveRule', rule);
+    this.rulesFile = [...this.rulesFile.filter((r) => r.id !== rule.id), rule];
+  }
+  async deleteRule(id: string): Promise<void> {
+    this.#call('deleteRule', id);
+    if (!this.rulesFile.some((r) => r.id === id))
+      throw new BellwetherError('BW_ERR_RULE_NOT_FOUND', `no rule '${id}' in /tmp/rules.yaml`);
+    this.rulesFile = this.rulesFile.filter((r) => r.id !== id);
   }
   async models(): Promise<ModelListing> {
     this.#call('models');
