@@ -4,10 +4,12 @@
 const KEY = 'bw.key';
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, violations) {
     super(message);
     this.status = status;
     this.code = code;
+    /** BW_ERR_CRM_CONFIG: each violation of a refused rule. */
+    this.violations = violations ?? [];
   }
 }
 
@@ -26,8 +28,8 @@ function headers() {
   return key ? { authorization: `Bearer ${key}` } : {};
 }
 
-async function request(path) {
-  const res = await fetch(path, { headers: headers() });
+async function request(path, init = {}) {
+  const res = await fetch(path, { ...init, headers: { ...headers(), ...init.headers } });
   if (res.status === 401) {
     sessionStorage.removeItem(KEY);
     onUnauthorized();
@@ -41,6 +43,26 @@ export async function getJson(path) {
   if (!res.ok)
     throw new ApiError(res.status, body?.error?.code ?? 'BW_ERR', body?.error?.message ?? res.statusText);
   return body;
+}
+
+/** PUT or DELETE with an optional JSON body; the JSON answer, or an ApiError with its code and violations. */
+export async function sendJson(method, path, body) {
+  const init =
+    body === undefined
+      ? { method }
+      : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  const res = await request(path, init);
+  const answer = await res.json().catch(() => null);
+  if (!res.ok) {
+    const error = answer?.error;
+    throw new ApiError(
+      res.status,
+      error?.code ?? 'BW_ERR',
+      error?.message ?? res.statusText,
+      error?.violations,
+    );
+  }
+  return answer;
 }
 
 export async function getText(path) {

@@ -1,4 +1,4 @@
-// The console shell: navigation by the URL's hash (#/live, #/customer/<id>, #/journeys, #/models),
+// The console shell: navigation by the URL's hash (#/live, #/customer/<id>, #/journeys, #/rules, #/models),
 // the language switch, and the API key prompt shown when the engine answers 401.
 
 import { html } from 'htm/preact';
@@ -10,11 +10,13 @@ import { CustomerView } from './views/customer.js';
 import { JourneysView } from './views/journeys.js';
 import { LiveView } from './views/live.js';
 import { ModelsView } from './views/models.js';
+import { RulesView } from './views/rules.js';
 
 const SCREENS = [
   ['live', 'live'],
   ['customer', 'customer'],
   ['journeys', 'journeys'],
+  ['rules', 'rules'],
   ['models', 'models'],
 ];
 
@@ -74,6 +76,7 @@ function App() {
       live: LiveView,
       customer: CustomerView,
       journeys: JourneysView,
+      rules: RulesView,
       models: ModelsView,
     }[where.screen] ?? LiveView;
 
@@ -95,7 +98,7 @@ function App() {
       ${
         who === null
           ? html`<${KeyPrompt} rejected=${rejected} onKey=${useKey} />`
-          : who && html`<${screen} key=${`${where.screen}-${generation}`} arg=${where.arg} />`
+          : who && html`<${screen} key=${`${where.screen}-${generation}`} arg=${where.arg} who=${who} />`
       }
     </main>`;
 }

@@ -4,14 +4,17 @@ import { html } from 'htm/preact';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 
-/** series: [{ label, stroke }]; data: [xs, ...ys] (x in seconds). Drawn from the second point on. */
+/**
+ * series: [{ label, stroke }]; data: [xs, ...ys] (x in seconds, or plain numbers with time=false).
+ * Drawn from the second point on.
+ */
 export function LineChart(props) {
   if ((props.data[0]?.length ?? 0) < 2)
     return html`<div class="chart empty" style=${`height:${(props.height ?? 180) + 16}px`}></div>`;
   return html`<${Plot} ...${props} />`;
 }
 
-function Plot({ series, data, height = 180 }) {
+function Plot({ series, data, height = 180, time = true }) {
   const box = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
@@ -20,6 +23,7 @@ function Plot({ series, data, height = 180 }) {
       {
         width: width(),
         height,
+        scales: { x: { time } },
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }))],
         axes: [{}, { size: 60 }],
         legend: { show: series.length > 1 },

@@ -1,6 +1,6 @@
 // Customer 360: look a customer up by id; profile as the caller's role may see it (the API masks
-// it), segment, RFM, tags, both scores with their reasons and model version, CLV, and the windowed
-// features behind the scores.
+// it), segment, RFM, tags, both scores with their reasons and model version, CLV, the windowed
+// features behind the scores, and the timeline of its newest events (timeline.js).
 
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
@@ -8,6 +8,7 @@ import { getJson } from '../api.js';
 import { num, when } from '../format.js';
 import { t } from '../i18n.js';
 import { Problem, Risk, usePoll } from './common.js';
+import { Timeline } from './timeline.js';
 
 function Search({ initial }) {
   const [value, setValue] = useState(initial ?? '');
@@ -82,6 +83,7 @@ function Answer({ c }) {
         <${ScoreCard} label=${t('intent')} score=${c.scores.purchase_intent} />
       </div>
     </div>
+    <${Timeline} id=${c.customer_id} />
     <div class="panel">
       <h3>${t('features')}</h3>
       <table class="features">

@@ -1,11 +1,13 @@
-// Models: each model's live and shadow version, and every version's card: out-of-time test metrics
-// against the baselines trained beside it, the cutoffs, and the calibration curve when the card has one.
+// Models: each model's live and shadow version, its live monitoring (monitor.js), and every
+// version's card: out-of-time test metrics against the baselines trained beside it, the cutoffs,
+// and the calibration curve when the card has one.
 import { html } from 'htm/preact';
 import { getJson } from '../api.js';
 import { num, when } from '../format.js';
 import { t } from '../i18n.js';
 import { LineChart } from './chart.js';
 import { Problem, usePoll } from './common.js';
+import { Monitor } from './monitor.js';
 
 const METRICS = ['roc_auc', 'pr_auc', 'brier', 'log_loss', 'precision_at_10pct'];
 
@@ -27,12 +29,15 @@ function MetricsTable({ test }) {
 /** card.calibration: [{ predicted, observed }] per bin (models/metrics.ts), when the card has it. */
 function Calibration({ bins }) {
   if (!Array.isArray(bins) || bins.length === 0) return null;
-  const xs = bins.map((_b, i) => i);
+  const xs = bins.map((b, i) =>
+    typeof b.lo === 'number' && typeof b.hi === 'number' ? (b.lo + b.hi) / 2 : i,
+  );
   return html`<div><h4>${t('calibration')}</h4>
     <${LineChart}
       series=${[{ label: t('predicted'), stroke: '#94a3b8' }, { label: t('observed'), stroke: '#2563eb' }]}
       data=${[xs, bins.map((b) => b.predicted), bins.map((b) => b.observed)]}
       height=${160}
+      time=${false}
     />
   </div>`;
 }
@@ -44,6 +49,7 @@ function Model({ model }) {
       <span class="badge live">${t('live_version')} ${model.live ?? '—'}</span>
       ${model.shadow && html`<span class="badge shadow">${t('shadow')} ${model.shadow}</span>`}
     </h2>
+    <${Monitor} name=${model.name} />
     ${versions.map(
       (v) => html`<div class="version">
         <h3>${t('version')} ${v.version}${v.version === model.live ? ' ★' : ''}</h3>
