@@ -18,7 +18,7 @@ import { type EventsLayout, eventsStreamOf } from './nats/streams.js';
 /** Messages read per ordered consumer (one chunk of the stream's tail). */
 const CHUNK = 2_000;
 /** At most this many of the partition's newest messages are read for one answer. */
-export const MAX_SCANNED = 50_000;
+const MAX_SCANNED = 50_000;
 /** At most this many bytes of message bodies are read for one answer. */
 const MAX_BYTES = 64 * 1024 * 1024;
 /** No further chunk is started after this long. */

@@ -21,7 +21,7 @@ import type { AlertsView } from './alerts-feed.js';
 import type { StoredCustomerEvents } from './customer-events.js';
 import type { RuleDefinition, RulesListing } from './rules-file.js';
 
-export type { StoredCustomerEvent, StoredCustomerEvents } from './customer-events.js';
+export type { StoredCustomerEvent } from './customer-events.js';
 export type { RuleDefinition, RulesListing } from './rules-file.js';
 
 import type { ClusterInfo } from './cluster/engine-member.js';

@@ -213,7 +213,9 @@ describe('the console’s timeline, rules and monitoring in a browser', () => {
   it('edits rules in a form: written to the file, listed, fired by an event; a bad expression refused', async () => {
     const actions: { customer_id: string }[] = [];
     const sub = nc.subscribe('bw.actions.console_thanks', {
-      callback: (_err, msg) => actions.push(msg.json<{ customer_id: string }>()),
+      callback: (_err, msg) => {
+        actions.push(msg.json<{ customer_id: string }>());
+      },
     });
     const page = await open();
     await signIn(page, KEYS.admin, 'rules');

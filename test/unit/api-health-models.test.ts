@@ -279,6 +279,7 @@ describe('routes, documents and failures', () => {
       '/v1/attribution',
       '/v1/customers',
       '/v1/customers/{id}',
+      '/v1/customers/{id}/events',
       '/v1/customers/{id}/recommendations',
       '/v1/export/customers',
       '/v1/funnels/{id}',
@@ -287,10 +288,19 @@ describe('routes, documents and failures', () => {
       '/v1/models/reload',
       '/v1/models/{name}/monitor',
       '/v1/paths',
+      '/v1/rules',
+      '/v1/rules/{id}',
       '/v1/segments',
       '/v1/whoami',
     ]);
     expect(doc.paths['/v1/models/reload'].post.tags).toEqual(['models']);
+    expect(Object.keys(doc.paths['/v1/rules/{id}']).sort()).toEqual(['delete', 'put']);
+    expect(
+      Object.keys(
+        doc.paths['/v1/customers/{id}/events'].get.responses['200'].content['application/json'].schema
+          .properties,
+      ).sort(),
+    ).toEqual(['complete', 'customer_id', 'events', 'now', 'partition', 'scanned']);
   });
 
   it('serves Swagger UI at /docs and an OpenAPI document that validates, with the key and refusals on every guarded route', async () => {
