@@ -274,6 +274,15 @@ describe('the console’s timeline, rules and monitoring in a browser', () => {
     sub.unsubscribe();
     await page.close();
 
+    // The form at a phone's width, in Chinese.
+    const phone = await open(390, 844);
+    await signIn(phone, KEYS.admin, 'rules');
+    await phone.locator('button.lang').click();
+    await phone.locator('tr[data-rule=console_thanks] button.edit').click();
+    await phone.locator('form.rule-form button[type=submit]', { hasText: '保存' }).waitFor();
+    await fitsWidth(phone, 390);
+    await phone.close();
+
     // Another role sees the rules but no edit buttons (and the API refuses its edits: 403).
     const analyst = await open(390, 844);
     await signIn(analyst, KEYS.analyst, 'rules');
