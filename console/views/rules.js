@@ -122,6 +122,7 @@ export function RulesView({ who }) {
   const data = listing.data;
   const editable = admin && data?.file !== null && data !== undefined;
   const remove = async (id) => {
+    if (!confirm(`${t('confirmDelete')} ${id}?`)) return;
     try {
       await sendJson('DELETE', `/v1/rules/${encodeURIComponent(id)}`);
       setVersion((v) => v + 1);

@@ -5,7 +5,7 @@
  * the windows each counts in, personal properties masked for an analyst and absent for a viewer; a
  * rule made in the form is written to the rules file, listed, and fired by an event published
  * afterwards, while an invalid expression is refused with its coded violation and leaves the file
- * alone; a model's monitoring renders the monitor route's answer (snapshots, calibration, drift)
+ * alone, and a deleted rule leaves the file and the list; a model's monitoring renders the monitor route's answer (snapshots, calibration, drift)
  * and says "monitoring not available" on 404. Each screen at a laptop's and a phone's width, in
  * both languages, without a console error. Screenshots go to test-artifacts/console/
  * (BW_CONSOLE_SHOTS=docs/console for the README).
@@ -272,13 +272,20 @@ describe('the console’s timeline, rules and monitoring in a browser', () => {
     await form.locator('button[type=button]').click();
     await shot(page, 'rules');
     sub.unsubscribe();
+    // Deleting asks first, then removes the rule from the file and the list.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator('tr[data-rule=console_thanks] button.delete').click();
+    await page.locator('tr[data-rule=console_thanks]').waitFor({ state: 'detached' });
+    const after = await readFile(rulesFile, 'utf8');
+    expect(after).not.toContain('console_thanks');
+    expect(after).toContain('id: big_order # kept as it is');
     await page.close();
 
     // The form at a phone's width, in Chinese.
     const phone = await open(390, 844);
     await signIn(phone, KEYS.admin, 'rules');
     await phone.locator('button.lang').click();
-    await phone.locator('tr[data-rule=console_thanks] button.edit').click();
+    await phone.locator('tr[data-rule=big_order] button.edit').click();
     await phone.locator('form.rule-form button[type=submit]', { hasText: '保存' }).waitFor();
     await fitsWidth(phone, 390);
     await phone.close();
@@ -286,7 +293,7 @@ describe('the console’s timeline, rules and monitoring in a browser', () => {
     // Another role sees the rules but no edit buttons (and the API refuses its edits: 403).
     const analyst = await open(390, 844);
     await signIn(analyst, KEYS.analyst, 'rules');
-    await analyst.locator('tr[data-rule=console_thanks]').waitFor();
+    await analyst.locator('tr[data-rule=big_order]').waitFor();
     expect(await analyst.locator('button.edit').count()).toBe(0);
     await analyst.locator('button.lang').click();
     expect(await analyst.locator('nav').textContent()).toContain('规则');
