@@ -5,9 +5,9 @@
  * the windows each counts in, personal properties masked for an analyst and absent for a viewer; a
  * rule made in the form is written to the rules file, listed, and fired by an event published
  * afterwards, while an invalid expression is refused with its coded violation and leaves the file
- * alone, and a deleted rule leaves the file and the list; a model's monitoring renders the monitor route's answer (snapshots, calibration, drift)
- * and says "monitoring not available" on 404. Each screen at a laptop's and a phone's width, in
- * both languages, without a console error. Screenshots go to test-artifacts/console/
+ * alone, and a deleted rule leaves the file and the list; a model's monitoring renders the monitor
+ * route's answer (snapshots, calibration, drift) and says "monitoring not available" on 404. Each
+ * screen at a laptop's and a phone's width, in both languages, without a console error. Screenshots go to test-artifacts/console/
  * (BW_CONSOLE_SHOTS=docs/console for the README).
  */
 import { randomBytes } from 'node:crypto';
