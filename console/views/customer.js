@@ -83,7 +83,7 @@ function Answer({ c }) {
         <${ScoreCard} label=${t('intent')} score=${c.scores.purchase_intent} />
       </div>
     </div>
-    <${Timeline} id=${c.customer_id} />
+    <${Timeline} id=${c.customer_id} lastEventAt=${c.last_event_at} />
     <div class="panel">
       <h3>${t('features')}</h3>
       <table class="features">
