@@ -257,8 +257,20 @@ describe('the console’s timeline, rules and monitoring in a browser', () => {
       )
       .toBeGreaterThanOrEqual(1);
 
-    // An invalid expression: the coded error and its violation under the form, the file unchanged.
+    // An existing rule edited in the form: the file and the list change.
     await page.locator('tr[data-rule=console_thanks] button.edit').click();
+    expect(await form.locator('textarea[name=when]').inputValue()).toBe('spend_90d >= 100');
+    await form.locator('textarea[name=when]').fill('spend_90d >= 120');
+    await form.locator('input[name=description]').fill('Thanks for a big basket');
+    await form.locator('button[type=submit]').click();
+    await form.locator('p.saved').waitFor();
+    const edited = await readFile(rulesFile, 'utf8');
+    expect(edited).toContain('spend_90d >= 120');
+    expect(edited).toContain('description: Thanks for a big basket');
+    expect(edited).toContain('id: big_order # kept as it is');
+    await page.locator('tr[data-rule=console_thanks]', { hasText: 'spend_90d >= 120' }).waitFor();
+
+    // An invalid expression: the coded error and its violation under the form, the file unchanged.
     await form.locator('textarea[name=when]').fill('spend_90d >');
     await form.locator('button[type=submit]').click();
     const refusal = form.locator('.refusal');
@@ -267,7 +279,7 @@ describe('the console’s timeline, rules and monitoring in a browser', () => {
     expect(await refusal.locator('li.violation').first().textContent()).toBe(
       `${rulesFile}:rules.console_thanks.when: at column 12: unexpected end of expression`,
     );
-    expect(await readFile(rulesFile, 'utf8')).toBe(written);
+    expect(await readFile(rulesFile, 'utf8')).toBe(edited);
     await shot(page, 'rules-refused');
     await form.locator('button[type=button]').click();
     await shot(page, 'rules');
