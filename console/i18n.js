@@ -122,6 +122,7 @@ const STRINGS = {
     snapshotEvery: 'snapshot every',
     days: 'days',
     latestCalibration: 'Calibration, latest snapshot',
+    scoreBin: 'Score bin',
   },
   zh: {
     title: 'Bellwether 客户行为引擎',
@@ -245,6 +246,7 @@ const STRINGS = {
     snapshotEvery: '快照间隔',
     days: '天',
     latestCalibration: '校准（最新快照）',
+    scoreBin: '分数区间',
   },
 };
 

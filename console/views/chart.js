@@ -5,7 +5,8 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 
 /**
- * series: [{ label, stroke }]; data: [xs, ...ys] (x in seconds, or plain numbers with time=false).
+ * series: [{ label, stroke }]; data: [xs, ...ys] (x in seconds, or plain numbers with time=false);
+ * xLabel names x in the legend.
  * Drawn from the second point on.
  */
 export function LineChart(props) {
@@ -14,7 +15,7 @@ export function LineChart(props) {
   return html`<${Plot} ...${props} />`;
 }
 
-function Plot({ series, data, height = 180, time = true }) {
+function Plot({ series, data, height = 180, time = true, xLabel }) {
   const box = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
@@ -24,7 +25,10 @@ function Plot({ series, data, height = 180, time = true }) {
         width: width(),
         height,
         scales: { x: { time } },
-        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }))],
+        series: [
+          xLabel ? { label: xLabel } : {},
+          ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 })),
+        ],
         axes: [{}, { size: 60 }],
         legend: { show: series.length > 1 },
       },
@@ -37,7 +41,7 @@ function Plot({ series, data, height = 180, time = true }) {
       removeEventListener('resize', resize);
       plot.current.destroy();
     };
-  }, [series.map((s) => s.label).join()]);
+  }, [series.map((s) => s.label).join(), xLabel]);
   useEffect(() => {
     plot.current?.setData(data);
   }, [data]);

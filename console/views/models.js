@@ -38,6 +38,7 @@ function Calibration({ bins }) {
       data=${[xs, bins.map((b) => b.predicted), bins.map((b) => b.observed)]}
       height=${160}
       time=${false}
+      xLabel=${t('scoreBin')}
     />
   </div>`;
 }

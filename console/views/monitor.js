@@ -35,6 +35,7 @@ function Calibration({ bins }) {
       data=${[shown.map((b) => (b.lo + b.hi) / 2), shown.map((b) => b.predicted), shown.map((b) => b.observed)]}
       height=${160}
       time=${false}
+      xLabel=${t('scoreBin')}
     />
   </div>`;
 }
