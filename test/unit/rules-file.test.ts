@@ -8,11 +8,12 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BellwetherError } from '../../contract/errors.js';
 import { type Config, defaultConfig } from '../../engine/config.js';
 import { loadCrmDefinition } from '../../engine/crm-files.js';
 import { RulesFile, ruleTriggers } from '../../engine/rules-file.js';
+import { ShutdownSteps } from '../../lib/shutdown-steps.js';
 import type { CrmFile } from '../../operators/crm/config.js';
 import { windowsCounting } from '../../operators/features/window-membership.js';
 
@@ -120,6 +121,24 @@ describe('RulesFile', () => {
       code: 'BW_ERR_RULES_NOT_WRITABLE',
     });
     expect(rules.listing(new Map()).file).toBeNull();
+  });
+
+  it('applies its own write once, and a hand edit of the file through the watch', async () => {
+    const { file, rules, applied } = await rulesFile('rules.yaml', YAML);
+    const steps = new ShutdownSteps(log);
+    rules.watch(steps);
+    try {
+      await rules.save({ id: 'big_order', on: 'purchase', when: 'spend_7d > 300' });
+      // The watch's debounce (300 ms) has passed: the write was applied once, by the edit.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(applied).toHaveLength(1);
+      await writeFile(file, YAML.replace('spend_7d > 200', 'spend_7d > 400'));
+      await vi.waitFor(() => expect(applied).toHaveLength(2), { timeout: 5000 });
+      expect(applied[1]?.rules?.[0]?.when).toBe('spend_7d > 400');
+      expect(rules.current.definition.rules?.[0]?.when).toBe('spend_7d > 400');
+    } finally {
+      await steps.run();
+    }
   });
 
   it('sums each rule’s firings over the workers’ metrics', () => {
