@@ -120,6 +120,10 @@ describe('live answers and their documents', () => {
     const samples: Record<string, string[]> = {
       '/v1/customers/{id}': [`/v1/customers/${customer}`, `/v1/customers/${customer}?pii=masked`],
       '/v1/customers/{id}/recommendations': [`/v1/customers/${customer}/recommendations`],
+      '/v1/customers/{id}/events': [
+        `/v1/customers/${customer}/events`,
+        `/v1/customers/${customer}/events?pii=masked`,
+      ],
       '/v1/funnels/{id}': ['/v1/funnels/checkout'],
       '/v1/paths': ['/v1/paths', '/v1/paths?from=page_view'],
       '/v1/attribution': [
