@@ -11,7 +11,8 @@ import { LineChart } from './chart.js';
 import { Problem, usePoll } from './common.js';
 
 /** PSI above 0.25 is the usual "shifted" line; 0.1–0.25 "moderate". */
-const psiClass = (psi) => (psi >= 0.25 ? 'risk high' : psi >= 0.1 ? 'risk mid' : 'risk low');
+const psiClass = (psi) =>
+  psi === null ? 'risk' : psi >= 0.25 ? 'risk high' : psi >= 0.1 ? 'risk mid' : 'risk low';
 
 function Snapshots({ snapshots }) {
   return html`<div class="scroll"><table class="snapshots">
@@ -27,7 +28,7 @@ function Snapshots({ snapshots }) {
 
 /** calibration: [{ lo, hi, predicted, observed, n }] bins; x is each bin's middle. */
 function Calibration({ bins }) {
-  const shown = (bins ?? []).filter((b) => b.n > 0);
+  const shown = (bins ?? []).filter((b) => b.n > 0 && b.predicted !== null && b.observed !== null);
   if (shown.length < 2) return null;
   return html`<div><h4>${t('latestCalibration')}</h4>
     <${LineChart}
@@ -42,7 +43,7 @@ function Calibration({ bins }) {
 
 function Drift({ drift }) {
   if (!drift?.length) return null;
-  const top = [...drift].sort((a, b) => b.psi - a.psi).slice(0, 8);
+  const top = [...drift].sort((a, b) => (b.psi ?? -1) - (a.psi ?? -1)).slice(0, 8);
   return html`<h4>${t('drift')}</h4>
     <div class="scroll"><table class="drift">
       <thead><tr><th>${t('feature')}</th><th>PSI</th><th>${t('windowEnd')}</th></tr></thead>
@@ -65,7 +66,7 @@ export function Monitor({ name }) {
     }
     ${
       m &&
-      html`<p class="muted">${t('labelHorizon')} ${m.label_horizon_days} ${t('days')} · ${t('snapshotEvery')} ${m.snapshot_every_days} ${t('days')}</p>
+      html`<p class="muted">${t('labelHorizon')} ${m.label_horizon_days ?? t('none')} ${t('days')} · ${t('snapshotEvery')} ${m.snapshot_every_days} ${t('days')}</p>
       ${m.versions.map(
         (v) => html`<div class="monitor-version" data-monitor-version=${v.version}>
           <h4>${t('version')} ${v.version}</h4>

@@ -168,7 +168,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await nc?.close();
-  if (engine && engine.child.exitCode === null) await engine.stop('SIGKILL');
+  // SIGTERM: the engine stops its nats-server before the data directory is removed (a SIGKILL
+  // left it writing there: ENOTEMPTY in the removal).
+  if (engine && engine.child.exitCode === null) await engine.stop('SIGTERM');
   if (rulesDir) await rm(rulesDir, { recursive: true, force: true });
 });
 
