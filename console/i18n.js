@@ -123,6 +123,7 @@ const STRINGS = {
     days: 'days',
     latestCalibration: 'Calibration, latest snapshot',
     scoreBin: 'Score bin',
+    noSnapshots: 'No snapshot taken yet.',
   },
   zh: {
     title: 'Bellwether 客户行为引擎',
@@ -247,6 +248,7 @@ const STRINGS = {
     days: '天',
     latestCalibration: '校准（最新快照）',
     scoreBin: '分数区间',
+    noSnapshots: '尚无快照。',
   },
 };
 

@@ -67,6 +67,7 @@ export function Monitor({ name }) {
     ${
       m &&
       html`<p class="muted">${t('labelHorizon')} ${m.label_horizon_days ?? t('none')} ${t('days')} · ${t('snapshotEvery')} ${m.snapshot_every_days} ${t('days')}</p>
+      ${m.versions.length === 0 && html`<p class="muted monitor-empty">${t('noSnapshots')}</p>`}
       ${m.versions.map(
         (v) => html`<div class="monitor-version" data-monitor-version=${v.version}>
           <h4>${t('version')} ${v.version}</h4>
