@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BellwetherError } from '../contract/errors.js';
+import { DAY_MS } from '../contract/time.js';
 import { loadConfig } from '../engine/config.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { fitClv } from '../models/clv/fit.js';
@@ -206,8 +207,11 @@ async function clvCommand(args: string[]): Promise<void> {
   if (unit !== 'weeks' && unit !== 'days') throw new BellwetherError('BW_ERR_CLI_USAGE', '--unit weeks|days');
   const calibrationEnd = day(required(values['calibration-end'], '--calibration-end'), '--calibration-end');
   const holdoutEnd = values['holdout-end'] ? day(values['holdout-end'], '--holdout-end') : undefined;
-  if (holdoutEnd !== undefined && holdoutEnd <= calibrationEnd) {
-    throw new BellwetherError('BW_ERR_CLI_USAGE', '--holdout-end must be after --calibration-end');
+  if (holdoutEnd !== undefined && holdoutEnd <= calibrationEnd + DAY_MS) {
+    throw new BellwetherError(
+      'BW_ERR_CLI_USAGE',
+      '--holdout-end must be at least two days after --calibration-end (day D is in the calibration)',
+    );
   }
   const loaded = await load(values.input, values.format);
   const started = Date.now();

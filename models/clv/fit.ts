@@ -46,15 +46,39 @@ export interface CustomerRfm {
   first_day: number;
 }
 
-/** Per-customer (x, t_x, T, m̄) from purchases with ts < calibrationEnd. */
+/**
+ * Per-customer (x, t_x, T, m̄) with the calibration end on day D (`calibrationEnd`, the UTC midnight
+ * starting D): purchases made on day D are in, as BTYD's `end.of.cal.period` and lifetimes'
+ * `calibration_period_end` count them, and T is measured to the start of D (a purchase on D has
+ * t_x = T). Until 2026-12 purchases on D were left out (docs/models.md, "Calibration end").
+ */
 export function summarizeCustomers(
   events: readonly ClvEvent[],
   calibrationEnd: number,
   unit: ClvUnit,
 ): CustomerRfm[] {
+  const dayStart = Math.floor(calibrationEnd / DAY_MS) * DAY_MS;
+  return summarize(events, dayStart + DAY_MS, calibrationEnd, unit);
+}
+
+/**
+ * Per-customer summaries as of a point in time: purchases with ts < `cutoff`, T measured to the
+ * cutoff (the point-in-time rows of `eval`, whose features see only events before the cutoff).
+ */
+export function summarizeBefore(events: readonly ClvEvent[], cutoff: number, unit: ClvUnit): CustomerRfm[] {
+  return summarize(events, cutoff, cutoff, unit);
+}
+
+/** Purchases with ts < `before`, T measured to `ageEnd`. */
+function summarize(
+  events: readonly ClvEvent[],
+  before: number,
+  ageEnd: number,
+  unit: ClvUnit,
+): CustomerRfm[] {
   const days = new Map<string, Map<number, number>>();
   for (const e of events) {
-    if (e.type !== 'purchase' || !(e.ts < calibrationEnd)) continue;
+    if (e.type !== 'purchase' || !(e.ts < before)) continue;
     let byDay = days.get(e.customer_id);
     if (!byDay) days.set(e.customer_id, (byDay = new Map()));
     const day = Math.floor(e.ts / DAY_MS);
@@ -73,7 +97,7 @@ export function summarizeCustomers(
       customer_id,
       x,
       t_x: ((last - first) * DAY_MS) / unitMs,
-      T: (calibrationEnd - first * DAY_MS) / unitMs,
+      T: (ageEnd - first * DAY_MS) / unitMs,
       monetary: x > 0 ? repeatSpend / x : Number.NaN,
       first_spend: byDay.get(first)!,
       first_day: first * DAY_MS,
@@ -265,7 +289,7 @@ export function fitGammaGamma(data: SpendData, options: { standardErrors?: boole
 
 export interface ClvFitOptions {
   events: readonly ClvEvent[];
-  /** Epoch ms; purchases with ts < calibrationEnd are used. */
+  /** UTC midnight starting day D: purchases up to the end of D are used, T measured to the start of D. */
   calibrationEnd: number;
   unit: ClvUnit;
   /** Numerical-Hessian standard errors (default true). */
@@ -277,7 +301,7 @@ export interface ClvFit {
   calibration_end: string;
   bgnbd: BgNbdFit;
   gamma_gamma: GammaGammaFit;
-  /** Customers with a purchase before the calibration end. */
+  /** Customers with a purchase up to the calibration end day (included). */
   customers: number;
   /** … of whom made at least one repeat purchase (x ≥ 1). */
   repeat_customers: number;
@@ -290,7 +314,7 @@ export function fitClv(opts: ClvFitOptions): ClvFit {
   if (summaries.length === 0) {
     throw new BellwetherError(
       'BW_ERR_INPUT_FORMAT',
-      `no purchases before the calibration end ${new Date(opts.calibrationEnd).toISOString()}`,
+      `no purchases up to the calibration end day ${new Date(opts.calibrationEnd).toISOString().slice(0, 10)}`,
     );
   }
   const se = { standardErrors: opts.standardErrors ?? true };

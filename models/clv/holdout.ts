@@ -1,6 +1,8 @@
 /**
  * Out-of-sample check of a CLV fit: for the customers of the calibration period, purchases (distinct
- * purchase days) and spend in the holdout period [calibration end, holdout end) against the
+ * purchase days) and spend in the holdout period — the days after the calibration end day D up to
+ * the holdout end (excluded): [start of D + 1 day, holdout end), of length holdout end − (D + 1 day),
+ * as lifetimes' `calibration_and_holdout_data` counts it — against the
  * predictions of the fitted BG/NBD and Gamma-Gamma models — the checks of Fader, Hardie & Lee
  * (2005): totals, the conditional expectation by calibration frequency, and the ranking of
  * who buys again.
@@ -60,11 +62,12 @@ function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 export function holdoutCheck(fit: ClvFit, events: readonly ClvEvent[], holdoutEnd: number): HoldoutReport {
-  const calibrationEnd = Date.parse(fit.calibration_end);
-  const length = (holdoutEnd - calibrationEnd) / UNIT_MS[fit.unit];
+  // The calibration includes day D (fit.ts): the holdout starts the day after.
+  const holdoutStart = Math.floor(Date.parse(fit.calibration_end) / DAY_MS) * DAY_MS + DAY_MS;
+  const length = (holdoutEnd - holdoutStart) / UNIT_MS[fit.unit];
   const days = new Map<string, Map<number, number>>();
   for (const e of events) {
-    if (e.type !== 'purchase' || e.ts < calibrationEnd || e.ts >= holdoutEnd) continue;
+    if (e.type !== 'purchase' || e.ts < holdoutStart || e.ts >= holdoutEnd) continue;
     let byDay = days.get(e.customer_id);
     if (!byDay) days.set(e.customer_id, (byDay = new Map()));
     const day = Math.floor(e.ts / DAY_MS);

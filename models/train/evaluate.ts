@@ -23,7 +23,7 @@ import { BellwetherError } from '../../contract/errors.js';
 import { DAY_MS } from '../../contract/time.js';
 import { mulberry32 } from '../../lib/random.js';
 import { pAlive, probNoPurchase } from '../clv/bgnbd.js';
-import { fitBgNbd, rfData, summarizeCustomers } from '../clv/fit.js';
+import { fitBgNbd, rfData, summarizeBefore } from '../clv/fit.js';
 import { inputIndexes } from '../feature-spec.js';
 import {
   brier,
@@ -190,7 +190,7 @@ export async function evaluateModel(opts: EvaluateOptions): Promise<EvalReport> 
     const recency = Float64Array.from(testRows, (r) => sign * r.features[recencyAt]!);
 
     // BG/NBD on the purchases before the cutoff, in weeks.
-    const summaries = summarizeCustomers(opts.events, cutoff, 'weeks');
+    const summaries = summarizeBefore(opts.events, cutoff, 'weeks');
     const bg = fitBgNbd(rfData(summaries), { standardErrors: false });
     const byId = new Map(summaries.map((s) => [s.customer_id, s]));
     const horizonWeeks = horizon / 7;

@@ -4,7 +4,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../contract/time.js';
 import { conditionalExpectedPurchases, pAlive } from '../../models/clv/bgnbd.js';
-import { type ClvEvent, type ClvFit, fitClv, summarizeCustomers } from '../../models/clv/fit.js';
+import {
+  type ClvEvent,
+  type ClvFit,
+  fitClv,
+  summarizeBefore,
+  summarizeCustomers,
+} from '../../models/clv/fit.js';
 import { expectedSpend } from '../../models/clv/gamma-gamma.js';
 import { holdoutCheck } from '../../models/clv/holdout.js';
 import { invert, minimize, numericHessian } from '../../models/clv/optimize.js';
@@ -35,7 +41,7 @@ describe('summarizeCustomers', () => {
     ev('a', T0 + 2 * WEEK + 12 * 3600_000, 30),
     ev('a', T0 + 4 * WEEK, 50),
     ev('a', T0 + 3 * WEEK, 99, 'refund'), // ignored
-    ev('a', end, 1000), // at the calibration end: outside
+    ev('a', end + DAY_MS, 1000), // the day after the calibration end day: outside
     ev('b', T0 + 7 * WEEK + 23 * 3600_000, 12),
   ];
 
@@ -54,6 +60,48 @@ describe('summarizeCustomers', () => {
     const days = summarizeCustomers(events, end, 'days').find((c) => c.customer_id === 'a')!;
     expect(days.t_x).toBeCloseTo(28, 12);
     expect(days.T).toBeCloseTo(70, 12);
+  });
+});
+
+describe('the calibration end day', () => {
+  const D = Date.UTC(2024, 2, 10);
+  const events = [ev('a', D - 20 * DAY_MS, 10), ev('a', D + 23 * 3600_000, 70), ev('a', D + DAY_MS, 500)];
+
+  it('includes purchases made on day D, with T measured to the start of D (BTYD, lifetimes)', () => {
+    const [a] = summarizeCustomers(events, D, 'days');
+    expect(a).toMatchObject({ customer_id: 'a', x: 1, monetary: 70 });
+    expect(a!.t_x).toBeCloseTo(20, 12);
+    expect(a!.T).toBeCloseTo(20, 12);
+    const fit = fitClv({
+      events: [...events, ev('b', D, 5), ev('b', D - 3 * DAY_MS, 8)],
+      calibrationEnd: D,
+      unit: 'days',
+    });
+    expect(fit.customers).toBe(2);
+    expect(fit.repeat_customers).toBe(2);
+  });
+
+  it('holds a purchase of the next day out, and the holdout starts on that day', () => {
+    expect(summarizeCustomers(events, D - DAY_MS, 'days')[0]).toMatchObject({ x: 0 });
+    const fit = fitClv({
+      events: [...events, ev('b', D - 2 * DAY_MS, 5), ev('b', D - 9 * DAY_MS, 8)],
+      calibrationEnd: D,
+      unit: 'days',
+      standardErrors: false,
+    });
+    const h = holdoutCheck(fit, events, D + 8 * DAY_MS);
+    expect(h.length).toBeCloseTo(7, 12);
+    expect(h.purchases.actual_total).toBe(1);
+  });
+});
+
+describe('summarizeBefore', () => {
+  it('keeps purchases before the cutoff only and measures T to the cutoff', () => {
+    const D = Date.UTC(2024, 2, 10);
+    const [a] = summarizeBefore([ev('a', D - 7 * DAY_MS), ev('a', D), ev('a', D - DAY_MS)], D, 'days');
+    expect(a).toMatchObject({ x: 1 });
+    expect(a!.T).toBeCloseTo(7, 12);
+    expect(a!.t_x).toBeCloseTo(6, 12);
   });
 });
 
@@ -125,7 +173,8 @@ describe('fitClv on a simulated purchase log', () => {
 
   it('predicts the holdout period', () => {
     const h = holdoutCheck(fit, events, T0 + 52 * WEEK);
-    expect(h.length).toBeCloseTo(20, 12);
+    // The holdout starts the day after the calibration end day: 20 weeks less that day.
+    expect(h.length).toBeCloseTo(20 - 1 / 7, 12);
     expect(h.customers).toBe(6000);
     expect(h.purchases.predicted_total / h.purchases.actual_total).toBeGreaterThan(0.9);
     expect(h.purchases.predicted_total / h.purchases.actual_total).toBeLessThan(1.1);
