@@ -104,6 +104,10 @@ const CustomerAnswerSchema = Type.Object(
       expected_purchases_90d: NullableNumber,
       clv_365d: NullableNumber,
       clv_version: Type.Union([Type.String(), Type.Null()]),
+      clv_status: Type.String({
+        description:
+          'ok | no_fit | no_purchase | degenerate_fit: <reasons> (p_alive, expected_purchases_90d and clv_365d are null unless ok; docs/models.md)',
+      }),
     }),
     last_event_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     recommendations: refTo(RecommendationsSchema),

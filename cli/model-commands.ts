@@ -6,6 +6,8 @@
  *   eval    --model DIR|churn|intent [--input FILE] [--format F] [--cutoff D] [--json] [--seed N]
  *   clv fit [--input FILE] [--format F] --calibration-end D [--unit weeks|days] [--holdout-end D]
  *           [--json] [--out DIR [--version V] [--force]]
+ *   clv fit --from-stream [--calibration-end D] [--unit U] [--out DIR] [--version V] [--force]
+ *           [--json] [--nats-url URL]   (the events streams' history → the next models/clv-params version)
  *
  * F is online-retail | cdnow | ndjson (guessed from the file name when absent); dates are
  * YYYY-MM-DD (UTC midnight); `--input` defaults to ../shared/data/online_retail.csv.gz beside the
@@ -16,17 +18,22 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BellwetherError } from '../contract/errors.js';
 import { DAY_MS } from '../contract/time.js';
+import { type ClvRefit, refitClvFromStream } from '../engine/clv-refit.js';
 import { loadConfig } from '../engine/config.js';
+import { connectNats } from '../lib/nats-connect.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
-import { fitClv } from '../models/clv/fit.js';
+import { type ClvFit, fitClv } from '../models/clv/fit.js';
+import { clvFitStatus } from '../models/clv/fit-status.js';
 import { holdoutCheck } from '../models/clv/holdout.js';
-import { clvParamsRecord, nextClvVersion, writeClvParams } from '../models/clv/params.js';
+import { CLV_PARAMS_DIRNAME, clvParamsRecord, nextClvVersion, writeClvParams } from '../models/clv/params.js';
 import { inputFormat, type LoadedEvents } from '../models/datasets/load.js';
 import { liveModelDir } from '../models/registry.js';
 import { buildDataset } from '../models/train/dataset.js';
 import { writeDataset } from '../models/train/dataset-export.js';
 import { type EvalReport, evaluateModel, type MetricSet } from '../models/train/evaluate.js';
+import { loadCleansingRules } from '../operators/cleansing/rules.js';
 import { loadInput } from './load-input.js';
+import { toolNatsSettings } from './tool-nats-settings.js';
 import { runTrainCli } from './train-command.js';
 
 export type ModelCommand = 'dataset' | 'train' | 'eval' | 'clv';
@@ -200,11 +207,14 @@ async function clvCommand(args: string[]): Promise<void> {
         out: { type: 'string' },
         version: { type: 'string' },
         force: { type: 'boolean', default: false },
+        'from-stream': { type: 'boolean', default: false },
+        'nats-url': { type: 'string' },
       },
     }),
   );
   const unit = values.unit;
   if (unit !== 'weeks' && unit !== 'days') throw new BellwetherError('BW_ERR_CLI_USAGE', '--unit weeks|days');
+  if (values['from-stream']) return clvFitFromStream(values, unit);
   const calibrationEnd = day(required(values['calibration-end'], '--calibration-end'), '--calibration-end');
   const holdoutEnd = values['holdout-end'] ? day(values['holdout-end'], '--holdout-end') : undefined;
   if (holdoutEnd !== undefined && holdoutEnd <= calibrationEnd + DAY_MS) {
@@ -223,26 +233,21 @@ async function clvCommand(args: string[]): Promise<void> {
   if (values.out !== undefined) {
     const dir = path.resolve(values.out);
     const version = values.version ?? (await nextClvVersion(dir));
-    const record = clvParamsRecord(fit, { version, data, ...(holdout ? { holdout } : {}) });
+    const record = {
+      ...clvParamsRecord(fit, { version, data, ...(holdout ? { holdout } : {}) }),
+      status: clvFitStatus(fit),
+    };
     written = await writeClvParams(dir, record, { overwrite: values.force });
     process.stderr.write(`clv: wrote ${written}\n`);
   }
   const { summaries: _summaries, ...result } = fit;
-  const out = { ...result, data, ...(holdout ? { holdout } : {}), ...(written ? { written } : {}) };
+  const status = clvFitStatus(fit);
+  const out = { ...result, status, data, ...(holdout ? { holdout } : {}), ...(written ? { written } : {}) };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
-  const bg = fit.bgnbd;
-  const gg = fit.gamma_gamma;
-  const se = (v: number | undefined) => (v === undefined ? '' : ` ± ${v.toPrecision(3)}`);
-  const lines = [
-    `CLV fit (${unit}, calibration end ${fit.calibration_end.slice(0, 10)}): ${fit.customers} customers, ${fit.repeat_customers} with repeat purchases`,
-    `BG/NBD       r ${bg.r.toPrecision(4)}${se(bg.se?.r)}  alpha ${bg.alpha.toPrecision(4)}${se(bg.se?.alpha)}  a ${bg.a.toPrecision(4)}${se(bg.se?.a)}  b ${bg.b.toPrecision(4)}${se(bg.se?.b)}  LL ${bg.log_likelihood.toFixed(2)}`,
-    ...(bg.at_bound ? [`             at the search bound: ${bg.at_bound.join(', ')}`] : []),
-    ...(bg.degenerate ? [`             note: ${bg.degenerate}`] : []),
-    `Gamma-Gamma  p ${gg.p.toPrecision(4)}${se(gg.se?.p)}  q ${gg.q.toPrecision(4)}${se(gg.se?.q)}  v ${gg.v.toPrecision(4)}${se(gg.se?.v)}  LL ${gg.log_likelihood.toFixed(2)} (${gg.customers} customers)`,
-  ];
+  const lines = clvFitLines(fit, unit, status);
   if (holdout) {
     const p = holdout.purchases;
     lines.push(
@@ -250,6 +255,78 @@ async function clvCommand(args: string[]): Promise<void> {
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `clv fit --from-stream`: the live stream's own history, written as the next parameter version. */
+async function clvFitFromStream(
+  values: {
+    'calibration-end'?: string | undefined;
+    'holdout-end'?: string | undefined;
+    out?: string | undefined;
+    version?: string | undefined;
+    force: boolean;
+    json: boolean;
+    'nats-url'?: string | undefined;
+    input?: string | undefined;
+  },
+  unit: 'weeks' | 'days',
+): Promise<void> {
+  if (values.input !== undefined || values['holdout-end'] !== undefined)
+    throw new BellwetherError('BW_ERR_CLI_USAGE', '--from-stream takes neither --input nor --holdout-end');
+  const config = loadConfig(process.env);
+  const nats = toolNatsSettings(config, 'engine', values['nats-url']);
+  const nc = await connectNats(nats.settings, { ...nats.client, name: 'bellwether-clv-fit' });
+  const started = Date.now();
+  let refit: ClvRefit;
+  try {
+    refit = await refitClvFromStream(nc, {
+      dir: values.out ? path.resolve(values.out) : path.join(config.modelsDir, CLV_PARAMS_DIRNAME),
+      unit,
+      ...(values['calibration-end']
+        ? { calibrationEnd: day(values['calibration-end'], '--calibration-end') }
+        : {}),
+      ...(values.version ? { version: values.version } : {}),
+      overwrite: values.force,
+      cleansing: await loadCleansingRules(config.cleansingFile),
+      log: (line) => process.stderr.write(`clv: ${line}\n`),
+    });
+  } finally {
+    await nc.drain();
+  }
+  process.stderr.write(
+    `clv: fitted ${refit.fit.customers} customers in ${Date.now() - started} ms, wrote ${refit.file}\n`,
+  );
+  const { summaries: _summaries, ...result } = refit.fit;
+  if (values.json) {
+    const out = { ...result, status: refit.status, data: refit.record['data'], written: refit.file };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const s = refit.stream;
+  const lines = clvFitLines(refit.fit, unit, refit.status);
+  lines.push(
+    `stream: ${s.streams.length} stream(s), ${s.messages} messages → ${s.events} events (${new Date(s.first_ts).toISOString().slice(0, 10)} … ${new Date(s.last_ts).toISOString().slice(0, 10)}); quarantined ${s.quarantined}, duplicates ${s.duplicates}, anonymous ${s.anonymous}, rejected ${JSON.stringify(s.rejected)}`,
+    `wrote ${refit.file} (version ${refit.record.version})`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** The printed summary of a fit, with its served status in English and Chinese. */
+function clvFitLines(fit: ClvFit, unit: string, status: string): string[] {
+  const bg = fit.bgnbd;
+  const gg = fit.gamma_gamma;
+  const se = (v: number | undefined) => (v === undefined ? '' : ` ± ${v.toPrecision(3)}`);
+  const lines = [
+    `CLV fit (${unit}, calibration end day ${fit.calibration_end.slice(0, 10)} included): ${fit.customers} customers, ${fit.repeat_customers} with repeat purchases`,
+    `BG/NBD       r ${bg.r.toPrecision(4)}${se(bg.se?.r)}  alpha ${bg.alpha.toPrecision(4)}${se(bg.se?.alpha)}  a ${bg.a.toPrecision(4)}${se(bg.se?.a)}  b ${bg.b.toPrecision(4)}${se(bg.se?.b)}  LL ${bg.log_likelihood.toFixed(2)}`,
+    ...(bg.at_bound ? [`             at the search bound: ${bg.at_bound.join(', ')}`] : []),
+    ...(bg.degenerate ? [`             note: ${bg.degenerate}`] : []),
+    `Gamma-Gamma  p ${gg.p.toPrecision(4)}${se(gg.se?.p)}  q ${gg.q.toPrecision(4)}${se(gg.se?.q)}  v ${gg.v.toPrecision(4)}${se(gg.se?.v)}  LL ${gg.log_likelihood.toFixed(2)} (${gg.customers} customers)`,
+    status === 'ok'
+      ? 'status ok: the engine serves p_alive, expected purchases and CLV from this fit / 状态正常：引擎将据此提供存活概率、预期购买次数和客户终身价值'
+      : `status ${status}: the engine will not serve p_alive or CLV from this fit / 拟合退化：引擎不会据此提供存活概率或客户终身价值`,
+  ];
+  return lines;
 }
 
 export async function runModelCommand(command: ModelCommand, args: string[]): Promise<void> {

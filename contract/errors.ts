@@ -50,6 +50,7 @@ export const ERRORS = {
     status: 409,
   },
   BW_ERR_RULE_NOT_FOUND: { message: 'no rule with this id in the rules file', retryable: false, status: 404 },
+  BW_ERR_STREAM_HISTORY: { message: 'the events streams have no history to learn from', retryable: false },
   BW_ERR_CLEANSING_CONFIG: { message: 'cleansing rules file is invalid', retryable: false },
   BW_ERR_EVENT_QUARANTINED: {
     message: 'a valid event was quarantined by a cleansing rule (outlier, near-duplicate)',

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { clvFitStatus, type FitToJudge } from './clv/fit-status.js';
 import { CLV_PARAMS_DIRNAME, clvParamsOf, liveClvParams } from './clv/params.js';
 import type { ClvParams } from './clv/predict.js';
 import { loadModelDir } from './model-files.js';
@@ -16,8 +17,11 @@ export interface ModelSet {
   churn: ModelScorer;
   intent: ModelScorer;
   shadow: { churn?: ModelScorer; intent?: ModelScorer };
-  /** Live customer-base (BG/NBD + Gamma-Gamma) parameters, when a fit exists. */
-  clv?: { version: string; params: ClvParams };
+  /**
+   * Live customer-base (BG/NBD + Gamma-Gamma) parameters, when a fit exists; `status` is `ok` or
+   * `degenerate_fit: …` (clv/fit-status.ts: a degenerate fit's predictions are not served).
+   */
+  clv?: { version: string; params: ClvParams; status: string };
 }
 
 /** Directory of the shadow candidate of `name`, when `<modelsDir>/<name>/SHADOW` names an existing version. */
@@ -63,7 +67,13 @@ export async function loadModelSet(
       }
     }
     const clvFile = await liveClvParams(path.join(modelsDir, CLV_PARAMS_DIRNAME));
-    const clv = clvFile ? { version: clvFile.version, params: clvParamsOf(clvFile) } : undefined;
+    const clv = clvFile
+      ? {
+          version: clvFile.version,
+          params: clvParamsOf(clvFile),
+          status: clvFitStatus(clvFile as unknown as FitToJudge),
+        }
+      : undefined;
     return clv ? { churn, intent, shadow, clv } : { churn, intent, shadow };
   } catch (err) {
     for (const scorer of loaded) scorer.dispose();

@@ -112,6 +112,11 @@ export interface CustomerAnswer {
     expected_purchases_90d: number | null;
     clv_365d: number | null;
     clv_version: string | null;
+    /**
+     * `ok`; `no_fit` (no CLV parameters loaded); `no_purchase` (the customer has none yet);
+     * `degenerate_fit: <reasons>` (the live fit is not served: models/clv/fit-status.ts).
+     */
+    clv_status: string;
   };
   last_event_at: string | null;
   /** Next-best categories and skus (docs/analytics.md#next-best-category). */

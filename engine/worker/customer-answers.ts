@@ -13,23 +13,34 @@ import { riskOf } from './alerts.js';
 export interface ModelVersions {
   churn: string;
   intent: string;
-  clv?: { version: string; params: ClvParams } | undefined;
+  clv?: { version: string; params: ClvParams; status: string } | undefined;
 }
+
+type ClvScores = Pick<
+  CustomerAnswer['scores'],
+  'p_alive' | 'expected_purchases_90d' | 'clv_365d' | 'clv_status'
+>;
 
 /**
  * Customer-base figures from the live BG/NBD and Gamma-Gamma fit: frequency x = repeat purchase
  * days, recency t_x and age T measured from the first purchase, in the fit's unit; monetary value is
- * the customer's mean purchase amount. Null without a fit or before the first purchase.
+ * the customer's mean purchase amount. Null without a fit, before the first purchase, and for a
+ * degenerate fit (models/clv/fit-status.ts); `clv_status` says which (docs/models.md, "Serving").
  */
-function clvScores(
-  features: Record<string, number | null>,
-  clv: ModelVersions['clv'],
-): { p_alive: number | null; expected_purchases_90d: number | null; clv_365d: number | null } {
+function clvScores(features: Record<string, number | null>, clv: ModelVersions['clv']): ClvScores {
+  const none = (status: string): ClvScores => ({
+    p_alive: null,
+    expected_purchases_90d: null,
+    clv_365d: null,
+    clv_status: status,
+  });
+  if (!clv) return none('no_fit');
+  if (clv.status !== 'ok') return none(clv.status);
   const days = features['purchase_days_lifetime'] ?? 0;
   const age = features['days_since_first_purchase'];
   const recency = features['days_since_last_purchase'];
-  if (!clv || days < 1 || age === null || age === undefined || recency === null || recency === undefined) {
-    return { p_alive: null, expected_purchases_90d: null, clv_365d: null };
+  if (days < 1 || age === null || age === undefined || recency === null || recency === undefined) {
+    return none('no_purchase');
   }
   const unitDays = clv.params.unit === 'weeks' ? 7 : 1;
   const purchases = features['purchases_lifetime'] ?? 0;
@@ -44,6 +55,7 @@ function clvScores(
     p_alive: round(prediction.p_alive, 6),
     expected_purchases_90d: round(prediction.expected_purchases, 4),
     clv_365d: round(prediction.clv, 2),
+    clv_status: 'ok',
   };
 }
 

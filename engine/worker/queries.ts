@@ -177,6 +177,7 @@ function linkedAnswer(feeds: Map<number, PartitionFeed>, id: string): CustomerAn
         expected_purchases_90d: null,
         clv_365d: null,
         clv_version: null,
+        clv_status: 'no_purchase',
       },
       recommendations: {
         next_best_category: null,

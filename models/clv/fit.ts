@@ -15,6 +15,7 @@
 import { BellwetherError } from '../../contract/errors.js';
 import { DAY_MS } from '../../contract/time.js';
 import { type BgNbdParams, bgnbdLogLikelihood, type RfData } from './bgnbd.js';
+import { NO_DROPOUT } from './fit-status.js';
 import { type GammaGammaParams, gammaGammaLogLikelihood, type SpendData } from './gamma-gamma.js';
 import { logParamStandardErrors, minimize } from './optimize.js';
 
@@ -121,7 +122,7 @@ export interface BgNbdFit extends BgNbdParams {
    * a limit of the model (a → 0 with b → ∞: no drop-out, the NBD). Absent when none did.
    */
   at_bound?: (keyof BgNbdParams)[];
-  /** Set when the fit sits on the no-drop-out limit (a/(a + b) below 1e-4). */
+  /** Set when the fit sits on the no-drop-out limit (a/(a + b) below NO_DROPOUT, fit-status.ts). */
   degenerate?: string;
   optimizer: FitDiagnostics;
 }
@@ -155,8 +156,6 @@ function toParams<K extends string>(keys: readonly K[], phi: readonly number[]):
   return Object.fromEntries(keys.map((k, i) => [k, Math.exp(phi[i]!)])) as Record<K, number>;
 }
 
-/** Below this mean drop-out probability a/(a + b) the BG/NBD fit is reported as degenerate. */
-const NO_DROPOUT = 1e-4;
 
 /** Log-parameters are searched in [−LOG_BOUND, LOG_BOUND] (θ between 6e-6 and 1.6e5). */
 const LOG_BOUND = 12;

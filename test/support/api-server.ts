@@ -82,6 +82,7 @@ export function customerAnswer(
       expected_purchases_90d: 1.7,
       clv_365d: 310.25,
       clv_version: 'clv-v1',
+      clv_status: 'ok',
     },
     last_event_at: '2026-11-30T08:15:00.000Z',
     recommendations: {
