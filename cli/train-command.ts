@@ -13,7 +13,8 @@
  * `--cutoffs` is another name for `--train-cutoffs`. Relative paths resolve against the working
  * directory; the defaults against the package root. Cutoffs are UTC midnights. Progress goes to
  * stderr, the card's metrics to stdout as JSON. The default cutoffs fit the Online Retail dates:
- * pass all three for other data.
+ * pass all three for other data. `--from-stream` trains from the events streams instead of a file
+ * and does not make the new version live (train-from-stream.ts).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -63,7 +64,8 @@ const DEFAULT_CUTOFFS: Record<TrainableModel, Cutoffs> = {
 export const TRAIN_USAGE =
   'usage: train --model churn|intent [--input FILE] [--format online-retail|cdnow|ndjson] [--out DIR]' +
   ' [--version V] [--seed N] [--force] [--train-cutoffs|--cutoffs D,D,...] [--validation-cutoff D]' +
-  ' [--test-cutoff D] [--max-epochs N] [--kind mlp|fusion] [--reference DIR]';
+  ' [--test-cutoff D] [--max-epochs N] [--kind mlp|fusion] [--reference DIR]' +
+  ' [--from-stream [--nats-url URL]]';
 
 function day(text: string): number {
   const t = Date.parse(`${text.trim()}T00:00:00Z`);
@@ -106,6 +108,8 @@ export async function runTrainCli(args: string[]): Promise<void> {
       'max-epochs': { type: 'string' },
       kind: { type: 'string', default: 'mlp' },
       reference: { type: 'string' },
+      'from-stream': { type: 'boolean', default: false },
+      'nats-url': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -122,10 +126,32 @@ export async function runTrainCli(args: string[]): Promise<void> {
   if (kind !== 'mlp' && kind !== 'fusion') {
     throw new BellwetherError('BW_ERR_CLI_USAGE', `--kind mlp|fusion, got ${kind}\n${TRAIN_USAGE}`);
   }
+  const outDir = values.out ? path.resolve(values.out) : path.join(PACKAGE_ROOT, 'models');
+  if (values['from-stream']) {
+    if (values.input !== undefined || values.format !== undefined || kind !== 'mlp')
+      throw new BellwetherError(
+        'BW_ERR_CLI_USAGE',
+        '--from-stream takes neither --input, --format nor --kind fusion',
+      );
+    const { runTrainFromStream } = await import('./train-from-stream.js');
+    const train = values['train-cutoffs'] ?? values.cutoffs;
+    return runTrainFromStream({
+      model,
+      outDir,
+      ...(values.version ? { version: values.version } : {}),
+      nextVersion: () => nextVersion(outDir, model),
+      seed: values.seed ? Number(values.seed) : 42,
+      ...(values['max-epochs'] ? { maxEpochs: Number(values['max-epochs']) } : {}),
+      force: values.force,
+      ...(values['nats-url'] ? { natsUrl: values['nats-url'] } : {}),
+      ...(train ? { trainCutoffs: train.split(',').map(day) } : {}),
+      ...(values['validation-cutoff'] ? { validationCutoff: day(values['validation-cutoff']) } : {}),
+      ...(values['test-cutoff'] ? { testCutoff: day(values['test-cutoff']) } : {}),
+    });
+  }
   const input = values.input
     ? path.resolve(values.input)
     : path.resolve(PACKAGE_ROOT, '../shared/data/online_retail.csv.gz');
-  const outDir = values.out ? path.resolve(values.out) : path.join(PACKAGE_ROOT, 'models');
   const version = values.version ?? (await nextVersion(outDir, model));
   const defaults = DEFAULT_CUTOFFS[model];
   const format = inputFormat(values.format, input);
