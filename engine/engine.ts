@@ -35,6 +35,7 @@ import { loadCleansingDefinition, watchCleansingFile } from './cleansing-file.js
 import { clusterJetStream, openKvBucket } from './cluster/buckets.js';
 import { EngineMember } from './cluster/engine-member.js';
 import { identityBucketSpec } from './cluster/identity-links.js';
+import { startClvSchedule } from './clv-schedule.js';
 import type { Config } from './config.js';
 import { crmFilesOf, loadCrmDefinition } from './crm-files.js';
 import { CustomerBudgetStore } from './customer-budget-store.js';
@@ -384,6 +385,14 @@ export async function openEngine(
       }
 
       watchCleansingFile(config.cleansingFile, (next) => started.reconfigureCleansing(next), log, cleanups);
+      startClvSchedule({
+        nc,
+        config,
+        log,
+        ownsFirstPartition: () => started.owns(0),
+        reloadAll: () => view.reloadModels(),
+        cleanups,
+      });
 
       // Tag, rule and funnel files are reloaded on change; an invalid edit is logged and ignored.
       rulesFile.watch(cleanups);

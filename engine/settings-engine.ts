@@ -55,6 +55,12 @@ export const ENGINE_SETTINGS = {
     defaultText: '`models/` of the package',
     help: 'model registry',
   },
+  clvFitHours: {
+    env: 'BW_CLV_FIT_HOURS',
+    flag: 'clv-fit-hours',
+    schema: Type.Number({ minimum: 0, maximum: 8760, default: 0 }),
+    help: 'refit CLV (BG/NBD + Gamma-Gamma) on the events streams every N hours into the next clv-params version; in a cluster the owner of partition 0 fits (0: off)',
+  },
   partitions: {
     env: 'BW_PARTITIONS',
     flag: 'partitions',
