@@ -145,6 +145,7 @@ describe('engine end to end', () => {
     expect(body.scores.expected_purchases_90d).toBeCloseTo(expected.expected_purchases, 4);
     expect(body.scores.clv_365d).toBeCloseTo(expected.clv, 2);
     expect(body.scores.clv_version).toBe('test-1');
+    expect(body.scores.clv_status).toBe('ok');
     expect(body.scores.p_alive).toBeGreaterThan(0.5);
     expect(body.partition).toBe(partitionOfCustomer('alice', PARTITIONS));
     expect(body.scores.churn!.reasons).toEqual([
