@@ -24,7 +24,7 @@ import { REVIEWED_HEADER } from './dead-letters.js';
 import { EVENTS_STREAM, EVENTS_STREAM_PREFIX } from './streams.js';
 
 /** An admitted event, as the dataset builder and the CLV fit read it. */
-export interface HistoryEvent {
+interface HistoryEvent {
   customer_id: string;
   type: string;
   ts: number;

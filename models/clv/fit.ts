@@ -156,7 +156,6 @@ function toParams<K extends string>(keys: readonly K[], phi: readonly number[]):
   return Object.fromEntries(keys.map((k, i) => [k, Math.exp(phi[i]!)])) as Record<K, number>;
 }
 
-
 /** Log-parameters are searched in [−LOG_BOUND, LOG_BOUND] (θ between 6e-6 and 1.6e5). */
 const LOG_BOUND = 12;
 /** A log-parameter this close to the bound counts as at the bound. */

@@ -18,9 +18,9 @@ export interface SpanCutoffs {
   test: number;
 }
 
-export const SPAN_STEP_DAYS = 14;
-export const SPAN_MAX_TRAIN_CUTOFFS = 12;
-export const SPAN_WARMUP_DAYS = 30;
+const SPAN_STEP_DAYS = 14;
+const SPAN_MAX_TRAIN_CUTOFFS = 12;
+const SPAN_WARMUP_DAYS = 30;
 
 const iso = (t: number) => new Date(t).toISOString().slice(0, 10);
 
