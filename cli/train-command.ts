@@ -134,12 +134,15 @@ export async function runTrainCli(args: string[]): Promise<void> {
         '--from-stream takes neither --input, --format nor --kind fusion',
       );
     const { runTrainFromStream } = await import('./train-from-stream.js');
+    const { loadConfig } = await import('../engine/config.js');
     const train = values['train-cutoffs'] ?? values.cutoffs;
+    // The engine's registry (BW_MODELS_DIR) unless --out says otherwise.
+    const registry = values.out ? outDir : loadConfig(process.env).modelsDir;
     return runTrainFromStream({
       model,
-      outDir,
+      outDir: registry,
       ...(values.version ? { version: values.version } : {}),
-      nextVersion: () => nextVersion(outDir, model),
+      nextVersion: () => nextVersion(registry, model),
       seed: values.seed ? Number(values.seed) : 42,
       ...(values['max-epochs'] ? { maxEpochs: Number(values['max-epochs']) } : {}),
       force: values.force,

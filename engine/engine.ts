@@ -385,12 +385,13 @@ export async function openEngine(
       }
 
       watchCleansingFile(config.cleansingFile, (next) => started.reconfigureCleansing(next), log, cleanups);
-      startClvSchedule({
+      await startClvSchedule({
         nc,
         config,
         log,
         ownsFirstPartition: () => started.owns(0),
-        reloadAll: () => view.reloadModels(),
+        reload,
+        share: leased ? clusterJetStream(nc) : undefined,
         cleanups,
       });
 

@@ -169,7 +169,8 @@ async function readStream(
         });
       }
     }
-    if (seq >= last) break;
+    // The last sequence at the start, or nothing left (its message aged out meanwhile).
+    if (seq >= last || m.info.pending === 0) break;
   }
 }
 

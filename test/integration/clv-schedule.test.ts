@@ -2,8 +2,11 @@
  * The engine's scheduled CLV fit (BW_CLV_FIT_HOURS) and the serving of a degenerate fit: the engine
  * starts with the shipped Online Retail parameters (degenerate: no drop-out) and serves no p_alive
  * or CLV, saying why; the schedule then fits the live stream's own history (a population simulated
- * with drop-out), writes the next version, reloads, and the answers carry its predictions.
+ * with drop-out), writes the next version, reloads, and the answers carry its predictions. Two
+ * instances with their own models directories: the owner of partition 0 fits, the other copies the
+ * fit from the KV bucket BW_CLV_PARAMS and reloads.
  */
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -20,12 +23,15 @@ import { betaVariate, gammaVariate, mulberry32 } from '../unit/clv-simulate.js';
 
 const PARTITIONS = 4;
 const WEEK_MS = 7 * DAY_MS;
+const PII_KEY = `test:${randomBytes(32).toString('hex')}`;
 const END = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
 
 let nats: TestNats;
 let nc: NatsConnection;
 let engine: EngineProcess;
+let other: EngineProcess;
 let modelsDir: string;
+let otherDir: string;
 
 /**
  * 500 customers from BG/NBD r = 0.6, α = 3 weeks, a = 1, b = 3 (mean drop-out 0.25) over 52 weeks,
@@ -70,26 +76,37 @@ async function answer(id: string): Promise<CustomerAnswer | undefined> {
 beforeAll(async () => {
   nats = await startNats(PARTITIONS);
   nc = await connect({ servers: nats.url });
-  modelsDir = await writeFixtureModels();
-  await mkdir(path.join(modelsDir, 'clv-params'));
-  await copyFile(
-    path.join(PACKAGE_ROOT, 'models', 'clv-params', '1.json'),
-    path.join(modelsDir, 'clv-params', '1.json'),
-  );
-  engine = await startEngineProcess({
-    BW_NATS_URL: nats.url,
-    BW_PARTITIONS: String(PARTITIONS),
-    BW_WORKERS: '1',
-    BW_MODELS_DIR: modelsDir,
-    // 18 s: the first answers come from the shipped parameters, then the stream's own fit.
-    BW_CLV_FIT_HOURS: '0.005',
-  });
+  const withShipped = async (dir: string) => {
+    await mkdir(path.join(dir, 'clv-params'));
+    await copyFile(
+      path.join(PACKAGE_ROOT, 'models', 'clv-params', '1.json'),
+      path.join(dir, 'clv-params', '1.json'),
+    );
+    return dir;
+  };
+  modelsDir = await withShipped(await writeFixtureModels());
+  otherDir = await withShipped(await writeFixtureModels());
+  const start = (id: string, dir: string) =>
+    startEngineProcess({
+      BW_NATS_URL: nats.url,
+      BW_PARTITIONS: String(PARTITIONS),
+      BW_WORKERS: '1',
+      BW_INSTANCE_ID: id,
+      // The instances of a cluster share their PII keys.
+      BW_PII_KEY: PII_KEY,
+      BW_LEASE_SECONDS: '10',
+      BW_MODELS_DIR: dir,
+      // 18 s: the first answers come from the shipped parameters, then the stream's own fit.
+      BW_CLV_FIT_HOURS: '0.005',
+    });
+  engine = await start('clv-a', modelsDir);
+  other = await start('clv-b', otherDir);
   await publishCore(nc, population());
 });
 
 afterAll(async () => {
-  const code = await engine?.stop('SIGTERM');
-  expect(code).toBe(0);
+  const codes = await Promise.all([engine?.stop('SIGTERM'), other?.stop('SIGTERM')]);
+  expect(codes).toEqual([0, 0]);
   await nc?.close();
   await nats?.stop();
 });
@@ -110,12 +127,15 @@ describe('CLV served live', () => {
   });
 
   it('refits on the stream history on schedule, writes the next version and serves it', async () => {
-    const file = path.join(modelsDir, 'clv-params', '2.json');
-    const record = await waitFor(
-      async () => JSON.parse(await readFile(file, 'utf8')) as FitToJudge & Record<string, unknown>,
+    // Either instance may own partition 0; both directories end up with the same version 2.
+    const read = async (dir: string) => readFile(path.join(dir, 'clv-params', '2.json'), 'utf8');
+    const [text, otherText] = await waitFor(
+      async () => [await read(modelsDir), await read(otherDir)] as const,
       90_000,
-      'the scheduled fit',
+      'the scheduled fit in both models directories',
     );
+    expect(otherText).toBe(text);
+    const record = JSON.parse(text) as FitToJudge & Record<string, unknown>;
     expect(record).toMatchObject({
       version: '2',
       customers: 500,
@@ -132,6 +152,17 @@ describe('CLV served live', () => {
     expect(a!.scores.p_alive).toBeGreaterThan(0);
     expect(a!.scores.p_alive).toBeLessThanOrEqual(1);
     expect(a!.scores.clv_365d).toBeGreaterThanOrEqual(0);
-    expect(engine.logs.some((l) => l.includes('clv parameters refitted'))).toBe(true);
+    const logs = [...engine.logs, ...other.logs];
+    expect(logs.some((l) => l.includes('clv parameters refitted'))).toBe(true);
+    expect(logs.some((l) => l.includes('clv parameters copied from the cluster'))).toBe(true);
+    // Both instances' workers run version 2 or later.
+    for (const e of [engine, other]) {
+      const loaded = await waitFor(async () => {
+        const { body } = await e.get('/v1/models');
+        const versions = (body as { loaded: { clv?: string }[] }).loaded.map((m) => Number(m.clv));
+        return versions.every((v) => v >= 2) ? versions : undefined;
+      }, 30_000);
+      expect(loaded.length).toBeGreaterThan(0);
+    }
   });
 });
