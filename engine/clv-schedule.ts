@@ -32,7 +32,7 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 
 /** The KV bucket holding the latest scheduled fit, for every instance. */
-export const CLV_PARAMS_BUCKET = 'BW_CLV_PARAMS';
+const CLV_PARAMS_BUCKET = 'BW_CLV_PARAMS';
 const LATEST = 'latest';
 
 export interface ClvScheduleDeps {
