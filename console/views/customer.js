@@ -76,6 +76,12 @@ function Answer({ c }) {
           <dt>${t('expected90')}</dt><dd>${num(c.scores.expected_purchases_90d, 2)}</dd>
           <dt>${t('clv365')}</dt><dd>${num(c.scores.clv_365d, 2)}</dd>
         </dl>
+        ${
+          c.scores.clv_status &&
+          c.scores.clv_status !== 'ok' &&
+          c.scores.clv_status !== 'no_purchase' &&
+          html`<p class="muted" data-clv-status>${t('clvNotServed')}: ${c.scores.clv_status}</p>`
+        }
       </div>
       <div class="panel">
         <h3>${t('scores')}</h3>
