@@ -6,7 +6,7 @@
  * is degenerate (models/clv/fit-status.ts), in which case answers carry `clv_status` instead of
  * `p_alive` and `clv_365d`. A fit that fails is logged and tried again at the next period; a tick
  * while one still runs is skipped. The fit runs on the main thread (reading the history and the
- * optimiser take seconds on a year of events: docs/models.md).
+ * optimiser took under a second on the Online Retail year, 22k events: docs/models.md).
  *
  * With an external NATS (leased partitions: possibly several instances, each with its own models
  * directory) the fitter also puts the new record in the KV bucket BW_CLV_PARAMS (key `latest`);
