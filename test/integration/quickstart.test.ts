@@ -2,11 +2,14 @@
  * The quickstart as a new user runs it: embedded nats-server started by the engine, the simulated
  * feed on, and after a short while scored customers over HTTP and churn alerts on bw.alerts.churn.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../../lib/paths.js';
+import { distPath, PACKAGE_ROOT } from '../../lib/paths.js';
 import { freePort, portOpen } from '../../lib/ports.js';
 import {
   connectEmbedded,
@@ -156,6 +159,33 @@ describe('quickstart', () => {
       .filter((p): p is string => p !== undefined);
     expect(phones.length).toBeGreaterThan(0);
     for (const phone of phones) expect(phone).toMatch(/^\d{3}\*{4}\d{4}$/);
+  });
+
+  it('fits CLV on the stream history of the embedded server as its engine user (clv fit --from-stream)', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'bw-clv-'));
+    try {
+      const res = spawnSync(
+        process.execPath,
+        [distPath('cli', 'main.js'), 'clv', 'fit', '--from-stream', '--out', out, '--json'],
+        {
+          env: {
+            PATH: process.env['PATH'] ?? '',
+            BW_DATA_DIR: engine.dataDir,
+            BW_NATS_PORT: String(natsPort),
+          },
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      );
+      expect(res.status, res.stderr).toBe(0);
+      const fit = JSON.parse(res.stdout) as { customers: number; status: string; written: string };
+      expect(fit.customers).toBeGreaterThan(0);
+      expect(fit.status).toMatch(/^(ok|degenerate_fit: .+)$/);
+      expect(fit.written).toBe(path.join(out, '1.json'));
+      expect(res.stderr).toMatch(/clv: BW_EVENTS_0: \d+ messages/);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   it('stops on SIGTERM with exit code 0 and takes its nats-server down with it', async () => {
