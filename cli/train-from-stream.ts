@@ -6,21 +6,19 @@
  *    BW_NATS_URL and its credentials, or `--nats-url`), like the other tools.
  * 2. Chooses the cutoffs from the stream's event-time span (models/train/span-cutoffs.ts) unless
  *    `--cutoffs`, `--validation-cutoff` or `--test-cutoff` say otherwise.
- * 3. Pins the live champion (writes `<out>/<model>/LIVE` when no file names it yet), BEFORE the new
+ * 3. Pins the live champion (writes `<out>/<model>/LIVE` when it names no version yet), BEFORE the new
  *    version exists, so an engine watching the directory never switches to it.
  * 4. Trains the challenger with the same pipeline as `train --input` (models/train/train.ts: the
  *    point-in-time rows of dataset.ts) and writes it as the next version, not live.
  * 5. Scores the champion on the challenger's test cutoff with `eval` (models/train/evaluate.ts) and
  *    prints both, side by side (JSON on stdout, one line in English and Chinese on stderr).
  */
-import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BellwetherError } from '../contract/errors.js';
 import { loadConfig } from '../engine/config.js';
 import { readStreamHistory, type StreamHistory } from '../engine/nats/stream-history.js';
 import { connectNats } from '../lib/nats-connect.js';
-import { liveModelDir } from '../models/registry.js';
+import { liveModelDir, pinnedVersion, writePin } from '../models/registry.js';
 import { loadTf } from '../models/tf-backend.js';
 import { CHURN_DAYS, INTENT_DAYS } from '../models/train/dataset.js';
 import { evaluateModel } from '../models/train/evaluate.js';
@@ -75,9 +73,9 @@ async function pinChampion(
     return undefined;
   }
   const version = path.basename(dir);
-  const live = path.join(outDir, model, 'LIVE');
-  const pinned = existsSync(live) ? (await readFile(live, 'utf8')).trim() : '';
-  if (pinned === '') await writeFile(live, `${version}\n`);
+  // Atomic (registry.ts): an engine reading LIVE meanwhile sees no name or the whole one.
+  if ((await pinnedVersion(outDir, model, 'LIVE')) === undefined)
+    await writePin(outDir, model, 'LIVE', version);
   return { dir, version };
 }
 
@@ -174,7 +172,7 @@ export async function runTrainFromStream(o: TrainFromStreamOptions): Promise<voi
   const at = iso(testCutoff);
   process.stderr.write(
     championEval
-      ? `${o.model} ${version} (challenger, not live) vs ${champion!.version} (live) at ${at}: ROC AUC ${f4(challenger.roc_auc)} vs ${f4(championEval.roc_auc)}${championEval.out_of_time ? '' : ' (the champion saw these labels in training: not out of time)'}; to make it live write its version into the LIVE file / 挑战者 ${version}（未上线）对比 在线模型 ${champion!.version}，测试截止 ${at}：ROC AUC ${f4(challenger.roc_auc)} 对 ${f4(championEval.roc_auc)}${championEval.out_of_time ? '' : '（在线模型训练时见过这些标签，非样本外）'}；如需上线，将其版本写入 LIVE 文件\n`
+      ? `${o.model} ${version} (challenger, not live) vs ${champion!.version} (live) at ${at}: ROC AUC ${f4(challenger.roc_auc)} vs ${f4(championEval.roc_auc)}${championEval.out_of_time ? '' : ' (the champion saw these labels in training: not out of time)'}; to make it live: bellwether models promote ${o.model} ${version} / 挑战者 ${version}（未上线）对比 在线模型 ${champion!.version}，测试截止 ${at}：ROC AUC ${f4(challenger.roc_auc)} 对 ${f4(championEval.roc_auc)}${championEval.out_of_time ? '' : '（在线模型训练时见过这些标签，非样本外）'}；如需上线：bellwether models promote ${o.model} ${version}\n`
       : `${o.model} ${version} written; no live champion under ${o.outDir} to compare with, so it is the only version and is live / 已写入 ${version}；没有可比较的在线模型，它是唯一版本，因此上线\n`,
   );
 }
