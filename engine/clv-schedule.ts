@@ -14,7 +14,6 @@
  * the same parameters, wherever their directories are.
  */
 import path from 'node:path';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { HOUR_MS } from '../contract/time.js';
@@ -26,7 +25,7 @@ import {
   writeClvParams,
 } from '../models/clv/params.js';
 import { loadCleansingRules } from '../operators/cleansing/rules.js';
-import { openKvBucket } from './cluster/buckets.js';
+import { clusterJetStream, openKvBucket } from './cluster/buckets.js';
 import { refitClvFromStream } from './clv-refit.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -39,12 +38,12 @@ export interface ClvScheduleDeps {
   nc: NatsConnection;
   config: Pick<Config, 'clvFitHours' | 'modelsDir' | 'cleansingFile' | 'replicas'>;
   log: Logger;
-  /** Whether this instance owns partition 0 (the one that fits). */
-  ownsFirstPartition: () => boolean;
+  /** The instance's partitions: the owner of partition 0 fits. */
+  pool: { owns(partition: number): boolean };
   /** Reloads this instance's models. */
   reload: () => Promise<unknown>;
-  /** With leased partitions: the cluster's JetStream, to share each fit through BW_CLV_PARAMS. */
-  share?: JetStreamClient | undefined;
+  /** Leased partitions (an external NATS): each fit is shared through BW_CLV_PARAMS. */
+  leased: boolean;
   cleanups: ShutdownSteps;
 }
 
@@ -76,9 +75,9 @@ export async function startClvSchedule(deps: ClvScheduleDeps): Promise<void> {
   const { config, log } = deps;
   if (!(config.clvFitHours > 0)) return;
   const dir = path.join(config.modelsDir, CLV_PARAMS_DIRNAME);
-  const kv = deps.share
+  const kv = deps.leased
     ? await openKvBucket(
-        deps.share,
+        clusterJetStream(deps.nc),
         {
           name: CLV_PARAMS_BUCKET,
           description:
@@ -91,7 +90,7 @@ export async function startClvSchedule(deps: ClvScheduleDeps): Promise<void> {
   if (kv) await followShared(kv, dir, deps);
   let running = false;
   const tick = async (): Promise<void> => {
-    if (running || !deps.ownsFirstPartition()) return;
+    if (running || !deps.pool.owns(0)) return;
     running = true;
     const started = Date.now();
     try {

@@ -385,15 +385,7 @@ export async function openEngine(
       }
 
       watchCleansingFile(config.cleansingFile, (next) => started.reconfigureCleansing(next), log, cleanups);
-      await startClvSchedule({
-        nc,
-        config,
-        log,
-        ownsFirstPartition: () => started.owns(0),
-        reload,
-        share: leased ? clusterJetStream(nc) : undefined,
-        cleanups,
-      });
+      await startClvSchedule({ nc, config, log, reload, cleanups, pool: started, leased });
 
       // Tag, rule and funnel files are reloaded on change; an invalid edit is logged and ignored.
       rulesFile.watch(cleanups);
