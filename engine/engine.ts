@@ -22,9 +22,7 @@ import {
 import { PACKAGE_VERSION } from '../lib/paths.js';
 import { ShutdownSteps } from '../lib/shutdown-steps.js';
 import { registerThreadTime } from '../lib/thread-time.js';
-import { CLV_PARAMS_DIRNAME } from '../models/clv/params.js';
 import { describeRegistry } from '../models/listing.js';
-import { MODEL_NAMES } from '../models/registry.js';
 import { associationRules } from '../operators/analytics/association-rules.js';
 import { type AttributionModel, attributionReport } from '../operators/analytics/attribution-report.js';
 import { funnelReport } from '../operators/analytics/funnels.js';
@@ -43,6 +41,7 @@ import { readCustomerEvents } from './customer-events.js';
 import { prepareDataDir } from './data-dir.js';
 import type { Logger } from './log.js';
 import { registerMainMetrics } from './main-metrics.js';
+import { watchModelDirs } from './model-dir-watch.js';
 import { ModelMonitor } from './model-monitor.js';
 import { reloadFromRegistry } from './model-reload-audit.js';
 import { type EmbeddedNats, startEmbeddedNats } from './nats/embedded-server.js';
@@ -352,37 +351,13 @@ export async function openEngine(
         cleanups.push('cluster', () => joined.stop());
       }
 
-      // A new model version on disk is picked up without a restart (debounced file watch). The
-      // registry's directories are watched one by one, not recursively: Node 20's recursive watch on
-      // Linux can throw when a watched subdirectory vanishes (a version written to a temporary
-      // directory and renamed into place).
-      let debounce: NodeJS.Timeout | undefined;
-      const onModelsChange = (): void => {
-        clearTimeout(debounce);
-        debounce = setTimeout(() => {
-          const before = async () => (await workers().status())[0]?.models;
-          reloadFromRegistry(reload, security, log, before).catch((err: unknown) =>
-            log.error({ component: 'models', err }, 'model reload failed'),
-          );
-        }, 1000);
-      };
-      for (const dir of [
-        config.modelsDir,
-        ...[...MODEL_NAMES, CLV_PARAMS_DIRNAME].map((n) => path.join(config.modelsDir, n)),
-      ]) {
-        try {
-          const watcher = watch(dir, onModelsChange);
-          watcher.on('error', (err) =>
-            log.warn({ component: 'models', dir, err }, 'model directory watch failed'),
-          );
-          cleanups.push('model-watch', async () => {
-            clearTimeout(debounce);
-            watcher.close();
-          });
-        } catch (err) {
-          log.debug({ component: 'models', dir, err }, 'model directory not watched');
-        }
-      }
+      // A new model version on disk is picked up without a restart (model-dir-watch.ts).
+      const before = async () => (await workers().status())[0]?.models;
+      const onModelsChange = () =>
+        reloadFromRegistry(reload, security, log, before).catch((err: unknown) =>
+          log.error({ component: 'models', err }, 'model reload failed'),
+        );
+      watchModelDirs(config.modelsDir, onModelsChange, log, cleanups);
 
       watchCleansingFile(config.cleansingFile, (next) => started.reconfigureCleansing(next), log, cleanups);
       await startClvSchedule({ nc, config, log, reload, cleanups, pool: started, leased });
