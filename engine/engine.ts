@@ -5,7 +5,6 @@
  * ready; `startWorkers` starts the partitions (the caller brings HTTP up first so /healthz answers
  * during catch-up); `stop` shuts everything down in reverse order.
  */
-import { watch } from 'node:fs';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
