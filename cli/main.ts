@@ -62,6 +62,7 @@ function banner(
   engine: { httpUrl: string; natsUrl: string; apiKeys: boolean },
   simulate: number,
   simulateLive: number,
+  simulateDays: number,
   tailEnv: string,
 ): string {
   const { httpUrl, natsUrl } = engine;
@@ -86,9 +87,10 @@ function banner(
     const live = Math.min(simulateLive, simulate) || 'real-time: a few';
     lines.push(
       '',
-      `  Simulated feed: ${simulate} events/s. Customers' past (up to two years of purchases), then 180 days`,
+      `  Simulated feed: ${simulate} events/s. Customers' past (up to two years of purchases), then ${simulateDays} days`,
       `  of behaviour compressed in time on the event-time clock, then live at ${live} events/s`,
-      '  (--simulate-live). Ctrl-C stops the engine and its nats-server.',
+      '  (--simulate-live), where newcomers keep arriving and checkouts left open get a reminder.',
+      '  Ctrl-C stops the engine and its nats-server.',
     );
   }
   lines.push('');
@@ -149,7 +151,7 @@ async function run(args: string[]): Promise<void> {
         config.dataDir === defaults.dataDir ? '' : `BW_DATA_DIR=${config.dataDir} `,
         config.natsPort === defaults.natsPort ? '' : `BW_NATS_PORT=${config.natsPort} `,
       ].join('');
-  process.stderr.write(banner(engine, config.simulate, config.simulateLive, tailEnv));
+  process.stderr.write(banner(engine, config.simulate, config.simulateLive, config.simulateDays, tailEnv));
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {

@@ -72,7 +72,7 @@ export async function startRunning(
         liveRate: Math.min(config.simulateLive, config.simulate),
         customers: config.simulateCustomers,
         seed: 42,
-        historyDays: 180,
+        historyDays: config.simulateDays,
         badRate: 0.001,
         // Data-quality faults for the cleansing rules to catch (docs/cleansing.md): outliers land on
         // bw.dlq.outlier, near-duplicates on bw.dlq.near_duplicate, repairs in the metrics.

@@ -99,6 +99,12 @@ export const ENGINE_SETTINGS = {
     schema: Type.Number({ minimum: 1, maximum: 1000, default: 1 }),
     help: "injected drift in the simulated feed: amounts from the start of its simulated period on are multiplied by this (the customers' backfilled past keeps them), for the model monitor's drift alert (1: none)",
   },
+  simulateDays: {
+    env: 'BW_SIMULATE_DAYS',
+    flag: 'simulate-days',
+    schema: Type.Number({ minimum: 0.001, maximum: 3650, default: 180 }),
+    help: "days of behaviour the simulated feed plays before it reaches the present (the customers' past before that comes first); a small value reaches the live phase in seconds",
+  },
   clock: {
     env: 'BW_CLOCK',
     flag: 'clock',

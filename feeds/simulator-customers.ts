@@ -17,6 +17,12 @@ import {
 } from './simulator-activities.js';
 import { newcomerDevices } from './simulator-identity.js';
 
+/** Newcomers among the customers at the start; they sign up over the first NEWCOMER_DAYS days. */
+const NEWCOMER_SHARE = 0.108;
+const NEWCOMER_DAYS = 90;
+/** A newcomer arriving later browses anonymously for up to this many days before signing up. */
+const ARRIVAL_BROWSE_DAYS = 3;
+
 /**
  * Share of each archetype among the customers. Everyone but the newcomers exists at the sim start
  * and comes with a compact past (see {@link CustomerPlanner.prehistory}).
@@ -26,7 +32,7 @@ const ARCHETYPE_MIX: ReadonlyArray<readonly [Archetype, number]> = [
   ['occasional', 0.225],
   ['drifter', 0.135],
   ['riser', 0.09],
-  ['newcomer', 0.108],
+  ['newcomer', NEWCOMER_SHARE],
   ['dormant', 0.072],
   ['lapsed', 0.1],
 ];
@@ -72,7 +78,54 @@ export class CustomerPlanner {
       arch = a;
       if ((u -= share) < 0) break;
     }
-    const c: Customer = {
+    const c = this.blank(i, arch);
+    this.enterPhase(c, 0, this.startMs);
+    if (arch === 'newcomer') {
+      this.sampleNext(c, this.startMs, this.startMs);
+      return c;
+    }
+    const last = this.prehistory(c);
+    if (arch === 'lapsed') {
+      // Their mail process starts in the past; nothing else ever happens.
+      this.sampleNext(c, last + Math.floor((7 + r() * 23) * DAY_MS), this.startMs);
+      return c;
+    }
+    const t0 = this.startMs + Math.floor(r() * 2 * DAY_MS);
+    const from = r() < 0.6 ? this.act.plan(c, 'login', t0) : this.act.barePurchase(c, t0);
+    const subP = { regular: 0.5, occasional: 0.15, drifter: 0.6, riser: 0.1, dormant: 0 }[arch];
+    if (r() < subP) {
+      c.subscribed = true;
+      this.act.add(c, t0 + Math.floor((0.5 + r() * 29.5) * DAY_MS), 'subscription_renew', undefined);
+    }
+    this.sampleNext(c, from, this.startMs);
+    return c;
+  }
+
+  /**
+   * A newcomer arriving at `at` (after the sim start: the feed's live phase): browses anonymously
+   * for a few days of its own time, then signs up and lives on as the newcomers of the start do.
+   */
+  arrive(i: number, at: number): Customer {
+    const c = this.blank(i, 'newcomer');
+    this.enterPhase(c, 0, at);
+    c.phaseEnd = at + Math.floor(this.rand() * ARRIVAL_BROWSE_DAYS * DAY_MS);
+    this.sampleNext(c, at, at);
+    return c;
+  }
+
+  /** End of the start's own sign-up period (its newcomers sign up before it), epoch ms. */
+  get newcomersUntil(): number {
+    return this.startMs + NEWCOMER_DAYS * DAY_MS;
+  }
+
+  /** Mean days between two newcomers arriving, for a population of `customers` (as at the start). */
+  static arrivalGapDays(customers: number): number {
+    return NEWCOMER_DAYS / Math.max(1e-9, customers * NEWCOMER_SHARE);
+  }
+
+  private blank(i: number, arch: Archetype): Customer {
+    const r = this.rand;
+    return {
       index: i,
       id: simCustomerId(i),
       arch,
@@ -96,26 +149,6 @@ export class CustomerPlanner {
       linked: 0,
       device_at: 0,
     };
-    this.enterPhase(c, 0, this.startMs);
-    if (arch === 'newcomer') {
-      this.sampleNext(c, this.startMs, this.startMs);
-      return c;
-    }
-    const last = this.prehistory(c);
-    if (arch === 'lapsed') {
-      // Their mail process starts in the past; nothing else ever happens.
-      this.sampleNext(c, last + Math.floor((7 + r() * 23) * DAY_MS), this.startMs);
-      return c;
-    }
-    const t0 = this.startMs + Math.floor(r() * 2 * DAY_MS);
-    const from = r() < 0.6 ? this.act.plan(c, 'login', t0) : this.act.barePurchase(c, t0);
-    const subP = { regular: 0.5, occasional: 0.15, drifter: 0.6, riser: 0.1, dormant: 0 }[arch];
-    if (r() < subP) {
-      c.subscribed = true;
-      this.act.add(c, t0 + Math.floor((0.5 + r() * 29.5) * DAY_MS), 'subscription_renew', undefined);
-    }
-    this.sampleNext(c, from, this.startMs);
-    return c;
   }
 
   /**
@@ -230,7 +263,7 @@ export class CustomerPlanner {
       case 'newcomer:0':
         // Anonymous browsing before the signup (on one or two devices, simulator-identity.ts).
         set([0, 0.3, 0, 0, 0, 0, 0], 0, 0);
-        next = this.startMs + Math.floor(u(0, 90) * DAY_MS);
+        next = this.startMs + Math.floor(u(0, NEWCOMER_DAYS) * DAY_MS);
         break;
       case 'newcomer:1':
         end = this.act.signup(c, t);

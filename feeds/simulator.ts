@@ -73,7 +73,12 @@ export class EventSimulator {
   private queued: SimEvent | undefined;
   private readonly seed: number;
   private readonly customers: Customer[] = [];
-  private readonly key: Float64Array;
+  private key: Float64Array;
+  /** Mean planned time between two newcomers arriving in the live phase, ms. */
+  private readonly arrivalGapMs: number;
+  /** Planned time of the next newcomer arrival; NaN until the live phase begins. */
+  private nextArrivalAt = Number.NaN;
+  private readonly arrivalRand: () => number;
   private readonly heap: number[] = [];
   private counter = 0;
   private badCounter = 0;
@@ -102,6 +107,8 @@ export class EventSimulator {
     this.faults =
       (opts.faultRate ?? 0) > 0 ? new FaultInjector(this.seed, opts.faultRate!, opts.faultKinds) : undefined;
     this.key = new Float64Array(opts.customers);
+    this.arrivalGapMs = CustomerPlanner.arrivalGapDays(opts.customers) * DAY_MS;
+    this.arrivalRand = mulberry32(this.seed ^ 0x5bd1e995);
     for (let i = 0; i < opts.customers; i++) {
       const c = this.planner.create(i);
       this.customers.push(c);
@@ -147,6 +154,8 @@ export class EventSimulator {
       return queued;
     }
     for (;;) {
+      const top = this.heap[0];
+      if (top !== undefined && this.key[top]! > notAfter) this.arrivals(this.key[top]!);
       const i = this.heap[0];
       if (i === undefined) throw new Error('simulated feed is exhausted');
       const c = this.customers[i]!;
@@ -164,6 +173,31 @@ export class EventSimulator {
       this.settle(c);
       this.lastTs = p.ts;
       return this.emit(c, p, Math.min(p.ts, notAfter));
+    }
+  }
+
+  /**
+   * The live phase (the next plan lies after `notAfter`, the present): newcomers keep arriving as
+   * they did in the sim's first days (at the same mean rate, a Poisson process on planned time),
+   * from the later of the present and the end of the start's own sign-up period. Each browses
+   * anonymously, signs up and buys (or not) like the newcomers of the start.
+   */
+  private arrivals(until: number): void {
+    if (Number.isNaN(this.nextArrivalAt)) {
+      this.nextArrivalAt = Math.max(until, this.planner.newcomersUntil);
+    }
+    while (this.nextArrivalAt <= until) {
+      const i = this.customers.length;
+      const c = this.planner.arrive(i, this.nextArrivalAt);
+      this.customers.push(c);
+      if (this.key.length <= i) {
+        const grown = new Float64Array(this.key.length * 2);
+        grown.set(this.key);
+        this.key = grown;
+      }
+      this.refreshKey(c);
+      if (this.key[i]! < Number.POSITIVE_INFINITY) this.heapPush(i);
+      this.nextArrivalAt += Math.max(1, Math.floor(-Math.log(1 - this.arrivalRand()) * this.arrivalGapMs));
     }
   }
 

@@ -184,6 +184,14 @@ export const DEFAULT_CRM_FILE: CrmFile = {
       description: 'New-customer coupon when a sign-up has not bought within 7 days',
     },
     {
+      id: 'checkout_reminder',
+      on: 'checkout_start',
+      max_age: '2d',
+      unless: { type: 'purchase', within: '10m' },
+      action: { channel: 'email', template: 'checkout_reminder' },
+      description: 'Reminder when a started checkout has no purchase within 10 minutes',
+    },
+    {
       id: 'churn_intervention',
       when: 'churn.risk >= 80',
       action: { channel: 'task', queue: 'account_managers' },

@@ -213,6 +213,7 @@ describe('default CRM config', () => {
     ).toEqual([
       ['welcome', 'event', 'signup', null, null],
       ['first_purchase_nudge', 'absence', 'signup', null, '7d'],
+      ['checkout_reminder', 'absence', 'checkout_start', null, '10m'],
       ['churn_intervention', 'condition', null, 'churn.risk >= 80', null],
       ['win_back', 'condition', null, "segment == 'at_risk'", null],
     ]);

@@ -52,3 +52,37 @@ describe('EventSimulator live stamping', () => {
     }
   });
 });
+
+describe('EventSimulator live arrivals', () => {
+  it('keeps newcomers arriving after the present at the start population rate, never stamped later than the present', () => {
+    const customers = 40;
+    const sim = new EventSimulator({ customers, seed: 11, startMs: START });
+    // The present lies past the start's own sign-up period (90 days), as with the quickstart's 180 days.
+    const cut = START + 120 * DAY_MS;
+    const liveDays = 400;
+    const signups = new Map<string, number>();
+    let liveEvents = 0;
+    let arrivalsEvents = 0;
+    while (sim.simTime < cut + liveDays * DAY_MS) {
+      const e = sim.next(cut);
+      expect(e.ts).toBeLessThanOrEqual(cut + 300_000);
+      const body = String(e.body);
+      const id = /"customer_id":"c(\d+)"/.exec(body)?.[1];
+      if (sim.simTime <= cut) continue;
+      liveEvents++;
+      if (id !== undefined && Number(id) >= customers) arrivalsEvents++;
+      if (body.includes('"type":"signup"') && id !== undefined) signups.set(id, sim.simTime);
+    }
+    const arrived = [...signups.keys()].filter((id) => Number(id) >= customers);
+    // Only newcomers who arrived after the start sign up in the live phase (the start's own did by day 90)...
+    expect(arrived.length).toBe(signups.size);
+    // ...at about the start's rate: 40 × 10.8% newcomers per 90 days, ~19 over 400 days.
+    expect(arrived.length).toBeGreaterThanOrEqual(8);
+    expect(arrived.length).toBeLessThanOrEqual(35);
+    // They go on to act like customers (logins, sessions, purchases), not just sign up.
+    expect(arrivalsEvents).toBeGreaterThan(arrived.length * 3);
+    expect(liveEvents).toBeGreaterThan(arrivalsEvents);
+    // Each arrival is a known newcomer.
+    for (const id of arrived) expect(sim.archetypeOf(`c${id}`)).toBe('newcomer');
+  });
+});
