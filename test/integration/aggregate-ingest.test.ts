@@ -100,8 +100,10 @@ describe('an aggregate answered while events flow', () => {
       expect(events).toBeGreaterThanOrEqual(previous);
       previous = events;
     }
+    // `published` counts a chunk once its publish returned; the engine may fold part of the chunk
+    // in flight before that, so an answer sees at most one chunk beyond it.
     for (const { answer, publishedAfter } of answers)
-      expect(eventsOf(answer)).toBeLessThanOrEqual(publishedAfter);
+      expect(eventsOf(answer)).toBeLessThanOrEqual(publishedAfter + CHUNK);
     // The answers were taken mid-ingest: the flow moved on between the first and the last.
     const first = eventsOf(answers[0]!.answer);
     expect(eventsOf(answers.at(-1)!.answer)).toBeGreaterThan(first);

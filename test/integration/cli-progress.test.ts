@@ -54,7 +54,7 @@ describe('CLI progress', () => {
     expect(progress.at(-1)).toMatch(/: [\d.]+ MB in \d+s, [\d.]+ MB\/s; 20000 events$/);
     // No terminal control sequences in a log, and the result on stdout only.
     expect(stderr).not.toContain('\x1b[');
-    expect(stdout).toContain('CLV fit (weeks, calibration end 2011-06-01): 800 customers');
+    expect(stdout).toContain('CLV fit (weeks, calibration end day 2011-06-01 included): 800 customers');
     expect(stdout).not.toContain('读取');
   });
 

@@ -464,7 +464,17 @@ describe('engine end to end', () => {
     const hits = async () =>
       Number(/^bellwether_answer_cache_hits (\d+)/m.exec((await engine.get('/metrics')).text)?.[1] ?? 0);
     await publishCore(nc, [ev('reader-1', 'purchase', T - 3 * DAY_MS, { amount: 10 })]);
-    const first = await customer('reader-1', 1);
+    await customer('reader-1', 1);
+    // Its RFM cell and segment come with the next RFM cuts (rfm-cuts.ts), which move every answer:
+    // wait for them, then the answer stays until an event changes the customer.
+    const first = await waitFor(
+      async () => {
+        const body = (await engine.get('/v1/customers/reader-1')).body as CustomerAnswer;
+        return body.rfm ? body : undefined;
+      },
+      30_000,
+      'reader-1 with its RFM cell',
+    );
     const before = await hits();
     for (let i = 0; i < 5; i++) {
       expect((await engine.get('/v1/customers/reader-1')).body).toEqual(first);
